@@ -1,0 +1,296 @@
+//! The small values a package is made of, each parsed once at the boundary
+//! so that a stored package can only hold valid ones.
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a field's value was refused. The message is written for a sergeant
+/// reading an import report or an API error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+fn check_text(value: &str, what: &str, max: usize) -> Result<String, Invalid> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(Invalid(format!("{what} is empty")));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Invalid(format!(
+            "{what} contains a control character (a tab, line break or similar)"
+        )));
+    }
+    let length = trimmed.chars().count();
+    if length > max {
+        return Err(Invalid(format!(
+            "{what} is {length} characters long; the most is {max}"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A package reference, as the case system knows it: 1 to 64 characters, no
+/// control characters, no surrounding spaces. Never a name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Reference(String);
+
+impl Reference {
+    /// The longest reference accepted.
+    pub const MAX_CHARS: usize = 64;
+
+    /// Parses a reference, trimming surrounding spaces.
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        check_text(value, "the reference", Self::MAX_CHARS).map(Self)
+    }
+
+    /// The reference text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Reference {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Reference::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A Local Policing Area name. When the force configures a list of LPAs,
+/// [`Lpas::parse`] accepts only those, in their configured spelling.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Lpa(String);
+
+impl Lpa {
+    /// The LPA's name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Lpa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The force's LPAs. Empty means any name is accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lpas(Vec<Lpa>);
+
+impl Lpas {
+    /// The longest LPA name accepted.
+    pub const MAX_CHARS: usize = 64;
+
+    /// The configured list; each name must itself be valid and unique.
+    pub fn new(names: &[String]) -> Result<Self, Invalid> {
+        let mut lpas: Vec<Lpa> = Vec::with_capacity(names.len());
+        for name in names {
+            let lpa = Lpa(check_text(name, "an LPA name", Self::MAX_CHARS)?);
+            if lpas.iter().any(|l| l.0.eq_ignore_ascii_case(&lpa.0)) {
+                return Err(Invalid(format!("the LPA {:?} is listed twice", lpa.0)));
+            }
+            lpas.push(lpa);
+        }
+        Ok(Self(lpas))
+    }
+
+    /// The configured LPAs, in order.
+    pub fn all(&self) -> &[Lpa] {
+        &self.0
+    }
+
+    /// Parses an LPA name: one of the configured list (any case, returned in
+    /// the configured spelling), or any valid name when the list is empty.
+    pub fn parse(&self, value: &str) -> Result<Lpa, Invalid> {
+        let name = check_text(value, "the LPA", Self::MAX_CHARS)?;
+        if self.0.is_empty() {
+            return Ok(Lpa(name));
+        }
+        self.0
+            .iter()
+            .find(|lpa| lpa.0.eq_ignore_ascii_case(&name))
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.0.iter().map(|l| l.as_str()).collect();
+                Invalid(format!(
+                    "{name:?} is not one of the force's LPAs ({})",
+                    known.join(", ")
+                ))
+            })
+    }
+
+    /// An LPA read back from storage, where it was checked when written.
+    pub fn restore(name: String) -> Lpa {
+        Lpa(name)
+    }
+}
+
+/// An officer's work email address, the only thing stored about an officer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct OfficerEmail(String);
+
+impl OfficerEmail {
+    /// Parses an address: one `@`, a non-empty local part, a domain with a
+    /// dot, no spaces, at most 254 characters. Stored in lower case.
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let text = check_text(value, "the officer's email address", 254)?;
+        let bad = || {
+            Invalid(format!(
+                "{text:?} is not an email address (expected name@force.police.uk)"
+            ))
+        };
+        let (local, domain) = text.split_once('@').ok_or_else(bad)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        let local_ok = !local.is_empty()
+            && !local.contains(char::is_whitespace)
+            && !local.contains(['<', '>', ',', ';', '"', '(', ')', '[', ']', '\\']);
+        if !domain_ok || !local_ok || domain.contains('@') {
+            return Err(bad());
+        }
+        Ok(Self(text.to_lowercase()))
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OfficerEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for OfficerEmail {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        OfficerEmail::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads an instant typed by a person or another system: RFC 3339 with an
+/// offset (`2024-03-28T10:00:00Z`, `2024-03-28T10:00:00+01:00`), or
+/// `YYYY-MM-DD HH:MM` (seconds optional) read as local time in `tz`. A local
+/// time that does not exist or happens twice at a clock change is refused,
+/// since guessing could move a deadline by an hour.
+pub fn parse_instant(value: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
+    let text = value.trim();
+    if text.is_empty() {
+        return Err(Invalid("the time is empty".into()));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let local = ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .ok_or_else(|| {
+            Invalid(format!(
+                "{text:?} is not a time: expected RFC 3339 with an offset (2024-03-28T10:00:00Z) or local time as YYYY-MM-DD HH:MM"
+            ))
+        })?;
+    match tz.from_local_datetime(&local) {
+        chrono::LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        chrono::LocalResult::None => Err(Invalid(format!(
+            "{text} does not exist in {} (the clocks went forward past it); give the time with an offset",
+            tz.name()
+        ))),
+        chrono::LocalResult::Ambiguous(..) => Err(Invalid(format!(
+            "{text} happened twice in {} (the clocks went back); give the time with an offset, such as +01:00 or +00:00",
+            tz.name()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Europe::London;
+
+    #[test]
+    fn references_are_trimmed_and_checked() {
+        assert_eq!(Reference::parse(" NCA-2024-0001 ").unwrap().as_str(), "NCA-2024-0001");
+        assert!(Reference::parse("").unwrap_err().0.contains("empty"));
+        assert!(Reference::parse("   ").is_err());
+        assert!(Reference::parse("A\tB").unwrap_err().0.contains("control character"));
+        assert!(Reference::parse("A\u{7}B").is_err());
+        assert!(Reference::parse(&"x".repeat(64)).is_ok());
+        let err = Reference::parse(&"x".repeat(65)).unwrap_err();
+        assert!(err.0.contains("65 characters"), "{err}");
+    }
+
+    #[test]
+    fn lpas_accept_the_configured_list_in_any_case() {
+        let lpas = Lpas::new(&["Birmingham".into(), "Coventry".into()]).unwrap();
+        assert_eq!(lpas.parse("birmingham").unwrap().as_str(), "Birmingham");
+        let err = lpas.parse("Gotham").unwrap_err();
+        assert!(err.0.contains("\"Gotham\"") && err.0.contains("Coventry"), "{err}");
+        let open = Lpas::default();
+        assert_eq!(open.parse("Anywhere").unwrap().as_str(), "Anywhere");
+        assert!(open.parse("").is_err());
+        assert!(Lpas::new(&["A".into(), "a".into()]).is_err());
+    }
+
+    #[test]
+    fn officer_emails() {
+        assert_eq!(
+            OfficerEmail::parse("PC.Smith@Force.Police.UK").unwrap().as_str(),
+            "pc.smith@force.police.uk"
+        );
+        for bad in ["", "smith", "smith@", "@force.uk", "smith@force", "a b@force.uk", "a@b@c.uk", "a@force..uk", "<a>@force.uk"] {
+            assert!(OfficerEmail::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn instants_in_rfc3339_or_local_time() {
+        let z = parse_instant("2024-03-28T10:00:00Z", London).unwrap();
+        assert_eq!(z.to_rfc3339(), "2024-03-28T10:00:00+00:00");
+        let offset = parse_instant("2024-06-01T10:00:00+01:00", London).unwrap();
+        assert_eq!(offset.to_rfc3339(), "2024-06-01T09:00:00+00:00");
+        let winter = parse_instant("2024-01-15 10:00", London).unwrap();
+        assert_eq!(winter.to_rfc3339(), "2024-01-15T10:00:00+00:00");
+        let summer = parse_instant("2024-07-15 10:00", London).unwrap();
+        assert_eq!(summer.to_rfc3339(), "2024-07-15T09:00:00+00:00");
+        let seconds = parse_instant("2024-07-15 10:00:30", London).unwrap();
+        assert_eq!(seconds.to_rfc3339(), "2024-07-15T09:00:30+00:00");
+    }
+
+    #[test]
+    fn local_times_at_clock_changes_are_refused() {
+        let gap = parse_instant("2024-03-31 01:30", London).unwrap_err();
+        assert!(gap.0.contains("does not exist"), "{gap}");
+        let twice = parse_instant("2024-10-27 01:30", London).unwrap_err();
+        assert!(twice.0.contains("happened twice"), "{twice}");
+        // With an offset the same wall time is fine.
+        assert!(parse_instant("2024-10-27T01:30:00+01:00", London).is_ok());
+    }
+
+    #[test]
+    fn malformed_times_name_the_value() {
+        for bad in ["yesterday", "2024-13-01 10:00", "2024-02-30 10:00", "28/03/2024 10:00", "2024-03-28"] {
+            let err = parse_instant(bad, London).unwrap_err();
+            assert!(err.0.contains(bad), "{err}");
+        }
+        assert!(parse_instant("", London).unwrap_err().0.contains("empty"));
+    }
+}

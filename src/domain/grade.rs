@@ -1,0 +1,164 @@
+//! Risk grades, as yielded by the national risk-assessment tool (KIRAT).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The risk grade of an intelligence package. Ordered most urgent first, so
+/// `VeryHigh < High < Medium < Standard` in `Ord` terms.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskGrade {
+    /// Enforcement within 48 hours by default.
+    VeryHigh,
+    /// Enforcement within 7 days by default.
+    High,
+    /// Enforcement within 21 days by default.
+    Medium,
+    /// Enforcement within 60 days by default.
+    Standard,
+}
+
+/// A value that is not one of the four risk grades.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a risk grade: expected one of very_high, high, medium, standard")]
+pub struct UnknownRiskGrade {
+    /// The value as given.
+    pub value: String,
+}
+
+impl RiskGrade {
+    /// Every grade, most urgent first.
+    pub const ALL: [RiskGrade; 4] = [
+        RiskGrade::VeryHigh,
+        RiskGrade::High,
+        RiskGrade::Medium,
+        RiskGrade::Standard,
+    ];
+
+    /// The snake_case name used in JSON, configuration and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskGrade::VeryHigh => "very_high",
+            RiskGrade::High => "high",
+            RiskGrade::Medium => "medium",
+            RiskGrade::Standard => "standard",
+        }
+    }
+
+    /// The name a person reads ("Very high").
+    pub fn label(self) -> &'static str {
+        match self {
+            RiskGrade::VeryHigh => "Very high",
+            RiskGrade::High => "High",
+            RiskGrade::Medium => "Medium",
+            RiskGrade::Standard => "Standard",
+        }
+    }
+
+    /// True when `self` is a more urgent grade than `other`.
+    pub fn is_more_urgent_than(self, other: RiskGrade) -> bool {
+        self < other
+    }
+
+    /// Reads the spellings people type in spreadsheets: the snake_case name,
+    /// "Very High", "very-high", "VH", "H", "M", "S", in any case.
+    pub fn parse_lenient(value: &str) -> Result<Self, UnknownRiskGrade> {
+        let folded: String = value
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '_'))
+            .flat_map(char::to_lowercase)
+            .collect();
+        match folded.as_str() {
+            "veryhigh" | "vh" => Ok(RiskGrade::VeryHigh),
+            "high" | "h" => Ok(RiskGrade::High),
+            "medium" | "m" => Ok(RiskGrade::Medium),
+            "standard" | "s" => Ok(RiskGrade::Standard),
+            _ => Err(UnknownRiskGrade {
+                value: value.to_string(),
+            }),
+        }
+    }
+}
+
+impl FromStr for RiskGrade {
+    type Err = UnknownRiskGrade;
+
+    /// The strict snake_case form only, as JSON and configuration use.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        RiskGrade::ALL
+            .into_iter()
+            .find(|grade| grade.as_str() == value)
+            .ok_or_else(|| UnknownRiskGrade {
+                value: value.to_string(),
+            })
+    }
+}
+
+impl fmt::Display for RiskGrade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_names_round_trip_for_every_grade() {
+        for grade in RiskGrade::ALL {
+            assert_eq!(grade.as_str().parse::<RiskGrade>(), Ok(grade));
+            let json = serde_json::to_string(&grade).unwrap();
+            assert_eq!(json, format!("\"{}\"", grade.as_str()));
+            assert_eq!(serde_json::from_str::<RiskGrade>(&json).unwrap(), grade);
+        }
+    }
+
+    #[test]
+    fn strict_parse_refuses_spreadsheet_spellings() {
+        assert!("Very High".parse::<RiskGrade>().is_err());
+        assert!("VH".parse::<RiskGrade>().is_err());
+    }
+
+    #[test]
+    fn lenient_parse_reads_spreadsheet_spellings() {
+        let cases = [
+            ("Very High", RiskGrade::VeryHigh),
+            ("very-high", RiskGrade::VeryHigh),
+            ("VERY_HIGH", RiskGrade::VeryHigh),
+            ("VH", RiskGrade::VeryHigh),
+            ("vh", RiskGrade::VeryHigh),
+            ("high", RiskGrade::High),
+            ("High", RiskGrade::High),
+            ("H", RiskGrade::High),
+            ("Medium", RiskGrade::Medium),
+            ("m", RiskGrade::Medium),
+            ("Standard", RiskGrade::Standard),
+            (" standard ", RiskGrade::Standard),
+        ];
+        for (text, grade) in cases {
+            assert_eq!(RiskGrade::parse_lenient(text), Ok(grade), "{text}");
+        }
+    }
+
+    #[test]
+    fn lenient_parse_names_the_bad_value() {
+        let err = RiskGrade::parse_lenient("urgent").unwrap_err();
+        assert_eq!(err.value, "urgent");
+        assert!(err.to_string().contains("\"urgent\""));
+        assert!(RiskGrade::parse_lenient("").is_err());
+        assert!(RiskGrade::parse_lenient("low").is_err());
+    }
+
+    #[test]
+    fn urgency_order_is_very_high_first() {
+        assert!(RiskGrade::VeryHigh.is_more_urgent_than(RiskGrade::High));
+        assert!(RiskGrade::High.is_more_urgent_than(RiskGrade::Medium));
+        assert!(RiskGrade::Medium.is_more_urgent_than(RiskGrade::Standard));
+        assert!(!RiskGrade::Standard.is_more_urgent_than(RiskGrade::Standard));
+    }
+}

@@ -1,0 +1,24 @@
+//! The pure domain: grades, stages, timescales, deadlines, statuses and the
+//! escalation ladder's timing. No I/O and no clock of its own: every function
+//! that needs "now" takes it as an argument.
+
+pub mod fields;
+pub mod grade;
+pub mod ladder;
+pub mod package;
+pub mod stage;
+pub mod timescale;
+
+#[cfg(test)]
+mod package_tests;
+
+pub use fields::{parse_instant, Invalid, Lpa, Lpas, OfficerEmail, Reference};
+pub use grade::RiskGrade;
+pub use ladder::{default_ladder, due_soon_from, EscalationLevel, LevelTime, PackageClock};
+pub use package::{Change, EventKind, MoveRefused, Package, PackageParts, PackageStatus, Safeguarding};
+pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
+pub use timescale::{Deadline, DeadlinePolicy, PolicyVersion, RegradePolicy, Timescale, Timescales};
+
+/// How far in the future a time given by a person may lie before it is
+/// refused: five minutes, for clocks that disagree a little.
+pub const FUTURE_TOLERANCE_MINUTES: i64 = 5;

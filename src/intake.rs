@@ -1,0 +1,287 @@
+//! The one set of rules that turns a new package, as typed into a CSV file
+//! or sent to the API, into a valid [`Package`]. Every field is checked and
+//! every fault reported, so one pass shows a sergeant all that is wrong.
+
+use crate::domain::{
+    parse_instant, DeadlinePolicy, Invalid, Lpas, OfficerEmail, OpenStage, Package, PackageParts,
+    PackageState, Reference, RiskGrade, Safeguarding, Stage, FUTURE_TOLERANCE_MINUTES,
+};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+/// A new package as received: text fields, not yet trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewPackage {
+    /// The case system's reference.
+    pub reference: String,
+    /// A risk grade, in any spelling [`RiskGrade::parse_lenient`] reads.
+    pub risk_grade: String,
+    /// RFC 3339 with an offset, or `YYYY-MM-DD HH:MM` local time.
+    pub received_at: String,
+    /// The LPA.
+    pub lpa: String,
+    /// `intelligence_development` or `awaiting_enforcement`.
+    pub stage: String,
+    /// The assigned officer's email; empty or absent when unassigned.
+    pub assigned_officer: Option<String>,
+    /// When access to a child was identified, if it has been.
+    pub child_access_identified_at: Option<String>,
+    /// When the social-services referral was made, if it has been.
+    pub safeguarding_referral_at: Option<String>,
+}
+
+/// One fault in one field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field's name, as in the CSV header and the API.
+    pub field: &'static str,
+    /// Why the value was refused.
+    pub message: String,
+}
+
+/// What intake needs to know: the deadline policy and the force's LPAs.
+#[derive(Debug, Clone)]
+pub struct IntakeRules {
+    /// Timescales, time zone, regrade policy and version.
+    pub policy: DeadlinePolicy,
+    /// The LPAs accepted.
+    pub lpas: Lpas,
+}
+
+fn check<T>(errors: &mut Vec<FieldError>, field: &'static str, result: Result<T, Invalid>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(Invalid(message)) => {
+            errors.push(FieldError { field, message });
+            None
+        }
+    }
+}
+
+fn optional(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl IntakeRules {
+    /// Checks every field of `input` against the rules at `now`. Returns the
+    /// package, or every fault found.
+    pub fn admit(&self, input: &NewPackage, now: DateTime<Utc>) -> Result<Package, Vec<FieldError>> {
+        let tz = self.policy.time_zone();
+        let mut errors = Vec::new();
+        let not_future = |t: DateTime<Utc>| {
+            if t > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
+                let ahead = t - now;
+                Err(Invalid(format!(
+                    "{} is in the future (by {}); times more than {FUTURE_TOLERANCE_MINUTES} minutes ahead are refused",
+                    t.to_rfc3339(),
+                    describe_duration(ahead)
+                )))
+            } else {
+                Ok(t)
+            }
+        };
+
+        let reference = check(&mut errors, "reference", Reference::parse(&input.reference));
+        let grade = check(
+            &mut errors,
+            "risk_grade",
+            if input.risk_grade.trim().is_empty() {
+                Err(Invalid("the risk grade is empty".into()))
+            } else {
+                RiskGrade::parse_lenient(&input.risk_grade).map_err(|e| Invalid(e.to_string()))
+            },
+        );
+        let received_at = check(
+            &mut errors,
+            "received_at",
+            parse_instant(&input.received_at, tz).and_then(not_future),
+        );
+        let lpa = check(&mut errors, "lpa", self.lpas.parse(&input.lpa));
+        let stage = check(
+            &mut errors,
+            "stage",
+            if input.stage.trim().is_empty() {
+                Err(Invalid("the stage is empty".into()))
+            } else {
+                Stage::parse_lenient(&input.stage)
+                    .map_err(|e| Invalid(e.to_string()))
+                    .and_then(|stage| {
+                        OpenStage::from_stage(stage).ok_or_else(|| {
+                            Invalid(format!(
+                                "a new package must be in intelligence_development or awaiting_enforcement, not {stage}: record enforcement or closure as a stage move with its outcome"
+                            ))
+                        })
+                    })
+            },
+        );
+        let officer = match optional(&input.assigned_officer) {
+            None => Some(None),
+            Some(text) => check(&mut errors, "assigned_officer", OfficerEmail::parse(text).map(Some)),
+        };
+        let optional_time = |errors: &mut Vec<FieldError>, field: &'static str, value: &Option<String>| match optional(value) {
+            None => Some(None),
+            Some(text) => check(errors, field, parse_instant(text, tz).and_then(not_future).map(Some)),
+        };
+        let access = optional_time(&mut errors, "child_access_identified_at", &input.child_access_identified_at);
+        let referral = optional_time(&mut errors, "safeguarding_referral_at", &input.safeguarding_referral_at);
+
+        if let (Some(received), Some(Some(access))) = (received_at, access) {
+            if access < received {
+                errors.push(FieldError {
+                    field: "child_access_identified_at",
+                    message: "is before the package was received".into(),
+                });
+            }
+        }
+        let safeguarding = match (access, referral) {
+            (Some(access), Some(referral)) => match Safeguarding::new(access, referral) {
+                Ok(s) => Some(s),
+                Err(refused) => {
+                    errors.push(FieldError {
+                        field: refused.field,
+                        message: refused.reason,
+                    });
+                    None
+                }
+            },
+            _ => None,
+        };
+
+        match (reference, grade, received_at, lpa, stage, officer, safeguarding) {
+            (Some(reference), Some(grade), Some(received_at), Some(lpa), Some(stage), Some(assigned_officer), Some(safeguarding))
+                if errors.is_empty() =>
+            {
+                Ok(Package::from_parts(PackageParts {
+                    reference,
+                    received_at,
+                    lpa,
+                    assigned_officer,
+                    deadline: self.policy.initial(grade, received_at),
+                    state: PackageState::Open {
+                        stage,
+                        since: received_at,
+                    },
+                    safeguarding,
+                }))
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// "3 days 4 hours", "45 minutes": a span as a person says it.
+pub fn describe_duration(span: Duration) -> String {
+    let minutes = span.num_minutes().abs();
+    let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match (days, hours) {
+        (0, 0) => plural(mins, "minute"),
+        (0, h) => format!("{} {}", plural(h, "hour"), plural(mins, "minute")),
+        (d, 0) => plural(d, "day"),
+        (d, h) => format!("{} {}", plural(d, "day"), plural(h, "hour")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{RegradePolicy, Timescales};
+    use chrono_tz::Europe::London;
+
+    fn rules() -> IntakeRules {
+        IntakeRules {
+            policy: DeadlinePolicy::new(Timescales::default(), London, RegradePolicy::FromReceipt, None).unwrap(),
+            lpas: Lpas::new(&["Birmingham".into(), "Coventry".into()]).unwrap(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2024-06-01T12:00:00Z".parse().unwrap()
+    }
+
+    fn good() -> NewPackage {
+        NewPackage {
+            reference: "NCA-0001".into(),
+            risk_grade: "Very High".into(),
+            received_at: "2024-05-31 10:00".into(),
+            lpa: "birmingham".into(),
+            stage: "awaiting_enforcement".into(),
+            assigned_officer: Some("pc.one@force.police.uk".into()),
+            child_access_identified_at: None,
+            safeguarding_referral_at: None,
+        }
+    }
+
+    #[test]
+    fn a_good_package_is_admitted_with_its_deadline() {
+        let p = rules().admit(&good(), now()).unwrap();
+        assert_eq!(p.reference().as_str(), "NCA-0001");
+        assert_eq!(p.grade(), RiskGrade::VeryHigh);
+        assert_eq!(p.lpa().as_str(), "Birmingham");
+        assert_eq!(p.received_at().to_rfc3339(), "2024-05-31T09:00:00+00:00");
+        assert_eq!(p.deadline().at().to_rfc3339(), "2024-06-02T09:00:00+00:00");
+        assert_eq!(p.stage(), Stage::AwaitingEnforcement);
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let input = NewPackage {
+            reference: "".into(),
+            risk_grade: "urgent".into(),
+            received_at: "2024-06-03 10:00".into(),
+            lpa: "Gotham".into(),
+            stage: "enforced".into(),
+            assigned_officer: Some("not-an-email".into()),
+            child_access_identified_at: Some("soon".into()),
+            safeguarding_referral_at: None,
+        };
+        let errors = rules().admit(&input, now()).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            ["reference", "risk_grade", "received_at", "lpa", "stage", "assigned_officer", "child_access_identified_at"]
+        );
+        assert!(errors[2].message.contains("in the future (by 1 day 21 hours)"), "{}", errors[2].message);
+        assert!(errors[4].message.contains("record enforcement"), "{}", errors[4].message);
+    }
+
+    #[test]
+    fn five_minutes_ahead_is_tolerated_six_is_not() {
+        let mut input = good();
+        input.received_at = "2024-06-01T12:05:00Z".into();
+        assert!(rules().admit(&input, now()).is_ok());
+        input.received_at = "2024-06-01T12:06:00Z".into();
+        let errors = rules().admit(&input, now()).unwrap_err();
+        assert_eq!(errors[0].field, "received_at");
+    }
+
+    #[test]
+    fn safeguarding_times_must_follow_receipt_and_each_other() {
+        let mut input = good();
+        input.child_access_identified_at = Some("2024-05-30 10:00".into());
+        assert_eq!(rules().admit(&input, now()).unwrap_err()[0].field, "child_access_identified_at");
+        input.child_access_identified_at = Some("2024-05-31 12:00".into());
+        input.safeguarding_referral_at = Some("2024-05-31 11:00".into());
+        assert_eq!(rules().admit(&input, now()).unwrap_err()[0].field, "safeguarding_referral_at");
+        input.child_access_identified_at = None;
+        assert_eq!(rules().admit(&input, now()).unwrap_err()[0].field, "safeguarding_referral_at");
+        input.child_access_identified_at = Some("2024-05-31 10:30".into());
+        let p = rules().admit(&input, now()).unwrap();
+        assert!(p.safeguarding().referral_made_at().is_some());
+    }
+
+    #[test]
+    fn an_empty_officer_means_unassigned() {
+        let mut input = good();
+        input.assigned_officer = Some("  ".into());
+        assert!(rules().admit(&input, now()).unwrap().assigned_officer().is_none());
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(describe_duration(Duration::minutes(45)), "45 minutes");
+        assert_eq!(describe_duration(Duration::minutes(61)), "1 hour 1 minute");
+        assert_eq!(describe_duration(Duration::days(3)), "3 days");
+        assert_eq!(describe_duration(Duration::hours(49)), "2 days 1 hour");
+    }
+}

@@ -1,0 +1,12 @@
+//! ocset-scheduler: tracks OCSET intelligence packages against the national
+//! enforcement timescales, escalates before and after deadlines, and reports.
+//!
+//! The library holds everything; `main.rs` only parses the command line and
+//! calls [`cli::run`].
+
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod intake;
+pub mod store;
