@@ -1,16 +1,732 @@
-//! Configuration (placeholder while the loader is written).
+//! Configuration: a TOML file laid over built-in defaults, then environment
+//! variables `OCSET__SECTION__KEY` laid over both, then checked as a whole.
+//! Every error names the key and where its value came from (the file, or
+//! the environment variable), and nothing secret is ever printed.
 
-/// Hides the password in a database URL so it can be logged or printed.
+use crate::domain::{
+    default_ladder, DeadlinePolicy, EscalationLevel, LadderTiming, Lpas, PackageClock,
+    RegradePolicy, Timescale, Timescales,
+};
+use crate::intake::IntakeRules;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The prefix of environment variables that override the file.
+pub const ENV_PREFIX: &str = "OCSET__";
+
+/// The configuration as written: every section, with defaults for anything
+/// the file leaves out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The force: name, time zone, LPAs.
+    pub force: ForceConfig,
+    /// Where the ledger is kept.
+    pub database: DatabaseConfig,
+    /// The national timescales and how regrades move deadlines.
+    pub timescales: TimescalesConfig,
+    /// The safeguarding-referral clock.
+    pub safeguarding: SafeguardingConfig,
+    /// The escalation ladder.
+    pub escalation: EscalationConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[force]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForceConfig {
+    /// The force's name, shown in reports.
+    pub name: String,
+    /// An IANA time zone; calendar days and local times are read in it.
+    pub time_zone: String,
+    /// The Local Policing Areas; empty accepts any LPA name.
+    pub lpas: Vec<String>,
+}
+
+impl Default for ForceConfig {
+    fn default() -> Self {
+        Self {
+            name: "Example Police".into(),
+            time_zone: "Europe/London".into(),
+            lpas: Vec::new(),
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://data/ocset.db` or `postgres://user:password@host/db`.
+    pub url: DatabaseUrl,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: DatabaseUrl("sqlite://data/ocset.db".into()),
+            max_connections: 5,
+        }
+    }
+}
+
+/// A database URL. It may hold a password, so `Debug`, `Display` and
+/// `Serialize` show it with the password replaced by `***`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL with its password, to connect with. Never log this.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", redact_url(&self.0))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&redact_url(&self.0))
+    }
+}
+
+/// Hides the password in a URL (`scheme://user:password@host`) and any
+/// `password=` query parameter, so the URL can be logged or printed.
 pub fn redact_url(url: &str) -> String {
-    // scheme://user:password@host/...: keep the user, hide the password.
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
-    };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+    let mut out = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) => match credentials.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => url.to_string(),
+            },
+            None => url.to_string(),
+        },
         None => url.to_string(),
+    };
+    if let Some(start) = out.find("password=") {
+        let value_start = start + "password=".len();
+        let end = out[value_start..]
+            .find('&')
+            .map_or(out.len(), |i| value_start + i);
+        out.replace_range(value_start..end, "***");
+    }
+    out
+}
+
+/// `[timescales]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimescalesConfig {
+    /// Very high risk.
+    pub very_high: Timescale,
+    /// High risk.
+    pub high: Timescale,
+    /// Medium risk.
+    pub medium: Timescale,
+    /// Standard risk.
+    pub standard: Timescale,
+    /// `from_receipt` or `from_regrade`.
+    pub regrade_policy: RegradePolicy,
+    /// A name for this set of timescales, recorded with each deadline; when
+    /// absent a hash of the settings is recorded instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl Default for TimescalesConfig {
+    fn default() -> Self {
+        let t = Timescales::default();
+        Self {
+            very_high: t.very_high,
+            high: t.high,
+            medium: t.medium,
+            standard: t.standard,
+            regrade_policy: RegradePolicy::default(),
+            version: None,
+        }
+    }
+}
+
+/// `[safeguarding]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SafeguardingConfig {
+    /// How soon after child access is identified the referral to children's
+    /// social services is due.
+    pub referral_within: Timescale,
+}
+
+impl Default for SafeguardingConfig {
+    fn default() -> Self {
+        Self {
+            referral_within: Timescale::Hours(24),
+        }
+    }
+}
+
+/// `[escalation]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationConfig {
+    /// The ladder's levels, as `[[escalation.levels]]` tables.
+    pub levels: Vec<EscalationLevel>,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        Self {
+            levels: default_ladder(),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, such as `info` or `ocset_scheduler=debug,info`.
+    pub level: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+
+/// A configuration fault: the key, where its value came from, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}: {key}: {reason}")]
+pub struct ConfigError {
+    /// The file path, or `environment variable OCSET__...`.
+    pub source_name: String,
+    /// The dotted key (`timescales.high`), or `-` for the file as a whole.
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The configuration after every check: what the rest of the service uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The configuration as loaded (for `check-config` to print).
+    pub config: Config,
+    /// The force time zone.
+    pub time_zone: Tz,
+    /// The deadline policy built from `[timescales]` and the time zone.
+    pub policy: DeadlinePolicy,
+    /// The force's LPAs.
+    pub lpas: Lpas,
+    /// Where the configuration was read from.
+    pub path: PathBuf,
+}
+
+impl Settings {
+    /// The rules new packages are admitted under.
+    pub fn intake_rules(&self) -> IntakeRules {
+        IntakeRules {
+            policy: self.policy.clone(),
+            lpas: self.lpas.clone(),
+        }
+    }
+
+    /// The escalation ladder.
+    pub fn ladder(&self) -> &[EscalationLevel] {
+        &self.config.escalation.levels
+    }
+
+    /// The ladder with the time zone and safeguarding clock it runs on.
+    pub fn ladder_timing(&self) -> LadderTiming<'_> {
+        LadderTiming {
+            levels: &self.config.escalation.levels,
+            time_zone: self.time_zone,
+            referral_within: self.config.safeguarding.referral_within,
+        }
+    }
+}
+
+/// Loads `path`, applies the `OCSET__` variables of `env`, and checks the
+/// result. `env` is passed in so tests need not touch the process environment.
+pub fn load(
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, Vec<ConfigError>> {
+    let file_name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            source_name: file_name.clone(),
+            key: "-".into(),
+            reason: format!("cannot read the configuration file: {e}"),
+        }]
+    })?;
+    load_str(&text, &file_name, env).map(|mut settings| {
+        settings.path = path.to_path_buf();
+        settings
+    })
+}
+
+/// As [`load`], from text already read.
+pub fn load_str(
+    text: &str,
+    file_name: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, Vec<ConfigError>> {
+    let file_error = |key: &str, reason: String| ConfigError {
+        source_name: file_name.to_string(),
+        key: key.to_string(),
+        reason,
+    };
+    let file: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        vec![file_error(
+            "-",
+            format!("not valid TOML: {}", e.message().trim()),
+        )]
+    })?;
+    let mut merged = toml::Value::try_from(Config::default())
+        .expect("the default configuration serializes")
+        .as_table()
+        .cloned()
+        .expect("the default configuration is a table");
+    merge(&mut merged, file);
+
+    // Environment overrides, remembered so errors can name the variable.
+    let mut from_env: BTreeMap<String, String> = BTreeMap::new();
+    let mut errors = Vec::new();
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+        .collect();
+    vars.sort();
+    for (name, value) in vars {
+        let path: Vec<String> = name[ENV_PREFIX.len()..]
+            .split("__")
+            .map(|part| part.to_ascii_lowercase())
+            .collect();
+        let key = path.join(".");
+        match apply_override(&mut merged, &path, &value) {
+            Ok(()) => {
+                from_env.insert(key, name);
+            }
+            Err(reason) => errors.push(ConfigError {
+                source_name: format!("environment variable {name}"),
+                key,
+                reason,
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let source_of = |key: &str| -> String {
+        // The longest overridden key that is the fault's key or a parent of it.
+        from_env
+            .iter()
+            .filter(|(k, _)| {
+                key == k.as_str()
+                    || key.starts_with(&format!("{k}."))
+                    || key.starts_with(&format!("{k}["))
+            })
+            .max_by_key(|(k, _)| k.len())
+            .map(|(_, var)| format!("environment variable {var}"))
+            .unwrap_or_else(|| file_name.to_string())
+    };
+    let config: Config =
+        serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+            let key = e.path().to_string();
+            let reason = e.into_inner().message().to_string();
+            vec![ConfigError {
+                source_name: source_of(&key),
+                key,
+                reason,
+            }]
+        })?;
+    check(config, &source_of)
+}
+
+/// Lays `over` onto `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Sets `path` in `root` from an environment variable's text, read as the
+/// type the key already has (a number stays a number, a list a list).
+fn apply_override(root: &mut toml::Table, path: &[String], text: &str) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("the variable names no key")?;
+    if path.iter().any(String::is_empty) {
+        return Err("the variable's name has an empty part (three underscores in a row?)".into());
+    }
+    let mut table = root;
+    for part in parents {
+        table = match table.get_mut(part) {
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => return Err(format!("{part} is not a section")),
+            None => return Err(format!("there is no section [{part}]")),
+        };
+    }
+    let value = match table.get(last) {
+        Some(toml::Value::Integer(_)) => text
+            .trim()
+            .parse()
+            .map(toml::Value::Integer)
+            .map_err(|_| format!("expected a whole number, got {text:?}"))?,
+        Some(toml::Value::Boolean(_)) => text
+            .trim()
+            .parse()
+            .map(toml::Value::Boolean)
+            .map_err(|_| format!("expected true or false, got {text:?}"))?,
+        Some(toml::Value::Float(_)) => text
+            .trim()
+            .parse()
+            .map(toml::Value::Float)
+            .map_err(|_| format!("expected a number, got {text:?}"))?,
+        Some(toml::Value::Array(_)) => {
+            let parsed: toml::Table = format!("value = {text}").parse().map_err(|_| {
+                format!("expected a TOML list such as [\"a\", \"b\"], got {text:?}")
+            })?;
+            parsed["value"].clone()
+        }
+        Some(toml::Value::Table(_)) => return Err("this is a section; set one of its keys".into()),
+        Some(_) | None => toml::Value::String(text.to_string()),
+    };
+    table.insert(last.clone(), value);
+    Ok(())
+}
+
+/// The checks serde cannot make: values that depend on each other.
+fn check(config: Config, source_of: &dyn Fn(&str) -> String) -> Result<Settings, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let mut fault = |key: &str, reason: String| {
+        errors.push(ConfigError {
+            source_name: source_of(key),
+            key: key.to_string(),
+            reason,
+        })
+    };
+
+    let time_zone: Option<Tz> = match config.force.time_zone.parse() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            fault(
+                "force.time_zone",
+                format!(
+                    "{:?} is not an IANA time zone name (such as Europe/London)",
+                    config.force.time_zone
+                ),
+            );
+            None
+        }
+    };
+    let lpas = match Lpas::new(&config.force.lpas) {
+        Ok(lpas) => Some(lpas),
+        Err(e) => {
+            fault("force.lpas", e.0);
+            None
+        }
+    };
+    let url = config.database.url.expose();
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres:")
+        || url.starts_with("postgresql:"))
+    {
+        fault(
+            "database.url",
+            format!(
+                "must start with sqlite: or postgres: (got {})",
+                config.database.url
+            ),
+        );
+    }
+    if config.database.max_connections == 0 {
+        fault("database.max_connections", "must be at least 1".into());
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&config.log.level) {
+        fault(
+            "log.level",
+            format!("{:?} is not a log filter: {e}", config.log.level),
+        );
+    }
+    if let Some(version) = &config.timescales.version {
+        if version.trim().is_empty() || version.len() > 64 {
+            fault(
+                "timescales.version",
+                "must be 1 to 64 characters, or left out".into(),
+            );
+        }
+    }
+
+    let mut names = HashSet::new();
+    if config.escalation.levels.is_empty() {
+        fault(
+            "escalation.levels",
+            "the ladder has no levels; nobody would ever be told".into(),
+        );
+    }
+    for (i, level) in config.escalation.levels.iter().enumerate() {
+        let key = |field: &str| format!("escalation.levels[{i}].{field}");
+        if level.name.trim().is_empty() {
+            fault(&key("name"), "is empty".into());
+        } else if !names.insert(level.name.as_str()) {
+            fault(&key("name"), format!("{:?} names two levels", level.name));
+        }
+        if level.notify.is_empty() {
+            fault(&key("notify"), "lists nobody to notify".into());
+        }
+        if level.grades.as_ref().is_some_and(Vec::is_empty) {
+            fault(
+                &key("grades"),
+                "is an empty list; leave it out to cover every grade".into(),
+            );
+        }
+        if level.clock == PackageClock::Safeguarding && level.grades.is_some() {
+            fault(
+                &key("grades"),
+                "safeguarding levels apply whatever the grade".into(),
+            );
+        }
+    }
+
+    let timescales = Timescales {
+        very_high: config.timescales.very_high,
+        high: config.timescales.high,
+        medium: config.timescales.medium,
+        standard: config.timescales.standard,
+    };
+    let policy = time_zone.and_then(|tz| {
+        match DeadlinePolicy::new(
+            timescales,
+            tz,
+            config.timescales.regrade_policy,
+            config.timescales.version.as_deref(),
+        ) {
+            Ok(policy) => Some(policy),
+            Err(e) => {
+                fault(&format!("timescales.{}", e.shorter_grade), e.to_string());
+                None
+            }
+        }
+    });
+
+    match (time_zone, policy, lpas) {
+        (Some(time_zone), Some(policy), Some(lpas)) if errors.is_empty() => Ok(Settings {
+            config,
+            time_zone,
+            policy,
+            lpas,
+            path: PathBuf::new(),
+        }),
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn empty_file_gives_the_defaults() {
+        let s = load_str("", "test.toml", env(&[])).unwrap();
+        assert_eq!(s.config, Config::default());
+        assert_eq!(s.time_zone, chrono_tz::Europe::London);
+        assert_eq!(s.policy.timescales(), &Timescales::default());
+        assert_eq!(s.ladder().len(), 4);
+    }
+
+    #[test]
+    fn the_shipped_default_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let s = load(&path, env(&[])).unwrap();
+        assert_eq!(s.lpas.all().len(), 7);
+        assert_eq!(s.config.database.url.expose(), "sqlite://data/ocset.db");
+        assert_eq!(s.policy.timescales(), &Timescales::default());
+    }
+
+    #[test]
+    fn environment_overrides_the_file_with_the_right_types() {
+        let text = "[database]\nurl = \"sqlite://a.db\"\nmax_connections = 2\n";
+        let s = load_str(
+            text,
+            "f.toml",
+            env(&[
+                ("OCSET__DATABASE__URL", "postgres://u:secret@db/ocset"),
+                ("OCSET__DATABASE__MAX_CONNECTIONS", "9"),
+                ("OCSET__FORCE__LPAS", "[\"North\", \"South\"]"),
+                ("OCSET__TIMESCALES__HIGH", "14d"),
+                ("OCSET__TIMESCALES__VERSION", "2025"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.config.database.url.expose(),
+            "postgres://u:secret@db/ocset"
+        );
+        assert_eq!(s.config.database.max_connections, 9);
+        assert_eq!(s.lpas.all().len(), 2);
+        assert_eq!(s.policy.timescales().high, Timescale::Days(14));
+        assert_eq!(s.policy.version().as_str(), "2025");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_file() {
+        let err = load_str("[timescales]\nhigh = \"7x\"\n", "cfg.toml", env(&[])).unwrap_err();
+        assert_eq!(err[0].key, "timescales.high");
+        assert_eq!(err[0].source_name, "cfg.toml");
+        assert!(err[0].reason.contains("\"7x\""), "{}", err[0]);
+        let err = load_str("[databse]\nurl = \"x\"\n", "cfg.toml", env(&[])).unwrap_err();
+        assert!(
+            err[0].reason.contains("unknown field `databse`"),
+            "{}",
+            err[0]
+        );
+        let err = load_str(
+            "[force]\ntime_zone = \"Mars/Olympus\"\n",
+            "cfg.toml",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].key, "force.time_zone");
+        let err = load_str(
+            "[timescales]\nhigh = \"30d\"\nmedium = \"14d\"\n",
+            "cfg.toml",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].key, "timescales.medium");
+        let err = load_str("not toml = = =", "cfg.toml", env(&[])).unwrap_err();
+        assert!(
+            err[0]
+                .to_string()
+                .starts_with("cfg.toml: -: not valid TOML"),
+            "{}",
+            err[0]
+        );
+    }
+
+    #[test]
+    fn errors_from_the_environment_name_the_variable() {
+        let err = load_str("", "f.toml", env(&[("OCSET__TIMESCALES__HIGH", "soon")])).unwrap_err();
+        assert_eq!(
+            err[0].source_name,
+            "environment variable OCSET__TIMESCALES__HIGH"
+        );
+        assert_eq!(err[0].key, "timescales.high");
+        let err = load_str(
+            "",
+            "f.toml",
+            env(&[("OCSET__DATABASE__MAX_CONNECTIONS", "many")]),
+        )
+        .unwrap_err();
+        assert!(err[0].reason.contains("whole number"), "{}", err[0]);
+        let err = load_str("", "f.toml", env(&[("OCSET__NOPE__URL", "x")])).unwrap_err();
+        assert!(err[0].reason.contains("no section [nope]"), "{}", err[0]);
+        let err = load_str("", "f.toml", env(&[("OCSET__DATABASE__URLL", "x")])).unwrap_err();
+        assert_eq!(
+            err[0].source_name,
+            "environment variable OCSET__DATABASE__URLL"
+        );
+        let err =
+            load_str("", "f.toml", env(&[("OCSET__DATABASE__URL", "mysql://x")])).unwrap_err();
+        assert_eq!(err[0].key, "database.url");
+        assert_eq!(
+            err[0].source_name,
+            "environment variable OCSET__DATABASE__URL"
+        );
+    }
+
+    #[test]
+    fn ladder_faults_name_the_level() {
+        let text = r#"
+[[escalation.levels]]
+name = "warning"
+at = "75%"
+notify = []
+
+[[escalation.levels]]
+name = "warning"
+at = "soon"
+notify = ["ocset_sergeants"]
+"#;
+        let err = load_str(text, "f.toml", env(&[])).unwrap_err();
+        assert_eq!(err[0].key, "escalation.levels[1].at");
+        let text = text.replace("\"soon\"", "\"0\"");
+        let err = load_str(&text, "f.toml", env(&[])).unwrap_err();
+        let keys: Vec<&str> = err.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["escalation.levels[0].notify", "escalation.levels[1].name"]
+        );
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let url = DatabaseUrl("postgres://ocset:hunter2@db:5432/ocset".into());
+        assert_eq!(url.to_string(), "postgres://ocset:***@db:5432/ocset");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        let config = Config {
+            database: DatabaseConfig {
+                url,
+                max_connections: 1,
+            },
+            ..Config::default()
+        };
+        let printed = toml::to_string(&config).unwrap();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert_eq!(
+            redact_url("postgres://db/x?user=a&password=p&x=1"),
+            "postgres://db/x?user=a&password=***&x=1"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/ocset.db"),
+            "sqlite://data/ocset.db"
+        );
     }
 }

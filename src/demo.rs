@@ -1,5 +1,243 @@
-//! Demo data (placeholder).
+//! `ocset-scheduler demo`: a fictional ledger relative to now, so a new user
+//! sees every feature at work. References are plainly fictional
+//! (`DEMO-0001`), officers are `@ocset.example` addresses, and it refuses to
+//! write into a database that holds real packages.
+
+use crate::domain::{OfficerEmail, Outcome, RiskGrade, Stage};
+use crate::intake::NewPackage;
+use crate::ledger::{ImportError, Ledger};
+use crate::store::StoreError;
+use chrono::{DateTime, Duration, DurationRound, Utc};
 
 /// Every demo package's reference starts with this, so demo data can never
 /// be mistaken for a real package.
 pub const DEMO_PREFIX: &str = "DEMO-";
+
+/// The actor the ledger records for demo data.
+pub const DEMO_ACTOR: &str = "demo";
+
+/// What happens to a demo package after receipt, in hours after receipt.
+#[derive(Debug, Clone, Copy)]
+enum Then {
+    Nothing,
+    Awaiting(i64),
+    Stop(Stage, Outcome, i64),
+    Regrade(RiskGrade, i64),
+    ChildAccess(i64, Option<i64>),
+}
+
+/// (grade, hours since receipt, first stage, what happened next)
+const LEDGER: &[(RiskGrade, i64, Stage, Then)] = {
+    use RiskGrade::*;
+    use Stage::*;
+    use Then::*;
+    &[
+        // Awaiting enforcement: every grade, on track, due soon and breached.
+        (VeryHigh, 10, AwaitingEnforcement, Nothing),
+        (VeryHigh, 40, AwaitingEnforcement, Nothing),
+        (VeryHigh, 53, AwaitingEnforcement, Nothing),
+        (High, 2 * 24, AwaitingEnforcement, Nothing),
+        (High, 6 * 24, AwaitingEnforcement, ChildAccess(30, None)),
+        (High, 9 * 24, AwaitingEnforcement, Nothing),
+        (High, 16 * 24, IntelligenceDevelopment, Awaiting(5 * 24)),
+        (Medium, 24, AwaitingEnforcement, Nothing),
+        (Medium, 7 * 24, AwaitingEnforcement, Nothing),
+        (Medium, 10 * 24, IntelligenceDevelopment, Awaiting(3 * 24)),
+        (Medium, 17 * 24, AwaitingEnforcement, Nothing),
+        (
+            Medium,
+            25 * 24,
+            AwaitingEnforcement,
+            ChildAccess(48, Some(60)),
+        ),
+        (Standard, 3 * 24, AwaitingEnforcement, Nothing),
+        (Standard, 12 * 24, AwaitingEnforcement, Nothing),
+        (
+            Standard,
+            35 * 24,
+            IntelligenceDevelopment,
+            Awaiting(20 * 24),
+        ),
+        (Standard, 50 * 24, AwaitingEnforcement, Nothing),
+        (Standard, 66 * 24, AwaitingEnforcement, Nothing),
+        (Standard, 5 * 24, AwaitingEnforcement, Regrade(High, 2 * 24)),
+        // In development.
+        (High, 24, IntelligenceDevelopment, Nothing),
+        (Medium, 4 * 24, IntelligenceDevelopment, Nothing),
+        (Medium, 19 * 24, IntelligenceDevelopment, Nothing),
+        (Standard, 8 * 24, IntelligenceDevelopment, Nothing),
+        (Standard, 30 * 24, IntelligenceDevelopment, Nothing),
+        (Standard, 47 * 24, IntelligenceDevelopment, Nothing),
+        (Standard, 70 * 24, IntelligenceDevelopment, Nothing),
+        (
+            Medium,
+            2 * 24,
+            IntelligenceDevelopment,
+            Regrade(Standard, 24),
+        ),
+        // Clocks stopped: met, missed, closed.
+        (
+            VeryHigh,
+            20 * 24,
+            AwaitingEnforcement,
+            Stop(Stage::Enforced, Outcome::Arrest, 20),
+        ),
+        (
+            VeryHigh,
+            12 * 24,
+            AwaitingEnforcement,
+            Stop(Stage::Enforced, Outcome::WarrantExecuted, 60),
+        ),
+        (
+            High,
+            30 * 24,
+            AwaitingEnforcement,
+            Stop(Stage::Enforced, Outcome::WarrantExecuted, 5 * 24),
+        ),
+        (
+            High,
+            45 * 24,
+            AwaitingEnforcement,
+            Stop(Stage::Enforced, Outcome::Arrest, 9 * 24),
+        ),
+        (
+            Medium,
+            40 * 24,
+            IntelligenceDevelopment,
+            Stop(Stage::Closed, Outcome::NoFurtherAction, 15 * 24),
+        ),
+        (
+            Medium,
+            28 * 24,
+            AwaitingEnforcement,
+            Stop(Stage::Enforced, Outcome::VoluntaryAttendance, 14 * 24),
+        ),
+        (
+            Standard,
+            80 * 24,
+            AwaitingEnforcement,
+            Stop(Stage::Enforced, Outcome::WarrantExecuted, 52 * 24),
+        ),
+        (
+            Standard,
+            90 * 24,
+            AwaitingEnforcement,
+            Stop(Stage::Enforced, Outcome::Arrest, 64 * 24),
+        ),
+        (
+            Standard,
+            20 * 24,
+            IntelligenceDevelopment,
+            Stop(Stage::Closed, Outcome::Transferred, 6 * 24),
+        ),
+    ]
+};
+
+/// Loads the demo ledger. Returns what it did, for the user to read; an
+/// error when the database holds real packages.
+pub async fn load(ledger: &Ledger) -> Result<String, StoreError> {
+    let counts = ledger.store().count_packages().await?;
+    if counts.total > counts.demo {
+        return Err(StoreError::Corrupt(format!(
+            "refusing to load demo data: the database holds {} real package(s). Point database.url (or OCSET__DATABASE__URL) at an empty database",
+            counts.total - counts.demo
+        )));
+    }
+    if counts.demo > 0 {
+        return Ok(format!(
+            "demo data is already loaded ({} packages); nothing was written",
+            counts.demo
+        ));
+    }
+    let now = ledger
+        .now()
+        .duration_trunc(Duration::minutes(1))
+        .unwrap_or_else(|_| ledger.now());
+    let lpas: Vec<String> = match ledger.settings().lpas.all() {
+        [] => vec!["Demo LPA".to_string()],
+        all => all.iter().map(ToString::to_string).collect(),
+    };
+    let received = move |hours: i64| now - Duration::hours(hours);
+    let rows: Vec<(u64, NewPackage)> = LEDGER
+        .iter()
+        .enumerate()
+        .map(|(i, (grade, age, stage, _))| {
+            let n = i + 1;
+            (
+                n as u64,
+                NewPackage {
+                    reference: format!("{DEMO_PREFIX}{n:04}"),
+                    risk_grade: grade.as_str().into(),
+                    received_at: received(*age).to_rfc3339(),
+                    lpa: lpas[i % lpas.len()].clone(),
+                    stage: stage.as_str().into(),
+                    assigned_officer: (n % 5 != 0)
+                        .then(|| format!("pc{:02}@ocset.example", n % 7 + 1)),
+                    child_access_identified_at: None,
+                    safeguarding_referral_at: None,
+                },
+            )
+        })
+        .collect();
+    ledger.import(rows, DEMO_ACTOR).await.map_err(|e| match e {
+        ImportError::Store(e) => e,
+        ImportError::Rows(rows) => {
+            StoreError::Corrupt(format!("demo data was refused: {}", rows[0]))
+        }
+    })?;
+
+    for (i, (_, age, _, then)) in LEDGER.iter().enumerate() {
+        let reference = crate::domain::Reference::parse(&format!("{DEMO_PREFIX}{:04}", i + 1))
+            .map_err(|e| StoreError::Corrupt(e.0))?;
+        let start = received(*age);
+        let at = move |hours: i64| -> DateTime<Utc> { start + Duration::hours(hours) };
+        match *then {
+            Then::Nothing => {}
+            Then::Awaiting(h) => {
+                ledger
+                    .change(&reference, DEMO_ACTOR, move |p, now| {
+                        p.move_stage(Stage::AwaitingEnforcement, at(h), None, None, now)
+                    })
+                    .await?;
+            }
+            Then::Stop(stage, outcome, h) => {
+                ledger
+                    .change(&reference, DEMO_ACTOR, move |p, now| {
+                        p.move_stage(stage, at(h), Some(outcome), Some("demo outcome"), now)
+                    })
+                    .await?;
+            }
+            Then::Regrade(grade, h) => {
+                let policy = ledger.settings().policy.clone();
+                ledger
+                    .change(&reference, DEMO_ACTOR, move |p, now| {
+                        p.regrade(grade, "new intelligence (demo)", at(h), now, &policy)
+                    })
+                    .await?;
+            }
+            Then::ChildAccess(access, referral) => {
+                ledger
+                    .change(&reference, DEMO_ACTOR, move |p, now| {
+                        p.update_safeguarding(Some(at(access)), referral.map(at), now)
+                    })
+                    .await?;
+            }
+        }
+        if i % 3 == 2 && matches!(then, Then::Nothing) {
+            // Some assignments happen after receipt, as in a real queue.
+            let officer = OfficerEmail::parse(&format!("sgt{:02}@ocset.example", i % 4 + 1))
+                .map_err(|e| StoreError::Corrupt(e.0))?;
+            ledger
+                .change(&reference, DEMO_ACTOR, move |p, now| p.assign(officer, now))
+                .await?;
+        }
+    }
+    Ok(format!(
+        "loaded {} fictional packages ({}0001 to {}{:04}) relative to {}",
+        LEDGER.len(),
+        DEMO_PREFIX,
+        DEMO_PREFIX,
+        LEDGER.len(),
+        now.to_rfc3339()
+    ))
+}

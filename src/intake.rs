@@ -48,7 +48,11 @@ pub struct IntakeRules {
     pub lpas: Lpas,
 }
 
-fn check<T>(errors: &mut Vec<FieldError>, field: &'static str, result: Result<T, Invalid>) -> Option<T> {
+fn check<T>(
+    errors: &mut Vec<FieldError>,
+    field: &'static str,
+    result: Result<T, Invalid>,
+) -> Option<T> {
     match result {
         Ok(value) => Some(value),
         Err(Invalid(message)) => {
@@ -65,7 +69,11 @@ fn optional(value: &Option<String>) -> Option<&str> {
 impl IntakeRules {
     /// Checks every field of `input` against the rules at `now`. Returns the
     /// package, or every fault found.
-    pub fn admit(&self, input: &NewPackage, now: DateTime<Utc>) -> Result<Package, Vec<FieldError>> {
+    pub fn admit(
+        &self,
+        input: &NewPackage,
+        now: DateTime<Utc>,
+    ) -> Result<Package, Vec<FieldError>> {
         let tz = self.policy.time_zone();
         let mut errors = Vec::new();
         let not_future = |t: DateTime<Utc>| {
@@ -116,14 +124,33 @@ impl IntakeRules {
         );
         let officer = match optional(&input.assigned_officer) {
             None => Some(None),
-            Some(text) => check(&mut errors, "assigned_officer", OfficerEmail::parse(text).map(Some)),
+            Some(text) => check(
+                &mut errors,
+                "assigned_officer",
+                OfficerEmail::parse(text).map(Some),
+            ),
         };
-        let optional_time = |errors: &mut Vec<FieldError>, field: &'static str, value: &Option<String>| match optional(value) {
-            None => Some(None),
-            Some(text) => check(errors, field, parse_instant(text, tz).and_then(not_future).map(Some)),
-        };
-        let access = optional_time(&mut errors, "child_access_identified_at", &input.child_access_identified_at);
-        let referral = optional_time(&mut errors, "safeguarding_referral_at", &input.safeguarding_referral_at);
+        let optional_time =
+            |errors: &mut Vec<FieldError>, field: &'static str, value: &Option<String>| {
+                match optional(value) {
+                    None => Some(None),
+                    Some(text) => check(
+                        errors,
+                        field,
+                        parse_instant(text, tz).and_then(not_future).map(Some),
+                    ),
+                }
+            };
+        let access = optional_time(
+            &mut errors,
+            "child_access_identified_at",
+            &input.child_access_identified_at,
+        );
+        let referral = optional_time(
+            &mut errors,
+            "safeguarding_referral_at",
+            &input.safeguarding_referral_at,
+        );
 
         if let (Some(received), Some(Some(access))) = (received_at, access) {
             if access < received {
@@ -147,23 +174,35 @@ impl IntakeRules {
             _ => None,
         };
 
-        match (reference, grade, received_at, lpa, stage, officer, safeguarding) {
-            (Some(reference), Some(grade), Some(received_at), Some(lpa), Some(stage), Some(assigned_officer), Some(safeguarding))
-                if errors.is_empty() =>
-            {
-                Ok(Package::from_parts(PackageParts {
-                    reference,
-                    received_at,
-                    lpa,
-                    assigned_officer,
-                    deadline: self.policy.initial(grade, received_at),
-                    state: PackageState::Open {
-                        stage,
-                        since: received_at,
-                    },
-                    safeguarding,
-                }))
-            }
+        match (
+            reference,
+            grade,
+            received_at,
+            lpa,
+            stage,
+            officer,
+            safeguarding,
+        ) {
+            (
+                Some(reference),
+                Some(grade),
+                Some(received_at),
+                Some(lpa),
+                Some(stage),
+                Some(assigned_officer),
+                Some(safeguarding),
+            ) if errors.is_empty() => Ok(Package::from_parts(PackageParts {
+                reference,
+                received_at,
+                lpa,
+                assigned_officer,
+                deadline: self.policy.initial(grade, received_at),
+                state: PackageState::Open {
+                    stage,
+                    since: received_at,
+                },
+                safeguarding,
+            })),
             _ => Err(errors),
         }
     }
@@ -190,7 +229,13 @@ mod tests {
 
     fn rules() -> IntakeRules {
         IntakeRules {
-            policy: DeadlinePolicy::new(Timescales::default(), London, RegradePolicy::FromReceipt, None).unwrap(),
+            policy: DeadlinePolicy::new(
+                Timescales::default(),
+                London,
+                RegradePolicy::FromReceipt,
+                None,
+            )
+            .unwrap(),
             lpas: Lpas::new(&["Birmingham".into(), "Coventry".into()]).unwrap(),
         }
     }
@@ -239,10 +284,28 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
-            ["reference", "risk_grade", "received_at", "lpa", "stage", "assigned_officer", "child_access_identified_at"]
+            [
+                "reference",
+                "risk_grade",
+                "received_at",
+                "lpa",
+                "stage",
+                "assigned_officer",
+                "child_access_identified_at"
+            ]
         );
-        assert!(errors[2].message.contains("in the future (by 1 day 21 hours)"), "{}", errors[2].message);
-        assert!(errors[4].message.contains("record enforcement"), "{}", errors[4].message);
+        assert!(
+            errors[2]
+                .message
+                .contains("in the future (by 1 day 21 hours)"),
+            "{}",
+            errors[2].message
+        );
+        assert!(
+            errors[4].message.contains("record enforcement"),
+            "{}",
+            errors[4].message
+        );
     }
 
     #[test]
@@ -259,12 +322,21 @@ mod tests {
     fn safeguarding_times_must_follow_receipt_and_each_other() {
         let mut input = good();
         input.child_access_identified_at = Some("2024-05-30 10:00".into());
-        assert_eq!(rules().admit(&input, now()).unwrap_err()[0].field, "child_access_identified_at");
+        assert_eq!(
+            rules().admit(&input, now()).unwrap_err()[0].field,
+            "child_access_identified_at"
+        );
         input.child_access_identified_at = Some("2024-05-31 12:00".into());
         input.safeguarding_referral_at = Some("2024-05-31 11:00".into());
-        assert_eq!(rules().admit(&input, now()).unwrap_err()[0].field, "safeguarding_referral_at");
+        assert_eq!(
+            rules().admit(&input, now()).unwrap_err()[0].field,
+            "safeguarding_referral_at"
+        );
         input.child_access_identified_at = None;
-        assert_eq!(rules().admit(&input, now()).unwrap_err()[0].field, "safeguarding_referral_at");
+        assert_eq!(
+            rules().admit(&input, now()).unwrap_err()[0].field,
+            "safeguarding_referral_at"
+        );
         input.child_access_identified_at = Some("2024-05-31 10:30".into());
         let p = rules().admit(&input, now()).unwrap();
         assert!(p.safeguarding().referral_made_at().is_some());
@@ -274,7 +346,11 @@ mod tests {
     fn an_empty_officer_means_unassigned() {
         let mut input = good();
         input.assigned_officer = Some("  ".into());
-        assert!(rules().admit(&input, now()).unwrap().assigned_officer().is_none());
+        assert!(rules()
+            .admit(&input, now())
+            .unwrap()
+            .assigned_officer()
+            .is_none());
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //! The library holds everything; `main.rs` only parses the command line and
 //! calls [`cli::run`].
 
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod import;
 pub mod intake;
+pub mod ledger;
 pub mod store;

@@ -228,10 +228,16 @@ mod tests {
 
     #[test]
     fn references_are_trimmed_and_checked() {
-        assert_eq!(Reference::parse(" NCA-2024-0001 ").unwrap().as_str(), "NCA-2024-0001");
+        assert_eq!(
+            Reference::parse(" NCA-2024-0001 ").unwrap().as_str(),
+            "NCA-2024-0001"
+        );
         assert!(Reference::parse("").unwrap_err().0.contains("empty"));
         assert!(Reference::parse("   ").is_err());
-        assert!(Reference::parse("A\tB").unwrap_err().0.contains("control character"));
+        assert!(Reference::parse("A\tB")
+            .unwrap_err()
+            .0
+            .contains("control character"));
         assert!(Reference::parse("A\u{7}B").is_err());
         assert!(Reference::parse(&"x".repeat(64)).is_ok());
         let err = Reference::parse(&"x".repeat(65)).unwrap_err();
@@ -243,7 +249,10 @@ mod tests {
         let lpas = Lpas::new(&["Birmingham".into(), "Coventry".into()]).unwrap();
         assert_eq!(lpas.parse("birmingham").unwrap().as_str(), "Birmingham");
         let err = lpas.parse("Gotham").unwrap_err();
-        assert!(err.0.contains("\"Gotham\"") && err.0.contains("Coventry"), "{err}");
+        assert!(
+            err.0.contains("\"Gotham\"") && err.0.contains("Coventry"),
+            "{err}"
+        );
         let open = Lpas::default();
         assert_eq!(open.parse("Anywhere").unwrap().as_str(), "Anywhere");
         assert!(open.parse("").is_err());
@@ -253,10 +262,22 @@ mod tests {
     #[test]
     fn officer_emails() {
         assert_eq!(
-            OfficerEmail::parse("PC.Smith@Force.Police.UK").unwrap().as_str(),
+            OfficerEmail::parse("PC.Smith@Force.Police.UK")
+                .unwrap()
+                .as_str(),
             "pc.smith@force.police.uk"
         );
-        for bad in ["", "smith", "smith@", "@force.uk", "smith@force", "a b@force.uk", "a@b@c.uk", "a@force..uk", "<a>@force.uk"] {
+        for bad in [
+            "",
+            "smith",
+            "smith@",
+            "@force.uk",
+            "smith@force",
+            "a b@force.uk",
+            "a@b@c.uk",
+            "a@force..uk",
+            "<a>@force.uk",
+        ] {
             assert!(OfficerEmail::parse(bad).is_err(), "{bad}");
         }
     }
@@ -287,7 +308,13 @@ mod tests {
 
     #[test]
     fn malformed_times_name_the_value() {
-        for bad in ["yesterday", "2024-13-01 10:00", "2024-02-30 10:00", "28/03/2024 10:00", "2024-03-28"] {
+        for bad in [
+            "yesterday",
+            "2024-13-01 10:00",
+            "2024-02-30 10:00",
+            "28/03/2024 10:00",
+            "2024-03-28",
+        ] {
             let err = parse_instant(bad, London).unwrap_err();
             assert!(err.0.contains(bad), "{err}");
         }

@@ -2,6 +2,7 @@
 //! This module holds the timing rules only; who is told is resolved later.
 
 use super::grade::RiskGrade;
+use super::package::{Package, PackageStatus};
 use super::timescale::{earliest_instant_at_or_after, Deadline, Timescale};
 use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
@@ -97,24 +98,28 @@ impl<'de> Deserialize<'de> for LevelTime {
 }
 
 impl LevelTime {
-    /// The instant this point falls at for `deadline`, in zone `tz`.
-    pub fn instant(self, deadline: &Deadline, tz: Tz) -> DateTime<Utc> {
+    /// The instant this point falls at on a clock that started at `started`
+    /// and is due at `due`, in zone `tz`.
+    pub fn instant(self, started: DateTime<Utc>, due: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
         match self {
-            LevelTime::Percent(p) => deadline.elapsed_fraction(p),
-            LevelTime::FromDeadline { by: None, .. } => deadline.at(),
+            LevelTime::Percent(p) => {
+                let seconds = (due - started).num_seconds() * i64::from(p) / 100;
+                started + chrono::Duration::seconds(seconds)
+            }
+            LevelTime::FromDeadline { by: None, .. } => due,
             LevelTime::FromDeadline {
                 before: false,
                 by: Some(by),
-            } => by.after(deadline.at(), tz),
+            } => by.after(due, tz),
             LevelTime::FromDeadline {
                 before: true,
                 by: Some(Timescale::Hours(h)),
-            } => deadline.at() - chrono::Duration::hours(i64::from(h)),
+            } => due - chrono::Duration::hours(i64::from(h)),
             LevelTime::FromDeadline {
                 before: true,
                 by: Some(Timescale::Days(d)),
             } => {
-                let local = deadline.at().with_timezone(&tz).naive_local();
+                let local = due.with_timezone(&tz).naive_local();
                 let target = local
                     .checked_sub_days(Days::new(u64::from(d)))
                     .expect("timescales are capped at ten years");
@@ -167,16 +172,15 @@ impl EscalationLevel {
 
 /// The default ladder of DESIGN.md.
 pub fn default_ladder() -> Vec<EscalationLevel> {
-    let level = |name: &str, clock, at: &str, notify: &[&str], repeat: Option<&str>| {
-        EscalationLevel {
+    let level =
+        |name: &str, clock, at: &str, notify: &[&str], repeat: Option<&str>| EscalationLevel {
             name: name.into(),
             clock,
             at: at.parse().expect("default level time"),
             notify: notify.iter().map(|s| s.to_string()).collect(),
             grades: None,
             repeat_every: repeat.map(|r| r.parse().expect("default repeat")),
-        }
-    };
+        };
     vec![
         level(
             "warning",
@@ -192,7 +196,13 @@ pub fn default_ladder() -> Vec<EscalationLevel> {
             &["ocset_sergeants", "ocset_inspector"],
             Some("24h"),
         ),
-        level("senior", PackageClock::Enforcement, "+7d", &["ppu_slt"], None),
+        level(
+            "senior",
+            PackageClock::Enforcement,
+            "+7d",
+            &["ppu_slt"],
+            None,
+        ),
         level(
             "safeguarding",
             PackageClock::Safeguarding,
@@ -203,14 +213,102 @@ pub fn default_ladder() -> Vec<EscalationLevel> {
     ]
 }
 
-/// The instant a package of `deadline`'s grade becomes "due soon": the
-/// earliest enforcement-clock level that falls before the deadline. `None`
-/// when the ladder warns of nothing before the deadline for that grade.
-pub fn due_soon_from(ladder: &[EscalationLevel], deadline: &Deadline, tz: Tz) -> Option<DateTime<Utc>> {
+/// The ladder with what it needs to time a package's levels: the force time
+/// zone and the length of the safeguarding-referral clock.
+#[derive(Debug, Clone, Copy)]
+pub struct LadderTiming<'a> {
+    /// The levels.
+    pub levels: &'a [EscalationLevel],
+    /// The force time zone.
+    pub time_zone: Tz,
+    /// How long after child access is identified the referral is due.
+    pub referral_within: Timescale,
+}
+
+impl LadderTiming<'_> {
+    /// Where a package's `clock` started and when it is due, while it runs.
+    /// The enforcement clock runs until enforcement or closure; the
+    /// safeguarding clock from child access being identified until referral.
+    pub fn clock_span(
+        &self,
+        package: &Package,
+        clock: PackageClock,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        match clock {
+            PackageClock::Enforcement => package.state().is_open().then(|| {
+                (
+                    package.deadline().clock_started_at(),
+                    package.deadline().at(),
+                )
+            }),
+            PackageClock::Safeguarding => {
+                let safeguarding = package.safeguarding();
+                match (
+                    safeguarding.child_access_identified_at(),
+                    safeguarding.referral_made_at(),
+                ) {
+                    (Some(access), None) => {
+                        Some((access, self.referral_within.after(access, self.time_zone)))
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Each level that applies to `package` now, with the instant it first
+    /// falls due.
+    pub fn first_instants(&self, package: &Package) -> Vec<(&EscalationLevel, DateTime<Utc>)> {
+        self.levels
+            .iter()
+            .filter(|level| {
+                level.clock == PackageClock::Safeguarding || level.applies_to(package.grade())
+            })
+            .filter_map(|level| {
+                let (started, due) = self.clock_span(package, level.clock)?;
+                Some((level, level.at.instant(started, due, self.time_zone)))
+            })
+            .collect()
+    }
+
+    /// The earliest instant any level falls due for `package`: its first
+    /// `next_due_at`. `None` when both clocks have stopped.
+    pub fn first_due(&self, package: &Package) -> Option<DateTime<Utc>> {
+        self.first_instants(package)
+            .into_iter()
+            .map(|(_, at)| at)
+            .min()
+    }
+
+    /// The instant `package` becomes "due soon": its earliest enforcement
+    /// level before the deadline. `None` when no level warns before it.
+    pub fn due_soon_at(&self, package: &Package) -> Option<DateTime<Utc>> {
+        due_soon_from(self.levels, package.deadline(), self.time_zone)
+    }
+
+    /// The package's status at `now`.
+    pub fn status(&self, package: &Package, now: DateTime<Utc>) -> PackageStatus {
+        package.status(now, self.due_soon_at(package))
+    }
+}
+
+/// The instant a package with `deadline` becomes "due soon": the earliest
+/// enforcement-clock level for its grade that falls before the deadline.
+pub fn due_soon_from(
+    ladder: &[EscalationLevel],
+    deadline: &Deadline,
+    tz: Tz,
+) -> Option<DateTime<Utc>> {
     ladder
         .iter()
-        .filter(|level| level.clock == PackageClock::Enforcement && level.applies_to(deadline.grade()))
-        .map(|level| level.at.instant(deadline, tz))
+        .filter(|level| {
+            level.clock == PackageClock::Enforcement && level.applies_to(deadline.grade())
+        })
+        .map(|level| {
+            level
+                .at
+                .instant(deadline.clock_started_at(), deadline.at(), tz)
+        })
         .filter(|instant| *instant < deadline.at())
         .min()
 }
@@ -226,9 +324,14 @@ mod tests {
     }
 
     fn deadline(grade: RiskGrade, received: &str) -> Deadline {
-        DeadlinePolicy::new(Timescales::default(), London, RegradePolicy::FromReceipt, None)
-            .unwrap()
-            .initial(grade, utc(received))
+        DeadlinePolicy::new(
+            Timescales::default(),
+            London,
+            RegradePolicy::FromReceipt,
+            None,
+        )
+        .unwrap()
+        .initial(grade, utc(received))
     }
 
     #[test]
@@ -248,7 +351,11 @@ mod tests {
     fn level_instants_relative_to_the_deadline() {
         let d = deadline(RiskGrade::High, "2024-03-25T10:00:00Z"); // due 1 Apr 10:00 BST = 09:00Z
         assert_eq!(d.at(), utc("2024-04-01T09:00:00Z"));
-        let at = |t: &str| t.parse::<LevelTime>().unwrap().instant(&d, London);
+        let at = |t: &str| {
+            t.parse::<LevelTime>()
+                .unwrap()
+                .instant(d.clock_started_at(), d.at(), London)
+        };
         assert_eq!(at("0"), d.at());
         assert_eq!(at("-24h"), utc("2024-03-31T09:00:00Z"));
         // Seven calendar days back crosses the March change: 10:00 GMT.
@@ -262,7 +369,10 @@ mod tests {
     fn due_soon_is_the_first_enforcement_level_before_the_deadline() {
         let ladder = default_ladder();
         let d = deadline(RiskGrade::VeryHigh, "2024-01-01T00:00:00Z");
-        assert_eq!(due_soon_from(&ladder, &d, London), Some(utc("2024-01-02T12:00:00Z")));
+        assert_eq!(
+            due_soon_from(&ladder, &d, London),
+            Some(utc("2024-01-02T12:00:00Z"))
+        );
         // A level limited to other grades does not count.
         let mut limited = ladder.clone();
         limited[0].grades = Some(vec![RiskGrade::Standard]);
@@ -276,7 +386,10 @@ mod tests {
             grades: None,
             repeat_every: None,
         });
-        assert_eq!(due_soon_from(&limited, &d, London), Some(utc("2024-01-01T12:00:00Z")));
+        assert_eq!(
+            due_soon_from(&limited, &d, London),
+            Some(utc("2024-01-01T12:00:00Z"))
+        );
     }
 
     #[test]

@@ -14,10 +14,16 @@ mod package_tests;
 
 pub use fields::{parse_instant, Invalid, Lpa, Lpas, OfficerEmail, Reference};
 pub use grade::RiskGrade;
-pub use ladder::{default_ladder, due_soon_from, EscalationLevel, LevelTime, PackageClock};
-pub use package::{Change, EventKind, MoveRefused, Package, PackageParts, PackageStatus, Safeguarding};
+pub use ladder::{
+    default_ladder, due_soon_from, EscalationLevel, LadderTiming, LevelTime, PackageClock,
+};
+pub use package::{
+    Change, EventKind, MoveRefused, Package, PackageParts, PackageStatus, Safeguarding,
+};
 pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
-pub use timescale::{Deadline, DeadlinePolicy, PolicyVersion, RegradePolicy, Timescale, Timescales};
+pub use timescale::{
+    Deadline, DeadlinePolicy, PolicyVersion, RegradePolicy, Timescale, Timescales,
+};
 
 /// How far in the future a time given by a person may lie before it is
 /// refused: five minutes, for clocks that disagree a little.

@@ -319,12 +319,20 @@ impl Package {
         }
     }
 
-    fn check_time(&self, field: &'static str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), MoveRefused> {
+    fn check_time(
+        &self,
+        field: &'static str,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), MoveRefused> {
         if at > now + chrono::Duration::minutes(crate::domain::FUTURE_TOLERANCE_MINUTES) {
             return Err(MoveRefused::new(field, "is in the future"));
         }
         if at < self.0.received_at {
-            return Err(MoveRefused::new(field, "is before the package was received"));
+            return Err(MoveRefused::new(
+                field,
+                "is before the package was received",
+            ));
         }
         Ok(())
     }
@@ -334,7 +342,10 @@ impl Package {
             PackageState::Open { .. } => Ok(()),
             PackageState::Stopped(stop) => Err(MoveRefused::new(
                 field,
-                format!("the package is {} and its clock has stopped", stop.kind().stage()),
+                format!(
+                    "the package is {} and its clock has stopped",
+                    stop.kind().stage()
+                ),
             )),
         }
     }
@@ -355,10 +366,16 @@ impl Package {
             return Err(MoveRefused::new("reason", "a regrade needs a reason"));
         }
         if reason.chars().count() > MAX_NOTE_CHARS {
-            return Err(MoveRefused::new("reason", format!("is longer than {MAX_NOTE_CHARS} characters")));
+            return Err(MoveRefused::new(
+                "reason",
+                format!("is longer than {MAX_NOTE_CHARS} characters"),
+            ));
         }
         if grade == self.grade() {
-            return Err(MoveRefused::new("risk_grade", format!("the package is already graded {grade}")));
+            return Err(MoveRefused::new(
+                "risk_grade",
+                format!("the package is already graded {grade}"),
+            ));
         }
         let previous = self.0.deadline.clone();
         let deadline = policy.regrade(&previous, self.0.received_at, grade, at);
@@ -394,11 +411,17 @@ impl Package {
         self.check_time("at", at, now)?;
         let from = self.stage();
         if at < self.0.state.since() {
-            return Err(MoveRefused::new("at", format!("is before the package entered {from}")));
+            return Err(MoveRefused::new(
+                "at",
+                format!("is before the package entered {from}"),
+            ));
         }
         let note = match note.map(str::trim).filter(|n| !n.is_empty()) {
             Some(n) if n.chars().count() > MAX_NOTE_CHARS => {
-                return Err(MoveRefused::new("note", format!("is longer than {MAX_NOTE_CHARS} characters")))
+                return Err(MoveRefused::new(
+                    "note",
+                    format!("is longer than {MAX_NOTE_CHARS} characters"),
+                ))
             }
             Some(n) if n.chars().any(|c| c.is_control() && c != '\n') => {
                 return Err(MoveRefused::new("note", "contains a control character"))
@@ -408,7 +431,10 @@ impl Package {
         let state = match (from, to) {
             (Stage::IntelligenceDevelopment, Stage::AwaitingEnforcement) => {
                 if outcome.is_some() {
-                    return Err(MoveRefused::new("outcome", "only enforced and closed take an outcome"));
+                    return Err(MoveRefused::new(
+                        "outcome",
+                        "only enforced and closed take an outcome",
+                    ));
                 }
                 PackageState::Open {
                     stage: OpenStage::AwaitingEnforcement,
@@ -416,7 +442,11 @@ impl Package {
                 }
             }
             (_, Stage::Enforced | Stage::Closed) => {
-                let kind = if to == Stage::Enforced { StopKind::Enforced } else { StopKind::Closed };
+                let kind = if to == Stage::Enforced {
+                    StopKind::Enforced
+                } else {
+                    StopKind::Closed
+                };
                 let outcome = outcome.ok_or_else(|| {
                     MoveRefused::new("outcome", format!("moving to {to} needs an outcome"))
                 })?;
@@ -425,7 +455,10 @@ impl Package {
                 PackageState::Stopped(stop)
             }
             (from, to) if from == to => {
-                return Err(MoveRefused::new("stage", format!("the package is already in {to}")))
+                return Err(MoveRefused::new(
+                    "stage",
+                    format!("the package is already in {to}"),
+                ))
             }
             (from, to) => {
                 return Err(MoveRefused::new(
@@ -452,7 +485,10 @@ impl Package {
     pub fn assign(&self, officer: OfficerEmail, now: DateTime<Utc>) -> Result<Change, MoveRefused> {
         self.require_open("officer")?;
         if self.0.assigned_officer.as_ref() == Some(&officer) {
-            return Err(MoveRefused::new("officer", format!("the package is already assigned to {officer}")));
+            return Err(MoveRefused::new(
+                "officer",
+                format!("the package is already assigned to {officer}"),
+            ));
         }
         let event = EventKind::Assigned {
             from: self.0.assigned_officer.as_ref().map(ToString::to_string),
@@ -482,12 +518,25 @@ impl Package {
                 "give child_access_identified_at, referral_made_at or both",
             ));
         }
-        let merge = |field: &'static str, old: Option<DateTime<Utc>>, new: Option<DateTime<Utc>>| match (old, new) {
-            (Some(o), Some(n)) if o != n => Err(MoveRefused::new(field, "is already recorded with a different time")),
+        let merge = |field: &'static str,
+                     old: Option<DateTime<Utc>>,
+                     new: Option<DateTime<Utc>>| match (old, new) {
+            (Some(o), Some(n)) if o != n => Err(MoveRefused::new(
+                field,
+                "is already recorded with a different time",
+            )),
             (old, new) => Ok(new.or(old)),
         };
-        let access = merge("child_access_identified_at", current.child_access_identified_at, child_access_identified_at)?;
-        let referral = merge("referral_made_at", current.referral_made_at, referral_made_at)?;
+        let access = merge(
+            "child_access_identified_at",
+            current.child_access_identified_at,
+            child_access_identified_at,
+        )?;
+        let referral = merge(
+            "referral_made_at",
+            current.referral_made_at,
+            referral_made_at,
+        )?;
         if let Some(t) = child_access_identified_at {
             self.check_time("child_access_identified_at", t, now)?;
         }
@@ -499,13 +548,18 @@ impl Package {
             reason: e.reason,
         })?;
         if safeguarding == current {
-            return Err(MoveRefused::new("child_access_identified_at", "nothing changes: these times are already recorded"));
+            return Err(MoveRefused::new(
+                "child_access_identified_at",
+                "nothing changes: these times are already recorded",
+            ));
         }
         let mut parts = self.0.clone();
         parts.safeguarding = safeguarding;
         Ok(Change {
             package: Package(parts),
-            occurred_at: referral_made_at.or(child_access_identified_at).unwrap_or(now),
+            occurred_at: referral_made_at
+                .or(child_access_identified_at)
+                .unwrap_or(now),
             event: EventKind::SafeguardingUpdated {
                 child_access_identified_at: access,
                 referral_made_at: referral,

@@ -222,7 +222,11 @@ pub struct OutcomeMismatch {
 
 impl ClockStop {
     /// A stop, if the outcome fits it.
-    pub fn new(kind: StopKind, at: DateTime<Utc>, outcome: Outcome) -> Result<Self, OutcomeMismatch> {
+    pub fn new(
+        kind: StopKind,
+        at: DateTime<Utc>,
+        outcome: Outcome,
+    ) -> Result<Self, OutcomeMismatch> {
         if outcome.fits(kind) {
             Ok(Self { kind, at, outcome })
         } else {

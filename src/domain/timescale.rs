@@ -114,17 +114,18 @@ pub fn earliest_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> DateTime<Ut
             // Inside a gap. Local time rises with UTC outside a repeated hour,
             // so search for the first second whose local time is not before
             // `local`: that is the moment the clocks jumped past it.
-            let mut lo = local.and_utc() - Duration::hours(30);
-            let mut hi = local.and_utc() + Duration::hours(30);
-            while hi - lo > Duration::seconds(1) {
+            let at = |s: i64| DateTime::from_timestamp(s, 0).expect("within chrono's range");
+            let centre = local.and_utc().timestamp();
+            let (mut lo, mut hi) = (centre - 30 * 3600, centre + 30 * 3600);
+            while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if mid.with_timezone(&tz).naive_local() >= local {
+                if at(mid).with_timezone(&tz).naive_local() >= local {
                     hi = mid;
                 } else {
                     lo = mid;
                 }
             }
-            hi
+            at(hi)
         }
     }
 }
@@ -311,7 +312,10 @@ impl DeadlinePolicy {
     pub fn initial(&self, grade: RiskGrade, received_at: DateTime<Utc>) -> Deadline {
         Deadline {
             grade,
-            at: self.timescales.for_grade(grade).after(received_at, self.time_zone),
+            at: self
+                .timescales
+                .for_grade(grade)
+                .after(received_at, self.time_zone),
             clock_started_at: received_at,
             policy_version: self.version.clone(),
         }
@@ -397,14 +401,6 @@ impl Deadline {
     pub fn policy_version(&self) -> &PolicyVersion {
         &self.policy_version
     }
-
-    /// The instant `percent` of the timescale has elapsed (75 gives the
-    /// default warning). Rounded down to the second.
-    pub fn elapsed_fraction(&self, percent: u32) -> DateTime<Utc> {
-        let span = (self.at - self.clock_started_at).num_seconds();
-        let seconds = span * i64::from(percent) / 100;
-        self.clock_started_at + Duration::seconds(seconds)
-    }
 }
 
 #[cfg(test)]
@@ -426,7 +422,18 @@ mod tests {
         assert_eq!("7d".parse(), Ok(Timescale::Days(7)));
         assert_eq!("60D".parse(), Ok(Timescale::Days(60)));
         assert_eq!(Timescale::Days(21).to_string(), "21d");
-        for bad in ["", "h", "0d", "7", "7w", "-7d", "7.5d", "d7", "99999999d", "+7d"] {
+        for bad in [
+            "",
+            "h",
+            "0d",
+            "7",
+            "7w",
+            "-7d",
+            "7.5d",
+            "d7",
+            "99999999d",
+            "+7d",
+        ] {
             let err = bad.parse::<Timescale>().unwrap_err();
             assert_eq!(err.value, bad);
         }
@@ -503,7 +510,11 @@ mod tests {
         assert_eq!(leap.at(), utc("2024-02-29T12:00:00Z"));
         // Received on the leap day itself: 60 days later is 29 April.
         let from_leap = p.initial(RiskGrade::Standard, utc("2024-02-29T12:00:00Z"));
-        assert_eq!(from_leap.at(), utc("2024-04-29T11:00:00Z"), "12:00 GMT -> 12:00 BST");
+        assert_eq!(
+            from_leap.at(),
+            utc("2024-04-29T11:00:00Z"),
+            "12:00 GMT -> 12:00 BST"
+        );
         // Across the year end.
         let year_end = p.initial(RiskGrade::Medium, utc("2024-12-20T16:45:00Z"));
         assert_eq!(year_end.at(), utc("2025-01-10T16:45:00Z"));
@@ -516,11 +527,21 @@ mod tests {
         let p = policy(RegradePolicy::FromReceipt);
         let received = utc("2024-01-01T10:00:00Z");
         let standard = p.initial(RiskGrade::Standard, received);
-        let up = p.regrade(&standard, received, RiskGrade::High, utc("2024-01-05T10:00:00Z"));
+        let up = p.regrade(
+            &standard,
+            received,
+            RiskGrade::High,
+            utc("2024-01-05T10:00:00Z"),
+        );
         assert_eq!(up.at(), utc("2024-01-08T10:00:00Z"));
         assert_eq!(up.grade(), RiskGrade::High);
         assert_eq!(up.clock_started_at(), received);
-        let down = p.regrade(&up, received, RiskGrade::Medium, utc("2024-01-06T10:00:00Z"));
+        let down = p.regrade(
+            &up,
+            received,
+            RiskGrade::Medium,
+            utc("2024-01-06T10:00:00Z"),
+        );
         assert_eq!(down.at(), utc("2024-01-22T10:00:00Z"));
     }
 
@@ -555,7 +576,12 @@ mod tests {
         let p = policy(RegradePolicy::FromRegrade);
         let received = utc("2024-01-01T10:00:00Z");
         let standard = p.initial(RiskGrade::Standard, received);
-        let up = p.regrade(&standard, received, RiskGrade::Medium, utc("2024-02-20T10:00:00Z"));
+        let up = p.regrade(
+            &standard,
+            received,
+            RiskGrade::Medium,
+            utc("2024-02-20T10:00:00Z"),
+        );
         assert_eq!(up.at(), standard.at());
         assert_eq!(up.grade(), RiskGrade::Medium);
     }
@@ -567,8 +593,8 @@ mod tests {
             medium: Timescale::Days(14),
             ..Timescales::default()
         };
-        let err = DeadlinePolicy::new(timescales, London, RegradePolicy::FromReceipt, None)
-            .unwrap_err();
+        let err =
+            DeadlinePolicy::new(timescales, London, RegradePolicy::FromReceipt, None).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("timescales.medium (14d)"), "{text}");
         assert!(text.contains("timescales.high (30d)"), "{text}");
@@ -600,18 +626,12 @@ mod tests {
         .unwrap();
         assert_eq!(named.version().as_str(), "npcc-2024");
         assert_eq!(
-            named.initial(RiskGrade::High, utc("2024-01-01T00:00:00Z")).policy_version().as_str(),
+            named
+                .initial(RiskGrade::High, utc("2024-01-01T00:00:00Z"))
+                .policy_version()
+                .as_str(),
             "npcc-2024"
         );
-    }
-
-    #[test]
-    fn elapsed_fraction_of_the_timescale() {
-        let p = policy(RegradePolicy::FromReceipt);
-        let d = p.initial(RiskGrade::VeryHigh, utc("2024-01-01T00:00:00Z"));
-        assert_eq!(d.elapsed_fraction(75), utc("2024-01-02T12:00:00Z"));
-        assert_eq!(d.elapsed_fraction(100), d.at());
-        assert_eq!(d.elapsed_fraction(0), d.clock_started_at());
     }
 
     mod properties {
@@ -624,8 +644,7 @@ mod tests {
 
         fn any_instant() -> impl Strategy<Value = DateTime<Utc>> {
             // 2000-01-01 to 2040-01-01, to the second.
-            (946_684_800i64..2_208_988_800i64)
-                .prop_map(|s| DateTime::from_timestamp(s, 0).unwrap())
+            (946_684_800i64..2_208_988_800i64).prop_map(|s| DateTime::from_timestamp(s, 0).unwrap())
         }
 
         fn any_policy() -> impl Strategy<Value = RegradePolicy> {

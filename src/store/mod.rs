@@ -141,7 +141,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
 
     /// Which of `references` are already stored.
-    async fn existing_references(&self, references: &[Reference]) -> Result<Vec<Reference>, StoreError>;
+    async fn existing_references(
+        &self,
+        references: &[Reference],
+    ) -> Result<Vec<Reference>, StoreError>;
 
     /// The package with `reference`, if stored.
     async fn package(&self, reference: &Reference) -> Result<Option<Package>, StoreError>;
@@ -170,9 +173,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// its folder) or `postgres:`/`postgresql:`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?))
+        Ok(Arc::new(
+            sqlite::SqliteStore::connect(url, max_connections).await?,
+        ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::PostgresStore::connect(url, max_connections).await?))
+        Ok(Arc::new(
+            postgres::PostgresStore::connect(url, max_connections).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl(crate::config::redact_url(url)))
     }

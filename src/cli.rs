@@ -1,0 +1,336 @@
+//! The command line: `serve`, `migrate`, `import`, `list`, `check-config`,
+//! `demo`. Each takes `--config PATH`. [`run`] does the work and writes to
+//! the writer it is given, so tests drive it in-process with their own clock.
+
+use crate::clock::Clock;
+use crate::config::{self, ConfigError, Settings};
+use crate::domain::{Lpa, RiskGrade, Stage};
+use crate::import::read_csv;
+use crate::ledger::{ImportError, Ledger, PackageView};
+use crate::store::{self, PackageFilter, StoreError};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Tracks OCSET intelligence packages against the national enforcement
+/// timescales and escalates before and after their deadlines.
+#[derive(Debug, Parser)]
+#[command(name = "ocset-scheduler", version, propagate_version = true)]
+pub struct Cli {
+    /// The configuration file. Environment variables OCSET__SECTION__KEY
+    /// override its keys.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "config/default.toml"
+    )]
+    pub config: PathBuf,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, then run until SIGTERM or Ctrl-C.
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Import packages from a CSV file, all or nothing.
+    ///
+    /// Header row: reference,risk_grade,received_at,lpa,stage,assigned_officer
+    /// and optionally child_access_identified_at,safeguarding_referral_at.
+    /// Times are RFC 3339 with an offset, or YYYY-MM-DD HH:MM in the force
+    /// time zone.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// List packages with their deadlines and status.
+    List(ListArgs),
+    /// Check the configuration file and environment overrides, and print the
+    /// effective configuration (passwords hidden).
+    CheckConfig,
+    /// Fill an empty database with fictional packages (DEMO-0001...) relative
+    /// to now, to see every feature at work.
+    Demo,
+}
+
+/// Filters and format for `list`.
+#[derive(Debug, Args, Default)]
+pub struct ListArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Only packages whose clock runs (not enforced or closed).
+    #[arg(long)]
+    pub open: bool,
+    /// Only this grade: very_high, high, medium or standard.
+    #[arg(long, value_parser = parse_grade)]
+    pub grade: Option<RiskGrade>,
+    /// Only this LPA.
+    #[arg(long)]
+    pub lpa: Option<String>,
+    /// Only this stage: intelligence_development, awaiting_enforcement,
+    /// enforced or closed.
+    #[arg(long, value_parser = parse_stage)]
+    pub stage: Option<Stage>,
+}
+
+fn parse_grade(text: &str) -> Result<RiskGrade, String> {
+    RiskGrade::parse_lenient(text).map_err(|e| e.to_string())
+}
+
+fn parse_stage(text: &str) -> Result<Stage, String> {
+    Stage::parse_lenient(text).map_err(|e| e.to_string())
+}
+
+/// Why a command failed. The text is what the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The configuration has faults.
+    #[error("the configuration is not valid:\n{}", list(.0))]
+    Config(Vec<ConfigError>),
+    /// The import file has faults; nothing was imported.
+    #[error("{}; nothing was imported:\n{}", count(.0.len()), list(.0))]
+    Import(Vec<crate::ledger::RowError>),
+    /// A value given on the command line is not valid.
+    #[error("{0}")]
+    Usage(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else, with context.
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+fn count(n: usize) -> String {
+    if n == 1 {
+        "1 problem in the file".into()
+    } else {
+        format!("{n} problems in the file")
+    }
+}
+
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|i| format!("  {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The actor recorded in the ledger for changes made from this command line.
+pub fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+/// Loads the settings `cli` names, with the `OCSET__` variables of `env`.
+pub fn load_settings(cli: &Cli, env: Vec<(String, String)>) -> Result<Settings, CliError> {
+    config::load(&cli.config, env).map_err(CliError::Config)
+}
+
+async fn open_ledger(settings: Settings, clock: Arc<dyn Clock>) -> Result<Ledger, CliError> {
+    let store = store::connect(
+        settings.config.database.url.expose(),
+        settings.config.database.max_connections,
+    )
+    .await?;
+    store.migrate().await?;
+    Ok(Ledger::new(store, Arc::new(settings), clock))
+}
+
+/// Runs one command with `settings` already loaded. `shutdown` ends `serve`.
+pub async fn run(
+    command: Command,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), CliError> {
+    let io =
+        |e: std::io::Error| CliError::Other(anyhow::Error::new(e).context("writing the output"));
+    match command {
+        Command::CheckConfig => {
+            let text = toml::to_string(&settings.config).map_err(|e| CliError::Other(e.into()))?;
+            writeln!(out, "# effective configuration (passwords hidden)\n{text}").map_err(io)?;
+            writeln!(
+                out,
+                "# {} is valid; deadline policy version {}",
+                settings.path.display(),
+                settings.policy.version()
+            )
+            .map_err(io)?;
+        }
+        Command::Migrate => {
+            let url = settings.config.database.url.clone();
+            open_ledger(settings, clock).await?;
+            writeln!(out, "migrations applied to {url}").map_err(io)?;
+        }
+        Command::Serve => {
+            let url = settings.config.database.url.clone();
+            let ledger = open_ledger(settings, clock).await?;
+            tracing::info!(database = %url, "ocset-scheduler is running; stop it with SIGTERM or Ctrl-C");
+            shutdown.await;
+            drop(ledger);
+            tracing::info!("ocset-scheduler stopped cleanly");
+        }
+        Command::Import { file } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let rows = read_csv(&bytes).map_err(CliError::Import)?;
+            let ledger = open_ledger(settings, clock).await?;
+            let imported = ledger
+                .import(rows, &cli_actor())
+                .await
+                .map_err(|e| match e {
+                    ImportError::Rows(rows) => CliError::Import(rows),
+                    ImportError::Store(e) => CliError::Store(e),
+                })?;
+            writeln!(
+                out,
+                "imported {imported} package(s) from {}",
+                file.display()
+            )
+            .map_err(io)?;
+        }
+        Command::List(args) => {
+            let lpa = match &args.lpa {
+                Some(name) => Some(
+                    settings
+                        .lpas
+                        .parse(name)
+                        .map_err(|e| CliError::Usage(format!("--lpa: {}", e.0)))?,
+                ),
+                None => None,
+            };
+            let tz = settings.time_zone;
+            let ledger = open_ledger(settings, clock).await?;
+            let filter = PackageFilter {
+                open_only: args.open,
+                grade: args.grade,
+                lpa: lpa.as_ref().map(Lpa::to_string),
+                stage: args.stage,
+            };
+            let views = ledger.list(&filter).await?;
+            if args.json {
+                serde_json::to_writer_pretty(&mut *out, &views)
+                    .map_err(|e| CliError::Other(e.into()))?;
+                writeln!(out).map_err(io)?;
+            } else {
+                write!(out, "{}", table(&views, tz)).map_err(io)?;
+            }
+        }
+        Command::Demo => {
+            let ledger = open_ledger(settings, clock).await?;
+            let message = crate::demo::load(&ledger).await?;
+            writeln!(out, "{message}").map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+fn local(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// The packages as a plain-text table, times in the force time zone.
+pub fn table(views: &[PackageView], tz: chrono_tz::Tz) -> String {
+    let header = [
+        "REFERENCE",
+        "GRADE",
+        "STAGE",
+        "LPA",
+        "RECEIVED",
+        "DEADLINE",
+        "STATUS",
+        "OFFICER",
+    ];
+    let rows: Vec<[String; 8]> = views
+        .iter()
+        .map(|v| {
+            [
+                v.reference.clone(),
+                v.risk_grade.to_string(),
+                v.stage.to_string(),
+                v.lpa.clone(),
+                local(v.received_at, tz),
+                local(v.deadline_at, tz),
+                v.status.to_string(),
+                v.assigned_officer.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut text = line(header.to_vec());
+    for row in &rows {
+        text.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    text.push_str(&format!("{} package(s)\n", views.len()));
+    text
+}
+
+/// Waits for SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received; stopping"),
+        () = terminate => tracing::info!("SIGTERM received; stopping"),
+    }
+}
+
+/// Starts logging as `[log]` says. Logs go to standard error, so standard
+/// output stays clean for `list --json`.
+pub fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match settings.config.log.format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Text => builder.try_init(),
+    };
+}

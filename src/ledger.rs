@@ -1,0 +1,257 @@
+//! The package ledger as the rest of the service uses it: the store, the
+//! checked settings and the clock together, so every caller (CLI, API,
+//! scheduler) applies the same rules in the same way.
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::{
+    Change, MoveRefused, Outcome, Package, PackageStatus, Reference, RiskGrade, Stage,
+};
+use crate::intake::{FieldError, NewPackage};
+use crate::store::{LedgerEntry, PackageFilter, Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// The ledger: storage, settings and clock.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    store: Arc<dyn Store>,
+    settings: Arc<Settings>,
+    clock: Arc<dyn Clock>,
+}
+
+/// A package as readers see it: every stored fact plus its derived status.
+/// This is the shape of `list --json` and of the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageView {
+    /// The case system's reference.
+    pub reference: String,
+    /// The current grade.
+    pub risk_grade: RiskGrade,
+    /// The current stage.
+    pub stage: Stage,
+    /// The LPA.
+    pub lpa: String,
+    /// When it was received.
+    pub received_at: DateTime<Utc>,
+    /// When enforcement is due by.
+    pub deadline_at: DateTime<Utc>,
+    /// Derived at the time of asking.
+    pub status: PackageStatus,
+    /// The assigned officer's address, if assigned.
+    pub assigned_officer: Option<String>,
+    /// The deadline policy version the deadline was computed under.
+    pub policy_version: String,
+    /// Where the timescale counts from (receipt, or a regrade).
+    pub clock_started_at: DateTime<Utc>,
+    /// When the package becomes (or became) due soon, if any level warns.
+    pub due_soon_at: Option<DateTime<Utc>>,
+    /// When the enforcement clock stopped.
+    pub clock_stopped_at: Option<DateTime<Utc>>,
+    /// How it stopped.
+    pub outcome: Option<Outcome>,
+    /// When child access was identified.
+    pub child_access_identified_at: Option<DateTime<Utc>>,
+    /// When the social-services referral was made.
+    pub safeguarding_referral_at: Option<DateTime<Utc>>,
+}
+
+/// One fault in an import, where a sergeant can find it in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    /// The line in the file (1 is the header).
+    pub line: u64,
+    /// The column, when the fault is in one.
+    pub column: Option<String>,
+    /// Why.
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "line {}, column {}: {}", self.line, column, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+/// Why an import wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file has faults; each is listed.
+    #[error("{} problem(s) in the file; nothing was imported", .0.len())]
+    Rows(Vec<RowError>),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Ledger {
+    /// A ledger over `store` with `settings` and `clock`.
+    pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            settings,
+            clock,
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The current instant, from the ledger's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn entry(&self, change: Change) -> LedgerEntry {
+        let next_due_at = self.settings.ladder_timing().first_due(&change.package);
+        LedgerEntry {
+            package: change.package,
+            event: change.event,
+            occurred_at: change.occurred_at,
+            next_due_at,
+        }
+    }
+
+    /// The ledger entry that records a newly received package.
+    pub fn created_entry(&self, package: Package) -> LedgerEntry {
+        let occurred_at = package.received_at();
+        let event = package.created_event();
+        self.entry(Change {
+            package,
+            occurred_at,
+            event,
+        })
+    }
+
+    /// Imports packages, all or nothing. Rows are numbered by their line in
+    /// the file. Every fault is collected first: one bad row imports nothing.
+    pub async fn import(
+        &self,
+        rows: Vec<(u64, NewPackage)>,
+        actor: &str,
+    ) -> Result<usize, ImportError> {
+        let now = self.now();
+        let rules = self.settings.intake_rules();
+        let mut errors = Vec::new();
+        let mut admitted = Vec::with_capacity(rows.len());
+        let mut first_line: HashMap<Reference, u64> = HashMap::new();
+        for (line, input) in &rows {
+            match rules.admit(input, now) {
+                Ok(package) => {
+                    if let Some(first) = first_line.get(package.reference()) {
+                        errors.push(RowError {
+                            line: *line,
+                            column: Some("reference".into()),
+                            message: format!(
+                                "{} appears twice in the file (first on line {first})",
+                                package.reference()
+                            ),
+                        });
+                    } else {
+                        first_line.insert(package.reference().clone(), *line);
+                        admitted.push(package);
+                    }
+                }
+                Err(faults) => {
+                    errors.extend(faults.into_iter().map(|FieldError { field, message }| {
+                        RowError {
+                            line: *line,
+                            column: Some(field.into()),
+                            message,
+                        }
+                    }))
+                }
+            }
+        }
+        let references: Vec<Reference> = first_line.keys().cloned().collect();
+        for chunk in references.chunks(500) {
+            for existing in self.store.existing_references(chunk).await? {
+                errors.push(RowError {
+                    line: first_line[&existing],
+                    column: Some("reference".into()),
+                    message: format!("a package with reference {existing} already exists"),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.line);
+            return Err(ImportError::Rows(errors));
+        }
+        let entries: Vec<LedgerEntry> = admitted
+            .into_iter()
+            .map(|p| self.created_entry(p))
+            .collect();
+        match self.store.insert_packages(&entries, actor, now).await {
+            Ok(()) => Ok(entries.len()),
+            // Another writer stored the same reference since the check above.
+            Err(StoreError::Duplicate(reference)) => Err(ImportError::Rows(vec![RowError {
+                line: first_line.get(&reference).copied().unwrap_or(0),
+                column: Some("reference".into()),
+                message: format!("a package with reference {reference} already exists"),
+            }])),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Applies a domain move to one package: `make` receives the package as
+    /// stored (held against other writers) and the current instant.
+    pub async fn change(
+        &self,
+        reference: &Reference,
+        actor: &str,
+        make: impl FnOnce(&Package, DateTime<Utc>) -> Result<Change, MoveRefused> + Send + 'static,
+    ) -> Result<Package, StoreError> {
+        let now = self.now();
+        let ledger = self.clone();
+        self.store
+            .update_package(
+                reference,
+                actor,
+                now,
+                Box::new(move |package| make(package, now).map(|change| ledger.entry(change))),
+            )
+            .await
+    }
+
+    /// The view of one package at the current instant.
+    pub fn view(&self, package: &Package) -> PackageView {
+        let timing = self.settings.ladder_timing();
+        let stop = package.state().stop();
+        PackageView {
+            reference: package.reference().to_string(),
+            risk_grade: package.grade(),
+            stage: package.stage(),
+            lpa: package.lpa().to_string(),
+            received_at: package.received_at(),
+            deadline_at: package.deadline().at(),
+            status: timing.status(package, self.now()),
+            assigned_officer: package.assigned_officer().map(ToString::to_string),
+            policy_version: package.deadline().policy_version().to_string(),
+            clock_started_at: package.deadline().clock_started_at(),
+            due_soon_at: timing.due_soon_at(package),
+            clock_stopped_at: stop.map(|s| s.at()),
+            outcome: stop.map(|s| s.outcome()),
+            child_access_identified_at: package.safeguarding().child_access_identified_at(),
+            safeguarding_referral_at: package.safeguarding().referral_made_at(),
+        }
+    }
+
+    /// Packages matching `filter`, as views, ordered by deadline.
+    pub async fn list(&self, filter: &PackageFilter) -> Result<Vec<PackageView>, StoreError> {
+        let packages = self.store.list_packages(filter).await?;
+        Ok(packages.iter().map(|p| self.view(p)).collect())
+    }
+}
