@@ -590,6 +590,15 @@ mod tests {
     }
 
     #[test]
+    fn the_production_example_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/production.example.toml");
+        let s = load(&path, env(&[])).unwrap();
+        assert!(s.config.database.url.expose().starts_with("postgres://"));
+        assert_eq!(s.config.log.format, LogFormat::Json);
+        assert_eq!(s.policy.version().as_str(), "national-2024");
+    }
+
+    #[test]
     fn environment_overrides_the_file_with_the_right_types() {
         let text = "[database]\nurl = \"sqlite://a.db\"\nmax_connections = 2\n";
         let s = load_str(

@@ -1,0 +1,347 @@
+//! End-to-end tests of the command line: the real binary on a temporary
+//! SQLite file (and on PostgreSQL), and `cli::run` in-process where the test
+//! must control the clock.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use ocset_scheduler::cli::{self, Command, ListArgs};
+use ocset_scheduler::clock::ManualClock;
+use ocset_scheduler::config;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command as Process, Output, Stdio};
+use std::sync::Arc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ocset-scheduler");
+
+fn ocset(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Process::new(BIN);
+    command.current_dir(dir).arg("--config").arg(config).args(args);
+    // The tests' own environment must not leak overrides in.
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("OCSET__")) {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run ocset-scheduler")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Packages chosen to cross both clock changes, a leap year and a year end.
+const CLOCK_CHANGE_CSV: &str = "\
+reference,risk_grade,received_at,lpa,stage,assigned_officer
+CLK-SPRING,High,2024-03-28 10:00,Birmingham,awaiting_enforcement,pc.one@force.police.uk
+CLK-AUTUMN,high,2024-10-24 10:00,Coventry,awaiting_enforcement,
+CLK-VH,VH,2024-03-30 10:00,Dudley,intelligence_development,
+CLK-LEAP,Medium,2024-02-22T12:00:00+00:00,Sandwell,awaiting_enforcement,
+CLK-YEAR,Standard,2024-12-20 16:45,Walsall,intelligence-development,
+";
+
+fn expected_deadlines() -> [(&'static str, &'static str); 5] {
+    [
+        ("CLK-LEAP", "2024-03-14T12:00:00Z"),
+        ("CLK-VH", "2024-04-01T10:00:00Z"),
+        ("CLK-SPRING", "2024-04-04T09:00:00Z"),
+        ("CLK-AUTUMN", "2024-10-31T10:00:00Z"),
+        ("CLK-YEAR", "2025-02-18T16:45:00Z"),
+    ]
+}
+
+fn import_then_list(dir: &Path, config: &Path, env: &[(&str, &str)]) {
+    let csv = dir.join("packages.csv");
+    std::fs::write(&csv, CLOCK_CHANGE_CSV).unwrap();
+    let imported = ocset(dir, config, &["import", csv.to_str().unwrap()], env);
+    assert!(imported.status.success(), "import failed: {}", stderr(&imported));
+    assert!(stdout(&imported).contains("imported 5 package(s)"), "{}", stdout(&imported));
+
+    let listed = ocset(dir, config, &["list", "--json"], env);
+    assert!(listed.status.success(), "list failed: {}", stderr(&listed));
+    let rows: Vec<Value> = serde_json::from_str(&stdout(&listed)).expect("list --json prints JSON");
+    let got: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r["reference"].as_str().unwrap().to_string(), r["deadline_at"].as_str().unwrap().to_string()))
+        .collect();
+    let want: Vec<(String, String)> = expected_deadlines()
+        .iter()
+        .map(|(r, d)| (r.to_string(), d.to_string()))
+        .collect();
+    assert_eq!(got, want, "ordered by deadline, each to the second");
+
+    let spring = &rows[2];
+    assert_eq!(spring["risk_grade"], "high");
+    assert_eq!(spring["stage"], "awaiting_enforcement");
+    assert_eq!(spring["lpa"], "Birmingham");
+    assert_eq!(spring["received_at"], "2024-03-28T10:00:00Z");
+    assert_eq!(spring["assigned_officer"], "pc.one@force.police.uk");
+    assert_eq!(spring["status"], "breached", "all of 2024 is long past");
+    assert!(spring["policy_version"].as_str().unwrap().starts_with("timescales-"));
+    assert_eq!(rows[3]["assigned_officer"], Value::Null);
+    assert_eq!(rows[4]["stage"], "intelligence_development");
+
+    // Filters.
+    let high = ocset(dir, config, &["list", "--json", "--grade", "high"], env);
+    let high: Vec<Value> = serde_json::from_str(&stdout(&high)).unwrap();
+    assert_eq!(high.len(), 2);
+    let dev = ocset(dir, config, &["list", "--json", "--stage", "intelligence_development", "--lpa", "walsall"], env);
+    let dev: Vec<Value> = serde_json::from_str(&stdout(&dev)).unwrap();
+    assert_eq!(dev.len(), 1);
+    assert_eq!(dev[0]["reference"], "CLK-YEAR");
+
+    // The table shows local times with their zone.
+    let table = ocset(dir, config, &["list"], env);
+    let text = stdout(&table);
+    assert!(text.contains("2024-04-04 10:00 BST"), "{text}");
+    assert!(text.contains("2024-10-31 10:00 GMT"), "{text}");
+    assert!(text.contains("5 package(s)"), "{text}");
+}
+
+#[test]
+fn import_then_list_on_sqlite_keeps_local_time_across_clock_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    import_then_list(dir.path(), &config, &[]);
+}
+
+#[tokio::test]
+async fn import_then_list_on_postgres_through_the_environment_override() {
+    common::with_postgres(|url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        // The file names SQLite; the environment variable wins.
+        let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+        tokio::task::spawn_blocking(move || {
+            import_then_list(dir.path(), &config, &[("OCSET__DATABASE__URL", &url)]);
+            assert!(!dir.path().join("ocset.db").exists(), "nothing went to SQLite");
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+}
+
+#[test]
+fn a_bad_file_imports_nothing_and_names_every_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let csv = dir.path().join("bad.csv");
+    let long = "R".repeat(65);
+    std::fs::write(
+        &csv,
+        format!(
+            "reference,risk_grade,received_at,lpa,stage,assigned_officer
+GOOD-1,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,
+BAD-GRADE,Urgent,2024-03-01 10:00,Birmingham,awaiting_enforcement,
+BAD-GAP,High,2024-03-31 01:30,Birmingham,awaiting_enforcement,
+BAD-TWICE,High,2024-10-27 01:30,Birmingham,awaiting_enforcement,
+BAD-LPA,High,2024-03-01 10:00,Gotham,awaiting_enforcement,
+BAD-FUTURE,High,2099-01-01 10:00,Birmingham,awaiting_enforcement,
+GOOD-1,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,
+{long},High,2024-03-01 10:00,Birmingham,awaiting_enforcement,
+BAD-STAGE,High,2024-03-01 10:00,Birmingham,enforced,
+,,,,,
+BAD-EMPTY,,2024-03-01 10:00,Birmingham,awaiting_enforcement,
+"
+        ),
+    )
+    .unwrap();
+    let out = ocset(dir.path(), &config, &["import", csv.to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for expected in [
+        "line 3, column risk_grade: \"Urgent\" is not a risk grade",
+        "line 4, column received_at: 2024-03-31 01:30 does not exist in Europe/London",
+        "line 5, column received_at: 2024-10-27 01:30 happened twice in Europe/London",
+        "line 6, column lpa: \"Gotham\" is not one of the force's LPAs",
+        "line 7, column received_at: 2099-01-01T10:00:00+00:00 is in the future",
+        "line 8, column reference: GOOD-1 appears twice in the file (first on line 2)",
+        "line 9, column reference: the reference is 65 characters long; the most is 64",
+        "line 10, column stage: a new package must be in intelligence_development or awaiting_enforcement, not enforced",
+        "line 12, column risk_grade: the risk grade is empty",
+        "9 problems in the file; nothing was imported",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let listed = ocset(dir.path(), &config, &["list", "--json"], &[]);
+    assert_eq!(stdout(&listed).trim(), "[]", "nothing was written");
+}
+
+#[test]
+fn importing_a_reference_already_stored_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let first = dir.path().join("first.csv");
+    std::fs::write(&first, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nDUP-1,high,2024-03-01 10:00,Dudley,awaiting_enforcement,\n").unwrap();
+    assert!(ocset(dir.path(), &config, &["import", first.to_str().unwrap()], &[]).status.success());
+    let second = dir.path().join("second.csv");
+    std::fs::write(&second, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nNEW-1,high,2024-03-01 10:00,Dudley,awaiting_enforcement,\nDUP-1,medium,2024-03-02 10:00,Dudley,awaiting_enforcement,\n").unwrap();
+    let out = ocset(dir.path(), &config, &["import", second.to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("line 3, column reference: a package with reference DUP-1 already exists"), "{}", stderr(&out));
+    let listed: Vec<Value> = serde_json::from_str(&stdout(&ocset(dir.path(), &config, &["list", "--json"], &[]))).unwrap();
+    assert_eq!(listed.len(), 1, "NEW-1 was not imported either");
+}
+
+#[test]
+fn a_file_that_is_not_csv_text_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let file = dir.path().join("sheet.xlsx");
+    std::fs::write(&file, b"PK\x03\x04\x14\x00\x06\x00\xff\xfe binary").unwrap();
+    let out = ocset(dir.path(), &config, &["import", file.to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not UTF-8"), "{}", stderr(&out));
+    let missing = ocset(dir.path(), &config, &["import", "no-such.csv"], &[]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("cannot read no-such.csv"), "{}", stderr(&missing));
+}
+
+#[test]
+fn check_config_names_the_key_and_hides_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let ok = ocset(dir.path(), &config, &["check-config"], &[("OCSET__DATABASE__URL", "postgres://ocset:hunter2@db.example/ocset")]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let text = stdout(&ok);
+    assert!(text.contains("postgres://ocset:***@db.example/ocset"), "{text}");
+    assert!(!text.contains("hunter2") && !stderr(&ok).contains("hunter2"));
+    assert!(text.contains("is valid"), "{text}");
+
+    let bad = ocset(dir.path(), &config, &["check-config"], &[("OCSET__TIMESCALES__MEDIUM", "3 weeks")]);
+    assert!(!bad.status.success());
+    let err = stderr(&bad);
+    assert!(err.contains("environment variable OCSET__TIMESCALES__MEDIUM: timescales.medium: \"3 weeks\" is not a timescale"), "{err}");
+
+    std::fs::write(dir.path().join("broken.toml"), "[timescales]\nhigh = \"7d\"\nmedium = \"2d\"\n").unwrap();
+    let broken = ocset(dir.path(), &dir.path().join("broken.toml"), &["check-config"], &[]);
+    assert!(!broken.status.success());
+    assert!(stderr(&broken).contains("broken.toml: timescales.medium: timescales.medium (2d) is shorter than timescales.high (7d)"), "{}", stderr(&broken));
+
+    let missing = ocset(dir.path(), &dir.path().join("nope.toml"), &["check-config"], &[]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("nope.toml: -: cannot read the configuration file"), "{}", stderr(&missing));
+}
+
+#[test]
+fn every_command_has_help() {
+    for command in ["serve", "migrate", "import", "list", "check-config", "demo"] {
+        let out = Process::new(BIN).args([command, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{command} --help");
+        let text = stdout(&out);
+        assert!(text.contains("--config <PATH>"), "{command}: {text}");
+    }
+    let out = Process::new(BIN).args(["list", "--grade", "urgent"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("\"urgent\" is not a risk grade"), "{}", stderr(&out));
+}
+
+#[test]
+fn serve_migrates_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let mut child = Process::new(BIN)
+        .current_dir(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (on its own output, not a timer) until it says it is running.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "serve exited before it was running:\n{seen}");
+        seen.push_str(&line);
+        if line.contains("is running") {
+            break;
+        }
+    }
+    assert!(dir.path().join("ocset.db").exists(), "serve created and migrated the database");
+    let killed = Process::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "serve exits 0 on SIGTERM, got {status}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(rest.contains("stopped cleanly"), "{rest}");
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+async fn run(command: Command, settings: &config::Settings, clock: &ManualClock) -> Result<String, cli::CliError> {
+    let mut out = Vec::new();
+    cli::run(command, settings.clone(), Arc::new(clock.clone()), &mut out, async {}).await?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+#[tokio::test]
+async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let settings = config::load(&config_path, Vec::new()).unwrap();
+    let clock = ManualClock::new(utc("2026-11-26T12:00:00Z"));
+
+    let said = run(Command::Demo, &settings, &clock).await.unwrap();
+    assert!(said.contains("loaded 35 fictional packages"), "{said}");
+    let list = |args: ListArgs| run(Command::List(args), &settings, &clock);
+    let json = list(ListArgs { json: true, ..ListArgs::default() }).await.unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.len(), 35);
+    let values = |field: &str| -> std::collections::BTreeSet<String> {
+        rows.iter().map(|r| r[field].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(
+        values("status").into_iter().collect::<Vec<_>>(),
+        ["breached", "closed", "due_soon", "met", "missed", "on_track"]
+    );
+    assert_eq!(values("risk_grade").len(), 4);
+    assert_eq!(values("stage").len(), 4);
+    assert!(rows.iter().all(|r| r["reference"].as_str().unwrap().starts_with("DEMO-")));
+    assert!(rows.iter().any(|r| r["child_access_identified_at"].is_string() && r["safeguarding_referral_at"].is_null()));
+
+    // A second run writes nothing.
+    let again = run(Command::Demo, &settings, &clock).await.unwrap();
+    assert!(again.contains("already loaded"), "{again}");
+
+    // Not into a database with real packages.
+    let other = tempfile::tempdir().unwrap();
+    let real_config = common::config_in(other.path(), &common::sqlite_url(other.path()));
+    let real = config::load(&real_config, Vec::new()).unwrap();
+    let csv = other.path().join("real.csv");
+    std::fs::write(&csv, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nNCA-1,high,2026-11-20 10:00,Dudley,awaiting_enforcement,\n").unwrap();
+    run(Command::Import { file: csv }, &real, &clock).await.unwrap();
+    let refused = run(Command::Demo, &real, &clock).await.unwrap_err();
+    assert!(refused.to_string().contains("holds 1 real package"), "{refused}");
+}
+
+#[tokio::test]
+async fn status_follows_the_controlled_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let settings = config::load(&config_path, Vec::new()).unwrap();
+    let clock = ManualClock::new(utc("2024-01-01T10:00:00Z"));
+    let csv = dir.path().join("one.csv");
+    std::fs::write(&csv, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nT-1,very_high,2024-01-01 10:00,Dudley,awaiting_enforcement,\n").unwrap();
+    run(Command::Import { file: csv }, &settings, &clock).await.unwrap();
+    let status = || async {
+        let json = run(Command::List(ListArgs { json: true, ..ListArgs::default() }), &settings, &clock).await.unwrap();
+        let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
+        rows[0]["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status().await, "on_track");
+    clock.set(utc("2024-01-02T22:00:00Z")); // 36h: 75% of 48h
+    assert_eq!(status().await, "due_soon");
+    clock.set(utc("2024-01-03T10:00:00Z"));
+    assert_eq!(status().await, "breached");
+}
