@@ -14,14 +14,31 @@
 //! - `const LOCK_PACKAGE: &'static str`: selects the package row
 //!   ([`super::sql::package_row_columns!`]) with reference `$1` and holds it
 //!   until the transaction ends;
+//! - `const INSERT_CHUNK_ROWS: usize`: rows per multi-row `INSERT` of a
+//!   batch (packages take 17 values a row, events 9);
 //! - `const MIGRATIONS_TABLE_EXISTS: &'static str`: one boolean, true when
-//!   sqlx's `_sqlx_migrations` table exists;
-//! - `fn migrator() -> &'static sqlx::migrate::Migrator`: its migrations.
+//!   sqlx's `_sqlx_migrations` table exists.
+//!
+//! The macro adds the public `pool()` accessor and embeds the backend's
+//! migrations folder.
 
 /// Implements [`Store`](super::Store) for a backend store type; see the
 /// module documentation for what the type must provide.
 macro_rules! impl_store {
-    ($store:ty) => {
+    ($store:ty, pool: $pool:ty, migrations: $migrations:literal $(,)?) => {
+        impl $store {
+            /// The connection pool, for tests and tools that need raw SQL.
+            pub fn pool(&self) -> &$pool {
+                &self.pool
+            }
+
+            /// This backend's migrations, embedded at compile time.
+            fn migrator() -> &'static sqlx::migrate::Migrator {
+                static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!($migrations);
+                &MIGRATOR
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
@@ -78,7 +95,7 @@ macro_rules! impl_store {
                     .begin_with(Self::BEGIN_WRITE)
                     .await
                     .map_err(StoreError::db("starting to insert packages"))?;
-                for chunk in entries.chunks(sql::INSERT_CHUNK_ROWS) {
+                for chunk in entries.chunks(Self::INSERT_CHUNK_ROWS) {
                     let packages: Vec<PackageValues<'_>> =
                         chunk.iter().map(PackageValues::new).collect();
                     let statement = sql::insert_packages(chunk.len());

@@ -7,10 +7,7 @@
 
 use super::ledger::impl_store;
 use super::StoreError;
-use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The ledger in a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -26,14 +23,14 @@ impl PostgresStore {
     const LOCK_PACKAGE: &'static str =
         concat!(super::sql::select_package_by_reference!(), " FOR UPDATE");
 
+    /// Large statements, since each is a round trip: 500 rows of 17 values
+    /// stays far below PostgreSQL's limit of 65,535 parameters.
+    const INSERT_CHUNK_ROWS: usize = 500;
+
     /// `to_regclass` looks the table up on the search path, where sqlx
     /// creates it, and answers NULL rather than failing when it is missing.
     const MIGRATIONS_TABLE_EXISTS: &'static str =
         "SELECT to_regclass('_sqlx_migrations') IS NOT NULL";
-
-    fn migrator() -> &'static Migrator {
-        &MIGRATOR
-    }
 
     /// Connects to the database `url` names (`postgres://user@host/db`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
@@ -44,11 +41,6 @@ impl PostgresStore {
             .map_err(StoreError::db("connecting to PostgreSQL"))?;
         Ok(Self { pool })
     }
-
-    /// The connection pool, for tests and tools that need raw SQL.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }
 
-impl_store!(PostgresStore);
+impl_store!(PostgresStore, pool: PgPool, migrations: "./migrations/postgres");

@@ -107,12 +107,8 @@ const EVENT_COLUMNS: &str =
 /// How many values [`bind_event_values!`] binds.
 const EVENT_VALUES: usize = 9;
 
-/// Rows per multi-row `INSERT`: one statement per chunk keeps a large import
-/// to a few hundred round trips, and 500 rows of 17 values stays well under
-/// both SQLite's (32,766) and PostgreSQL's (65,535) limit on parameters.
-pub const INSERT_CHUNK_ROWS: usize = 500;
-
-/// References per `IN (...)` look-up, for the same reason.
+/// References per `IN (...)` look-up: a few hundred round trips for a large
+/// import's check, far below either backend's limit on parameters.
 pub const LOOKUP_CHUNK: usize = 500;
 
 /// `($1, $2, ...), (...)`: `rows` groups of `per_row` numbered placeholders,
