@@ -115,8 +115,8 @@ macro_rules! impl_store {
                     for entry in chunk {
                         let Some(&id) = inserted.get(entry.package.reference().as_str()) else {
                             // Skipped by ON CONFLICT: already stored, perhaps
-                            // by another writer a moment ago. Dropping the
-                            // transaction undoes the whole batch.
+                            // by another writer a moment ago. Rolling back
+                            // undoes the whole batch, earlier chunks too.
                             tx.rollback()
                                 .await
                                 .map_err(StoreError::db("undoing a batch with a duplicate"))?;
