@@ -12,8 +12,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
+mod ledger;
 pub mod postgres;
 mod rows;
+mod sql;
 pub mod sqlite;
 
 /// A write to the ledger: a package's state after a change, the event that

@@ -1,1 +1,470 @@
-//! Row types shared by both backends.
+//! Row types shared by both backends, and the conversions between them and
+//! the domain. Reading back is strict: a stored value the domain would not
+//! accept is reported as [`StoreError::Corrupt`], naming the package and the
+//! column, rather than being guessed at.
+
+use super::{LedgerEntry, LedgerEvent, StoreError};
+use crate::domain::{
+    ClockStop, Deadline, EventKind, Lpas, OfficerEmail, OpenStage, Outcome, Package, PackageParts,
+    PackageState, PolicyVersion, Reference, RiskGrade, Safeguarding, Stage, StopKind,
+};
+use chrono::{DateTime, SubsecRound, Utc};
+use std::fmt::Display;
+
+/// An instant as the store keeps it: cut to the microsecond, PostgreSQL's
+/// resolution, so that SQLite (which would keep nanoseconds) stores and
+/// returns exactly the same values.
+pub fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
+}
+
+/// One row of `packages`, as [`super::sql::package_row_columns!`] selects it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PackageRow {
+    /// The row's key, which events refer to.
+    pub id: i64,
+    pub(super) reference: String,
+    pub(super) risk_grade: String,
+    pub(super) stage: String,
+    pub(super) lpa: String,
+    pub(super) assigned_officer: Option<String>,
+    pub(super) received_at: DateTime<Utc>,
+    pub(super) deadline_at: DateTime<Utc>,
+    pub(super) clock_started_at: DateTime<Utc>,
+    pub(super) policy_version: String,
+    pub(super) stage_since: DateTime<Utc>,
+    pub(super) clock_stopped_at: Option<DateTime<Utc>>,
+    pub(super) outcome: Option<String>,
+    pub(super) child_access_identified_at: Option<DateTime<Utc>>,
+    pub(super) safeguarding_referral_at: Option<DateTime<Utc>>,
+}
+
+/// One row of `package_events` with its package's reference, as
+/// [`super::sql::SELECT_EVENTS`] selects it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    id: i64,
+    reference: String,
+    kind: String,
+    occurred_at: DateTime<Utc>,
+    recorded_at: DateTime<Utc>,
+    actor: String,
+    risk_grade: String,
+    stage: String,
+    deadline_at: DateTime<Utc>,
+    details: String,
+}
+
+/// A stored value the domain refuses: names the row and the column.
+fn corrupt(row: &str, column: &str, problem: impl Display) -> StoreError {
+    StoreError::Corrupt(format!("{row}, column {column}: {problem}"))
+}
+
+impl TryFrom<PackageRow> for Package {
+    type Error = StoreError;
+
+    fn try_from(row: PackageRow) -> Result<Self, StoreError> {
+        let reference = Reference::parse(&row.reference)
+            .map_err(|e| corrupt(&format!("package row {}", row.id), "reference", e))?;
+        let at = format!("package {reference}");
+        let grade: RiskGrade = row
+            .risk_grade
+            .parse()
+            .map_err(|e| corrupt(&at, "risk_grade", e))?;
+        let stage: Stage = row.stage.parse().map_err(|e| corrupt(&at, "stage", e))?;
+        let assigned_officer = row
+            .assigned_officer
+            .as_deref()
+            .map(OfficerEmail::parse)
+            .transpose()
+            .map_err(|e| corrupt(&at, "assigned_officer", e))?;
+        if row.policy_version.is_empty() {
+            return Err(corrupt(&at, "policy_version", "is empty"));
+        }
+        let outcome: Option<Outcome> = row
+            .outcome
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| corrupt(&at, "outcome", e))?;
+        let state = match (OpenStage::from_stage(stage), row.clock_stopped_at, outcome) {
+            (Some(open), None, None) => PackageState::Open {
+                stage: open,
+                since: row.stage_since,
+            },
+            (Some(_), _, _) => {
+                return Err(corrupt(
+                    &at,
+                    "clock_stopped_at",
+                    format!("an open package ({stage}) has a stopped clock or an outcome"),
+                ))
+            }
+            (None, Some(stopped_at), Some(outcome)) => {
+                if row.stage_since != stopped_at {
+                    return Err(corrupt(
+                        &at,
+                        "stage_since",
+                        "differs from clock_stopped_at on a stopped package",
+                    ));
+                }
+                let kind = if stage == Stage::Enforced {
+                    StopKind::Enforced
+                } else {
+                    StopKind::Closed
+                };
+                PackageState::Stopped(
+                    ClockStop::new(kind, stopped_at, outcome)
+                        .map_err(|e| corrupt(&at, "outcome", e))?,
+                )
+            }
+            (None, _, _) => {
+                return Err(corrupt(
+                    &at,
+                    "clock_stopped_at",
+                    format!("a {stage} package needs both clock_stopped_at and outcome"),
+                ))
+            }
+        };
+        let safeguarding =
+            Safeguarding::new(row.child_access_identified_at, row.safeguarding_referral_at)
+                .map_err(|e| corrupt(&at, "safeguarding_referral_at", e.reason))?;
+        Ok(Package::from_parts(PackageParts {
+            reference,
+            received_at: row.received_at,
+            lpa: Lpas::restore(row.lpa),
+            assigned_officer,
+            deadline: Deadline::restore(
+                grade,
+                row.deadline_at,
+                row.clock_started_at,
+                PolicyVersion::new(row.policy_version),
+            ),
+            state,
+            safeguarding,
+        }))
+    }
+}
+
+impl TryFrom<EventRow> for LedgerEvent {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        let at = format!("event {} of package {}", row.id, row.reference);
+        let reference =
+            Reference::parse(&row.reference).map_err(|e| corrupt(&at, "reference", e))?;
+        let kind: EventKind =
+            serde_json::from_str(&row.details).map_err(|e| corrupt(&at, "details", e))?;
+        if kind.name() != row.kind {
+            return Err(corrupt(
+                &at,
+                "kind",
+                format!(
+                    "{:?} does not match the details, which record {:?}",
+                    row.kind,
+                    kind.name()
+                ),
+            ));
+        }
+        Ok(LedgerEvent {
+            sequence: row.id,
+            reference,
+            occurred_at: row.occurred_at,
+            recorded_at: row.recorded_at,
+            actor: row.actor,
+            risk_grade: row
+                .risk_grade
+                .parse()
+                .map_err(|e| corrupt(&at, "risk_grade", e))?,
+            stage: row.stage.parse().map_err(|e| corrupt(&at, "stage", e))?,
+            deadline_at: row.deadline_at,
+            kind,
+        })
+    }
+}
+
+/// A package's columns as written, borrowed from the package; bound by
+/// [`super::sql::bind_package_values!`].
+#[derive(Debug, Clone)]
+pub struct PackageValues<'a> {
+    pub(super) reference: &'a str,
+    pub(super) risk_grade: &'static str,
+    pub(super) stage: &'static str,
+    pub(super) lpa: &'a str,
+    pub(super) assigned_officer: Option<&'a str>,
+    pub(super) received_at: DateTime<Utc>,
+    pub(super) deadline_at: DateTime<Utc>,
+    pub(super) clock_started_at: DateTime<Utc>,
+    pub(super) policy_version: &'a str,
+    pub(super) stage_since: DateTime<Utc>,
+    pub(super) clock_stopped_at: Option<DateTime<Utc>>,
+    pub(super) outcome: Option<&'static str>,
+    pub(super) child_access_identified_at: Option<DateTime<Utc>>,
+    pub(super) safeguarding_referral_at: Option<DateTime<Utc>>,
+    pub(super) next_due_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> PackageValues<'a> {
+    /// The columns of the package an entry writes.
+    pub fn new(entry: &'a LedgerEntry) -> Self {
+        let parts = entry.package.parts();
+        let stop = parts.state.stop();
+        Self {
+            reference: parts.reference.as_str(),
+            risk_grade: parts.deadline.grade().as_str(),
+            stage: parts.state.stage().as_str(),
+            lpa: parts.lpa.as_str(),
+            assigned_officer: parts.assigned_officer.as_ref().map(OfficerEmail::as_str),
+            received_at: stored_instant(parts.received_at),
+            deadline_at: stored_instant(parts.deadline.at()),
+            clock_started_at: stored_instant(parts.deadline.clock_started_at()),
+            policy_version: parts.deadline.policy_version().as_str(),
+            stage_since: stored_instant(parts.state.since()),
+            clock_stopped_at: stop.map(|s| stored_instant(s.at())),
+            outcome: stop.map(|s| s.outcome().as_str()),
+            child_access_identified_at: parts
+                .safeguarding
+                .child_access_identified_at()
+                .map(stored_instant),
+            safeguarding_referral_at: parts.safeguarding.referral_made_at().map(stored_instant),
+            next_due_at: entry.next_due_at.map(stored_instant),
+        }
+    }
+}
+
+/// An event's columns as written; bound by [`super::sql::bind_event_values!`].
+#[derive(Debug, Clone)]
+pub struct EventValues<'a> {
+    pub(super) package_id: i64,
+    pub(super) kind: &'static str,
+    pub(super) occurred_at: DateTime<Utc>,
+    pub(super) recorded_at: DateTime<Utc>,
+    pub(super) actor: &'a str,
+    pub(super) risk_grade: &'static str,
+    pub(super) stage: &'static str,
+    pub(super) deadline_at: DateTime<Utc>,
+    pub(super) details: String,
+}
+
+impl<'a> EventValues<'a> {
+    /// The event an entry appends to package row `package_id`, with the
+    /// package's state after it.
+    pub fn new(
+        package_id: i64,
+        entry: &LedgerEntry,
+        actor: &'a str,
+        recorded_at: DateTime<Utc>,
+    ) -> Self {
+        let package = &entry.package;
+        Self {
+            package_id,
+            kind: entry.event.name(),
+            occurred_at: stored_instant(entry.occurred_at),
+            recorded_at: stored_instant(recorded_at),
+            actor,
+            risk_grade: package.grade().as_str(),
+            stage: package.stage().as_str(),
+            deadline_at: stored_instant(package.deadline().at()),
+            // Strings, enums and instants only: serialising cannot fail.
+            details: serde_json::to_string(&entry.event)
+                .expect("an EventKind always serialises to JSON"),
+        }
+    }
+}
+
+/// True when every migration in `migrator` (down migrations aside) appears
+/// in `applied` (version, success, checksum) as successful and unchanged.
+pub fn all_migrations_applied(
+    migrator: &sqlx::migrate::Migrator,
+    applied: &[(i64, bool, Vec<u8>)],
+) -> bool {
+    migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .all(|m| {
+            applied.iter().any(|(version, success, checksum)| {
+                *version == m.version && *success && **checksum == *m.checksum
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn open_row() -> PackageRow {
+        PackageRow {
+            id: 7,
+            reference: "NCA-0007".into(),
+            risk_grade: "high".into(),
+            stage: "awaiting_enforcement".into(),
+            lpa: "Coventry".into(),
+            assigned_officer: Some("pc.one@force.police.uk".into()),
+            received_at: at("2024-05-01T09:00:00Z"),
+            deadline_at: at("2024-05-08T09:00:00Z"),
+            clock_started_at: at("2024-05-01T09:00:00Z"),
+            policy_version: "national-2024".into(),
+            stage_since: at("2024-05-02T09:00:00Z"),
+            clock_stopped_at: None,
+            outcome: None,
+            child_access_identified_at: Some(at("2024-05-01T10:00:00Z")),
+            safeguarding_referral_at: None,
+        }
+    }
+
+    fn corrupt_message(row: PackageRow) -> String {
+        match Package::try_from(row) {
+            Err(StoreError::Corrupt(message)) => message,
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_row_becomes_the_package_it_stores() {
+        let package = Package::try_from(open_row()).unwrap();
+        assert_eq!(package.reference().as_str(), "NCA-0007");
+        assert_eq!(package.grade(), RiskGrade::High);
+        assert_eq!(package.stage(), Stage::AwaitingEnforcement);
+        assert_eq!(package.state().since(), at("2024-05-02T09:00:00Z"));
+        assert_eq!(
+            package.deadline().policy_version().as_str(),
+            "national-2024"
+        );
+        assert_eq!(
+            package.safeguarding().child_access_identified_at(),
+            Some(at("2024-05-01T10:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_corrupt_grade_names_the_package_and_the_column() {
+        let mut row = open_row();
+        row.risk_grade = "urgent".into();
+        let message = corrupt_message(row);
+        assert!(
+            message.contains("package NCA-0007") && message.contains("column risk_grade"),
+            "{message}"
+        );
+        assert!(message.contains("\"urgent\""), "{message}");
+    }
+
+    #[test]
+    fn every_inconsistent_column_is_refused() {
+        type Spoil = Box<dyn Fn(&mut PackageRow)>;
+        let cases: Vec<(&str, Spoil)> = vec![
+            ("reference", Box::new(|r| r.reference = " ".into())),
+            ("stage", Box::new(|r| r.stage = "pending".into())),
+            (
+                "assigned_officer",
+                Box::new(|r| r.assigned_officer = Some("PC One".into())),
+            ),
+            (
+                "policy_version",
+                Box::new(|r| r.policy_version = String::new()),
+            ),
+            ("outcome", Box::new(|r| r.outcome = Some("arrested".into()))),
+            (
+                "clock_stopped_at",
+                Box::new(|r| r.clock_stopped_at = Some(r.stage_since)),
+            ),
+            (
+                "clock_stopped_at",
+                Box::new(|r| r.stage = "enforced".into()),
+            ),
+            (
+                "outcome",
+                Box::new(|r| {
+                    r.stage = "closed".into();
+                    r.clock_stopped_at = Some(r.stage_since);
+                    r.outcome = Some("arrest".into());
+                }),
+            ),
+            (
+                "stage_since",
+                Box::new(|r| {
+                    r.stage = "enforced".into();
+                    r.clock_stopped_at = Some(at("2024-05-03T09:00:00Z"));
+                    r.outcome = Some("arrest".into());
+                }),
+            ),
+            (
+                "safeguarding_referral_at",
+                Box::new(|r| r.safeguarding_referral_at = Some(at("2024-05-01T09:30:00Z"))),
+            ),
+        ];
+        for (column, spoil) in cases {
+            let mut row = open_row();
+            spoil(&mut row);
+            let message = corrupt_message(row);
+            assert!(
+                message.contains(&format!("column {column}:")),
+                "{column}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stopped_row_restores_its_clock_stop() {
+        let mut row = open_row();
+        row.stage = "enforced".into();
+        row.clock_stopped_at = Some(row.stage_since);
+        row.outcome = Some("warrant_executed".into());
+        let package = Package::try_from(row).unwrap();
+        let stop = package.state().stop().unwrap();
+        assert_eq!(stop.kind(), StopKind::Enforced);
+        assert_eq!(stop.outcome(), Outcome::WarrantExecuted);
+        assert_eq!(stop.at(), at("2024-05-02T09:00:00Z"));
+    }
+
+    fn event_row(kind: &str, details: &str) -> EventRow {
+        EventRow {
+            id: 3,
+            reference: "NCA-0007".into(),
+            kind: kind.into(),
+            occurred_at: at("2024-05-02T09:00:00Z"),
+            recorded_at: at("2024-05-02T09:01:00Z"),
+            actor: "cli:sergeant".into(),
+            risk_grade: "high".into(),
+            stage: "awaiting_enforcement".into(),
+            deadline_at: at("2024-05-08T09:00:00Z"),
+            details: details.into(),
+        }
+    }
+
+    #[test]
+    fn event_rows_read_their_details_and_refuse_a_mismatched_kind() {
+        let details = r#"{"kind":"assigned","from":null,"to":"pc.one@force.police.uk"}"#;
+        let event = LedgerEvent::try_from(event_row("assigned", details)).unwrap();
+        assert_eq!(event.sequence, 3);
+        assert_eq!(
+            event.kind,
+            EventKind::Assigned {
+                from: None,
+                to: "pc.one@force.police.uk".into()
+            }
+        );
+        let Err(StoreError::Corrupt(message)) =
+            LedgerEvent::try_from(event_row("regraded", details))
+        else {
+            panic!("a kind that disagrees with the details must be refused");
+        };
+        assert!(
+            message.contains("event 3 of package NCA-0007, column kind"),
+            "{message}"
+        );
+        let Err(StoreError::Corrupt(message)) = LedgerEvent::try_from(event_row("assigned", "{"))
+        else {
+            panic!("unreadable details must be refused");
+        };
+        assert!(message.contains("column details"), "{message}");
+    }
+
+    #[test]
+    fn stored_instants_keep_microseconds_and_drop_nanoseconds() {
+        let t = at("2024-05-02T09:00:00.123456789Z");
+        assert_eq!(stored_instant(t), at("2024-05-02T09:00:00.123456Z"));
+    }
+}

@@ -1,0 +1,290 @@
+//! The [`Store`](super::Store) implementation, written once for both
+//! backends.
+//!
+//! A macro, not generic functions: sqlx's executor and encoding traits need
+//! a dozen higher-ranked bounds for code generic over the database, and
+//! futures built under such bounds often fail the `Send` check that
+//! `async_trait` needs. Expanded for each concrete store, the same code
+//! compiles against concrete types, and each backend file holds only what
+//! differs.
+//!
+//! The backend type invoking [`impl_store!`] must have a `pool` field and:
+//! - `const BEGIN_WRITE: &'static str`: the statement that opens a
+//!   read-then-write transaction holding other writers off;
+//! - `const LOCK_PACKAGE: &'static str`: selects the package row
+//!   ([`super::sql::package_row_columns!`]) with reference `$1` and holds it
+//!   until the transaction ends;
+//! - `const INSERT_CHUNK_ROWS: usize`: rows per multi-row `INSERT` of a
+//!   batch (packages take 17 values a row, events 9);
+//! - `const MIGRATIONS_TABLE_EXISTS: &'static str`: one boolean, true when
+//!   sqlx's `_sqlx_migrations` table exists.
+//!
+//! The macro adds the public `pool()` accessor and embeds the backend's
+//! migrations folder.
+
+/// Implements [`Store`](super::Store) for a backend store type; see the
+/// module documentation for what the type must provide.
+macro_rules! impl_store {
+    ($store:ty, pool: $pool:ty, migrations: $migrations:literal $(,)?) => {
+        impl $store {
+            /// The connection pool, for tests and tools that need raw SQL.
+            pub fn pool(&self) -> &$pool {
+                &self.pool
+            }
+
+            /// This backend's migrations, embedded at compile time.
+            fn migrator() -> &'static sqlx::migrate::Migrator {
+                static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!($migrations);
+                &MIGRATOR
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
+                Self::migrator().run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn is_ready(&self) -> Result<bool, $crate::store::StoreError> {
+                use $crate::store::StoreError;
+                let exists: bool = sqlx::query_scalar(Self::MIGRATIONS_TABLE_EXISTS)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::db("asking the database whether it is migrated"))?;
+                if !exists {
+                    return Ok(false);
+                }
+                let applied: Vec<(i64, bool, Vec<u8>)> =
+                    sqlx::query_as($crate::store::sql::APPLIED_MIGRATIONS)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::db("reading the applied migrations"))?;
+                Ok($crate::store::rows::all_migrations_applied(
+                    Self::migrator(),
+                    &applied,
+                ))
+            }
+
+            async fn insert_packages(
+                &self,
+                entries: &[$crate::store::LedgerEntry],
+                actor: &str,
+                recorded_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::rows::{stored_instant, EventValues, PackageValues};
+                use $crate::store::sql::{self, bind_event_values, bind_package_values};
+                use $crate::store::StoreError;
+
+                // A reference twice in one batch is refused before touching
+                // the database; ON CONFLICT would quietly keep the first.
+                let mut seen = std::collections::HashSet::with_capacity(entries.len());
+                if let Some(repeated) = entries
+                    .iter()
+                    .map(|e| e.package.reference())
+                    .find(|r| !seen.insert(*r))
+                {
+                    return Err(StoreError::Duplicate(repeated.clone()));
+                }
+                if entries.is_empty() {
+                    return Ok(());
+                }
+                let recorded_at = stored_instant(recorded_at);
+                let mut tx = self
+                    .pool
+                    .begin_with(Self::BEGIN_WRITE)
+                    .await
+                    .map_err(StoreError::db("starting to insert packages"))?;
+                for chunk in entries.chunks(Self::INSERT_CHUNK_ROWS) {
+                    let packages: Vec<PackageValues<'_>> =
+                        chunk.iter().map(PackageValues::new).collect();
+                    let statement = sql::insert_packages(chunk.len());
+                    let mut query =
+                        sqlx::query_as::<_, (i64, String)>(&statement).bind(recorded_at);
+                    for values in &packages {
+                        query = bind_package_values!(query, values);
+                    }
+                    let inserted: std::collections::HashMap<String, i64> = query
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("inserting packages"))?
+                        .into_iter()
+                        .map(|(id, reference)| (reference, id))
+                        .collect();
+                    let mut events = Vec::with_capacity(chunk.len());
+                    for entry in chunk {
+                        let Some(&id) = inserted.get(entry.package.reference().as_str()) else {
+                            // Skipped by ON CONFLICT: already stored, perhaps
+                            // by another writer a moment ago. Rolling back
+                            // undoes the whole batch, earlier chunks too.
+                            tx.rollback()
+                                .await
+                                .map_err(StoreError::db("undoing a batch with a duplicate"))?;
+                            return Err(StoreError::Duplicate(entry.package.reference().clone()));
+                        };
+                        events.push(EventValues::new(id, entry, actor, recorded_at));
+                    }
+                    let statement = sql::insert_events(events.len());
+                    let mut query = sqlx::query(&statement);
+                    for values in &events {
+                        query = bind_event_values!(query, values);
+                    }
+                    query
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("appending created events"))?;
+                }
+                tx.commit()
+                    .await
+                    .map_err(StoreError::db("committing inserted packages"))
+            }
+
+            async fn existing_references(
+                &self,
+                references: &[$crate::domain::Reference],
+            ) -> Result<Vec<$crate::domain::Reference>, $crate::store::StoreError> {
+                use $crate::store::{sql, StoreError};
+                let mut found = std::collections::HashSet::new();
+                for chunk in references.chunks(sql::LOOKUP_CHUNK) {
+                    let statement = sql::existing_references(chunk.len());
+                    let mut query = sqlx::query_scalar::<_, String>(&statement);
+                    for reference in chunk {
+                        query = query.bind(reference.as_str());
+                    }
+                    found.extend(
+                        query
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(StoreError::db("looking up existing references"))?,
+                    );
+                }
+                // In the order asked, each once.
+                Ok(references
+                    .iter()
+                    .filter(|r| found.remove(r.as_str()))
+                    .cloned()
+                    .collect())
+            }
+
+            async fn package(
+                &self,
+                reference: &$crate::domain::Reference,
+            ) -> Result<Option<$crate::domain::Package>, $crate::store::StoreError> {
+                use $crate::store::{rows::PackageRow, sql, StoreError};
+                sqlx::query_as::<_, PackageRow>(sql::SELECT_PACKAGE)
+                    .bind(reference.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(StoreError::db("reading a package"))?
+                    .map($crate::domain::Package::try_from)
+                    .transpose()
+            }
+
+            async fn events(
+                &self,
+                reference: &$crate::domain::Reference,
+            ) -> Result<Vec<$crate::store::LedgerEvent>, $crate::store::StoreError> {
+                use $crate::store::{rows::EventRow, sql, StoreError};
+                sqlx::query_as::<_, EventRow>(sql::SELECT_EVENTS)
+                    .bind(reference.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::db("reading a package's events"))?
+                    .into_iter()
+                    .map($crate::store::LedgerEvent::try_from)
+                    .collect()
+            }
+
+            async fn list_packages(
+                &self,
+                filter: &$crate::store::PackageFilter,
+            ) -> Result<Vec<$crate::domain::Package>, $crate::store::StoreError> {
+                use $crate::store::{rows::PackageRow, sql, StoreError};
+                let (statement, values) = sql::list_packages(filter);
+                let mut query = sqlx::query_as::<_, PackageRow>(&statement);
+                for value in values {
+                    query = query.bind(value);
+                }
+                query
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::db("listing packages"))?
+                    .into_iter()
+                    .map($crate::domain::Package::try_from)
+                    .collect()
+            }
+
+            async fn update_package(
+                &self,
+                reference: &$crate::domain::Reference,
+                actor: &str,
+                recorded_at: chrono::DateTime<chrono::Utc>,
+                change: $crate::store::PackageChange,
+            ) -> Result<$crate::domain::Package, $crate::store::StoreError> {
+                use $crate::domain::{MoveRefused, Package};
+                use $crate::store::rows::{EventValues, PackageRow, PackageValues};
+                use $crate::store::sql::{self, bind_event_values, bind_package_values};
+                use $crate::store::StoreError;
+
+                // Every early return below drops `tx`, which rolls it back.
+                let mut tx = self
+                    .pool
+                    .begin_with(Self::BEGIN_WRITE)
+                    .await
+                    .map_err(StoreError::db("starting to change a package"))?;
+                let row: PackageRow = sqlx::query_as(Self::LOCK_PACKAGE)
+                    .bind(reference.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("reading the package to change"))?
+                    .ok_or_else(|| StoreError::NotFound(reference.clone()))?;
+                let package_id = row.id;
+                let entry = change(&Package::try_from(row)?)?;
+                if entry.package.reference() != reference {
+                    // The row is keyed by reference; writing another one's
+                    // state over it would merge two packages.
+                    return Err(StoreError::Refused(MoveRefused {
+                        field: "reference",
+                        reason: format!("a change to {reference} cannot change the reference"),
+                    }));
+                }
+                let recorded_at = $crate::store::rows::stored_instant(recorded_at);
+                let row: PackageRow = bind_package_values!(
+                    sqlx::query_as(sql::UPDATE_PACKAGE),
+                    &PackageValues::new(&entry)
+                )
+                .bind(recorded_at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::db("writing the changed package"))?;
+                let updated = Package::try_from(row)?;
+                let event = EventValues::new(package_id, &entry, actor, recorded_at);
+                bind_event_values!(sqlx::query(&sql::insert_events(1)), &event)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("appending the change's event"))?;
+                tx.commit()
+                    .await
+                    .map_err(StoreError::db("committing the change"))?;
+                Ok(updated)
+            }
+
+            async fn count_packages(
+                &self,
+            ) -> Result<$crate::store::PackageCounts, $crate::store::StoreError> {
+                use $crate::store::{sql, PackageCounts, StoreError};
+                let (total, demo): (i64, i64) = sqlx::query_as(sql::COUNT_PACKAGES)
+                    .bind($crate::demo::DEMO_PREFIX)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::db("counting packages"))?;
+                // COUNT is never negative.
+                Ok(PackageCounts {
+                    total: total.unsigned_abs(),
+                    demo: demo.unsigned_abs(),
+                })
+            }
+        }
+    };
+}
+pub(super) use impl_store;

@@ -1,0 +1,1120 @@
+//! One conformance suite for every [`Store`] backend: each case below is a
+//! plain async function, and [`conformance!`] runs it on SQLite (a fresh file
+//! in a temporary folder) and on PostgreSQL (a fresh database, dropped
+//! afterwards even when the case fails).
+//!
+//! PostgreSQL is found at `OCSET_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached
+//! the `postgres::` tests fail, never pass; skip them explicitly with
+//! `cargo test -- --skip postgres::`.
+
+use chrono::{DateTime, Duration, Utc};
+use ocset_scheduler::domain::{
+    Change, ClockStop, Deadline, DeadlinePolicy, EventKind, Lpas, OfficerEmail, OpenStage, Outcome,
+    Package, PackageParts, PackageState, PolicyVersion, Reference, RegradePolicy, RiskGrade,
+    Safeguarding, Stage, StopKind, Timescales,
+};
+use ocset_scheduler::intake::{IntakeRules, NewPackage};
+use ocset_scheduler::store::postgres::PostgresStore;
+use ocset_scheduler::store::sqlite::SqliteStore;
+use ocset_scheduler::store::{LedgerEntry, PackageCounts, PackageFilter, Store, StoreError};
+use std::future::Future;
+use std::sync::Arc;
+
+// ---------------------------------------------------------------------------
+// The harness: one test per case and backend.
+// ---------------------------------------------------------------------------
+
+/// Generates `sqlite::<case>` and `postgres::<case>` tests. Cases listed
+/// under `store` take the store; cases under `raw` also take [`Raw`], for
+/// SQL the trait does not offer.
+macro_rules! conformance {
+    (store: [$($case:ident),* $(,)?], raw: [$($raw_case:ident),* $(,)?] $(,)?) => {
+        conformance!(@backend sqlite, on_sqlite, [$($case),*], [$($raw_case),*]);
+        conformance!(@backend postgres, on_postgres, [$($case),*], [$($raw_case),*]);
+    };
+    (@backend $backend:ident, $harness:ident, [$($case:ident),*], [$($raw_case:ident),*]) => {
+        mod $backend {
+            $(
+                // Two workers, so the concurrency case really runs in parallel.
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::$harness(|db| crate::$case(db.store)).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $raw_case() {
+                    crate::$harness(|db| crate::$raw_case(db.store, db.raw)).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    store: [
+        migrating_twice_is_harmless_and_readiness_follows_it,
+        inserted_packages_read_back_exactly,
+        times_are_kept_to_the_microsecond_on_every_backend,
+        a_duplicate_reference_fails_the_whole_batch,
+        lists_filter_and_order_by_deadline_then_reference,
+        a_regrade_writes_the_new_deadline_and_appends_its_event,
+        a_refused_change_writes_nothing,
+        updating_a_missing_package_is_not_found,
+        events_come_back_oldest_first_with_actor_and_recorded_time,
+        concurrent_changes_to_one_package_all_land_in_turn,
+        counts_tell_demo_packages_by_their_exact_prefix,
+        a_large_batch_inserts_in_one_call,
+    ],
+    raw: [
+        readiness_needs_every_migration_applied_successfully,
+        stopping_the_clock_stores_the_stop_and_clears_next_due,
+        the_event_ledger_refuses_update_and_delete,
+    ],
+}
+
+/// Raw access to the database under test.
+#[derive(Debug, Clone)]
+pub enum Raw {
+    /// The SQLite store's pool.
+    Sqlite(sqlx::SqlitePool),
+    /// The PostgreSQL store's pool.
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    /// Runs one statement; the driver's message on failure.
+    async fn execute(&self, sql: &str) -> Result<u64, String> {
+        let done = match self {
+            Raw::Sqlite(pool) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            Raw::Postgres(pool) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+        };
+        done.map_err(|e| e.to_string())
+    }
+
+    /// The package's `next_due_at`, which the trait does not return.
+    async fn next_due_at(&self, reference: &str) -> Option<DateTime<Utc>> {
+        const SQL: &str = "SELECT next_due_at FROM packages WHERE reference = $1";
+        let due = match self {
+            Raw::Sqlite(pool) => {
+                sqlx::query_scalar(SQL)
+                    .bind(reference)
+                    .fetch_one(pool)
+                    .await
+            }
+            Raw::Postgres(pool) => {
+                sqlx::query_scalar(SQL)
+                    .bind(reference)
+                    .fetch_one(pool)
+                    .await
+            }
+        };
+        due.expect("reading next_due_at")
+    }
+}
+
+/// What a case gets.
+pub struct TestDb {
+    store: Arc<dyn Store>,
+    raw: Raw,
+}
+
+/// Runs `case` against a new SQLite file. The file sits in a folder that
+/// does not exist yet, so connecting must create it.
+async fn on_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let folder = tempfile::tempdir().expect("creating a temporary folder");
+    let url = format!("sqlite://{}/data/ocset.db", folder.path().display());
+    let store = SqliteStore::connect(&url, 4)
+        .await
+        .expect("opening the SQLite store");
+    let raw = Raw::Sqlite(store.pool().clone());
+    case(TestDb {
+        store: Arc::new(store),
+        raw,
+    })
+    .await;
+    assert!(folder.path().join("data/ocset.db").is_file());
+}
+
+fn postgres_url() -> String {
+    std::env::var("OCSET_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[host_start..].find('/') {
+        Some(slash) => &base[..host_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// Runs `case` against a new PostgreSQL database, and drops the database
+/// afterwards whatever the case did; then re-raises the case's panic.
+async fn on_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(TestDb) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    use sqlx::Connection;
+    let url = postgres_url();
+    let unreachable = |why: String| -> ! {
+        panic!(
+            "PostgreSQL is not reachable at {}: start it, set OCSET_TEST_POSTGRES_URL, or skip these tests with `cargo test -- --skip postgres::` ({why})",
+            ocset_scheduler::config::redact_url(&url)
+        )
+    };
+    // A bound on the wait, not a sleep: a firewalled host would otherwise
+    // hang the suite for the operating system's TCP timeout.
+    let mut admin = match tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sqlx::PgConnection::connect(&url),
+    )
+    .await
+    {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(e)) => unreachable(e.to_string()),
+        Err(_) => unreachable("no answer within 10 seconds".to_string()),
+    };
+    let name = format!("ocset_test_{:016x}", rand::random::<u64>());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("creating the test database");
+    let database_url = with_database(&url, &name);
+    let outcome = tokio::spawn(async move {
+        let store = PostgresStore::connect(&database_url, 4)
+            .await
+            .expect("connecting to the test database");
+        let raw = Raw::Postgres(store.pool().clone());
+        case(TestDb {
+            store: Arc::new(store),
+            raw,
+        })
+        .await;
+    })
+    .await;
+    // FORCE ends the pool's connections, which may outlive the case.
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("dropping the test database");
+    if let Err(failure) = outcome {
+        match failure.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(failure) => panic!("the case did not finish: {failure}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Domain values for the cases.
+// ---------------------------------------------------------------------------
+
+fn policy() -> DeadlinePolicy {
+    DeadlinePolicy::new(
+        Timescales::default(),
+        chrono_tz::Europe::London,
+        RegradePolicy::FromReceipt,
+        Some("national-2024"),
+    )
+    .unwrap()
+}
+
+fn rules() -> IntakeRules {
+    IntakeRules {
+        policy: policy(),
+        lpas: Lpas::new(&["Birmingham".into(), "Coventry".into(), "Solihull".into()]).unwrap(),
+    }
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+/// The time the cases run at.
+fn now() -> DateTime<Utc> {
+    at("2024-06-01T12:00:00Z")
+}
+
+fn reference(text: &str) -> Reference {
+    Reference::parse(text).unwrap()
+}
+
+/// A package admitted by intake; `received` is RFC 3339 or London time.
+fn admitted(reference: &str, grade: &str, received: &str, lpa: &str, stage: &str) -> Package {
+    rules()
+        .admit(
+            &NewPackage {
+                reference: reference.into(),
+                risk_grade: grade.into(),
+                received_at: received.into(),
+                lpa: lpa.into(),
+                stage: stage.into(),
+                ..NewPackage::default()
+            },
+            now(),
+        )
+        .unwrap_or_else(|errors| panic!("{reference} was refused: {errors:?}"))
+}
+
+/// A standard-risk package in intelligence development, unassigned.
+fn plain(reference: &str) -> Package {
+    admitted(
+        reference,
+        "standard",
+        "2024-05-20 10:00",
+        "Coventry",
+        "intelligence_development",
+    )
+}
+
+/// The entry that stores a new package.
+fn created(package: Package) -> LedgerEntry {
+    LedgerEntry {
+        event: package.created_event(),
+        occurred_at: package.received_at(),
+        next_due_at: Some(package.deadline().elapsed_fraction(75)),
+        package,
+    }
+}
+
+/// The entry for a change, with the next due instant a caller would compute.
+fn entry(change: Change, next_due_at: Option<DateTime<Utc>>) -> LedgerEntry {
+    LedgerEntry {
+        package: change.package,
+        occurred_at: change.occurred_at,
+        event: change.event,
+        next_due_at,
+    }
+}
+
+async fn insert(store: &Arc<dyn Store>, packages: Vec<Package>) {
+    let entries: Vec<LedgerEntry> = packages.into_iter().map(created).collect();
+    store
+        .insert_packages(&entries, "cli:test", now())
+        .await
+        .expect("inserting packages");
+}
+
+async fn migrated(store: &Arc<dyn Store>) {
+    store.migrate().await.expect("migrating");
+}
+
+async fn stored(store: &Arc<dyn Store>, text: &str) -> Package {
+    store
+        .package(&reference(text))
+        .await
+        .expect("reading a package")
+        .unwrap_or_else(|| panic!("{text} is not stored"))
+}
+
+fn references(packages: &[Package]) -> Vec<&str> {
+    packages.iter().map(|p| p.reference().as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------
+// The cases.
+// ---------------------------------------------------------------------------
+
+async fn migrating_twice_is_harmless_and_readiness_follows_it(store: Arc<dyn Store>) {
+    assert!(
+        !store.is_ready().await.unwrap(),
+        "a new database is not ready"
+    );
+    store.migrate().await.unwrap();
+    assert!(store.is_ready().await.unwrap());
+    insert(&store, vec![plain("NCA-1")]).await;
+    store
+        .migrate()
+        .await
+        .expect("a second migration is harmless");
+    assert!(store.is_ready().await.unwrap());
+    assert_eq!(stored(&store, "NCA-1").await, plain("NCA-1"));
+}
+
+async fn readiness_needs_every_migration_applied_successfully(store: Arc<dyn Store>, raw: Raw) {
+    migrated(&store).await;
+    assert!(store.is_ready().await.unwrap());
+    // `(1 = 0)` is false on both backends, whatever their boolean type.
+    raw.execute("UPDATE _sqlx_migrations SET success = (1 = 0)")
+        .await
+        .unwrap();
+    assert!(
+        !store.is_ready().await.unwrap(),
+        "a failed migration is not ready"
+    );
+    raw.execute("DELETE FROM _sqlx_migrations").await.unwrap();
+    assert!(
+        !store.is_ready().await.unwrap(),
+        "a missing migration is not ready"
+    );
+}
+
+async fn inserted_packages_read_back_exactly(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let assigned = rules()
+        .admit(
+            &NewPackage {
+                reference: "NCA-2024-0001".into(),
+                risk_grade: "VH".into(),
+                received_at: "2024-05-31 10:00".into(),
+                lpa: "birmingham".into(),
+                stage: "awaiting enforcement".into(),
+                assigned_officer: Some("PC.One@Force.Police.UK".into()),
+                child_access_identified_at: Some("2024-05-31 11:00".into()),
+                safeguarding_referral_at: Some("2024-05-31T10:30:00Z".into()),
+            },
+            now(),
+        )
+        .unwrap();
+    let unassigned = plain("NCA-2024-0002");
+    // A deadline counted from a regrade, under another policy, so the
+    // clock start and the version cannot be mistaken for derived values.
+    let received = at("2024-05-01T08:00:00Z");
+    let regraded = Package::from_parts(PackageParts {
+        reference: reference("NCA-2024-0003"),
+        received_at: received,
+        lpa: Lpas::restore("Solihull".into()),
+        assigned_officer: None,
+        deadline: Deadline::restore(
+            RiskGrade::Medium,
+            at("2024-05-24T08:00:00Z"),
+            at("2024-05-03T08:00:00Z"),
+            PolicyVersion::new("timescales-0a1b2c3d4e5f"),
+        ),
+        state: PackageState::Open {
+            stage: OpenStage::AwaitingEnforcement,
+            since: at("2024-05-02T09:15:00Z"),
+        },
+        safeguarding: Safeguarding::new(Some(at("2024-05-01T09:00:00Z")), None).unwrap(),
+    });
+    // A package imported already closed.
+    let mut closed_parts = plain("NCA-2024-0004").parts().clone();
+    closed_parts.state = PackageState::Stopped(
+        ClockStop::new(
+            StopKind::Closed,
+            at("2024-05-25T16:45:00Z"),
+            Outcome::Transferred,
+        )
+        .unwrap(),
+    );
+    let closed = Package::from_parts(closed_parts);
+    let all = [assigned, unassigned, regraded, closed];
+    let recorded_at = now() + Duration::minutes(3);
+    let entries: Vec<LedgerEntry> = all.iter().cloned().map(created).collect();
+    store
+        .insert_packages(&entries, "cli:import", recorded_at)
+        .await
+        .unwrap();
+
+    for (package, entry) in all.iter().zip(&entries) {
+        assert_eq!(&stored(&store, package.reference().as_str()).await, package);
+        let events = store.events(package.reference()).await.unwrap();
+        assert_eq!(events.len(), 1, "{}", package.reference());
+        let event = &events[0];
+        assert_eq!(&event.reference, package.reference());
+        assert_eq!(event.kind, package.created_event());
+        assert_eq!(event.occurred_at, entry.occurred_at);
+        assert_eq!(event.recorded_at, recorded_at);
+        assert_eq!(event.actor, "cli:import");
+        assert_eq!(event.risk_grade, package.grade());
+        assert_eq!(event.stage, package.stage());
+        assert_eq!(event.deadline_at, package.deadline().at());
+    }
+    let first = stored(&store, "NCA-2024-0001").await;
+    assert_eq!(
+        first.assigned_officer().unwrap().as_str(),
+        "pc.one@force.police.uk"
+    );
+    assert_eq!(
+        first.safeguarding().referral_made_at(),
+        Some(at("2024-05-31T10:30:00Z"))
+    );
+    assert_eq!(first.deadline().policy_version().as_str(), "national-2024");
+    let third = stored(&store, "NCA-2024-0003").await;
+    assert_eq!(
+        third.deadline().clock_started_at(),
+        at("2024-05-03T08:00:00Z")
+    );
+    assert!(stored(&store, "NCA-2024-0002")
+        .await
+        .assigned_officer()
+        .is_none());
+    assert!(store
+        .package(&reference("NCA-2024-0099"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .events(&reference("NCA-2024-0099"))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn times_are_kept_to_the_microsecond_on_every_backend(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let package = admitted(
+        "NCA-PRECISE",
+        "high",
+        "2024-05-31T10:00:00.123456789Z",
+        "Coventry",
+        "intelligence_development",
+    );
+    let recorded_at = at("2024-06-01T12:00:00.987654321Z");
+    store
+        .insert_packages(&[created(package)], "cli:test", recorded_at)
+        .await
+        .unwrap();
+    let back = stored(&store, "NCA-PRECISE").await;
+    assert_eq!(back.received_at(), at("2024-05-31T10:00:00.123456Z"));
+    assert_eq!(back.state().since(), at("2024-05-31T10:00:00.123456Z"));
+    let events = store.events(&reference("NCA-PRECISE")).await.unwrap();
+    assert_eq!(events[0].recorded_at, at("2024-06-01T12:00:00.987654Z"));
+}
+
+async fn a_duplicate_reference_fails_the_whole_batch(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-1")]).await;
+
+    // Already stored: the middle of a batch of three.
+    let batch: Vec<LedgerEntry> = ["NCA-2", "NCA-1", "NCA-3"]
+        .map(|r| created(plain(r)))
+        .into();
+    match store.insert_packages(&batch, "cli:test", now()).await {
+        Err(StoreError::Duplicate(duplicate)) => assert_eq!(duplicate.as_str(), "NCA-1"),
+        other => panic!("expected Duplicate(NCA-1), got {other:?}"),
+    }
+    // Twice within one batch.
+    let batch: Vec<LedgerEntry> = ["NCA-4", "NCA-5", "NCA-4"]
+        .map(|r| created(plain(r)))
+        .into();
+    match store.insert_packages(&batch, "cli:test", now()).await {
+        Err(StoreError::Duplicate(duplicate)) => assert_eq!(duplicate.as_str(), "NCA-4"),
+        other => panic!("expected Duplicate(NCA-4), got {other:?}"),
+    }
+
+    for absent in ["NCA-2", "NCA-3", "NCA-4", "NCA-5"] {
+        assert!(
+            store.package(&reference(absent)).await.unwrap().is_none(),
+            "{absent} was written"
+        );
+        assert!(
+            store.events(&reference(absent)).await.unwrap().is_empty(),
+            "{absent} has events"
+        );
+    }
+    assert_eq!(store.count_packages().await.unwrap().total, 1);
+    assert_eq!(store.events(&reference("NCA-1")).await.unwrap().len(), 1);
+    // The store is still usable, and the refused references can be stored.
+    insert(&store, vec![plain("NCA-2"), plain("NCA-3")]).await;
+    assert_eq!(store.count_packages().await.unwrap().total, 3);
+}
+
+async fn lists_filter_and_order_by_deadline_then_reference(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let received = "2024-05-30 09:00";
+    let mut enforced_parts = admitted(
+        "NCA-E",
+        "very_high",
+        received,
+        "Coventry",
+        "awaiting_enforcement",
+    )
+    .parts()
+    .clone();
+    enforced_parts.state = PackageState::Stopped(
+        ClockStop::new(
+            StopKind::Enforced,
+            at("2024-05-31T09:00:00Z"),
+            Outcome::Arrest,
+        )
+        .unwrap(),
+    );
+    insert(
+        &store,
+        vec![
+            // Inserted out of order; B and A share a deadline.
+            admitted(
+                "NCA-S",
+                "standard",
+                received,
+                "Coventry",
+                "intelligence_development",
+            ),
+            admitted(
+                "NCA-B",
+                "high",
+                received,
+                "Birmingham",
+                "awaiting_enforcement",
+            ),
+            admitted(
+                "NCA-M",
+                "medium",
+                received,
+                "Solihull",
+                "intelligence_development",
+            ),
+            admitted(
+                "NCA-A",
+                "high",
+                received,
+                "Coventry",
+                "intelligence_development",
+            ),
+            admitted(
+                "NCA-V",
+                "very_high",
+                received,
+                "Birmingham",
+                "intelligence_development",
+            ),
+            Package::from_parts(enforced_parts),
+        ],
+    )
+    .await;
+    let list = |filter: PackageFilter| {
+        let store = store.clone();
+        async move {
+            let packages = store.list_packages(&filter).await.unwrap();
+            let deadlines: Vec<DateTime<Utc>> =
+                packages.iter().map(|p| p.deadline().at()).collect();
+            assert!(
+                deadlines.windows(2).all(|w| w[0] <= w[1]),
+                "not by deadline"
+            );
+            references(&packages)
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(PackageFilter::default()).await,
+        ["NCA-E", "NCA-V", "NCA-A", "NCA-B", "NCA-M", "NCA-S"]
+    );
+    let open = PackageFilter {
+        open_only: true,
+        ..PackageFilter::default()
+    };
+    assert_eq!(
+        list(open.clone()).await,
+        ["NCA-V", "NCA-A", "NCA-B", "NCA-M", "NCA-S"]
+    );
+    let very_high = PackageFilter {
+        grade: Some(RiskGrade::VeryHigh),
+        ..PackageFilter::default()
+    };
+    assert_eq!(list(very_high.clone()).await, ["NCA-E", "NCA-V"]);
+    assert_eq!(
+        list(PackageFilter {
+            open_only: true,
+            ..very_high
+        })
+        .await,
+        ["NCA-V"]
+    );
+    assert_eq!(
+        list(PackageFilter {
+            lpa: Some("Coventry".into()),
+            ..PackageFilter::default()
+        })
+        .await,
+        ["NCA-E", "NCA-A", "NCA-S"]
+    );
+    // LPAs are matched exactly, as stored.
+    assert!(list(PackageFilter {
+        lpa: Some("coventry".into()),
+        ..PackageFilter::default()
+    })
+    .await
+    .is_empty());
+    assert_eq!(
+        list(PackageFilter {
+            stage: Some(Stage::IntelligenceDevelopment),
+            ..PackageFilter::default()
+        })
+        .await,
+        ["NCA-V", "NCA-A", "NCA-M", "NCA-S"]
+    );
+    assert_eq!(
+        list(PackageFilter {
+            stage: Some(Stage::Enforced),
+            ..PackageFilter::default()
+        })
+        .await,
+        ["NCA-E"]
+    );
+    assert_eq!(
+        list(PackageFilter {
+            open_only: true,
+            grade: Some(RiskGrade::High),
+            lpa: Some("Coventry".into()),
+            stage: Some(Stage::IntelligenceDevelopment),
+        })
+        .await,
+        ["NCA-A"]
+    );
+    // Returned in full, not just by reference.
+    let all = store
+        .list_packages(&PackageFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all[0], stored(&store, "NCA-E").await);
+}
+
+async fn a_regrade_writes_the_new_deadline_and_appends_its_event(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let original = plain("NCA-R");
+    insert(&store, vec![original.clone()]).await;
+    let regraded_at = at("2024-05-21T09:30:00Z");
+    let recorded_at = now() + Duration::hours(1);
+    let next_due = at("2024-05-25T16:00:00Z");
+    let updated = store
+        .update_package(
+            &reference("NCA-R"),
+            "token:sergeant",
+            recorded_at,
+            Box::new(move |package| {
+                package
+                    .regrade(
+                        RiskGrade::High,
+                        "new intelligence",
+                        regraded_at,
+                        now(),
+                        &policy(),
+                    )
+                    .map(|change| entry(change, Some(next_due)))
+            }),
+        )
+        .await
+        .unwrap();
+    // From receipt (2024-05-20 10:00 London) plus seven calendar days.
+    let expected_deadline = at("2024-05-27T09:00:00Z");
+    assert_eq!(updated.grade(), RiskGrade::High);
+    assert_eq!(updated.deadline().at(), expected_deadline);
+    assert_eq!(stored(&store, "NCA-R").await, updated);
+    let events = store.events(&reference("NCA-R")).await.unwrap();
+    assert_eq!(events.len(), 2);
+    let event = &events[1];
+    assert_eq!(
+        event.kind,
+        EventKind::Regraded {
+            from: RiskGrade::Standard,
+            to: RiskGrade::High,
+            reason: "new intelligence".into(),
+            previous_deadline_at: original.deadline().at(),
+            deadline_at: expected_deadline,
+            policy_version: "national-2024".into(),
+        }
+    );
+    assert_eq!(event.occurred_at, regraded_at);
+    assert_eq!(event.recorded_at, recorded_at);
+    assert_eq!(event.actor, "token:sergeant");
+    assert_eq!(event.risk_grade, RiskGrade::High);
+    assert_eq!(event.stage, Stage::IntelligenceDevelopment);
+    assert_eq!(event.deadline_at, expected_deadline);
+    // The created event still records the state before.
+    assert_eq!(events[0].risk_grade, RiskGrade::Standard);
+    assert_eq!(events[0].deadline_at, original.deadline().at());
+}
+
+async fn a_refused_change_writes_nothing(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-X")]).await;
+    let stop_at = at("2024-05-22T10:00:00Z");
+    store
+        .update_package(
+            &reference("NCA-X"),
+            "cli:test",
+            now(),
+            Box::new(move |p| {
+                p.move_stage(
+                    Stage::Closed,
+                    stop_at,
+                    Some(Outcome::NoFurtherAction),
+                    None,
+                    now(),
+                )
+                .map(|c| entry(c, None))
+            }),
+        )
+        .await
+        .unwrap();
+    let before = stored(&store, "NCA-X").await;
+
+    // A stopped package cannot move.
+    let refused = store
+        .update_package(
+            &reference("NCA-X"),
+            "cli:test",
+            now(),
+            Box::new(move |p| {
+                p.move_stage(Stage::AwaitingEnforcement, now(), None, None, now())
+                    .map(|c| entry(c, Some(now())))
+            }),
+        )
+        .await;
+    match refused {
+        Err(StoreError::Refused(refusal)) => assert_eq!(refusal.field, "stage"),
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    // A change may not swap in another package's state.
+    let other = plain("NCA-OTHER");
+    let refused = store
+        .update_package(
+            &reference("NCA-X"),
+            "cli:test",
+            now(),
+            Box::new(move |_| Ok(created(other))),
+        )
+        .await;
+    match refused {
+        Err(StoreError::Refused(refusal)) => assert_eq!(refusal.field, "reference"),
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert_eq!(stored(&store, "NCA-X").await, before);
+    assert_eq!(store.events(&reference("NCA-X")).await.unwrap().len(), 2);
+    assert!(store
+        .package(&reference("NCA-OTHER"))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn updating_a_missing_package_is_not_found(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-1")]).await;
+    let result = store
+        .update_package(
+            &reference("NCA-404"),
+            "cli:test",
+            now(),
+            Box::new(|_| panic!("the change must not run for a missing package")),
+        )
+        .await;
+    match result {
+        Err(StoreError::NotFound(missing)) => assert_eq!(missing.as_str(), "NCA-404"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(store
+        .package(&reference("NCA-404"))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn stopping_the_clock_stores_the_stop_and_clears_next_due(store: Arc<dyn Store>, raw: Raw) {
+    migrated(&store).await;
+    let package = admitted(
+        "NCA-S",
+        "high",
+        "2024-05-28 08:00",
+        "Solihull",
+        "awaiting_enforcement",
+    );
+    let warning = package.deadline().elapsed_fraction(75);
+    insert(&store, vec![package]).await;
+    assert_eq!(raw.next_due_at("NCA-S").await, Some(warning));
+
+    let enforced_at = at("2024-05-30T06:00:00Z");
+    let updated = store
+        .update_package(
+            &reference("NCA-S"),
+            "token:ppu",
+            now(),
+            Box::new(move |p| {
+                p.move_stage(
+                    Stage::Enforced,
+                    enforced_at,
+                    Some(Outcome::Arrest),
+                    Some("early morning"),
+                    now(),
+                )
+                .map(|c| entry(c, None))
+            }),
+        )
+        .await
+        .unwrap();
+    let back = stored(&store, "NCA-S").await;
+    assert_eq!(back, updated);
+    assert_eq!(back.stage(), Stage::Enforced);
+    let stop = back.state().stop().expect("the clock has stopped");
+    assert_eq!(
+        (stop.kind(), stop.at(), stop.outcome()),
+        (StopKind::Enforced, enforced_at, Outcome::Arrest)
+    );
+    assert_eq!(back.state().since(), enforced_at);
+    assert_eq!(raw.next_due_at("NCA-S").await, None);
+    let open = PackageFilter {
+        open_only: true,
+        ..PackageFilter::default()
+    };
+    assert!(store.list_packages(&open).await.unwrap().is_empty());
+    let events = store.events(&reference("NCA-S")).await.unwrap();
+    assert_eq!(
+        events[1].kind,
+        EventKind::StageChanged {
+            from: Stage::AwaitingEnforcement,
+            to: Stage::Enforced,
+            outcome: Some(Outcome::Arrest),
+            note: Some("early morning".into()),
+        }
+    );
+    assert_eq!(events[1].stage, Stage::Enforced);
+}
+
+async fn events_come_back_oldest_first_with_actor_and_recorded_time(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-L"), plain("NCA-OTHER")]).await;
+    let officer = OfficerEmail::parse("pc.two@force.police.uk").unwrap();
+    let changes: Vec<(&str, ocset_scheduler::store::PackageChange)> = vec![
+        (
+            "token:one",
+            Box::new(move |p| p.assign(officer, now()).map(|c| entry(c, Some(now())))),
+        ),
+        (
+            "token:two",
+            Box::new(|p| {
+                p.update_safeguarding(Some(at("2024-05-31T08:00:00Z")), None, now())
+                    .map(|c| entry(c, Some(now())))
+            }),
+        ),
+        (
+            "cli:three",
+            Box::new(|p| {
+                p.move_stage(
+                    Stage::AwaitingEnforcement,
+                    at("2024-05-31T09:00:00Z"),
+                    None,
+                    None,
+                    now(),
+                )
+                .map(|c| entry(c, Some(now())))
+            }),
+        ),
+    ];
+    for (i, (actor, change)) in changes.into_iter().enumerate() {
+        let recorded_at = now() + Duration::minutes(10 * (i as i64 + 1));
+        store
+            .update_package(&reference("NCA-L"), actor, recorded_at, change)
+            .await
+            .unwrap();
+        // Interleave another package's events, which must not show up.
+        store
+            .update_package(
+                &reference("NCA-OTHER"),
+                "token:noise",
+                recorded_at,
+                Box::new(move |p| {
+                    let officer =
+                        OfficerEmail::parse(&format!("pc.noise{i}@force.police.uk")).unwrap();
+                    p.assign(officer, now()).map(|c| entry(c, Some(now())))
+                }),
+            )
+            .await
+            .unwrap();
+    }
+    let events = store.events(&reference("NCA-L")).await.unwrap();
+    let summary: Vec<(&str, &str, DateTime<Utc>)> = events
+        .iter()
+        .map(|e| (e.kind.name(), e.actor.as_str(), e.recorded_at))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("created", "cli:test", now()),
+            ("assigned", "token:one", now() + Duration::minutes(10)),
+            (
+                "safeguarding_updated",
+                "token:two",
+                now() + Duration::minutes(20)
+            ),
+            ("stage_changed", "cli:three", now() + Duration::minutes(30)),
+        ]
+    );
+    assert!(events.windows(2).all(|w| w[0].sequence < w[1].sequence));
+    assert!(events.iter().all(|e| e.reference.as_str() == "NCA-L"));
+    let back = stored(&store, "NCA-L").await;
+    assert_eq!(
+        back.safeguarding().child_access_identified_at(),
+        Some(at("2024-05-31T08:00:00Z"))
+    );
+    assert_eq!(
+        back.assigned_officer().unwrap().as_str(),
+        "pc.two@force.police.uk"
+    );
+}
+
+async fn the_event_ledger_refuses_update_and_delete(store: Arc<dyn Store>, raw: Raw) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-1"), plain("NCA-2")]).await;
+    let before = store.events(&reference("NCA-1")).await.unwrap();
+    for statement in [
+        "UPDATE package_events SET actor = 'someone else'",
+        "UPDATE package_events SET details = '{}' WHERE id = (SELECT MIN(id) FROM package_events)",
+        "DELETE FROM package_events",
+        "DELETE FROM package_events WHERE id = (SELECT MAX(id) FROM package_events)",
+    ] {
+        let error = raw
+            .execute(statement)
+            .await
+            .expect_err(&format!("{statement} must be refused"));
+        assert!(
+            error.contains("package_events is append-only"),
+            "{statement}: {error}"
+        );
+    }
+    assert_eq!(store.events(&reference("NCA-1")).await.unwrap(), before);
+    assert_eq!(store.events(&reference("NCA-2")).await.unwrap().len(), 1);
+}
+
+async fn concurrent_changes_to_one_package_all_land_in_turn(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-C")]).await;
+    // Eight reassignments and a stage move at once. Each change reads the
+    // package inside its transaction, so none may fail as locked and none
+    // may overwrite another's write.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .update_package(
+                    &reference("NCA-C"),
+                    &format!("token:{i}"),
+                    now(),
+                    Box::new(move |p| {
+                        let officer =
+                            OfficerEmail::parse(&format!("pc.{i}@force.police.uk")).unwrap();
+                        p.assign(officer, now()).map(|c| entry(c, Some(now())))
+                    }),
+                )
+                .await
+        }));
+    }
+    let mover = store.clone();
+    tasks.push(tokio::spawn(async move {
+        mover
+            .update_package(
+                &reference("NCA-C"),
+                "token:mover",
+                now(),
+                Box::new(|p| {
+                    p.move_stage(
+                        Stage::AwaitingEnforcement,
+                        at("2024-05-31T09:00:00Z"),
+                        None,
+                        None,
+                        now(),
+                    )
+                    .map(|c| entry(c, Some(now())))
+                }),
+            )
+            .await
+    }));
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("every concurrent change succeeds");
+    }
+
+    let events = store.events(&reference("NCA-C")).await.unwrap();
+    assert_eq!(
+        events.len(),
+        10,
+        "created, eight assignments and a stage move"
+    );
+    // Each assignment saw the one before it: no write was lost.
+    let mut officer: Option<String> = None;
+    for event in &events[1..] {
+        if let EventKind::Assigned { from, to } = &event.kind {
+            assert_eq!(from, &officer, "an assignment did not see the previous one");
+            officer = Some(to.clone());
+        }
+    }
+    let back = stored(&store, "NCA-C").await;
+    assert_eq!(back.stage(), Stage::AwaitingEnforcement);
+    assert_eq!(back.assigned_officer().map(|o| o.to_string()), officer);
+}
+
+async fn counts_tell_demo_packages_by_their_exact_prefix(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    assert_eq!(
+        store.count_packages().await.unwrap(),
+        PackageCounts::default()
+    );
+    insert(
+        &store,
+        [
+            "DEMO-0001",
+            "DEMO-0002",
+            "demo-0003",
+            "NCA-DEMO-4",
+            "DEMO0005",
+            "NCA-6",
+        ]
+        .map(plain)
+        .into(),
+    )
+    .await;
+    assert_eq!(
+        store.count_packages().await.unwrap(),
+        PackageCounts { total: 6, demo: 2 }
+    );
+}
+
+async fn a_large_batch_inserts_in_one_call(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let packages: Vec<Package> = (0..2000).map(|i| plain(&format!("BULK-{i:05}"))).collect();
+    let wanted: Vec<Reference> = [
+        "BULK-01999",
+        "NOT-STORED",
+        "BULK-00000",
+        "BULK-00500",
+        "BULK-00000",
+    ]
+    .map(reference)
+    .into();
+    insert(&store, packages).await;
+    assert_eq!(store.count_packages().await.unwrap().total, 2000);
+    let all = store
+        .list_packages(&PackageFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2000);
+    assert_eq!(all[1999], plain("BULK-01999"));
+    assert_eq!(
+        store.events(&reference("BULK-01234")).await.unwrap().len(),
+        1
+    );
+    // In the order asked, each once, across more than one look-up chunk.
+    assert_eq!(
+        store.existing_references(&wanted).await.unwrap(),
+        ["BULK-01999", "BULK-00000", "BULK-00500"].map(reference)
+    );
+    let every: Vec<Reference> = all.iter().map(|p| p.reference().clone()).collect();
+    assert_eq!(store.existing_references(&every).await.unwrap().len(), 2000);
+}
