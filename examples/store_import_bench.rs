@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(LedgerEntry {
                 event: package.created_event(),
                 occurred_at: package.received_at(),
-                next_due_at: Some(package.deadline().elapsed_fraction(75)),
+                next_due_at: Some(warning_at(&package)),
                 package,
             })
         })
@@ -75,4 +75,14 @@ async fn main() -> anyhow::Result<()> {
     let listed = store.list_packages(&PackageFilter::default()).await?.len();
     println!("list_packages() returned {listed}: {:?}", started.elapsed());
     Ok(())
+}
+
+/// When 75% of the package's timescale has elapsed: the default warning.
+fn warning_at(package: &ocset_scheduler::domain::Package) -> chrono::DateTime<chrono::Utc> {
+    let deadline = package.deadline();
+    ocset_scheduler::domain::LevelTime::Percent(75).instant(
+        deadline.clock_started_at(),
+        deadline.at(),
+        chrono_tz::Europe::London,
+    )
 }

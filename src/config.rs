@@ -227,7 +227,6 @@ pub enum LogFormat {
     Json,
 }
 
-
 /// A configuration fault: the key, where its value came from, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{source_name}: {key}: {reason}")]

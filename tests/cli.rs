@@ -17,7 +17,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_ocset-scheduler");
 
 fn ocset(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Process::new(BIN);
-    command.current_dir(dir).arg("--config").arg(config).args(args);
+    command
+        .current_dir(dir)
+        .arg("--config")
+        .arg(config)
+        .args(args);
     // The tests' own environment must not leak overrides in.
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("OCSET__")) {
         command.env_remove(name);
@@ -58,15 +62,28 @@ fn import_then_list(dir: &Path, config: &Path, env: &[(&str, &str)]) {
     let csv = dir.join("packages.csv");
     std::fs::write(&csv, CLOCK_CHANGE_CSV).unwrap();
     let imported = ocset(dir, config, &["import", csv.to_str().unwrap()], env);
-    assert!(imported.status.success(), "import failed: {}", stderr(&imported));
-    assert!(stdout(&imported).contains("imported 5 package(s)"), "{}", stdout(&imported));
+    assert!(
+        imported.status.success(),
+        "import failed: {}",
+        stderr(&imported)
+    );
+    assert!(
+        stdout(&imported).contains("imported 5 package(s)"),
+        "{}",
+        stdout(&imported)
+    );
 
     let listed = ocset(dir, config, &["list", "--json"], env);
     assert!(listed.status.success(), "list failed: {}", stderr(&listed));
     let rows: Vec<Value> = serde_json::from_str(&stdout(&listed)).expect("list --json prints JSON");
     let got: Vec<(String, String)> = rows
         .iter()
-        .map(|r| (r["reference"].as_str().unwrap().to_string(), r["deadline_at"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["reference"].as_str().unwrap().to_string(),
+                r["deadline_at"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let want: Vec<(String, String)> = expected_deadlines()
         .iter()
@@ -81,7 +98,10 @@ fn import_then_list(dir: &Path, config: &Path, env: &[(&str, &str)]) {
     assert_eq!(spring["received_at"], "2024-03-28T10:00:00Z");
     assert_eq!(spring["assigned_officer"], "pc.one@force.police.uk");
     assert_eq!(spring["status"], "breached", "all of 2024 is long past");
-    assert!(spring["policy_version"].as_str().unwrap().starts_with("timescales-"));
+    assert!(spring["policy_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("timescales-"));
     assert_eq!(rows[3]["assigned_officer"], Value::Null);
     assert_eq!(rows[4]["stage"], "intelligence_development");
 
@@ -89,7 +109,19 @@ fn import_then_list(dir: &Path, config: &Path, env: &[(&str, &str)]) {
     let high = ocset(dir, config, &["list", "--json", "--grade", "high"], env);
     let high: Vec<Value> = serde_json::from_str(&stdout(&high)).unwrap();
     assert_eq!(high.len(), 2);
-    let dev = ocset(dir, config, &["list", "--json", "--stage", "intelligence_development", "--lpa", "walsall"], env);
+    let dev = ocset(
+        dir,
+        config,
+        &[
+            "list",
+            "--json",
+            "--stage",
+            "intelligence_development",
+            "--lpa",
+            "walsall",
+        ],
+        env,
+    );
     let dev: Vec<Value> = serde_json::from_str(&stdout(&dev)).unwrap();
     assert_eq!(dev.len(), 1);
     assert_eq!(dev[0]["reference"], "CLK-YEAR");
@@ -117,7 +149,10 @@ async fn import_then_list_on_postgres_through_the_environment_override() {
         let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
         tokio::task::spawn_blocking(move || {
             import_then_list(dir.path(), &config, &[("OCSET__DATABASE__URL", &url)]);
-            assert!(!dir.path().join("ocset.db").exists(), "nothing went to SQLite");
+            assert!(
+                !dir.path().join("ocset.db").exists(),
+                "nothing went to SQLite"
+            );
         })
         .await
         .unwrap();
@@ -177,13 +212,36 @@ fn importing_a_reference_already_stored_is_refused() {
     let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
     let first = dir.path().join("first.csv");
     std::fs::write(&first, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nDUP-1,high,2024-03-01 10:00,Dudley,awaiting_enforcement,\n").unwrap();
-    assert!(ocset(dir.path(), &config, &["import", first.to_str().unwrap()], &[]).status.success());
+    assert!(ocset(
+        dir.path(),
+        &config,
+        &["import", first.to_str().unwrap()],
+        &[]
+    )
+    .status
+    .success());
     let second = dir.path().join("second.csv");
     std::fs::write(&second, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nNEW-1,high,2024-03-01 10:00,Dudley,awaiting_enforcement,\nDUP-1,medium,2024-03-02 10:00,Dudley,awaiting_enforcement,\n").unwrap();
-    let out = ocset(dir.path(), &config, &["import", second.to_str().unwrap()], &[]);
+    let out = ocset(
+        dir.path(),
+        &config,
+        &["import", second.to_str().unwrap()],
+        &[],
+    );
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("line 3, column reference: a package with reference DUP-1 already exists"), "{}", stderr(&out));
-    let listed: Vec<Value> = serde_json::from_str(&stdout(&ocset(dir.path(), &config, &["list", "--json"], &[]))).unwrap();
+    assert!(
+        stderr(&out)
+            .contains("line 3, column reference: a package with reference DUP-1 already exists"),
+        "{}",
+        stderr(&out)
+    );
+    let listed: Vec<Value> = serde_json::from_str(&stdout(&ocset(
+        dir.path(),
+        &config,
+        &["list", "--json"],
+        &[],
+    )))
+    .unwrap();
     assert_eq!(listed.len(), 1, "NEW-1 was not imported either");
 }
 
@@ -193,51 +251,104 @@ fn a_file_that_is_not_csv_text_is_refused() {
     let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
     let file = dir.path().join("sheet.xlsx");
     std::fs::write(&file, b"PK\x03\x04\x14\x00\x06\x00\xff\xfe binary").unwrap();
-    let out = ocset(dir.path(), &config, &["import", file.to_str().unwrap()], &[]);
+    let out = ocset(
+        dir.path(),
+        &config,
+        &["import", file.to_str().unwrap()],
+        &[],
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("not UTF-8"), "{}", stderr(&out));
     let missing = ocset(dir.path(), &config, &["import", "no-such.csv"], &[]);
     assert!(!missing.status.success());
-    assert!(stderr(&missing).contains("cannot read no-such.csv"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("cannot read no-such.csv"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
 fn check_config_names_the_key_and_hides_passwords() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
-    let ok = ocset(dir.path(), &config, &["check-config"], &[("OCSET__DATABASE__URL", "postgres://ocset:hunter2@db.example/ocset")]);
+    let ok = ocset(
+        dir.path(),
+        &config,
+        &["check-config"],
+        &[(
+            "OCSET__DATABASE__URL",
+            "postgres://ocset:hunter2@db.example/ocset",
+        )],
+    );
     assert!(ok.status.success(), "{}", stderr(&ok));
     let text = stdout(&ok);
-    assert!(text.contains("postgres://ocset:***@db.example/ocset"), "{text}");
+    assert!(
+        text.contains("postgres://ocset:***@db.example/ocset"),
+        "{text}"
+    );
     assert!(!text.contains("hunter2") && !stderr(&ok).contains("hunter2"));
     assert!(text.contains("is valid"), "{text}");
 
-    let bad = ocset(dir.path(), &config, &["check-config"], &[("OCSET__TIMESCALES__MEDIUM", "3 weeks")]);
+    let bad = ocset(
+        dir.path(),
+        &config,
+        &["check-config"],
+        &[("OCSET__TIMESCALES__MEDIUM", "3 weeks")],
+    );
     assert!(!bad.status.success());
     let err = stderr(&bad);
     assert!(err.contains("environment variable OCSET__TIMESCALES__MEDIUM: timescales.medium: \"3 weeks\" is not a timescale"), "{err}");
 
-    std::fs::write(dir.path().join("broken.toml"), "[timescales]\nhigh = \"7d\"\nmedium = \"2d\"\n").unwrap();
-    let broken = ocset(dir.path(), &dir.path().join("broken.toml"), &["check-config"], &[]);
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "[timescales]\nhigh = \"7d\"\nmedium = \"2d\"\n",
+    )
+    .unwrap();
+    let broken = ocset(
+        dir.path(),
+        &dir.path().join("broken.toml"),
+        &["check-config"],
+        &[],
+    );
     assert!(!broken.status.success());
     assert!(stderr(&broken).contains("broken.toml: timescales.medium: timescales.medium (2d) is shorter than timescales.high (7d)"), "{}", stderr(&broken));
 
-    let missing = ocset(dir.path(), &dir.path().join("nope.toml"), &["check-config"], &[]);
+    let missing = ocset(
+        dir.path(),
+        &dir.path().join("nope.toml"),
+        &["check-config"],
+        &[],
+    );
     assert!(!missing.status.success());
-    assert!(stderr(&missing).contains("nope.toml: -: cannot read the configuration file"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("nope.toml: -: cannot read the configuration file"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
 fn every_command_has_help() {
     for command in ["serve", "migrate", "import", "list", "check-config", "demo"] {
-        let out = Process::new(BIN).args([command, "--help"]).output().unwrap();
+        let out = Process::new(BIN)
+            .args([command, "--help"])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{command} --help");
         let text = stdout(&out);
         assert!(text.contains("--config <PATH>"), "{command}: {text}");
     }
-    let out = Process::new(BIN).args(["list", "--grade", "urgent"]).output().unwrap();
+    let out = Process::new(BIN)
+        .args(["list", "--grade", "urgent"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("\"urgent\" is not a risk grade"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("\"urgent\" is not a risk grade"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -265,8 +376,14 @@ fn serve_migrates_and_stops_cleanly_on_sigterm() {
             break;
         }
     }
-    assert!(dir.path().join("ocset.db").exists(), "serve created and migrated the database");
-    let killed = Process::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(
+        dir.path().join("ocset.db").exists(),
+        "serve created and migrated the database"
+    );
+    let killed = Process::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "serve exits 0 on SIGTERM, got {status}");
@@ -279,9 +396,20 @@ fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-async fn run(command: Command, settings: &config::Settings, clock: &ManualClock) -> Result<String, cli::CliError> {
+async fn run(
+    command: Command,
+    settings: &config::Settings,
+    clock: &ManualClock,
+) -> Result<String, cli::CliError> {
     let mut out = Vec::new();
-    cli::run(command, settings.clone(), Arc::new(clock.clone()), &mut out, async {}).await?;
+    cli::run(
+        command,
+        settings.clone(),
+        Arc::new(clock.clone()),
+        &mut out,
+        async {},
+    )
+    .await?;
     Ok(String::from_utf8(out).unwrap())
 }
 
@@ -295,11 +423,18 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     let said = run(Command::Demo, &settings, &clock).await.unwrap();
     assert!(said.contains("loaded 35 fictional packages"), "{said}");
     let list = |args: ListArgs| run(Command::List(args), &settings, &clock);
-    let json = list(ListArgs { json: true, ..ListArgs::default() }).await.unwrap();
+    let json = list(ListArgs {
+        json: true,
+        ..ListArgs::default()
+    })
+    .await
+    .unwrap();
     let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
     assert_eq!(rows.len(), 35);
     let values = |field: &str| -> std::collections::BTreeSet<String> {
-        rows.iter().map(|r| r[field].as_str().unwrap().to_string()).collect()
+        rows.iter()
+            .map(|r| r[field].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(
         values("status").into_iter().collect::<Vec<_>>(),
@@ -307,8 +442,13 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     );
     assert_eq!(values("risk_grade").len(), 4);
     assert_eq!(values("stage").len(), 4);
-    assert!(rows.iter().all(|r| r["reference"].as_str().unwrap().starts_with("DEMO-")));
-    assert!(rows.iter().any(|r| r["child_access_identified_at"].is_string() && r["safeguarding_referral_at"].is_null()));
+    assert!(rows
+        .iter()
+        .all(|r| r["reference"].as_str().unwrap().starts_with("DEMO-")));
+    assert!(rows
+        .iter()
+        .any(|r| r["child_access_identified_at"].is_string()
+            && r["safeguarding_referral_at"].is_null()));
 
     // A second run writes nothing.
     let again = run(Command::Demo, &settings, &clock).await.unwrap();
@@ -320,9 +460,14 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     let real = config::load(&real_config, Vec::new()).unwrap();
     let csv = other.path().join("real.csv");
     std::fs::write(&csv, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nNCA-1,high,2026-11-20 10:00,Dudley,awaiting_enforcement,\n").unwrap();
-    run(Command::Import { file: csv }, &real, &clock).await.unwrap();
+    run(Command::Import { file: csv }, &real, &clock)
+        .await
+        .unwrap();
     let refused = run(Command::Demo, &real, &clock).await.unwrap_err();
-    assert!(refused.to_string().contains("holds 1 real package"), "{refused}");
+    assert!(
+        refused.to_string().contains("holds 1 real package"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]
@@ -333,9 +478,20 @@ async fn status_follows_the_controlled_clock() {
     let clock = ManualClock::new(utc("2024-01-01T10:00:00Z"));
     let csv = dir.path().join("one.csv");
     std::fs::write(&csv, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nT-1,very_high,2024-01-01 10:00,Dudley,awaiting_enforcement,\n").unwrap();
-    run(Command::Import { file: csv }, &settings, &clock).await.unwrap();
+    run(Command::Import { file: csv }, &settings, &clock)
+        .await
+        .unwrap();
     let status = || async {
-        let json = run(Command::List(ListArgs { json: true, ..ListArgs::default() }), &settings, &clock).await.unwrap();
+        let json = run(
+            Command::List(ListArgs {
+                json: true,
+                ..ListArgs::default()
+            }),
+            &settings,
+            &clock,
+        )
+        .await
+        .unwrap();
         let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
         rows[0]["status"].as_str().unwrap().to_string()
     };

@@ -294,7 +294,7 @@ fn created(package: Package) -> LedgerEntry {
     LedgerEntry {
         event: package.created_event(),
         occurred_at: package.received_at(),
-        next_due_at: Some(package.deadline().elapsed_fraction(75)),
+        next_due_at: Some(warning_at(&package)),
         package,
     }
 }
@@ -835,7 +835,7 @@ async fn stopping_the_clock_stores_the_stop_and_clears_next_due(store: Arc<dyn S
         "Solihull",
         "awaiting_enforcement",
     );
-    let warning = package.deadline().elapsed_fraction(75);
+    let warning = warning_at(&package);
     insert(&store, vec![package]).await;
     assert_eq!(raw.next_due_at("NCA-S").await, Some(warning));
 
@@ -1117,4 +1117,14 @@ async fn a_large_batch_inserts_in_one_call(store: Arc<dyn Store>) {
     );
     let every: Vec<Reference> = all.iter().map(|p| p.reference().clone()).collect();
     assert_eq!(store.existing_references(&every).await.unwrap().len(), 2000);
+}
+
+/// When 75% of the package's timescale has elapsed: the default warning.
+fn warning_at(package: &ocset_scheduler::domain::Package) -> chrono::DateTime<chrono::Utc> {
+    let deadline = package.deadline();
+    ocset_scheduler::domain::LevelTime::Percent(75).instant(
+        deadline.clock_started_at(),
+        deadline.at(),
+        chrono_tz::Europe::London,
+    )
 }

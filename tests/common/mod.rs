@@ -39,7 +39,9 @@ impl TestDatabase {
             .execute(&admin)
             .await
             .expect("create the test database");
-        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(b, _)| b);
         Self {
             url: format!("{base}/{name}"),
             name,
@@ -49,10 +51,13 @@ impl TestDatabase {
 
     /// Drops the database (closing any connection still open to it).
     pub async fn drop_now(self) {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .execute(&self.admin)
-            .await
-            .expect("drop the test database");
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&self.admin)
+        .await
+        .expect("drop the test database");
     }
 }
 
@@ -74,10 +79,17 @@ where
 /// Writes a copy of the shipped default configuration into `dir`, with the
 /// database at `database_url`, and returns its path.
 pub fn config_in(dir: &Path, database_url: &str) -> PathBuf {
-    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"))
-        .expect("read config/default.toml");
-    let text = shipped.replace("url = \"sqlite://data/ocset.db\"", &format!("url = \"{database_url}\""));
-    assert!(text.contains(database_url), "the default config names its database url");
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"))
+            .expect("read config/default.toml");
+    let text = shipped.replace(
+        "url = \"sqlite://data/ocset.db\"",
+        &format!("url = \"{database_url}\""),
+    );
+    assert!(
+        text.contains(database_url),
+        "the default config names its database url"
+    );
     let path = dir.join("ocset.toml");
     std::fs::write(&path, text).expect("write the test configuration");
     path
