@@ -8,6 +8,8 @@
 //! the `postgres::` tests fail, never pass; skip them explicitly with
 //! `cargo test -- --skip postgres::`.
 
+mod common;
+
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::{
     Change, ClockStop, Deadline, DeadlinePolicy, EventKind, Lpas, OfficerEmail, OpenStage, Outcome,
@@ -147,62 +149,13 @@ where
     assert!(folder.path().join("data/ocset.db").is_file());
 }
 
-fn postgres_url() -> String {
-    std::env::var("OCSET_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[host_start..].find('/') {
-        Some(slash) => &base[..host_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{name}?{query}"),
-        None => format!("{server}/{name}"),
-    }
-}
-
-/// Runs `case` against a new PostgreSQL database, and drops the database
-/// afterwards whatever the case did; then re-raises the case's panic.
+/// Runs `case` against a new PostgreSQL database, dropped afterwards.
 async fn on_postgres<F, Fut>(case: F)
 where
     F: FnOnce(TestDb) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    use sqlx::Connection;
-    let url = postgres_url();
-    let unreachable = |why: String| -> ! {
-        panic!(
-            "PostgreSQL is not reachable at {}: start it, set OCSET_TEST_POSTGRES_URL, or skip these tests with `cargo test -- --skip postgres::` ({why})",
-            ocset_scheduler::config::redact_url(&url)
-        )
-    };
-    // A bound on the wait, not a sleep: a firewalled host would otherwise
-    // hang the suite for the operating system's TCP timeout.
-    let mut admin = match tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        sqlx::PgConnection::connect(&url),
-    )
-    .await
-    {
-        Ok(Ok(connection)) => connection,
-        Ok(Err(e)) => unreachable(e.to_string()),
-        Err(_) => unreachable("no answer within 10 seconds".to_string()),
-    };
-    let name = format!("ocset_test_{:016x}", rand::random::<u64>());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("creating the test database");
-    let database_url = with_database(&url, &name);
-    let outcome = tokio::spawn(async move {
+    common::with_postgres(|database_url| async move {
         let store = PostgresStore::connect(&database_url, 4)
             .await
             .expect("connecting to the test database");
@@ -214,17 +167,6 @@ where
         .await;
     })
     .await;
-    // FORCE ends the pool's connections, which may outlive the case.
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .expect("dropping the test database");
-    if let Err(failure) = outcome {
-        match failure.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(failure) => panic!("the case did not finish: {failure}"),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------

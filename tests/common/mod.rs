@@ -11,68 +11,68 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A database created for one test and dropped by [`TestDatabase::drop_now`].
-pub struct TestDatabase {
-    /// The URL to connect to it.
-    pub url: String,
-    name: String,
-    admin: sqlx::PgPool,
-}
-
-impl TestDatabase {
-    /// Creates `ocset_test_<random>` on the test server. Panics, naming the
-    /// way out, when the server cannot be reached: a PostgreSQL test never
-    /// passes without running.
-    pub async fn create() -> Self {
-        let admin_url = postgres_admin_url();
-        let admin = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL is not reachable at {admin_url} ({e}): start it, set OCSET_TEST_POSTGRES_URL, or skip these tests with `cargo test -- --skip postgres`"
-                )
-            });
-        let name = format!("ocset_test_{:016x}", rand::random::<u64>());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .expect("create the test database");
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(b, _)| b);
-        Self {
-            url: format!("{base}/{name}"),
-            name,
-            admin,
-        }
-    }
-
-    /// Drops the database (closing any connection still open to it).
-    pub async fn drop_now(self) {
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&self.admin)
-        .await
-        .expect("drop the test database");
+/// `url` with its database name replaced by `name`, keeping any query.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[host_start..].find('/') {
+        Some(slash) => &base[..host_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
     }
 }
 
-/// Runs `test` against a fresh PostgreSQL database, dropping it afterwards
-/// even when the test panics, then passing the panic on.
+/// Runs `test` with the URL of a new PostgreSQL database, and drops the
+/// database afterwards whatever the test did; then passes its panic on.
+/// When the server cannot be reached it panics, naming the way out: a
+/// PostgreSQL test never passes without running.
 pub async fn with_postgres<F, Fut>(test: F)
 where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let db = TestDatabase::create().await;
-    let outcome = tokio::spawn(test(db.url.clone())).await;
-    db.drop_now().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
+    use sqlx::Connection;
+    let url = postgres_admin_url();
+    let unreachable = |why: String| -> ! {
+        panic!(
+            "PostgreSQL is not reachable at {}: start it, set OCSET_TEST_POSTGRES_URL, or skip these tests with `cargo test -- --skip postgres` ({why})",
+            ocset_scheduler::config::redact_url(&url)
+        )
+    };
+    // A bound on the wait, not a sleep: a firewalled host would otherwise
+    // hang the suite for the operating system's TCP timeout.
+    let mut admin = match tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sqlx::PgConnection::connect(&url),
+    )
+    .await
+    {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(e)) => unreachable(e.to_string()),
+        Err(_) => unreachable("no answer within 10 seconds".to_string()),
+    };
+    let name = format!("ocset_test_{:016x}", rand::random::<u64>());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("creating the test database");
+    let outcome = tokio::spawn(test(with_database(&url, &name))).await;
+    // FORCE ends the pool's connections, which may outlive the test.
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("dropping the test database");
+    if let Err(failure) = outcome {
+        match failure.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(failure) => panic!("the test did not finish: {failure}"),
+        }
     }
 }
 
