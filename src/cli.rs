@@ -7,7 +7,7 @@ use crate::config::{self, ConfigError, Settings};
 use crate::domain::{Lpa, RiskGrade, Stage};
 use crate::import::read_csv;
 use crate::ledger::{ImportError, Ledger, PackageView};
-use crate::store::{self, PackageFilter, StoreError};
+use crate::store::{self, Actor, PackageFilter, StoreError};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use std::future::Future;
@@ -191,7 +191,7 @@ pub async fn run(
             let rows = read_csv(&bytes).map_err(CliError::Import)?;
             let ledger = open_ledger(settings, clock).await?;
             let imported = ledger
-                .import(rows, &cli_actor())
+                .import(rows, &Actor::named(cli_actor()))
                 .await
                 .map_err(|e| match e {
                     ImportError::Rows(rows) => CliError::Import(rows),
@@ -221,6 +221,7 @@ pub async fn run(
                 grade: args.grade,
                 lpa: lpa.as_ref().map(Lpa::to_string),
                 stage: args.stage,
+                ..PackageFilter::default()
             };
             let views = ledger.list(&filter).await?;
             if args.json {

@@ -6,7 +6,7 @@
 use crate::domain::{OfficerEmail, Outcome, RiskGrade, Stage};
 use crate::intake::NewPackage;
 use crate::ledger::{ImportError, Ledger};
-use crate::store::StoreError;
+use crate::store::{Actor, StoreError};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
 /// Every demo package's reference starts with this, so demo data can never
@@ -14,7 +14,9 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 pub const DEMO_PREFIX: &str = "DEMO-";
 
 /// The actor the ledger records for demo data.
-pub const DEMO_ACTOR: &str = "demo";
+pub fn demo_actor() -> Actor {
+    Actor::named("demo")
+}
 
 /// What happens to a demo package after receipt, in hours after receipt.
 #[derive(Debug, Clone, Copy)]
@@ -179,12 +181,15 @@ pub async fn load(ledger: &Ledger) -> Result<String, StoreError> {
             )
         })
         .collect();
-    ledger.import(rows, DEMO_ACTOR).await.map_err(|e| match e {
-        ImportError::Store(e) => e,
-        ImportError::Rows(rows) => {
-            StoreError::Corrupt(format!("demo data was refused: {}", rows[0]))
-        }
-    })?;
+    ledger
+        .import(rows, &demo_actor())
+        .await
+        .map_err(|e| match e {
+            ImportError::Store(e) => e,
+            ImportError::Rows(rows) => {
+                StoreError::Corrupt(format!("demo data was refused: {}", rows[0]))
+            }
+        })?;
 
     for (i, (_, age, _, then)) in LEDGER.iter().enumerate() {
         let reference = crate::domain::Reference::parse(&format!("{DEMO_PREFIX}{:04}", i + 1))
@@ -195,14 +200,14 @@ pub async fn load(ledger: &Ledger) -> Result<String, StoreError> {
             Then::Nothing => {}
             Then::Awaiting(h) => {
                 ledger
-                    .change(&reference, DEMO_ACTOR, move |p, now| {
+                    .change(&reference, &demo_actor(), move |p, now| {
                         p.move_stage(Stage::AwaitingEnforcement, at(h), None, None, now)
                     })
                     .await?;
             }
             Then::Stop(stage, outcome, h) => {
                 ledger
-                    .change(&reference, DEMO_ACTOR, move |p, now| {
+                    .change(&reference, &demo_actor(), move |p, now| {
                         p.move_stage(stage, at(h), Some(outcome), Some("demo outcome"), now)
                     })
                     .await?;
@@ -210,14 +215,14 @@ pub async fn load(ledger: &Ledger) -> Result<String, StoreError> {
             Then::Regrade(grade, h) => {
                 let policy = ledger.settings().policy.clone();
                 ledger
-                    .change(&reference, DEMO_ACTOR, move |p, now| {
+                    .change(&reference, &demo_actor(), move |p, now| {
                         p.regrade(grade, "new intelligence (demo)", at(h), now, &policy)
                     })
                     .await?;
             }
             Then::ChildAccess(access, referral) => {
                 ledger
-                    .change(&reference, DEMO_ACTOR, move |p, now| {
+                    .change(&reference, &demo_actor(), move |p, now| {
                         p.update_safeguarding(Some(at(access)), referral.map(at), now)
                     })
                     .await?;
@@ -228,7 +233,9 @@ pub async fn load(ledger: &Ledger) -> Result<String, StoreError> {
             let officer = OfficerEmail::parse(&format!("sgt{:02}@ocset.example", i % 4 + 1))
                 .map_err(|e| StoreError::Corrupt(e.0))?;
             ledger
-                .change(&reference, DEMO_ACTOR, move |p, now| p.assign(officer, now))
+                .change(&reference, &demo_actor(), move |p, now| {
+                    p.assign(officer, now)
+                })
                 .await?;
         }
     }

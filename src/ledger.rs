@@ -8,7 +8,7 @@ use crate::domain::{
     Change, MoveRefused, Outcome, Package, PackageStatus, Reference, RiskGrade, Stage,
 };
 use crate::intake::{FieldError, NewPackage};
-use crate::store::{LedgerEntry, PackageFilter, Store, StoreError};
+use crate::store::{Actor, LedgerEntry, PackageFilter, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -116,12 +116,13 @@ impl Ledger {
     }
 
     fn entry(&self, change: Change) -> LedgerEntry {
-        let next_due_at = self.settings.ladder_timing().first_due(&change.package);
+        let timing = self.settings.ladder_timing();
         LedgerEntry {
+            next_due_at: timing.first_due(&change.package),
+            due_soon_at: timing.due_soon_at(&change.package),
             package: change.package,
             event: change.event,
             occurred_at: change.occurred_at,
-            next_due_at,
         }
     }
 
@@ -141,7 +142,7 @@ impl Ledger {
     pub async fn import(
         &self,
         rows: Vec<(u64, NewPackage)>,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<usize, ImportError> {
         let now = self.now();
         let rules = self.settings.intake_rules();
@@ -211,7 +212,7 @@ impl Ledger {
     pub async fn change(
         &self,
         reference: &Reference,
-        actor: &str,
+        actor: &Actor,
         make: impl FnOnce(&Package, DateTime<Utc>) -> Result<Change, MoveRefused> + Send + 'static,
     ) -> Result<Package, StoreError> {
         let now = self.now();

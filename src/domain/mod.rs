@@ -2,6 +2,7 @@
 //! escalation ladder's timing. No I/O and no clock of its own: every function
 //! that needs "now" takes it as an argument.
 
+pub mod access;
 pub mod fields;
 pub mod grade;
 pub mod ladder;
@@ -12,13 +13,14 @@ pub mod timescale;
 #[cfg(test)]
 mod package_tests;
 
+pub use access::Role;
 pub use fields::{parse_instant, Invalid, Lpa, Lpas, OfficerEmail, Reference};
 pub use grade::RiskGrade;
 pub use ladder::{
     default_ladder, due_soon_from, EscalationLevel, LadderTiming, LevelTime, PackageClock,
 };
 pub use package::{
-    Change, EventKind, MoveRefused, Package, PackageParts, PackageStatus, Safeguarding,
+    Change, EventKind, MoveRefused, Package, PackageParts, PackageStatus, Refusal, Safeguarding,
 };
 pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 pub use timescale::{

@@ -25,11 +25,11 @@ impl Safeguarding {
         referral_made_at: Option<DateTime<Utc>>,
     ) -> Result<Self, MoveRefused> {
         match (child_access_identified_at, referral_made_at) {
-            (None, Some(_)) => Err(MoveRefused::new(
+            (None, Some(_)) => Err(MoveRefused::invalid(
                 "safeguarding_referral_at",
                 "a referral needs child_access_identified_at: say when access to a child was identified",
             )),
-            (Some(access), Some(referral)) if referral < access => Err(MoveRefused::new(
+            (Some(access), Some(referral)) if referral < access => Err(MoveRefused::invalid(
                 "safeguarding_referral_at",
                 "the referral is dated before child access was identified",
             )),
@@ -99,8 +99,7 @@ impl fmt::Display for PackageStatus {
     }
 }
 
-/// A move the rules refuse, naming the field at fault. The API answers these
-/// with 409 (or 422 for a bad value) and writes nothing.
+/// A move the rules refuse, naming the field at fault. Nothing is written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct MoveRefused {
@@ -108,13 +107,37 @@ pub struct MoveRefused {
     pub field: &'static str,
     /// Why, in words a sergeant can act on.
     pub reason: String,
+    /// A bad value, or a move the package's state forbids.
+    pub kind: Refusal,
+}
+
+/// Why a move was refused: the API answers `Invalid` with 422 and
+/// `Conflict` with 409.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A value is wrong (a time in the future, a missing outcome).
+    Invalid,
+    /// The package's state forbids the move (a stopped clock, a backward
+    /// stage move, a grade it already has).
+    Conflict,
 }
 
 impl MoveRefused {
-    fn new(field: &'static str, reason: impl Into<String>) -> Self {
+    /// A bad value in `field`.
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self {
             field,
             reason: reason.into(),
+            kind: Refusal::Invalid,
+        }
+    }
+
+    /// A move the package's state forbids.
+    pub fn conflict(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+            kind: Refusal::Conflict,
         }
     }
 }
@@ -326,10 +349,10 @@ impl Package {
         now: DateTime<Utc>,
     ) -> Result<(), MoveRefused> {
         if at > now + chrono::Duration::minutes(crate::domain::FUTURE_TOLERANCE_MINUTES) {
-            return Err(MoveRefused::new(field, "is in the future"));
+            return Err(MoveRefused::invalid(field, "is in the future"));
         }
         if at < self.0.received_at {
-            return Err(MoveRefused::new(
+            return Err(MoveRefused::invalid(
                 field,
                 "is before the package was received",
             ));
@@ -340,7 +363,7 @@ impl Package {
     fn require_open(&self, field: &'static str) -> Result<(), MoveRefused> {
         match &self.0.state {
             PackageState::Open { .. } => Ok(()),
-            PackageState::Stopped(stop) => Err(MoveRefused::new(
+            PackageState::Stopped(stop) => Err(MoveRefused::conflict(
                 field,
                 format!(
                     "the package is {} and its clock has stopped",
@@ -363,16 +386,16 @@ impl Package {
         self.check_time("at", at, now)?;
         let reason = reason.trim();
         if reason.is_empty() {
-            return Err(MoveRefused::new("reason", "a regrade needs a reason"));
+            return Err(MoveRefused::invalid("reason", "a regrade needs a reason"));
         }
         if reason.chars().count() > MAX_NOTE_CHARS {
-            return Err(MoveRefused::new(
+            return Err(MoveRefused::invalid(
                 "reason",
                 format!("is longer than {MAX_NOTE_CHARS} characters"),
             ));
         }
         if grade == self.grade() {
-            return Err(MoveRefused::new(
+            return Err(MoveRefused::conflict(
                 "risk_grade",
                 format!("the package is already graded {grade}"),
             ));
@@ -411,27 +434,27 @@ impl Package {
         self.check_time("at", at, now)?;
         let from = self.stage();
         if at < self.0.state.since() {
-            return Err(MoveRefused::new(
+            return Err(MoveRefused::invalid(
                 "at",
                 format!("is before the package entered {from}"),
             ));
         }
         let note = match note.map(str::trim).filter(|n| !n.is_empty()) {
             Some(n) if n.chars().count() > MAX_NOTE_CHARS => {
-                return Err(MoveRefused::new(
+                return Err(MoveRefused::invalid(
                     "note",
                     format!("is longer than {MAX_NOTE_CHARS} characters"),
                 ))
             }
             Some(n) if n.chars().any(|c| c.is_control() && c != '\n') => {
-                return Err(MoveRefused::new("note", "contains a control character"))
+                return Err(MoveRefused::invalid("note", "contains a control character"))
             }
             other => other.map(str::to_string),
         };
         let state = match (from, to) {
             (Stage::IntelligenceDevelopment, Stage::AwaitingEnforcement) => {
                 if outcome.is_some() {
-                    return Err(MoveRefused::new(
+                    return Err(MoveRefused::invalid(
                         "outcome",
                         "only enforced and closed take an outcome",
                     ));
@@ -448,20 +471,20 @@ impl Package {
                     StopKind::Closed
                 };
                 let outcome = outcome.ok_or_else(|| {
-                    MoveRefused::new("outcome", format!("moving to {to} needs an outcome"))
+                    MoveRefused::invalid("outcome", format!("moving to {to} needs an outcome"))
                 })?;
                 let stop = ClockStop::new(kind, at, outcome)
-                    .map_err(|e| MoveRefused::new("outcome", e.to_string()))?;
+                    .map_err(|e| MoveRefused::invalid("outcome", e.to_string()))?;
                 PackageState::Stopped(stop)
             }
             (from, to) if from == to => {
-                return Err(MoveRefused::new(
+                return Err(MoveRefused::conflict(
                     "stage",
                     format!("the package is already in {to}"),
                 ))
             }
             (from, to) => {
-                return Err(MoveRefused::new(
+                return Err(MoveRefused::conflict(
                     "stage",
                     format!("a package cannot move back from {from} to {to}"),
                 ))
@@ -485,7 +508,7 @@ impl Package {
     pub fn assign(&self, officer: OfficerEmail, now: DateTime<Utc>) -> Result<Change, MoveRefused> {
         self.require_open("officer")?;
         if self.0.assigned_officer.as_ref() == Some(&officer) {
-            return Err(MoveRefused::new(
+            return Err(MoveRefused::conflict(
                 "officer",
                 format!("the package is already assigned to {officer}"),
             ));
@@ -513,7 +536,7 @@ impl Package {
     ) -> Result<Change, MoveRefused> {
         let current = self.0.safeguarding;
         if child_access_identified_at.is_none() && referral_made_at.is_none() {
-            return Err(MoveRefused::new(
+            return Err(MoveRefused::invalid(
                 "child_access_identified_at",
                 "give child_access_identified_at, referral_made_at or both",
             ));
@@ -521,7 +544,7 @@ impl Package {
         let merge = |field: &'static str,
                      old: Option<DateTime<Utc>>,
                      new: Option<DateTime<Utc>>| match (old, new) {
-            (Some(o), Some(n)) if o != n => Err(MoveRefused::new(
+            (Some(o), Some(n)) if o != n => Err(MoveRefused::conflict(
                 field,
                 "is already recorded with a different time",
             )),
@@ -543,12 +566,10 @@ impl Package {
         if let Some(t) = referral_made_at {
             self.check_time("referral_made_at", t, now)?;
         }
-        let safeguarding = Safeguarding::new(access, referral).map_err(|e| MoveRefused {
-            field: "referral_made_at",
-            reason: e.reason,
-        })?;
+        let safeguarding = Safeguarding::new(access, referral)
+            .map_err(|e| MoveRefused::invalid("referral_made_at", e.reason))?;
         if safeguarding == current {
-            return Err(MoveRefused::new(
+            return Err(MoveRefused::conflict(
                 "child_access_identified_at",
                 "nothing changes: these times are already recorded",
             ));

@@ -243,10 +243,10 @@ macro_rules! impl_store {
                 if entry.package.reference() != reference {
                     // The row is keyed by reference; writing another one's
                     // state over it would merge two packages.
-                    return Err(StoreError::Refused(MoveRefused {
-                        field: "reference",
-                        reason: format!("a change to {reference} cannot change the reference"),
-                    }));
+                    return Err(StoreError::Refused(MoveRefused::conflict(
+                        "reference",
+                        format!("a change to {reference} cannot change the reference"),
+                    )));
                 }
                 let recorded_at = $crate::store::rows::stored_instant(recorded_at);
                 let row: PackageRow = bind_package_values!(
