@@ -4,10 +4,11 @@
 
 use crate::clock::Clock;
 use crate::config::{self, ConfigError, Settings};
-use crate::domain::{Lpa, RiskGrade, Stage};
+use crate::domain::{Lpa, Reference, RiskGrade, Role, Stage};
+use crate::http::Application;
 use crate::import::read_csv;
 use crate::ledger::{ImportError, Ledger, PackageView};
-use crate::store::{self, Actor, PackageFilter, StoreError};
+use crate::store::{self, Actor, ApiToken, AuditRecord, PackageFilter, StoreError};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use std::future::Future;
@@ -57,9 +58,46 @@ pub enum Command {
     /// Check the configuration file and environment overrides, and print the
     /// effective configuration (passwords hidden).
     CheckConfig,
+    /// Create, list or revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenAction),
+    /// Print the audit log: every change and every read, with who and when.
+    Audit {
+        /// Only the lines about this package.
+        #[arg(long)]
+        reference: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill an empty database with fictional packages (DEMO-0001...) relative
     /// to now, to see every feature at work.
     Demo,
+}
+
+/// What to do with tokens.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it once; its last line is the token alone.
+    Create {
+        /// A unique name, recorded as the actor of what the token does.
+        #[arg(long)]
+        name: String,
+        /// viewer, intake, supervisor or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List tokens (names, roles, dates; never the tokens).
+    List,
+    /// Revoke a token: it is refused from the next request on.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse::<Role>().map_err(|e| e.to_string())
 }
 
 /// Filters and format for `list`.
@@ -156,7 +194,7 @@ pub async fn run(
     settings: Settings,
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
-    shutdown: impl Future<Output = ()> + Send,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), CliError> {
     let io =
         |e: std::io::Error| CliError::Other(anyhow::Error::new(e).context("writing the output"));
@@ -179,11 +217,36 @@ pub async fn run(
         }
         Command::Serve => {
             let url = settings.config.database.url.clone();
+            let bind = settings.config.http.bind.clone();
             let ledger = open_ledger(settings, clock).await?;
-            tracing::info!(database = %url, "ocset-scheduler is running; stop it with SIGTERM or Ctrl-C");
-            shutdown.await;
-            drop(ledger);
+            let app = Application::build(ledger, &bind)
+                .await
+                .map_err(|e| CliError::Other(anyhow::Error::new(e).context(format!("binding the HTTP API to {bind}"))))?;
+            tracing::info!(
+                database = %url,
+                api = %format!("http://{}", app.address()),
+                "ocset-scheduler is running; stop it with SIGTERM or Ctrl-C"
+            );
+            app.run_until(shutdown)
+                .await
+                .map_err(|e| CliError::Other(anyhow::Error::new(e).context("serving the HTTP API")))?;
             tracing::info!("ocset-scheduler stopped cleanly");
+        }
+        Command::Token(action) => token(action, settings, clock, out).await?,
+        Command::Audit { reference, json } => {
+            let reference = reference
+                .as_deref()
+                .map(Reference::parse)
+                .transpose()
+                .map_err(|e| CliError::Usage(format!("--reference: {}", e.0)))?;
+            let ledger = open_ledger(settings, clock).await?;
+            let lines = ledger.store().audit_log(reference.as_ref()).await?;
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &lines).map_err(|e| CliError::Other(e.into()))?;
+                writeln!(out).map_err(io)?;
+            } else {
+                write!(out, "{}", audit_table(&lines)).map_err(io)?;
+            }
         }
         Command::Import { file } => {
             let bytes = std::fs::read(&file)
@@ -223,7 +286,7 @@ pub async fn run(
                 stage: args.stage,
                 ..PackageFilter::default()
             };
-            let views = ledger.list(&filter).await?;
+            let views = ledger.list(&filter, &Actor::named(cli_actor())).await?;
             if args.json {
                 serde_json::to_writer_pretty(&mut *out, &views)
                     .map_err(|e| CliError::Other(e.into()))?;
@@ -239,6 +302,78 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+async fn token(
+    action: TokenAction,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::Other(anyhow::Error::new(e).context("writing the output"));
+    let actor = Actor::named(cli_actor());
+    let ledger = open_ledger(settings, clock).await?;
+    let now = ledger.now();
+    match action {
+        TokenAction::Create { name, role } => {
+            crate::tokens::check_name(&name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
+            let (token, hash) = crate::tokens::generate();
+            let record = ApiToken {
+                name: name.clone(),
+                role,
+                created_at: now,
+                revoked_at: None,
+            };
+            ledger.store().create_token(&record, &hash, &actor).await?;
+            writeln!(out, "created token {name} with role {role}; it is shown once, store it now:").map_err(io)?;
+            writeln!(out, "{token}").map_err(io)?;
+        }
+        TokenAction::List => {
+            let tokens = ledger.store().tokens().await?;
+            writeln!(out, "{:<32}  {:<10}  {:<20}  REVOKED", "NAME", "ROLE", "CREATED").map_err(io)?;
+            for t in &tokens {
+                writeln!(
+                    out,
+                    "{:<32}  {:<10}  {:<20}  {}",
+                    t.name,
+                    t.role,
+                    t.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    t.revoked_at.map_or("-".to_string(), |r| r.format("%Y-%m-%d %H:%M UTC").to_string())
+                )
+                .map_err(io)?;
+            }
+            writeln!(out, "{} token(s)", tokens.len()).map_err(io)?;
+        }
+        TokenAction::Revoke { name } => {
+            if ledger.store().revoke_token(&name, now, &actor).await? {
+                writeln!(out, "revoked token {name}; it is refused from now on").map_err(io)?;
+            } else {
+                return Err(CliError::Usage(format!("there is no active token named {name}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The audit log as a plain-text table.
+pub fn audit_table(lines: &[AuditRecord]) -> String {
+    let mut text = format!(
+        "{:<25}  {:<28}  {:<30}  {:<20}  {:<36}  DETAIL\n",
+        "AT (UTC)", "ACTOR", "ACTION", "REFERENCE", "REQUEST"
+    );
+    for line in lines {
+        text.push_str(&format!(
+            "{:<25}  {:<28}  {:<30}  {:<20}  {:<36}  {}\n",
+            line.at.format("%Y-%m-%d %H:%M:%S"),
+            line.actor,
+            line.action,
+            line.reference.as_deref().unwrap_or("-"),
+            line.request_id.as_deref().unwrap_or("-"),
+            line.detail.as_deref().unwrap_or("-"),
+        ));
+    }
+    text.push_str(&format!("{} line(s)\n", lines.len()));
+    text
 }
 
 fn local(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {

@@ -32,8 +32,27 @@ pub struct Config {
     pub safeguarding: SafeguardingConfig,
     /// The escalation ladder.
     pub escalation: EscalationConfig,
+    /// The HTTP API.
+    pub http: HttpConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// The address the API listens on. Loopback by default: put a TLS
+    /// proxy in front before opening it to the force network.
+    pub bind: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+        }
+    }
 }
 
 /// `[force]`.
@@ -475,6 +494,12 @@ fn check(config: Config, source_of: &dyn Fn(&str) -> String) -> Result<Settings,
                 "must start with sqlite: or postgres: (got {})",
                 config.database.url
             ),
+        );
+    }
+    if config.http.bind.parse::<std::net::SocketAddr>().is_err() {
+        fault(
+            "http.bind",
+            format!("{:?} is not an address and port such as 127.0.0.1:8080", config.http.bind),
         );
     }
     if config.database.max_connections == 0 {

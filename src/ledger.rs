@@ -5,10 +5,11 @@
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::{
-    Change, MoveRefused, Outcome, Package, PackageStatus, Reference, RiskGrade, Stage,
+    Change, Lpa, MoveRefused, Outcome, Package, PackageStatus, Reference, RiskGrade, Stage,
 };
 use crate::intake::{FieldError, NewPackage};
-use crate::store::{Actor, LedgerEntry, PackageFilter, Store, StoreError};
+use crate::position::CurrentPosition;
+use crate::store::{Actor, LedgerEntry, LedgerEvent, PackageFilter, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ pub struct Ledger {
 
 /// A package as readers see it: every stored fact plus its derived status.
 /// This is the shape of `list --json` and of the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PackageView {
     /// The case system's reference.
     pub reference: String,
@@ -77,6 +78,17 @@ impl fmt::Display for RowError {
             None => write!(f, "line {}: {}", self.line, self.message),
         }
     }
+}
+
+/// Why a new package was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// Fields are not valid; each fault is listed.
+    #[error("the package is not valid")]
+    Invalid(Vec<FieldError>),
+    /// Storage refused or failed (a duplicate reference among others).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why an import wrote nothing.
@@ -207,6 +219,46 @@ impl Ledger {
         }
     }
 
+    /// Creates one package under the intake rules.
+    pub async fn create(&self, input: &NewPackage, actor: &Actor) -> Result<Package, CreateError> {
+        let now = self.now();
+        let package = self
+            .settings
+            .intake_rules()
+            .admit(input, now)
+            .map_err(CreateError::Invalid)?;
+        let entry = self.created_entry(package.clone());
+        self.store.insert_packages(&[entry], actor, now).await?;
+        Ok(package)
+    }
+
+    /// One package and its history, recording the read in the audit log
+    /// first: no package is shown without its read being on record.
+    pub async fn read(
+        &self,
+        reference: &Reference,
+        actor: &Actor,
+    ) -> Result<Option<(Package, Vec<LedgerEvent>)>, StoreError> {
+        let Some(package) = self.store.package(reference).await? else {
+            return Ok(None);
+        };
+        self.store
+            .audit(actor, "package.read", Some(reference), None, self.now())
+            .await?;
+        let events = self.store.events(reference).await?;
+        Ok(Some((package, events)))
+    }
+
+    /// The current position, for all LPAs or one.
+    pub async fn position(&self, lpa: Option<&Lpa>) -> Result<CurrentPosition, StoreError> {
+        let now = self.now();
+        let rows = self
+            .store
+            .position(now, crate::position::due_by(now), lpa.map(Lpa::as_str))
+            .await?;
+        Ok(CurrentPosition::from_rows(&rows, now, lpa.map(ToString::to_string)))
+    }
+
     /// Applies a domain move to one package: `make` receives the package as
     /// stored (held against other writers) and the current instant.
     pub async fn change(
@@ -250,9 +302,40 @@ impl Ledger {
         }
     }
 
-    /// Packages matching `filter`, as views, ordered by deadline.
-    pub async fn list(&self, filter: &PackageFilter) -> Result<Vec<PackageView>, StoreError> {
+    /// Packages matching `filter`, as views, ordered by deadline. The read is
+    /// recorded in the audit log (`packages.listed`, with the filter and how
+    /// many were shown, never the references).
+    pub async fn list(&self, filter: &PackageFilter, actor: &Actor) -> Result<Vec<PackageView>, StoreError> {
         let packages = self.store.list_packages(filter).await?;
+        let detail = describe_filter(filter, packages.len());
+        self.store
+            .audit(actor, "packages.listed", None, Some(&detail), self.now())
+            .await?;
         Ok(packages.iter().map(|p| self.view(p)).collect())
     }
+}
+
+/// A filter as an audit detail: `open_only=true grade=high count=12`.
+fn describe_filter(filter: &PackageFilter, count: usize) -> String {
+    let mut parts = Vec::new();
+    if filter.open_only {
+        parts.push("open_only=true".to_string());
+    }
+    if let Some(grade) = filter.grade {
+        parts.push(format!("grade={grade}"));
+    }
+    if let Some(lpa) = &filter.lpa {
+        parts.push(format!("lpa={lpa}"));
+    }
+    if let Some(stage) = filter.stage {
+        parts.push(format!("stage={stage}"));
+    }
+    if let Some((status, _)) = filter.status {
+        parts.push(format!("status={status}"));
+    }
+    if filter.after.is_some() {
+        parts.push("page=next".to_string());
+    }
+    parts.push(format!("count={count}"));
+    parts.join(" ")
 }

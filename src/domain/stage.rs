@@ -9,6 +9,7 @@ use std::str::FromStr;
 /// `Enforced` and `Closed` stop the clock and always carry an [`Outcome`]
 /// (see [`PackageState`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Intelligence is being developed before enforcement can be planned.
@@ -102,6 +103,7 @@ impl fmt::Display for Stage {
 
 /// How a package's clock stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The suspect was arrested.

@@ -1,0 +1,203 @@
+//! One JSON shape for every error:
+//! `{"error": {"code": "invalid_field", "message": "...", "field": "received_at"}}`.
+//! Bad input is a 4xx that names the field and why; a 500 says only that it
+//! failed and the request id, and logs the cause.
+
+use crate::domain::Refusal;
+use crate::intake::FieldError;
+use crate::store::StoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+/// The body of an error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code a program can branch on.
+    pub code: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// The field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Every fault, when there were several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub details: Vec<FieldError>,
+}
+
+/// The envelope: `{"error": {...}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ErrorBody {
+                code,
+                message: message.into(),
+                field: None,
+                details: Vec::new(),
+            },
+        }
+    }
+
+    fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.body.field = Some(field.into());
+        self
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// 422: a field's value is not acceptable.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).with_field(field)
+    }
+
+    /// 422 for every fault intake found, the first one named in `field`.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        let first = errors.first().cloned().unwrap_or(FieldError {
+            field: "body",
+            message: "the package was refused".into(),
+        });
+        let message = format!("{}: {}", first.field, first.message);
+        let mut error = Self::invalid_field(first.field, message);
+        if errors.len() > 1 {
+            error.body.details = errors;
+        }
+        error
+    }
+
+    /// 400: the request cannot be read at all.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401: no token, or a token that is unknown or revoked.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403: the token's role is too low.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 409: the request conflicts with the package's state.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 413.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than {} KiB", limit / 1024),
+        )
+    }
+
+    /// 415.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        )
+    }
+
+    /// 405.
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not take that method")
+    }
+
+    /// 503: the service cannot answer now (the database is unreachable).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    /// 500. The cause is logged, never sent: the body names only the failure.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %ErrorChain(cause), "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the service failed to answer; the cause is in its log",
+        )
+    }
+}
+
+/// Displays an error with its causes, for the log.
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Duplicate(reference) => Self::conflict(
+                "duplicate_reference",
+                format!("a package with reference {reference} already exists"),
+            )
+            .with_field("reference"),
+            StoreError::NotFound(reference) => Self::not_found(format!("no package has reference {reference}")),
+            StoreError::Refused(refused) => match refused.kind {
+                Refusal::Invalid => Self::invalid_field(refused.field, refused.to_string()),
+                Refusal::Conflict => Self::conflict("conflict", refused.to_string()).with_field(refused.field),
+            },
+            StoreError::DuplicateToken(name) => {
+                Self::conflict("duplicate_token", format!("a token named {name} already exists")).with_field("name")
+            }
+            StoreError::Database { ref source, .. } if is_unavailable(source) => {
+                tracing::error!(error = %ErrorChain(&error), "database unavailable");
+                Self::unavailable("the database is not answering; try again shortly")
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(ErrorEnvelope { error: self.body })).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

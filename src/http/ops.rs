@@ -1,0 +1,95 @@
+//! Unauthenticated operational endpoints: liveness, readiness, metrics and
+//! the OpenAPI document. None of them reveals a reference or a name.
+
+use super::AppState;
+use crate::domain::{RiskGrade, Stage};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// A health answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, `ready` or `not_ready`.
+    pub status: &'static str,
+    /// Why not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        reason: None,
+    })
+}
+
+/// Readiness: the database answers and every migration is applied.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.ledger.store().is_ready().await {
+        Ok(true) => (StatusCode::OK, Json(Health { status: "ready", reason: None })),
+        Ok(false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "not_ready",
+                reason: Some("the database migrations are not all applied".into()),
+            }),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "not_ready",
+                    reason: Some("the database is not answering".into()),
+                }),
+            )
+        }
+    }
+}
+
+/// Prometheus metrics in text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::new();
+    match state.ledger.position(None).await {
+        Ok(position) => {
+            out.push_str("# HELP ocset_open_packages Open packages by grade and stage.\n# TYPE ocset_open_packages gauge\n");
+            for (stage, grades) in &position.by_stage_and_grade {
+                for (grade, figures) in grades {
+                    let _ = writeln!(out, "ocset_open_packages{{grade=\"{grade}\",stage=\"{stage}\"}} {}", figures.open);
+                }
+            }
+            out.push_str("# HELP ocset_breached_packages Open packages at or past their deadline, by grade.\n# TYPE ocset_breached_packages gauge\n");
+            for (grade, figures) in &position.by_grade {
+                let _ = writeln!(out, "ocset_breached_packages{{grade=\"{grade}\"}} {}", figures.breached);
+            }
+            out.push_str("# HELP ocset_breached_packages_total_open All open packages at or past their deadline.\n# TYPE ocset_breached_packages_total_open gauge\n");
+            let _ = writeln!(out, "ocset_breached_packages_total_open {}", position.breached);
+            out.push_str("# HELP ocset_ledger_up 1 when the ledger could be read for these metrics.\n# TYPE ocset_ledger_up gauge\nocset_ledger_up 1\n");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics could not read the ledger");
+            out.push_str("# HELP ocset_ledger_up 1 when the ledger could be read for these metrics.\n# TYPE ocset_ledger_up gauge\nocset_ledger_up 0\n");
+        }
+    }
+    state.metrics.render_requests(&mut out);
+    // Keep the label sets complete even before the first package exists.
+    debug_assert!(RiskGrade::ALL.len() == 4 && Stage::OPEN.len() == 2);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// The OpenAPI document of this API, generated from the code.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+pub async fn openapi() -> impl IntoResponse {
+    Json(super::openapi::document())
+}

@@ -1,0 +1,405 @@
+//! `/api/v1/packages`: create, read, list, and the moves a package makes.
+
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, Caller};
+use super::AppState;
+use crate::domain::{parse_instant, OfficerEmail, Outcome, PackageStatus, Reference, RiskGrade, Role, Stage};
+use crate::intake::NewPackage;
+use crate::ledger::{CreateError, PackageView};
+use crate::store::{LedgerEvent, PackageFilter, PageKey};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A new package. Times are RFC 3339 with an offset, or `YYYY-MM-DD HH:MM`
+/// in the force time zone. Never put a name in any field.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePackage {
+    /// The case system's reference: 1 to 64 characters.
+    #[schema(example = "NCA-2024-0193")]
+    pub reference: String,
+    /// very_high, high, medium or standard.
+    #[schema(example = "high")]
+    pub risk_grade: String,
+    /// When the package was received.
+    #[schema(example = "2024-03-28T10:00:00Z")]
+    pub received_at: String,
+    /// One of the force's LPAs.
+    #[schema(example = "Birmingham")]
+    pub lpa: String,
+    /// intelligence_development or awaiting_enforcement.
+    #[schema(example = "awaiting_enforcement")]
+    pub stage: String,
+    /// The assigned officer's work email address.
+    #[serde(default)]
+    pub assigned_officer: Option<String>,
+    /// When access to a child was identified, if it has been.
+    #[serde(default)]
+    pub child_access_identified_at: Option<String>,
+}
+
+/// A regrade.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Regrade {
+    /// The new grade.
+    #[schema(example = "very_high")]
+    pub risk_grade: String,
+    /// Why (new intelligence); kept in the package's history.
+    pub reason: String,
+}
+
+/// A stage move.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveStage {
+    /// awaiting_enforcement, enforced or closed.
+    #[schema(example = "enforced")]
+    pub stage: String,
+    /// When it happened; now when absent.
+    #[serde(default)]
+    pub at: Option<String>,
+    /// Needed for enforced (arrest, warrant_executed, voluntary_attendance,
+    /// other) and closed (no_further_action, transferred, other).
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// A note (no names).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// An assignment.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assign {
+    /// The officer's work email address.
+    #[schema(example = "pc.smith@force.police.uk")]
+    pub officer: String,
+}
+
+/// Safeguarding facts; give either or both.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SafeguardingUpdate {
+    /// When access to a child was identified.
+    #[serde(default)]
+    pub child_access_identified_at: Option<String>,
+    /// When the referral to children's social services was made.
+    #[serde(default)]
+    pub referral_made_at: Option<String>,
+}
+
+/// A package with its history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PackageDetail {
+    /// The package.
+    #[serde(flatten)]
+    pub package: PackageView,
+    /// Every event of its ledger, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<LedgerEvent>,
+}
+
+/// Filters and paging for the list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// on_track, due_soon, breached, met, missed or closed.
+    pub status: Option<String>,
+    /// very_high, high, medium or standard.
+    pub grade: Option<String>,
+    /// A stage.
+    pub stage: Option<String>,
+    /// An LPA.
+    pub lpa: Option<String>,
+    /// 1 to 1000; 100 when absent.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of packages, ordered by deadline.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PackagePage {
+    /// The packages.
+    pub packages: Vec<PackageView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// The default page size.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// The largest page size.
+pub const MAX_LIMIT: u32 = 1000;
+
+fn reference(text: &str) -> Result<Reference, ApiError> {
+    Reference::parse(text).map_err(|e| ApiError::invalid_field("reference", e.0))
+}
+
+fn instant(state: &AppState, field: &'static str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    parse_instant(text, state.ledger.settings().time_zone)
+        .map_err(|e| ApiError::invalid_field(field, format!("{field}: {}", e.0)))
+}
+
+fn optional_instant(state: &AppState, field: &'static str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.as_deref().map(|t| instant(state, field, t)).transpose()
+}
+
+fn grade(field: &'static str, text: &str) -> Result<RiskGrade, ApiError> {
+    RiskGrade::parse_lenient(text).map_err(|e| ApiError::invalid_field(field, e.to_string()))
+}
+
+fn stage(text: &str) -> Result<Stage, ApiError> {
+    Stage::parse_lenient(text).map_err(|e| ApiError::invalid_field("stage", e.to_string()))
+}
+
+/// Encodes a page position as an opaque cursor.
+pub fn encode_cursor(key: &PageKey) -> String {
+    let text = format!("{}\n{}", key.deadline_at.to_rfc3339(), key.reference);
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes a cursor made by [`encode_cursor`].
+pub fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
+    let bad = || ApiError::invalid_field("cursor", "cursor: not a cursor this service gave out");
+    if cursor.len() % 2 != 0 || cursor.len() > 400 {
+        return Err(bad());
+    }
+    let bytes: Vec<u8> = (0..cursor.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&cursor[i..i + 2], 16))
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (deadline, reference) = text.split_once('\n').ok_or_else(bad)?;
+    let deadline_at = DateTime::parse_from_rfc3339(deadline).map_err(|_| bad())?.with_timezone(&Utc);
+    Ok(PageKey {
+        deadline_at,
+        reference: reference.to_string(),
+    })
+}
+
+/// Reads list filters into a store filter, naming any bad field.
+pub fn filter_from(state: &AppState, query: &ListQuery, now: DateTime<Utc>) -> Result<PackageFilter, ApiError> {
+    let status = match &query.status {
+        Some(text) => Some((
+            PackageStatus::ALL
+                .into_iter()
+                .find(|s| s.as_str() == text)
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "status",
+                        format!("{text:?} is not a status: expected one of on_track, due_soon, breached, met, missed, closed"),
+                    )
+                })?,
+            now,
+        )),
+        None => None,
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid_field("limit", format!("limit must be 1 to {MAX_LIMIT}, not {limit}")));
+    }
+    Ok(PackageFilter {
+        open_only: false,
+        grade: query.grade.as_deref().map(|g| grade("grade", g)).transpose()?,
+        lpa: query
+            .lpa
+            .as_deref()
+            .map(|l| state.ledger.settings().lpas.parse(l).map(|l| l.to_string()))
+            .transpose()
+            .map_err(|e| ApiError::invalid_field("lpa", e.0))?,
+        stage: query.stage.as_deref().map(stage).transpose()?,
+        status,
+        after: query.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit: Some(limit),
+    })
+}
+
+/// Lists one page for `filter`, with the cursor of the next.
+pub async fn page(state: &AppState, mut filter: PackageFilter, caller: &Caller) -> Result<PackagePage, ApiError> {
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT) as usize;
+    // One more than asked tells whether another page follows.
+    filter.limit = Some(limit as u32 + 1);
+    let mut packages = state.ledger.list(&filter, &caller.actor()).await?;
+    let next_cursor = if packages.len() > limit {
+        packages.truncate(limit);
+        packages.last().map(|last| {
+            encode_cursor(&PageKey {
+                deadline_at: last.deadline_at,
+                reference: last.reference.clone(),
+            })
+        })
+    } else {
+        None
+    };
+    Ok(PackagePage { packages, next_cursor })
+}
+
+/// Create a package.
+#[utoipa::path(post, path = "/api/v1/packages", tag = "packages", request_body = CreatePackage,
+    security(("bearer" = [])),
+    responses((status = 201, body = PackageView), (status = 409, description = "duplicate reference", body = super::error::ErrorEnvelope),
+              (status = 422, description = "a field is not valid", body = super::error::ErrorEnvelope)))]
+pub async fn create(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CreatePackage>) -> Result<impl IntoResponse, ApiError> {
+    caller.require(Role::Intake)?;
+    let input = NewPackage {
+        reference: body.reference,
+        risk_grade: body.risk_grade,
+        received_at: body.received_at,
+        lpa: body.lpa,
+        stage: body.stage,
+        assigned_officer: body.assigned_officer,
+        child_access_identified_at: body.child_access_identified_at,
+        safeguarding_referral_at: None,
+    };
+    let package = state.ledger.create(&input, &caller.actor()).await.map_err(|e| match e {
+        CreateError::Invalid(errors) => ApiError::invalid_fields(errors),
+        CreateError::Store(e) => e.into(),
+    })?;
+    let view = state.ledger.view(&package);
+    let location = format!("/api/v1/packages/{}", encode_path(&view.reference));
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)))
+}
+
+/// Percent-encodes a reference for a path segment.
+fn encode_path(reference: &str) -> String {
+    reference
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Read one package with its history. The read is audited.
+#[utoipa::path(get, path = "/api/v1/packages/{reference}", tag = "packages",
+    params(("reference" = String, Path, description = "URL-encoded reference")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PackageDetail), (status = 404, body = super::error::ErrorEnvelope)))]
+pub async fn read(State(state): State<AppState>, caller: Caller, Path(text): Path<String>) -> Result<Json<PackageDetail>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let reference = reference(&text)?;
+    let (package, events) = state
+        .ledger
+        .read(&reference, &caller.actor())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no package has reference {reference}")))?;
+    Ok(Json(PackageDetail {
+        package: state.ledger.view(&package),
+        events,
+    }))
+}
+
+/// List packages, ordered by deadline, one page at a time.
+#[utoipa::path(get, path = "/api/v1/packages", tag = "packages", params(ListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = PackagePage), (status = 422, body = super::error::ErrorEnvelope)))]
+pub async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Json<PackagePage>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let filter = filter_from(&state, &query, state.ledger.now())?;
+    Ok(Json(page(&state, filter, &caller).await?))
+}
+
+/// Regrade a package; the deadline follows the regrade policy.
+#[utoipa::path(post, path = "/api/v1/packages/{reference}/grade", tag = "packages", request_body = Regrade,
+    params(("reference" = String, Path, description = "URL-encoded reference")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PackageView), (status = 404, body = super::error::ErrorEnvelope),
+              (status = 409, body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
+pub async fn regrade(State(state): State<AppState>, caller: Caller, Path(text): Path<String>, ApiJson(body): ApiJson<Regrade>) -> Result<Json<PackageView>, ApiError> {
+    caller.require(Role::Intake)?;
+    let reference = reference(&text)?;
+    let grade = grade("risk_grade", &body.risk_grade)?;
+    let policy = state.ledger.settings().policy.clone();
+    let package = state
+        .ledger
+        .change(&reference, &caller.actor(), move |p, now| p.regrade(grade, &body.reason, now, now, &policy))
+        .await?;
+    Ok(Json(state.ledger.view(&package)))
+}
+
+/// Move a package to another stage. Enforced and closed need an outcome.
+#[utoipa::path(post, path = "/api/v1/packages/{reference}/stage", tag = "packages", request_body = MoveStage,
+    params(("reference" = String, Path, description = "URL-encoded reference")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PackageView), (status = 404, body = super::error::ErrorEnvelope),
+              (status = 409, description = "an illegal move", body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
+pub async fn move_stage(State(state): State<AppState>, caller: Caller, Path(text): Path<String>, ApiJson(body): ApiJson<MoveStage>) -> Result<Json<PackageView>, ApiError> {
+    caller.require(Role::Intake)?;
+    let reference = reference(&text)?;
+    let to = stage(&body.stage)?;
+    let at = optional_instant(&state, "at", &body.at)?;
+    let outcome = body
+        .outcome
+        .as_deref()
+        .map(|o| o.parse::<Outcome>().map_err(|e| ApiError::invalid_field("outcome", e.to_string())))
+        .transpose()?;
+    let note = body.note;
+    let package = state
+        .ledger
+        .change(&reference, &caller.actor(), move |p, now| p.move_stage(to, at.unwrap_or(now), outcome, note.as_deref(), now))
+        .await?;
+    Ok(Json(state.ledger.view(&package)))
+}
+
+/// Assign a package to an officer.
+#[utoipa::path(post, path = "/api/v1/packages/{reference}/assign", tag = "packages", request_body = Assign,
+    params(("reference" = String, Path, description = "URL-encoded reference")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PackageView), (status = 403, body = super::error::ErrorEnvelope),
+              (status = 404, body = super::error::ErrorEnvelope), (status = 409, body = super::error::ErrorEnvelope)))]
+pub async fn assign(State(state): State<AppState>, caller: Caller, Path(text): Path<String>, ApiJson(body): ApiJson<Assign>) -> Result<Json<PackageView>, ApiError> {
+    caller.require(Role::Supervisor)?;
+    let reference = reference(&text)?;
+    let officer = OfficerEmail::parse(&body.officer).map_err(|e| ApiError::invalid_field("officer", e.0))?;
+    let package = state.ledger.change(&reference, &caller.actor(), move |p, now| p.assign(officer, now)).await?;
+    Ok(Json(state.ledger.view(&package)))
+}
+
+/// Record when child access was identified and/or the referral made.
+#[utoipa::path(post, path = "/api/v1/packages/{reference}/safeguarding", tag = "packages", request_body = SafeguardingUpdate,
+    params(("reference" = String, Path, description = "URL-encoded reference")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PackageView), (status = 404, body = super::error::ErrorEnvelope),
+              (status = 409, body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
+pub async fn safeguarding(State(state): State<AppState>, caller: Caller, Path(text): Path<String>, ApiJson(body): ApiJson<SafeguardingUpdate>) -> Result<Json<PackageView>, ApiError> {
+    caller.require(Role::Intake)?;
+    let reference = reference(&text)?;
+    let access = optional_instant(&state, "child_access_identified_at", &body.child_access_identified_at)?;
+    let referral = optional_instant(&state, "referral_made_at", &body.referral_made_at)?;
+    let package = state
+        .ledger
+        .change(&reference, &caller.actor(), move |p, now| p.update_safeguarding(access, referral, now))
+        .await?;
+    Ok(Json(state.ledger.view(&package)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let key = PageKey {
+            deadline_at: "2024-03-01T10:00:00Z".parse().unwrap(),
+            reference: "NCA/2024 #7".into(),
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
+        for bad in ["", "zz", "abc", "00"] {
+            assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn references_are_percent_encoded_for_paths() {
+        assert_eq!(encode_path("NCA/2024 #7"), "NCA%2F2024%20%237");
+        assert_eq!(encode_path("A-1_b.c~"), "A-1_b.c~");
+    }
+}

@@ -1,0 +1,110 @@
+//! `/api/v1/status` and `/api/v1/breaches`: the current position, and the
+//! packages past their deadline.
+
+use super::error::ApiError;
+use super::extract::{ApiQuery, Caller};
+use super::packages::{page, ListQuery};
+use super::AppState;
+use crate::domain::{PackageStatus, Role};
+use crate::ledger::PackageView;
+use crate::position::CurrentPosition;
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The optional LPA filter of the status.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatusQuery {
+    /// Only this LPA.
+    pub lpa: Option<String>,
+}
+
+/// The current position: open packages per queue and grade, breached, due
+/// within seven days, and the oldest.
+#[utoipa::path(get, path = "/api/v1/status", tag = "status", params(StatusQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = CurrentPosition), (status = 422, body = super::error::ErrorEnvelope)))]
+pub async fn status(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<StatusQuery>) -> Result<Json<CurrentPosition>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let lpa = query
+        .lpa
+        .as_deref()
+        .map(|l| state.ledger.settings().lpas.parse(l))
+        .transpose()
+        .map_err(|e| ApiError::invalid_field("lpa", e.0))?;
+    Ok(Json(state.ledger.position(lpa.as_ref()).await?))
+}
+
+/// Paging for the breaches.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BreachQuery {
+    /// Only this LPA.
+    pub lpa: Option<String>,
+    /// 1 to 1000; 100 when absent.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A breached package and how far past its deadline it is.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Breach {
+    /// The package.
+    #[serde(flatten)]
+    pub package: PackageView,
+    /// Seconds since the deadline.
+    pub overdue_seconds: i64,
+    /// Whole days since the deadline.
+    pub overdue_days: i64,
+}
+
+/// Open packages past their deadline, most overdue first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Breaches {
+    /// The instant the list is for.
+    pub as_of: DateTime<Utc>,
+    /// The breached packages.
+    pub breaches: Vec<Breach>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Open packages past their deadline, most overdue first.
+#[utoipa::path(get, path = "/api/v1/breaches", tag = "status", params(BreachQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Breaches), (status = 422, body = super::error::ErrorEnvelope)))]
+pub async fn breaches(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<BreachQuery>) -> Result<Json<Breaches>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let now = state.ledger.now();
+    let list = ListQuery {
+        status: Some(PackageStatus::Breached.as_str().into()),
+        lpa: query.lpa,
+        limit: query.limit,
+        cursor: query.cursor,
+        ..ListQuery::default()
+    };
+    let filter = super::packages::filter_from(&state, &list, now)?;
+    let found = page(&state, filter, &caller).await?;
+    let breaches = found
+        .packages
+        .into_iter()
+        .map(|package| {
+            let overdue = now - package.deadline_at;
+            Breach {
+                overdue_seconds: overdue.num_seconds(),
+                overdue_days: overdue.num_days(),
+                package,
+            }
+        })
+        .collect();
+    Ok(Json(Breaches {
+        as_of: now,
+        breaches,
+        next_cursor: found.next_cursor,
+    }))
+}
