@@ -19,7 +19,7 @@ use ocset_scheduler::domain::{
 use ocset_scheduler::intake::{IntakeRules, NewPackage};
 use ocset_scheduler::store::postgres::PostgresStore;
 use ocset_scheduler::store::sqlite::SqliteStore;
-use ocset_scheduler::store::{LedgerEntry, PackageCounts, PackageFilter, Store, StoreError};
+use ocset_scheduler::store::{Actor, LedgerEntry, PackageCounts, PackageFilter, Store, StoreError};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -237,13 +237,16 @@ fn created(package: Package) -> LedgerEntry {
         event: package.created_event(),
         occurred_at: package.received_at(),
         next_due_at: Some(warning_at(&package)),
+        due_soon_at: Some(warning_at(&package)),
         package,
     }
 }
 
-/// The entry for a change, with the next due instant a caller would compute.
+/// The entry for a change, with the next due instant a caller would compute
+/// and the default warning (75% of the timescale) as its due-soon instant.
 fn entry(change: Change, next_due_at: Option<DateTime<Utc>>) -> LedgerEntry {
     LedgerEntry {
+        due_soon_at: Some(warning_at(&change.package)),
         package: change.package,
         occurred_at: change.occurred_at,
         event: change.event,
@@ -254,7 +257,7 @@ fn entry(change: Change, next_due_at: Option<DateTime<Utc>>) -> LedgerEntry {
 async fn insert(store: &Arc<dyn Store>, packages: Vec<Package>) {
     let entries: Vec<LedgerEntry> = packages.into_iter().map(created).collect();
     store
-        .insert_packages(&entries, "cli:test", now())
+        .insert_packages(&entries, &Actor::named("cli:test"), now())
         .await
         .expect("inserting packages");
 }
@@ -366,7 +369,7 @@ async fn inserted_packages_read_back_exactly(store: Arc<dyn Store>) {
     let recorded_at = now() + Duration::minutes(3);
     let entries: Vec<LedgerEntry> = all.iter().cloned().map(created).collect();
     store
-        .insert_packages(&entries, "cli:import", recorded_at)
+        .insert_packages(&entries, &Actor::named("cli:import"), recorded_at)
         .await
         .unwrap();
 
@@ -426,7 +429,7 @@ async fn times_are_kept_to_the_microsecond_on_every_backend(store: Arc<dyn Store
     );
     let recorded_at = at("2024-06-01T12:00:00.987654321Z");
     store
-        .insert_packages(&[created(package)], "cli:test", recorded_at)
+        .insert_packages(&[created(package)], &Actor::named("cli:test"), recorded_at)
         .await
         .unwrap();
     let back = stored(&store, "NCA-PRECISE").await;
@@ -444,7 +447,10 @@ async fn a_duplicate_reference_fails_the_whole_batch(store: Arc<dyn Store>) {
     let batch: Vec<LedgerEntry> = ["NCA-2", "NCA-1", "NCA-3"]
         .map(|r| created(plain(r)))
         .into();
-    match store.insert_packages(&batch, "cli:test", now()).await {
+    match store
+        .insert_packages(&batch, &Actor::named("cli:test"), now())
+        .await
+    {
         Err(StoreError::Duplicate(duplicate)) => assert_eq!(duplicate.as_str(), "NCA-1"),
         other => panic!("expected Duplicate(NCA-1), got {other:?}"),
     }
@@ -452,7 +458,10 @@ async fn a_duplicate_reference_fails_the_whole_batch(store: Arc<dyn Store>) {
     let batch: Vec<LedgerEntry> = ["NCA-4", "NCA-5", "NCA-4"]
         .map(|r| created(plain(r)))
         .into();
-    match store.insert_packages(&batch, "cli:test", now()).await {
+    match store
+        .insert_packages(&batch, &Actor::named("cli:test"), now())
+        .await
+    {
         Err(StoreError::Duplicate(duplicate)) => assert_eq!(duplicate.as_str(), "NCA-4"),
         other => panic!("expected Duplicate(NCA-4), got {other:?}"),
     }
@@ -615,6 +624,7 @@ async fn lists_filter_and_order_by_deadline_then_reference(store: Arc<dyn Store>
             grade: Some(RiskGrade::High),
             lpa: Some("Coventry".into()),
             stage: Some(Stage::IntelligenceDevelopment),
+            ..PackageFilter::default()
         })
         .await,
         ["NCA-A"]
@@ -637,7 +647,7 @@ async fn a_regrade_writes_the_new_deadline_and_appends_its_event(store: Arc<dyn 
     let updated = store
         .update_package(
             &reference("NCA-R"),
-            "token:sergeant",
+            &Actor::named("token:sergeant"),
             recorded_at,
             Box::new(move |package| {
                 package
@@ -690,7 +700,7 @@ async fn a_refused_change_writes_nothing(store: Arc<dyn Store>) {
     store
         .update_package(
             &reference("NCA-X"),
-            "cli:test",
+            &Actor::named("cli:test"),
             now(),
             Box::new(move |p| {
                 p.move_stage(
@@ -711,7 +721,7 @@ async fn a_refused_change_writes_nothing(store: Arc<dyn Store>) {
     let refused = store
         .update_package(
             &reference("NCA-X"),
-            "cli:test",
+            &Actor::named("cli:test"),
             now(),
             Box::new(move |p| {
                 p.move_stage(Stage::AwaitingEnforcement, now(), None, None, now())
@@ -728,7 +738,7 @@ async fn a_refused_change_writes_nothing(store: Arc<dyn Store>) {
     let refused = store
         .update_package(
             &reference("NCA-X"),
-            "cli:test",
+            &Actor::named("cli:test"),
             now(),
             Box::new(move |_| Ok(created(other))),
         )
@@ -752,7 +762,7 @@ async fn updating_a_missing_package_is_not_found(store: Arc<dyn Store>) {
     let result = store
         .update_package(
             &reference("NCA-404"),
-            "cli:test",
+            &Actor::named("cli:test"),
             now(),
             Box::new(|_| panic!("the change must not run for a missing package")),
         )
@@ -785,7 +795,7 @@ async fn stopping_the_clock_stores_the_stop_and_clears_next_due(store: Arc<dyn S
     let updated = store
         .update_package(
             &reference("NCA-S"),
-            "token:ppu",
+            &Actor::named("token:ppu"),
             now(),
             Box::new(move |p| {
                 p.move_stage(
@@ -861,14 +871,19 @@ async fn events_come_back_oldest_first_with_actor_and_recorded_time(store: Arc<d
     for (i, (actor, change)) in changes.into_iter().enumerate() {
         let recorded_at = now() + Duration::minutes(10 * (i as i64 + 1));
         store
-            .update_package(&reference("NCA-L"), actor, recorded_at, change)
+            .update_package(
+                &reference("NCA-L"),
+                &Actor::named(actor),
+                recorded_at,
+                change,
+            )
             .await
             .unwrap();
         // Interleave another package's events, which must not show up.
         store
             .update_package(
                 &reference("NCA-OTHER"),
-                "token:noise",
+                &Actor::named("token:noise"),
                 recorded_at,
                 Box::new(move |p| {
                     let officer =
@@ -946,7 +961,7 @@ async fn concurrent_changes_to_one_package_all_land_in_turn(store: Arc<dyn Store
             store
                 .update_package(
                     &reference("NCA-C"),
-                    &format!("token:{i}"),
+                    &Actor::named(format!("token:{i}")),
                     now(),
                     Box::new(move |p| {
                         let officer =
@@ -962,7 +977,7 @@ async fn concurrent_changes_to_one_package_all_land_in_turn(store: Arc<dyn Store
         mover
             .update_package(
                 &reference("NCA-C"),
-                "token:mover",
+                &Actor::named("token:mover"),
                 now(),
                 Box::new(|p| {
                     p.move_stage(
