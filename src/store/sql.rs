@@ -333,16 +333,29 @@ pub fn list_packages(filter: &PackageFilter) -> (String, Vec<BindValue<'_>>) {
 
 /// The open packages per stage and grade: `$1` is now, `$2` the due-by
 /// horizon, and, when `for_one_lpa`, `$3` the LPA. Every column it reads is
-/// in `packages_position`, so it is answered from that index alone.
+/// in `packages_position` (stage, risk_grade, lpa, deadline_at,
+/// received_at), so both backends answer it from that index alone, reading
+/// only the open stages' part of it.
 pub fn position(for_one_lpa: bool) -> String {
+    let lpa = if for_one_lpa {
+        // Naming every grade (the column's CHECK allows no other) lets the
+        // index be searched on stage, grade and LPA together, rather than
+        // read through every LPA of the open stages.
+        let grades: Vec<String> = RiskGrade::ALL
+            .iter()
+            .map(|g| format!("'{}'", g.as_str()))
+            .collect();
+        format!(" AND risk_grade IN ({}) AND lpa = $3", grades.join(", "))
+    } else {
+        String::new()
+    };
     format!(
         "SELECT stage, risk_grade, COUNT(*) AS open_count, \
          COUNT(CASE WHEN deadline_at <= $1 THEN 1 END) AS breached_count, \
          COUNT(CASE WHEN deadline_at > $1 AND deadline_at <= $2 THEN 1 END) AS due_soon_count, \
          MIN(received_at) AS oldest_received_at \
-         FROM packages WHERE {}{} GROUP BY stage, risk_grade",
+         FROM packages WHERE {}{lpa} GROUP BY stage, risk_grade",
         open_stages_condition(),
-        if for_one_lpa { " AND lpa = $3" } else { "" }
     )
 }
 
@@ -559,6 +572,10 @@ mod tests {
     #[test]
     fn position_filters_the_lpa_only_when_asked() {
         assert!(!position(false).contains("$3"));
-        assert!(position(true).contains(" AND lpa = $3 GROUP BY stage, risk_grade"));
+        assert!(position(true).ends_with(
+            " WHERE stage IN ('intelligence_development', 'awaiting_enforcement') \
+             AND risk_grade IN ('very_high', 'high', 'medium', 'standard') \
+             AND lpa = $3 GROUP BY stage, risk_grade"
+        ));
     }
 }
