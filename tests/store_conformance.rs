@@ -11,6 +11,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use ocset_scheduler::domain::Role;
 use ocset_scheduler::domain::{
     Change, ClockStop, Deadline, DeadlinePolicy, EventKind, Lpas, OfficerEmail, OpenStage, Outcome,
     Package, PackageParts, PackageState, PolicyVersion, Reference, RegradePolicy, RiskGrade,
@@ -19,7 +20,9 @@ use ocset_scheduler::domain::{
 use ocset_scheduler::intake::{IntakeRules, NewPackage};
 use ocset_scheduler::store::postgres::PostgresStore;
 use ocset_scheduler::store::sqlite::SqliteStore;
-use ocset_scheduler::store::{Actor, LedgerEntry, PackageCounts, PackageFilter, Store, StoreError};
+use ocset_scheduler::store::{
+    Actor, ApiToken, AuditRecord, LedgerEntry, PackageCounts, PackageFilter, Store, StoreError,
+};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -68,11 +71,17 @@ conformance! {
         concurrent_changes_to_one_package_all_land_in_turn,
         counts_tell_demo_packages_by_their_exact_prefix,
         a_large_batch_inserts_in_one_call,
+        package_writes_append_one_audit_line_each,
+        refused_and_failed_writes_append_no_audit_line,
+        audited_reads_come_back_oldest_first_all_or_per_package,
+        tokens_are_named_once_found_by_hash_and_revoked_at_once,
+        tokens_are_listed_newest_first,
     ],
     raw: [
         readiness_needs_every_migration_applied_successfully,
         stopping_the_clock_stores_the_stop_and_clears_next_due,
         the_event_ledger_refuses_update_and_delete,
+        the_audit_log_refuses_update_and_delete,
     ],
 }
 
@@ -1084,4 +1093,526 @@ fn warning_at(package: &ocset_scheduler::domain::Package) -> chrono::DateTime<ch
         deadline.at(),
         chrono_tz::Europe::London,
     )
+}
+
+// ---------------------------------------------------------------------------
+// The audit log.
+// ---------------------------------------------------------------------------
+
+/// An actor with a request id, as the API makes them.
+fn requester(name: &str, request_id: &str) -> Actor {
+    Actor {
+        name: name.into(),
+        request_id: Some(request_id.into()),
+    }
+}
+
+/// An audit line without its sequence number: (at, actor, action,
+/// reference, request id, detail).
+type AuditLine = (
+    DateTime<Utc>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn line(
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    reference: Option<&str>,
+    request_id: Option<&str>,
+    detail: Option<&str>,
+) -> AuditLine {
+    (
+        at,
+        actor.into(),
+        action.into(),
+        reference.map(String::from),
+        request_id.map(String::from),
+        detail.map(String::from),
+    )
+}
+
+/// The lines of `log`, after checking they are in appending order.
+fn lines(log: &[AuditRecord]) -> Vec<AuditLine> {
+    assert!(
+        log.windows(2).all(|w| w[0].sequence < w[1].sequence),
+        "not oldest first: {log:?}"
+    );
+    log.iter()
+        .map(|r| {
+            (
+                r.at,
+                r.actor.clone(),
+                r.action.clone(),
+                r.reference.clone(),
+                r.request_id.clone(),
+                r.detail.clone(),
+            )
+        })
+        .collect()
+}
+
+async fn audit_log(store: &Arc<dyn Store>, reference_text: Option<&str>) -> Vec<AuditLine> {
+    let reference_value = reference_text.map(reference);
+    lines(
+        &store
+            .audit_log(reference_value.as_ref())
+            .await
+            .expect("reading the audit log"),
+    )
+}
+
+async fn package_writes_append_one_audit_line_each(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let intake = requester("token:intake", "req-1");
+    store
+        .insert_packages(
+            &[created(plain("NCA-A1")), created(plain("NCA-A2"))],
+            &intake,
+            now(),
+        )
+        .await
+        .unwrap();
+    let created_lines = [
+        line(
+            now(),
+            "token:intake",
+            "package.created",
+            Some("NCA-A1"),
+            Some("req-1"),
+            None,
+        ),
+        line(
+            now(),
+            "token:intake",
+            "package.created",
+            Some("NCA-A2"),
+            Some("req-1"),
+            None,
+        ),
+    ];
+    assert_eq!(audit_log(&store, None).await, created_lines);
+
+    // Every kind of change: one line each, named after its event, with the
+    // actor's request id and the time recorded.
+    let officer = OfficerEmail::parse("pc.three@force.police.uk").unwrap();
+    let changes: Vec<(Actor, &str, ocset_scheduler::store::PackageChange)> = vec![
+        (
+            requester("token:sergeant", "req-2"),
+            "package.regraded",
+            Box::new(|p| {
+                p.regrade(
+                    RiskGrade::High,
+                    "new intelligence",
+                    at("2024-05-21T09:00:00Z"),
+                    now(),
+                    &policy(),
+                )
+                .map(|c| entry(c, Some(now())))
+            }),
+        ),
+        (
+            requester("token:sergeant", "req-3"),
+            "package.assigned",
+            Box::new(move |p| p.assign(officer, now()).map(|c| entry(c, Some(now())))),
+        ),
+        (
+            // No request id: the command line.
+            Actor::named("cli:analyst"),
+            "package.safeguarding_updated",
+            Box::new(|p| {
+                p.update_safeguarding(Some(at("2024-05-31T08:00:00Z")), None, now())
+                    .map(|c| entry(c, Some(now())))
+            }),
+        ),
+        (
+            requester("token:ppu", "req-4"),
+            "package.stage_changed",
+            Box::new(|p| {
+                p.move_stage(
+                    Stage::Enforced,
+                    at("2024-05-31T09:00:00Z"),
+                    Some(Outcome::Arrest),
+                    None,
+                    now(),
+                )
+                .map(|c| entry(c, None))
+            }),
+        ),
+    ];
+    let mut expected = vec![created_lines[0].clone()];
+    for (i, (actor, action, change)) in changes.into_iter().enumerate() {
+        let recorded_at = now() + Duration::minutes(i as i64 + 1);
+        store
+            .update_package(&reference("NCA-A1"), &actor, recorded_at, change)
+            .await
+            .unwrap();
+        expected.push(line(
+            recorded_at,
+            &actor.name,
+            action,
+            Some("NCA-A1"),
+            actor.request_id.as_deref(),
+            None,
+        ));
+        assert_eq!(
+            audit_log(&store, Some("NCA-A1")).await,
+            expected,
+            "{action}"
+        );
+    }
+    // The event ledger keeps the actor's name.
+    let events = store.events(&reference("NCA-A1")).await.unwrap();
+    let actors: Vec<&str> = events.iter().map(|e| e.actor.as_str()).collect();
+    assert_eq!(
+        actors,
+        [
+            "token:intake",
+            "token:sergeant",
+            "token:sergeant",
+            "cli:analyst",
+            "token:ppu"
+        ]
+    );
+    assert_eq!(
+        audit_log(&store, Some("NCA-A2")).await,
+        [created_lines[1].clone()]
+    );
+    assert_eq!(audit_log(&store, None).await.len(), 6);
+}
+
+async fn refused_and_failed_writes_append_no_audit_line(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-X")]).await;
+    let before = audit_log(&store, None).await;
+    assert_eq!(before.len(), 1);
+    let actor = requester("token:sergeant", "req-refused");
+
+    // Refused by the rules: a backward stage move.
+    let refused = store
+        .update_package(
+            &reference("NCA-X"),
+            &actor,
+            now(),
+            Box::new(|p| {
+                p.move_stage(Stage::IntelligenceDevelopment, now(), None, None, now())
+                    .map(|c| entry(c, Some(now())))
+            }),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    // Refused by the store: another package's state.
+    let refused = store
+        .update_package(
+            &reference("NCA-X"),
+            &actor,
+            now(),
+            Box::new(|_| Ok(created(plain("NCA-OTHER")))),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    // Not stored.
+    let missing = store
+        .update_package(
+            &reference("NCA-404"),
+            &actor,
+            now(),
+            Box::new(|_| panic!("the change must not run for a missing package")),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    // A batch with a stored reference at its end, after more rows than one
+    // insert chunk holds on either backend (SQLite 25, PostgreSQL 500): the
+    // earlier chunks' audit lines are written first, and must go when the
+    // batch is undone.
+    let mut batch: Vec<LedgerEntry> = (0..510)
+        .map(|i| created(plain(&format!("NCA-B{i:03}"))))
+        .collect();
+    batch.push(created(plain("NCA-X")));
+    let duplicate = store.insert_packages(&batch, &actor, now()).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Duplicate(_))),
+        "{duplicate:?}"
+    );
+
+    assert_eq!(audit_log(&store, None).await, before);
+    assert_eq!(store.count_packages().await.unwrap().total, 1);
+}
+
+/// What a case passes to [`Store::audit`]: (actor, action, reference,
+/// detail, at).
+type AuditedRead<'a> = (
+    &'a Actor,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    DateTime<Utc>,
+);
+
+async fn audited_reads_come_back_oldest_first_all_or_per_package(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-1"), plain("NCA-2")]).await;
+    let viewer = requester("token:dashboard", "req-7");
+    let analyst = Actor::named("cli:analyst");
+    let read_at = at("2024-06-01T12:05:00.123456Z");
+    let reads: [AuditedRead<'_>; 4] = [
+        (&viewer, "package.read", Some("NCA-1"), None, read_at),
+        (
+            &viewer,
+            "package.list",
+            None,
+            Some("status=breached"),
+            read_at + Duration::seconds(1),
+        ),
+        // A read of a reference that is not stored is audited too.
+        (
+            &viewer,
+            "package.read",
+            Some("NCA-404"),
+            None,
+            read_at + Duration::seconds(2),
+        ),
+        (
+            &analyst,
+            "package.events_read",
+            Some("NCA-2"),
+            Some("events"),
+            // Nanoseconds are cut, as for every stored time.
+            at("2024-06-01T12:06:00.000000999Z"),
+        ),
+    ];
+    for (actor, action, reference_text, detail, when) in reads {
+        let reference_value = reference_text.map(reference);
+        store
+            .audit(actor, action, reference_value.as_ref(), detail, when)
+            .await
+            .unwrap();
+    }
+    let created_line = |r: &str| line(now(), "cli:test", "package.created", Some(r), None, None);
+    let read_lines = [
+        line(
+            read_at,
+            "token:dashboard",
+            "package.read",
+            Some("NCA-1"),
+            Some("req-7"),
+            None,
+        ),
+        line(
+            read_at + Duration::seconds(1),
+            "token:dashboard",
+            "package.list",
+            None,
+            Some("req-7"),
+            Some("status=breached"),
+        ),
+        line(
+            read_at + Duration::seconds(2),
+            "token:dashboard",
+            "package.read",
+            Some("NCA-404"),
+            Some("req-7"),
+            None,
+        ),
+        line(
+            at("2024-06-01T12:06:00Z"),
+            "cli:analyst",
+            "package.events_read",
+            Some("NCA-2"),
+            None,
+            Some("events"),
+        ),
+    ];
+    let mut everything = vec![created_line("NCA-1"), created_line("NCA-2")];
+    everything.extend(read_lines.iter().cloned());
+    assert_eq!(audit_log(&store, None).await, everything);
+    assert_eq!(
+        audit_log(&store, Some("NCA-1")).await,
+        [created_line("NCA-1"), read_lines[0].clone()]
+    );
+    assert_eq!(
+        audit_log(&store, Some("NCA-2")).await,
+        [created_line("NCA-2"), read_lines[3].clone()]
+    );
+    assert_eq!(
+        audit_log(&store, Some("NCA-404")).await,
+        [read_lines[2].clone()]
+    );
+    assert!(audit_log(&store, Some("NCA-3")).await.is_empty());
+}
+
+async fn the_audit_log_refuses_update_and_delete(store: Arc<dyn Store>, raw: Raw) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-1"), plain("NCA-2")]).await;
+    let before = audit_log(&store, None).await;
+    let mut statements = vec![
+        "UPDATE audit_log SET actor = 'someone else'",
+        "UPDATE audit_log SET detail = 'x' WHERE id = (SELECT MIN(id) FROM audit_log)",
+        "DELETE FROM audit_log",
+        "DELETE FROM audit_log WHERE id = (SELECT MAX(id) FROM audit_log)",
+    ];
+    if matches!(raw, Raw::Postgres(_)) {
+        // Row triggers do not see TRUNCATE; a statement trigger refuses it.
+        statements.push("TRUNCATE audit_log");
+    }
+    for statement in statements {
+        let error = raw
+            .execute(statement)
+            .await
+            .expect_err(&format!("{statement} must be refused"));
+        assert!(
+            error.contains("audit_log is append-only"),
+            "{statement}: {error}"
+        );
+    }
+    assert_eq!(audit_log(&store, None).await, before);
+}
+
+// ---------------------------------------------------------------------------
+// API tokens.
+// ---------------------------------------------------------------------------
+
+fn token(name: &str, role: Role, created_at: DateTime<Utc>) -> ApiToken {
+    ApiToken {
+        name: name.into(),
+        role,
+        created_at,
+        revoked_at: None,
+    }
+}
+
+async fn tokens_are_named_once_found_by_hash_and_revoked_at_once(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let admin = Actor::named("cli:admin");
+    let created_at = at("2024-06-01T09:00:00.250Z");
+    let dashboard = token("ppu-dashboard", Role::Viewer, created_at);
+    store
+        .create_token(&dashboard, "hash-dashboard", &admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.token_by_hash("hash-dashboard").await.unwrap(),
+        Some(dashboard.clone())
+    );
+    assert_eq!(store.token_by_hash("hash-unknown").await.unwrap(), None);
+
+    // The name is taken: refused, whatever the role or hash, and nothing
+    // is written.
+    let again = token("ppu-dashboard", Role::Admin, now());
+    match store.create_token(&again, "hash-again", &admin).await {
+        Err(StoreError::DuplicateToken(name)) => assert_eq!(name, "ppu-dashboard"),
+        other => panic!("expected DuplicateToken, got {other:?}"),
+    }
+    assert_eq!(store.token_by_hash("hash-again").await.unwrap(), None);
+    assert_eq!(
+        store.tokens().await.unwrap(),
+        std::slice::from_ref(&dashboard)
+    );
+
+    // Revoked: refused from that moment.
+    let root = requester("token:root", "req-9");
+    let revoked_at = now();
+    assert!(store
+        .revoke_token("ppu-dashboard", revoked_at, &root)
+        .await
+        .unwrap());
+    assert_eq!(store.token_by_hash("hash-dashboard").await.unwrap(), None);
+    let revoked = ApiToken {
+        revoked_at: Some(revoked_at),
+        ..dashboard.clone()
+    };
+    assert_eq!(
+        store.tokens().await.unwrap(),
+        std::slice::from_ref(&revoked)
+    );
+
+    // Nothing to revoke: false, and no audit line.
+    let audited = audit_log(&store, None).await;
+    assert!(!store
+        .revoke_token("ppu-dashboard", now() + Duration::hours(1), &root)
+        .await
+        .unwrap());
+    assert!(!store
+        .revoke_token("no-such-token", now(), &root)
+        .await
+        .unwrap());
+    assert_eq!(audit_log(&store, None).await, audited);
+    // The first revocation's time stands.
+    assert_eq!(store.tokens().await.unwrap(), [revoked]);
+
+    // A revoked token's name stays taken.
+    match store.create_token(&again, "hash-again", &admin).await {
+        Err(StoreError::DuplicateToken(name)) => assert_eq!(name, "ppu-dashboard"),
+        other => panic!("expected DuplicateToken, got {other:?}"),
+    }
+
+    assert_eq!(
+        audit_log(&store, None).await,
+        [
+            line(
+                created_at,
+                "cli:admin",
+                "token.created",
+                None,
+                None,
+                Some("name=ppu-dashboard role=viewer"),
+            ),
+            line(
+                revoked_at,
+                "token:root",
+                "token.revoked",
+                None,
+                Some("req-9"),
+                Some("name=ppu-dashboard"),
+            ),
+        ]
+    );
+}
+
+async fn tokens_are_listed_newest_first(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let admin = Actor::named("cli:admin");
+    let created = [
+        token("first", Role::Admin, at("2024-06-01T09:00:00Z")),
+        token("third", Role::Intake, at("2024-06-01T11:00:00Z")),
+        token("second", Role::Supervisor, at("2024-06-01T10:00:00Z")),
+        // Created at the same instant as "third", but after it.
+        token("fourth", Role::Viewer, at("2024-06-01T11:00:00Z")),
+    ];
+    for (i, t) in created.iter().enumerate() {
+        store
+            .create_token(t, &format!("hash-{i}"), &admin)
+            .await
+            .unwrap();
+    }
+    assert!(store.revoke_token("second", now(), &admin).await.unwrap());
+    let names: Vec<(String, bool)> = store
+        .tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name, t.revoked_at.is_some()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("fourth".to_string(), false),
+            ("third".to_string(), false),
+            ("second".to_string(), true),
+            ("first".to_string(), false),
+        ]
+    );
 }
