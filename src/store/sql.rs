@@ -264,6 +264,7 @@ fn status_condition<'a>(
     now: DateTime<Utc>,
 ) -> String {
     let open = open_stages_condition();
+    let enforced = Stage::Enforced.as_str();
     // Bound only by the statuses that use it, so no statement carries a
     // parameter it never reads.
     let mut bind_now = || conditions.bind(BindValue::Instant(stored_instant(now)));
@@ -279,9 +280,9 @@ fn status_condition<'a>(
                 "{open} AND deadline_at > {now} AND (due_soon_at IS NULL OR due_soon_at > {now})"
             )
         }
-        PackageStatus::Met => "stage = 'enforced' AND clock_stopped_at <= deadline_at".into(),
-        PackageStatus::Missed => "stage = 'enforced' AND clock_stopped_at > deadline_at".into(),
-        PackageStatus::Closed => "stage = 'closed'".into(),
+        PackageStatus::Met => format!("stage = '{enforced}' AND clock_stopped_at <= deadline_at"),
+        PackageStatus::Missed => format!("stage = '{enforced}' AND clock_stopped_at > deadline_at"),
+        PackageStatus::Closed => format!("stage = '{}'", Stage::Closed.as_str()),
     }
 }
 
