@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
                 event: package.created_event(),
                 occurred_at: package.received_at(),
                 next_due_at: Some(warning_at(&package)),
+                due_soon_at: Some(warning_at(&package)),
                 package,
             })
         })
@@ -63,7 +64,9 @@ async fn main() -> anyhow::Result<()> {
         .collect();
 
     let started = Instant::now();
-    store.insert_packages(&entries, "bench", now).await?;
+    store
+        .insert_packages(&entries, &store::Actor::named("bench"), now)
+        .await?;
     println!("insert_packages({count}): {:?}", started.elapsed());
     let started = Instant::now();
     let found = store.existing_references(&references).await?.len();

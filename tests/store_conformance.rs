@@ -16,10 +16,14 @@ use ocset_scheduler::domain::{
     Package, PackageParts, PackageState, PolicyVersion, Reference, RegradePolicy, RiskGrade,
     Safeguarding, Stage, StopKind, Timescales,
 };
+use ocset_scheduler::domain::{PackageStatus, Role};
 use ocset_scheduler::intake::{IntakeRules, NewPackage};
 use ocset_scheduler::store::postgres::PostgresStore;
 use ocset_scheduler::store::sqlite::SqliteStore;
-use ocset_scheduler::store::{LedgerEntry, PackageCounts, PackageFilter, Store, StoreError};
+use ocset_scheduler::store::{
+    Actor, ApiToken, AuditRecord, LedgerEntry, PackageCounts, PackageFilter, PageKey, PositionRow,
+    Store, StoreError,
+};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -68,11 +72,20 @@ conformance! {
         concurrent_changes_to_one_package_all_land_in_turn,
         counts_tell_demo_packages_by_their_exact_prefix,
         a_large_batch_inserts_in_one_call,
+        package_writes_append_one_audit_line_each,
+        refused_and_failed_writes_append_no_audit_line,
+        audited_reads_come_back_oldest_first_all_or_per_package,
+        tokens_are_named_once_found_by_hash_and_revoked_at_once,
+        tokens_are_listed_newest_first,
+        status_filters_select_exactly_the_packages_with_each_status,
+        keyset_pages_return_every_package_once_in_order,
+        the_position_counts_open_packages_per_stage_and_grade,
     ],
     raw: [
         readiness_needs_every_migration_applied_successfully,
         stopping_the_clock_stores_the_stop_and_clears_next_due,
         the_event_ledger_refuses_update_and_delete,
+        the_audit_log_refuses_update_and_delete,
     ],
 }
 
@@ -237,13 +250,16 @@ fn created(package: Package) -> LedgerEntry {
         event: package.created_event(),
         occurred_at: package.received_at(),
         next_due_at: Some(warning_at(&package)),
+        due_soon_at: Some(warning_at(&package)),
         package,
     }
 }
 
-/// The entry for a change, with the next due instant a caller would compute.
+/// The entry for a change, with the next due instant a caller would compute
+/// and the default warning (75% of the timescale) as its due-soon instant.
 fn entry(change: Change, next_due_at: Option<DateTime<Utc>>) -> LedgerEntry {
     LedgerEntry {
+        due_soon_at: Some(warning_at(&change.package)),
         package: change.package,
         occurred_at: change.occurred_at,
         event: change.event,
@@ -254,7 +270,7 @@ fn entry(change: Change, next_due_at: Option<DateTime<Utc>>) -> LedgerEntry {
 async fn insert(store: &Arc<dyn Store>, packages: Vec<Package>) {
     let entries: Vec<LedgerEntry> = packages.into_iter().map(created).collect();
     store
-        .insert_packages(&entries, "cli:test", now())
+        .insert_packages(&entries, &Actor::named("cli:test"), now())
         .await
         .expect("inserting packages");
 }
@@ -366,7 +382,7 @@ async fn inserted_packages_read_back_exactly(store: Arc<dyn Store>) {
     let recorded_at = now() + Duration::minutes(3);
     let entries: Vec<LedgerEntry> = all.iter().cloned().map(created).collect();
     store
-        .insert_packages(&entries, "cli:import", recorded_at)
+        .insert_packages(&entries, &Actor::named("cli:import"), recorded_at)
         .await
         .unwrap();
 
@@ -426,7 +442,7 @@ async fn times_are_kept_to_the_microsecond_on_every_backend(store: Arc<dyn Store
     );
     let recorded_at = at("2024-06-01T12:00:00.987654321Z");
     store
-        .insert_packages(&[created(package)], "cli:test", recorded_at)
+        .insert_packages(&[created(package)], &Actor::named("cli:test"), recorded_at)
         .await
         .unwrap();
     let back = stored(&store, "NCA-PRECISE").await;
@@ -444,7 +460,10 @@ async fn a_duplicate_reference_fails_the_whole_batch(store: Arc<dyn Store>) {
     let batch: Vec<LedgerEntry> = ["NCA-2", "NCA-1", "NCA-3"]
         .map(|r| created(plain(r)))
         .into();
-    match store.insert_packages(&batch, "cli:test", now()).await {
+    match store
+        .insert_packages(&batch, &Actor::named("cli:test"), now())
+        .await
+    {
         Err(StoreError::Duplicate(duplicate)) => assert_eq!(duplicate.as_str(), "NCA-1"),
         other => panic!("expected Duplicate(NCA-1), got {other:?}"),
     }
@@ -452,7 +471,10 @@ async fn a_duplicate_reference_fails_the_whole_batch(store: Arc<dyn Store>) {
     let batch: Vec<LedgerEntry> = ["NCA-4", "NCA-5", "NCA-4"]
         .map(|r| created(plain(r)))
         .into();
-    match store.insert_packages(&batch, "cli:test", now()).await {
+    match store
+        .insert_packages(&batch, &Actor::named("cli:test"), now())
+        .await
+    {
         Err(StoreError::Duplicate(duplicate)) => assert_eq!(duplicate.as_str(), "NCA-4"),
         other => panic!("expected Duplicate(NCA-4), got {other:?}"),
     }
@@ -615,6 +637,7 @@ async fn lists_filter_and_order_by_deadline_then_reference(store: Arc<dyn Store>
             grade: Some(RiskGrade::High),
             lpa: Some("Coventry".into()),
             stage: Some(Stage::IntelligenceDevelopment),
+            ..PackageFilter::default()
         })
         .await,
         ["NCA-A"]
@@ -637,7 +660,7 @@ async fn a_regrade_writes_the_new_deadline_and_appends_its_event(store: Arc<dyn 
     let updated = store
         .update_package(
             &reference("NCA-R"),
-            "token:sergeant",
+            &Actor::named("token:sergeant"),
             recorded_at,
             Box::new(move |package| {
                 package
@@ -690,7 +713,7 @@ async fn a_refused_change_writes_nothing(store: Arc<dyn Store>) {
     store
         .update_package(
             &reference("NCA-X"),
-            "cli:test",
+            &Actor::named("cli:test"),
             now(),
             Box::new(move |p| {
                 p.move_stage(
@@ -711,7 +734,7 @@ async fn a_refused_change_writes_nothing(store: Arc<dyn Store>) {
     let refused = store
         .update_package(
             &reference("NCA-X"),
-            "cli:test",
+            &Actor::named("cli:test"),
             now(),
             Box::new(move |p| {
                 p.move_stage(Stage::AwaitingEnforcement, now(), None, None, now())
@@ -728,7 +751,7 @@ async fn a_refused_change_writes_nothing(store: Arc<dyn Store>) {
     let refused = store
         .update_package(
             &reference("NCA-X"),
-            "cli:test",
+            &Actor::named("cli:test"),
             now(),
             Box::new(move |_| Ok(created(other))),
         )
@@ -752,7 +775,7 @@ async fn updating_a_missing_package_is_not_found(store: Arc<dyn Store>) {
     let result = store
         .update_package(
             &reference("NCA-404"),
-            "cli:test",
+            &Actor::named("cli:test"),
             now(),
             Box::new(|_| panic!("the change must not run for a missing package")),
         )
@@ -785,7 +808,7 @@ async fn stopping_the_clock_stores_the_stop_and_clears_next_due(store: Arc<dyn S
     let updated = store
         .update_package(
             &reference("NCA-S"),
-            "token:ppu",
+            &Actor::named("token:ppu"),
             now(),
             Box::new(move |p| {
                 p.move_stage(
@@ -861,14 +884,19 @@ async fn events_come_back_oldest_first_with_actor_and_recorded_time(store: Arc<d
     for (i, (actor, change)) in changes.into_iter().enumerate() {
         let recorded_at = now() + Duration::minutes(10 * (i as i64 + 1));
         store
-            .update_package(&reference("NCA-L"), actor, recorded_at, change)
+            .update_package(
+                &reference("NCA-L"),
+                &Actor::named(actor),
+                recorded_at,
+                change,
+            )
             .await
             .unwrap();
         // Interleave another package's events, which must not show up.
         store
             .update_package(
                 &reference("NCA-OTHER"),
-                "token:noise",
+                &Actor::named("token:noise"),
                 recorded_at,
                 Box::new(move |p| {
                     let officer =
@@ -946,7 +974,7 @@ async fn concurrent_changes_to_one_package_all_land_in_turn(store: Arc<dyn Store
             store
                 .update_package(
                     &reference("NCA-C"),
-                    &format!("token:{i}"),
+                    &Actor::named(format!("token:{i}")),
                     now(),
                     Box::new(move |p| {
                         let officer =
@@ -962,7 +990,7 @@ async fn concurrent_changes_to_one_package_all_land_in_turn(store: Arc<dyn Store
         mover
             .update_package(
                 &reference("NCA-C"),
-                "token:mover",
+                &Actor::named("token:mover"),
                 now(),
                 Box::new(|p| {
                     p.move_stage(
@@ -1069,4 +1097,1010 @@ fn warning_at(package: &ocset_scheduler::domain::Package) -> chrono::DateTime<ch
         deadline.at(),
         chrono_tz::Europe::London,
     )
+}
+
+// ---------------------------------------------------------------------------
+// The audit log.
+// ---------------------------------------------------------------------------
+
+/// An actor with a request id, as the API makes them.
+fn requester(name: &str, request_id: &str) -> Actor {
+    Actor {
+        name: name.into(),
+        request_id: Some(request_id.into()),
+    }
+}
+
+/// An audit line without its sequence number: (at, actor, action,
+/// reference, request id, detail).
+type AuditLine = (
+    DateTime<Utc>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn line(
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    reference: Option<&str>,
+    request_id: Option<&str>,
+    detail: Option<&str>,
+) -> AuditLine {
+    (
+        at,
+        actor.into(),
+        action.into(),
+        reference.map(String::from),
+        request_id.map(String::from),
+        detail.map(String::from),
+    )
+}
+
+/// The lines of `log`, after checking they are in appending order.
+fn lines(log: &[AuditRecord]) -> Vec<AuditLine> {
+    assert!(
+        log.windows(2).all(|w| w[0].sequence < w[1].sequence),
+        "not oldest first: {log:?}"
+    );
+    log.iter()
+        .map(|r| {
+            (
+                r.at,
+                r.actor.clone(),
+                r.action.clone(),
+                r.reference.clone(),
+                r.request_id.clone(),
+                r.detail.clone(),
+            )
+        })
+        .collect()
+}
+
+async fn audit_log(store: &Arc<dyn Store>, reference_text: Option<&str>) -> Vec<AuditLine> {
+    let reference_value = reference_text.map(reference);
+    lines(
+        &store
+            .audit_log(reference_value.as_ref())
+            .await
+            .expect("reading the audit log"),
+    )
+}
+
+async fn package_writes_append_one_audit_line_each(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let intake = requester("token:intake", "req-1");
+    store
+        .insert_packages(
+            &[created(plain("NCA-A1")), created(plain("NCA-A2"))],
+            &intake,
+            now(),
+        )
+        .await
+        .unwrap();
+    let created_lines = [
+        line(
+            now(),
+            "token:intake",
+            "package.created",
+            Some("NCA-A1"),
+            Some("req-1"),
+            None,
+        ),
+        line(
+            now(),
+            "token:intake",
+            "package.created",
+            Some("NCA-A2"),
+            Some("req-1"),
+            None,
+        ),
+    ];
+    assert_eq!(audit_log(&store, None).await, created_lines);
+
+    // Every kind of change: one line each, named after its event, with the
+    // actor's request id and the time recorded.
+    let officer = OfficerEmail::parse("pc.three@force.police.uk").unwrap();
+    let changes: Vec<(Actor, &str, ocset_scheduler::store::PackageChange)> = vec![
+        (
+            requester("token:sergeant", "req-2"),
+            "package.regraded",
+            Box::new(|p| {
+                p.regrade(
+                    RiskGrade::High,
+                    "new intelligence",
+                    at("2024-05-21T09:00:00Z"),
+                    now(),
+                    &policy(),
+                )
+                .map(|c| entry(c, Some(now())))
+            }),
+        ),
+        (
+            requester("token:sergeant", "req-3"),
+            "package.assigned",
+            Box::new(move |p| p.assign(officer, now()).map(|c| entry(c, Some(now())))),
+        ),
+        (
+            // No request id: the command line.
+            Actor::named("cli:analyst"),
+            "package.safeguarding_updated",
+            Box::new(|p| {
+                p.update_safeguarding(Some(at("2024-05-31T08:00:00Z")), None, now())
+                    .map(|c| entry(c, Some(now())))
+            }),
+        ),
+        (
+            requester("token:ppu", "req-4"),
+            "package.stage_changed",
+            Box::new(|p| {
+                p.move_stage(
+                    Stage::Enforced,
+                    at("2024-05-31T09:00:00Z"),
+                    Some(Outcome::Arrest),
+                    None,
+                    now(),
+                )
+                .map(|c| entry(c, None))
+            }),
+        ),
+    ];
+    let mut expected = vec![created_lines[0].clone()];
+    for (i, (actor, action, change)) in changes.into_iter().enumerate() {
+        let recorded_at = now() + Duration::minutes(i as i64 + 1);
+        store
+            .update_package(&reference("NCA-A1"), &actor, recorded_at, change)
+            .await
+            .unwrap();
+        expected.push(line(
+            recorded_at,
+            &actor.name,
+            action,
+            Some("NCA-A1"),
+            actor.request_id.as_deref(),
+            None,
+        ));
+        assert_eq!(
+            audit_log(&store, Some("NCA-A1")).await,
+            expected,
+            "{action}"
+        );
+    }
+    // The event ledger keeps the actor's name.
+    let events = store.events(&reference("NCA-A1")).await.unwrap();
+    let actors: Vec<&str> = events.iter().map(|e| e.actor.as_str()).collect();
+    assert_eq!(
+        actors,
+        [
+            "token:intake",
+            "token:sergeant",
+            "token:sergeant",
+            "cli:analyst",
+            "token:ppu"
+        ]
+    );
+    assert_eq!(
+        audit_log(&store, Some("NCA-A2")).await,
+        [created_lines[1].clone()]
+    );
+    assert_eq!(audit_log(&store, None).await.len(), 6);
+}
+
+async fn refused_and_failed_writes_append_no_audit_line(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-X")]).await;
+    let before = audit_log(&store, None).await;
+    assert_eq!(before.len(), 1);
+    let actor = requester("token:sergeant", "req-refused");
+
+    // Refused by the rules: a backward stage move.
+    let refused = store
+        .update_package(
+            &reference("NCA-X"),
+            &actor,
+            now(),
+            Box::new(|p| {
+                p.move_stage(Stage::IntelligenceDevelopment, now(), None, None, now())
+                    .map(|c| entry(c, Some(now())))
+            }),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    // Refused by the store: another package's state.
+    let refused = store
+        .update_package(
+            &reference("NCA-X"),
+            &actor,
+            now(),
+            Box::new(|_| Ok(created(plain("NCA-OTHER")))),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    // Not stored.
+    let missing = store
+        .update_package(
+            &reference("NCA-404"),
+            &actor,
+            now(),
+            Box::new(|_| panic!("the change must not run for a missing package")),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    // A batch with a stored reference at its end, after more rows than one
+    // insert chunk holds on either backend (SQLite 25, PostgreSQL 500): the
+    // earlier chunks' audit lines are written first, and must go when the
+    // batch is undone.
+    let mut batch: Vec<LedgerEntry> = (0..510)
+        .map(|i| created(plain(&format!("NCA-B{i:03}"))))
+        .collect();
+    batch.push(created(plain("NCA-X")));
+    let duplicate = store.insert_packages(&batch, &actor, now()).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Duplicate(_))),
+        "{duplicate:?}"
+    );
+
+    assert_eq!(audit_log(&store, None).await, before);
+    assert_eq!(store.count_packages().await.unwrap().total, 1);
+}
+
+/// What a case passes to [`Store::audit`]: (actor, action, reference,
+/// detail, at).
+type AuditedRead<'a> = (
+    &'a Actor,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    DateTime<Utc>,
+);
+
+async fn audited_reads_come_back_oldest_first_all_or_per_package(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-1"), plain("NCA-2")]).await;
+    let viewer = requester("token:dashboard", "req-7");
+    let analyst = Actor::named("cli:analyst");
+    let read_at = at("2024-06-01T12:05:00.123456Z");
+    let reads: [AuditedRead<'_>; 4] = [
+        (&viewer, "package.read", Some("NCA-1"), None, read_at),
+        (
+            &viewer,
+            "package.list",
+            None,
+            Some("status=breached"),
+            read_at + Duration::seconds(1),
+        ),
+        // A read of a reference that is not stored is audited too.
+        (
+            &viewer,
+            "package.read",
+            Some("NCA-404"),
+            None,
+            read_at + Duration::seconds(2),
+        ),
+        (
+            &analyst,
+            "package.events_read",
+            Some("NCA-2"),
+            Some("events"),
+            // Nanoseconds are cut, as for every stored time.
+            at("2024-06-01T12:06:00.000000999Z"),
+        ),
+    ];
+    for (actor, action, reference_text, detail, when) in reads {
+        let reference_value = reference_text.map(reference);
+        store
+            .audit(actor, action, reference_value.as_ref(), detail, when)
+            .await
+            .unwrap();
+    }
+    let created_line = |r: &str| line(now(), "cli:test", "package.created", Some(r), None, None);
+    let read_lines = [
+        line(
+            read_at,
+            "token:dashboard",
+            "package.read",
+            Some("NCA-1"),
+            Some("req-7"),
+            None,
+        ),
+        line(
+            read_at + Duration::seconds(1),
+            "token:dashboard",
+            "package.list",
+            None,
+            Some("req-7"),
+            Some("status=breached"),
+        ),
+        line(
+            read_at + Duration::seconds(2),
+            "token:dashboard",
+            "package.read",
+            Some("NCA-404"),
+            Some("req-7"),
+            None,
+        ),
+        line(
+            at("2024-06-01T12:06:00Z"),
+            "cli:analyst",
+            "package.events_read",
+            Some("NCA-2"),
+            None,
+            Some("events"),
+        ),
+    ];
+    let mut everything = vec![created_line("NCA-1"), created_line("NCA-2")];
+    everything.extend(read_lines.iter().cloned());
+    assert_eq!(audit_log(&store, None).await, everything);
+    assert_eq!(
+        audit_log(&store, Some("NCA-1")).await,
+        [created_line("NCA-1"), read_lines[0].clone()]
+    );
+    assert_eq!(
+        audit_log(&store, Some("NCA-2")).await,
+        [created_line("NCA-2"), read_lines[3].clone()]
+    );
+    assert_eq!(
+        audit_log(&store, Some("NCA-404")).await,
+        [read_lines[2].clone()]
+    );
+    assert!(audit_log(&store, Some("NCA-3")).await.is_empty());
+}
+
+async fn the_audit_log_refuses_update_and_delete(store: Arc<dyn Store>, raw: Raw) {
+    migrated(&store).await;
+    insert(&store, vec![plain("NCA-1"), plain("NCA-2")]).await;
+    let before = audit_log(&store, None).await;
+    let mut statements = vec![
+        "UPDATE audit_log SET actor = 'someone else'",
+        "UPDATE audit_log SET detail = 'x' WHERE id = (SELECT MIN(id) FROM audit_log)",
+        "DELETE FROM audit_log",
+        "DELETE FROM audit_log WHERE id = (SELECT MAX(id) FROM audit_log)",
+    ];
+    if matches!(raw, Raw::Postgres(_)) {
+        // Row triggers do not see TRUNCATE; a statement trigger refuses it.
+        statements.push("TRUNCATE audit_log");
+    }
+    for statement in statements {
+        let error = raw
+            .execute(statement)
+            .await
+            .expect_err(&format!("{statement} must be refused"));
+        assert!(
+            error.contains("audit_log is append-only"),
+            "{statement}: {error}"
+        );
+    }
+    assert_eq!(audit_log(&store, None).await, before);
+}
+
+// ---------------------------------------------------------------------------
+// API tokens.
+// ---------------------------------------------------------------------------
+
+fn token(name: &str, role: Role, created_at: DateTime<Utc>) -> ApiToken {
+    ApiToken {
+        name: name.into(),
+        role,
+        created_at,
+        revoked_at: None,
+    }
+}
+
+async fn tokens_are_named_once_found_by_hash_and_revoked_at_once(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let admin = Actor::named("cli:admin");
+    let created_at = at("2024-06-01T09:00:00.250Z");
+    let dashboard = token("ppu-dashboard", Role::Viewer, created_at);
+    store
+        .create_token(&dashboard, "hash-dashboard", &admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.token_by_hash("hash-dashboard").await.unwrap(),
+        Some(dashboard.clone())
+    );
+    assert_eq!(store.token_by_hash("hash-unknown").await.unwrap(), None);
+
+    // The name is taken: refused, whatever the role or hash, and nothing
+    // is written.
+    let again = token("ppu-dashboard", Role::Admin, now());
+    match store.create_token(&again, "hash-again", &admin).await {
+        Err(StoreError::DuplicateToken(name)) => assert_eq!(name, "ppu-dashboard"),
+        other => panic!("expected DuplicateToken, got {other:?}"),
+    }
+    assert_eq!(store.token_by_hash("hash-again").await.unwrap(), None);
+    assert_eq!(
+        store.tokens().await.unwrap(),
+        std::slice::from_ref(&dashboard)
+    );
+
+    // Revoked: refused from that moment.
+    let root = requester("token:root", "req-9");
+    let revoked_at = now();
+    assert!(store
+        .revoke_token("ppu-dashboard", revoked_at, &root)
+        .await
+        .unwrap());
+    assert_eq!(store.token_by_hash("hash-dashboard").await.unwrap(), None);
+    let revoked = ApiToken {
+        revoked_at: Some(revoked_at),
+        ..dashboard.clone()
+    };
+    assert_eq!(
+        store.tokens().await.unwrap(),
+        std::slice::from_ref(&revoked)
+    );
+
+    // Nothing to revoke: false, and no audit line.
+    let audited = audit_log(&store, None).await;
+    assert!(!store
+        .revoke_token("ppu-dashboard", now() + Duration::hours(1), &root)
+        .await
+        .unwrap());
+    assert!(!store
+        .revoke_token("no-such-token", now(), &root)
+        .await
+        .unwrap());
+    assert_eq!(audit_log(&store, None).await, audited);
+    // The first revocation's time stands.
+    assert_eq!(store.tokens().await.unwrap(), [revoked]);
+
+    // A revoked token's name stays taken.
+    match store.create_token(&again, "hash-again", &admin).await {
+        Err(StoreError::DuplicateToken(name)) => assert_eq!(name, "ppu-dashboard"),
+        other => panic!("expected DuplicateToken, got {other:?}"),
+    }
+
+    assert_eq!(
+        audit_log(&store, None).await,
+        [
+            line(
+                created_at,
+                "cli:admin",
+                "token.created",
+                None,
+                None,
+                Some("name=ppu-dashboard role=viewer"),
+            ),
+            line(
+                revoked_at,
+                "token:root",
+                "token.revoked",
+                None,
+                Some("req-9"),
+                Some("name=ppu-dashboard"),
+            ),
+        ]
+    );
+}
+
+async fn tokens_are_listed_newest_first(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let admin = Actor::named("cli:admin");
+    let created = [
+        token("first", Role::Admin, at("2024-06-01T09:00:00Z")),
+        token("third", Role::Intake, at("2024-06-01T11:00:00Z")),
+        token("second", Role::Supervisor, at("2024-06-01T10:00:00Z")),
+        // Created at the same instant as "third", but after it.
+        token("fourth", Role::Viewer, at("2024-06-01T11:00:00Z")),
+    ];
+    for (i, t) in created.iter().enumerate() {
+        store
+            .create_token(t, &format!("hash-{i}"), &admin)
+            .await
+            .unwrap();
+    }
+    assert!(store.revoke_token("second", now(), &admin).await.unwrap());
+    let names: Vec<(String, bool)> = store
+        .tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name, t.revoked_at.is_some()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("fourth".to_string(), false),
+            ("third".to_string(), false),
+            ("second".to_string(), true),
+            ("first".to_string(), false),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Status filters, keyset pages and the position.
+// ---------------------------------------------------------------------------
+
+/// Where a hand-built package stands.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Open(OpenStage),
+    Enforced(DateTime<Utc>),
+    Closed(DateTime<Utc>),
+}
+
+const DEVELOPING: Shape = Shape::Open(OpenStage::IntelligenceDevelopment);
+const AWAITING: Shape = Shape::Open(OpenStage::AwaitingEnforcement);
+
+/// A package with exactly this deadline, built from parts (intake would
+/// compute the deadline itself), so a case can put it anywhere in time.
+fn shaped(
+    text: &str,
+    grade: RiskGrade,
+    lpa: &str,
+    received_at: DateTime<Utc>,
+    deadline_at: DateTime<Utc>,
+    shape: Shape,
+) -> Package {
+    let state = match shape {
+        Shape::Open(stage) => PackageState::Open {
+            stage,
+            since: received_at,
+        },
+        Shape::Enforced(stopped_at) => PackageState::Stopped(
+            ClockStop::new(StopKind::Enforced, stopped_at, Outcome::Arrest).unwrap(),
+        ),
+        Shape::Closed(stopped_at) => PackageState::Stopped(
+            ClockStop::new(StopKind::Closed, stopped_at, Outcome::NoFurtherAction).unwrap(),
+        ),
+    };
+    Package::from_parts(PackageParts {
+        reference: reference(text),
+        received_at,
+        lpa: Lpas::restore(lpa.into()),
+        assigned_officer: None,
+        deadline: Deadline::restore(
+            grade,
+            deadline_at,
+            received_at,
+            PolicyVersion::new("national-2024"),
+        ),
+        state,
+        safeguarding: Safeguarding::default(),
+    })
+}
+
+/// Stores packages, each with the instant it becomes due soon.
+async fn insert_with_due_soon(
+    store: &Arc<dyn Store>,
+    packages: &[(Package, Option<DateTime<Utc>>)],
+) {
+    let entries: Vec<LedgerEntry> = packages
+        .iter()
+        .map(|(package, due_soon_at)| LedgerEntry {
+            event: package.created_event(),
+            occurred_at: package.received_at(),
+            next_due_at: None,
+            due_soon_at: *due_soon_at,
+            package: package.clone(),
+        })
+        .collect();
+    store
+        .insert_packages(&entries, &Actor::named("cli:test"), now())
+        .await
+        .expect("inserting packages");
+}
+
+async fn listed(store: &Arc<dyn Store>, filter: &PackageFilter) -> Vec<String> {
+    references(&store.list_packages(filter).await.unwrap())
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+async fn status_filters_select_exactly_the_packages_with_each_status(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let t = now();
+    let micro = Duration::microseconds(1);
+    let hour = Duration::hours(1);
+    let day = Duration::days(1);
+    let received = t - Duration::days(10);
+    let open = |r: &str, lpa: &str, shape: Shape, deadline: DateTime<Utc>| {
+        shaped(r, RiskGrade::High, lpa, received, deadline, shape)
+    };
+    // (package, due_soon_at, its status at `t`)
+    let ledger: Vec<(Package, Option<DateTime<Utc>>, PackageStatus)> = vec![
+        (
+            open("ST-ON-TRACK", "Coventry", DEVELOPING, t + day * 2),
+            Some(t + day),
+            PackageStatus::OnTrack,
+        ),
+        // No warning before the deadline: on track until the deadline.
+        (
+            open("ST-ON-TRACK-NO-WARNING", "Birmingham", AWAITING, t + micro),
+            None,
+            PackageStatus::OnTrack,
+        ),
+        (
+            open("ST-DUE-SOON", "Coventry", AWAITING, t + day),
+            Some(t - hour),
+            PackageStatus::DueSoon,
+        ),
+        (
+            open("ST-DUE-SOON-EXACT", "Birmingham", DEVELOPING, t + hour * 3),
+            Some(t),
+            PackageStatus::DueSoon,
+        ),
+        (
+            open("ST-BREACHED", "Coventry", DEVELOPING, t - day),
+            Some(t - day * 2),
+            PackageStatus::Breached,
+        ),
+        // At its deadline: breached.
+        (
+            open("ST-BREACHED-EXACT", "Birmingham", AWAITING, t),
+            Some(t - hour),
+            PackageStatus::Breached,
+        ),
+        (
+            open(
+                "ST-BREACHED-BY-A-MICROSECOND",
+                "Coventry",
+                DEVELOPING,
+                t - micro,
+            ),
+            None,
+            PackageStatus::Breached,
+        ),
+        (
+            open("ST-MET", "Coventry", Shape::Enforced(t - day * 2), t - day),
+            Some(t - day * 3),
+            PackageStatus::Met,
+        ),
+        // Enforced at its deadline: met.
+        (
+            open(
+                "ST-MET-EXACT",
+                "Birmingham",
+                Shape::Enforced(t - hour * 3),
+                t - hour * 3,
+            ),
+            None,
+            PackageStatus::Met,
+        ),
+        (
+            open(
+                "ST-MISSED",
+                "Coventry",
+                Shape::Enforced(t - hour),
+                t - hour - micro,
+            ),
+            None,
+            PackageStatus::Missed,
+        ),
+        (
+            open(
+                "ST-CLOSED",
+                "Coventry",
+                Shape::Closed(t - day * 5),
+                t - day * 4,
+            ),
+            None,
+            PackageStatus::Closed,
+        ),
+        (
+            open(
+                "ST-CLOSED-LATE",
+                "Birmingham",
+                Shape::Closed(t - hour),
+                t - day * 2,
+            ),
+            Some(t - day * 3),
+            PackageStatus::Closed,
+        ),
+    ];
+    let stored: Vec<(Package, Option<DateTime<Utc>>)> = ledger
+        .iter()
+        .map(|(p, due_soon_at, _)| (p.clone(), *due_soon_at))
+        .collect();
+    insert_with_due_soon(&store, &stored).await;
+
+    // What the domain says, in list order.
+    let by_domain = |status: PackageStatus, at: DateTime<Utc>, lpa: Option<&str>| {
+        let mut chosen: Vec<&Package> = stored
+            .iter()
+            .filter(|(p, due_soon_at)| {
+                p.status(at, *due_soon_at) == status && lpa.is_none_or(|l| p.lpa().as_str() == l)
+            })
+            .map(|(p, _)| p)
+            .collect();
+        chosen.sort_by_key(|p| (p.deadline().at(), p.reference().as_str().to_string()));
+        chosen
+            .into_iter()
+            .map(|p| p.reference().to_string())
+            .collect::<Vec<_>>()
+    };
+    for status in PackageStatus::ALL {
+        let filter = PackageFilter {
+            status: Some((status, t)),
+            ..PackageFilter::default()
+        };
+        let mut expected: Vec<&Package> = ledger
+            .iter()
+            .filter(|(_, _, s)| *s == status)
+            .map(|(p, _, _)| p)
+            .collect();
+        expected.sort_by_key(|p| (p.deadline().at(), p.reference().as_str().to_string()));
+        let expected: Vec<String> = expected.iter().map(|p| p.reference().to_string()).collect();
+        assert!(!expected.is_empty(), "{status} occurs");
+        assert_eq!(listed(&store, &filter).await, expected, "{status}");
+        // The store and the domain agree.
+        assert_eq!(by_domain(status, t, None), expected, "{status}");
+    }
+    // At other instants too, and combined with other filters.
+    for when in [t - hour * 2, t - micro, t + micro, t + day + micro] {
+        for status in PackageStatus::ALL {
+            for lpa in [None, Some("Birmingham")] {
+                let filter = PackageFilter {
+                    status: Some((status, when)),
+                    lpa: lpa.map(String::from),
+                    ..PackageFilter::default()
+                };
+                assert_eq!(
+                    listed(&store, &filter).await,
+                    by_domain(status, when, lpa),
+                    "{status} at {when} in {lpa:?}"
+                );
+            }
+        }
+    }
+}
+
+async fn keyset_pages_return_every_package_once_in_order(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let t = now();
+    // Deadlines with 6, 3 and no fraction digits: on SQLite, text order
+    // must still be time order, and a cursor must equal the deadline it was
+    // taken from, in every format sqlx writes.
+    let d1 = t + Duration::days(1) + Duration::microseconds(123_456);
+    let d2 = t + Duration::days(2) + Duration::milliseconds(500);
+    let d3 = t + Duration::days(3);
+    let received = t - Duration::days(1);
+    let package = |r: &str, lpa: &str, deadline: DateTime<Utc>, shape: Shape| {
+        shaped(r, RiskGrade::Medium, lpa, received, deadline, shape)
+    };
+    insert_with_due_soon(
+        &store,
+        &[
+            // Stored out of order; C, A, X and B share a deadline.
+            (package("PG-D", "Coventry", d3, AWAITING), None),
+            (package("PG-C", "Coventry", d2, DEVELOPING), None),
+            (package("PG-A", "Coventry", d2, DEVELOPING), None),
+            (package("PG-X", "Birmingham", d2, DEVELOPING), None),
+            (package("PG-E", "Coventry", d1, DEVELOPING), None),
+            // Due soon, so not on track.
+            (
+                package("PG-B", "Coventry", d2, AWAITING),
+                Some(t - Duration::hours(1)),
+            ),
+            (package("PG-Z", "Coventry", d1, Shape::Closed(t)), None),
+            (package("PG-Y", "Birmingham", d3, DEVELOPING), None),
+        ],
+    )
+    .await;
+
+    /// Every page of `size` that `filter` gives, following the cursor.
+    async fn pages(store: &Arc<dyn Store>, filter: PackageFilter, size: u32) -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .list_packages(&PackageFilter {
+                    after,
+                    limit: Some(size),
+                    ..filter.clone()
+                })
+                .await
+                .unwrap();
+            after = page.last().map(|p| PageKey {
+                deadline_at: p.deadline().at(),
+                reference: p.reference().to_string(),
+            });
+            pages.push(references(&page).into_iter().map(String::from).collect());
+            if page.len() < size as usize {
+                return pages;
+            }
+        }
+    }
+
+    let open_in_coventry = PackageFilter {
+        open_only: true,
+        lpa: Some("Coventry".into()),
+        ..PackageFilter::default()
+    };
+    assert_eq!(
+        pages(&store, open_in_coventry.clone(), 2).await,
+        [vec!["PG-E", "PG-A"], vec!["PG-B", "PG-C"], vec!["PG-D"]]
+    );
+    // The pages put together are the unpaged list.
+    assert_eq!(
+        pages(&store, open_in_coventry.clone(), 2).await.concat(),
+        listed(&store, &open_in_coventry).await
+    );
+    let on_track_in_coventry = PackageFilter {
+        status: Some((PackageStatus::OnTrack, t)),
+        ..open_in_coventry.clone()
+    };
+    assert_eq!(
+        pages(&store, on_track_in_coventry, 2).await,
+        [vec!["PG-E", "PG-A"], vec!["PG-C", "PG-D"], vec![]]
+    );
+    // A cursor between two packages of one deadline.
+    let after_a = PackageFilter {
+        after: Some(PageKey {
+            deadline_at: d2,
+            reference: "PG-A".into(),
+        }),
+        ..PackageFilter::default()
+    };
+    assert_eq!(
+        listed(&store, &after_a).await,
+        ["PG-B", "PG-C", "PG-X", "PG-D", "PG-Y"]
+    );
+    // And between two of a whole second.
+    let after_d = PackageFilter {
+        after: Some(PageKey {
+            deadline_at: d3,
+            reference: "PG-D".into(),
+        }),
+        ..PackageFilter::default()
+    };
+    assert_eq!(listed(&store, &after_d).await, ["PG-Y"]);
+    // A limit alone is the first page.
+    assert_eq!(
+        listed(
+            &store,
+            &PackageFilter {
+                limit: Some(3),
+                ..PackageFilter::default()
+            }
+        )
+        .await,
+        ["PG-E", "PG-Z", "PG-A"]
+    );
+}
+
+async fn the_position_counts_open_packages_per_stage_and_grade(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let t = now();
+    let due_by = t + Duration::days(2);
+    let h = Duration::hours;
+    let d = Duration::days;
+    let package = |r: &str, grade, lpa: &str, received: DateTime<Utc>, deadline, shape| {
+        shaped(r, grade, lpa, received, deadline, shape)
+    };
+    use RiskGrade::{High, Standard, VeryHigh};
+    insert_with_due_soon(
+        &store,
+        &[
+            // Intelligence development, high: breached, due soon, neither.
+            (
+                package("PS-A", High, "Coventry", t - d(7), t - h(1), DEVELOPING),
+                None,
+            ),
+            (
+                package("PS-B", High, "Coventry", t - d(6), t + d(1), DEVELOPING),
+                None,
+            ),
+            (
+                package("PS-C", High, "Coventry", t - d(2), t + d(5), DEVELOPING),
+                None,
+            ),
+            (
+                package("PS-G", High, "Birmingham", t - d(8), t + d(1), DEVELOPING),
+                None,
+            ),
+            // Intelligence development, very high: at its deadline.
+            (
+                package("PS-D", VeryHigh, "Coventry", t - d(1), t, DEVELOPING),
+                None,
+            ),
+            // Awaiting enforcement, high: due exactly at the horizon, and later.
+            (
+                package("PS-E", High, "Birmingham", t - d(5), due_by, AWAITING),
+                None,
+            ),
+            (
+                package("PS-F", High, "Birmingham", t - d(10), t + d(3), AWAITING),
+                None,
+            ),
+            // Stopped: never counted, however late or old.
+            (
+                package(
+                    "PS-S1",
+                    High,
+                    "Coventry",
+                    t - d(30),
+                    t - d(1),
+                    Shape::Enforced(t - h(2)),
+                ),
+                None,
+            ),
+            (
+                package(
+                    "PS-S2",
+                    Standard,
+                    "Birmingham",
+                    t - d(40),
+                    t - d(20),
+                    Shape::Closed(t - d(19)),
+                ),
+                None,
+            ),
+        ],
+    )
+    .await;
+    let row = |stage, grade, open, breached, due_soon, oldest: DateTime<Utc>| PositionRow {
+        stage,
+        grade,
+        open,
+        breached,
+        due_soon,
+        oldest_received_at: Some(oldest),
+    };
+    use Stage::{AwaitingEnforcement, IntelligenceDevelopment};
+    assert_eq!(
+        store.position(t, due_by, None).await.unwrap(),
+        [
+            row(IntelligenceDevelopment, VeryHigh, 1, 1, 0, t - d(1)),
+            row(IntelligenceDevelopment, High, 4, 1, 2, t - d(8)),
+            row(AwaitingEnforcement, High, 2, 0, 1, t - d(10)),
+        ]
+    );
+    assert_eq!(
+        store.position(t, due_by, Some("Coventry")).await.unwrap(),
+        [
+            row(IntelligenceDevelopment, VeryHigh, 1, 1, 0, t - d(1)),
+            row(IntelligenceDevelopment, High, 3, 1, 1, t - d(7)),
+        ]
+    );
+    assert_eq!(
+        store.position(t, due_by, Some("Birmingham")).await.unwrap(),
+        [
+            row(IntelligenceDevelopment, High, 1, 0, 1, t - d(8)),
+            row(AwaitingEnforcement, High, 2, 0, 1, t - d(10)),
+        ]
+    );
+    // LPAs match exactly, as stored.
+    assert!(store
+        .position(t, due_by, Some("coventry"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Once its clock stops, a package leaves the position.
+    store
+        .update_package(
+            &reference("PS-G"),
+            &Actor::named("cli:test"),
+            t,
+            Box::new(move |p| {
+                p.move_stage(Stage::Enforced, t - h(1), Some(Outcome::Arrest), None, t)
+                    .map(|c| entry(c, None))
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.position(t, due_by, None).await.unwrap(),
+        [
+            row(IntelligenceDevelopment, VeryHigh, 1, 1, 0, t - d(1)),
+            row(IntelligenceDevelopment, High, 3, 1, 1, t - d(7)),
+            row(AwaitingEnforcement, High, 2, 0, 1, t - d(10)),
+        ]
+    );
 }

@@ -1,6 +1,8 @@
 -- The ledger: `packages` holds each package's current state, `package_events`
--- its append-only history. No names are stored anywhere: a package is known by
--- its reference, an officer by a work email address.
+-- its append-only history; `audit_log` records who changed or read what, and
+-- `api_tokens` the hashes of the API's tokens. No names are stored anywhere: a
+-- package is known by its reference, an officer by a work email address, a
+-- token by the label it was given.
 --
 -- Times are TEXT exactly as sqlx writes a DateTime<Utc>: RFC 3339, always in
 -- UTC with a "+00:00" offset and 0, 3 or 6 fraction digits (the store cuts
@@ -34,6 +36,9 @@ CREATE TABLE packages (
     -- The next instant the scheduler must look at this package; NULL when
     -- nothing more can fall due.
     next_due_at TEXT,
+    -- When the package becomes "due soon" (its first warning before the
+    -- deadline), so status filters run in SQL; NULL when no level warns.
+    due_soon_at TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     -- A stopped clock has a stop time and an outcome; a running one has neither.
@@ -49,8 +54,13 @@ CREATE TABLE packages (
 
 -- The scheduler reads only due rows, so only rows with a due time are indexed.
 CREATE INDEX packages_next_due_at ON packages (next_due_at) WHERE next_due_at IS NOT NULL;
-CREATE INDEX packages_stage_risk_grade ON packages (stage, risk_grade);
-CREATE INDEX packages_deadline_at ON packages (deadline_at);
+-- Covers the position query (open packages per stage and grade, optionally
+-- for one LPA, counting by deadline and taking the oldest receipt), so it
+-- reads only this index and only the open stages' part of it.
+CREATE INDEX packages_position ON packages (stage, risk_grade, lpa, deadline_at, received_at);
+-- Lists are ordered by (deadline, reference) and paged by a keyset on the
+-- same pair, so a page reads only its own rows from this index.
+CREATE INDEX packages_deadline_at_reference ON packages (deadline_at, reference);
 CREATE INDEX packages_lpa ON packages (lpa);
 
 -- AUTOINCREMENT so a sequence number is never handed out twice.
@@ -85,3 +95,43 @@ CREATE TRIGGER package_events_no_delete BEFORE DELETE ON package_events
 BEGIN
     SELECT RAISE(ABORT, 'package_events is append-only');
 END;
+
+-- Who did or read what, for oversight. Package writes append their line in
+-- the same transaction as the write; reads and other actions append theirs
+-- on their own. `reference` is not a foreign key: a read of a reference
+-- that is not stored is audited too. Never holds a token or its hash.
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL CHECK (actor <> ''),
+    action TEXT NOT NULL CHECK (action <> ''),
+    reference TEXT,
+    request_id TEXT,
+    detail TEXT
+) STRICT;
+
+-- A package's audit trail, in order.
+CREATE INDEX audit_log_reference ON audit_log (reference, id);
+
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+
+-- API tokens: only a hash of each token is stored, so a copy of the database
+-- cannot be used to call the API. A revoked token keeps its row (and its
+-- name, which the audit log refers to) and is refused from then on.
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE CHECK (name <> ''),
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'intake', 'supervisor', 'admin')),
+    token_hash TEXT NOT NULL UNIQUE CHECK (token_hash <> ''),
+    created_at TEXT NOT NULL,
+    -- No CHECK against created_at: a revocation must never be refused.
+    revoked_at TEXT
+) STRICT;

@@ -6,6 +6,10 @@
 //! append-only history. Every write to a package appends an event in the same
 //! transaction, with the grade, stage and deadline after it, so the position
 //! at any past instant can be rebuilt from the events alone.
+//!
+//! Beside the ledger, `audit_log` records who changed or read what (append-
+//! only too; a write's line goes in with the write, in its transaction), and
+//! `api_tokens` holds the API's tokens as hashes, never the tokens.
 
 use crate::domain::{
     EventKind, MoveRefused, Package, PackageStatus, Reference, RiskGrade, Role, Stage,

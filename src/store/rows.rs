@@ -3,10 +3,10 @@
 //! accept is reported as [`StoreError::Corrupt`], naming the package and the
 //! column, rather than being guessed at.
 
-use super::{LedgerEntry, LedgerEvent, StoreError};
+use super::{ApiToken, AuditRecord, LedgerEntry, LedgerEvent, PositionRow, StoreError};
 use crate::domain::{
     ClockStop, Deadline, EventKind, Lpas, OfficerEmail, OpenStage, Outcome, Package, PackageParts,
-    PackageState, PolicyVersion, Reference, RiskGrade, Safeguarding, Stage, StopKind,
+    PackageState, PolicyVersion, Reference, RiskGrade, Role, Safeguarding, Stage, StopKind,
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use std::fmt::Display;
@@ -201,6 +201,7 @@ pub struct PackageValues<'a> {
     pub(super) child_access_identified_at: Option<DateTime<Utc>>,
     pub(super) safeguarding_referral_at: Option<DateTime<Utc>>,
     pub(super) next_due_at: Option<DateTime<Utc>>,
+    pub(super) due_soon_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> PackageValues<'a> {
@@ -227,6 +228,7 @@ impl<'a> PackageValues<'a> {
                 .map(stored_instant),
             safeguarding_referral_at: parts.safeguarding.referral_made_at().map(stored_instant),
             next_due_at: entry.next_due_at.map(stored_instant),
+            due_soon_at: entry.due_soon_at.map(stored_instant),
         }
     }
 }
@@ -268,6 +270,118 @@ impl<'a> EventValues<'a> {
             details: serde_json::to_string(&entry.event)
                 .expect("an EventKind always serialises to JSON"),
         }
+    }
+}
+
+/// What the lines of one audit statement share; bound by
+/// [`super::sql::bind_audit_values!`], the references following.
+#[derive(Debug, Clone)]
+pub struct AuditValues<'a> {
+    pub(super) at: DateTime<Utc>,
+    pub(super) actor: &'a str,
+    pub(super) action: &'a str,
+    pub(super) request_id: Option<&'a str>,
+    pub(super) detail: Option<&'a str>,
+}
+
+impl<'a> AuditValues<'a> {
+    /// Lines by `actor` (its name and request id) doing `action` at `at`.
+    pub fn new(
+        actor: &'a super::Actor,
+        action: &'a str,
+        detail: Option<&'a str>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            at: stored_instant(at),
+            actor: actor.name.as_str(),
+            action,
+            request_id: actor.request_id.as_deref(),
+            detail,
+        }
+    }
+}
+
+/// One row of `audit_log`, as [`super::sql::SELECT_AUDIT_LOG`] selects it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    reference: Option<String>,
+    request_id: Option<String>,
+    detail: Option<String>,
+}
+
+impl From<AuditRow> for AuditRecord {
+    fn from(row: AuditRow) -> Self {
+        AuditRecord {
+            sequence: row.id,
+            at: row.at,
+            actor: row.actor,
+            action: row.action,
+            reference: row.reference,
+            request_id: row.request_id,
+            detail: row.detail,
+        }
+    }
+}
+
+/// One row of `api_tokens`, without its hash.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    name: String,
+    role: String,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<TokenRow> for ApiToken {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        let role: Role = row
+            .role
+            .parse()
+            .map_err(|e| corrupt(&format!("token {}", row.name), "role", e))?;
+        Ok(ApiToken {
+            name: row.name,
+            role,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+/// One group of [`super::sql::position`].
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PositionGroupRow {
+    stage: String,
+    risk_grade: String,
+    open_count: i64,
+    breached_count: i64,
+    due_soon_count: i64,
+    oldest_received_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<PositionGroupRow> for PositionRow {
+    type Error = StoreError;
+
+    fn try_from(row: PositionGroupRow) -> Result<Self, StoreError> {
+        let at = format!("position group {}/{}", row.stage, row.risk_grade);
+        Ok(PositionRow {
+            stage: row.stage.parse().map_err(|e| corrupt(&at, "stage", e))?,
+            grade: row
+                .risk_grade
+                .parse()
+                .map_err(|e| corrupt(&at, "risk_grade", e))?,
+            // COUNT is never negative.
+            open: row.open_count.unsigned_abs(),
+            breached: row.breached_count.unsigned_abs(),
+            due_soon: row.due_soon_count.unsigned_abs(),
+            oldest_received_at: row.oldest_received_at,
+        })
     }
 }
 

@@ -5,8 +5,10 @@
 //! `RETURNING`, `substr`, `length`), so only the few statements that really
 //! differ live in `sqlite.rs` and `postgres.rs`.
 
-use super::PackageFilter;
-use crate::domain::{RiskGrade, Stage};
+use super::rows::stored_instant;
+use super::{PackageFilter, PageKey};
+use crate::domain::{PackageStatus, RiskGrade, Stage};
+use chrono::{DateTime, Utc};
 
 /// The columns of `packages` that [`super::rows::PackageRow`] reads, in its
 /// field order. A macro rather than a `const` so that `concat!` can build
@@ -37,13 +39,13 @@ pub(super) use {package_row_columns, select_package_by_reference};
 pub const SELECT_PACKAGE: &str = select_package_by_reference!();
 
 /// The columns a write sets from a [`super::rows::PackageValues`], in the
-/// order [`bind_package_values!`] binds them (`$1` to `$15`).
+/// order [`bind_package_values!`] binds them (`$1` to `$16`).
 const PACKAGE_WRITE_COLUMNS: &str = "reference, risk_grade, stage, lpa, assigned_officer, \
     received_at, deadline_at, clock_started_at, policy_version, stage_since, clock_stopped_at, \
-    outcome, child_access_identified_at, safeguarding_referral_at, next_due_at";
+    outcome, child_access_identified_at, safeguarding_referral_at, next_due_at, due_soon_at";
 
 /// How many values [`bind_package_values!`] binds.
-const PACKAGE_WRITE_VALUES: usize = 15;
+const PACKAGE_WRITE_VALUES: usize = 16;
 
 /// Binds a [`super::rows::PackageValues`] in the order of
 /// `PACKAGE_WRITE_COLUMNS`. Works on `Query` and `QueryAs` of either backend.
@@ -66,19 +68,20 @@ macro_rules! bind_package_values {
             .bind(v.child_access_identified_at)
             .bind(v.safeguarding_referral_at)
             .bind(v.next_due_at)
+            .bind(v.due_soon_at)
     }};
 }
 pub(super) use bind_package_values;
 
 /// Rewrites a package's state, keyed by its reference (`$1`; the row is
-/// already held by the transaction). `$16` is `updated_at`. Returns the row
+/// already held by the transaction). `$17` is `updated_at`. Returns the row
 /// as stored, so the caller hands back exactly what a later read will see.
 pub const UPDATE_PACKAGE: &str = concat!(
     "UPDATE packages SET risk_grade = $2, stage = $3, lpa = $4, assigned_officer = $5, \
      received_at = $6, deadline_at = $7, clock_started_at = $8, policy_version = $9, \
      stage_since = $10, clock_stopped_at = $11, outcome = $12, \
      child_access_identified_at = $13, safeguarding_referral_at = $14, next_due_at = $15, \
-     updated_at = $16 WHERE reference = $1 RETURNING ",
+     due_soon_at = $16, updated_at = $17 WHERE reference = $1 RETURNING ",
     package_row_columns!()
 );
 
@@ -184,18 +187,112 @@ pub const COUNT_PACKAGES: &str = "SELECT COUNT(*), \
 /// Every migration sqlx recorded as applied.
 pub const APPLIED_MIGRATIONS: &str = "SELECT version, success, checksum FROM _sqlx_migrations";
 
+/// A value bound to a statement built at run time. Times are bound as
+/// `DateTime<Utc>`, never as text: PostgreSQL compares them as
+/// `TIMESTAMPTZ`, and on SQLite sqlx encodes them exactly as it wrote the
+/// stored ones, so the text comparison there is a time comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindValue<'a> {
+    /// A text value.
+    Text(&'a str),
+    /// An instant, already cut to the stored precision.
+    Instant(DateTime<Utc>),
+    /// An integer (a row limit).
+    Integer(i64),
+}
+
+/// Binds a list of [`BindValue`]s in order. Works on `Query` and `QueryAs`
+/// of either backend.
+macro_rules! bind_values {
+    ($query:expr, $values:expr) => {{
+        let mut query = $query;
+        for value in $values {
+            query = match value {
+                $crate::store::sql::BindValue::Text(text) => query.bind(text),
+                $crate::store::sql::BindValue::Instant(at) => query.bind(at),
+                $crate::store::sql::BindValue::Integer(n) => query.bind(n),
+            };
+        }
+        query
+    }};
+}
+pub(super) use bind_values;
+
+/// `stage IN ('intelligence_development', 'awaiting_enforcement')`, from
+/// [`Stage::OPEN`]: constants of the code, so written in, not bound.
+fn open_stages_condition() -> String {
+    let open: Vec<String> = Stage::OPEN
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("stage IN ({})", open.join(", "))
+}
+
+/// A statement under construction: its conditions and the values they bind.
+#[derive(Default)]
+struct Conditions<'a> {
+    conditions: Vec<String>,
+    values: Vec<BindValue<'a>>,
+}
+
+impl<'a> Conditions<'a> {
+    /// Binds `value` and returns its placeholder (`$n`).
+    fn bind(&mut self, value: BindValue<'a>) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len())
+    }
+
+    fn push(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+}
+
+/// The condition that selects packages with `status` at `now`, the way
+/// [`crate::domain::Package::status`] decides it: an open package at its
+/// deadline is breached, one enforced exactly at its deadline has met it.
+fn status_condition<'a>(
+    conditions: &mut Conditions<'a>,
+    status: PackageStatus,
+    now: DateTime<Utc>,
+) -> String {
+    let open = open_stages_condition();
+    let enforced = Stage::Enforced.as_str();
+    // Bound only by the statuses that use it, so no statement carries a
+    // parameter it never reads.
+    let mut bind_now = || conditions.bind(BindValue::Instant(stored_instant(now)));
+    match status {
+        PackageStatus::Breached => format!("{open} AND deadline_at <= {}", bind_now()),
+        PackageStatus::DueSoon => {
+            let now = bind_now();
+            format!("{open} AND deadline_at > {now} AND due_soon_at <= {now}")
+        }
+        PackageStatus::OnTrack => {
+            let now = bind_now();
+            format!(
+                "{open} AND deadline_at > {now} AND (due_soon_at IS NULL OR due_soon_at > {now})"
+            )
+        }
+        PackageStatus::Met => format!("stage = '{enforced}' AND clock_stopped_at <= deadline_at"),
+        PackageStatus::Missed => format!("stage = '{enforced}' AND clock_stopped_at > deadline_at"),
+        PackageStatus::Closed => format!("stage = '{}'", Stage::Closed.as_str()),
+    }
+}
+
 /// The packages `filter` selects, by deadline then reference, with the
 /// values to bind in order. Only the filter's values are bound; the open
 /// stages are written in from [`Stage::OPEN`].
-pub fn list_packages(filter: &PackageFilter) -> (String, Vec<&str>) {
-    let mut conditions: Vec<String> = Vec::new();
-    let mut values: Vec<&str> = Vec::new();
+pub fn list_packages(filter: &PackageFilter) -> (String, Vec<BindValue<'_>>) {
+    let mut conditions = Conditions::default();
     if filter.open_only {
-        let open: Vec<String> = Stage::OPEN
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
-        conditions.push(format!("stage IN ({})", open.join(", ")));
+        conditions.push(open_stages_condition());
     }
     let equal = [
         ("risk_grade", filter.grade.map(RiskGrade::as_str)),
@@ -204,18 +301,138 @@ pub fn list_packages(filter: &PackageFilter) -> (String, Vec<&str>) {
     ];
     for (column, value) in equal {
         if let Some(value) = value {
-            values.push(value);
-            conditions.push(format!("{column} = ${}", values.len()));
+            let placeholder = conditions.bind(BindValue::Text(value));
+            conditions.push(format!("{column} = {placeholder}"));
         }
     }
-    let mut sql = concat!("SELECT ", package_row_columns!(), " FROM packages").to_string();
-    if !conditions.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
+    if let Some((status, now)) = filter.status {
+        let condition = status_condition(&mut conditions, status, now);
+        conditions.push(format!("({condition})"));
     }
+    if let Some(PageKey {
+        deadline_at,
+        reference,
+    }) = &filter.after
+    {
+        // A row value, so both backends can start the walk of the
+        // (deadline_at, reference) index at the cursor.
+        let deadline = conditions.bind(BindValue::Instant(stored_instant(*deadline_at)));
+        let reference = conditions.bind(BindValue::Text(reference));
+        conditions.push(format!(
+            "(deadline_at, reference) > ({deadline}, {reference})"
+        ));
+    }
+    let mut sql = concat!("SELECT ", package_row_columns!(), " FROM packages").to_string();
+    sql.push_str(&conditions.where_clause());
     sql.push_str(" ORDER BY deadline_at, reference");
-    (sql, values)
+    if let Some(limit) = filter.limit {
+        let placeholder = conditions.bind(BindValue::Integer(i64::from(limit)));
+        sql.push_str(&format!(" LIMIT {placeholder}"));
+    }
+    (sql, conditions.values)
 }
+
+/// The open packages per stage and grade: `$1` is now, `$2` the due-by
+/// horizon, and, when `for_one_lpa`, `$3` the LPA. Every column it reads is
+/// in `packages_position` (stage, risk_grade, lpa, deadline_at,
+/// received_at), so both backends answer it from that index alone, reading
+/// only the open stages' part of it.
+pub fn position(for_one_lpa: bool) -> String {
+    let lpa = if for_one_lpa {
+        // Naming every grade (the column's CHECK allows no other) lets the
+        // index be searched on stage, grade and LPA together, rather than
+        // read through every LPA of the open stages.
+        let grades: Vec<String> = RiskGrade::ALL
+            .iter()
+            .map(|g| format!("'{}'", g.as_str()))
+            .collect();
+        format!(" AND risk_grade IN ({}) AND lpa = $3", grades.join(", "))
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT stage, risk_grade, COUNT(*) AS open_count, \
+         COUNT(CASE WHEN deadline_at <= $1 THEN 1 END) AS breached_count, \
+         COUNT(CASE WHEN deadline_at > $1 AND deadline_at <= $2 THEN 1 END) AS due_soon_count, \
+         MIN(received_at) AS oldest_received_at \
+         FROM packages WHERE {}{lpa} GROUP BY stage, risk_grade",
+        open_stages_condition(),
+    )
+}
+
+/// The values every audit line of one statement shares, in the order
+/// [`bind_audit_values!`] binds them (`$1` to `$5`).
+const AUDIT_SHARED_COLUMNS: [&str; 5] = ["at", "actor", "action", "request_id", "detail"];
+
+/// Binds a [`super::rows::AuditValues`]: the values shared by the lines of
+/// one [`insert_audit`] statement. The references follow, one per line.
+macro_rules! bind_audit_values {
+    ($query:expr, $values:expr) => {{
+        let v: &$crate::store::rows::AuditValues<'_> = $values;
+        $query
+            .bind(v.at)
+            .bind(v.actor)
+            .bind(v.action)
+            .bind(v.request_id)
+            .bind(v.detail)
+    }};
+}
+pub(super) use bind_audit_values;
+
+/// Appends `rows` audit lines that share their time, actor, action, request
+/// id and detail (`$1` to `$5`, [`bind_audit_values!`]) and differ by
+/// reference (`$6`, `$7`, ...): one line per package of a batch, or one line.
+pub fn insert_audit(rows: usize) -> String {
+    let shared: Vec<usize> = (1..=AUDIT_SHARED_COLUMNS.len()).collect();
+    format!(
+        "INSERT INTO audit_log (reference, {}) VALUES {}",
+        AUDIT_SHARED_COLUMNS.join(", "),
+        values_groups(rows, 1, &shared)
+    )
+}
+
+/// The `SELECT` of [`super::rows::AuditRow`]s, to which a statement adds its
+/// condition and order.
+macro_rules! select_audit_rows {
+    () => {
+        "SELECT id, at, actor, action, reference, request_id, detail FROM audit_log"
+    };
+}
+
+/// The whole audit log, oldest first.
+pub const SELECT_AUDIT_LOG: &str = concat!(select_audit_rows!(), " ORDER BY id");
+
+/// The audit lines about package `$1`, oldest first.
+pub const SELECT_AUDIT_LOG_FOR: &str =
+    concat!(select_audit_rows!(), " WHERE reference = $1 ORDER BY id");
+
+/// Stores a token (`$1` name, `$2` role, `$3` hash, `$4` created_at,
+/// `$5` revoked_at). A name already used is skipped, not an error, so the
+/// caller can tell it apart from a failure by the count of rows written.
+pub const INSERT_TOKEN: &str = "INSERT INTO api_tokens \
+     (name, role, token_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (name) DO NOTHING";
+
+/// Revokes the active token `$1` at `$2`; touches no row when there is none.
+pub const REVOKE_TOKEN: &str =
+    "UPDATE api_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL";
+
+/// The `SELECT` of [`super::rows::TokenRow`]s (never the hash), to which a
+/// statement adds its condition and order.
+macro_rules! select_token_rows {
+    () => {
+        "SELECT name, role, created_at, revoked_at FROM api_tokens"
+    };
+}
+
+/// Every token, newest first (the row id breaks ties of one instant).
+pub const SELECT_TOKENS: &str = concat!(select_token_rows!(), " ORDER BY created_at DESC, id DESC");
+
+/// The active token with hash `$1`.
+pub const SELECT_ACTIVE_TOKEN_BY_HASH: &str = concat!(
+    select_token_rows!(),
+    " WHERE token_hash = $1 AND revoked_at IS NULL"
+);
 
 #[cfg(test)]
 mod tests {
@@ -250,12 +467,21 @@ mod tests {
     fn insert_places_the_shared_time_after_each_rows_values() {
         let sql = insert_packages(2);
         assert!(sql.contains("($2, $3,"), "{sql}");
-        assert!(sql.contains("$16, $1, $1), ($17,"), "{sql}");
+        assert!(sql.contains("$17, $1, $1), ($18,"), "{sql}");
         assert!(
             sql.ends_with(
-                "$31, $1, $1) ON CONFLICT (reference) DO NOTHING RETURNING id, reference"
+                "$33, $1, $1) ON CONFLICT (reference) DO NOTHING RETURNING id, reference"
             ),
             "{sql}"
+        );
+    }
+
+    #[test]
+    fn audit_lines_share_five_values_and_bind_one_reference_each() {
+        assert_eq!(
+            insert_audit(2),
+            "INSERT INTO audit_log (reference, at, actor, action, request_id, detail) \
+             VALUES ($6, $1, $2, $3, $4, $5), ($7, $1, $2, $3, $4, $5)"
         );
     }
 
@@ -270,6 +496,7 @@ mod tests {
             grade: Some(RiskGrade::High),
             lpa: Some("Coventry".into()),
             stage: Some(Stage::AwaitingEnforcement),
+            ..PackageFilter::default()
         };
         let (sql, values) = list_packages(&filter);
         assert!(
@@ -279,6 +506,77 @@ mod tests {
             ),
             "{sql}"
         );
-        assert_eq!(values, ["high", "Coventry", "awaiting_enforcement"]);
+        assert_eq!(
+            values,
+            [
+                BindValue::Text("high"),
+                BindValue::Text("Coventry"),
+                BindValue::Text("awaiting_enforcement")
+            ]
+        );
+    }
+
+    #[test]
+    fn status_cursor_and_limit_bind_times_as_instants_after_the_other_values() {
+        let now: DateTime<Utc> = "2024-06-01T12:00:00.123456789Z".parse().unwrap();
+        let deadline: DateTime<Utc> = "2024-06-02T09:00:00Z".parse().unwrap();
+        let filter = PackageFilter {
+            lpa: Some("Coventry".into()),
+            status: Some((PackageStatus::DueSoon, now)),
+            after: Some(PageKey {
+                deadline_at: deadline,
+                reference: "NCA-7".into(),
+            }),
+            limit: Some(2),
+            ..PackageFilter::default()
+        };
+        let (sql, values) = list_packages(&filter);
+        assert!(
+            sql.ends_with(
+                " WHERE lpa = $1 AND (stage IN ('intelligence_development', \
+                 'awaiting_enforcement') AND deadline_at > $2 AND due_soon_at <= $2) \
+                 AND (deadline_at, reference) > ($3, $4) ORDER BY deadline_at, reference LIMIT $5"
+            ),
+            "{sql}"
+        );
+        assert_eq!(
+            values,
+            [
+                BindValue::Text("Coventry"),
+                // Cut to the microsecond, as every stored time is.
+                BindValue::Instant("2024-06-01T12:00:00.123456Z".parse().unwrap()),
+                BindValue::Instant(deadline),
+                BindValue::Text("NCA-7"),
+                BindValue::Integer(2),
+            ]
+        );
+    }
+
+    #[test]
+    fn statuses_that_need_no_time_bind_none() {
+        let now: DateTime<Utc> = "2024-06-01T12:00:00Z".parse().unwrap();
+        for status in [
+            PackageStatus::Met,
+            PackageStatus::Missed,
+            PackageStatus::Closed,
+        ] {
+            let filter = PackageFilter {
+                status: Some((status, now)),
+                ..PackageFilter::default()
+            };
+            let (sql, values) = list_packages(&filter);
+            assert!(values.is_empty(), "{status}: {values:?}");
+            assert!(!sql.contains('$'), "{status}: {sql}");
+        }
+    }
+
+    #[test]
+    fn position_filters_the_lpa_only_when_asked() {
+        assert!(!position(false).contains("$3"));
+        assert!(position(true).ends_with(
+            " WHERE stage IN ('intelligence_development', 'awaiting_enforcement') \
+             AND risk_grade IN ('very_high', 'high', 'medium', 'standard') \
+             AND lpa = $3 GROUP BY stage, risk_grade"
+        ));
     }
 }

@@ -77,3 +77,82 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, pool: SqlitePool, migrations: "./migrations/sqlite");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{sql, Store};
+    use chrono::{DateTime, Utc};
+
+    /// SQLite's plan for `statement`, one step a line.
+    async fn plan(store: &SqliteStore, statement: &str, values: &[sql::BindValue<'_>]) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {statement}");
+        let query = sql::bind_values!(
+            sqlx::query_as::<_, (i64, i64, i64, String)>(&explain),
+            values.iter().copied()
+        );
+        let steps = query.fetch_all(store.pool()).await.expect("explaining");
+        steps
+            .into_iter()
+            .map(|(_, _, _, step)| step)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// One connection: each connection to `:memory:` is a database of its own.
+    async fn migrated_in_memory() -> SqliteStore {
+        let store = SqliteStore::connect("sqlite::memory:", 1).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn the_position_reads_only_its_covering_index() {
+        let store = migrated_in_memory().await;
+        let now: DateTime<Utc> = "2024-06-01T12:00:00Z".parse().unwrap();
+        let times = [sql::BindValue::Instant(now), sql::BindValue::Instant(now)];
+        let all = plan(&store, &sql::position(false), &times).await;
+        let one_lpa = [times[0], times[1], sql::BindValue::Text("Coventry")];
+        let one = plan(&store, &sql::position(true), &one_lpa).await;
+        for steps in [&all, &one] {
+            // Searched, not scanned; no table row read; grouped in index order.
+            assert!(
+                steps
+                    .starts_with("SEARCH packages USING COVERING INDEX packages_position (stage=?"),
+                "{steps}"
+            );
+            assert!(
+                !steps.contains("SCAN") && !steps.contains("TEMP B-TREE"),
+                "{steps}"
+            );
+        }
+        assert!(one.contains("risk_grade=? AND lpa=?"), "{one}");
+    }
+
+    #[tokio::test]
+    async fn a_keyset_page_starts_at_its_cursor_in_the_list_index() {
+        let store = migrated_in_memory().await;
+        let filter = crate::store::PackageFilter {
+            after: Some(crate::store::PageKey {
+                deadline_at: "2024-06-01T12:00:00Z".parse().unwrap(),
+                reference: "NCA-1".into(),
+            }),
+            limit: Some(50),
+            ..Default::default()
+        };
+        let (statement, values) = sql::list_packages(&filter);
+        let steps = plan(&store, &statement, &values).await;
+        // Starts at the cursor and reads in list order: no sort, no scan.
+        assert!(
+            steps.starts_with(
+                "SEARCH packages USING INDEX packages_deadline_at_reference \
+                 ((deadline_at,reference)>(?,?))"
+            ),
+            "{steps}"
+        );
+        assert!(
+            !steps.contains("SCAN") && !steps.contains("TEMP B-TREE"),
+            "{steps}"
+        );
+    }
+}
