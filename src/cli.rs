@@ -219,17 +219,19 @@ pub async fn run(
             let url = settings.config.database.url.clone();
             let bind = settings.config.http.bind.clone();
             let ledger = open_ledger(settings, clock).await?;
-            let app = Application::build(ledger, &bind)
-                .await
-                .map_err(|e| CliError::Other(anyhow::Error::new(e).context(format!("binding the HTTP API to {bind}"))))?;
+            let app = Application::build(ledger, &bind).await.map_err(|e| {
+                CliError::Other(
+                    anyhow::Error::new(e).context(format!("binding the HTTP API to {bind}")),
+                )
+            })?;
             tracing::info!(
                 database = %url,
                 api = %format!("http://{}", app.address()),
                 "ocset-scheduler is running; stop it with SIGTERM or Ctrl-C"
             );
-            app.run_until(shutdown)
-                .await
-                .map_err(|e| CliError::Other(anyhow::Error::new(e).context("serving the HTTP API")))?;
+            app.run_until(shutdown).await.map_err(|e| {
+                CliError::Other(anyhow::Error::new(e).context("serving the HTTP API"))
+            })?;
             tracing::info!("ocset-scheduler stopped cleanly");
         }
         Command::Token(action) => token(action, settings, clock, out).await?,
@@ -242,7 +244,8 @@ pub async fn run(
             let ledger = open_ledger(settings, clock).await?;
             let lines = ledger.store().audit_log(reference.as_ref()).await?;
             if json {
-                serde_json::to_writer_pretty(&mut *out, &lines).map_err(|e| CliError::Other(e.into()))?;
+                serde_json::to_writer_pretty(&mut *out, &lines)
+                    .map_err(|e| CliError::Other(e.into()))?;
                 writeln!(out).map_err(io)?;
             } else {
                 write!(out, "{}", audit_table(&lines)).map_err(io)?;
@@ -310,13 +313,15 @@ async fn token(
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
-    let io = |e: std::io::Error| CliError::Other(anyhow::Error::new(e).context("writing the output"));
+    let io =
+        |e: std::io::Error| CliError::Other(anyhow::Error::new(e).context("writing the output"));
     let actor = Actor::named(cli_actor());
     let ledger = open_ledger(settings, clock).await?;
     let now = ledger.now();
     match action {
         TokenAction::Create { name, role } => {
-            crate::tokens::check_name(&name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
+            crate::tokens::check_name(&name)
+                .map_err(|e| CliError::Usage(format!("--name: {e}")))?;
             let (token, hash) = crate::tokens::generate();
             let record = ApiToken {
                 name: name.clone(),
@@ -325,12 +330,21 @@ async fn token(
                 revoked_at: None,
             };
             ledger.store().create_token(&record, &hash, &actor).await?;
-            writeln!(out, "created token {name} with role {role}; it is shown once, store it now:").map_err(io)?;
+            writeln!(
+                out,
+                "created token {name} with role {role}; it is shown once, store it now:"
+            )
+            .map_err(io)?;
             writeln!(out, "{token}").map_err(io)?;
         }
         TokenAction::List => {
             let tokens = ledger.store().tokens().await?;
-            writeln!(out, "{:<32}  {:<10}  {:<20}  REVOKED", "NAME", "ROLE", "CREATED").map_err(io)?;
+            writeln!(
+                out,
+                "{:<32}  {:<10}  {:<20}  REVOKED",
+                "NAME", "ROLE", "CREATED"
+            )
+            .map_err(io)?;
             for t in &tokens {
                 writeln!(
                     out,
@@ -338,7 +352,9 @@ async fn token(
                     t.name,
                     t.role,
                     t.created_at.format("%Y-%m-%d %H:%M UTC"),
-                    t.revoked_at.map_or("-".to_string(), |r| r.format("%Y-%m-%d %H:%M UTC").to_string())
+                    t.revoked_at.map_or("-".to_string(), |r| r
+                        .format("%Y-%m-%d %H:%M UTC")
+                        .to_string())
                 )
                 .map_err(io)?;
             }
@@ -348,7 +364,9 @@ async fn token(
             if ledger.store().revoke_token(&name, now, &actor).await? {
                 writeln!(out, "revoked token {name}; it is refused from now on").map_err(io)?;
             } else {
-                return Err(CliError::Usage(format!("there is no active token named {name}")));
+                return Err(CliError::Usage(format!(
+                    "there is no active token named {name}"
+                )));
             }
         }
     }
@@ -429,31 +447,39 @@ pub fn table(views: &[PackageView], tz: chrono_tz::Tz) -> String {
     text
 }
 
-/// Waits for SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+/// A future that completes on SIGTERM or Ctrl-C. The handlers are installed
+/// when this is called, not when the future is first polled, so a signal that
+/// arrives while the service is still starting is not lost (without a
+/// handler, SIGTERM would kill the process instead of stopping it cleanly).
+/// Must be called inside the Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let terminate = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (terminate, interrupt) {
+                (Ok(mut terminate), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = terminate.recv() => tracing::info!("SIGTERM received; stopping"),
+                        _ = interrupt.recv() => tracing::info!("Ctrl-C received; stopping"),
+                    }
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM or Ctrl-C; stop with SIGKILL");
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C received; stopping");
+        } else {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received; stopping"),
-        () = terminate => tracing::info!("SIGTERM received; stopping"),
     }
 }
 

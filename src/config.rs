@@ -499,7 +499,10 @@ fn check(config: Config, source_of: &dyn Fn(&str) -> String) -> Result<Settings,
     if config.http.bind.parse::<std::net::SocketAddr>().is_err() {
         fault(
             "http.bind",
-            format!("{:?} is not an address and port such as 127.0.0.1:8080", config.http.bind),
+            format!(
+                "{:?} is not an address and port such as 127.0.0.1:8080",
+                config.http.bind
+            ),
         );
     }
     if config.database.max_connections == 0 {

@@ -256,7 +256,11 @@ impl Ledger {
             .store
             .position(now, crate::position::due_by(now), lpa.map(Lpa::as_str))
             .await?;
-        Ok(CurrentPosition::from_rows(&rows, now, lpa.map(ToString::to_string)))
+        Ok(CurrentPosition::from_rows(
+            &rows,
+            now,
+            lpa.map(ToString::to_string),
+        ))
     }
 
     /// Applies a domain move to one package: `make` receives the package as
@@ -305,7 +309,11 @@ impl Ledger {
     /// Packages matching `filter`, as views, ordered by deadline. The read is
     /// recorded in the audit log (`packages.listed`, with the filter and how
     /// many were shown, never the references).
-    pub async fn list(&self, filter: &PackageFilter, actor: &Actor) -> Result<Vec<PackageView>, StoreError> {
+    pub async fn list(
+        &self,
+        filter: &PackageFilter,
+        actor: &Actor,
+    ) -> Result<Vec<PackageView>, StoreError> {
         let packages = self.store.list_packages(filter).await?;
         let detail = describe_filter(filter, packages.len());
         self.store

@@ -73,9 +73,15 @@ impl CurrentPosition {
     /// that has open packages). Every queue and grade appears, with zeros
     /// where there are none, so a reader sees "0 very high" rather than a gap.
     pub fn from_rows(rows: &[PositionRow], now: DateTime<Utc>, lpa: Option<String>) -> Self {
-        let empty = || -> ByGrade { RiskGrade::ALL.iter().map(|g| (*g, GradeFigures::default())).collect() };
+        let empty = || -> ByGrade {
+            RiskGrade::ALL
+                .iter()
+                .map(|g| (*g, GradeFigures::default()))
+                .collect()
+        };
         let mut by_grade = empty();
-        let mut by_stage_and_grade: BTreeMap<Stage, ByGrade> = Stage::OPEN.iter().map(|s| (*s, empty())).collect();
+        let mut by_stage_and_grade: BTreeMap<Stage, ByGrade> =
+            Stage::OPEN.iter().map(|s| (*s, empty())).collect();
         let mut open_by_stage: BTreeMap<Stage, u64> = Stage::OPEN.iter().map(|s| (*s, 0)).collect();
         let mut breached = 0;
         for row in rows {
@@ -134,17 +140,27 @@ mod tests {
         assert_eq!(p.open_by_stage[&Stage::IntelligenceDevelopment], 3);
         assert_eq!(p.breached, 1);
         let medium = &p.by_grade[&RiskGrade::Medium];
-        assert_eq!((medium.open, medium.breached, medium.due_within_7_days), (8, 1, 3));
+        assert_eq!(
+            (medium.open, medium.breached, medium.due_within_7_days),
+            (8, 1, 3)
+        );
         assert_eq!(medium.oldest_received_at, Some(utc("2024-01-20T09:00:00Z")));
         assert_eq!(medium.oldest_age_days, Some(12));
         let awaiting = &p.by_stage_and_grade[&Stage::AwaitingEnforcement][&RiskGrade::Medium];
-        assert_eq!(awaiting.oldest_age_days, Some(7), "6 days 27 hours is 7 whole days");
+        assert_eq!(
+            awaiting.oldest_age_days,
+            Some(7),
+            "6 days 27 hours is 7 whole days"
+        );
         let none = &p.by_grade[&RiskGrade::VeryHigh];
         assert_eq!((none.open, none.oldest_age_days), (0, None));
         assert_eq!(p.by_stage_and_grade.len(), 2);
         assert!(p.by_stage_and_grade.values().all(|g| g.len() == 4));
         let json = serde_json::to_value(&p).unwrap();
-        assert_eq!(json["by_grade"]["very_high"]["oldest_received_at"], serde_json::Value::Null);
+        assert_eq!(
+            json["by_grade"]["very_high"]["oldest_received_at"],
+            serde_json::Value::Null
+        );
         assert_eq!(json["open_by_stage"]["awaiting_enforcement"], 5);
     }
 }

@@ -6,8 +6,19 @@ use std::str::FromStr;
 
 /// The risk grade of an intelligence package. Ordered most urgent first, so
 /// `VeryHigh < High < Medium < Standard` in `Ord` terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskGrade {
     /// Enforcement within 48 hours by default.

@@ -127,7 +127,11 @@ impl ApiError {
 
     /// 405.
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not take that method")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this path does not take that method",
+        )
     }
 
     /// 503: the service cannot answer now (the database is unreachable).
@@ -169,14 +173,20 @@ impl From<StoreError> for ApiError {
                 format!("a package with reference {reference} already exists"),
             )
             .with_field("reference"),
-            StoreError::NotFound(reference) => Self::not_found(format!("no package has reference {reference}")),
+            StoreError::NotFound(reference) => {
+                Self::not_found(format!("no package has reference {reference}"))
+            }
             StoreError::Refused(refused) => match refused.kind {
                 Refusal::Invalid => Self::invalid_field(refused.field, refused.to_string()),
-                Refusal::Conflict => Self::conflict("conflict", refused.to_string()).with_field(refused.field),
+                Refusal::Conflict => {
+                    Self::conflict("conflict", refused.to_string()).with_field(refused.field)
+                }
             },
-            StoreError::DuplicateToken(name) => {
-                Self::conflict("duplicate_token", format!("a token named {name} already exists")).with_field("name")
-            }
+            StoreError::DuplicateToken(name) => Self::conflict(
+                "duplicate_token",
+                format!("a token named {name} already exists"),
+            )
+            .with_field("name"),
             StoreError::Database { ref source, .. } if is_unavailable(source) => {
                 tracing::error!(error = %ErrorChain(&error), "database unavailable");
                 Self::unavailable("the database is not answering; try again shortly")
@@ -187,12 +197,16 @@ impl From<StoreError> for ApiError {
 }
 
 fn is_unavailable(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+    matches!(
+        error,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+    )
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(ErrorEnvelope { error: self.body })).into_response();
+        let mut response =
+            (self.status, axum::Json(ErrorEnvelope { error: self.body })).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

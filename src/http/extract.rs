@@ -36,13 +36,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !json {
             return Err(ApiError::unsupported_media_type());
         }
-        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large(MAX_BODY_BYTES)
-            } else {
-                ApiError::bad_request("unreadable_body", "the request body could not be read")
-            }
-        })?;
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::too_large(MAX_BODY_BYTES)
+                } else {
+                    ApiError::bad_request("unreadable_body", "the request body could not be read")
+                }
+            })?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -54,18 +56,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}"))
+            ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            )
         } else {
             let message = strip_position(&inner.to_string());
             match field_of(&path, &message) {
-                Some(field) => ApiError::invalid_field(field.clone(), format!("{field}: {message}")),
+                Some(field) => {
+                    ApiError::invalid_field(field.clone(), format!("{field}: {message}"))
+                }
                 None => ApiError::invalid_field("body", message),
             }
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))?;
+    deserializer.end().map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })?;
     Ok(value)
 }
 
@@ -98,13 +105,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|e| {
-            let path = e.path().to_string();
-            let message = e.into_inner().to_string();
-            let field = field_of(&path, &message).unwrap_or_else(|| "query".into());
-            ApiError::invalid_field(field.clone(), format!("{field}: {message}"))
-        })
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let field = field_of(&path, &message).unwrap_or_else(|| "query".into());
+                ApiError::invalid_field(field.clone(), format!("{field}: {message}"))
+            })
     }
 }
 
@@ -142,7 +152,10 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -150,10 +163,15 @@ impl FromRequestParts<AppState> for Caller {
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be: Bearer <token>"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be: Bearer <token>")
+            })?;
         let found = state
             .ledger
             .store()
@@ -188,12 +206,17 @@ mod tests {
 
     #[test]
     fn json_faults_name_the_field() {
-        let e = parse_json::<Body>(br#"{"risk_grade":"high","reason":"x","colour":1}"#).unwrap_err();
+        let e =
+            parse_json::<Body>(br#"{"risk_grade":"high","reason":"x","colour":1}"#).unwrap_err();
         assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         assert!(format!("{e:?}").contains("colour"), "{e:?}");
         let e = parse_json::<Body>(br#"{"risk_grade":"high"}"#).unwrap_err();
-        assert!(format!("{e:?}").contains("field: Some(\"reason\")"), "{e:?}");
-        let e = parse_json::<Body>(br#"{"risk_grade":"high","reason":"x","at":"soon"}"#).unwrap_err();
+        assert!(
+            format!("{e:?}").contains("field: Some(\"reason\")"),
+            "{e:?}"
+        );
+        let e =
+            parse_json::<Body>(br#"{"risk_grade":"high","reason":"x","at":"soon"}"#).unwrap_err();
         assert!(format!("{e:?}").contains("field: Some(\"at\")"), "{e:?}");
         let e = parse_json::<Body>(br#"{"risk_grade": "#).unwrap_err();
         assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST);

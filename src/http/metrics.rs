@@ -35,7 +35,9 @@ impl Metrics {
             .or_default() += 1;
         let seconds = elapsed.as_secs_f64();
         let mut latency = self.latency.lock().expect("metrics lock");
-        let entry = latency.entry((method.to_string(), route.to_string())).or_default();
+        let entry = latency
+            .entry((method.to_string(), route.to_string()))
+            .or_default();
         for (bound, count) in BUCKETS.iter().zip(entry.counts.iter_mut()) {
             if seconds <= *bound {
                 *count += 1;
@@ -47,7 +49,9 @@ impl Metrics {
 
     /// The request metrics in Prometheus text format.
     pub fn render_requests(&self, out: &mut String) {
-        out.push_str("# HELP ocset_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP ocset_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE ocset_http_requests_total counter\n");
         for ((method, route, status), count) in self.requests.lock().expect("metrics lock").iter() {
             let _ = writeln!(
@@ -61,18 +65,36 @@ impl Metrics {
         for ((method, route), latency) in self.latency.lock().expect("metrics lock").iter() {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
             for (bound, count) in BUCKETS.iter().zip(latency.counts.iter()) {
-                let _ = writeln!(out, "ocset_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "ocset_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
             }
-            let _ = writeln!(out, "ocset_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", latency.count);
-            let _ = writeln!(out, "ocset_http_request_duration_seconds_sum{{{labels}}} {}", latency.sum);
-            let _ = writeln!(out, "ocset_http_request_duration_seconds_count{{{labels}}} {}", latency.count);
+            let _ = writeln!(
+                out,
+                "ocset_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                latency.count
+            );
+            let _ = writeln!(
+                out,
+                "ocset_http_request_duration_seconds_sum{{{labels}}} {}",
+                latency.sum
+            );
+            let _ = writeln!(
+                out,
+                "ocset_http_request_duration_seconds_count{{{labels}}} {}",
+                latency.count
+            );
         }
     }
 }
 
 /// Escapes a label value.
 pub fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -89,9 +111,18 @@ mod tests {
         m.render_requests(&mut out);
         assert!(out.contains("ocset_http_requests_total{method=\"GET\",route=\"/api/v1/status\",status=\"200\"} 2"), "{out}");
         assert!(out.contains("status=\"401\"} 1"), "{out}");
-        assert!(out.contains("route=\"/api/v1/status\",le=\"0.005\"} 2"), "{out}");
-        assert!(out.contains("route=\"/api/v1/status\",le=\"0.025\"} 2"), "{out}");
-        assert!(out.contains("route=\"/api/v1/status\",le=\"0.05\"} 3"), "{out}");
+        assert!(
+            out.contains("route=\"/api/v1/status\",le=\"0.005\"} 2"),
+            "{out}"
+        );
+        assert!(
+            out.contains("route=\"/api/v1/status\",le=\"0.025\"} 2"),
+            "{out}"
+        );
+        assert!(
+            out.contains("route=\"/api/v1/status\",le=\"0.05\"} 3"),
+            "{out}"
+        );
         assert!(out.contains("ocset_http_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/status\"} 3"), "{out}");
     }
 }

@@ -41,12 +41,27 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let api = Router::new()
-        .route("/api/v1/packages", post(packages::create).get(packages::list))
+        .route(
+            "/api/v1/packages",
+            post(packages::create).get(packages::list),
+        )
         .route("/api/v1/packages/{reference}", get(packages::read))
-        .route("/api/v1/packages/{reference}/grade", post(packages::regrade))
-        .route("/api/v1/packages/{reference}/stage", post(packages::move_stage))
-        .route("/api/v1/packages/{reference}/assign", post(packages::assign))
-        .route("/api/v1/packages/{reference}/safeguarding", post(packages::safeguarding))
+        .route(
+            "/api/v1/packages/{reference}/grade",
+            post(packages::regrade),
+        )
+        .route(
+            "/api/v1/packages/{reference}/stage",
+            post(packages::move_stage),
+        )
+        .route(
+            "/api/v1/packages/{reference}/assign",
+            post(packages::assign),
+        )
+        .route(
+            "/api/v1/packages/{reference}/safeguarding",
+            post(packages::safeguarding),
+        )
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/breaches", get(status::breaches))
         .route("/api/v1/openapi.json", get(ops::openapi))
@@ -56,23 +71,28 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("no such endpoint; see /api/v1/openapi.json") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
     api.layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            // The route template, not the path: no reference in the logs' span names.
-            let route = request
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or("unmatched", MatchedPath::as_str)
-                .to_string();
-            let id = request
-                .headers()
-                .get(REQUEST_ID_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            tracing::info_span!("request", method = %request.method(), route, request_id = id)
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                // The route template, not the path: no reference in the logs' span names.
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str)
+                    .to_string();
+                let id = request
+                    .headers()
+                    .get(REQUEST_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                tracing::info_span!("request", method = %request.method(), route, request_id = id)
+            }),
+        )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }
@@ -86,9 +106,12 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         .map_or("unmatched", MatchedPath::as_str)
         .to_string();
     let response = next.run(request).await.into_response();
-    state
-        .metrics
-        .record(&method, &route, response.status().as_u16(), started.elapsed());
+    state.metrics.record(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 
@@ -127,7 +150,12 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes requests in flight.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }

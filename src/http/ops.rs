@@ -34,7 +34,13 @@ pub async fn healthz() -> Json<Health> {
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.ledger.store().is_ready().await {
-        Ok(true) => (StatusCode::OK, Json(Health { status: "ready", reason: None })),
+        Ok(true) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ready",
+                reason: None,
+            }),
+        ),
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(Health {
@@ -65,15 +71,27 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             out.push_str("# HELP ocset_open_packages Open packages by grade and stage.\n# TYPE ocset_open_packages gauge\n");
             for (stage, grades) in &position.by_stage_and_grade {
                 for (grade, figures) in grades {
-                    let _ = writeln!(out, "ocset_open_packages{{grade=\"{grade}\",stage=\"{stage}\"}} {}", figures.open);
+                    let _ = writeln!(
+                        out,
+                        "ocset_open_packages{{grade=\"{grade}\",stage=\"{stage}\"}} {}",
+                        figures.open
+                    );
                 }
             }
             out.push_str("# HELP ocset_breached_packages Open packages at or past their deadline, by grade.\n# TYPE ocset_breached_packages gauge\n");
             for (grade, figures) in &position.by_grade {
-                let _ = writeln!(out, "ocset_breached_packages{{grade=\"{grade}\"}} {}", figures.breached);
+                let _ = writeln!(
+                    out,
+                    "ocset_breached_packages{{grade=\"{grade}\"}} {}",
+                    figures.breached
+                );
             }
             out.push_str("# HELP ocset_breached_packages_total_open All open packages at or past their deadline.\n# TYPE ocset_breached_packages_total_open gauge\n");
-            let _ = writeln!(out, "ocset_breached_packages_total_open {}", position.breached);
+            let _ = writeln!(
+                out,
+                "ocset_breached_packages_total_open {}",
+                position.breached
+            );
             out.push_str("# HELP ocset_ledger_up 1 when the ledger could be read for these metrics.\n# TYPE ocset_ledger_up gauge\nocset_ledger_up 1\n");
         }
         Err(e) => {

@@ -3,7 +3,9 @@
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::AppState;
-use crate::domain::{parse_instant, OfficerEmail, Outcome, PackageStatus, Reference, RiskGrade, Role, Stage};
+use crate::domain::{
+    parse_instant, OfficerEmail, Outcome, PackageStatus, Reference, RiskGrade, Role, Stage,
+};
 use crate::intake::NewPackage;
 use crate::ledger::{CreateError, PackageView};
 use crate::store::{LedgerEvent, PackageFilter, PageKey};
@@ -146,8 +148,14 @@ fn instant(state: &AppState, field: &'static str, text: &str) -> Result<DateTime
         .map_err(|e| ApiError::invalid_field(field, format!("{field}: {}", e.0)))
 }
 
-fn optional_instant(state: &AppState, field: &'static str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    text.as_deref().map(|t| instant(state, field, t)).transpose()
+fn optional_instant(
+    state: &AppState,
+    field: &'static str,
+    text: &Option<String>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.as_deref()
+        .map(|t| instant(state, field, t))
+        .transpose()
 }
 
 fn grade(field: &'static str, text: &str) -> Result<RiskGrade, ApiError> {
@@ -177,7 +185,9 @@ pub fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
         .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (deadline, reference) = text.split_once('\n').ok_or_else(bad)?;
-    let deadline_at = DateTime::parse_from_rfc3339(deadline).map_err(|_| bad())?.with_timezone(&Utc);
+    let deadline_at = DateTime::parse_from_rfc3339(deadline)
+        .map_err(|_| bad())?
+        .with_timezone(&Utc);
     Ok(PageKey {
         deadline_at,
         reference: reference.to_string(),
@@ -185,7 +195,11 @@ pub fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
 }
 
 /// Reads list filters into a store filter, naming any bad field.
-pub fn filter_from(state: &AppState, query: &ListQuery, now: DateTime<Utc>) -> Result<PackageFilter, ApiError> {
+pub fn filter_from(
+    state: &AppState,
+    query: &ListQuery,
+    now: DateTime<Utc>,
+) -> Result<PackageFilter, ApiError> {
     let status = match &query.status {
         Some(text) => Some((
             PackageStatus::ALL
@@ -203,11 +217,18 @@ pub fn filter_from(state: &AppState, query: &ListQuery, now: DateTime<Utc>) -> R
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid_field("limit", format!("limit must be 1 to {MAX_LIMIT}, not {limit}")));
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("limit must be 1 to {MAX_LIMIT}, not {limit}"),
+        ));
     }
     Ok(PackageFilter {
         open_only: false,
-        grade: query.grade.as_deref().map(|g| grade("grade", g)).transpose()?,
+        grade: query
+            .grade
+            .as_deref()
+            .map(|g| grade("grade", g))
+            .transpose()?,
         lpa: query
             .lpa
             .as_deref()
@@ -222,7 +243,11 @@ pub fn filter_from(state: &AppState, query: &ListQuery, now: DateTime<Utc>) -> R
 }
 
 /// Lists one page for `filter`, with the cursor of the next.
-pub async fn page(state: &AppState, mut filter: PackageFilter, caller: &Caller) -> Result<PackagePage, ApiError> {
+pub async fn page(
+    state: &AppState,
+    mut filter: PackageFilter,
+    caller: &Caller,
+) -> Result<PackagePage, ApiError> {
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT) as usize;
     // One more than asked tells whether another page follows.
     filter.limit = Some(limit as u32 + 1);
@@ -238,7 +263,10 @@ pub async fn page(state: &AppState, mut filter: PackageFilter, caller: &Caller) 
     } else {
         None
     };
-    Ok(PackagePage { packages, next_cursor })
+    Ok(PackagePage {
+        packages,
+        next_cursor,
+    })
 }
 
 /// Create a package.
@@ -246,7 +274,11 @@ pub async fn page(state: &AppState, mut filter: PackageFilter, caller: &Caller) 
     security(("bearer" = [])),
     responses((status = 201, body = PackageView), (status = 409, description = "duplicate reference", body = super::error::ErrorEnvelope),
               (status = 422, description = "a field is not valid", body = super::error::ErrorEnvelope)))]
-pub async fn create(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CreatePackage>) -> Result<impl IntoResponse, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreatePackage>,
+) -> Result<impl IntoResponse, ApiError> {
     caller.require(Role::Intake)?;
     let input = NewPackage {
         reference: body.reference,
@@ -258,13 +290,21 @@ pub async fn create(State(state): State<AppState>, caller: Caller, ApiJson(body)
         child_access_identified_at: body.child_access_identified_at,
         safeguarding_referral_at: None,
     };
-    let package = state.ledger.create(&input, &caller.actor()).await.map_err(|e| match e {
-        CreateError::Invalid(errors) => ApiError::invalid_fields(errors),
-        CreateError::Store(e) => e.into(),
-    })?;
+    let package = state
+        .ledger
+        .create(&input, &caller.actor())
+        .await
+        .map_err(|e| match e {
+            CreateError::Invalid(errors) => ApiError::invalid_fields(errors),
+            CreateError::Store(e) => e.into(),
+        })?;
     let view = state.ledger.view(&package);
     let location = format!("/api/v1/packages/{}", encode_path(&view.reference));
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    ))
 }
 
 /// Percent-encodes a reference for a path segment.
@@ -272,7 +312,9 @@ fn encode_path(reference: &str) -> String {
     reference
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -283,7 +325,11 @@ fn encode_path(reference: &str) -> String {
     params(("reference" = String, Path, description = "URL-encoded reference")),
     security(("bearer" = [])),
     responses((status = 200, body = PackageDetail), (status = 404, body = super::error::ErrorEnvelope)))]
-pub async fn read(State(state): State<AppState>, caller: Caller, Path(text): Path<String>) -> Result<Json<PackageDetail>, ApiError> {
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+) -> Result<Json<PackageDetail>, ApiError> {
     caller.require(Role::Viewer)?;
     let reference = reference(&text)?;
     let (package, events) = state
@@ -301,7 +347,11 @@ pub async fn read(State(state): State<AppState>, caller: Caller, Path(text): Pat
 #[utoipa::path(get, path = "/api/v1/packages", tag = "packages", params(ListQuery),
     security(("bearer" = [])),
     responses((status = 200, body = PackagePage), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Json<PackagePage>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<PackagePage>, ApiError> {
     caller.require(Role::Viewer)?;
     let filter = filter_from(&state, &query, state.ledger.now())?;
     Ok(Json(page(&state, filter, &caller).await?))
@@ -313,14 +363,21 @@ pub async fn list(State(state): State<AppState>, caller: Caller, ApiQuery(query)
     security(("bearer" = [])),
     responses((status = 200, body = PackageView), (status = 404, body = super::error::ErrorEnvelope),
               (status = 409, body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn regrade(State(state): State<AppState>, caller: Caller, Path(text): Path<String>, ApiJson(body): ApiJson<Regrade>) -> Result<Json<PackageView>, ApiError> {
+pub async fn regrade(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    ApiJson(body): ApiJson<Regrade>,
+) -> Result<Json<PackageView>, ApiError> {
     caller.require(Role::Intake)?;
     let reference = reference(&text)?;
     let grade = grade("risk_grade", &body.risk_grade)?;
     let policy = state.ledger.settings().policy.clone();
     let package = state
         .ledger
-        .change(&reference, &caller.actor(), move |p, now| p.regrade(grade, &body.reason, now, now, &policy))
+        .change(&reference, &caller.actor(), move |p, now| {
+            p.regrade(grade, &body.reason, now, now, &policy)
+        })
         .await?;
     Ok(Json(state.ledger.view(&package)))
 }
@@ -331,7 +388,12 @@ pub async fn regrade(State(state): State<AppState>, caller: Caller, Path(text): 
     security(("bearer" = [])),
     responses((status = 200, body = PackageView), (status = 404, body = super::error::ErrorEnvelope),
               (status = 409, description = "an illegal move", body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn move_stage(State(state): State<AppState>, caller: Caller, Path(text): Path<String>, ApiJson(body): ApiJson<MoveStage>) -> Result<Json<PackageView>, ApiError> {
+pub async fn move_stage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    ApiJson(body): ApiJson<MoveStage>,
+) -> Result<Json<PackageView>, ApiError> {
     caller.require(Role::Intake)?;
     let reference = reference(&text)?;
     let to = stage(&body.stage)?;
@@ -339,12 +401,17 @@ pub async fn move_stage(State(state): State<AppState>, caller: Caller, Path(text
     let outcome = body
         .outcome
         .as_deref()
-        .map(|o| o.parse::<Outcome>().map_err(|e| ApiError::invalid_field("outcome", e.to_string())))
+        .map(|o| {
+            o.parse::<Outcome>()
+                .map_err(|e| ApiError::invalid_field("outcome", e.to_string()))
+        })
         .transpose()?;
     let note = body.note;
     let package = state
         .ledger
-        .change(&reference, &caller.actor(), move |p, now| p.move_stage(to, at.unwrap_or(now), outcome, note.as_deref(), now))
+        .change(&reference, &caller.actor(), move |p, now| {
+            p.move_stage(to, at.unwrap_or(now), outcome, note.as_deref(), now)
+        })
         .await?;
     Ok(Json(state.ledger.view(&package)))
 }
@@ -355,11 +422,22 @@ pub async fn move_stage(State(state): State<AppState>, caller: Caller, Path(text
     security(("bearer" = [])),
     responses((status = 200, body = PackageView), (status = 403, body = super::error::ErrorEnvelope),
               (status = 404, body = super::error::ErrorEnvelope), (status = 409, body = super::error::ErrorEnvelope)))]
-pub async fn assign(State(state): State<AppState>, caller: Caller, Path(text): Path<String>, ApiJson(body): ApiJson<Assign>) -> Result<Json<PackageView>, ApiError> {
+pub async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    ApiJson(body): ApiJson<Assign>,
+) -> Result<Json<PackageView>, ApiError> {
     caller.require(Role::Supervisor)?;
     let reference = reference(&text)?;
-    let officer = OfficerEmail::parse(&body.officer).map_err(|e| ApiError::invalid_field("officer", e.0))?;
-    let package = state.ledger.change(&reference, &caller.actor(), move |p, now| p.assign(officer, now)).await?;
+    let officer =
+        OfficerEmail::parse(&body.officer).map_err(|e| ApiError::invalid_field("officer", e.0))?;
+    let package = state
+        .ledger
+        .change(&reference, &caller.actor(), move |p, now| {
+            p.assign(officer, now)
+        })
+        .await?;
     Ok(Json(state.ledger.view(&package)))
 }
 
@@ -369,14 +447,25 @@ pub async fn assign(State(state): State<AppState>, caller: Caller, Path(text): P
     security(("bearer" = [])),
     responses((status = 200, body = PackageView), (status = 404, body = super::error::ErrorEnvelope),
               (status = 409, body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn safeguarding(State(state): State<AppState>, caller: Caller, Path(text): Path<String>, ApiJson(body): ApiJson<SafeguardingUpdate>) -> Result<Json<PackageView>, ApiError> {
+pub async fn safeguarding(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    ApiJson(body): ApiJson<SafeguardingUpdate>,
+) -> Result<Json<PackageView>, ApiError> {
     caller.require(Role::Intake)?;
     let reference = reference(&text)?;
-    let access = optional_instant(&state, "child_access_identified_at", &body.child_access_identified_at)?;
+    let access = optional_instant(
+        &state,
+        "child_access_identified_at",
+        &body.child_access_identified_at,
+    )?;
     let referral = optional_instant(&state, "referral_made_at", &body.referral_made_at)?;
     let package = state
         .ledger
-        .change(&reference, &caller.actor(), move |p, now| p.update_safeguarding(access, referral, now))
+        .change(&reference, &caller.actor(), move |p, now| {
+            p.update_safeguarding(access, referral, now)
+        })
         .await?;
     Ok(Json(state.ledger.view(&package)))
 }

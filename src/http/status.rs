@@ -27,7 +27,11 @@ pub struct StatusQuery {
 #[utoipa::path(get, path = "/api/v1/status", tag = "status", params(StatusQuery),
     security(("bearer" = [])),
     responses((status = 200, body = CurrentPosition), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn status(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<StatusQuery>) -> Result<Json<CurrentPosition>, ApiError> {
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<StatusQuery>,
+) -> Result<Json<CurrentPosition>, ApiError> {
     caller.require(Role::Viewer)?;
     let lpa = query
         .lpa
@@ -78,7 +82,11 @@ pub struct Breaches {
 #[utoipa::path(get, path = "/api/v1/breaches", tag = "status", params(BreachQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Breaches), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn breaches(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<BreachQuery>) -> Result<Json<Breaches>, ApiError> {
+pub async fn breaches(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<BreachQuery>,
+) -> Result<Json<Breaches>, ApiError> {
     caller.require(Role::Viewer)?;
     let now = state.ledger.now();
     let list = ListQuery {
