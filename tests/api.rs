@@ -53,7 +53,10 @@ async fn spawn_app(database_url: String) -> TestApp {
             created_at: start(),
             revoked_at: None,
         };
-        store.create_token(&record, &hash, &Actor::named("test")).await.unwrap();
+        store
+            .create_token(&record, &hash, &Actor::named("test"))
+            .await
+            .unwrap();
         tokens.insert(role, token);
     }
     let ledger = Ledger::new(store.clone(), Arc::new(settings), Arc::new(clock.clone()));
@@ -98,7 +101,14 @@ impl TestApp {
             .unwrap()
     }
 
-    async fn create(&self, reference: &str, grade: &str, received: DateTime<Utc>, lpa: &str, stage: &str) -> Value {
+    async fn create(
+        &self,
+        reference: &str,
+        grade: &str,
+        received: DateTime<Utc>,
+        lpa: &str,
+        stage: &str,
+    ) -> Value {
         let response = self
             .post(
                 "/api/v1/packages",
@@ -107,18 +117,32 @@ impl TestApp {
                        "lpa": lpa, "stage": stage}),
             )
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "creating {reference}");
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "creating {reference}"
+        );
         response.json().await.unwrap()
     }
 
     async fn count(&self) -> usize {
-        let page: Value = self.get("/api/v1/packages?limit=1000", Role::Viewer).await.json().await.unwrap();
+        let page: Value = self
+            .get("/api/v1/packages?limit=1000", Role::Viewer)
+            .await
+            .json()
+            .await
+            .unwrap();
         page["packages"].as_array().unwrap().len()
     }
 }
 
 /// Asserts an error answer: status, code, and the field named.
-async fn assert_error(response: Response, status: StatusCode, code: &str, field: Option<&str>) -> Value {
+async fn assert_error(
+    response: Response,
+    status: StatusCode,
+    code: &str,
+    field: Option<&str>,
+) -> Value {
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], code, "{body}");
@@ -181,41 +205,86 @@ async fn create_read_regrade_and_move_stages(app: TestApp) {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    assert_eq!(response.headers()["location"], "/api/v1/packages/NCA%2F2024%20%237");
+    assert_eq!(
+        response.headers()["location"],
+        "/api/v1/packages/NCA%2F2024%20%237"
+    );
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["reference"], "NCA/2024 #7");
     assert_eq!(created["lpa"], "Birmingham");
     assert_eq!(created["assigned_officer"], "pc.one@force.police.uk");
-    assert_eq!(created["deadline_at"], "2024-04-03T11:00:00Z", "60 calendar days: 12:00 GMT to 12:00 BST");
+    assert_eq!(
+        created["deadline_at"], "2024-04-03T11:00:00Z",
+        "60 calendar days: 12:00 GMT to 12:00 BST"
+    );
     let path = "/api/v1/packages/NCA%2F2024%20%237";
 
     // Upgrade: the deadline follows from receipt and is already near.
     let regraded: Value = app
-        .post(&format!("{path}/grade"), Role::Intake, json!({"risk_grade": "very_high", "reason": "new intelligence"}))
+        .post(
+            &format!("{path}/grade"),
+            Role::Intake,
+            json!({"risk_grade": "very_high", "reason": "new intelligence"}),
+        )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(regraded["risk_grade"], "very_high");
     assert_eq!(regraded["deadline_at"], "2024-02-05T12:00:00Z");
-    assert_eq!(regraded["status"], "breached", "received two days ago: 48 hours are up now");
+    assert_eq!(
+        regraded["status"], "breached",
+        "received two days ago: 48 hours are up now"
+    );
 
     // Forward moves; an illegal one is 409; a stop needs an outcome (422).
     let awaiting: Value = app
-        .post(&format!("{path}/stage"), Role::Intake, json!({"stage": "awaiting_enforcement", "at": "2024-02-04T09:00:00Z"}))
+        .post(
+            &format!("{path}/stage"),
+            Role::Intake,
+            json!({"stage": "awaiting_enforcement", "at": "2024-02-04T09:00:00Z"}),
+        )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(awaiting["stage"], "awaiting_enforcement");
-    let back = app.post(&format!("{path}/stage"), Role::Intake, json!({"stage": "intelligence_development"})).await;
-    assert_error(back, StatusCode::CONFLICT, "conflict", Some("stage")).await;
-    let no_outcome = app.post(&format!("{path}/stage"), Role::Intake, json!({"stage": "enforced"})).await;
-    assert_error(no_outcome, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("outcome")).await;
-    let wrong_outcome = app
-        .post(&format!("{path}/stage"), Role::Intake, json!({"stage": "enforced", "outcome": "transferred"}))
+    let back = app
+        .post(
+            &format!("{path}/stage"),
+            Role::Intake,
+            json!({"stage": "intelligence_development"}),
+        )
         .await;
-    assert_error(wrong_outcome, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("outcome")).await;
+    assert_error(back, StatusCode::CONFLICT, "conflict", Some("stage")).await;
+    let no_outcome = app
+        .post(
+            &format!("{path}/stage"),
+            Role::Intake,
+            json!({"stage": "enforced"}),
+        )
+        .await;
+    assert_error(
+        no_outcome,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("outcome"),
+    )
+    .await;
+    let wrong_outcome = app
+        .post(
+            &format!("{path}/stage"),
+            Role::Intake,
+            json!({"stage": "enforced", "outcome": "transferred"}),
+        )
+        .await;
+    assert_error(
+        wrong_outcome,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("outcome"),
+    )
+    .await;
     let enforced: Value = app
         .post(
             &format!("{path}/stage"),
@@ -226,33 +295,78 @@ async fn create_read_regrade_and_move_stages(app: TestApp) {
         .json()
         .await
         .unwrap();
-    assert_eq!(enforced["status"], "met", "enforced an hour before the deadline");
+    assert_eq!(
+        enforced["status"], "met",
+        "enforced an hour before the deadline"
+    );
     assert_eq!(enforced["outcome"], "arrest");
     assert_eq!(enforced["clock_stopped_at"], "2024-02-05T11:00:00Z");
-    let after_stop = app.post(&format!("{path}/grade"), Role::Intake, json!({"risk_grade": "high", "reason": "x"})).await;
-    assert_error(after_stop, StatusCode::CONFLICT, "conflict", Some("risk_grade")).await;
+    let after_stop = app
+        .post(
+            &format!("{path}/grade"),
+            Role::Intake,
+            json!({"risk_grade": "high", "reason": "x"}),
+        )
+        .await;
+    assert_error(
+        after_stop,
+        StatusCode::CONFLICT,
+        "conflict",
+        Some("risk_grade"),
+    )
+    .await;
 
     // The detail shows the history, oldest first.
     let detail: Value = app.get(path, Role::Viewer).await.json().await.unwrap();
-    let kinds: Vec<&str> = detail["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["created", "regraded", "stage_changed", "stage_changed"]);
+    let kinds: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["created", "regraded", "stage_changed", "stage_changed"]
+    );
     assert_eq!(detail["events"][1]["reason"], "new intelligence");
     assert_eq!(detail["events"][1]["actor"], "token:intake-test");
     assert_eq!(detail["status"], "met");
-    assert!(detail["policy_version"].as_str().unwrap().starts_with("timescales-"));
+    assert!(detail["policy_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("timescales-"));
 
     // Assignment needs a supervisor; safeguarding is recorded.
     let assigned: Value = app
-        .post(&format!("{path}/assign"), Role::Supervisor, json!({"officer": "sgt.two@force.police.uk"}))
+        .post(
+            &format!("{path}/assign"),
+            Role::Supervisor,
+            json!({"officer": "sgt.two@force.police.uk"}),
+        )
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(assigned["error"]["code"], "conflict", "a stopped package is not reassigned: {assigned}");
-    let other = app.create("NCA-2", "high", start() - Duration::hours(3), "Coventry", "awaiting_enforcement").await;
+    assert_eq!(
+        assigned["error"]["code"], "conflict",
+        "a stopped package is not reassigned: {assigned}"
+    );
+    let other = app
+        .create(
+            "NCA-2",
+            "high",
+            start() - Duration::hours(3),
+            "Coventry",
+            "awaiting_enforcement",
+        )
+        .await;
     assert_eq!(other["status"], "on_track");
     let assigned: Value = app
-        .post("/api/v1/packages/NCA-2/assign", Role::Supervisor, json!({"officer": "sgt.two@force.police.uk"}))
+        .post(
+            "/api/v1/packages/NCA-2/assign",
+            Role::Supervisor,
+            json!({"officer": "sgt.two@force.police.uk"}),
+        )
         .await
         .json()
         .await
@@ -286,35 +400,87 @@ async fn status_gives_the_current_position_to_the_package(app: TestApp) {
         format!("SNAP-{n:03}")
     };
     for age in [1.0, 2.0, 3.0, 5.0, 7.0] {
-        app.create(&next(), "medium", day(age), "Birmingham", "awaiting_enforcement").await;
+        app.create(
+            &next(),
+            "medium",
+            day(age),
+            "Birmingham",
+            "awaiting_enforcement",
+        )
+        .await;
     }
     for age in [5.0, 10.0, 20.0, 30.0, 35.0] {
-        app.create(&next(), "standard", day(age), "Coventry", "awaiting_enforcement").await;
+        app.create(
+            &next(),
+            "standard",
+            day(age),
+            "Coventry",
+            "awaiting_enforcement",
+        )
+        .await;
     }
     let development: [(&str, &[f64]); 4] = [
         ("very_high", &[1.0, 3.0]),
         ("high", &[0.5, 2.0, 4.0, 8.0, 10.0, 12.0]),
-        ("medium", &[2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 18.0, 22.0, 25.0]),
-        ("standard", &[5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 54.0, 56.0, 61.0, 70.0]),
+        (
+            "medium",
+            &[2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 18.0, 22.0, 25.0],
+        ),
+        (
+            "standard",
+            &[
+                5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 54.0, 56.0, 61.0, 70.0,
+            ],
+        ),
     ];
     for (grade, ages) in development {
         for age in ages {
-            app.create(&next(), grade, day(*age), "Dudley", "intelligence_development").await;
+            app.create(
+                &next(),
+                grade,
+                day(*age),
+                "Dudley",
+                "intelligence_development",
+            )
+            .await;
         }
     }
     // Stopped clocks never count.
-    for (grade, stage, outcome) in [("very_high", "enforced", "arrest"), ("high", "closed", "no_further_action"), ("standard", "enforced", "warrant_executed")] {
+    for (grade, stage, outcome) in [
+        ("very_high", "enforced", "arrest"),
+        ("high", "closed", "no_further_action"),
+        ("standard", "enforced", "warrant_executed"),
+    ] {
         let reference = next();
-        app.create(&reference, grade, day(9.0), "Birmingham", "awaiting_enforcement").await;
+        app.create(
+            &reference,
+            grade,
+            day(9.0),
+            "Birmingham",
+            "awaiting_enforcement",
+        )
+        .await;
         let r = app
-            .post(&format!("/api/v1/packages/{reference}/stage"), Role::Intake, json!({"stage": stage, "outcome": outcome}))
+            .post(
+                &format!("/api/v1/packages/{reference}/stage"),
+                Role::Intake,
+                json!({"stage": stage, "outcome": outcome}),
+            )
             .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
 
-    let status: Value = app.get("/api/v1/status", Role::Viewer).await.json().await.unwrap();
+    let status: Value = app
+        .get("/api/v1/status", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["as_of"], "2024-02-05T12:00:00Z");
-    assert_eq!(status["open_by_stage"], json!({"intelligence_development": 32, "awaiting_enforcement": 10}));
+    assert_eq!(
+        status["open_by_stage"],
+        json!({"intelligence_development": 32, "awaiting_enforcement": 10})
+    );
     assert_eq!(status["breached"], 8);
     let figures = |open: u64, breached: u64, due: u64, oldest_days: Option<i64>| {
         json!({
@@ -352,17 +518,33 @@ async fn status_gives_the_current_position_to_the_package(app: TestApp) {
     );
 
     // One LPA.
-    let coventry: Value = app.get("/api/v1/status?lpa=coventry", Role::Viewer).await.json().await.unwrap();
+    let coventry: Value = app
+        .get("/api/v1/status?lpa=coventry", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(coventry["lpa"], "Coventry");
-    assert_eq!(coventry["open_by_stage"], json!({"intelligence_development": 0, "awaiting_enforcement": 5}));
+    assert_eq!(
+        coventry["open_by_stage"],
+        json!({"intelligence_development": 0, "awaiting_enforcement": 5})
+    );
     assert_eq!(coventry["by_grade"]["standard"], figures(5, 0, 0, Some(35)));
     assert_eq!(coventry["breached"], 0);
 
     // A day later the figures move with the clock.
     app.clock.advance(Duration::days(1));
-    let later: Value = app.get("/api/v1/status", Role::Viewer).await.json().await.unwrap();
+    let later: Value = app
+        .get("/api/v1/status", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(later["by_grade"]["very_high"]["breached"], 2);
-    assert_eq!(later["by_stage_and_grade"]["awaiting_enforcement"]["medium"]["oldest_age_days"], 8);
+    assert_eq!(
+        later["by_stage_and_grade"]["awaiting_enforcement"]["medium"]["oldest_age_days"],
+        8
+    );
 }
 
 async fn every_auth_case(app: TestApp) {
@@ -370,34 +552,84 @@ async fn every_auth_case(app: TestApp) {
     let none = app.http.get(&url).send().await.unwrap();
     assert_eq!(none.headers()["www-authenticate"], "Bearer");
     assert_error(none, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
-    let bad = app.http.get(&url).bearer_auth("ocset_not-a-real-token").send().await.unwrap();
+    let bad = app
+        .http
+        .get(&url)
+        .bearer_auth("ocset_not-a-real-token")
+        .send()
+        .await
+        .unwrap();
     assert_error(bad, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
-    let basic = app.http.get(&url).header("authorization", "Basic dXNlcjpwYXNz").send().await.unwrap();
+    let basic = app
+        .http
+        .get(&url)
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .send()
+        .await
+        .unwrap();
     assert_error(basic, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
 
     // Each role can do its own and no more.
     let body = || json!({"reference": "AUTH-1", "risk_grade": "high", "received_at": "2024-02-05T09:00:00Z", "lpa": "Dudley", "stage": "awaiting_enforcement"});
     let viewer_create = app.post("/api/v1/packages", Role::Viewer, body()).await;
     assert_error(viewer_create, StatusCode::FORBIDDEN, "forbidden", None).await;
-    assert_eq!(app.post("/api/v1/packages", Role::Intake, body()).await.status(), StatusCode::CREATED);
-    let officer = json!({"officer": "pc.a@force.police.uk"});
-    let intake_assign = app.post("/api/v1/packages/AUTH-1/assign", Role::Intake, officer.clone()).await;
-    assert_error(intake_assign, StatusCode::FORBIDDEN, "forbidden", None).await;
-    assert_eq!(app.post("/api/v1/packages/AUTH-1/assign", Role::Supervisor, officer).await.status(), StatusCode::OK);
     assert_eq!(
-        app.post("/api/v1/packages/AUTH-1/assign", Role::Admin, json!({"officer": "pc.b@force.police.uk"})).await.status(),
+        app.post("/api/v1/packages", Role::Intake, body())
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let officer = json!({"officer": "pc.a@force.police.uk"});
+    let intake_assign = app
+        .post(
+            "/api/v1/packages/AUTH-1/assign",
+            Role::Intake,
+            officer.clone(),
+        )
+        .await;
+    assert_error(intake_assign, StatusCode::FORBIDDEN, "forbidden", None).await;
+    assert_eq!(
+        app.post("/api/v1/packages/AUTH-1/assign", Role::Supervisor, officer)
+            .await
+            .status(),
         StatusCode::OK
     );
-    assert_eq!(app.get("/api/v1/packages/AUTH-1", Role::Viewer).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.post(
+            "/api/v1/packages/AUTH-1/assign",
+            Role::Admin,
+            json!({"officer": "pc.b@force.police.uk"})
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/v1/packages/AUTH-1", Role::Viewer)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     // A revoked token is refused at once.
-    assert!(app.store.revoke_token("viewer-test", start(), &Actor::named("test")).await.unwrap());
+    assert!(app
+        .store
+        .revoke_token("viewer-test", start(), &Actor::named("test"))
+        .await
+        .unwrap());
     let revoked = app.get("/api/v1/status", Role::Viewer).await;
     assert_error(revoked, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
 }
 
 async fn bad_input_is_a_clear_4xx_and_writes_nothing(app: TestApp) {
-    app.create("KEEP-1", "medium", start() - Duration::days(1), "Walsall", "awaiting_enforcement").await;
+    app.create(
+        "KEEP-1",
+        "medium",
+        start() - Duration::days(1),
+        "Walsall",
+        "awaiting_enforcement",
+    )
+    .await;
     let audit_before = app.store.audit_log(None).await.unwrap().len();
     let good = || json!({"reference": "NEW-1", "risk_grade": "high", "received_at": "2024-02-05T09:00:00Z", "lpa": "Dudley", "stage": "awaiting_enforcement"});
     let with = |key: &str, value: Value| {
@@ -406,69 +638,316 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing(app: TestApp) {
         body
     };
     let cases: Vec<(Value, StatusCode, &str, Option<&str>)> = vec![
-        (with("colour", json!("red")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("colour")),
-        (with("risk_grade", json!("urgent")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("risk_grade")),
-        (with("risk_grade", json!(3)), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("risk_grade")),
-        (with("received_at", json!("2024-02-08T09:00:00Z")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("received_at")),
-        (with("received_at", json!("yesterday")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("received_at")),
-        (with("received_at", json!("2023-03-26 01:30")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("received_at")),
-        (with("lpa", json!("Gotham")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("lpa")),
-        (with("stage", json!("enforced")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("stage")),
-        (with("reference", json!("")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("reference")),
-        (with("reference", json!("x".repeat(65))), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("reference")),
-        (with("reference", json!("A\u{7}B")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("reference")),
-        (with("assigned_officer", json!("not an email")), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("assigned_officer")),
-        (with("reference", json!("KEEP-1")), StatusCode::CONFLICT, "duplicate_reference", Some("reference")),
+        (
+            with("colour", json!("red")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("colour"),
+        ),
+        (
+            with("risk_grade", json!("urgent")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("risk_grade"),
+        ),
+        (
+            with("risk_grade", json!(3)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("risk_grade"),
+        ),
+        (
+            with("received_at", json!("2024-02-08T09:00:00Z")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("received_at"),
+        ),
+        (
+            with("received_at", json!("yesterday")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("received_at"),
+        ),
+        (
+            with("received_at", json!("2023-03-26 01:30")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("received_at"),
+        ),
+        (
+            with("lpa", json!("Gotham")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("lpa"),
+        ),
+        (
+            with("stage", json!("enforced")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("stage"),
+        ),
+        (
+            with("reference", json!("")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("reference"),
+        ),
+        (
+            with("reference", json!("x".repeat(65))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("reference"),
+        ),
+        (
+            with("reference", json!("A\u{7}B")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("reference"),
+        ),
+        (
+            with("assigned_officer", json!("not an email")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("assigned_officer"),
+        ),
+        (
+            with("reference", json!("KEEP-1")),
+            StatusCode::CONFLICT,
+            "duplicate_reference",
+            Some("reference"),
+        ),
     ];
     for (body, status, code, field) in cases {
-        let response = app.post("/api/v1/packages", Role::Intake, body.clone()).await;
+        let response = app
+            .post("/api/v1/packages", Role::Intake, body.clone())
+            .await;
         assert_error(response, status, code, field).await;
     }
-    let future = app.post("/api/v1/packages", Role::Intake, with("received_at", json!("2024-02-08T09:00:00Z"))).await;
-    let body = assert_error(future, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("received_at")).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("in the future (by 2 days 21 hours)"), "{body}");
-    let missing = app.post("/api/v1/packages", Role::Intake, json!({"reference": "X"})).await;
-    assert_error(missing, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("risk_grade")).await;
+    let future = app
+        .post(
+            "/api/v1/packages",
+            Role::Intake,
+            with("received_at", json!("2024-02-08T09:00:00Z")),
+        )
+        .await;
+    let body = assert_error(
+        future,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("received_at"),
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("in the future (by 2 days 21 hours)"),
+        "{body}"
+    );
+    let missing = app
+        .post("/api/v1/packages", Role::Intake, json!({"reference": "X"}))
+        .await;
+    assert_error(
+        missing,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("risk_grade"),
+    )
+    .await;
 
     let url = format!("{}/api/v1/packages", app.base);
     let intake = app.token(Role::Intake).to_string();
-    let text = app.http.post(&url).bearer_auth(&intake).header("content-type", "text/plain").body(good().to_string()).send().await.unwrap();
-    assert_error(text, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None).await;
-    let bare = app.http.post(&url).bearer_auth(&intake).body(good().to_string()).send().await.unwrap();
-    assert_error(bare, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None).await;
-    let malformed = app.http.post(&url).bearer_auth(&intake).header("content-type", "application/json").body("{\"reference\": ").send().await.unwrap();
+    let text = app
+        .http
+        .post(&url)
+        .bearer_auth(&intake)
+        .header("content-type", "text/plain")
+        .body(good().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        text,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        None,
+    )
+    .await;
+    let bare = app
+        .http
+        .post(&url)
+        .bearer_auth(&intake)
+        .body(good().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        bare,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        None,
+    )
+    .await;
+    let malformed = app
+        .http
+        .post(&url)
+        .bearer_auth(&intake)
+        .header("content-type", "application/json")
+        .body("{\"reference\": ")
+        .send()
+        .await
+        .unwrap();
     assert_error(malformed, StatusCode::BAD_REQUEST, "malformed_json", None).await;
     let huge = with("reference", json!("x".repeat(70 * 1024)));
-    let too_large = app.http.post(&url).bearer_auth(&intake).json(&huge).send().await.unwrap();
-    assert_error(too_large, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None).await;
+    let too_large = app
+        .http
+        .post(&url)
+        .bearer_auth(&intake)
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        too_large,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        None,
+    )
+    .await;
 
     let long_path = format!("/api/v1/packages/{}", "x".repeat(65));
-    assert_error(app.get(&long_path, Role::Viewer).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("reference")).await;
-    for (query, field) in [("limit=0", "limit"), ("limit=1001", "limit"), ("limit=ten", "limit"), ("status=late", "status"),
-                           ("grade=low", "grade"), ("stage=pending", "stage"), ("lpa=Gotham", "lpa"), ("cursor=zz", "cursor"), ("colour=red", "colour")] {
-        let response = app.get(&format!("/api/v1/packages?{query}"), Role::Viewer).await;
-        assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some(field)).await;
+    assert_error(
+        app.get(&long_path, Role::Viewer).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("reference"),
+    )
+    .await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("status=late", "status"),
+        ("grade=low", "grade"),
+        ("stage=pending", "stage"),
+        ("lpa=Gotham", "lpa"),
+        ("cursor=zz", "cursor"),
+        ("colour=red", "colour"),
+    ] {
+        let response = app
+            .get(&format!("/api/v1/packages?{query}"), Role::Viewer)
+            .await;
+        assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some(field),
+        )
+        .await;
     }
-    assert_error(app.get("/api/v1/status?lpa=Gotham", Role::Viewer).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("lpa")).await;
-    let regrade = app.post("/api/v1/packages/KEEP-1/grade", Role::Intake, json!({"risk_grade": "high"})).await;
-    assert_error(regrade, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("reason")).await;
-    let blank = app.post("/api/v1/packages/KEEP-1/grade", Role::Intake, json!({"risk_grade": "high", "reason": "  "})).await;
-    assert_error(blank, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("reason")).await;
-    let future_stage = app.post("/api/v1/packages/KEEP-1/stage", Role::Intake, json!({"stage": "enforced", "outcome": "arrest", "at": "2024-03-01 10:00"})).await;
-    assert_error(future_stage, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("at")).await;
-    let bad_officer = app.post("/api/v1/packages/KEEP-1/assign", Role::Supervisor, json!({"officer": "smith"})).await;
-    assert_error(bad_officer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("officer")).await;
-    let referral_first = app.post("/api/v1/packages/KEEP-1/safeguarding", Role::Intake, json!({"referral_made_at": "2024-02-05 10:00"})).await;
-    assert_error(referral_first, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("referral_made_at")).await;
+    assert_error(
+        app.get("/api/v1/status?lpa=Gotham", Role::Viewer).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("lpa"),
+    )
+    .await;
+    let regrade = app
+        .post(
+            "/api/v1/packages/KEEP-1/grade",
+            Role::Intake,
+            json!({"risk_grade": "high"}),
+        )
+        .await;
+    assert_error(
+        regrade,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("reason"),
+    )
+    .await;
+    let blank = app
+        .post(
+            "/api/v1/packages/KEEP-1/grade",
+            Role::Intake,
+            json!({"risk_grade": "high", "reason": "  "}),
+        )
+        .await;
+    assert_error(
+        blank,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("reason"),
+    )
+    .await;
+    let future_stage = app
+        .post(
+            "/api/v1/packages/KEEP-1/stage",
+            Role::Intake,
+            json!({"stage": "enforced", "outcome": "arrest", "at": "2024-03-01 10:00"}),
+        )
+        .await;
+    assert_error(
+        future_stage,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("at"),
+    )
+    .await;
+    let bad_officer = app
+        .post(
+            "/api/v1/packages/KEEP-1/assign",
+            Role::Supervisor,
+            json!({"officer": "smith"}),
+        )
+        .await;
+    assert_error(
+        bad_officer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("officer"),
+    )
+    .await;
+    let referral_first = app
+        .post(
+            "/api/v1/packages/KEEP-1/safeguarding",
+            Role::Intake,
+            json!({"referral_made_at": "2024-02-05 10:00"}),
+        )
+        .await;
+    assert_error(
+        referral_first,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("referral_made_at"),
+    )
+    .await;
     let unknown_route = app.get("/api/v1/nothing", Role::Viewer).await;
     assert_error(unknown_route, StatusCode::NOT_FOUND, "not_found", None).await;
-    let wrong_method = app.http.delete(format!("{}/api/v1/packages/KEEP-1", app.base)).bearer_auth(app.token(Role::Admin)).send().await.unwrap();
-    assert_error(wrong_method, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None).await;
+    let wrong_method = app
+        .http
+        .delete(format!("{}/api/v1/packages/KEEP-1", app.base))
+        .bearer_auth(app.token(Role::Admin))
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        wrong_method,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        None,
+    )
+    .await;
 
     // Nothing was written: one package, unchanged, and no new change lines
     // in the audit log (only the list reads this test itself made).
     assert_eq!(app.count().await, 1);
-    let keep: Value = app.get("/api/v1/packages/KEEP-1", Role::Viewer).await.json().await.unwrap();
+    let keep: Value = app
+        .get("/api/v1/packages/KEEP-1", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(keep["risk_grade"], "medium");
     assert_eq!(keep["events"].as_array().unwrap().len(), 1);
     let changes = app.store.audit_log(None).await.unwrap()[audit_before..]
@@ -479,7 +958,14 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing(app: TestApp) {
 }
 
 async fn the_audit_trail_records_changes_and_reads(app: TestApp) {
-    app.create("AUD-1", "high", start() - Duration::hours(5), "Solihull", "awaiting_enforcement").await;
+    app.create(
+        "AUD-1",
+        "high",
+        start() - Duration::hours(5),
+        "Solihull",
+        "awaiting_enforcement",
+    )
+    .await;
     let response = app
         .http
         .post(format!("{}/api/v1/packages/AUD-1/grade", app.base))
@@ -496,20 +982,39 @@ async fn the_audit_trail_records_changes_and_reads(app: TestApp) {
     assert!(!read_id.is_empty(), "the server gives each request an id");
     let lines = app
         .store
-        .audit_log(Some(&ocset_scheduler::domain::Reference::parse("AUD-1").unwrap()))
+        .audit_log(Some(
+            &ocset_scheduler::domain::Reference::parse("AUD-1").unwrap(),
+        ))
         .await
         .unwrap();
     let summary: Vec<(&str, &str, Option<&str>)> = lines
         .iter()
         .map(|l| (l.actor.as_str(), l.action.as_str(), l.request_id.as_deref()))
         .collect();
-    assert_eq!(summary[1], ("token:intake-test", "package.regraded", Some("req-regrade-1")));
-    assert_eq!(summary[2], ("token:viewer-test", "package.read", Some(read_id.as_str())));
-    assert_eq!((summary[0].0, summary[0].1), ("token:intake-test", "package.created"));
+    assert_eq!(
+        summary[1],
+        (
+            "token:intake-test",
+            "package.regraded",
+            Some("req-regrade-1")
+        )
+    );
+    assert_eq!(
+        summary[2],
+        ("token:viewer-test", "package.read", Some(read_id.as_str()))
+    );
+    assert_eq!(
+        (summary[0].0, summary[0].1),
+        ("token:intake-test", "package.created")
+    );
     assert_eq!(lines.len(), 3);
     assert!(lines.iter().all(|l| l.at == start()));
     // The API has no way to change or delete it: no route takes DELETE or PUT.
-    for method in [reqwest::Method::DELETE, reqwest::Method::PUT, reqwest::Method::PATCH] {
+    for method in [
+        reqwest::Method::DELETE,
+        reqwest::Method::PUT,
+        reqwest::Method::PATCH,
+    ] {
         let r = app
             .http
             .request(method, format!("{}/api/v1/packages/AUD-1", app.base))
@@ -522,8 +1027,18 @@ async fn the_audit_trail_records_changes_and_reads(app: TestApp) {
 }
 
 async fn lists_filter_and_page_through_every_package_once(app: TestApp) {
-    for (i, grade) in ["high", "medium", "high", "standard", "high"].iter().enumerate() {
-        app.create(&format!("PG-{i}"), grade, start() - Duration::hours(i as i64 + 1), "Sandwell", "awaiting_enforcement").await;
+    for (i, grade) in ["high", "medium", "high", "standard", "high"]
+        .iter()
+        .enumerate()
+    {
+        app.create(
+            &format!("PG-{i}"),
+            grade,
+            start() - Duration::hours(i as i64 + 1),
+            "Sandwell",
+            "awaiting_enforcement",
+        )
+        .await;
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -535,7 +1050,13 @@ async fn lists_filter_and_page_through_every_package_once(app: TestApp) {
         };
         let page: Value = app.get(&path, Role::Viewer).await.json().await.unwrap();
         pages += 1;
-        seen.extend(page["packages"].as_array().unwrap().iter().map(|p| p["reference"].as_str().unwrap().to_string()));
+        seen.extend(
+            page["packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["reference"].as_str().unwrap().to_string()),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => break,
@@ -544,29 +1065,85 @@ async fn lists_filter_and_page_through_every_package_once(app: TestApp) {
     assert_eq!(pages, 3);
     // Ordered by deadline: the high ones first (7 days), oldest receipt first.
     assert_eq!(seen, ["PG-4", "PG-2", "PG-0", "PG-1", "PG-3"]);
-    let high: Value = app.get("/api/v1/packages?grade=high&limit=2", Role::Viewer).await.json().await.unwrap();
+    let high: Value = app
+        .get("/api/v1/packages?grade=high&limit=2", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(high["packages"].as_array().unwrap().len(), 2);
     let rest: Value = app
-        .get(&format!("/api/v1/packages?grade=high&limit=2&cursor={}", high["next_cursor"].as_str().unwrap()), Role::Viewer)
+        .get(
+            &format!(
+                "/api/v1/packages?grade=high&limit=2&cursor={}",
+                high["next_cursor"].as_str().unwrap()
+            ),
+            Role::Viewer,
+        )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(rest["packages"][0]["reference"], "PG-0");
     assert!(rest["next_cursor"].is_null());
-    let on_track: Value = app.get("/api/v1/packages?status=on_track", Role::Viewer).await.json().await.unwrap();
+    let on_track: Value = app
+        .get("/api/v1/packages?status=on_track", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(on_track["packages"].as_array().unwrap().len(), 5);
     app.clock.advance(Duration::days(6));
-    let due_soon: Value = app.get("/api/v1/packages?status=due_soon", Role::Viewer).await.json().await.unwrap();
-    assert_eq!(due_soon["packages"].as_array().unwrap().len(), 3, "the high ones are past 75% of 7 days");
+    let due_soon: Value = app
+        .get("/api/v1/packages?status=due_soon", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        due_soon["packages"].as_array().unwrap().len(),
+        3,
+        "the high ones are past 75% of 7 days"
+    );
 }
 
 async fn breaches_come_most_overdue_first(app: TestApp) {
-    app.create("BR-1", "very_high", start() - Duration::days(3), "Walsall", "awaiting_enforcement").await;
-    app.create("BR-2", "high", start() - Duration::days(10), "Walsall", "awaiting_enforcement").await;
-    app.create("BR-3", "high", start() - Duration::days(1), "Walsall", "awaiting_enforcement").await;
-    let body: Value = app.get("/api/v1/breaches", Role::Viewer).await.json().await.unwrap();
-    let refs: Vec<&str> = body["breaches"].as_array().unwrap().iter().map(|b| b["reference"].as_str().unwrap()).collect();
+    app.create(
+        "BR-1",
+        "very_high",
+        start() - Duration::days(3),
+        "Walsall",
+        "awaiting_enforcement",
+    )
+    .await;
+    app.create(
+        "BR-2",
+        "high",
+        start() - Duration::days(10),
+        "Walsall",
+        "awaiting_enforcement",
+    )
+    .await;
+    app.create(
+        "BR-3",
+        "high",
+        start() - Duration::days(1),
+        "Walsall",
+        "awaiting_enforcement",
+    )
+    .await;
+    let body: Value = app
+        .get("/api/v1/breaches", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refs: Vec<&str> = body["breaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["reference"].as_str().unwrap())
+        .collect();
     assert_eq!(refs, ["BR-2", "BR-1"]);
     assert_eq!(body["breaches"][0]["overdue_days"], 3);
     assert_eq!(body["breaches"][1]["overdue_seconds"], 86_400);
@@ -574,7 +1151,14 @@ async fn breaches_come_most_overdue_first(app: TestApp) {
 }
 
 async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
-    app.create("SECRET-REF-1", "high", start() - Duration::days(9), "Walsall", "awaiting_enforcement").await;
+    app.create(
+        "SECRET-REF-1",
+        "high",
+        start() - Duration::days(9),
+        "Walsall",
+        "awaiting_enforcement",
+    )
+    .await;
     let _ = app.get("/api/v1/packages/SECRET-REF-1", Role::Viewer).await;
     let get = |path: &str| app.http.get(format!("{}{path}", app.base)).send();
     let health = get("/healthz").await.unwrap();
@@ -584,24 +1168,50 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
     let metrics = get("/metrics").await.unwrap();
     assert_eq!(metrics.status(), StatusCode::OK);
     let text = metrics.text().await.unwrap();
-    assert!(text.contains("ocset_open_packages{grade=\"high\",stage=\"awaiting_enforcement\"} 1"), "{text}");
-    assert!(text.contains("ocset_breached_packages{grade=\"high\"} 1"), "{text}");
-    assert!(text.contains("route=\"/api/v1/packages/{reference}\",status=\"200\"} 1"), "{text}");
+    assert!(
+        text.contains("ocset_open_packages{grade=\"high\",stage=\"awaiting_enforcement\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ocset_breached_packages{grade=\"high\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"/api/v1/packages/{reference}\",status=\"200\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("ocset_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/packages\",le=\"+Inf\"} 1"), "{text}");
     assert!(!text.contains("SECRET-REF-1"), "no reference in metrics");
 
-    let doc: Value = get("/api/v1/openapi.json").await.unwrap().json().await.unwrap();
-    let parsed: oas3::OpenApiV3Spec = serde_json::from_value(doc.clone()).expect("the OpenAPI document parses as OpenAPI 3");
+    let doc: Value = get("/api/v1/openapi.json")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let parsed: oas3::OpenApiV3Spec =
+        serde_json::from_value(doc.clone()).expect("the OpenAPI document parses as OpenAPI 3");
     assert!(parsed.openapi.starts_with("3."), "{}", parsed.openapi);
     let expected = [
-        ("/api/v1/packages", "post"), ("/api/v1/packages", "get"), ("/api/v1/packages/{reference}", "get"),
-        ("/api/v1/packages/{reference}/grade", "post"), ("/api/v1/packages/{reference}/stage", "post"),
-        ("/api/v1/packages/{reference}/assign", "post"), ("/api/v1/packages/{reference}/safeguarding", "post"),
-        ("/api/v1/status", "get"), ("/api/v1/breaches", "get"), ("/api/v1/openapi.json", "get"),
-        ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"),
+        ("/api/v1/packages", "post"),
+        ("/api/v1/packages", "get"),
+        ("/api/v1/packages/{reference}", "get"),
+        ("/api/v1/packages/{reference}/grade", "post"),
+        ("/api/v1/packages/{reference}/stage", "post"),
+        ("/api/v1/packages/{reference}/assign", "post"),
+        ("/api/v1/packages/{reference}/safeguarding", "post"),
+        ("/api/v1/status", "get"),
+        ("/api/v1/breaches", "get"),
+        ("/api/v1/openapi.json", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
     ];
     for (path, method) in expected {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} is missing from the OpenAPI document");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is missing from the OpenAPI document"
+        );
     }
     assert_eq!(doc["paths"].as_object().unwrap().len(), 12);
     // Every $ref points at a schema that exists.
@@ -623,16 +1233,27 @@ async fn the_server_stops_when_shutdown_completes() {
     let settings = config::load(&path, Vec::new()).unwrap();
     let store = store::connect(&url, 2).await.unwrap();
     store.migrate().await.unwrap();
-    let ledger = Ledger::new(store, Arc::new(settings), Arc::new(ManualClock::new(start())));
+    let ledger = Ledger::new(
+        store,
+        Arc::new(settings),
+        Arc::new(ManualClock::new(start())),
+    );
     let app = Application::build(ledger, "127.0.0.1:0").await.unwrap();
     let port = app.port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    let ok = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap();
+    let ok = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
-    assert!(reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_err(), "nothing listens after shutdown");
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_err(),
+        "nothing listens after shutdown"
+    );
 }

@@ -330,7 +330,16 @@ fn check_config_names_the_key_and_hides_passwords() {
 
 #[test]
 fn every_command_has_help() {
-    for command in ["serve", "migrate", "import", "list", "check-config", "demo"] {
+    for command in [
+        "serve",
+        "migrate",
+        "import",
+        "list",
+        "check-config",
+        "demo",
+        "token",
+        "audit",
+    ] {
         let out = Process::new(BIN)
             .args([command, "--help"])
             .output()
@@ -351,35 +360,111 @@ fn every_command_has_help() {
     );
 }
 
-#[test]
-fn serve_migrates_and_stops_cleanly_on_sigterm() {
+/// `serve` from the real binary: it migrates, answers on the address it
+/// logs, honours tokens made and revoked by the CLI while it runs, and stops
+/// cleanly on SIGTERM.
+#[tokio::test]
+async fn serve_answers_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let made = ocset(
+        dir.path(),
+        &config,
+        &[
+            "token",
+            "create",
+            "--name",
+            "acc-office",
+            "--role",
+            "viewer",
+        ],
+        &[],
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let printed = stdout(&made);
+    let token = printed.lines().last().unwrap().to_string();
+    assert!(
+        token.starts_with("ocset_") && !token.contains(' '),
+        "the last line is the token alone: {printed}"
+    );
+    let again = ocset(
+        dir.path(),
+        &config,
+        &["token", "create", "--name", "acc-office", "--role", "admin"],
+        &[],
+    );
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("a token named acc-office already exists"),
+        "{}",
+        stderr(&again)
+    );
+
     let mut child = Process::new(BIN)
         .current_dir(dir.path())
         .arg("--config")
         .arg(&config)
         .arg("serve")
+        .env("OCSET__HTTP__BIND", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait (on its own output, not a timer) until it says it is running.
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    // Wait (on its own output, not a timer) until it says where it listens.
+    let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
-    loop {
+    let base = loop {
         let mut line = String::new();
-        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        let n = std::io::BufRead::read_line(&mut log, &mut line).unwrap();
         assert!(n > 0, "serve exited before it was running:\n{seen}");
         seen.push_str(&line);
         if line.contains("is running") {
-            break;
+            let start = line.find("http://").expect("the log names the API address");
+            break line[start..].split_whitespace().next().unwrap().to_string();
         }
-    }
+    };
+    assert!(
+        !seen.contains('\u{1b}'),
+        "no colour codes when stderr is not a terminal"
+    );
     assert!(
         dir.path().join("ocset.db").exists(),
         "serve created and migrated the database"
     );
+
+    let http = reqwest::Client::new();
+    let status = http
+        .get(format!("{base}/api/v1/status"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+    let revoked = ocset(dir.path(), &config, &["token", "revoke", "acc-office"], &[]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let refused = http
+        .get(format!("{base}/api/v1/status"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401, "a revoked token is refused at once");
+    let listed = stdout(&ocset(dir.path(), &config, &["token", "list"], &[]));
+    assert!(
+        listed.contains("acc-office") && listed.contains("viewer") && !listed.contains(&token),
+        "{listed}"
+    );
+
+    let audit = stdout(&ocset(dir.path(), &config, &["audit", "--json"], &[]));
+    let lines: Vec<Value> = serde_json::from_str(&audit).unwrap();
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["token.created", "token.revoked"]);
+    assert!(lines[0]["actor"].as_str().unwrap().starts_with("cli:"));
+    assert!(!audit.contains(&token), "the audit log never holds a token");
+
     let killed = Process::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -388,8 +473,51 @@ fn serve_migrates_and_stops_cleanly_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "serve exits 0 on SIGTERM, got {status}");
     let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    std::io::Read::read_to_string(&mut log, &mut rest).unwrap();
     assert!(rest.contains("stopped cleanly"), "{rest}");
+    assert!(
+        !seen.contains(&token) && !rest.contains(&token),
+        "tokens are never logged"
+    );
+}
+
+#[test]
+fn token_commands_refuse_bad_names_roles_and_unknown_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let bad_role = ocset(
+        dir.path(),
+        &config,
+        &["token", "create", "--name", "x", "--role", "root"],
+        &[],
+    );
+    assert!(!bad_role.status.success());
+    assert!(
+        stderr(&bad_role).contains("\"root\" is not a role"),
+        "{}",
+        stderr(&bad_role)
+    );
+    let bad_name = ocset(
+        dir.path(),
+        &config,
+        &["token", "create", "--name", "has space", "--role", "viewer"],
+        &[],
+    );
+    assert!(!bad_name.status.success());
+    assert!(
+        stderr(&bad_name).contains("--name: \"has space\" is not a token name"),
+        "{}",
+        stderr(&bad_name)
+    );
+    let unknown = ocset(dir.path(), &config, &["token", "revoke", "nobody"], &[]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("there is no active token named nobody"),
+        "{}",
+        stderr(&unknown)
+    );
+    let audit = stdout(&ocset(dir.path(), &config, &["audit"], &[]));
+    assert!(audit.contains("0 line(s)"), "nothing was written: {audit}");
 }
 
 fn utc(s: &str) -> DateTime<Utc> {
