@@ -360,6 +360,16 @@ fn every_command_has_help() {
     );
 }
 
+/// A child process killed when the test ends, even when it fails early.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `serve` from the real binary: it migrates, answers on the address it
 /// logs, honours tokens made and revoked by the CLI while it runs, and stops
 /// cleanly on SIGTERM.
@@ -400,18 +410,20 @@ async fn serve_answers_with_cli_tokens_and_stops_cleanly_on_sigterm() {
         stderr(&again)
     );
 
-    let mut child = Process::new(BIN)
-        .current_dir(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env("OCSET__HTTP__BIND", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Process::new(BIN)
+            .current_dir(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env("OCSET__HTTP__BIND", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // Wait (on its own output, not a timer) until it says where it listens.
-    let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut log = std::io::BufReader::new(child.0.stderr.take().unwrap());
     let mut seen = String::new();
     let base = loop {
         let mut line = String::new();
@@ -466,11 +478,11 @@ async fn serve_answers_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     assert!(!audit.contains(&token), "the audit log never holds a token");
 
     let killed = Process::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "serve exits 0 on SIGTERM, got {status}");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut log, &mut rest).unwrap();

@@ -1,0 +1,55 @@
+//! Sending notifications: by email (lettre) and by webhook (reqwest), from
+//! one [`Notice`] model. The outbox decides what to send and when; this
+//! module only renders and delivers one notice to one destination, and says
+//! whether a failure is worth retrying.
+
+pub mod config;
+pub mod email;
+pub mod notice;
+pub mod webhook;
+
+pub use notice::{Notice, NoticeItem, NoticeKind};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a notice goes: one email address, or one configured webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "channel", content = "to", rename_all = "snake_case")]
+pub enum Destination {
+    /// An email address.
+    Email(String),
+    /// The `name` of a `[[webhook]]` entry.
+    Webhook(String),
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Email(address) => write!(f, "email {address}"),
+            Destination::Webhook(name) => write!(f, "webhook {name}"),
+        }
+    }
+}
+
+/// Why a delivery failed, and whether trying again can help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth retrying: the server was unreachable, busy, or answered 4xx
+    /// (SMTP) / 5xx or 429 (HTTP).
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Not worth retrying: the address was rejected (SMTP 5xx), the webhook
+    /// answered 4xx, or the destination is not configured.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// Delivers a notice to a destination. One implementation sends for real
+/// ([`Notifier`]); tests may wrap it.
+#[async_trait]
+pub trait Deliver: Send + Sync + fmt::Debug {
+    /// Sends `notice` to `destination` once. Ok means the server accepted it.
+    async fn deliver(&self, destination: &Destination, notice: &Notice) -> Result<(), DeliveryError>;
+}
