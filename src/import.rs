@@ -24,16 +24,41 @@ fn fault(line: u64, column: Option<&str>, message: impl Into<String>) -> RowErro
     }
 }
 
-/// The line a record starting at byte offset `byte` is on. Counted here
-/// rather than taken from the CSV reader, whose count skips blank lines and
-/// whose record positions start before the blank lines it skipped.
-fn line_at(text: &str, byte: u64) -> u64 {
-    let bytes = text.as_bytes();
-    let mut end = usize::try_from(byte).map_or(bytes.len(), |b| b.min(bytes.len()));
-    while end < bytes.len() && matches!(bytes[end], b'\n' | b'\r') {
-        end += 1;
+/// Line numbers of byte offsets, counted here rather than taken from the CSV
+/// reader, whose count skips blank lines and whose record positions start
+/// before the blank lines it skipped. Offsets are asked for in rising order,
+/// so each call counts only the newlines since the last: linear in the file.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            bytes: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
     }
-    1 + bytes[..end].iter().filter(|b| **b == b'\n').count() as u64
+
+    /// The line of the first character at or after `byte` that is not a
+    /// line break.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut end = usize::try_from(byte).map_or(self.bytes.len(), |b| b.min(self.bytes.len()));
+        while end < self.bytes.len() && matches!(self.bytes[end], b'\n' | b'\r') {
+            end += 1;
+        }
+        if end < self.offset {
+            // Not expected (positions rise), but stay correct if it happens.
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += self.bytes[self.offset..end].iter().filter(|b| **b == b'\n').count() as u64;
+        self.offset = end;
+        self.line
+    }
 }
 
 /// Reads the rows of a CSV file: a header row naming the columns (any order,
@@ -126,11 +151,12 @@ pub fn read_csv(bytes: &[u8]) -> Result<Vec<(u64, NewPackage)>, Vec<RowError>> {
         column("safeguarding_referral_at"),
     );
 
+    let mut lines = LineCounter::new(text);
     let mut rows = Vec::new();
     for record in reader.records() {
         match record {
             Ok(record) => {
-                let line = record.position().map_or(0, |p| line_at(text, p.byte()));
+                let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
                 let get = |i: usize| record.get(i).unwrap_or_default().to_string();
                 let optional = |i: Option<usize>| i.map(get).filter(|v| !v.is_empty());
                 if record.iter().all(str::is_empty) {
@@ -151,7 +177,7 @@ pub fn read_csv(bytes: &[u8]) -> Result<Vec<(u64, NewPackage)>, Vec<RowError>> {
                 ));
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| line_at(text, p.byte()));
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
                 let message = match e.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
