@@ -55,7 +55,10 @@ impl<'a> LineCounter<'a> {
             self.offset = 0;
             self.line = 1;
         }
-        self.line += self.bytes[self.offset..end].iter().filter(|b| **b == b'\n').count() as u64;
+        self.line += self.bytes[self.offset..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
         self.offset = end;
         self.line
     }

@@ -202,6 +202,7 @@ impl IntakeRules {
                     since: received_at,
                 },
                 safeguarding,
+                acknowledgement: None,
             })),
             _ => Err(errors),
         }

@@ -366,6 +366,7 @@ async fn inserted_packages_read_back_exactly(store: Arc<dyn Store>) {
             since: at("2024-05-02T09:15:00Z"),
         },
         safeguarding: Safeguarding::new(Some(at("2024-05-01T09:00:00Z")), None).unwrap(),
+        acknowledgement: None,
     });
     // A package imported already closed.
     let mut closed_parts = plain("NCA-2024-0004").parts().clone();
@@ -1671,6 +1672,7 @@ fn shaped(
         ),
         state,
         safeguarding: Safeguarding::default(),
+        acknowledgement: None,
     })
 }
 

@@ -3,6 +3,7 @@
 //! that needs "now" takes it as an argument.
 
 pub mod access;
+pub mod escalation;
 pub mod fields;
 pub mod grade;
 pub mod ladder;
@@ -14,13 +15,15 @@ pub mod timescale;
 mod package_tests;
 
 pub use access::Role;
+pub use escalation::{DueLevel, EscalationPlan, Relation};
 pub use fields::{parse_instant, Invalid, Lpa, Lpas, OfficerEmail, Reference};
 pub use grade::RiskGrade;
 pub use ladder::{
     default_ladder, due_soon_from, EscalationLevel, LadderTiming, LevelTime, PackageClock,
 };
 pub use package::{
-    Change, EventKind, MoveRefused, Package, PackageParts, PackageStatus, Refusal, Safeguarding,
+    Acknowledgement, Change, EventKind, MoveRefused, Package, PackageParts, PackageStatus, Refusal,
+    Safeguarding,
 };
 pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 pub use timescale::{

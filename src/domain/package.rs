@@ -206,6 +206,13 @@ pub enum EventKind {
         /// The officer now.
         to: String,
     },
+    /// A supervisor acknowledged the breach of the current deadline.
+    Acknowledged {
+        /// The note.
+        note: String,
+        /// The deadline whose breach was acknowledged.
+        deadline_at: DateTime<Utc>,
+    },
     /// Safeguarding facts changed.
     SafeguardingUpdated {
         /// When child access was identified.
@@ -224,6 +231,7 @@ impl EventKind {
             EventKind::StageChanged { .. } => "stage_changed",
             EventKind::Assigned { .. } => "assigned",
             EventKind::SafeguardingUpdated { .. } => "safeguarding_updated",
+            EventKind::Acknowledged { .. } => "acknowledged",
         }
     }
 }
@@ -256,6 +264,24 @@ pub struct PackageParts {
     pub state: PackageState,
     /// Safeguarding facts.
     pub safeguarding: Safeguarding,
+    /// A supervisor's acknowledgement of the breach of the current deadline.
+    pub acknowledgement: Option<Acknowledgement>,
+}
+
+/// A supervisor's acknowledgement of a breach: repeats of the breach's
+/// escalations stop; the breach still counts everywhere, and the note is kept.
+/// It belongs to one deadline: a regrade that moves the deadline makes a new
+/// breach, which is not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// When it was made.
+    pub at: DateTime<Utc>,
+    /// Who made it (the actor's name).
+    pub by: String,
+    /// The supervisor's note.
+    pub note: String,
+    /// The deadline it acknowledges the breach of.
+    pub deadline_at: DateTime<Utc>,
 }
 
 /// An intelligence package. Holds a reference, a grade (via its deadline),
@@ -317,6 +343,71 @@ impl Package {
     /// Safeguarding facts.
     pub fn safeguarding(&self) -> &Safeguarding {
         &self.0.safeguarding
+    }
+
+    /// The acknowledgement of the current deadline's breach, if any. One
+    /// made for an earlier deadline (before a regrade) does not count.
+    pub fn acknowledgement(&self) -> Option<&Acknowledgement> {
+        self.0
+            .acknowledgement
+            .as_ref()
+            .filter(|a| a.deadline_at == self.0.deadline.at())
+    }
+
+    /// Acknowledges the breach of the current deadline with a note, as
+    /// `by`: repeats stop, the breach still counts. Only an open package at
+    /// or past its deadline can be acknowledged, once per deadline.
+    pub fn acknowledge(
+        &self,
+        note: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Change, MoveRefused> {
+        self.require_open("note")?;
+        let note = note.trim();
+        if note.is_empty() {
+            return Err(MoveRefused::invalid(
+                "note",
+                "an acknowledgement needs a note saying what is being done",
+            ));
+        }
+        if note.chars().count() > MAX_NOTE_CHARS {
+            return Err(MoveRefused::invalid(
+                "note",
+                format!("is longer than {MAX_NOTE_CHARS} characters"),
+            ));
+        }
+        if note.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(MoveRefused::invalid("note", "contains a control character"));
+        }
+        let deadline_at = self.0.deadline.at();
+        if now < deadline_at {
+            return Err(MoveRefused::conflict(
+                "note",
+                "the package has not breached its deadline; there is nothing to acknowledge",
+            ));
+        }
+        if self.acknowledgement().is_some() {
+            return Err(MoveRefused::conflict(
+                "note",
+                "this breach is already acknowledged",
+            ));
+        }
+        let mut parts = self.0.clone();
+        parts.acknowledgement = Some(Acknowledgement {
+            at: now,
+            by: by.to_string(),
+            note: note.to_string(),
+            deadline_at,
+        });
+        Ok(Change {
+            package: Package(parts),
+            occurred_at: now,
+            event: EventKind::Acknowledged {
+                note: note.to_string(),
+                deadline_at,
+            },
+        })
     }
 
     /// The status at `now`, given the instant the package becomes due soon

@@ -31,6 +31,7 @@ fn package(grade: RiskGrade, received: &str, stage: OpenStage) -> Package {
             since: received_at,
         },
         safeguarding: Safeguarding::default(),
+        acknowledgement: None,
     })
 }
 

@@ -17,6 +17,8 @@
 //! - `const INSERT_CHUNK_ROWS: usize`: rows per multi-row `INSERT` of a
 //!   batch (packages take 18 values a row, events 9, audit lines 1 plus 5
 //!   shared);
+//! - `const MAINTAIN: &'static [&'static str]`: statements that keep the
+//!   query planner's statistics fresh, run after migrating and periodically;
 //! - `const MIGRATIONS_TABLE_EXISTS: &'static str`: one boolean, true when
 //!   sqlx's `_sqlx_migrations` table exists.
 //!
@@ -48,6 +50,17 @@ macro_rules! impl_store {
         impl $crate::store::Store for $store {
             async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
                 Self::migrator().run(&self.pool).await?;
+                self.maintain().await
+            }
+
+            async fn maintain(&self) -> Result<(), $crate::store::StoreError> {
+                for statement in Self::MAINTAIN {
+                    // raw_sql: a batch runs on one connection, so a
+                    // per-connection setting applies to what follows it.
+                    sqlx::raw_sql(statement).execute(&self.pool).await.map_err(
+                        $crate::store::StoreError::db("refreshing the query planner's statistics"),
+                    )?;
+                }
                 Ok(())
             }
 

@@ -231,6 +231,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Applies the embedded migrations of this backend.
     async fn migrate(&self) -> Result<(), StoreError>;
 
+    /// Refreshes the query planner's statistics where the backend needs it
+    /// (SQLite); run after migrating and periodically by the service.
+    async fn maintain(&self) -> Result<(), StoreError>;
+
     /// True when the database answers and every embedded migration is applied.
     async fn is_ready(&self) -> Result<bool, StoreError>;
 

@@ -27,6 +27,9 @@ impl PostgresStore {
     /// stays far below PostgreSQL's limit of 65,535 parameters.
     const INSERT_CHUNK_ROWS: usize = 500;
 
+    /// Autovacuum keeps PostgreSQL's statistics fresh.
+    const MAINTAIN: &'static [&'static str] = &[];
+
     /// `to_regclass` looks the table up on the search path, where sqlx
     /// creates it, and answers NULL rather than failing when it is missing.
     const MIGRATIONS_TABLE_EXISTS: &'static str =

@@ -141,6 +141,7 @@ impl TryFrom<PackageRow> for Package {
             ),
             state,
             safeguarding,
+            acknowledgement: None,
         }))
     }
 }
