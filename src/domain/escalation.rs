@@ -116,7 +116,7 @@ impl LadderTiming<'_> {
     /// The levels `package` owes at `now`, and when to look again.
     pub fn plan(&self, package: &Package, now: DateTime<Utc>) -> EscalationPlan {
         let mut plan = EscalationPlan::default();
-        let mut later = |t: DateTime<Utc>, plan: &mut EscalationPlan| {
+        let later = |t: DateTime<Utc>, plan: &mut EscalationPlan| {
             plan.next_due_at = Some(plan.next_due_at.map_or(t, |n| n.min(t)));
         };
         let breached = package.state().is_open() && now >= package.deadline().at();
