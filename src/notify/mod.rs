@@ -51,5 +51,9 @@ pub enum DeliveryError {
 #[async_trait]
 pub trait Deliver: Send + Sync + fmt::Debug {
     /// Sends `notice` to `destination` once. Ok means the server accepted it.
-    async fn deliver(&self, destination: &Destination, notice: &Notice) -> Result<(), DeliveryError>;
+    async fn deliver(
+        &self,
+        destination: &Destination,
+        notice: &Notice,
+    ) -> Result<(), DeliveryError>;
 }

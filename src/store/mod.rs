@@ -12,8 +12,10 @@
 //! `api_tokens` holds the API's tokens as hashes, never the tokens.
 
 use crate::domain::{
-    EventKind, MoveRefused, Package, PackageStatus, Reference, RiskGrade, Role, Stage,
+    DueLevel, EventKind, MoveRefused, Package, PackageClock, PackageStatus, Reference, RiskGrade,
+    Role, Stage,
 };
+use crate::notify::{Destination, Notice, NoticeItem};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -224,6 +226,174 @@ pub struct PackageCounts {
     pub demo: u64,
 }
 
+/// One escalation the scheduler found due for a package, and where to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationDraft {
+    /// The level occurrence, with its unique key.
+    pub due: DueLevel,
+    /// Who hears of it; empty when nobody can (recorded as `no_recipients`).
+    pub destinations: Vec<Destination>,
+    /// The package's line in a notice.
+    pub item: NoticeItem,
+}
+
+/// What the scheduler decided for one due package in a pass.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PackagePlan {
+    /// Every level occurrence due now (already-recorded ones are skipped by
+    /// the store through the unique key).
+    pub escalations: Vec<EscalationDraft>,
+    /// The package's next `next_due_at`.
+    pub next_due_at: Option<DateTime<Utc>>,
+}
+
+/// An escalation recorded for the first time in this pass, to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEscalation {
+    /// Its id in the `escalations` table.
+    pub id: i64,
+    /// Who hears of it.
+    pub destinations: Vec<Destination>,
+    /// The package's line in a notice.
+    pub item: NoticeItem,
+}
+
+/// A message to queue: one notice for one destination, and the escalations
+/// it carries (for showing each escalation's delivery).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxDraft {
+    /// Where it goes.
+    pub destination: Destination,
+    /// What it says.
+    pub notice: Notice,
+    /// The escalations it carries.
+    pub escalation_ids: Vec<i64>,
+}
+
+/// Plans one due package (called inside the pass's transaction).
+pub type PlanFn = dyn Fn(&Package) -> PackagePlan + Send + Sync;
+
+/// Groups the escalations newly recorded in a pass into one message per
+/// destination (called inside the pass's transaction).
+pub type ComposeFn = dyn Fn(Vec<RecordedEscalation>) -> Vec<OutboxDraft> + Send + Sync;
+
+/// What one scheduler pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PassReport {
+    /// Due packages looked at.
+    pub packages: usize,
+    /// Escalations recorded for the first time (sent, superseded or with no
+    /// recipients).
+    pub recorded: usize,
+    /// Of those, how many were superseded.
+    pub superseded: usize,
+    /// Messages queued in the outbox.
+    pub messages: usize,
+}
+
+/// A queued message, claimed for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Its id.
+    pub id: i64,
+    /// Where it goes.
+    pub destination: Destination,
+    /// What it says.
+    pub notice: Notice,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The server accepted it.
+    Sent,
+    /// Try again at `at`.
+    Retry {
+        /// When.
+        at: DateTime<Utc>,
+        /// Why it failed (no secrets).
+        error: String,
+    },
+    /// Give up: a permanent failure, or the last attempt failed.
+    Dead {
+        /// Why.
+        error: String,
+    },
+    /// Not attempted (shutting down, or an older message to the same
+    /// destination failed first): back to the queue, the attempt not counted.
+    Release,
+}
+
+/// The outbox's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryStats {
+    /// Waiting to be sent (including retries).
+    pub pending: u64,
+    /// Claimed by a dispatcher now.
+    pub sending: u64,
+    /// Delivered.
+    pub sent: u64,
+    /// Given up.
+    pub dead: u64,
+    /// Failed attempts that were retried (attempts beyond the first, over
+    /// all messages).
+    pub retries: u64,
+    /// When the oldest message not yet delivered (and not dead) was queued.
+    pub oldest_undelivered_at: Option<DateTime<Utc>>,
+}
+
+/// What the scheduler's last passes left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SchedulerStatus {
+    /// When a pass last ran.
+    pub last_pass_at: Option<DateTime<Utc>>,
+    /// The earliest `next_due_at` at or before `now`: due work not yet
+    /// looked at (its age is the scheduler's lag).
+    pub oldest_due_at: Option<DateTime<Utc>>,
+}
+
+/// One delivery of an escalation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryRecord {
+    /// The outbox message.
+    pub message_id: i64,
+    /// Where it went.
+    pub destination: Destination,
+    /// `pending`, `sending`, `sent` or `dead`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When it was delivered.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// An escalation as recorded, with its deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EscalationRecord {
+    /// The level's name.
+    pub level: String,
+    /// Its clock.
+    pub clock: PackageClock,
+    /// 0 for the first, 1 for the first repeat...
+    pub occurrence: u32,
+    /// The clock's due instant it belonged to.
+    pub clock_due_at: DateTime<Utc>,
+    /// When it fell due.
+    pub due_at: DateTime<Utc>,
+    /// `notified`, `superseded` or `no_recipients`.
+    pub status: String,
+    /// When the scheduler recorded it.
+    pub recorded_at: DateTime<Utc>,
+    /// Its messages.
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
 /// The ledger's storage. One implementation per backend; one conformance
 /// suite (`tests/store_conformance.rs`) runs the same cases on both.
 #[async_trait]
@@ -331,6 +501,59 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         reference: Option<&Reference>,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// One scheduler pass, in one transaction: claims up to `limit` packages
+    /// whose `next_due_at` is at or before `now` (earliest first; on
+    /// PostgreSQL `FOR UPDATE SKIP LOCKED`, so another instance takes other
+    /// packages), plans each with `plan`, records each escalation under its
+    /// unique key (package, level, occurrence, clock due instant) — one
+    /// already recorded is skipped, which makes the pass idempotent across
+    /// restarts and instances — queues the messages `compose` makes from
+    /// the newly recorded ones, sets each package's `next_due_at`, and
+    /// records `now` as the last pass.
+    async fn escalation_pass(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        plan: &PlanFn,
+        compose: &ComposeFn,
+    ) -> Result<PassReport, StoreError>;
+
+    /// The earliest instant there is work: a package's `next_due_at` or a
+    /// queued message's next attempt.
+    async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Claims up to `limit` messages for `worker`: queued ones whose attempt
+    /// is due, and ones another worker claimed more than `lease` ago (it
+    /// died mid-delivery). Strictly first in, first out per destination: a
+    /// message is not claimed while an older one to the same destination is
+    /// queued or being sent. Counts the attempt. Oldest first.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        worker: &str,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Records how a delivery ended. False (nothing written) when `worker`
+    /// no longer holds the message (its lease ran out and another took it).
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        worker: &str,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The outbox's figures.
+    async fn delivery_stats(&self) -> Result<DeliveryStats, StoreError>;
+
+    /// The last pass and the oldest due work at `now`.
+    async fn scheduler_status(&self, now: DateTime<Utc>) -> Result<SchedulerStatus, StoreError>;
+
+    /// A package's escalations, oldest first, each with its deliveries.
+    async fn escalations(&self, reference: &Reference)
+        -> Result<Vec<EscalationRecord>, StoreError>;
 }
 
 /// Opens the store `url` names: `sqlite:` (a file, created if missing, with
