@@ -34,8 +34,88 @@ pub struct Config {
     pub escalation: EscalationConfig,
     /// The HTTP API.
     pub http: HttpConfig,
+    /// Named groups of email recipients, as `[recipients.NAME]` tables.
+    pub recipients: BTreeMap<String, RecipientGroup>,
+    /// Retries of the outbox.
+    pub delivery: DeliveryConfig,
+    /// The escalation scheduler.
+    pub scheduler: SchedulerConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// The name in a level's `notify` list that means the package's assigned
+/// officer rather than a configured group.
+pub const ASSIGNED_OFFICER: &str = "assigned_officer";
+
+/// A named group of recipients: a default list, and lists for LPAs that have
+/// their own (Birmingham's sergeants differ from Coventry's).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecipientGroup {
+    /// Addresses for packages of any LPA without a list of its own.
+    pub default: Vec<String>,
+    /// Addresses per LPA, replacing the default for that LPA.
+    pub by_lpa: BTreeMap<String, Vec<String>>,
+}
+
+impl RecipientGroup {
+    /// The addresses for a package in `lpa`.
+    pub fn for_lpa(&self, lpa: &str) -> &[String] {
+        self.by_lpa
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(lpa))
+            .map_or(self.default.as_slice(), |(_, list)| list.as_slice())
+    }
+}
+
+/// `[delivery]`: how the outbox retries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Attempts before a message is given up as dead.
+    pub max_attempts: u32,
+    /// The wait before the first retry; it doubles with each attempt.
+    pub retry_base_seconds: u32,
+    /// The longest wait between attempts.
+    pub retry_max_seconds: u32,
+    /// How long a dispatcher may hold a message before another may take it
+    /// (it is presumed dead). Longer than the slowest send.
+    pub lease_seconds: u32,
+    /// Messages claimed at a time.
+    pub batch: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            retry_base_seconds: 30,
+            retry_max_seconds: 3600,
+            lease_seconds: 300,
+            batch: 50,
+        }
+    }
+}
+
+/// `[scheduler]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// The safety tick: the scheduler looks for due work at least this
+    /// often even if nothing woke it.
+    pub tick_seconds: u32,
+    /// Packages planned per transaction.
+    pub pass_limit: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            tick_seconds: 30,
+            pass_limit: 500,
+        }
+    }
 }
 
 /// `[http]`.
@@ -552,6 +632,94 @@ fn check(config: Config, source_of: &dyn Fn(&str) -> String) -> Result<Settings,
                 "safeguarding levels apply whatever the grade".into(),
             );
         }
+        if !level.notify.is_empty() && level.notify.iter().all(|n| n == ASSIGNED_OFFICER) {
+            fault(
+                &key("notify"),
+                "notifies only assigned_officer: an unassigned package would escalate to nobody; add a group".into(),
+            );
+        }
+        for group in level.notify.iter().filter(|n| *n != ASSIGNED_OFFICER) {
+            match config.recipients.get(group) {
+                None => fault(
+                    &key("notify"),
+                    format!("names the group {group:?}, which has no [recipients.{group}] table"),
+                ),
+                Some(members) => {
+                    // Every LPA must reach somebody, or that LPA's escalations
+                    // would go nowhere.
+                    let lpas: Vec<&str> = if config.force.lpas.is_empty() {
+                        vec![""]
+                    } else {
+                        config.force.lpas.iter().map(String::as_str).collect()
+                    };
+                    let nobody: Vec<&str> = lpas
+                        .into_iter()
+                        .filter(|lpa| members.for_lpa(lpa).is_empty())
+                        .collect();
+                    if !nobody.is_empty() {
+                        let whom = if nobody == [""] {
+                            String::new()
+                        } else {
+                            format!(" for {}", nobody.join(", "))
+                        };
+                        fault(
+                            &format!("recipients.{group}"),
+                            format!("is empty{whom}, but level {:?} notifies it: that escalation would reach nobody", level.name),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for (group, members) in &config.recipients {
+        let lists = std::iter::once((format!("recipients.{group}.default"), &members.default))
+            .chain(
+                members
+                    .by_lpa
+                    .iter()
+                    .map(|(lpa, list)| (format!("recipients.{group}.by_lpa.{lpa}"), list)),
+            );
+        for (key, list) in lists {
+            for address in list {
+                if let Err(e) = crate::domain::OfficerEmail::parse(address) {
+                    fault(
+                        &key,
+                        e.0.replace("the officer's email address", "an address"),
+                    );
+                }
+            }
+        }
+        if let Some(lpas) = &lpas {
+            if !lpas.all().is_empty() {
+                for lpa in members.by_lpa.keys() {
+                    if lpas.parse(lpa).is_err() {
+                        fault(
+                            &format!("recipients.{group}.by_lpa.{lpa}"),
+                            format!("{lpa:?} is not one of force.lpas"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let delivery = &config.delivery;
+    for (key, value) in [
+        ("delivery.max_attempts", delivery.max_attempts),
+        ("delivery.retry_base_seconds", delivery.retry_base_seconds),
+        ("delivery.lease_seconds", delivery.lease_seconds),
+        ("delivery.batch", delivery.batch),
+        ("scheduler.tick_seconds", config.scheduler.tick_seconds),
+        ("scheduler.pass_limit", config.scheduler.pass_limit),
+    ] {
+        if value == 0 {
+            fault(key, "must be at least 1".into());
+        }
+    }
+    if delivery.retry_max_seconds < delivery.retry_base_seconds {
+        fault(
+            "delivery.retry_max_seconds",
+            "must not be less than delivery.retry_base_seconds".into(),
+        );
     }
 
     let timescales = Timescales {
@@ -591,6 +759,15 @@ fn check(config: Config, source_of: &dyn Fn(&str) -> String) -> Result<Settings,
 mod tests {
     use super::*;
 
+    /// The recipient groups the default ladder notifies: the built-in
+    /// defaults have none, so that no escalation goes to a made-up address.
+    const GROUPS: &str = "[recipients.ocset_sergeants]\ndefault = [\"sgts@force.example\"]\n[recipients.ocset_inspector]\ndefault = [\"insp@force.example\"]\n[recipients.ppu_slt]\ndefault = [\"slt@force.example\"]\n";
+
+    /// `text` with the recipient groups appended.
+    fn with_groups(text: &str) -> String {
+        format!("{text}\n{GROUPS}")
+    }
+
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -600,8 +777,9 @@ mod tests {
 
     #[test]
     fn empty_file_gives_the_defaults() {
-        let s = load_str("", "test.toml", env(&[])).unwrap();
-        assert_eq!(s.config, Config::default());
+        let s = load_str(GROUPS, "test.toml", env(&[])).unwrap();
+        assert_eq!(s.config.database, Config::default().database);
+        assert_eq!(s.config.escalation, Config::default().escalation);
         assert_eq!(s.time_zone, chrono_tz::Europe::London);
         assert_eq!(s.policy.timescales(), &Timescales::default());
         assert_eq!(s.ladder().len(), 4);
@@ -627,9 +805,9 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file_with_the_right_types() {
-        let text = "[database]\nurl = \"sqlite://a.db\"\nmax_connections = 2\n";
+        let text = with_groups("[database]\nurl = \"sqlite://a.db\"\nmax_connections = 2\n");
         let s = load_str(
-            text,
+            &text,
             "f.toml",
             env(&[
                 ("OCSET__DATABASE__URL", "postgres://u:secret@db/ocset"),
@@ -653,7 +831,12 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_and_the_file() {
-        let err = load_str("[timescales]\nhigh = \"7x\"\n", "cfg.toml", env(&[])).unwrap_err();
+        let err = load_str(
+            &with_groups("[timescales]\nhigh = \"7x\"\n"),
+            "cfg.toml",
+            env(&[]),
+        )
+        .unwrap_err();
         assert_eq!(err[0].key, "timescales.high");
         assert_eq!(err[0].source_name, "cfg.toml");
         assert!(err[0].reason.contains("\"7x\""), "{}", err[0]);
@@ -664,14 +847,14 @@ mod tests {
             err[0]
         );
         let err = load_str(
-            "[force]\ntime_zone = \"Mars/Olympus\"\n",
+            &with_groups("[force]\ntime_zone = \"Mars/Olympus\"\n"),
             "cfg.toml",
             env(&[]),
         )
         .unwrap_err();
         assert_eq!(err[0].key, "force.time_zone");
         let err = load_str(
-            "[timescales]\nhigh = \"30d\"\nmedium = \"14d\"\n",
+            &with_groups("[timescales]\nhigh = \"30d\"\nmedium = \"14d\"\n"),
             "cfg.toml",
             env(&[]),
         )
@@ -689,7 +872,12 @@ mod tests {
 
     #[test]
     fn errors_from_the_environment_name_the_variable() {
-        let err = load_str("", "f.toml", env(&[("OCSET__TIMESCALES__HIGH", "soon")])).unwrap_err();
+        let err = load_str(
+            GROUPS,
+            "f.toml",
+            env(&[("OCSET__TIMESCALES__HIGH", "soon")]),
+        )
+        .unwrap_err();
         assert_eq!(
             err[0].source_name,
             "environment variable OCSET__TIMESCALES__HIGH"
@@ -702,15 +890,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(err[0].reason.contains("whole number"), "{}", err[0]);
-        let err = load_str("", "f.toml", env(&[("OCSET__NOPE__URL", "x")])).unwrap_err();
+        let err = load_str(GROUPS, "f.toml", env(&[("OCSET__NOPE__URL", "x")])).unwrap_err();
         assert!(err[0].reason.contains("no section [nope]"), "{}", err[0]);
-        let err = load_str("", "f.toml", env(&[("OCSET__DATABASE__URLL", "x")])).unwrap_err();
+        let err = load_str(GROUPS, "f.toml", env(&[("OCSET__DATABASE__URLL", "x")])).unwrap_err();
         assert_eq!(
             err[0].source_name,
             "environment variable OCSET__DATABASE__URLL"
         );
-        let err =
-            load_str("", "f.toml", env(&[("OCSET__DATABASE__URL", "mysql://x")])).unwrap_err();
+        let err = load_str(
+            GROUPS,
+            "f.toml",
+            env(&[("OCSET__DATABASE__URL", "mysql://x")]),
+        )
+        .unwrap_err();
         assert_eq!(err[0].key, "database.url");
         assert_eq!(
             err[0].source_name,
@@ -731,15 +923,80 @@ name = "warning"
 at = "soon"
 notify = ["ocset_sergeants"]
 "#;
-        let err = load_str(text, "f.toml", env(&[])).unwrap_err();
+        let err = load_str(&with_groups(text), "f.toml", env(&[])).unwrap_err();
         assert_eq!(err[0].key, "escalation.levels[1].at");
         let text = text.replace("\"soon\"", "\"0\"");
-        let err = load_str(&text, "f.toml", env(&[])).unwrap_err();
+        let err = load_str(&with_groups(&text), "f.toml", env(&[])).unwrap_err();
         let keys: Vec<&str> = err.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(
             keys,
             ["escalation.levels[0].notify", "escalation.levels[1].name"]
         );
+    }
+
+    #[test]
+    fn recipient_groups_must_exist_reach_every_lpa_and_hold_addresses() {
+        let err = load_str("", "f.toml", env(&[])).unwrap_err();
+        assert!(
+            err.iter().any(|e| e.key == "escalation.levels[1].notify"
+                && e.reason.contains("[recipients.ocset_inspector]")),
+            "{err:?}"
+        );
+        let text = r#"
+[force]
+lpas = ["North", "South"]
+[recipients.ocset_sergeants]
+by_lpa = { North = ["north@force.example"], West = ["west@force.example"] }
+[recipients.ocset_inspector]
+default = ["not an address"]
+[recipients.ppu_slt]
+default = ["slt@force.example"]
+"#;
+        let err = load_str(text, "f.toml", env(&[])).unwrap_err();
+        let faults: Vec<String> = err
+            .iter()
+            .map(|e| format!("{}: {}", e.key, e.reason))
+            .collect();
+        assert!(
+            faults
+                .iter()
+                .any(|f| f.starts_with("recipients.ocset_sergeants: is empty for South")),
+            "{faults:?}"
+        );
+        assert!(
+            faults.iter().any(|f| f.starts_with(
+                "recipients.ocset_inspector.default: \"not an address\" is not an email address"
+            )),
+            "{faults:?}"
+        );
+        assert!(
+            faults.iter().any(|f| f.starts_with(
+                "recipients.ocset_sergeants.by_lpa.West: \"West\" is not one of force.lpas"
+            )),
+            "{faults:?}"
+        );
+        let only_officer = with_groups(
+            "[[escalation.levels]]\nname = \"w\"\nat = \"75%\"\nnotify = [\"assigned_officer\"]\n",
+        );
+        let err = load_str(&only_officer, "f.toml", env(&[])).unwrap_err();
+        assert!(
+            err[0].reason.contains("notifies only assigned_officer"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn groups_resolve_per_lpa_with_a_default() {
+        let group = RecipientGroup {
+            default: vec!["all@force.example".into()],
+            by_lpa: [(
+                "Birmingham".to_string(),
+                vec!["bham@force.example".to_string()],
+            )]
+            .into(),
+        };
+        assert_eq!(group.for_lpa("birmingham"), ["bham@force.example"]);
+        assert_eq!(group.for_lpa("Coventry"), ["all@force.example"]);
     }
 
     #[test]
