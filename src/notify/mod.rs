@@ -4,9 +4,7 @@
 //! whether a failure is worth retrying.
 
 pub mod config;
-pub mod email;
 pub mod notice;
-pub mod webhook;
 
 pub use notice::{Notice, NoticeItem, NoticeKind};
 
