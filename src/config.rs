@@ -8,7 +8,9 @@ use crate::domain::{
     RegradePolicy, Timescale, Timescales,
 };
 use crate::intake::IntakeRules;
+use crate::notify::config::{check_webhooks, LinksConfig, MailConfig, WebhookConfig};
 use chrono_tz::Tz;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -40,6 +42,12 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// The escalation scheduler.
     pub scheduler: SchedulerConfig,
+    /// How email leaves the service.
+    pub mail: MailConfig,
+    /// Links into the case system.
+    pub links: LinksConfig,
+    /// Webhooks, as `[[webhook]]` tables.
+    pub webhook: Vec<WebhookConfig>,
     /// Logging.
     pub log: LogConfig,
 }
@@ -351,6 +359,9 @@ pub struct Settings {
     pub lpas: Lpas,
     /// Where the configuration was read from.
     pub path: PathBuf,
+    /// Each webhook's signing secret, read from the environment variable
+    /// its `secret_env` names.
+    pub webhook_secrets: BTreeMap<String, SecretString>,
 }
 
 impl Settings {
@@ -365,6 +376,21 @@ impl Settings {
     /// The escalation ladder.
     pub fn ladder(&self) -> &[EscalationLevel] {
         &self.config.escalation.levels
+    }
+
+    /// The protective marking every message carries.
+    pub fn marking(&self) -> &str {
+        &self.config.mail.marking
+    }
+
+    /// The case system's link for a package, when `links.package_url` is set.
+    pub fn package_link(&self, reference: &str) -> Option<String> {
+        self.config.links.package_url(reference)
+    }
+
+    /// The configured webhooks.
+    pub fn webhooks(&self) -> &[WebhookConfig] {
+        &self.config.webhook
     }
 
     /// The ladder with the time zone and safeguarding clock it runs on.
@@ -424,9 +450,11 @@ pub fn load_str(
     // Environment overrides, remembered so errors can name the variable.
     let mut from_env: BTreeMap<String, String> = BTreeMap::new();
     let mut errors = Vec::new();
+    let env: BTreeMap<String, String> = env.into_iter().collect();
     let mut vars: Vec<(String, String)> = env
-        .into_iter()
+        .iter()
         .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+        .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     vars.sort();
     for (name, value) in vars {
@@ -473,7 +501,7 @@ pub fn load_str(
                 reason,
             }]
         })?;
-    check(config, &source_of)
+    check(config, &source_of, &|name| env.get(name).cloned())
 }
 
 /// Lays `over` onto `base`: tables merge key by key, anything else replaces.
@@ -533,7 +561,11 @@ fn apply_override(root: &mut toml::Table, path: &[String], text: &str) -> Result
 }
 
 /// The checks serde cannot make: values that depend on each other.
-fn check(config: Config, source_of: &dyn Fn(&str) -> String) -> Result<Settings, Vec<ConfigError>> {
+fn check(
+    config: Config,
+    source_of: &dyn Fn(&str) -> String,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let mut fault = |key: &str, reason: String| {
         errors.push(ConfigError {
@@ -702,6 +734,26 @@ fn check(config: Config, source_of: &dyn Fn(&str) -> String) -> Result<Settings,
             }
         }
     }
+    let level_names: Vec<&str> = config
+        .escalation
+        .levels
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    let notify_faults = config
+        .mail
+        .check()
+        .into_iter()
+        .chain(config.links.check())
+        .chain(check_webhooks(&config.webhook, &level_names, env));
+    for (key, reason) in notify_faults {
+        fault(&key, reason);
+    }
+    let webhook_secrets: BTreeMap<String, SecretString> = config
+        .webhook
+        .iter()
+        .filter_map(|hook| hook.secret(env).map(|secret| (hook.name.clone(), secret)))
+        .collect();
     let delivery = &config.delivery;
     for (key, value) in [
         ("delivery.max_attempts", delivery.max_attempts),
@@ -750,6 +802,7 @@ fn check(config: Config, source_of: &dyn Fn(&str) -> String) -> Result<Settings,
             policy,
             lpas,
             path: PathBuf::new(),
+            webhook_secrets,
         }),
         _ => Err(errors),
     }

@@ -9,12 +9,15 @@ use crate::domain::{
 };
 use crate::intake::{FieldError, NewPackage};
 use crate::position::CurrentPosition;
-use crate::store::{Actor, LedgerEntry, LedgerEvent, PackageFilter, Store, StoreError};
+use crate::store::{
+    Actor, EscalationRecord, LedgerEntry, LedgerEvent, PackageFilter, Store, StoreError,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// The ledger: storage, settings and clock.
 #[derive(Debug, Clone)]
@@ -22,6 +25,7 @@ pub struct Ledger {
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
     clock: Arc<dyn Clock>,
+    changed: Arc<Notify>,
 }
 
 /// A package as readers see it: every stored fact plus its derived status.
@@ -80,6 +84,31 @@ impl fmt::Display for RowError {
     }
 }
 
+/// A package with its history and its escalations.
+#[derive(Debug, Clone)]
+pub struct PackageRecord {
+    /// The package.
+    pub package: Package,
+    /// Its ledger, oldest first.
+    pub events: Vec<LedgerEvent>,
+    /// Its escalations and their deliveries, oldest first.
+    pub escalations: Vec<EscalationRecord>,
+}
+
+/// Is the scheduler keeping up? Part of the status answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SchedulerFigures {
+    /// When the scheduler last ran a pass.
+    pub last_pass_at: Option<DateTime<Utc>>,
+    /// How long the oldest due work has waited to be looked at (0 when
+    /// nothing due is waiting).
+    pub lag_seconds: i64,
+    /// Messages queued or being sent, not yet delivered.
+    pub due_not_delivered: u64,
+    /// Messages given up after their last attempt or a permanent failure.
+    pub dead: u64,
+}
+
 /// Why a new package was not created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -109,12 +138,29 @@ impl Ledger {
             store,
             settings,
             clock,
+            changed: Arc::new(Notify::new()),
         }
     }
 
     /// The store underneath.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Woken after every write to the ledger, so the scheduler looks at a
+    /// changed package at once rather than at its next tick.
+    pub fn changed(&self) -> Arc<Notify> {
+        self.changed.clone()
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// The settings, shared.
+    pub fn settings_arc(&self) -> Arc<Settings> {
+        self.settings.clone()
     }
 
     /// The settings in force.
@@ -208,7 +254,10 @@ impl Ledger {
             .map(|p| self.created_entry(p))
             .collect();
         match self.store.insert_packages(&entries, actor, now).await {
-            Ok(()) => Ok(entries.len()),
+            Ok(()) => {
+                self.changed.notify_one();
+                Ok(entries.len())
+            }
             // Another writer stored the same reference since the check above.
             Err(StoreError::Duplicate(reference)) => Err(ImportError::Rows(vec![RowError {
                 line: first_line.get(&reference).copied().unwrap_or(0),
@@ -229,6 +278,7 @@ impl Ledger {
             .map_err(CreateError::Invalid)?;
         let entry = self.created_entry(package.clone());
         self.store.insert_packages(&[entry], actor, now).await?;
+        self.changed.notify_one();
         Ok(package)
     }
 
@@ -238,7 +288,7 @@ impl Ledger {
         &self,
         reference: &Reference,
         actor: &Actor,
-    ) -> Result<Option<(Package, Vec<LedgerEvent>)>, StoreError> {
+    ) -> Result<Option<PackageRecord>, StoreError> {
         let Some(package) = self.store.package(reference).await? else {
             return Ok(None);
         };
@@ -246,7 +296,27 @@ impl Ledger {
             .audit(actor, "package.read", Some(reference), None, self.now())
             .await?;
         let events = self.store.events(reference).await?;
-        Ok(Some((package, events)))
+        let escalations = self.store.escalations(reference).await?;
+        Ok(Some(PackageRecord {
+            package,
+            events,
+            escalations,
+        }))
+    }
+
+    /// The scheduler's and the outbox's figures at the current instant.
+    pub async fn scheduler_figures(&self) -> Result<SchedulerFigures, StoreError> {
+        let now = self.now();
+        let status = self.store.scheduler_status(now).await?;
+        let stats = self.store.delivery_stats().await?;
+        Ok(SchedulerFigures {
+            last_pass_at: status.last_pass_at,
+            lag_seconds: status
+                .oldest_due_at
+                .map_or(0, |due| (now - due).num_seconds().max(0)),
+            due_not_delivered: stats.pending + stats.sending,
+            dead: stats.dead,
+        })
     }
 
     /// The current position, for all LPAs or one.
@@ -273,14 +343,19 @@ impl Ledger {
     ) -> Result<Package, StoreError> {
         let now = self.now();
         let ledger = self.clone();
-        self.store
+        let result = self
+            .store
             .update_package(
                 reference,
                 actor,
                 now,
                 Box::new(move |package| make(package, now).map(|change| ledger.entry(change))),
             )
-            .await
+            .await;
+        if result.is_ok() {
+            self.changed.notify_one();
+        }
+        result
     }
 
     /// The view of one package at the current instant.

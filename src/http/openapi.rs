@@ -14,13 +14,13 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         packages::create, packages::read, packages::list, packages::regrade, packages::move_stage,
-        packages::assign, packages::safeguarding, status::status, status::breaches,
+        packages::assign, packages::safeguarding, packages::acknowledge, status::status, status::breaches,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     components(schemas(
         PackageView, CurrentPosition, GradeFigures, error::ErrorEnvelope, error::ErrorBody,
         packages::CreatePackage, packages::Regrade, packages::MoveStage, packages::Assign,
-        packages::SafeguardingUpdate, packages::PackageDetail, packages::PackagePage,
+        packages::SafeguardingUpdate, packages::Acknowledge, packages::PackageDetail, crate::ledger::SchedulerFigures, status::StatusAnswer, packages::PackagePage,
         status::Breach, status::Breaches, ops::Health,
     )),
     modifiers(&BearerAuth),

@@ -99,6 +99,34 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             out.push_str("# HELP ocset_ledger_up 1 when the ledger could be read for these metrics.\n# TYPE ocset_ledger_up gauge\nocset_ledger_up 0\n");
         }
     }
+    match state.ledger.store().delivery_stats().await {
+        Ok(stats) => {
+            out.push_str("# HELP ocset_notifications Outbox messages by status.\n# TYPE ocset_notifications gauge\n");
+            for (status, n) in [
+                ("pending", stats.pending),
+                ("sending", stats.sending),
+                ("sent", stats.sent),
+                ("dead", stats.dead),
+            ] {
+                let _ = writeln!(out, "ocset_notifications{{status=\"{status}\"}} {n}");
+            }
+            out.push_str("# HELP ocset_notification_retries_total Failed delivery attempts that were retried.\n# TYPE ocset_notification_retries_total counter\n");
+            let _ = writeln!(out, "ocset_notification_retries_total {}", stats.retries);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics could not read the outbox"),
+    }
+    if let Ok(figures) = state.ledger.scheduler_figures().await {
+        out.push_str("# HELP ocset_scheduler_lag_seconds How long the oldest due work has waited.\n# TYPE ocset_scheduler_lag_seconds gauge\n");
+        let _ = writeln!(out, "ocset_scheduler_lag_seconds {}", figures.lag_seconds);
+        if let Some(at) = figures.last_pass_at {
+            out.push_str("# HELP ocset_scheduler_last_pass_timestamp_seconds When the scheduler last ran a pass.\n# TYPE ocset_scheduler_last_pass_timestamp_seconds gauge\n");
+            let _ = writeln!(
+                out,
+                "ocset_scheduler_last_pass_timestamp_seconds {}",
+                at.timestamp()
+            );
+        }
+    }
     state.metrics.render_requests(&mut out);
     // Keep the label sets complete even before the first package exists.
     debug_assert!(RiskGrade::ALL.len() == 4 && Stage::OPEN.len() == 2);

@@ -4,11 +4,12 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::AppState;
 use crate::domain::{
-    parse_instant, OfficerEmail, Outcome, PackageStatus, Reference, RiskGrade, Role, Stage,
+    parse_instant, Acknowledgement, OfficerEmail, Outcome, PackageStatus, Reference, RiskGrade,
+    Role, Stage,
 };
 use crate::intake::NewPackage;
 use crate::ledger::{CreateError, PackageView};
-use crate::store::{LedgerEvent, PackageFilter, PageKey};
+use crate::store::{EscalationRecord, LedgerEvent, PackageFilter, PageKey};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -104,6 +105,21 @@ pub struct PackageDetail {
     /// Every event of its ledger, oldest first.
     #[schema(value_type = Vec<Object>)]
     pub events: Vec<LedgerEvent>,
+    /// Its escalations, oldest first, each with its deliveries.
+    #[schema(value_type = Vec<Object>)]
+    pub escalations: Vec<EscalationRecord>,
+    /// The supervisor's acknowledgement of the current breach, if any.
+    #[schema(value_type = Option<Object>)]
+    pub acknowledgement: Option<Acknowledgement>,
+}
+
+/// A supervisor's acknowledgement of a breach.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledge {
+    /// What is being done about it; shown in the weekly digest. No names.
+    #[schema(example = "Warrant application with the magistrates; executing Thursday")]
+    pub note: String,
 }
 
 /// Filters and paging for the list.
@@ -332,14 +348,16 @@ pub async fn read(
 ) -> Result<Json<PackageDetail>, ApiError> {
     caller.require(Role::Viewer)?;
     let reference = reference(&text)?;
-    let (package, events) = state
+    let record = state
         .ledger
         .read(&reference, &caller.actor())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no package has reference {reference}")))?;
     Ok(Json(PackageDetail {
-        package: state.ledger.view(&package),
-        events,
+        package: state.ledger.view(&record.package),
+        acknowledgement: record.package.acknowledgement().cloned(),
+        events: record.events,
+        escalations: record.escalations,
     }))
 }
 
@@ -465,6 +483,33 @@ pub async fn safeguarding(
         .ledger
         .change(&reference, &caller.actor(), move |p, now| {
             p.update_safeguarding(access, referral, now)
+        })
+        .await?;
+    Ok(Json(state.ledger.view(&package)))
+}
+
+/// Acknowledge the breach of a package's current deadline: repeats of its
+/// escalations stop; the breach still counts everywhere and the note is kept.
+#[utoipa::path(post, path = "/api/v1/packages/{reference}/acknowledge", tag = "packages", request_body = Acknowledge,
+    params(("reference" = String, Path, description = "URL-encoded reference")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PackageView), (status = 403, body = super::error::ErrorEnvelope),
+              (status = 404, body = super::error::ErrorEnvelope), (status = 409, description = "not breached, or already acknowledged", body = super::error::ErrorEnvelope),
+              (status = 422, body = super::error::ErrorEnvelope)))]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    ApiJson(body): ApiJson<Acknowledge>,
+) -> Result<Json<PackageView>, ApiError> {
+    caller.require(Role::Supervisor)?;
+    let reference = reference(&text)?;
+    let actor = caller.actor();
+    let by = actor.name.clone();
+    let package = state
+        .ledger
+        .change(&reference, &actor, move |p, now| {
+            p.acknowledge(&body.note, &by, now)
         })
         .await?;
     Ok(Json(state.ledger.view(&package)))

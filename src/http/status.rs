@@ -6,7 +6,7 @@ use super::extract::{ApiQuery, Caller};
 use super::packages::{page, ListQuery};
 use super::AppState;
 use crate::domain::{PackageStatus, Role};
-use crate::ledger::PackageView;
+use crate::ledger::{PackageView, SchedulerFigures};
 use crate::position::CurrentPosition;
 use axum::extract::State;
 use axum::Json;
@@ -22,16 +22,27 @@ pub struct StatusQuery {
     pub lpa: Option<String>,
 }
 
+/// The status answer: the current position, and whether the scheduler is
+/// keeping up (late is visible).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusAnswer {
+    /// The position.
+    #[serde(flatten)]
+    pub position: CurrentPosition,
+    /// The scheduler's last pass, its lag, and undelivered and dead messages.
+    pub scheduler: SchedulerFigures,
+}
+
 /// The current position: open packages per queue and grade, breached, due
-/// within seven days, and the oldest.
+/// within seven days, and the oldest; and the scheduler's health.
 #[utoipa::path(get, path = "/api/v1/status", tag = "status", params(StatusQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = CurrentPosition), (status = 422, body = super::error::ErrorEnvelope)))]
+    responses((status = 200, body = StatusAnswer), (status = 422, body = super::error::ErrorEnvelope)))]
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<StatusQuery>,
-) -> Result<Json<CurrentPosition>, ApiError> {
+) -> Result<Json<StatusAnswer>, ApiError> {
     caller.require(Role::Viewer)?;
     let lpa = query
         .lpa
@@ -39,7 +50,10 @@ pub async fn status(
         .map(|l| state.ledger.settings().lpas.parse(l))
         .transpose()
         .map_err(|e| ApiError::invalid_field("lpa", e.0))?;
-    Ok(Json(state.ledger.position(lpa.as_ref()).await?))
+    Ok(Json(StatusAnswer {
+        position: state.ledger.position(lpa.as_ref()).await?,
+        scheduler: state.ledger.scheduler_figures().await?,
+    }))
 }
 
 /// Paging for the breaches.

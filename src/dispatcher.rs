@@ -1,0 +1,290 @@
+//! The dispatcher: claims queued messages from the outbox, delivers each,
+//! and records how it went. Retries back off exponentially up to a cap; a
+//! permanent failure (a rejected address) is not retried; after the last
+//! attempt a message is dead, counted in `/metrics` and `/api/v1/status`.
+//!
+//! Delivery is at least once at the wire: a message is marked sent only
+//! after the server accepted it, so a crash between the two sends it again
+//! when its lease runs out. That window is one message wide.
+
+use crate::clock::Clock;
+use crate::config::DeliveryConfig;
+use crate::notify::{Deliver, DeliveryError, Destination};
+use crate::store::{DeliveryOutcome, Store, StoreError};
+use chrono::Duration;
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// How failed deliveries are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts before a message is dead.
+    pub max_attempts: u32,
+    /// The wait before the first retry.
+    pub base: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// The policy `[delivery]` configures.
+    pub fn from_config(config: &DeliveryConfig) -> Self {
+        Self {
+            max_attempts: config.max_attempts,
+            base: Duration::seconds(i64::from(config.retry_base_seconds)),
+            max: Duration::seconds(i64::from(config.retry_max_seconds)),
+        }
+    }
+
+    /// The wait after attempt number `attempts` (1 for the first) failed:
+    /// base, 2 × base, 4 × base... at most `max`.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let doublings = attempts.saturating_sub(1).min(30);
+        let wait = self.base.num_seconds().saturating_mul(1_i64 << doublings);
+        Duration::seconds(wait.min(self.max.num_seconds()))
+    }
+
+    /// What to record after attempt `attempts` failed with `error`.
+    pub fn after_failure(
+        &self,
+        attempts: u32,
+        error: &DeliveryError,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> DeliveryOutcome {
+        match error {
+            DeliveryError::Permanent(reason) => DeliveryOutcome::Dead {
+                error: format!("permanent failure, not retried: {reason}"),
+            },
+            DeliveryError::Transient(reason) if attempts >= self.max_attempts => {
+                DeliveryOutcome::Dead {
+                    error: format!("gave up after {attempts} attempts: {reason}"),
+                }
+            }
+            DeliveryError::Transient(reason) => DeliveryOutcome::Retry {
+                at: now + self.backoff(attempts),
+                error: reason.clone(),
+            },
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoundReport {
+    /// Messages claimed.
+    pub claimed: usize,
+    /// Delivered.
+    pub sent: usize,
+    /// Failed and queued again.
+    pub retried: usize,
+    /// Given up.
+    pub dead: usize,
+    /// Put back untried (shutting down, or an older message to the same
+    /// destination failed in this round).
+    pub released: usize,
+}
+
+/// Delivers queued messages.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    deliver: Arc<dyn Deliver>,
+    clock: Arc<dyn Clock>,
+    worker: String,
+    policy: RetryPolicy,
+    lease: Duration,
+    batch: u32,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Dispatcher {
+    /// A dispatcher named `worker` (unique per process: it owns the messages
+    /// it claims until it finishes them or its lease runs out).
+    pub fn new(
+        store: Arc<dyn Store>,
+        deliver: Arc<dyn Deliver>,
+        clock: Arc<dyn Clock>,
+        config: &DeliveryConfig,
+        worker: impl Into<String>,
+    ) -> Self {
+        Self {
+            store,
+            deliver,
+            clock,
+            worker: worker.into(),
+            policy: RetryPolicy::from_config(config),
+            lease: Duration::seconds(i64::from(config.lease_seconds)),
+            batch: config.batch,
+            stopping: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Claims one batch and delivers it, oldest first. After a temporary
+    /// failure to a destination, the rest of that destination's messages in
+    /// the batch go back untried, so they keep their order.
+    pub async fn round(&self) -> Result<RoundReport, StoreError> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Ok(RoundReport::default());
+        }
+        let now = self.clock.now();
+        let claimed = self
+            .store
+            .claim_outbox(now, &self.worker, self.lease, self.batch)
+            .await?;
+        let mut report = RoundReport {
+            claimed: claimed.len(),
+            ..RoundReport::default()
+        };
+        let mut failing: HashSet<Destination> = HashSet::new();
+        for message in claimed {
+            let outcome = if self.stopping.load(Ordering::SeqCst)
+                || failing.contains(&message.destination)
+            {
+                report.released += 1;
+                DeliveryOutcome::Release
+            } else {
+                match self
+                    .deliver
+                    .deliver(&message.destination, &message.notice)
+                    .await
+                {
+                    Ok(()) => {
+                        report.sent += 1;
+                        DeliveryOutcome::Sent
+                    }
+                    Err(error) => {
+                        let outcome =
+                            self.policy
+                                .after_failure(message.attempts, &error, self.clock.now());
+                        match &outcome {
+                            DeliveryOutcome::Retry { at, .. } => {
+                                report.retried += 1;
+                                failing.insert(message.destination.clone());
+                                tracing::warn!(message = message.id, destination = %message.destination, attempt = message.attempts, retry_at = %at, %error, "delivery failed; will retry");
+                            }
+                            _ => {
+                                report.dead += 1;
+                                tracing::error!(message = message.id, destination = %message.destination, attempt = message.attempts, %error, "delivery failed for good; the message is dead");
+                            }
+                        }
+                        outcome
+                    }
+                }
+            };
+            if !self
+                .store
+                .finish_delivery(message.id, &self.worker, &outcome, self.clock.now())
+                .await?
+            {
+                tracing::warn!(message = message.id, "the lease on a message ran out before it was finished; another dispatcher has it");
+            }
+        }
+        Ok(report)
+    }
+
+    /// Rounds until nothing is left to claim now.
+    pub async fn drain(&self) -> Result<RoundReport, StoreError> {
+        let mut total = RoundReport::default();
+        loop {
+            let report = self.round().await?;
+            total.claimed += report.claimed;
+            total.sent += report.sent;
+            total.retried += report.retried;
+            total.dead += report.dead;
+            total.released += report.released;
+            if report.claimed < self.batch as usize || report.sent == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs until `shutdown` completes: drains whenever woken (new messages
+    /// from the scheduler, the safety tick) or a retry falls due. On shutdown
+    /// it stops claiming, finishes the message in flight, puts the rest of
+    /// its batch back, and returns.
+    pub async fn run(
+        self,
+        wake: Arc<Notify>,
+        tick: std::time::Duration,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            let work = self.drain();
+            tokio::pin!(work);
+            let result = tokio::select! {
+                result = &mut work => result,
+                () = &mut shutdown => {
+                    // Let the round finish what it holds: the message in
+                    // flight is sent, the rest released.
+                    self.stopping.store(true, Ordering::SeqCst);
+                    if let Err(e) = work.await {
+                        tracing::error!(error = %e, "dispatcher failed while stopping");
+                    }
+                    return;
+                }
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, "dispatcher round failed; will retry");
+            }
+            let wait = match self.store.next_wake().await {
+                Ok(Some(at)) => (at - self.clock.now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(tick),
+                _ => tick,
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy::from_config(&DeliveryConfig::default())
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = policy();
+        let waits: Vec<i64> = (1..=9).map(|a| p.backoff(a).num_seconds()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(p.backoff(1000).num_seconds(), 3600);
+    }
+
+    #[test]
+    fn failures_retry_until_the_last_attempt_and_permanent_ones_never() {
+        let p = policy();
+        let now: chrono::DateTime<chrono::Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
+        let busy = DeliveryError::Transient("451 try later".into());
+        assert_eq!(
+            p.after_failure(1, &busy, now),
+            DeliveryOutcome::Retry {
+                at: now + Duration::seconds(30),
+                error: "451 try later".into()
+            }
+        );
+        match p.after_failure(8, &busy, now) {
+            DeliveryOutcome::Dead { error } => {
+                assert!(error.contains("gave up after 8 attempts"), "{error}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match p.after_failure(1, &DeliveryError::Permanent("550 no such user".into()), now) {
+            DeliveryOutcome::Dead { error } => {
+                assert!(error.contains("not retried: 550"), "{error}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

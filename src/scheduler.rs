@@ -1,0 +1,251 @@
+//! The escalation scheduler: wakes at the earliest due instant (or when a
+//! change, or the safety tick, wakes it), and in each pass turns due
+//! escalation levels into recorded escalations and queued messages, one
+//! message per recipient listing every package that fell due for them.
+//!
+//! The deciding is pure ([`Escalator`]); the store runs it inside one
+//! transaction per pass, so a pass is all or nothing and, through each
+//! escalation's unique key, never records the same escalation twice, however
+//! many times it runs or on however many instances.
+
+use crate::clock::Clock;
+use crate::config::{Settings, ASSIGNED_OFFICER};
+use crate::domain::{DueLevel, Package, PackageClock, Relation};
+use crate::notify::{Destination, Notice, NoticeItem, NoticeKind};
+use crate::store::{
+    EscalationDraft, OutboxDraft, PackagePlan, PassReport, RecordedEscalation, Store, StoreError,
+};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Decides what a due package owes and how the messages are grouped.
+#[derive(Debug, Clone)]
+pub struct Escalator {
+    settings: Arc<Settings>,
+}
+
+/// What a level's notice says, from its clock and where it lies on it.
+pub fn notice_kind(clock: PackageClock, relation: Relation) -> NoticeKind {
+    match (clock, relation) {
+        (PackageClock::Safeguarding, Relation::Before) => NoticeKind::SafeguardingDueSoon,
+        (PackageClock::Safeguarding, _) => NoticeKind::SafeguardingOverdue,
+        (PackageClock::Enforcement, Relation::Before) => NoticeKind::DueSoon,
+        (PackageClock::Enforcement, Relation::At) => NoticeKind::Breached,
+        (PackageClock::Enforcement, Relation::After) => NoticeKind::LongOverdue,
+    }
+}
+
+impl Escalator {
+    /// An escalator under `settings`.
+    pub fn new(settings: Arc<Settings>) -> Self {
+        Self { settings }
+    }
+
+    /// Who hears of `level` for `package`: the level's groups (the package's
+    /// LPA list, or the group's default), the assigned officer if named and
+    /// assigned, and every webhook that takes the level. Sorted, no repeats.
+    pub fn destinations(&self, level: &str, package: &Package) -> Vec<Destination> {
+        let config = &self.settings.config;
+        let mut to: Vec<Destination> = Vec::new();
+        if let Some(level) = config.escalation.levels.iter().find(|l| l.name == level) {
+            for name in &level.notify {
+                if name == ASSIGNED_OFFICER {
+                    if let Some(officer) = package.assigned_officer() {
+                        to.push(Destination::Email(officer.to_string()));
+                    }
+                } else if let Some(group) = config.recipients.get(name) {
+                    to.extend(
+                        group
+                            .for_lpa(package.lpa().as_str())
+                            .iter()
+                            .map(|a| Destination::Email(a.to_lowercase())),
+                    );
+                }
+            }
+        }
+        to.extend(self.webhooks_for(level));
+        to.sort();
+        to.dedup();
+        to
+    }
+
+    /// The webhooks that take `level`.
+    fn webhooks_for(&self, level: &str) -> Vec<Destination> {
+        self.settings
+            .webhooks()
+            .iter()
+            .filter(|w| w.levels.iter().any(|l| l == level))
+            .map(|w| Destination::Webhook(w.name.clone()))
+            .collect()
+    }
+
+    /// The package's line in a notice for `due`.
+    pub fn item(&self, package: &Package, due: &DueLevel) -> NoticeItem {
+        let kind = notice_kind(due.clock, due.relation);
+        NoticeItem {
+            kind,
+            level: due.level.clone(),
+            occurrence: due.occurrence,
+            reference: package.reference().to_string(),
+            risk_grade: package.grade(),
+            lpa: package.lpa().to_string(),
+            stage: package.stage(),
+            received_at: package.received_at(),
+            deadline_at: package.deadline().at(),
+            referral_due_at: (due.clock == PackageClock::Safeguarding).then_some(due.clock_due_at),
+            assigned_officer: package.assigned_officer().map(ToString::to_string),
+            link: self.settings.package_link(package.reference().as_str()),
+        }
+    }
+
+    /// What `package` owes at `now`, and its next due instant.
+    pub fn plan(&self, package: &Package, now: DateTime<Utc>) -> PackagePlan {
+        let plan = self.settings.ladder_timing().plan(package, now);
+        PackagePlan {
+            escalations: plan
+                .due
+                .into_iter()
+                .map(|due| EscalationDraft {
+                    destinations: self.destinations(&due.level, package),
+                    item: self.item(package, &due),
+                    due,
+                })
+                .collect(),
+            next_due_at: plan.next_due_at,
+        }
+    }
+
+    /// One message per destination listing every newly recorded escalation
+    /// for it, most urgent first.
+    pub fn compose(
+        &self,
+        recorded: Vec<RecordedEscalation>,
+        now: DateTime<Utc>,
+    ) -> Vec<OutboxDraft> {
+        let mut by_destination: BTreeMap<Destination, (Vec<NoticeItem>, Vec<i64>)> =
+            BTreeMap::new();
+        for escalation in recorded {
+            for destination in escalation.destinations {
+                let entry = by_destination.entry(destination).or_default();
+                entry.0.push(escalation.item.clone());
+                entry.1.push(escalation.id);
+            }
+        }
+        by_destination
+            .into_iter()
+            .map(|(destination, (items, escalation_ids))| {
+                let mut notice = Notice {
+                    marking: self.settings.marking().to_string(),
+                    force: self.settings.config.force.name.clone(),
+                    time_zone: self.settings.time_zone.name().to_string(),
+                    as_of: now,
+                    items,
+                };
+                notice.sort();
+                OutboxDraft {
+                    destination,
+                    notice,
+                    escalation_ids,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Runs passes: on demand, and as a loop until shutdown.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    escalator: Escalator,
+    clock: Arc<dyn Clock>,
+    pass_limit: u32,
+}
+
+impl Scheduler {
+    /// A scheduler over `store`.
+    pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
+        let pass_limit = settings.config.scheduler.pass_limit;
+        Self {
+            store,
+            escalator: Escalator::new(settings),
+            clock,
+            pass_limit,
+        }
+    }
+
+    /// Runs passes at the clock's "now" until no due package is left (a
+    /// pass takes at most `pass_limit` packages). Returns the totals.
+    pub async fn run_due(&self) -> Result<PassReport, StoreError> {
+        let mut total = PassReport::default();
+        loop {
+            let now = self.clock.now();
+            let escalator = self.escalator.clone();
+            let composer = self.escalator.clone();
+            let report = self
+                .store
+                .escalation_pass(
+                    now,
+                    self.pass_limit,
+                    &move |package| escalator.plan(package, now),
+                    &move |recorded| composer.compose(recorded, now),
+                )
+                .await?;
+            total.packages += report.packages;
+            total.recorded += report.recorded;
+            total.superseded += report.superseded;
+            total.messages += report.messages;
+            if report.packages < self.pass_limit as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs until `shutdown` completes: a pass whenever due work may exist,
+    /// then sleeps until the earliest next due instant, a wake-up from
+    /// `wake` (a change to the ledger, the safety tick), or shutdown.
+    /// `delivered` is woken after each pass that queued messages.
+    pub async fn run(
+        self,
+        wake: Arc<Notify>,
+        delivered: Arc<Notify>,
+        tick: std::time::Duration,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.run_due().await {
+                Ok(report) => {
+                    if report.messages > 0 {
+                        tracing::info!(
+                            packages = report.packages,
+                            escalations = report.recorded,
+                            messages = report.messages,
+                            "escalations queued"
+                        );
+                        delivered.notify_one();
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "scheduler pass failed; will retry"),
+            }
+            let wait = match self.store.next_wake().await {
+                Ok(Some(at)) => (at - self.clock.now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(tick),
+                Ok(None) => tick,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the next due instant");
+                    tick
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
