@@ -215,6 +215,7 @@ pub fn describe_duration(span: Duration) -> String {
     let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
     match (days, hours) {
         (0, 0) => plural(mins, "minute"),
+        (0, h) if mins == 0 => plural(h, "hour"),
         (0, h) => format!("{} {}", plural(h, "hour"), plural(mins, "minute")),
         (d, 0) => plural(d, "day"),
         (d, h) => format!("{} {}", plural(d, "day"), plural(h, "hour")),
@@ -357,6 +358,7 @@ mod tests {
     fn durations_read_naturally() {
         assert_eq!(describe_duration(Duration::minutes(45)), "45 minutes");
         assert_eq!(describe_duration(Duration::minutes(61)), "1 hour 1 minute");
+        assert_eq!(describe_duration(Duration::hours(18)), "18 hours");
         assert_eq!(describe_duration(Duration::days(3)), "3 days");
         assert_eq!(describe_duration(Duration::hours(49)), "2 days 1 hour");
     }
