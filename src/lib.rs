@@ -13,6 +13,7 @@ pub mod http;
 pub mod import;
 pub mod intake;
 pub mod ledger;
+pub mod notify;
 pub mod position;
 pub mod store;
 pub mod tokens;

@@ -4,9 +4,7 @@
 //! whether a failure is worth retrying.
 
 pub mod config;
-pub mod email;
 pub mod notice;
-pub mod webhook;
 
 pub use notice::{Notice, NoticeItem, NoticeKind};
 
@@ -51,5 +49,9 @@ pub enum DeliveryError {
 #[async_trait]
 pub trait Deliver: Send + Sync + fmt::Debug {
     /// Sends `notice` to `destination` once. Ok means the server accepted it.
-    async fn deliver(&self, destination: &Destination, notice: &Notice) -> Result<(), DeliveryError>;
+    async fn deliver(
+        &self,
+        destination: &Destination,
+        notice: &Notice,
+    ) -> Result<(), DeliveryError>;
 }
