@@ -116,8 +116,14 @@ impl Notice {
     /// Orders items most urgent first: by kind, then the most overdue (the
     /// earliest due instant), then grade, then reference.
     pub fn sort(&mut self) {
-        self.items
-            .sort_by(|a, b| (a.kind, a.due_at(), a.risk_grade, &a.reference).cmp(&(b.kind, b.due_at(), b.risk_grade, &b.reference)));
+        self.items.sort_by(|a, b| {
+            (a.kind, a.due_at(), a.risk_grade, &a.reference).cmp(&(
+                b.kind,
+                b.due_at(),
+                b.risk_grade,
+                &b.reference,
+            ))
+        });
     }
 
     /// The subject line: the marking, then what the items say, most urgent
