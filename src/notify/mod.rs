@@ -4,8 +4,11 @@
 //! whether a failure is worth retrying.
 
 pub mod config;
+pub mod email;
+mod lines;
 pub mod notice;
 
+pub use email::EmailSender;
 pub use notice::{Notice, NoticeItem, NoticeKind};
 
 use async_trait::async_trait;
