@@ -7,9 +7,11 @@ pub mod config;
 pub mod email;
 mod lines;
 pub mod notice;
+pub mod webhook;
 
 pub use email::EmailSender;
 pub use notice::{Notice, NoticeItem, NoticeKind};
+pub use webhook::WebhookSender;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -57,4 +59,44 @@ pub trait Deliver: Send + Sync + fmt::Debug {
         destination: &Destination,
         notice: &Notice,
     ) -> Result<(), DeliveryError>;
+}
+
+/// Delivers notices for real: email destinations by email, webhook
+/// destinations through the webhook of that name.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    /// Sends email.
+    pub email: EmailSender,
+    /// Posts to the configured webhooks.
+    pub webhooks: WebhookSender,
+}
+
+impl Notifier {
+    /// A notifier for `[mail]` and every `[[webhook]]`, with webhook
+    /// secrets read through `env`. Call it inside a Tokio runtime (see
+    /// [`EmailSender::new`]).
+    pub fn from_config(
+        mail: &config::MailConfig,
+        webhooks: &[config::WebhookConfig],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            email: EmailSender::new(mail)?,
+            webhooks: WebhookSender::from_config(webhooks, env, webhook::DEFAULT_TIMEOUT)?,
+        })
+    }
+}
+
+#[async_trait]
+impl Deliver for Notifier {
+    async fn deliver(
+        &self,
+        destination: &Destination,
+        notice: &Notice,
+    ) -> Result<(), DeliveryError> {
+        match destination {
+            Destination::Email(address) => self.email.send(notice, address).await,
+            Destination::Webhook(name) => self.webhooks.send(name, notice).await,
+        }
+    }
 }
