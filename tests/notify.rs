@@ -334,6 +334,51 @@ async fn a_451_is_transient() {
 }
 
 #[tokio::test]
+async fn tls_settings_never_fall_back_to_clear_text() {
+    // The test server offers no STARTTLS and speaks no TLS at all.
+    let smtp = TestSmtp::start().await;
+    for tls in [SmtpTls::StartTls, SmtpTls::Implicit] {
+        let mut config = smtp_config(smtp.port());
+        config.smtp.tls = tls;
+        let sender = EmailSender::new(&config).unwrap();
+        let reason = assert_transient(sender.send(&notice(), SERGEANT).await);
+        if tls == SmtpTls::StartTls {
+            assert!(reason.contains("STARTTLS"), "{reason}");
+        }
+    }
+    assert!(smtp.messages().is_empty(), "nothing was sent in clear");
+}
+
+#[tokio::test]
+async fn an_unmarked_or_empty_notice_is_never_sent() {
+    let (base, posts) = receiver().await;
+    let smtp = TestSmtp::start().await;
+    let notifier = notifier(
+        smtp.port(),
+        &[hook("teams", format!("{base}/teams"), WebhookFormat::Teams)],
+    )
+    .await;
+    let unmarked = Notice {
+        marking: " ".into(),
+        ..notice()
+    };
+    let empty = Notice {
+        items: Vec::new(),
+        ..notice()
+    };
+    for bad in [&unmarked, &empty] {
+        for destination in [
+            Destination::Email(SERGEANT.into()),
+            Destination::Webhook("teams".into()),
+        ] {
+            assert_permanent(notifier.deliver(&destination, bad).await);
+        }
+    }
+    assert_eq!(smtp.connections(), 0);
+    assert!(posts.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_bad_address_is_permanent_and_never_reaches_the_server() {
     let smtp = TestSmtp::start().await;
     let sender = EmailSender::new(&smtp_config(smtp.port())).unwrap();
@@ -667,9 +712,21 @@ async fn webhook_failures_are_sorted_into_retry_or_not() {
     let reason = assert_permanent(webhooks.send("nobody", &notice).await);
     assert!(reason.contains("\"nobody\""), "{reason}");
 
-    // Through the notifier too.
+    // Through the notifier too; and its debug form, which logs may show,
+    // holds neither a URL's path nor a secret.
     let smtp = TestSmtp::start().await;
-    let notifier = notifier(smtp.port(), &hooks[..1]).await;
+    let notifier = notifier(
+        smtp.port(),
+        &[
+            hooks[0].clone(),
+            hook("signed", format!("{base}/secret-path"), WebhookFormat::Json),
+        ],
+    )
+    .await;
+    let printed = format!("{notifier:?}");
+    assert!(!printed.contains("status/500"), "{printed}");
+    assert!(!printed.contains("secret-path"), "{printed}");
+    assert!(!printed.contains(SECRET), "{printed}");
     assert_permanent(
         notifier
             .deliver(&Destination::Webhook("unknown".into()), &notice)

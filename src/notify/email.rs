@@ -79,7 +79,7 @@ fn escape(text: &str) -> String {
 
 // Inline styles only: Outlook ignores <style> blocks in many setups, and
 // there are no scripts, images or other outside assets.
-const MARKING_STYLE: &str = "margin:0;padding:6px 0;font-weight:bold;color:#b00020;";
+const MARKING_STYLE: &str = "padding:6px 0;font-weight:bold;color:#b00020;";
 const CELL_STYLE: &str = "border:1px solid #999999;padding:6px;text-align:left;vertical-align:top;";
 const HEAD_STYLE: &str =
     "border:1px solid #999999;padding:6px;text-align:left;vertical-align:top;background:#eeeeee;";
@@ -92,7 +92,7 @@ fn render_html(notice: &Notice) -> String {
         out,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
          <body style=\"margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1a1a1a;\">\n\
-         <p style=\"{MARKING_STYLE}\">{}</p>\n<p style=\"margin:12px 0;\">{}</p>\n",
+         <p style=\"margin:0;{MARKING_STYLE}\">{}</p>\n<p style=\"margin:12px 0;\">{}</p>\n",
         escape(&notice.subject()),
         escape(&notice.marking),
         escape(&lines::introduction(notice)),
@@ -129,7 +129,7 @@ fn render_html(notice: &Notice) -> String {
     }
     let _ = write!(
         out,
-        "<p style=\"{MARKING_STYLE}margin-top:16px;\">{}</p>\n</body></html>\n",
+        "<p style=\"margin:16px 0 0 0;{MARKING_STYLE}\">{}</p>\n</body></html>\n",
         escape(&notice.marking)
     );
     out
@@ -262,10 +262,11 @@ impl EmailSender {
         Ok(Self { from, transport })
     }
 
-    /// Sends `notice` to `to_address` once. A refused address or any SMTP
-    /// 5xx answer is `Permanent`; a 4xx answer, a refused or broken
+    /// Sends `notice` to `to_address` once. A notice without a marking or
+    /// packages, a refused address or any SMTP 5xx answer is `Permanent`; a 4xx answer, a refused or broken
     /// connection, a timeout or a TLS failure is `Transient`.
     pub async fn send(&self, notice: &Notice, to_address: &str) -> Result<(), DeliveryError> {
+        super::check_sendable(notice)?;
         let to: Mailbox = to_address.parse().map_err(|e| {
             DeliveryError::Permanent(format!("{to_address:?} is not an email address: {e}"))
         })?;

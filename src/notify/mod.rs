@@ -61,6 +61,23 @@ pub trait Deliver: Send + Sync + fmt::Debug {
     ) -> Result<(), DeliveryError>;
 }
 
+/// Refuses a notice that must not go out as it is: one without a protective
+/// marking (it would leave unmarked) or without packages (it would say
+/// nothing). Sending it again cannot help, so the failure is permanent.
+fn check_sendable(notice: &Notice) -> Result<(), DeliveryError> {
+    if notice.marking.trim().is_empty() {
+        Err(DeliveryError::Permanent(
+            "the notice has no protective marking, so it is not sent".into(),
+        ))
+    } else if notice.items.is_empty() {
+        Err(DeliveryError::Permanent(
+            "the notice lists no packages, so it is not sent".into(),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Delivers notices for real: email destinations by email, webhook
 /// destinations through the webhook of that name.
 #[derive(Debug, Clone)]

@@ -104,8 +104,10 @@ impl WebhookSender {
 
     /// Posts `notice` to the webhook called `name` once. 2xx is success;
     /// 408, 429, 5xx and network failures are `Transient`; any other answer,
-    /// and a name that is not configured, is `Permanent`.
+    /// a name that is not configured, and a notice without a marking or
+    /// packages are `Permanent`.
     pub async fn send(&self, name: &str, notice: &Notice) -> Result<(), DeliveryError> {
+        super::check_sendable(notice)?;
         let hook = self
             .hooks
             .get(name)
