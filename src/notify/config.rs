@@ -518,12 +518,17 @@ mod tests {
         let mail: MailConfig = toml::from_str("transport = \"smtp\"\n").unwrap();
         assert_eq!(keys(&mail.check()), ["mail.smtp.host"]);
 
-        let mut local = MailConfig::default();
-        local.transport = MailTransport::Smtp;
-        local.smtp.host = "127.0.0.1".into();
-        local.smtp.tls = SmtpTls::None;
-        local.smtp.username = Some("ocset".into());
-        local.smtp.password = Some("pw".into());
+        let local = MailConfig {
+            transport: MailTransport::Smtp,
+            smtp: SmtpConfig {
+                host: "127.0.0.1".into(),
+                tls: SmtpTls::None,
+                username: Some("ocset".into()),
+                password: Some("pw".into()),
+                ..SmtpConfig::default()
+            },
+            ..MailConfig::default()
+        };
         assert!(local.check().is_empty(), "{:?}", local.check());
     }
 

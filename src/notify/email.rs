@@ -1,1 +1,456 @@
-//! (being written)
+//! Email: a notice rendered as a marked `multipart/alternative` message
+//! (plain text that stands alone, and a simple HTML table that Outlook
+//! shows), sent over one pooled SMTP transport or written as `.eml` files.
+
+use super::config::{MailConfig, MailTransport, SmtpTls};
+use super::lines::{self, PackageLine};
+use super::{DeliveryError, Notice};
+use anyhow::Context;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Renders `notice` as one message from `from` to `to`: the notice's
+/// subject, a plain-text part and an HTML part, each with the marking at
+/// its top and bottom and nothing from the packages beyond the notice's
+/// fields.
+pub fn render(notice: &Notice, from: &Mailbox, to: &Mailbox) -> Message {
+    Message::builder()
+        .from(from.clone())
+        .to(to.clone())
+        .subject(notice.subject())
+        // lettre leaves Message-ID out unless asked; some relays and
+        // filters distrust mail without one. The sender's domain names it.
+        .message_id(Some(format!(
+            "<{}@{}>",
+            uuid::Uuid::new_v4(),
+            from.email.domain()
+        )))
+        .multipart(MultiPart::alternative_plain_html(
+            render_text(notice),
+            render_html(notice),
+        ))
+        .expect("a message with one sender and one recipient always builds")
+}
+
+/// The plain-text part: readable on its own, one `Label: value` per line.
+fn render_text(notice: &Notice) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}\n\n{}\n",
+        notice.marking,
+        lines::introduction(notice)
+    );
+    for (_, heading, items) in lines::groups(&notice.items) {
+        let _ = writeln!(out, "{heading}\n");
+        for line in lines::package_lines(notice, items) {
+            for (label, value) in line.fields() {
+                let _ = writeln!(out, "  {label}: {value}");
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str(&notice.marking);
+    out.push('\n');
+    out
+}
+
+/// Escapes text for HTML, in content and in quoted attributes alike.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+// Inline styles only: Outlook ignores <style> blocks in many setups, and
+// there are no scripts, images or other outside assets.
+const MARKING_STYLE: &str = "padding:6px 0;font-weight:bold;color:#b00020;";
+const CELL_STYLE: &str = "border:1px solid #999999;padding:6px;text-align:left;vertical-align:top;";
+const HEAD_STYLE: &str =
+    "border:1px solid #999999;padding:6px;text-align:left;vertical-align:top;background:#eeeeee;";
+
+/// The HTML part: the marking, the introduction, and a table per run of
+/// items of one kind.
+fn render_html(notice: &Notice) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+         <body style=\"margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1a1a1a;\">\n\
+         <p style=\"margin:0;{MARKING_STYLE}\">{}</p>\n<p style=\"margin:12px 0;\">{}</p>\n",
+        escape(&notice.subject()),
+        escape(&notice.marking),
+        escape(&lines::introduction(notice)),
+    );
+    for (_, heading, items) in lines::groups(&notice.items) {
+        let rows = lines::package_lines(notice, items);
+        let with_referral = rows.iter().any(|row| row.referral_due.is_some());
+        let _ = write!(
+            out,
+            "<h2 style=\"font-size:16px;margin:16px 0 8px 0;\">{}</h2>\n\
+             <table cellpadding=\"6\" cellspacing=\"0\" style=\"border-collapse:collapse;font-size:13px;\">\n<tr>",
+            escape(&heading)
+        );
+        let mut headers = vec![
+            "Reference",
+            "Risk grade",
+            "LPA",
+            "Stage",
+            "Received",
+            "Deadline",
+        ];
+        if with_referral {
+            headers.push("Referral due");
+        }
+        headers.push("Assigned officer");
+        for header in headers {
+            let _ = write!(out, "<th style=\"{HEAD_STYLE}\">{header}</th>");
+        }
+        out.push_str("</tr>\n");
+        for row in &rows {
+            html_row(&mut out, row, with_referral);
+        }
+        out.push_str("</table>\n");
+    }
+    let _ = write!(
+        out,
+        "<p style=\"margin:16px 0 0 0;{MARKING_STYLE}\">{}</p>\n</body></html>\n",
+        escape(&notice.marking)
+    );
+    out
+}
+
+/// One package as a table row; the time left or overdue sits under the
+/// instant it is measured to, in red when overdue.
+fn html_row(out: &mut String, row: &PackageLine, with_referral: bool) {
+    let relative = format!(
+        "<br><span style=\"{}\">{}</span>",
+        if row.overdue {
+            "color:#b00020;font-weight:bold;"
+        } else {
+            "color:#8a5a00;"
+        },
+        escape(&row.relative)
+    );
+    let reference = match &row.link {
+        // Only web links become links: a template is checked to be http(s),
+        // but the notice may have been made elsewhere.
+        Some(link) if link.starts_with("https://") || link.starts_with("http://") => format!(
+            "<a href=\"{}\" style=\"color:#0645ad;\">{}</a>",
+            escape(link),
+            escape(&row.reference)
+        ),
+        Some(link) => format!("{}<br>{}", escape(&row.reference), escape(link)),
+        None => escape(&row.reference),
+    };
+    let (deadline_note, referral_note) = if row.referral_due.is_some() {
+        ("", relative.as_str())
+    } else {
+        (relative.as_str(), "")
+    };
+    let mut cells = vec![
+        reference,
+        escape(row.grade),
+        escape(&row.lpa),
+        escape(row.stage),
+        escape(&row.received),
+        format!("{}{deadline_note}", escape(&row.deadline)),
+    ];
+    if with_referral {
+        cells.push(match &row.referral_due {
+            Some(referral) => format!("{}{referral_note}", escape(referral)),
+            None => String::new(),
+        });
+    }
+    cells.push(escape(&row.officer));
+    out.push_str("<tr>");
+    for cell in cells {
+        let _ = write!(out, "<td style=\"{CELL_STYLE}\">{cell}</td>");
+    }
+    out.push_str("</tr>\n");
+}
+
+/// Sends notices by email through one transport, built once and reused: a
+/// pool of SMTP connections, or a folder of `.eml` files.
+#[derive(Clone)]
+pub struct EmailSender {
+    from: Mailbox,
+    transport: Transport,
+}
+
+#[derive(Clone)]
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>),
+}
+
+impl std::fmt::Debug for EmailSender {
+    // By hand, so nothing of the transport's settings (its credentials
+    // among them) can reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let transport = match self.transport {
+            Transport::Smtp(_) => "smtp",
+            Transport::File(_) => "file",
+        };
+        f.debug_struct("EmailSender")
+            .field("from", &self.from.to_string())
+            .field("transport", &transport)
+            .finish()
+    }
+}
+
+impl EmailSender {
+    /// Builds the sender from `[mail]` (the SMTP password included, read
+    /// from `mail.smtp.password`). For the file transport it creates
+    /// `file_dir`. Call it inside a Tokio runtime: the SMTP pool starts a
+    /// task that closes idle connections.
+    pub fn new(config: &MailConfig) -> anyhow::Result<Self> {
+        let from = config.from_mailbox().map_err(anyhow::Error::msg)?;
+        let transport = match config.transport {
+            MailTransport::File => {
+                std::fs::create_dir_all(&config.file_dir).with_context(|| {
+                    format!(
+                        "cannot create the mail folder {}",
+                        config.file_dir.display()
+                    )
+                })?;
+                Transport::File(AsyncFileTransport::new(&config.file_dir))
+            }
+            MailTransport::Smtp => {
+                let smtp = &config.smtp;
+                let tls = match smtp.tls {
+                    SmtpTls::StartTls => Tls::Required(
+                        TlsParameters::new(smtp.host.clone())
+                            .context("cannot set up TLS for mail.smtp.host")?,
+                    ),
+                    SmtpTls::Implicit => Tls::Wrapper(
+                        TlsParameters::new(smtp.host.clone())
+                            .context("cannot set up TLS for mail.smtp.host")?,
+                    ),
+                    SmtpTls::None => Tls::None,
+                };
+                let mut builder =
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
+                        .port(smtp.port)
+                        .tls(tls)
+                        .timeout(Some(Duration::from_secs(smtp.timeout_seconds)))
+                        .pool_config(PoolConfig::new());
+                if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+                    builder = builder.credentials(Credentials::new(
+                        user.clone(),
+                        password.expose_secret().to_string(),
+                    ));
+                }
+                Transport::Smtp(builder.build())
+            }
+        };
+        Ok(Self { from, transport })
+    }
+
+    /// Sends `notice` to `to_address` once. A notice without a marking or
+    /// packages, a refused address or any SMTP 5xx answer is `Permanent`; a 4xx answer, a refused or broken
+    /// connection, a timeout or a TLS failure is `Transient`.
+    pub async fn send(&self, notice: &Notice, to_address: &str) -> Result<(), DeliveryError> {
+        super::check_sendable(notice)?;
+        let to: Mailbox = to_address.parse().map_err(|e| {
+            DeliveryError::Permanent(format!("{to_address:?} is not an email address: {e}"))
+        })?;
+        let message = render(notice, &self.from, &to);
+        match &self.transport {
+            Transport::Smtp(transport) => transport
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(classify_smtp),
+            // A full disk or a missing folder may be put right by an
+            // operator, so a retry can help.
+            Transport::File(transport) => transport.send(message).await.map(drop).map_err(|e| {
+                DeliveryError::Transient(format!("cannot write the message file: {e}"))
+            }),
+        }
+    }
+}
+
+/// Sorts an SMTP failure by whether a retry can help: RFC 5321's 5xx
+/// replies are final, everything else (4xx, network, timeout, TLS) may pass.
+fn classify_smtp(error: lettre::transport::smtp::Error) -> DeliveryError {
+    if error.is_permanent() {
+        DeliveryError::Permanent(format!("the mail server refused the message: {error}"))
+    } else {
+        DeliveryError::Transient(format!("the mail server did not take the message: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{RiskGrade, Stage};
+    use crate::notify::{NoticeItem, NoticeKind};
+
+    fn item(kind: NoticeKind, reference: &str) -> NoticeItem {
+        NoticeItem {
+            kind,
+            level: "breach".into(),
+            occurrence: 0,
+            reference: reference.into(),
+            risk_grade: RiskGrade::High,
+            lpa: "Dudley".into(),
+            stage: Stage::AwaitingEnforcement,
+            received_at: "2024-03-21T10:00:00Z".parse().unwrap(),
+            deadline_at: "2024-03-28T10:00:00Z".parse().unwrap(),
+            referral_due_at: None,
+            assigned_officer: Some("pc.jones@force.example".into()),
+            link: None,
+        }
+    }
+
+    fn notice(items: Vec<NoticeItem>) -> Notice {
+        Notice {
+            marking: "OFFICIAL-SENSITIVE".into(),
+            force: "Example Police".into(),
+            time_zone: "Europe/London".into(),
+            as_of: "2024-03-30T13:00:00Z".parse().unwrap(),
+            items,
+        }
+    }
+
+    #[test]
+    fn values_are_escaped_in_html_and_left_alone_in_text() {
+        let mut hostile = item(NoticeKind::Breached, "<b>&\"'");
+        hostile.lpa = "<script>alert(1)</script>".into();
+        hostile.link = Some("https://case.example/p?a=1&b=\"><script>".into());
+        let n = notice(vec![hostile]);
+        let html = render_html(&n);
+        assert!(html.contains("&lt;b&gt;&amp;&quot;&#39;"), "{html}");
+        assert!(!html.contains("<b>&"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("href=\"https://case.example/p?a=1&amp;b=&quot;&gt;&lt;script&gt;\""),
+            "{html}"
+        );
+        let text = render_text(&n);
+        assert!(text.contains("  Reference: <b>&\"'\n"), "{text}");
+    }
+
+    #[test]
+    fn only_web_links_become_links() {
+        let mut odd = item(NoticeKind::Breached, "A1");
+        odd.link = Some("javascript:alert(1)".into());
+        let html = render_html(&notice(vec![odd]));
+        assert!(!html.contains("href"), "{html}");
+        assert!(
+            html.contains("javascript:alert(1)"),
+            "shown as text: {html}"
+        );
+    }
+
+    #[test]
+    fn headings_count_in_the_singular_and_the_plural() {
+        let n = notice(vec![
+            item(NoticeKind::Breached, "A1"),
+            item(NoticeKind::Breached, "A2"),
+            item(NoticeKind::DueSoon, "B1"),
+        ]);
+        let text = render_text(&n);
+        assert!(
+            text.contains("\n2 packages breached their enforcement deadline\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n1 package is approaching its enforcement deadline\n"),
+            "{text}"
+        );
+        let html = render_html(&n);
+        assert!(html.contains(">2 packages breached their enforcement deadline</h2>"));
+        assert!(html.contains(">1 package is approaching its enforcement deadline</h2>"));
+    }
+
+    #[test]
+    fn time_left_and_overdue_are_measured_from_as_of() {
+        let overdue = item(NoticeKind::Breached, "LATE");
+        let mut soon = item(NoticeKind::DueSoon, "SOON");
+        soon.deadline_at = "2024-03-31T07:00:00Z".parse().unwrap();
+        let text = render_text(&notice(vec![overdue, soon]));
+        assert!(
+            text.contains("  Deadline: 2024-03-28 10:00 GMT, overdue by 2 days 3 hours\n"),
+            "{text}"
+        );
+        // 31 March 2024 is the first day of BST in London.
+        assert!(
+            text.contains("  Deadline: 2024-03-31 08:00 BST, due in 18 hours\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn safeguarding_items_show_when_the_referral_is_due() {
+        let mut referral = item(NoticeKind::SafeguardingOverdue, "SG1");
+        referral.referral_due_at = Some("2024-03-30T08:00:00Z".parse().unwrap());
+        referral.assigned_officer = None;
+        let n = notice(vec![referral]);
+        let text = render_text(&n);
+        assert!(
+            text.contains("  Deadline: 2024-03-28 10:00 GMT\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  Referral due: 2024-03-30 08:00 GMT, overdue by 5 hours\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  Assigned officer: not assigned\n"),
+            "{text}"
+        );
+        let html = render_html(&n);
+        assert!(html.contains(">Referral due</th>"), "{html}");
+        assert!(html.contains("2024-03-30 08:00 GMT<br>"), "{html}");
+    }
+
+    #[test]
+    fn the_marking_opens_and_closes_both_parts() {
+        let n = notice(vec![item(NoticeKind::Breached, "A1")]);
+        let text = render_text(&n);
+        assert!(text.starts_with("OFFICIAL-SENSITIVE\n"), "{text}");
+        assert!(text.ends_with("\nOFFICIAL-SENSITIVE\n"), "{text}");
+        let html = render_html(&n);
+        let body = html.split("<body").nth(1).unwrap();
+        let first_text = body.split("</p>").next().unwrap();
+        assert!(first_text.ends_with(">OFFICIAL-SENSITIVE"), "{html}");
+        assert!(
+            html.trim_end()
+                .ends_with("OFFICIAL-SENSITIVE</p>\n</body></html>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_message_carries_the_subject_and_both_parts() {
+        let n = notice(vec![item(NoticeKind::Breached, "A1")]);
+        let from: Mailbox = "OCSET Scheduler <ocset@force.example>".parse().unwrap();
+        let to: Mailbox = "sergeant@force.example".parse().unwrap();
+        let raw = String::from_utf8(render(&n, &from, &to).formatted()).unwrap();
+        assert!(
+            raw.contains("Subject: [OFFICIAL-SENSITIVE] OCSET: 1 package breached its"),
+            "{raw}"
+        );
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(raw.contains("text/plain"), "{raw}");
+        assert!(raw.contains("text/html"), "{raw}");
+        assert!(raw.contains("@force.example>"), "Message-ID: {raw}");
+    }
+}

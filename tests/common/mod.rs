@@ -1,7 +1,10 @@
 //! Helpers shared by the integration tests: a throwaway PostgreSQL database
-//! per test, and a project configuration pointed at a temporary folder.
+//! per test, a project configuration pointed at a temporary folder, and a
+//! real SMTP server ([`smtp`]).
 
 #![allow(dead_code)] // each test file uses a different part of this module
+
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 

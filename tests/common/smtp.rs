@@ -1,0 +1,296 @@
+//! A real SMTP server for tests, on 127.0.0.1: the `mailin` crate runs the
+//! protocol's state machine, and a Tokio loop of ours owns the sockets, so a
+//! test can refuse an address, fail for a while, stop the server (every
+//! connection closed, the port refusing) and start it again on the same
+//! port. Mail is kept in memory in arrival order.
+
+use mailin::{Action, Handler, Response, SessionBuilder};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// One message as the server received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMail {
+    /// The envelope sender (`MAIL FROM`).
+    pub from: String,
+    /// The envelope recipients (`RCPT TO`), in the order given.
+    pub to: Vec<String>,
+    /// The message as sent after `DATA`, dot-stuffing undone.
+    pub data: Vec<u8>,
+}
+
+#[derive(Default)]
+struct State {
+    messages: Vec<ReceivedMail>,
+    rejected: Vec<String>,
+    fail_temporarily: bool,
+    connections: usize,
+}
+
+/// The test's handle on the server.
+pub struct TestSmtp {
+    port: u16,
+    state: Arc<Mutex<State>>,
+    running: Option<Running>,
+}
+
+struct Running {
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+}
+
+impl TestSmtp {
+    /// Starts a server on a free port of 127.0.0.1.
+    pub async fn start() -> Self {
+        let listener = listen(0).await;
+        let port = listener.local_addr().expect("local address").port();
+        let mut smtp = Self {
+            port,
+            state: Arc::default(),
+            running: None,
+        };
+        smtp.serve(listener);
+        smtp
+    }
+
+    /// The port it listens on (the same after a restart).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every message accepted so far, in arrival order.
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        self.state.lock().unwrap().messages.clone()
+    }
+
+    /// How many connections clients have opened, to see a pool at work.
+    pub fn connections(&self) -> usize {
+        self.state.lock().unwrap().connections
+    }
+
+    /// Answers `RCPT TO:<address>` with 550 (mailbox unavailable) from now on.
+    pub fn reject(&self, address: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .rejected
+            .push(address.to_ascii_lowercase());
+    }
+
+    /// While set, answers MAIL, RCPT and DATA with 451 (try again later).
+    pub fn fail_temporarily(&self, fail: bool) {
+        self.state.lock().unwrap().fail_temporarily = fail;
+    }
+
+    /// Closes the listener and every open connection, and returns once they
+    /// are closed: from then on the port refuses connections.
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = running.stop.send(true);
+            running
+                .server
+                .await
+                .expect("the SMTP server task ended cleanly");
+        }
+    }
+
+    /// Listens again on the same port, keeping the messages received.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let listener = listen(self.port).await;
+        self.serve(listener);
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let (stop, mut stopped) = watch::channel(false);
+        let state = Arc::clone(&self.state);
+        let server = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    accepted = listener.accept() => {
+                        let Ok((stream, peer)) = accepted else { continue };
+                        state.lock().unwrap().connections += 1;
+                        connections.spawn(converse(stream, peer, Arc::clone(&state)));
+                    }
+                    // Reap finished conversations so the set does not grow.
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                }
+            }
+            drop(listener);
+            // Aborts every conversation and waits until each socket is dropped.
+            connections.shutdown().await;
+        });
+        self.running = Some(Running { stop, server });
+    }
+}
+
+/// Binds 127.0.0.1:`port`. SO_REUSEADDR lets a restart take the port back
+/// while the connections the stop closed linger in TIME_WAIT.
+async fn listen(port: u16) -> TcpListener {
+    let socket = TcpSocket::new_v4().expect("a TCP socket");
+    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], port)))
+        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:{port}: {e}"));
+    socket.listen(64).expect("listen")
+}
+
+/// One client's session: lines in, mailin's responses out.
+async fn converse(stream: TcpStream, peer: SocketAddr, state: Arc<Mutex<State>>) {
+    let (reader, mut writer) = stream.into_split();
+    let mut reader = BufReader::new(reader);
+    let handler = Recorder {
+        state,
+        from: String::new(),
+        to: Vec::new(),
+        data: Vec::new(),
+    };
+    let mut session = SessionBuilder::new("test-smtp.localhost").build(peer.ip(), handler);
+    if write(&mut writer, &session.greeting()).await.is_err() {
+        return;
+    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let response = session.process(&line);
+        match response.action {
+            Action::NoReply => {}
+            Action::Reply => {
+                if write(&mut writer, &response).await.is_err() {
+                    return;
+                }
+            }
+            // Close, or a TLS upgrade this server never offers.
+            _ => {
+                let _ = write(&mut writer, &response).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn write(
+    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    response: &Response,
+) -> std::io::Result<()> {
+    writer.write_all(&response.buffer()?).await
+}
+
+/// The mailin handler: answers as the test asked, and keeps each message.
+struct Recorder {
+    state: Arc<Mutex<State>>,
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+fn try_again_later() -> Response {
+    Response::custom(451, "Temporary failure, try again later".into())
+}
+
+impl Handler for Recorder {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
+        if self.state.lock().unwrap().fail_temporarily {
+            return try_again_later();
+        }
+        self.from = from.to_string();
+        mailin::response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> Response {
+        let state = self.state.lock().unwrap();
+        if state.fail_temporarily {
+            return try_again_later();
+        }
+        if state.rejected.contains(&to.to_ascii_lowercase()) {
+            return mailin::response::NO_MAILBOX;
+        }
+        mailin::response::OK
+    }
+
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        if self.state.lock().unwrap().fail_temporarily {
+            return try_again_later();
+        }
+        self.from = from.to_string();
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let mut state = self.state.lock().unwrap();
+        if state.fail_temporarily {
+            return try_again_later();
+        }
+        // Kept before the 250 goes out, so a client that has its answer can
+        // read the message at once.
+        state.messages.push(ReceivedMail {
+            from: std::mem::take(&mut self.from),
+            to: std::mem::take(&mut self.to),
+            data: std::mem::take(&mut self.data),
+        });
+        mailin::response::OK
+    }
+}
+
+/// The parts of a received message the tests look at.
+#[derive(Debug, Clone)]
+pub struct ParsedMail {
+    /// The Subject header, decoded.
+    pub subject: String,
+    /// The text/plain part, decoded.
+    pub text: String,
+    /// The text/html part, decoded.
+    pub html: String,
+    /// The addresses in the To header.
+    pub to: Vec<String>,
+}
+
+/// Parses a raw message with `mail-parser`; panics, naming what is missing,
+/// unless it has a subject and both a real text/plain and a real text/html
+/// part (mail-parser would otherwise convert one into the other).
+pub fn parse_mail(raw: &[u8]) -> ParsedMail {
+    use mail_parser::{MessageParser, PartType};
+    let message = MessageParser::default()
+        .parse(raw)
+        .expect("the message parses");
+    let mut text = None;
+    let mut html = None;
+    for part in &message.parts {
+        match &part.body {
+            PartType::Text(body) if text.is_none() => text = Some(body.to_string()),
+            PartType::Html(body) if html.is_none() => html = Some(body.to_string()),
+            _ => {}
+        }
+    }
+    let to = message
+        .to()
+        .map(|to| {
+            to.iter()
+                .filter_map(|addr| addr.address().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    ParsedMail {
+        subject: message.subject().expect("a Subject header").to_string(),
+        text: text.expect("a text/plain part"),
+        html: html.expect("a text/html part"),
+        to,
+    }
+}
