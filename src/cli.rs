@@ -5,7 +5,8 @@
 use crate::clock::Clock;
 use crate::config::{self, ConfigError, Settings};
 use crate::domain::{Lpa, Reference, RiskGrade, Role, Stage};
-use crate::http::Application;
+use crate::notify::Notifier;
+use crate::service::Service;
 use crate::import::read_csv;
 use crate::ledger::{ImportError, Ledger, PackageView};
 use crate::store::{self, Actor, ApiToken, AuditRecord, PackageFilter, StoreError};
@@ -219,19 +220,16 @@ pub async fn run(
             let url = settings.config.database.url.clone();
             let bind = settings.config.http.bind.clone();
             let ledger = open_ledger(settings, clock).await?;
-            let app = Application::build(ledger, &bind).await.map_err(|e| {
-                CliError::Other(
-                    anyhow::Error::new(e).context(format!("binding the HTTP API to {bind}")),
-                )
-            })?;
+            let notifier = notifier(&ledger.settings_arc()).map_err(CliError::Other)?;
+            let service = Service::build(ledger, Arc::new(notifier), &bind)
+                .await
+                .map_err(|e| CliError::Other(anyhow::Error::new(e).context(format!("binding the HTTP API to {bind}"))))?;
             tracing::info!(
                 database = %url,
-                api = %format!("http://{}", app.address()),
+                api = %format!("http://{}", service.address()),
                 "ocset-scheduler is running; stop it with SIGTERM or Ctrl-C"
             );
-            app.run_until(shutdown).await.map_err(|e| {
-                CliError::Other(anyhow::Error::new(e).context("serving the HTTP API"))
-            })?;
+            service.run_until(shutdown).await.map_err(CliError::Other)?;
             tracing::info!("ocset-scheduler stopped cleanly");
         }
         Command::Token(action) => token(action, settings, clock, out).await?,
@@ -445,6 +443,20 @@ pub fn table(views: &[PackageView], tz: chrono_tz::Tz) -> String {
     }
     text.push_str(&format!("{} package(s)\n", views.len()));
     text
+}
+
+/// The real notifier for `settings`: email as `[mail]` says, and the
+/// webhooks with the signing secrets read at start-up.
+pub fn notifier(settings: &Settings) -> anyhow::Result<Notifier> {
+    let secret_for = |variable: &str| {
+        settings
+            .webhooks()
+            .iter()
+            .find(|hook| hook.secret_env.as_deref() == Some(variable))
+            .and_then(|hook| settings.webhook_secrets.get(&hook.name))
+            .map(|secret| secrecy::ExposeSecret::expose_secret(secret).to_string())
+    };
+    Notifier::from_config(&settings.config.mail, settings.webhooks(), &secret_for)
 }
 
 /// A future that completes on SIGTERM or Ctrl-C. The handlers are installed

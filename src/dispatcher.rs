@@ -153,6 +153,7 @@ impl Dispatcher {
                 {
                     Ok(()) => {
                         report.sent += 1;
+                        tracing::info!(message = message.id, destination = %message.destination, packages = message.notice.items.len(), "message delivered");
                         DeliveryOutcome::Sent
                     }
                     Err(error) => {
@@ -195,7 +196,10 @@ impl Dispatcher {
             total.retried += report.retried;
             total.dead += report.dead;
             total.released += report.released;
-            if report.claimed < self.batch as usize || report.sent == 0 {
+            // Go on while rounds make progress: a sent message may unblock
+            // the next one to the same destination. A round that only
+            // failed stops here; its retries wait for their time.
+            if report.claimed == 0 || report.sent == 0 {
                 return Ok(total);
             }
         }
@@ -208,7 +212,6 @@ impl Dispatcher {
     pub async fn run(
         self,
         wake: Arc<Notify>,
-        tick: std::time::Duration,
         shutdown: impl Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
@@ -234,8 +237,8 @@ impl Dispatcher {
                 Ok(Some(at)) => (at - self.clock.now())
                     .to_std()
                     .unwrap_or_default()
-                    .min(tick),
-                _ => tick,
+                    .min(crate::scheduler::LONGEST_SLEEP),
+                _ => crate::scheduler::LONGEST_SLEEP,
             };
             tokio::select! {
                 () = &mut shutdown => return,

@@ -17,5 +17,6 @@ pub mod ledger;
 pub mod notify;
 pub mod position;
 pub mod scheduler;
+pub mod service;
 pub mod store;
 pub mod tokens;

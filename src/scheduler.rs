@@ -21,6 +21,11 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// The longest the loops sleep without looking, whatever the next due
+/// instant: a bound against a wall clock that jumps. The safety tick
+/// (`scheduler.tick_seconds`) usually wakes them much sooner.
+pub const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Decides what a due package owes and how the messages are grouped.
 #[derive(Debug, Clone)]
 pub struct Escalator {
@@ -211,7 +216,6 @@ impl Scheduler {
         self,
         wake: Arc<Notify>,
         delivered: Arc<Notify>,
-        tick: std::time::Duration,
         shutdown: impl Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
@@ -234,11 +238,11 @@ impl Scheduler {
                 Ok(Some(at)) => (at - self.clock.now())
                     .to_std()
                     .unwrap_or_default()
-                    .min(tick),
-                Ok(None) => tick,
+                    .min(crate::scheduler::LONGEST_SLEEP),
+                Ok(None) => crate::scheduler::LONGEST_SLEEP,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the next due instant");
-                    tick
+                    crate::scheduler::LONGEST_SLEEP
                 }
             };
             tokio::select! {

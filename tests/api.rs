@@ -191,7 +191,33 @@ on_both_backends!(
     lists_filter_and_page_through_every_package_once,
     breaches_come_most_overdue_first,
     operations_endpoints_need_no_token_and_leak_nothing,
+    acknowledging_a_breach_needs_a_supervisor_and_a_breach,
 );
+
+async fn acknowledging_a_breach_needs_a_supervisor_and_a_breach(app: TestApp) {
+    app.create("ACK-1", "very_high", start() - Duration::days(3), "Dudley", "awaiting_enforcement").await;
+    app.create("ACK-2", "standard", start() - Duration::days(3), "Dudley", "awaiting_enforcement").await;
+    let note = json!({"note": "warrant application with the magistrates"});
+    let intake = app.post("/api/v1/packages/ACK-1/acknowledge", Role::Intake, note.clone()).await;
+    assert_error(intake, StatusCode::FORBIDDEN, "forbidden", None).await;
+    let not_breached = app.post("/api/v1/packages/ACK-2/acknowledge", Role::Supervisor, note.clone()).await;
+    assert_error(not_breached, StatusCode::CONFLICT, "conflict", Some("note")).await;
+    let empty = app.post("/api/v1/packages/ACK-1/acknowledge", Role::Supervisor, json!({"note": " "})).await;
+    assert_error(empty, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("note")).await;
+    let done = app.post("/api/v1/packages/ACK-1/acknowledge", Role::Supervisor, note.clone()).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let view: Value = done.json().await.unwrap();
+    assert_eq!(view["status"], "breached", "an acknowledged breach still counts");
+    let again = app.post("/api/v1/packages/ACK-1/acknowledge", Role::Supervisor, note).await;
+    assert_error(again, StatusCode::CONFLICT, "conflict", Some("note")).await;
+    let detail: Value = app.get("/api/v1/packages/ACK-1", Role::Viewer).await.json().await.unwrap();
+    assert_eq!(detail["acknowledgement"]["note"], "warrant application with the magistrates");
+    assert_eq!(detail["acknowledgement"]["by"], "token:supervisor-test");
+    assert_eq!(detail["events"].as_array().unwrap().last().unwrap()["kind"], "acknowledged");
+    let status: Value = app.get("/api/v1/status", Role::Viewer).await.json().await.unwrap();
+    assert_eq!(status["breached"], 1);
+    assert_eq!(status["scheduler"]["dead"], 0);
+}
 
 async fn create_read_regrade_and_move_stages(app: TestApp) {
     let received = start() - Duration::days(2);
@@ -1200,6 +1226,7 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
         ("/api/v1/packages/{reference}/stage", "post"),
         ("/api/v1/packages/{reference}/assign", "post"),
         ("/api/v1/packages/{reference}/safeguarding", "post"),
+        ("/api/v1/packages/{reference}/acknowledge", "post"),
         ("/api/v1/status", "get"),
         ("/api/v1/breaches", "get"),
         ("/api/v1/openapi.json", "get"),
@@ -1213,7 +1240,7 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
             "{method} {path} is missing from the OpenAPI document"
         );
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 12);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 13);
     // Every $ref points at a schema that exists.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     let text = doc.to_string();

@@ -493,6 +493,64 @@ async fn serve_answers_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     );
 }
 
+/// What the README promises a new user: import a package whose deadline has
+/// passed, run `serve`, and the escalation emails appear as .eml files under
+/// ./data/outbox/ (the default file transport).
+#[test]
+fn serve_writes_eml_files_for_a_package_imported_past_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let csv = dir.path().join("late.csv");
+    let received = (chrono::Utc::now() - chrono::Duration::days(3)).format("%Y-%m-%dT%H:%M:%SZ");
+    std::fs::write(
+        &csv,
+        format!("reference,risk_grade,received_at,lpa,stage,assigned_officer\nLATE-1,very_high,{received},Birmingham,awaiting_enforcement,pc.one@force.police.uk\n"),
+    )
+    .unwrap();
+    assert!(ocset(dir.path(), &config, &["import", csv.to_str().unwrap()], &[]).status.success());
+    let mut child = KillOnDrop(
+        Process::new(BIN)
+            .current_dir(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env("OCSET__HTTP__BIND", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Wait on the service's own word that it delivered, not on a timer.
+    let mut log = std::io::BufReader::new(child.0.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut delivered = 0;
+    while delivered < 2 {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut log, &mut line).unwrap();
+        assert!(n > 0, "serve exited before delivering:\n{seen}");
+        seen.push_str(&line);
+        if line.contains("message delivered") {
+            delivered += 1;
+        }
+    }
+    let outbox = dir.path().join("data/outbox");
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 2, "the breach to the Birmingham sergeants and the inspector: {files:?}");
+    assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == "eml")));
+    let mut to: Vec<String> = Vec::new();
+    for file in &files {
+        let mail = common::smtp::parse_mail(&std::fs::read(file).unwrap());
+        assert_eq!(mail.subject, "[OFFICIAL-SENSITIVE] OCSET: 1 package breached its enforcement deadline");
+        assert!(mail.text.contains("LATE-1") && mail.html.contains("LATE-1"));
+        to.extend(mail.to);
+    }
+    to.sort();
+    assert_eq!(to, ["birmingham.ocset.sergeants@force.example", "ocset.inspector@force.example"]);
+    let killed = Process::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    assert!(child.0.wait().unwrap().success());
+}
+
 #[test]
 fn token_commands_refuse_bad_names_roles_and_unknown_tokens() {
     let dir = tempfile::tempdir().unwrap();

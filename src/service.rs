@@ -1,0 +1,106 @@
+//! The running service: the HTTP API, the escalation scheduler, the outbox
+//! dispatcher and the safety tick, started together and stopped together.
+
+use crate::dispatcher::Dispatcher;
+use crate::http::Application;
+use crate::ledger::Ledger;
+use crate::notify::Deliver;
+use crate::scheduler::Scheduler;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+/// How long the parts get to finish after a stop is asked for before the
+/// service exits anyway (anything unfinished is left for the next start:
+/// queued messages stay queued, a claimed one is taken over after its lease).
+pub const STOP_WITHIN: Duration = Duration::from_secs(20);
+
+/// Everything `serve` runs, built and bound, not yet running.
+pub struct Service {
+    app: Application,
+    scheduler: Scheduler,
+    dispatcher: Dispatcher,
+    changed: Arc<Notify>,
+    tick: Duration,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("address", &self.app.address()).finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Builds the parts over `ledger`, delivering through `deliver`, and
+    /// binds the API to `bind`.
+    pub async fn build(ledger: Ledger, deliver: Arc<dyn Deliver>, bind: &str) -> std::io::Result<Self> {
+        let settings = ledger.settings_arc();
+        let store = ledger.store().clone();
+        let clock = ledger.clock();
+        let worker = format!("dispatcher-{}-{:08x}", std::process::id(), rand::random::<u32>());
+        Ok(Self {
+            scheduler: Scheduler::new(store.clone(), settings.clone(), clock.clone()),
+            dispatcher: Dispatcher::new(store, deliver, clock, &settings.config.delivery, worker),
+            changed: ledger.changed(),
+            tick: Duration::from_secs(u64::from(settings.config.scheduler.tick_seconds)),
+            app: Application::build(ledger, bind).await?,
+        })
+    }
+
+    /// The API's address.
+    pub fn address(&self) -> SocketAddr {
+        self.app.address()
+    }
+
+    /// Runs until `shutdown` completes, then stops every part: the API
+    /// finishes requests in flight, the scheduler finishes its pass, the
+    /// dispatcher finishes the message in flight and puts back the rest.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let when_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        let deliver_now = Arc::new(Notify::new());
+
+        // The safety tick, in UTC (tokio-cron-scheduler's time-zone jobs keep
+        // a stale offset after a clock change; a plain interval has no zone).
+        let mut cron = JobScheduler::new().await?;
+        let (scheduler_wake, dispatcher_wake) = (self.changed.clone(), deliver_now.clone());
+        cron.add(Job::new_repeated(self.tick, move |_, _| {
+            scheduler_wake.notify_one();
+            dispatcher_wake.notify_one();
+        })?)
+        .await?;
+        cron.start().await?;
+
+        let scheduler = tokio::spawn(self.scheduler.run(self.changed.clone(), deliver_now.clone(), when_stopped()));
+        let dispatcher = tokio::spawn(self.dispatcher.run(deliver_now, when_stopped()));
+        let api = tokio::spawn(self.app.run_until(when_stopped()));
+
+        shutdown.await;
+        let _ = stop.send(true);
+        let finished = tokio::time::timeout(STOP_WITHIN, async {
+            let (api, scheduler, dispatcher) = tokio::join!(api, scheduler, dispatcher);
+            if let Ok(Err(e)) = api {
+                tracing::error!(error = %e, "the API stopped with an error");
+            }
+            for (part, result) in [("scheduler", scheduler), ("dispatcher", dispatcher)] {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, part, "stopped abnormally");
+                }
+            }
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(seconds = STOP_WITHIN.as_secs(), "parts still running at the stop deadline; exiting anyway (nothing is lost: unfinished work resumes at the next start)");
+        }
+        let _ = cron.shutdown().await;
+        Ok(())
+    }
+}
