@@ -15,7 +15,7 @@
 //!   ([`super::sql::package_row_columns!`]) with reference `$1` and holds it
 //!   until the transaction ends;
 //! - `const INSERT_CHUNK_ROWS: usize`: rows per multi-row `INSERT` of a
-//!   batch (packages take 18 values a row, events 9, audit lines 1 plus 5
+//!   batch (packages take 22 values a row, events 9, audit lines 1 plus 5
 //!   shared);
 //! - `const MAINTAIN: &'static [&'static str]`: statements that keep the
 //!   query planner's statistics fresh, run after migrating and periodically;
@@ -795,9 +795,9 @@ macro_rules! impl_store {
             ) -> Result<Vec<$crate::store::EscalationRecord>, $crate::store::StoreError> {
                 use $crate::store::rows::{DeliveryRow, EscalationRow};
                 use $crate::store::{sql, DeliveryRecord, StoreError};
-                // Two reads of one package's rows. On PostgreSQL a pass may
-                // commit between them; a delivery whose escalation the first
-                // read missed is then left out, never shown under another.
+                // Two reads, each its own snapshot: a pass may commit between
+                // them. A delivery whose escalation the first read missed is
+                // then left out, never shown under another escalation.
                 let escalations: Vec<EscalationRow> = sqlx::query_as(sql::SELECT_ESCALATIONS)
                     .bind(reference.as_str())
                     .fetch_all(&self.pool)

@@ -23,7 +23,7 @@ impl PostgresStore {
     const LOCK_PACKAGE: &'static str =
         concat!(super::sql::select_package_by_reference!(), " FOR UPDATE");
 
-    /// Large statements, since each is a round trip: 500 rows of 17 values
+    /// Large statements, since each is a round trip: 500 rows of 22 values
     /// stays far below PostgreSQL's limit of 65,535 parameters.
     const INSERT_CHUNK_ROWS: usize = 500;
 

@@ -496,14 +496,15 @@ macro_rules! head_of_its_queue {
     };
 }
 
-/// What a claim sets (`$1` now, `$3` the worker) and returns (an
-/// [`super::rows::OutboxRow`]); the backends wrap it round
-/// [`select_claimable_outbox!`].
+/// What a claim sets (`$1` now, `$3` the worker); the backends wrap it
+/// round [`select_claimable_outbox!`].
 macro_rules! claim_outbox_set {
     () => {
         "status = 'sending', locked_by = $3, locked_at = $1, attempts = outbox.attempts + 1"
     };
 }
+/// What a claim returns: an [`super::rows::OutboxRow`]. Qualified, since on
+/// PostgreSQL the claimed ids' CTE has an `id` too.
 macro_rules! claim_outbox_returning {
     () => {
         "outbox.id, outbox.destination, outbox.notice, outbox.attempts, outbox.created_at"
@@ -569,7 +570,8 @@ pub const RECORD_PASS: &str = "INSERT INTO service_state (name, at) VALUES ('sch
 /// at the head of its destination's queue. A message behind an older one
 /// (being sent, or waiting for its retry) cannot be claimed at its own
 /// `run_at`; counting it would wake the dispatcher over and over for
-/// nothing. Both read partial indexes in order and stop at the first row.
+/// nothing. Reads only due packages' index entries and pending messages
+/// (through `outbox_pending_run_at`, or the status index), never a sent one.
 pub const NEXT_WAKE: &str = concat!(
     "SELECT (SELECT MIN(next_due_at) FROM packages WHERE next_due_at IS NOT NULL), \
      (SELECT o.run_at FROM outbox o WHERE o.status = 'pending' AND ",
@@ -601,14 +603,17 @@ pub const FINISH_RELEASE: &str = "UPDATE outbox SET status = 'pending', \
      WHERE id = $1 AND status = 'sending' AND locked_by = $2";
 
 /// Messages and attempts beyond the first, per status
-/// ([`super::rows::DeliveryCountRow`]), from `outbox_status_attempts` alone.
-/// The CAST because PostgreSQL sums BIGINTs as NUMERIC.
+/// ([`super::rows::DeliveryCountRow`]). Unlike the claims it reads an entry
+/// for every message ever queued, from the narrow `outbox_status_attempts`
+/// where the planner takes it, not the wide rows: the figures cost grows
+/// with the history. The CAST because PostgreSQL sums BIGINTs as NUMERIC.
 pub const DELIVERY_COUNTS: &str = "SELECT status, COUNT(*) AS messages, \
      CAST(COALESCE(SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS BIGINT) \
      AS retries FROM outbox GROUP BY status";
 
-/// When the oldest message not delivered and not dead was queued: read
-/// through `outbox_queue`, whose condition it states.
+/// When the oldest message not delivered and not dead was queued: reads
+/// only those (through `outbox_queue`, whose condition it states, or the
+/// status index).
 pub const OLDEST_UNDELIVERED: &str =
     "SELECT MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending')";
 
