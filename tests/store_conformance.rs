@@ -12,20 +12,26 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::{
+    default_ladder, Acknowledgement, DueLevel, LadderTiming, PackageClock, Relation, Timescale,
+};
+use ocset_scheduler::domain::{
     Change, ClockStop, Deadline, DeadlinePolicy, EventKind, Lpas, OfficerEmail, OpenStage, Outcome,
     Package, PackageParts, PackageState, PolicyVersion, Reference, RegradePolicy, RiskGrade,
     Safeguarding, Stage, StopKind, Timescales,
 };
 use ocset_scheduler::domain::{PackageStatus, Role};
 use ocset_scheduler::intake::{IntakeRules, NewPackage};
+use ocset_scheduler::notify::{Destination, Notice, NoticeItem, NoticeKind};
 use ocset_scheduler::store::postgres::PostgresStore;
 use ocset_scheduler::store::sqlite::SqliteStore;
 use ocset_scheduler::store::{
-    Actor, ApiToken, AuditRecord, LedgerEntry, PackageCounts, PackageFilter, PageKey, PositionRow,
-    Store, StoreError,
+    Actor, ApiToken, AuditRecord, DeliveryOutcome, DeliveryRecord, DeliveryStats, EscalationDraft,
+    LedgerEntry, OutboxDraft, OutboxMessage, PackageCounts, PackageFilter, PackagePlan, PageKey,
+    PassReport, PositionRow, RecordedEscalation, SchedulerStatus, Store, StoreError,
 };
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 // ---------------------------------------------------------------------------
 // The harness: one test per case and backend.
@@ -33,13 +39,27 @@ use std::sync::Arc;
 
 /// Generates `sqlite::<case>` and `postgres::<case>` tests. Cases listed
 /// under `store` take the store; cases under `raw` also take [`Raw`], for
-/// SQL the trait does not offer.
+/// SQL the trait does not offer; cases under `db` take the whole [`TestDb`]
+/// (to open a second pool). Cases under `postgres_only` test what only
+/// PostgreSQL allows (a transaction left open while another claims), and
+/// exist only as `postgres::<case>`: never reported as passed on SQLite.
 macro_rules! conformance {
-    (store: [$($case:ident),* $(,)?], raw: [$($raw_case:ident),* $(,)?] $(,)?) => {
-        conformance!(@backend sqlite, on_sqlite, [$($case),*], [$($raw_case),*]);
-        conformance!(@backend postgres, on_postgres, [$($case),*], [$($raw_case),*]);
+    (
+        store: [$($case:ident),* $(,)?],
+        raw: [$($raw_case:ident),* $(,)?],
+        db: [$($db_case:ident),* $(,)?],
+        postgres_only: [$($pg_case:ident),* $(,)?] $(,)?
+    ) => {
+        conformance!(@backend sqlite, on_sqlite, [$($case),*], [$($raw_case),*], [$($db_case),*]);
+        conformance!(
+            @backend postgres, on_postgres, [$($case),*], [$($raw_case),*],
+            [$($db_case,)* $($pg_case),*]
+        );
     };
-    (@backend $backend:ident, $harness:ident, [$($case:ident),*], [$($raw_case:ident),*]) => {
+    (
+        @backend $backend:ident, $harness:ident, [$($case:ident),*], [$($raw_case:ident),*],
+        [$($db_case:ident),*]
+    ) => {
         mod $backend {
             $(
                 // Two workers, so the concurrency case really runs in parallel.
@@ -52,6 +72,12 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $raw_case() {
                     crate::$harness(|db| crate::$raw_case(db.store, db.raw)).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $db_case() {
+                    crate::$harness(crate::$db_case).await;
                 }
             )*
         }
@@ -80,34 +106,57 @@ conformance! {
         status_filters_select_exactly_the_packages_with_each_status,
         keyset_pages_return_every_package_once_in_order,
         the_position_counts_open_packages_per_stage_and_grade,
+        superseded_and_unaddressed_escalations_are_recorded_but_not_sent,
+        composed_messages_are_queued_and_linked_to_their_escalations,
+        a_limited_pass_takes_the_earliest_due_packages_first,
+        every_pass_records_the_heartbeat_and_due_work_shows_the_lag,
+        claims_are_first_in_first_out_per_destination,
+        an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish,
+        a_released_message_keeps_its_place_and_its_attempt_is_not_counted,
+        delivery_figures_count_each_status_and_the_retries,
+        an_acknowledgement_is_stored_in_the_ledger_and_the_audit_log,
     ],
     raw: [
         readiness_needs_every_migration_applied_successfully,
         stopping_the_clock_stores_the_stop_and_clears_next_due,
         the_event_ledger_refuses_update_and_delete,
         the_audit_log_refuses_update_and_delete,
+        a_pass_records_each_escalation_once,
+        next_due_at_follows_the_plan_and_the_next_wake_follows_the_work,
+        a_failed_pass_writes_nothing,
+        the_hot_statements_read_no_sent_message_and_no_undue_package,
+    ],
+    db: [
+        concurrent_passes_record_each_escalation_once,
+        concurrent_claimers_never_share_a_message_or_break_a_queue,
+    ],
+    postgres_only: [
+        an_uncommitted_claim_holds_its_destination_back,
+        messages_are_committed_in_the_order_of_their_ids,
+        a_pass_leaves_packages_another_transaction_holds,
     ],
 }
 
-/// Raw access to the database under test.
+/// Raw access to the database under test: the backend's own store, for its
+/// pool and what only the concrete store offers.
 #[derive(Debug, Clone)]
 pub enum Raw {
-    /// The SQLite store's pool.
-    Sqlite(sqlx::SqlitePool),
-    /// The PostgreSQL store's pool.
-    Postgres(sqlx::PgPool),
+    /// The SQLite store.
+    Sqlite(SqliteStore),
+    /// The PostgreSQL store.
+    Postgres(PostgresStore),
 }
 
 impl Raw {
     /// Runs one statement; the driver's message on failure.
     async fn execute(&self, sql: &str) -> Result<u64, String> {
         let done = match self {
-            Raw::Sqlite(pool) => sqlx::query(sql)
-                .execute(pool)
+            Raw::Sqlite(store) => sqlx::query(sql)
+                .execute(store.pool())
                 .await
                 .map(|r| r.rows_affected()),
-            Raw::Postgres(pool) => sqlx::query(sql)
-                .execute(pool)
+            Raw::Postgres(store) => sqlx::query(sql)
+                .execute(store.pool())
                 .await
                 .map(|r| r.rows_affected()),
         };
@@ -118,20 +167,58 @@ impl Raw {
     async fn next_due_at(&self, reference: &str) -> Option<DateTime<Utc>> {
         const SQL: &str = "SELECT next_due_at FROM packages WHERE reference = $1";
         let due = match self {
-            Raw::Sqlite(pool) => {
+            Raw::Sqlite(store) => {
                 sqlx::query_scalar(SQL)
                     .bind(reference)
-                    .fetch_one(pool)
+                    .fetch_one(store.pool())
                     .await
             }
-            Raw::Postgres(pool) => {
+            Raw::Postgres(store) => {
                 sqlx::query_scalar(SQL)
                     .bind(reference)
-                    .fetch_one(pool)
+                    .fetch_one(store.pool())
                     .await
             }
         };
         due.expect("reading next_due_at")
+    }
+
+    /// Sets the package's `next_due_at`, as a write through the API would.
+    async fn set_next_due_at(&self, reference: &str, at: Option<DateTime<Utc>>) {
+        const SQL: &str = "UPDATE packages SET next_due_at = $2 WHERE reference = $1";
+        let done = match self {
+            Raw::Sqlite(store) => sqlx::query(SQL)
+                .bind(reference)
+                .bind(at)
+                .execute(store.pool())
+                .await
+                .map(|r| r.rows_affected()),
+            Raw::Postgres(store) => sqlx::query(SQL)
+                .bind(reference)
+                .bind(at)
+                .execute(store.pool())
+                .await
+                .map(|r| r.rows_affected()),
+        };
+        assert_eq!(done.expect("setting next_due_at"), 1);
+    }
+
+    /// One count.
+    async fn count(&self, sql: &str) -> i64 {
+        let count = match self {
+            Raw::Sqlite(store) => sqlx::query_scalar(sql).fetch_one(store.pool()).await,
+            Raw::Postgres(store) => sqlx::query_scalar(sql).fetch_one(store.pool()).await,
+        };
+        count.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The backend's plans of the scheduler's and dispatcher's statements.
+    async fn query_plans(&self, now: DateTime<Utc>) -> Vec<(&'static str, String)> {
+        match self {
+            Raw::Sqlite(store) => store.query_plans(now).await,
+            Raw::Postgres(store) => store.query_plans(now).await,
+        }
+        .expect("explaining the hot statements")
     }
 }
 
@@ -139,6 +226,27 @@ impl Raw {
 pub struct TestDb {
     store: Arc<dyn Store>,
     raw: Raw,
+    /// The database's URL, to open another pool on it (another instance).
+    url: String,
+}
+
+impl TestDb {
+    /// Another store on the same database, with its own pool: a second
+    /// instance of the service.
+    async fn second_instance(&self) -> Arc<dyn Store> {
+        match self.raw {
+            Raw::Sqlite(_) => Arc::new(
+                SqliteStore::connect(&self.url, 4)
+                    .await
+                    .expect("opening the SQLite store again"),
+            ),
+            Raw::Postgres(_) => Arc::new(
+                PostgresStore::connect(&self.url, 4)
+                    .await
+                    .expect("connecting to the test database again"),
+            ),
+        }
+    }
 }
 
 /// Runs `case` against a new SQLite file. The file sits in a folder that
@@ -153,10 +261,11 @@ where
     let store = SqliteStore::connect(&url, 4)
         .await
         .expect("opening the SQLite store");
-    let raw = Raw::Sqlite(store.pool().clone());
+    let raw = Raw::Sqlite(store.clone());
     case(TestDb {
         store: Arc::new(store),
         raw,
+        url,
     })
     .await;
     assert!(folder.path().join("data/ocset.db").is_file());
@@ -172,10 +281,11 @@ where
         let store = PostgresStore::connect(&database_url, 4)
             .await
             .expect("connecting to the test database");
-        let raw = Raw::Postgres(store.pool().clone());
+        let raw = Raw::Postgres(store.clone());
         case(TestDb {
             store: Arc::new(store),
             raw,
+            url: database_url,
         })
         .await;
     })
@@ -2105,4 +2215,1646 @@ async fn the_position_counts_open_packages_per_stage_and_grade(store: Arc<dyn St
             row(AwaitingEnforcement, High, 2, 0, 1, t - d(10)),
         ]
     );
+}
+
+// ---------------------------------------------------------------------------
+// Escalations and the outbox.
+// ---------------------------------------------------------------------------
+
+fn sergeants() -> Destination {
+    Destination::Email("ocset.sergeants@force.police.uk".into())
+}
+
+fn inspector() -> Destination {
+    Destination::Email("ocset.inspector@force.police.uk".into())
+}
+
+fn webhook() -> Destination {
+    Destination::Webhook("duty-desk".into())
+}
+
+/// A high-risk package received on 20 May: by [`now`] its deadline (27 May)
+/// has passed, so the default ladder owes a breach repeat and has a
+/// superseded warning.
+fn breached(reference: &str) -> Package {
+    admitted(
+        reference,
+        "high",
+        "2024-05-20 10:00",
+        "Coventry",
+        "awaiting_enforcement",
+    )
+}
+
+/// Stores `packages`, each with the `next_due_at` given.
+async fn insert_due(store: &Arc<dyn Store>, packages: Vec<(Package, Option<DateTime<Utc>>)>) {
+    let entries: Vec<LedgerEntry> = packages
+        .into_iter()
+        .map(|(package, next_due_at)| LedgerEntry {
+            next_due_at,
+            ..created(package)
+        })
+        .collect();
+    store
+        .insert_packages(&entries, &Actor::named("cli:test"), now())
+        .await
+        .expect("inserting packages");
+}
+
+/// The package's line in a notice, as the scheduler would write it.
+fn notice_item(package: &Package, due: &DueLevel) -> NoticeItem {
+    NoticeItem {
+        kind: match due.relation {
+            Relation::Before => NoticeKind::DueSoon,
+            Relation::At => NoticeKind::Breached,
+            Relation::After => NoticeKind::LongOverdue,
+        },
+        level: due.level.clone(),
+        occurrence: due.occurrence,
+        reference: package.reference().to_string(),
+        risk_grade: package.grade(),
+        lpa: package.lpa().to_string(),
+        stage: package.stage(),
+        received_at: package.received_at(),
+        deadline_at: package.deadline().at(),
+        referral_due_at: None,
+        assigned_officer: package.assigned_officer().map(ToString::to_string),
+        link: None,
+    }
+}
+
+/// An occurrence of an enforcement-clock `level` of `package`, due
+/// `occurrence` days after its deadline.
+fn due_level(package: &Package, level: &str, occurrence: u32, relation: Relation) -> DueLevel {
+    DueLevel {
+        level: level.into(),
+        clock: PackageClock::Enforcement,
+        occurrence,
+        clock_due_at: package.deadline().at(),
+        due_at: package.deadline().at() + Duration::days(i64::from(occurrence)),
+        relation,
+        superseded: false,
+    }
+}
+
+fn draft(package: &Package, due: DueLevel, destinations: Vec<Destination>) -> EscalationDraft {
+    EscalationDraft {
+        item: notice_item(package, &due),
+        due,
+        destinations,
+    }
+}
+
+/// Plans each package as the scheduler does, with the default ladder at
+/// `at`, every level going to `destinations`.
+fn ladder_plan(
+    at: DateTime<Utc>,
+    destinations: Vec<Destination>,
+) -> impl Fn(&Package) -> PackagePlan + Send + Sync {
+    let levels = default_ladder();
+    move |package: &Package| {
+        let timing = LadderTiming {
+            levels: &levels,
+            time_zone: chrono_tz::Europe::London,
+            referral_within: Timescale::Hours(24),
+        };
+        let owed = timing.plan(package, at);
+        PackagePlan {
+            escalations: owed
+                .due
+                .into_iter()
+                .map(|due| EscalationDraft {
+                    item: notice_item(package, &due),
+                    due,
+                    destinations: destinations.clone(),
+                })
+                .collect(),
+            next_due_at: owed.next_due_at,
+        }
+    }
+}
+
+/// Plans from a table by reference; packages not in it owe nothing and
+/// have nothing more due.
+fn planned(plans: Vec<(&str, PackagePlan)>) -> impl Fn(&Package) -> PackagePlan + Send + Sync {
+    let plans: HashMap<String, PackagePlan> = plans
+        .into_iter()
+        .map(|(reference, plan)| (reference.to_string(), plan))
+        .collect();
+    move |package: &Package| {
+        plans
+            .get(package.reference().as_str())
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// A plan that owes nothing and looks again at `next`.
+fn nothing_until(next: Option<DateTime<Utc>>) -> impl Fn(&Package) -> PackagePlan + Send + Sync {
+    move |_: &Package| PackagePlan {
+        escalations: Vec::new(),
+        next_due_at: next,
+    }
+}
+
+fn notice(marking: &str, items: Vec<NoticeItem>) -> Notice {
+    Notice {
+        marking: marking.into(),
+        force: "Example Police".into(),
+        time_zone: "Europe/London".into(),
+        as_of: now(),
+        items,
+    }
+}
+
+/// Groups escalations into one message per destination, as the scheduler
+/// does, and keeps what it was given.
+#[derive(Debug, Clone, Default)]
+struct ByDestination {
+    given: Arc<Mutex<Vec<Vec<RecordedEscalation>>>>,
+}
+
+impl ByDestination {
+    fn compose(&self) -> impl Fn(Vec<RecordedEscalation>) -> Vec<OutboxDraft> + Send + Sync {
+        let given = self.given.clone();
+        move |recorded: Vec<RecordedEscalation>| {
+            given.lock().unwrap().push(recorded.clone());
+            let mut groups: BTreeMap<Destination, (Vec<NoticeItem>, Vec<i64>)> = BTreeMap::new();
+            for escalation in recorded {
+                for destination in &escalation.destinations {
+                    let group = groups.entry(destination.clone()).or_default();
+                    group.0.push(escalation.item.clone());
+                    group.1.push(escalation.id);
+                }
+            }
+            groups
+                .into_iter()
+                .map(|(destination, (items, escalation_ids))| OutboxDraft {
+                    destination,
+                    notice: notice("OFFICIAL-SENSITIVE", items),
+                    escalation_ids,
+                })
+                .collect()
+        }
+    }
+
+    /// What each pass gave it.
+    fn given(&self) -> Vec<Vec<RecordedEscalation>> {
+        self.given.lock().unwrap().clone()
+    }
+}
+
+/// Composes nothing.
+fn no_messages(_: Vec<RecordedEscalation>) -> Vec<OutboxDraft> {
+    Vec::new()
+}
+
+/// Queues one message per destination, in order, through a pass at `at`
+/// (with nothing due); each notice's marking is its label, so a claim can
+/// be told apart by it.
+async fn queue(store: &Arc<dyn Store>, at: DateTime<Utc>, messages: &[(&str, Destination)]) {
+    let drafts: Vec<OutboxDraft> = messages
+        .iter()
+        .map(|(label, destination)| OutboxDraft {
+            destination: destination.clone(),
+            notice: notice(label, Vec::new()),
+            escalation_ids: Vec::new(),
+        })
+        .collect();
+    let report = store
+        .escalation_pass(at, 10, &nothing_until(None), &move |_| drafts.clone())
+        .await
+        .expect("queueing messages");
+    assert_eq!(report.messages, messages.len());
+}
+
+/// The labels of claimed messages, oldest first.
+fn labels(messages: &[OutboxMessage]) -> Vec<&str> {
+    assert!(
+        messages.windows(2).all(|w| w[0].id < w[1].id),
+        "claims come oldest first"
+    );
+    messages.iter().map(|m| m.notice.marking.as_str()).collect()
+}
+
+/// How long a claim holds a message in these cases: longer than any of
+/// them runs in its own time, but for the case about leases.
+fn lease() -> Duration {
+    Duration::hours(1)
+}
+
+async fn claim(store: &Arc<dyn Store>, at: DateTime<Utc>, worker: &str) -> Vec<OutboxMessage> {
+    store
+        .claim_outbox(at, worker, lease(), 10)
+        .await
+        .expect("claiming messages")
+}
+
+async fn finish(
+    store: &Arc<dyn Store>,
+    message: &OutboxMessage,
+    worker: &str,
+    outcome: DeliveryOutcome,
+    at: DateTime<Utc>,
+) -> bool {
+    store
+        .finish_delivery(message.id, worker, &outcome, at)
+        .await
+        .expect("finishing a delivery")
+}
+
+async fn a_pass_records_each_escalation_once(store: Arc<dyn Store>, raw: Raw) {
+    migrated(&store).await;
+    let due = breached("NCA-DUE");
+    let later = plain("NCA-LATER");
+    let later_due = warning_at(&later);
+    assert!(later_due > now());
+    insert_due(
+        &store,
+        vec![
+            (due.clone(), Some(warning_at(&due))),
+            (later, Some(later_due)),
+        ],
+    )
+    .await;
+    let plan = ladder_plan(now(), vec![sergeants(), inspector()]);
+    let expected = plan(&due);
+    let composer = ByDestination::default();
+
+    let first = store
+        .escalation_pass(now(), 100, &plan, &composer.compose())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        PassReport {
+            packages: 1,
+            recorded: 2,
+            superseded: 1,
+            messages: 2
+        },
+        "the warning superseded, the breach repeat sent to two destinations"
+    );
+    assert_eq!(
+        raw.next_due_at("NCA-DUE").await,
+        expected.next_due_at,
+        "the package waits for its next level"
+    );
+    assert_eq!(
+        raw.next_due_at("NCA-LATER").await,
+        Some(later_due),
+        "a package not yet due is not touched"
+    );
+    assert!(store
+        .escalations(&reference("NCA-LATER"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // As after a crash between the pass and anything else: the package is
+    // due again at the same instant. Its escalations are already recorded.
+    raw.set_next_due_at("NCA-DUE", Some(now() - Duration::hours(1)))
+        .await;
+    let second = store
+        .escalation_pass(now(), 100, &plan, &composer.compose())
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        PassReport {
+            packages: 1,
+            ..PassReport::default()
+        }
+    );
+    let given = composer.given();
+    assert_eq!(given.len(), 2);
+    assert_eq!(given[0].len(), 1, "only the breach is sent");
+    assert!(
+        given[1].is_empty(),
+        "nothing new to compose the second time"
+    );
+    assert_eq!(raw.next_due_at("NCA-DUE").await, expected.next_due_at);
+    let recorded = store.escalations(&reference("NCA-DUE")).await.unwrap();
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(store.delivery_stats().await.unwrap().pending, 2);
+    assert_eq!(raw.count("SELECT COUNT(*) FROM outbox").await, 2);
+    assert_eq!(
+        raw.count("SELECT COUNT(*) FROM outbox_escalations").await,
+        2
+    );
+}
+
+async fn superseded_and_unaddressed_escalations_are_recorded_but_not_sent(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let package = breached("NCA-S1");
+    insert_due(&store, vec![(package.clone(), Some(now()))]).await;
+    let warning = DueLevel {
+        superseded: true,
+        due_at: package.deadline().at() - Duration::days(1),
+        ..due_level(&package, "warning", 0, Relation::Before)
+    };
+    let breach = due_level(&package, "breach", 0, Relation::At);
+    let senior = due_level(&package, "senior", 0, Relation::After);
+    let plan = planned(vec![(
+        "NCA-S1",
+        PackagePlan {
+            escalations: vec![
+                // Superseded wins over having recipients: recorded, not sent.
+                draft(&package, warning.clone(), vec![sergeants()]),
+                draft(&package, breach.clone(), vec![]),
+                draft(&package, senior.clone(), vec![inspector()]),
+            ],
+            next_due_at: None,
+        },
+    )]);
+    let composer = ByDestination::default();
+    let recorded_at = now() + Duration::seconds(30);
+    let report = store
+        .escalation_pass(recorded_at, 10, &plan, &composer.compose())
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        PassReport {
+            packages: 1,
+            recorded: 3,
+            superseded: 1,
+            messages: 1
+        }
+    );
+    let given = composer.given();
+    assert_eq!(given.len(), 1);
+    assert_eq!(
+        given[0].len(),
+        1,
+        "only the notified escalation is composed"
+    );
+    assert_eq!(given[0][0].destinations, [inspector()]);
+    assert_eq!(given[0][0].item, notice_item(&package, &senior));
+
+    let records = store.escalations(&reference("NCA-S1")).await.unwrap();
+    let summary: Vec<(&str, &str, usize)> = records
+        .iter()
+        .map(|r| (r.level.as_str(), r.status.as_str(), r.deliveries.len()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("warning", "superseded", 0),
+            ("breach", "no_recipients", 0),
+            ("senior", "notified", 1)
+        ]
+    );
+    for (record, due) in records.iter().zip([&warning, &breach, &senior]) {
+        assert_eq!(record.clock, PackageClock::Enforcement);
+        assert_eq!(record.occurrence, due.occurrence);
+        assert_eq!(record.clock_due_at, due.clock_due_at);
+        assert_eq!(record.due_at, due.due_at);
+        assert_eq!(record.recorded_at, recorded_at);
+    }
+    let delivery = &records[2].deliveries[0];
+    assert_eq!(delivery.destination, inspector());
+    assert_eq!(
+        (delivery.status.as_str(), delivery.attempts),
+        ("pending", 0)
+    );
+    assert_eq!(
+        (delivery.sent_at, delivery.last_error.as_deref()),
+        (None, None)
+    );
+}
+
+async fn composed_messages_are_queued_and_linked_to_their_escalations(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let one = breached("NCA-C1");
+    let two = breached("NCA-C2");
+    insert_due(
+        &store,
+        vec![(one.clone(), Some(now())), (two.clone(), Some(now()))],
+    )
+    .await;
+    let plan = planned(vec![
+        (
+            "NCA-C1",
+            PackagePlan {
+                escalations: vec![draft(
+                    &one,
+                    due_level(&one, "breach", 0, Relation::At),
+                    vec![sergeants(), inspector()],
+                )],
+                next_due_at: None,
+            },
+        ),
+        (
+            "NCA-C2",
+            PackagePlan {
+                escalations: vec![
+                    draft(
+                        &two,
+                        due_level(&two, "breach", 0, Relation::At),
+                        vec![sergeants()],
+                    ),
+                    draft(
+                        &two,
+                        due_level(&two, "senior", 0, Relation::After),
+                        vec![inspector()],
+                    ),
+                ],
+                next_due_at: None,
+            },
+        ),
+    ]);
+    let composer = ByDestination::default();
+    let report = store
+        .escalation_pass(now(), 10, &plan, &composer.compose())
+        .await
+        .unwrap();
+    assert_eq!((report.recorded, report.messages), (3, 2));
+    let given = composer.given().remove(0);
+    let ids: Vec<i64> = given.iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in recording order");
+    let items: Vec<(&str, &str)> = given
+        .iter()
+        .map(|r| (r.item.reference.as_str(), r.item.level.as_str()))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("NCA-C1", "breach"),
+            ("NCA-C2", "breach"),
+            ("NCA-C2", "senior")
+        ]
+    );
+
+    // Destinations in order: the inspector's message was queued first.
+    let claimed = claim(&store, now(), "dispatcher-1").await;
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(
+        (
+            claimed[0].destination.clone(),
+            claimed[1].destination.clone()
+        ),
+        (inspector(), sergeants())
+    );
+    let expected_inspector = notice(
+        "OFFICIAL-SENSITIVE",
+        vec![given[0].item.clone(), given[2].item.clone()],
+    );
+    assert_eq!(claimed[0].notice, expected_inspector);
+    assert_eq!(claimed[0].attempts, 1);
+    assert_eq!(claimed[0].created_at, now());
+    let sent_at = now() + Duration::minutes(1);
+    assert!(
+        finish(
+            &store,
+            &claimed[0],
+            "dispatcher-1",
+            DeliveryOutcome::Sent,
+            sent_at
+        )
+        .await
+    );
+
+    let first = store.escalations(&reference("NCA-C1")).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        first[0].deliveries,
+        [
+            DeliveryRecord {
+                message_id: claimed[0].id,
+                destination: inspector(),
+                status: "sent".into(),
+                attempts: 1,
+                sent_at: Some(sent_at),
+                last_error: None,
+            },
+            DeliveryRecord {
+                message_id: claimed[1].id,
+                destination: sergeants(),
+                status: "sending".into(),
+                attempts: 1,
+                sent_at: None,
+                last_error: None,
+            }
+        ],
+        "each delivery of the breach, by message"
+    );
+    let second = store.escalations(&reference("NCA-C2")).await.unwrap();
+    let messages: Vec<(&str, Vec<i64>)> = second
+        .iter()
+        .map(|r| {
+            (
+                r.level.as_str(),
+                r.deliveries.iter().map(|d| d.message_id).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            ("breach", vec![claimed[1].id]),
+            ("senior", vec![claimed[0].id])
+        ]
+    );
+}
+
+async fn next_due_at_follows_the_plan_and_the_next_wake_follows_the_work(
+    store: Arc<dyn Store>,
+    raw: Raw,
+) {
+    migrated(&store).await;
+    assert_eq!(store.next_wake().await.unwrap(), None, "nothing to do");
+    let t1 = now();
+    let t2 = now() + Duration::hours(2);
+    let t3 = now() + Duration::days(1);
+    insert_due(
+        &store,
+        vec![
+            (breached("NCA-N1"), Some(t1)),
+            (breached("NCA-N2"), Some(t2)),
+        ],
+    )
+    .await;
+    assert_eq!(store.next_wake().await.unwrap(), Some(t1));
+
+    let plan = planned(vec![
+        (
+            "NCA-N1",
+            PackagePlan {
+                escalations: vec![],
+                next_due_at: Some(t3),
+            },
+        ),
+        ("NCA-N2", PackagePlan::default()),
+    ]);
+    let report = store
+        .escalation_pass(t1, 10, &plan, &no_messages)
+        .await
+        .unwrap();
+    assert_eq!(report.packages, 1, "NCA-N2 is not due yet");
+    assert_eq!(raw.next_due_at("NCA-N1").await, Some(t3));
+    assert_eq!(store.next_wake().await.unwrap(), Some(t2));
+    let report = store
+        .escalation_pass(t2, 10, &plan, &no_messages)
+        .await
+        .unwrap();
+    assert_eq!(report.packages, 1);
+    assert_eq!(
+        raw.next_due_at("NCA-N2").await,
+        None,
+        "nothing more can fall due"
+    );
+    assert_eq!(store.next_wake().await.unwrap(), Some(t3));
+    let report = store
+        .escalation_pass(t3 - Duration::seconds(1), 10, &plan, &no_messages)
+        .await
+        .unwrap();
+    assert_eq!(report.packages, 0);
+
+    // A queued message is work at its run_at.
+    queue(&store, t2, &[("A1", sergeants())]).await;
+    assert_eq!(store.next_wake().await.unwrap(), Some(t2));
+    let claimed = claim(&store, t2, "w").await;
+    let retry_at = t2 + Duration::hours(1);
+    assert!(
+        finish(
+            &store,
+            &claimed[0],
+            "w",
+            DeliveryOutcome::Retry {
+                at: retry_at,
+                error: "451 try later".into()
+            },
+            t2
+        )
+        .await
+    );
+    assert_eq!(store.next_wake().await.unwrap(), Some(retry_at));
+    // A younger message to the same destination waits for the retry: its
+    // own run_at is no reason to wake.
+    queue(&store, t2, &[("A2", sergeants())]).await;
+    assert_eq!(store.next_wake().await.unwrap(), Some(retry_at));
+    // One to another destination is.
+    queue(&store, t2 + Duration::minutes(1), &[("B1", inspector())]).await;
+    assert_eq!(
+        store.next_wake().await.unwrap(),
+        Some(t2 + Duration::minutes(1))
+    );
+}
+
+async fn a_failed_pass_writes_nothing(store: Arc<dyn Store>, raw: Raw) {
+    migrated(&store).await;
+    let package = breached("NCA-F1");
+    insert_due(&store, vec![(package, Some(now()))]).await;
+    let plan = ladder_plan(now(), vec![sergeants()]);
+    let composer = ByDestination::default();
+    let grouped = composer.compose();
+    // A composer with a bug: it also links an escalation that does not exist.
+    let faulty = move |recorded: Vec<RecordedEscalation>| {
+        let mut drafts = grouped(recorded);
+        drafts.push(OutboxDraft {
+            destination: inspector(),
+            notice: notice("OFFICIAL-SENSITIVE", vec![]),
+            escalation_ids: vec![i64::MAX],
+        });
+        drafts
+    };
+    let failed = store.escalation_pass(now(), 10, &plan, &faulty).await;
+    assert!(
+        matches!(failed, Err(StoreError::Database { .. })),
+        "{failed:?}"
+    );
+    assert_eq!(composer.given().len(), 1, "it got as far as composing");
+
+    assert!(store
+        .escalations(&reference("NCA-F1"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(raw.next_due_at("NCA-F1").await, Some(now()), "still due");
+    assert_eq!(
+        store.delivery_stats().await.unwrap(),
+        DeliveryStats::default()
+    );
+    assert_eq!(
+        raw.count("SELECT COUNT(*) FROM outbox_escalations").await,
+        0
+    );
+    assert_eq!(
+        store.scheduler_status(now()).await.unwrap(),
+        SchedulerStatus {
+            last_pass_at: None,
+            oldest_due_at: Some(now())
+        },
+        "no heartbeat either"
+    );
+
+    // The next pass does it all.
+    let report = store
+        .escalation_pass(now(), 10, &plan, &composer.compose())
+        .await
+        .unwrap();
+    assert_eq!((report.recorded, report.messages), (2, 1));
+}
+
+async fn a_limited_pass_takes_the_earliest_due_packages_first(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let due = [
+        ("NCA-L1", Duration::hours(-1)),
+        ("NCA-L2", Duration::hours(-5)),
+        ("NCA-L3", Duration::hours(-3)),
+        ("NCA-L4", Duration::hours(-2)),
+        ("NCA-L5", Duration::hours(1)),
+    ];
+    insert_due(
+        &store,
+        due.iter()
+            .map(|(r, offset)| (plain(r), Some(now() + *offset)))
+            .collect(),
+    )
+    .await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recording = {
+        let seen = seen.clone();
+        move |package: &Package| {
+            seen.lock()
+                .unwrap()
+                .push(package.reference().as_str().to_string());
+            PackagePlan::default()
+        }
+    };
+    let report = store
+        .escalation_pass(now(), 2, &recording, &no_messages)
+        .await
+        .unwrap();
+    assert_eq!(report.packages, 2);
+    assert_eq!(*seen.lock().unwrap(), ["NCA-L2", "NCA-L3"]);
+    let report = store
+        .escalation_pass(now(), 10, &recording, &no_messages)
+        .await
+        .unwrap();
+    assert_eq!(report.packages, 2);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["NCA-L2", "NCA-L3", "NCA-L4", "NCA-L1"],
+        "the one due after now is left"
+    );
+    let report = store
+        .escalation_pass(now(), 0, &recording, &no_messages)
+        .await
+        .unwrap();
+    assert_eq!(report.packages, 0, "a limit of nought takes nothing");
+}
+
+async fn every_pass_records_the_heartbeat_and_due_work_shows_the_lag(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    assert_eq!(
+        store.scheduler_status(now()).await.unwrap(),
+        SchedulerStatus::default()
+    );
+    insert_due(
+        &store,
+        vec![
+            (plain("NCA-H1"), Some(now() - Duration::hours(2))),
+            (plain("NCA-H2"), Some(now() + Duration::hours(1))),
+        ],
+    )
+    .await;
+    assert_eq!(
+        store.scheduler_status(now()).await.unwrap(),
+        SchedulerStatus {
+            last_pass_at: None,
+            oldest_due_at: Some(now() - Duration::hours(2))
+        },
+        "due two hours ago and not looked at: the lag"
+    );
+    let later = nothing_until(Some(now() + Duration::days(1)));
+    store
+        .escalation_pass(now(), 10, &later, &no_messages)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.scheduler_status(now()).await.unwrap(),
+        SchedulerStatus {
+            last_pass_at: Some(now()),
+            oldest_due_at: None
+        }
+    );
+    // A pass with nothing due still beats.
+    let quiet = now() + Duration::minutes(30);
+    let report = store
+        .escalation_pass(quiet, 10, &later, &no_messages)
+        .await
+        .unwrap();
+    assert_eq!(report, PassReport::default());
+    assert_eq!(
+        store.scheduler_status(quiet).await.unwrap().last_pass_at,
+        Some(quiet)
+    );
+    // Another instance's pass that started earlier and committed later
+    // does not move it back.
+    store
+        .escalation_pass(now(), 10, &later, &no_messages)
+        .await
+        .unwrap();
+    let status = store
+        .scheduler_status(now() + Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        status,
+        SchedulerStatus {
+            last_pass_at: Some(quiet),
+            oldest_due_at: Some(now() + Duration::hours(1))
+        }
+    );
+}
+
+async fn claims_are_first_in_first_out_per_destination(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    queue(
+        &store,
+        now(),
+        &[
+            ("A1", sergeants()),
+            ("B1", webhook()),
+            ("A2", sergeants()),
+            ("B2", webhook()),
+            ("A3", sergeants()),
+            ("C1", inspector()),
+        ],
+    )
+    .await;
+    // Queued a minute later: not yet due at now().
+    queue(&store, now() + Duration::minutes(1), &[("D1", inspector())]).await;
+
+    let first = store.claim_outbox(now(), "w1", lease(), 2).await.unwrap();
+    assert_eq!(labels(&first), ["A1", "B1"], "the limit, oldest first");
+    assert!(first.iter().all(|m| m.attempts == 1));
+    let (a1, b1) = (&first[0], &first[1]);
+    assert_eq!(
+        labels(&claim(&store, now(), "w2").await),
+        ["C1"],
+        "A2 and B2 wait behind messages being sent"
+    );
+    assert!(claim(&store, now(), "w2").await.is_empty());
+
+    let retry_at = now() + Duration::minutes(10);
+    let retry = DeliveryOutcome::Retry {
+        at: retry_at,
+        error: "421 busy".into(),
+    };
+    assert!(finish(&store, a1, "w1", retry, now()).await);
+    assert!(
+        claim(&store, now() + Duration::minutes(5), "w2")
+            .await
+            .is_empty(),
+        "A2 waits while A1 waits for its retry; D1 behind C1"
+    );
+    assert!(finish(&store, b1, "w1", DeliveryOutcome::Sent, now()).await);
+    let next = claim(&store, now() + Duration::minutes(5), "w2").await;
+    assert_eq!(labels(&next), ["B2"], "B's queue moves on its own");
+
+    let again = claim(&store, retry_at, "w3").await;
+    assert_eq!(labels(&again), ["A1"], "A1 comes back first at its retry");
+    assert_eq!(again[0].attempts, 2);
+    let dead = DeliveryOutcome::Dead {
+        error: "550 no such mailbox".into(),
+    };
+    assert!(finish(&store, &again[0], "w3", dead, retry_at).await);
+    let after_dead = claim(&store, retry_at, "w3").await;
+    assert_eq!(
+        labels(&after_dead),
+        ["A2"],
+        "a dead message holds nobody up"
+    );
+    assert!(
+        finish(
+            &store,
+            &after_dead[0],
+            "w3",
+            DeliveryOutcome::Sent,
+            retry_at
+        )
+        .await
+    );
+    assert_eq!(labels(&claim(&store, retry_at, "w3").await), ["A3"]);
+}
+
+async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    queue(&store, now(), &[("A1", sergeants()), ("A2", sergeants())]).await;
+    let taken = claim(&store, now(), "w1").await;
+    assert_eq!(labels(&taken), ["A1"]);
+    let almost = now() + lease() - Duration::seconds(1);
+    assert!(
+        claim(&store, almost, "w2").await.is_empty(),
+        "w1 still holds A1, and A2 waits behind it"
+    );
+    // w1 died mid-delivery: once its lease is up, A1 is taken again.
+    let expired = now() + lease();
+    let retaken = claim(&store, expired, "w2").await;
+    assert_eq!(labels(&retaken), ["A1"]);
+    assert_eq!(retaken[0].attempts, 2, "the lost attempt counts");
+    assert!(
+        !finish(&store, &taken[0], "w1", DeliveryOutcome::Sent, expired).await,
+        "w1 no longer holds it"
+    );
+    for outcome in [
+        DeliveryOutcome::Release,
+        DeliveryOutcome::Dead {
+            error: "late".into(),
+        },
+    ] {
+        assert!(!finish(&store, &taken[0], "w1", outcome, expired).await);
+    }
+    let stats = store.delivery_stats().await.unwrap();
+    assert_eq!((stats.sending, stats.pending, stats.sent), (1, 1, 0));
+    assert!(finish(&store, &retaken[0], "w2", DeliveryOutcome::Sent, expired).await);
+    assert!(
+        !finish(&store, &retaken[0], "w2", DeliveryOutcome::Sent, expired).await,
+        "finished once"
+    );
+    assert_eq!(labels(&claim(&store, expired, "w2").await), ["A2"]);
+}
+
+async fn a_released_message_keeps_its_place_and_its_attempt_is_not_counted(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    queue(&store, now(), &[("A1", sergeants()), ("A2", sergeants())]).await;
+    let taken = claim(&store, now(), "w1").await;
+    assert_eq!(taken[0].attempts, 1);
+    // Shutting down before trying: back to the queue, in its place.
+    assert!(finish(&store, &taken[0], "w1", DeliveryOutcome::Release, now()).await);
+    let again = claim(&store, now(), "w2").await;
+    assert_eq!(labels(&again), ["A1"]);
+    assert_eq!(again[0].attempts, 1, "the released attempt was not counted");
+
+    // Released after a retry: it keeps its retry time.
+    let retry_at = now() + Duration::hours(1);
+    let retry = DeliveryOutcome::Retry {
+        at: retry_at,
+        error: "timeout".into(),
+    };
+    assert!(finish(&store, &again[0], "w2", retry, now()).await);
+    let retried = claim(&store, retry_at, "w2").await;
+    assert_eq!((labels(&retried), retried[0].attempts), (vec!["A1"], 2));
+    assert!(
+        finish(
+            &store,
+            &retried[0],
+            "w2",
+            DeliveryOutcome::Release,
+            retry_at
+        )
+        .await
+    );
+    assert!(
+        claim(&store, retry_at - Duration::seconds(1), "w3")
+            .await
+            .is_empty(),
+        "not before its retry time, and A2 still waits"
+    );
+    let last = claim(&store, retry_at, "w3").await;
+    assert_eq!((labels(&last), last[0].attempts), (vec!["A1"], 2));
+}
+
+async fn delivery_figures_count_each_status_and_the_retries(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    assert_eq!(
+        store.delivery_stats().await.unwrap(),
+        DeliveryStats::default()
+    );
+    let t0 = now();
+    let t1 = now() + Duration::minutes(1);
+    // Five destinations, so each message can be claimed on its own.
+    let to = |n: usize| Destination::Webhook(format!("hook-{n}"));
+    queue(
+        &store,
+        t0,
+        &[("SENT-ONCE", to(1)), ("SENT-THIRD", to(2)), ("DEAD", to(3))],
+    )
+    .await;
+    queue(&store, t1, &[("SENDING", to(4)), ("PENDING", to(5))]).await;
+
+    let retry = |at| DeliveryOutcome::Retry {
+        at,
+        error: "busy".into(),
+    };
+    let mut at = t1;
+    for round in 0..3 {
+        for message in claim(&store, at, "w").await {
+            let outcome = match (message.notice.marking.as_str(), round) {
+                ("SENT-ONCE", _) => DeliveryOutcome::Sent,
+                ("SENT-THIRD", 2) => DeliveryOutcome::Sent,
+                ("SENT-THIRD", _) => retry(at),
+                ("DEAD", 0) => retry(at),
+                ("DEAD", _) => DeliveryOutcome::Dead {
+                    error: "gone".into(),
+                },
+                ("SENDING", 0) => retry(at),
+                ("SENDING", _) => continue,
+                ("PENDING", _) => DeliveryOutcome::Release,
+                (other, _) => panic!("unexpected {other}"),
+            };
+            assert!(finish(&store, &message, "w", outcome, at).await);
+        }
+        at += Duration::minutes(1);
+    }
+    assert_eq!(
+        store.delivery_stats().await.unwrap(),
+        DeliveryStats {
+            pending: 1,
+            sending: 1,
+            sent: 2,
+            dead: 1,
+            // SENT-THIRD 2, DEAD 1, SENDING 1 (on its second attempt).
+            retries: 4,
+            oldest_undelivered_at: Some(t1),
+        }
+    );
+}
+
+async fn an_acknowledgement_is_stored_in_the_ledger_and_the_audit_log(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![breached("NCA-ACK")]).await;
+    let supervisor = requester("token:sergeant", "req-ack");
+    let at = now();
+    let acknowledged = store
+        .update_package(
+            &reference("NCA-ACK"),
+            &supervisor,
+            at,
+            Box::new(move |p| {
+                p.acknowledge("  warrant being sought  ", "token:sergeant", at)
+                    .map(|c| entry(c, None))
+            }),
+        )
+        .await
+        .unwrap();
+    let back = stored(&store, "NCA-ACK").await;
+    assert_eq!(back, acknowledged);
+    let acknowledgement = back.acknowledgement().expect("acknowledged");
+    assert_eq!(
+        acknowledgement,
+        &Acknowledgement {
+            at,
+            by: "token:sergeant".into(),
+            note: "warrant being sought".into(),
+            deadline_at: back.deadline().at(),
+        }
+    );
+
+    let events = store.events(&reference("NCA-ACK")).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(
+        last.kind,
+        EventKind::Acknowledged {
+            note: "warrant being sought".into(),
+            deadline_at: back.deadline().at(),
+        }
+    );
+    assert_eq!(last.actor, "token:sergeant");
+    let log = audit_log(&store, Some("NCA-ACK")).await;
+    assert_eq!(
+        log.last().unwrap(),
+        &line(
+            at,
+            "token:sergeant",
+            "package.acknowledged",
+            Some("NCA-ACK"),
+            Some("req-ack"),
+            None
+        )
+    );
+
+    // A second acknowledgement of the same breach is refused, and leaves
+    // the first as it was.
+    let refused = store
+        .update_package(
+            &reference("NCA-ACK"),
+            &supervisor,
+            at,
+            Box::new(move |p| {
+                p.acknowledge("again", "token:other", at)
+                    .map(|c| entry(c, None))
+            }),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    assert_eq!(stored(&store, "NCA-ACK").await, back);
+
+    // A regrade moves the deadline: the acknowledgement is kept, for the
+    // old deadline, and no longer counts.
+    let regraded = store
+        .update_package(
+            &reference("NCA-ACK"),
+            &supervisor,
+            at,
+            Box::new(move |p| {
+                p.regrade(RiskGrade::VeryHigh, "new intelligence", at, at, &policy())
+                    .map(|c| entry(c, None))
+            }),
+        )
+        .await
+        .unwrap();
+    let back = stored(&store, "NCA-ACK").await;
+    assert_eq!(back, regraded);
+    assert!(back.acknowledgement().is_none());
+    assert_eq!(
+        back.parts().acknowledgement.as_ref().map(|a| a.deadline_at),
+        Some(acknowledged.deadline().at())
+    );
+}
+
+/// Runs passes of `limit` until one finds nothing due, and returns their
+/// reports.
+async fn passes_until_done(
+    store: Arc<dyn Store>,
+    composer: ByDestination,
+    limit: u32,
+) -> Vec<PassReport> {
+    let plan = ladder_plan(now(), vec![sergeants(), inspector()]);
+    let compose = composer.compose();
+    let mut reports = Vec::new();
+    loop {
+        let report = store
+            .escalation_pass(now(), limit, &plan, &compose)
+            .await
+            .expect("a concurrent pass");
+        if report.packages == 0 {
+            return reports;
+        }
+        reports.push(report);
+    }
+}
+
+async fn concurrent_passes_record_each_escalation_once(db: TestDb) {
+    let store = db.store.clone();
+    migrated(&store).await;
+    let packages: Vec<(Package, Option<DateTime<Utc>>)> = (0..200)
+        .map(|i| {
+            let package = breached(&format!("NCA-{i:04}"));
+            let due = warning_at(&package);
+            (package, Some(due))
+        })
+        .collect();
+    insert_due(&store, packages).await;
+    let other = db.second_instance().await;
+    let composer = ByDestination::default();
+    let one = tokio::spawn(passes_until_done(store.clone(), composer.clone(), 15));
+    let two = tokio::spawn(passes_until_done(other, composer.clone(), 15));
+    let reports: Vec<PassReport> = [one.await.unwrap(), two.await.unwrap()].concat();
+
+    let total = |f: fn(&PassReport) -> usize| reports.iter().map(f).sum::<usize>();
+    assert_eq!(total(|r| r.packages), 200, "each package taken once");
+    assert_eq!(total(|r| r.recorded), 400, "a warning and a breach each");
+    assert_eq!(total(|r| r.superseded), 200);
+    assert_eq!(
+        store.scheduler_status(now()).await.unwrap().oldest_due_at,
+        None,
+        "nothing left due"
+    );
+    let composed: Vec<i64> = composer.given().iter().flatten().map(|r| r.id).collect();
+    assert_eq!(composed.len(), 200, "each breach composed once");
+    let distinct: std::collections::HashSet<i64> = composed.iter().copied().collect();
+    assert_eq!(distinct.len(), 200);
+    // Two messages per pass that recorded anything, one per destination.
+    let messages = total(|r| r.messages);
+    assert_eq!(
+        db.raw.count("SELECT COUNT(*) FROM outbox").await,
+        messages as i64
+    );
+    assert_eq!(
+        store.delivery_stats().await.unwrap().pending,
+        messages as u64
+    );
+    for i in (0..200).step_by(7) {
+        let records = store
+            .escalations(&reference(&format!("NCA-{i:04}")))
+            .await
+            .unwrap();
+        let shape: Vec<(&str, &str, Vec<Destination>)> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.level.as_str(),
+                    r.status.as_str(),
+                    r.deliveries.iter().map(|d| d.destination.clone()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("warning", "superseded", vec![]),
+                ("breach", "notified", vec![inspector(), sergeants()])
+            ],
+            "NCA-{i:04}"
+        );
+    }
+}
+
+/// What the claimers of one test share: the claims in the order they were
+/// made, the messages held now, and the messages sent.
+#[derive(Debug, Default)]
+struct Dispatch {
+    claims: Vec<(Destination, i64)>,
+    held: HashMap<Destination, i64>,
+    sent: Vec<i64>,
+}
+
+/// Claims and delivers until `total` messages are sent. Every third
+/// message fails its first attempt and is retried at once. Checks, as each
+/// claim comes back, that no other message of its destination is held.
+async fn dispatch(
+    store: Arc<dyn Store>,
+    worker: String,
+    shared: Arc<Mutex<Dispatch>>,
+    total: usize,
+) {
+    loop {
+        if shared.lock().unwrap().sent.len() == total {
+            return;
+        }
+        let claimed = store
+            .claim_outbox(now(), &worker, Duration::hours(1), 3)
+            .await
+            .expect("claiming concurrently");
+        {
+            let mut shared = shared.lock().unwrap();
+            for message in &claimed {
+                if let Some(other) = shared.held.get(&message.destination) {
+                    panic!(
+                        "{worker} claimed {} while {other} to {} is held",
+                        message.id, message.destination
+                    );
+                }
+                shared.held.insert(message.destination.clone(), message.id);
+                shared
+                    .claims
+                    .push((message.destination.clone(), message.id));
+            }
+        }
+        // Let the other claimers in between the claim and the outcome.
+        tokio::task::yield_now().await;
+        for message in claimed {
+            // Let go in the record before the database: another claim of
+            // this destination can only follow the outcome's commit.
+            shared.lock().unwrap().held.remove(&message.destination);
+            let outcome = if message.id % 3 == 0 && message.attempts == 1 {
+                DeliveryOutcome::Retry {
+                    at: now(),
+                    error: "421 try again".into(),
+                }
+            } else {
+                DeliveryOutcome::Sent
+            };
+            let sent = outcome == DeliveryOutcome::Sent;
+            assert!(
+                store
+                    .finish_delivery(message.id, &worker, &outcome, now())
+                    .await
+                    .expect("finishing concurrently"),
+                "{worker} lost {}",
+                message.id
+            );
+            if sent {
+                shared.lock().unwrap().sent.push(message.id);
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn concurrent_claimers_never_share_a_message_or_break_a_queue(db: TestDb) {
+    let store = db.store.clone();
+    migrated(&store).await;
+    let destinations = [
+        sergeants(),
+        inspector(),
+        webhook(),
+        Destination::Webhook("b".into()),
+    ];
+    // Interleaved, over a few passes.
+    for batch in 0..4 {
+        let messages: Vec<(String, Destination)> = (0..15)
+            .map(|i| {
+                (
+                    format!("M{batch}-{i}"),
+                    destinations[(i * 7 + batch) % 4].clone(),
+                )
+            })
+            .collect();
+        let messages: Vec<(&str, Destination)> = messages
+            .iter()
+            .map(|(label, destination)| (label.as_str(), destination.clone()))
+            .collect();
+        queue(&store, now(), &messages).await;
+    }
+    let other = db.second_instance().await;
+    let shared = Arc::new(Mutex::new(Dispatch::default()));
+    let workers = [
+        (store.clone(), "w1"),
+        (other.clone(), "w2"),
+        (store.clone(), "w3"),
+        (other, "w4"),
+    ];
+    let tasks: Vec<_> = workers
+        .into_iter()
+        .map(|(store, name)| tokio::spawn(dispatch(store, name.into(), shared.clone(), 60)))
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    let (claims, mut sent) = {
+        let shared = shared.lock().unwrap();
+        (shared.claims.clone(), shared.sent.clone())
+    };
+    sent.sort_unstable();
+    sent.dedup();
+    assert_eq!(sent.len(), 60, "each message sent once");
+    let mut per_destination: HashMap<&Destination, Vec<i64>> = HashMap::new();
+    for (destination, id) in &claims {
+        per_destination.entry(destination).or_default().push(*id);
+    }
+    for (destination, ids) in per_destination {
+        assert!(
+            ids.windows(2).all(|w| w[0] <= w[1]),
+            "{destination} was claimed out of order: {ids:?}"
+        );
+    }
+    let retried = sent.iter().filter(|id| *id % 3 == 0).count();
+    assert_eq!(claims.len(), 60 + retried, "one claim per attempt");
+    let stats = store.delivery_stats().await.unwrap();
+    assert_eq!((stats.sent, stats.retries), (60, retried as u64));
+}
+
+/// The PostgreSQL pool of a PostgreSQL-only case.
+fn postgres_pool(db: &TestDb) -> sqlx::PgPool {
+    match &db.raw {
+        Raw::Postgres(store) => store.pool().clone(),
+        Raw::Sqlite(_) => unreachable!("a PostgreSQL-only case ran on SQLite"),
+    }
+}
+
+async fn an_uncommitted_claim_holds_its_destination_back(db: TestDb) {
+    let store = db.store.clone();
+    migrated(&store).await;
+    queue(
+        &store,
+        now(),
+        &[("A1", sergeants()), ("A2", sergeants()), ("B1", webhook())],
+    )
+    .await;
+    let pool = postgres_pool(&db);
+    let id_of = |label: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM outbox WHERE notice LIKE $1")
+                .bind(format!("%\"marking\":\"{label}\"%"))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let a1 = id_of("A1").await;
+
+    // Worker A has chosen A1 and holds its row, not yet updated.
+    let mut choosing = pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM outbox WHERE id = $1 FOR UPDATE")
+        .bind(a1)
+        .execute(&mut *choosing)
+        .await
+        .unwrap();
+    assert_eq!(
+        labels(&claim(&store, now(), "worker-b").await),
+        ["B1"],
+        "A1 is skipped, and A2 still waits behind it"
+    );
+    choosing.rollback().await.unwrap();
+
+    // Worker A has claimed A1 and not yet committed.
+    let mut claiming = pool.begin().await.unwrap();
+    sqlx::query(
+        "UPDATE outbox SET status = 'sending', locked_by = 'worker-a', locked_at = $2, \
+         attempts = attempts + 1 WHERE id = $1",
+    )
+    .bind(a1)
+    .bind(now())
+    .execute(&mut *claiming)
+    .await
+    .unwrap();
+    assert!(
+        claim(&store, now(), "worker-b").await.is_empty(),
+        "A2 must not overtake A1 while A1's claim is in flight"
+    );
+    claiming.commit().await.unwrap();
+    assert!(
+        claim(&store, now(), "worker-b").await.is_empty(),
+        "A1 is being sent: A2 still waits"
+    );
+    assert!(store
+        .finish_delivery(a1, "worker-a", &DeliveryOutcome::Sent, now())
+        .await
+        .unwrap());
+    assert_eq!(labels(&claim(&store, now(), "worker-b").await), ["A2"]);
+}
+
+async fn a_pass_leaves_packages_another_transaction_holds(db: TestDb) {
+    let store = db.store.clone();
+    migrated(&store).await;
+    insert_due(
+        &store,
+        vec![
+            (breached("NCA-P1"), Some(now() - Duration::hours(2))),
+            (breached("NCA-P2"), Some(now() - Duration::hours(1))),
+        ],
+    )
+    .await;
+    let pool = postgres_pool(&db);
+    // Another pass (or an API write) holds the earliest due package.
+    let mut holding = pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM packages WHERE reference = 'NCA-P1' FOR UPDATE")
+        .execute(&mut *holding)
+        .await
+        .unwrap();
+    let plan = ladder_plan(now(), vec![sergeants()]);
+    let composer = ByDestination::default();
+    let report = store
+        .escalation_pass(now(), 10, &plan, &composer.compose())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.packages, 1,
+        "the held package is skipped, not waited for"
+    );
+    assert!(store
+        .escalations(&reference("NCA-P1"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.escalations(&reference("NCA-P2")).await.unwrap().len(),
+        2
+    );
+    holding.rollback().await.unwrap();
+    let report = store
+        .escalation_pass(now(), 10, &plan, &composer.compose())
+        .await
+        .unwrap();
+    assert_eq!((report.packages, report.recorded), (1, 2));
+}
+
+async fn the_hot_statements_read_no_sent_message_and_no_undue_package(
+    store: Arc<dyn Store>,
+    raw: Raw,
+) {
+    migrated(&store).await;
+    // A service that has run for a while: many packages, few of them due;
+    // many messages, nearly all sent.
+    let packages: Vec<(Package, Option<DateTime<Utc>>)> = (0..3000)
+        .map(|i| {
+            let due = match i % 100 {
+                0 => Some(now() - Duration::hours(1)),
+                1..=49 => None,
+                _ => Some(now() + Duration::days(i64::from(i % 30) + 1)),
+            };
+            (plain(&format!("NCA-{i:05}")), due)
+        })
+        .collect();
+    insert_due(&store, packages).await;
+    let sent = "'sent', 1, '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00+00:00', \
+                '2024-01-01T00:00:00+00:00'";
+    let fill = match raw {
+        Raw::Sqlite(_) => format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+             INSERT INTO outbox (destination, notice, status, attempts, run_at, created_at, sent_at) \
+             SELECT '{{\"channel\":\"webhook\",\"to\":\"hook-' || (i % 20) || '\"}}', '{{}}', {sent} \
+             FROM n"
+        ),
+        Raw::Postgres(_) => format!(
+            "INSERT INTO outbox (destination, notice, status, attempts, run_at, created_at, sent_at) \
+             SELECT '{{\"channel\":\"webhook\",\"to\":\"hook-' || (i % 20) || '\"}}', '{{}}', {sent} \
+             FROM generate_series(1, 20000) AS i"
+        ),
+    };
+    raw.execute(&fill).await.unwrap();
+    queue(
+        &store,
+        now(),
+        &[("A1", webhook()), ("A2", webhook()), ("B1", sergeants())],
+    )
+    .await;
+    claim(&store, now(), "w").await;
+    match raw {
+        Raw::Sqlite(_) => store.maintain().await.unwrap(),
+        Raw::Postgres(_) => {
+            raw.execute("ANALYZE").await.unwrap();
+        }
+    }
+
+    let plans = raw.query_plans(now()).await;
+    let plan = |name: &str| {
+        plans
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no plan for {name}"))
+            .1
+            .clone()
+    };
+    for (name, steps) in &plans {
+        println!("-- {name}\n{steps}");
+        let lines: Vec<&str> = steps.lines().map(str::trim_start).collect();
+        for (i, step) in lines.iter().enumerate() {
+            let full_read = match raw {
+                // SQLite: SCAN walks a whole table or index.
+                Raw::Sqlite(_) => step.starts_with("SCAN ") && *step != "SCAN CONSTANT ROW",
+                // The one-row service_state may be read whole.
+                Raw::Postgres(_) => {
+                    step.contains("Seq Scan on outbox") || step.contains("Seq Scan on packages")
+                }
+            };
+            assert!(!full_read, "{name} reads a whole table:\n{steps}");
+            // The index of every message may only be searched by status
+            // (which skips the sent and dead ones).
+            if step.contains("outbox_status_attempts") {
+                let searched = match raw {
+                    Raw::Sqlite(_) => step.contains("(status=?)"),
+                    Raw::Postgres(_) => lines
+                        .get(i + 1)
+                        .is_some_and(|next| next.starts_with("Index Cond: (status =")),
+                };
+                assert!(searched, "{name} reads every message's entry:\n{steps}");
+            }
+        }
+    }
+    let claims = plan("claim messages");
+    let due = plan("claim due packages");
+    let wake = plan("next wake");
+    assert!(claims.contains("outbox_queue"), "{claims}");
+    assert!(due.contains("packages_next_due_at"), "{due}");
+    assert!(wake.contains("packages_next_due_at"), "{wake}");
+    assert!(wake.contains("outbox_queue"), "{wake}");
+    if let Raw::Sqlite(_) = raw {
+        // The two arms of the claim each search their partial index.
+        assert!(
+            claims.contains("SEARCH o USING INDEX outbox_pending_run_at (run_at<?)")
+                && claims.contains("SEARCH o USING INDEX outbox_sending_locked_at (locked_at<?)"),
+            "{claims}"
+        );
+    }
+}
+
+/// Waits, within a bound, until `waiting` sessions of this database wait
+/// for a lock, or `done` says there is nothing to wait for. Polls the
+/// server rather than sleeping for a guessed time.
+async fn until_waiting_for_locks(pool: &sqlx::PgPool, waiting: i64, done: impl Fn() -> bool) {
+    let poll = async {
+        loop {
+            let now_waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            if now_waiting >= waiting || done() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), poll)
+        .await
+        .expect("the sessions never came to wait for their locks");
+}
+
+async fn messages_are_committed_in_the_order_of_their_ids(db: TestDb) {
+    let store = db.store.clone();
+    migrated(&store).await;
+    let package = breached("NCA-O1");
+    insert_due(&store, vec![(package, Some(now()))]).await;
+    store
+        .escalation_pass(
+            now(),
+            10,
+            &ladder_plan(now(), vec![sergeants()]),
+            &ByDestination::default().compose(),
+        )
+        .await
+        .unwrap();
+    let breach = store.escalations(&reference("NCA-O1")).await.unwrap()[1].clone();
+    assert_eq!(breach.level, "breach");
+    let breach_id = breach.deliveries[0].message_id;
+    let first = claim(&store, now(), "w").await;
+    assert!(finish(&store, &first[0], "w", DeliveryOutcome::Sent, now()).await);
+    let pool = postgres_pool(&db);
+    let escalation_id: i64 =
+        sqlx::query_scalar("SELECT escalation_id FROM outbox_escalations WHERE outbox_id = $1")
+            .bind(breach_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+
+    // Pass A queues a message to the inspector carrying that escalation,
+    // and then waits: the link's foreign-key check needs the escalation's
+    // row, which this transaction holds. A has its message id by then.
+    let mut holding = pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM escalations WHERE id = $1 FOR UPDATE")
+        .bind(escalation_id)
+        .execute(&mut *holding)
+        .await
+        .unwrap();
+    let compose_to = |label: &'static str, links: Vec<i64>| {
+        move |_: Vec<RecordedEscalation>| {
+            vec![OutboxDraft {
+                destination: inspector(),
+                notice: notice(label, vec![]),
+                escalation_ids: links.clone(),
+            }]
+        }
+    };
+    let pass_a = {
+        let store = store.clone();
+        let compose = compose_to("A", vec![escalation_id]);
+        tokio::spawn(async move {
+            store
+                .escalation_pass(now(), 10, &nothing_until(None), &compose)
+                .await
+                .expect("pass A")
+        })
+    };
+    until_waiting_for_locks(&pool, 1, || false).await;
+
+    // Pass B, on another instance, queues a message to the same destination.
+    let other = db.second_instance().await;
+    let pass_b = {
+        let compose = compose_to("B", vec![]);
+        tokio::spawn(async move {
+            other
+                .escalation_pass(now(), 10, &nothing_until(None), &compose)
+                .await
+                .expect("pass B")
+        })
+    };
+    // B waits for A to commit. (Were it to run on, B would commit its
+    // message, younger by id, while A's is still unseen.)
+    until_waiting_for_locks(&pool, 2, || pass_b.is_finished()).await;
+    assert!(
+        claim(&store, now(), "w").await.is_empty(),
+        "a dispatcher must not see B's message before A's"
+    );
+
+    holding.rollback().await.unwrap();
+    assert_eq!(pass_a.await.unwrap().messages, 1);
+    assert_eq!(pass_b.await.unwrap().messages, 1);
+    let a = claim(&store, now(), "w").await;
+    assert_eq!(labels(&a), ["A"]);
+    assert!(finish(&store, &a[0], "w", DeliveryOutcome::Sent, now()).await);
+    assert_eq!(labels(&claim(&store, now(), "w").await), ["B"]);
 }

@@ -1,6 +1,9 @@
 -- The ledger: `packages` holds each package's current state, `package_events`
 -- its append-only history; `audit_log` records who changed or read what, and
--- `api_tokens` the hashes of the API's tokens. No names are stored anywhere: a
+-- `api_tokens` the hashes of the API's tokens. The scheduler records each
+-- escalation it finds due in `escalations` and queues its messages in
+-- `outbox` (linked by `outbox_escalations`); `service_state` keeps its last
+-- pass. No names are stored anywhere: a
 -- package is known by its reference, an officer by a work email address, a
 -- token by the label it was given.
 --
@@ -31,6 +34,13 @@ CREATE TABLE packages (
                            'no_further_action', 'transferred', 'other')),
     child_access_identified_at TIMESTAMPTZ,
     safeguarding_referral_at TIMESTAMPTZ,
+    -- A supervisor's acknowledgement of a breach: when, by whom (the actor's
+    -- name), the note, and the deadline whose breach it acknowledges (a
+    -- regrade that moves the deadline leaves it behind, unheeded).
+    acknowledged_at TIMESTAMPTZ,
+    acknowledged_by TEXT,
+    acknowledgement_note TEXT,
+    acknowledged_deadline_at TIMESTAMPTZ,
     -- The next instant the scheduler must look at this package; NULL when
     -- nothing more can fall due.
     next_due_at TIMESTAMPTZ,
@@ -47,7 +57,12 @@ CREATE TABLE packages (
     -- A referral needs an identified child access at or before it.
     CHECK (safeguarding_referral_at IS NULL
            OR (child_access_identified_at IS NOT NULL
-               AND safeguarding_referral_at >= child_access_identified_at))
+               AND safeguarding_referral_at >= child_access_identified_at)),
+    -- An acknowledgement is whole or absent.
+    CHECK ((acknowledged_at IS NULL AND acknowledged_by IS NULL
+            AND acknowledgement_note IS NULL AND acknowledged_deadline_at IS NULL)
+           OR (acknowledged_at IS NOT NULL AND acknowledged_by IS NOT NULL
+               AND acknowledgement_note IS NOT NULL AND acknowledged_deadline_at IS NOT NULL))
 );
 
 -- The scheduler reads only due rows, so only rows with a due time are indexed.
@@ -144,4 +159,92 @@ CREATE TABLE api_tokens (
     created_at TIMESTAMPTZ NOT NULL,
     -- No CHECK against created_at: a revocation must never be refused.
     revoked_at TIMESTAMPTZ
+);
+
+-- Every escalation level occurrence the scheduler found due, recorded once
+-- under its unique key (package, level, occurrence, the clock's due instant)
+-- in the same transaction that queues its messages: a second pass, a restart
+-- or another instance finds the key taken and sends nothing again. Rows change
+-- state only by being written once; there is no API to delete them.
+CREATE TABLE escalations (
+    id BIGSERIAL PRIMARY KEY,
+    package_id BIGINT NOT NULL REFERENCES packages (id),
+    level TEXT COLLATE "C" NOT NULL CHECK (level <> ''),
+    clock TEXT NOT NULL CHECK (clock IN ('enforcement', 'safeguarding')),
+    -- 0 for the first, 1 for the first repeat...
+    occurrence BIGINT NOT NULL CHECK (occurrence >= 0),
+    -- The clock's due instant it belongs to (the "deadline version"): after a
+    -- regrade moves the deadline, the levels apply afresh.
+    clock_due_at TIMESTAMPTZ NOT NULL,
+    -- When this occurrence fell due.
+    due_at TIMESTAMPTZ NOT NULL,
+    relation TEXT NOT NULL CHECK (relation IN ('before', 'at', 'after')),
+    -- notified: queued for its recipients; superseded: a warning overtaken by
+    -- the breach, recorded and not sent; no_recipients: nobody to tell.
+    status TEXT NOT NULL CHECK (status IN ('notified', 'superseded', 'no_recipients')),
+    recorded_at TIMESTAMPTZ NOT NULL,
+    UNIQUE (package_id, level, occurrence, clock_due_at)
+);
+
+-- A package's escalations, in the order they were recorded.
+CREATE INDEX escalations_package_id ON escalations (package_id, id);
+
+-- Messages to send: one notice for one destination. A row is written before
+-- anything is sent and moves pending -> sending -> sent, back to pending for a
+-- retry, or to dead. The order of ids is the order of sending to each
+-- destination (the store appends under a lock so that ids are also committed
+-- in order; see postgres.rs).
+CREATE TABLE outbox (
+    id BIGSERIAL PRIMARY KEY,
+    -- JSON of notify::Destination; equal destinations have equal text.
+    destination TEXT COLLATE "C" NOT NULL,
+    -- JSON of notify::Notice. TEXT, not JSONB, so it reads back byte for
+    -- byte as on SQLite.
+    notice TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'dead')),
+    -- Attempts started, the one under way included.
+    attempts BIGINT NOT NULL CHECK (attempts >= 0),
+    -- When a pending message may next be attempted.
+    run_at TIMESTAMPTZ NOT NULL,
+    -- The dispatcher holding a message being sent, and since when (its
+    -- lease is counted from here).
+    locked_by TEXT,
+    locked_at TIMESTAMPTZ,
+    last_error TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    sent_at TIMESTAMPTZ,
+    -- Only a message being sent is held, and it always is.
+    CHECK (CASE WHEN status = 'sending'
+                THEN locked_by IS NOT NULL AND locked_at IS NOT NULL
+                ELSE locked_by IS NULL AND locked_at IS NULL END),
+    CHECK (CASE WHEN status = 'sent' THEN sent_at IS NOT NULL ELSE sent_at IS NULL END)
+);
+
+-- The table grows forever, so what the dispatcher and the scheduler read
+-- often is indexed only over the messages not yet delivered (partial
+-- indexes): sent and dead rows are in none of these, and cost nothing.
+-- Due pending messages, and the earliest next attempt.
+CREATE INDEX outbox_pending_run_at ON outbox (run_at) WHERE status = 'pending';
+-- Messages being sent, by the start of their lease (to reclaim expired ones).
+CREATE INDEX outbox_sending_locked_at ON outbox (locked_at) WHERE status = 'sending';
+-- The queue of each destination, oldest first: a message waits while an
+-- older one to its destination is pending or being sent.
+CREATE INDEX outbox_queue ON outbox (destination, id) WHERE status IN ('pending', 'sending');
+-- The figures per status, counted from this index alone.
+CREATE INDEX outbox_status_attempts ON outbox (status, attempts);
+
+-- Which escalations each message carries.
+CREATE TABLE outbox_escalations (
+    outbox_id BIGINT NOT NULL REFERENCES outbox (id),
+    escalation_id BIGINT NOT NULL REFERENCES escalations (id),
+    PRIMARY KEY (outbox_id, escalation_id)
+);
+
+-- An escalation's messages.
+CREATE INDEX outbox_escalations_escalation_id ON outbox_escalations (escalation_id, outbox_id);
+
+-- The service's own instants: `scheduler` is when its last pass ran.
+CREATE TABLE service_state (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    at TIMESTAMPTZ NOT NULL
 );

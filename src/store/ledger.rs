@@ -15,12 +15,26 @@
 //!   ([`super::sql::package_row_columns!`]) with reference `$1` and holds it
 //!   until the transaction ends;
 //! - `const INSERT_CHUNK_ROWS: usize`: rows per multi-row `INSERT` of a
-//!   batch (packages take 18 values a row, events 9, audit lines 1 plus 5
+//!   batch (packages take 22 values a row, events 9, audit lines 1 plus 5
 //!   shared);
 //! - `const MAINTAIN: &'static [&'static str]`: statements that keep the
 //!   query planner's statistics fresh, run after migrating and periodically;
 //! - `const MIGRATIONS_TABLE_EXISTS: &'static str`: one boolean, true when
-//!   sqlx's `_sqlx_migrations` table exists.
+//!   sqlx's `_sqlx_migrations` table exists;
+//! - `const CLAIM_DUE_PACKAGES: &'static str`: the scheduler's due packages
+//!   ([`super::sql::select_due_packages!`], `$1` now, `$2` limit), held
+//!   until the pass ends and not taken by another pass meanwhile;
+//! - `const SERIALISE_OUTBOX_APPENDS: &'static [&'static str]`: run before a
+//!   pass queues messages, so that messages are committed in the order of
+//!   their ids (which is the order each destination receives them);
+//! - `const CLAIM_OUTBOX: &'static str`: claims the messages
+//!   [`super::sql::select_claimable_outbox!`] selects, setting
+//!   [`super::sql::claim_outbox_set!`] and returning
+//!   [`super::sql::claim_outbox_returning!`], such that two dispatchers
+//!   never claim one message or break the order of a destination;
+//! - `async fn explain(&self, statement: &str, values: &[BindValue<'_>]) ->
+//!   Result<String, StoreError>`: the backend's plan of a statement, one
+//!   step a line (for [`query_plans`](#method.query_plans)).
 //!
 //! The macro adds the public `pool()` accessor and embeds the backend's
 //! migrations folder.
@@ -37,6 +51,47 @@ macro_rules! impl_store {
             /// The connection pool, for tests and tools that need raw SQL.
             pub fn pool(&self) -> &$pool {
                 &self.pool
+            }
+
+            /// How the database will run the statements the scheduler and
+            /// the dispatcher repeat all day, by name: for the plan tests,
+            /// and for finding out why a pass or a claim has become slow.
+            /// Explains with `now` bound; runs nothing.
+            pub async fn query_plans(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<(&'static str, String)>, $crate::store::StoreError> {
+                use $crate::store::rows::stored_instant;
+                use $crate::store::sql::{self, BindValue};
+                // A lease of five minutes: the value does not change the plan.
+                let held_since =
+                    BindValue::Instant(stored_instant(now - chrono::Duration::minutes(5)));
+                let now = BindValue::Instant(stored_instant(now));
+                let statements: [(&'static str, &str, Vec<BindValue<'_>>); 5] = [
+                    (
+                        "claim due packages",
+                        Self::CLAIM_DUE_PACKAGES,
+                        vec![now, BindValue::Integer(100)],
+                    ),
+                    (
+                        "claim messages",
+                        Self::CLAIM_OUTBOX,
+                        vec![
+                            now,
+                            held_since,
+                            BindValue::Text("worker"),
+                            BindValue::Integer(10),
+                        ],
+                    ),
+                    ("next wake", sql::NEXT_WAKE, vec![]),
+                    ("scheduler status", sql::SCHEDULER_STATUS, vec![now]),
+                    ("oldest undelivered", sql::OLDEST_UNDELIVERED, vec![]),
+                ];
+                let mut plans = Vec::with_capacity(statements.len());
+                for (name, statement, values) in statements {
+                    plans.push((name, self.explain(statement, &values).await?));
+                }
+                Ok(plans)
             }
 
             /// This backend's migrations, embedded at compile time.
@@ -498,6 +553,278 @@ macro_rules! impl_store {
                     .into_iter()
                     .map(AuditRecord::from)
                     .collect())
+            }
+
+            async fn escalation_pass(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+                plan: &$crate::store::PlanFn,
+                compose: &$crate::store::ComposeFn,
+            ) -> Result<$crate::store::PassReport, $crate::store::StoreError> {
+                use $crate::domain::Package;
+                use $crate::store::rows::{
+                    self, json_text, stored_instant, EscalationValues, PackageRow,
+                };
+                use $crate::store::sql::{self, bind_escalation_values};
+                use $crate::store::{PassReport, RecordedEscalation, StoreError};
+
+                let now = stored_instant(now);
+                // Every early return drops `tx`, which rolls the whole pass
+                // back: escalations, next due instants, messages and the
+                // heartbeat go in together or not at all.
+                let mut tx = self
+                    .pool
+                    .begin_with(Self::BEGIN_WRITE)
+                    .await
+                    .map_err(StoreError::db("starting a scheduler pass"))?;
+                let due: Vec<PackageRow> = sqlx::query_as(Self::CLAIM_DUE_PACKAGES)
+                    .bind(now)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("claiming the due packages"))?;
+                let mut report = PassReport::default();
+                let mut recorded = Vec::new();
+                for row in due {
+                    let package_id = row.id;
+                    let package = Package::try_from(row)?;
+                    let package_plan = plan(&package);
+                    report.packages += 1;
+                    for draft in package_plan.escalations {
+                        let values = EscalationValues::new(package_id, &draft, now);
+                        let status = values.status;
+                        let inserted: Option<i64> = bind_escalation_values!(
+                            sqlx::query_scalar(sql::INSERT_ESCALATION),
+                            &values
+                        )
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("recording an escalation"))?;
+                        // No row: recorded before, so already dealt with.
+                        let Some(id) = inserted else { continue };
+                        report.recorded += 1;
+                        match status {
+                            rows::ESCALATION_NOTIFIED => recorded.push(RecordedEscalation {
+                                id,
+                                destinations: draft.destinations,
+                                item: draft.item,
+                            }),
+                            rows::ESCALATION_SUPERSEDED => report.superseded += 1,
+                            _ => {}
+                        }
+                    }
+                    sqlx::query(sql::SET_NEXT_DUE_AT)
+                        .bind(package_id)
+                        .bind(package_plan.next_due_at.map(stored_instant))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("setting a package's next due instant"))?;
+                }
+                let messages = compose(recorded);
+                if !messages.is_empty() {
+                    for statement in Self::SERIALISE_OUTBOX_APPENDS {
+                        sqlx::query(statement)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(StoreError::db("waiting to append to the outbox"))?;
+                    }
+                }
+                for message in &messages {
+                    let id: i64 = sqlx::query_scalar(sql::INSERT_OUTBOX)
+                        .bind(json_text(&message.destination))
+                        .bind(json_text(&message.notice))
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("queueing a message"))?;
+                    for chunk in message.escalation_ids.chunks(sql::LOOKUP_CHUNK) {
+                        let statement = sql::insert_outbox_links(chunk.len());
+                        let mut query = sqlx::query(&statement).bind(id);
+                        for escalation_id in chunk {
+                            query = query.bind(*escalation_id);
+                        }
+                        // An id that is not an escalation fails the foreign
+                        // key, and with it the whole pass.
+                        query
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(StoreError::db("linking a message to its escalations"))?;
+                    }
+                    report.messages += 1;
+                }
+                sqlx::query(sql::RECORD_PASS)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("recording the scheduler's pass"))?;
+                tx.commit()
+                    .await
+                    .map_err(StoreError::db("committing a scheduler pass"))?;
+                Ok(report)
+            }
+
+            async fn next_wake(
+                &self,
+            ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::store::StoreError> {
+                use $crate::store::{sql, StoreError};
+                type Instant = Option<chrono::DateTime<chrono::Utc>>;
+                let (package_due, message_due): (Instant, Instant) = sqlx::query_as(sql::NEXT_WAKE)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::db("finding the next instant there is work"))?;
+                Ok(match (package_due, message_due) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                })
+            }
+
+            async fn claim_outbox(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                worker: &str,
+                lease: chrono::Duration,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::OutboxMessage>, $crate::store::StoreError> {
+                use $crate::store::rows::{stored_instant, OutboxRow};
+                use $crate::store::{OutboxMessage, StoreError};
+                if limit == 0 {
+                    return Ok(Vec::new());
+                }
+                let held_since = now
+                    .checked_sub_signed(lease)
+                    .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+                let mut tx = self
+                    .pool
+                    .begin_with(Self::BEGIN_WRITE)
+                    .await
+                    .map_err(StoreError::db("starting to claim messages"))?;
+                let mut claimed: Vec<OutboxRow> = sqlx::query_as(Self::CLAIM_OUTBOX)
+                    .bind(stored_instant(now))
+                    .bind(stored_instant(held_since))
+                    .bind(worker)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("claiming messages"))?;
+                tx.commit()
+                    .await
+                    .map_err(StoreError::db("committing a claim of messages"))?;
+                // RETURNING promises no order on either backend.
+                claimed.sort_by_key(|row| row.id);
+                claimed.into_iter().map(OutboxMessage::try_from).collect()
+            }
+
+            async fn finish_delivery(
+                &self,
+                id: i64,
+                worker: &str,
+                outcome: &$crate::store::DeliveryOutcome,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                use $crate::store::rows::stored_instant;
+                use $crate::store::{sql, DeliveryOutcome, StoreError};
+                let query = match outcome {
+                    DeliveryOutcome::Sent => sqlx::query(sql::FINISH_SENT)
+                        .bind(id)
+                        .bind(worker)
+                        .bind(stored_instant(now)),
+                    DeliveryOutcome::Retry { at, error } => sqlx::query(sql::FINISH_RETRY)
+                        .bind(id)
+                        .bind(worker)
+                        .bind(stored_instant(*at))
+                        .bind(error.as_str()),
+                    DeliveryOutcome::Dead { error } => sqlx::query(sql::FINISH_DEAD)
+                        .bind(id)
+                        .bind(worker)
+                        .bind(error.as_str()),
+                    DeliveryOutcome::Release => {
+                        sqlx::query(sql::FINISH_RELEASE).bind(id).bind(worker)
+                    }
+                };
+                // One statement: atomic on its own, and it reads nothing
+                // before writing, so SQLite needs no IMMEDIATE transaction.
+                let finished = query
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::db("recording how a delivery ended"))?
+                    .rows_affected();
+                Ok(finished == 1)
+            }
+
+            async fn delivery_stats(
+                &self,
+            ) -> Result<$crate::store::DeliveryStats, $crate::store::StoreError> {
+                use $crate::store::rows::DeliveryCountRow;
+                use $crate::store::{sql, DeliveryStats, StoreError};
+                let groups: Vec<DeliveryCountRow> = sqlx::query_as(sql::DELIVERY_COUNTS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::db("counting messages"))?;
+                let mut stats = DeliveryStats::default();
+                for group in &groups {
+                    group.add_to(&mut stats)?;
+                }
+                stats.oldest_undelivered_at = sqlx::query_scalar(sql::OLDEST_UNDELIVERED)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::db("finding the oldest undelivered message"))?;
+                Ok(stats)
+            }
+
+            async fn scheduler_status(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::store::SchedulerStatus, $crate::store::StoreError> {
+                use $crate::store::rows::stored_instant;
+                use $crate::store::{sql, SchedulerStatus, StoreError};
+                let (last_pass_at, oldest_due_at) = sqlx::query_as(sql::SCHEDULER_STATUS)
+                    .bind(stored_instant(now))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::db("reading the scheduler's status"))?;
+                Ok(SchedulerStatus {
+                    last_pass_at,
+                    oldest_due_at,
+                })
+            }
+
+            async fn escalations(
+                &self,
+                reference: &$crate::domain::Reference,
+            ) -> Result<Vec<$crate::store::EscalationRecord>, $crate::store::StoreError> {
+                use $crate::store::rows::{DeliveryRow, EscalationRow};
+                use $crate::store::{sql, DeliveryRecord, StoreError};
+                // Two reads, each its own snapshot: a pass may commit between
+                // them. A delivery whose escalation the first read missed is
+                // then left out, never shown under another escalation.
+                let escalations: Vec<EscalationRow> = sqlx::query_as(sql::SELECT_ESCALATIONS)
+                    .bind(reference.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::db("reading a package's escalations"))?;
+                let deliveries: Vec<DeliveryRow> =
+                    sqlx::query_as(sql::SELECT_ESCALATION_DELIVERIES)
+                        .bind(reference.as_str())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::db("reading a package's deliveries"))?;
+                let mut by_escalation: std::collections::HashMap<i64, Vec<DeliveryRecord>> =
+                    std::collections::HashMap::new();
+                for row in deliveries {
+                    let escalation_id = row.escalation_id;
+                    by_escalation
+                        .entry(escalation_id)
+                        .or_default()
+                        .push(DeliveryRecord::try_from(row)?);
+                }
+                escalations
+                    .into_iter()
+                    .map(|row| {
+                        let deliveries = by_escalation.remove(&row.id).unwrap_or_default();
+                        row.into_record(deliveries)
+                    })
+                    .collect()
             }
         }
     };

@@ -10,6 +10,16 @@
 //! Beside the ledger, `audit_log` records who changed or read what (append-
 //! only too; a write's line goes in with the write, in its transaction), and
 //! `api_tokens` holds the API's tokens as hashes, never the tokens.
+//!
+//! The scheduler's side: `escalations` records each escalation level
+//! occurrence once, under its unique key, in the same transaction that
+//! queues its messages in `outbox` (linked by `outbox_escalations`) and
+//! records the pass in `service_state`; so nothing found due is lost, and
+//! nothing is queued twice. Dispatchers claim `outbox` rows with a lease,
+//! strictly in order per destination, and record how each delivery ended.
+//! These rows change state but are never deleted; what is read often is
+//! indexed only over the rows still to be sent, so the history costs the
+//! claims nothing.
 
 use crate::domain::{
     DueLevel, EventKind, MoveRefused, Package, PackageClock, PackageStatus, Reference, RiskGrade,

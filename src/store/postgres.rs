@@ -23,7 +23,7 @@ impl PostgresStore {
     const LOCK_PACKAGE: &'static str =
         concat!(super::sql::select_package_by_reference!(), " FOR UPDATE");
 
-    /// Large statements, since each is a round trip: 500 rows of 17 values
+    /// Large statements, since each is a round trip: 500 rows of 22 values
     /// stays far below PostgreSQL's limit of 65,535 parameters.
     const INSERT_CHUNK_ROWS: usize = 500;
 
@@ -35,6 +35,54 @@ impl PostgresStore {
     const MIGRATIONS_TABLE_EXISTS: &'static str =
         "SELECT to_regclass('_sqlx_migrations') IS NOT NULL";
 
+    /// SKIP LOCKED, so that two instances' passes share the due packages
+    /// out instead of queueing behind each other: each takes the earliest
+    /// ones nobody holds, and a package held by a pass (or by an API write)
+    /// is left for the next pass. A row another pass has just committed is
+    /// checked again against `next_due_at <= now`, so it is not taken twice;
+    /// the escalations' unique key would refuse the second recording anyway.
+    const CLAIM_DUE_PACKAGES: &'static str = concat!(
+        super::sql::select_due_packages!(),
+        " FOR UPDATE SKIP LOCKED"
+    );
+
+    /// A sequence hands out ids when rows are inserted, not when they are
+    /// committed: without this, pass A could take message 10 and pass B
+    /// message 11 to the same destination, B commit first, and 11 be sent
+    /// before 10 exists for the dispatcher. This transaction-scoped lock
+    /// makes passes queue messages one after the other, each holding it
+    /// from its first id to its commit, so ids are committed in order. Taken
+    /// last in a pass (after the package rows), and only by passes, so it
+    /// cannot deadlock with them; the key is the store's own constant.
+    const SERIALISE_OUTBOX_APPENDS: &'static [&'static str] =
+        &["SELECT pg_advisory_xact_lock(7236828450091101541)"];
+
+    /// `FOR UPDATE SKIP LOCKED`, and why it keeps each destination in order
+    /// with several dispatchers:
+    /// - SKIP LOCKED: a message another dispatcher is claiming or finishing
+    ///   right now is passed over instead of waited for, so dispatchers do
+    ///   not queue behind each other, and a message cannot be claimed twice
+    ///   (a row whose claim committed meanwhile is checked again, and is no
+    ///   longer pending).
+    /// - The order: the queue check (`NOT EXISTS` an older pending or
+    ///   sending message to the destination) reads this statement's
+    ///   snapshot, in which a message another dispatcher has claimed but not
+    ///   yet committed is still pending. So the younger one waits behind it
+    ///   either way: pending in the snapshot, or sending once committed.
+    ///   Only the oldest message of a destination can be chosen, and if it
+    ///   is locked it is skipped, never replaced by the next one.
+    ///
+    /// MATERIALIZED: the choice is made once, before the update, whatever
+    /// the planner would otherwise do with the subquery.
+    const CLAIM_OUTBOX: &'static str = concat!(
+        "WITH claimable AS MATERIALIZED (",
+        super::sql::select_claimable_outbox!(),
+        " FOR UPDATE OF o SKIP LOCKED) UPDATE outbox SET ",
+        super::sql::claim_outbox_set!(),
+        " FROM claimable WHERE outbox.id = claimable.id RETURNING ",
+        super::sql::claim_outbox_returning!()
+    );
+
     /// Connects to the database `url` names (`postgres://user@host/db`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
@@ -43,6 +91,25 @@ impl PostgresStore {
             .await
             .map_err(StoreError::db("connecting to PostgreSQL"))?;
         Ok(Self { pool })
+    }
+
+    /// PostgreSQL's plan for `statement` with `values` bound (a custom
+    /// plan for those values), one node a line.
+    async fn explain(
+        &self,
+        statement: &str,
+        values: &[super::sql::BindValue<'_>],
+    ) -> Result<String, StoreError> {
+        let explain = format!("EXPLAIN {statement}");
+        let query = super::sql::bind_values!(
+            sqlx::query_scalar::<_, String>(&explain),
+            values.iter().copied()
+        );
+        let lines = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("explaining a statement"))?;
+        Ok(lines.join("\n"))
     }
 }
 

@@ -3,10 +3,14 @@
 //! accept is reported as [`StoreError::Corrupt`], naming the package and the
 //! column, rather than being guessed at.
 
-use super::{ApiToken, AuditRecord, LedgerEntry, LedgerEvent, PositionRow, StoreError};
+use super::{
+    ApiToken, AuditRecord, DeliveryRecord, DeliveryStats, EscalationDraft, EscalationRecord,
+    LedgerEntry, LedgerEvent, OutboxMessage, PositionRow, StoreError,
+};
 use crate::domain::{
-    ClockStop, Deadline, EventKind, Lpas, OfficerEmail, OpenStage, Outcome, Package, PackageParts,
-    PackageState, PolicyVersion, Reference, RiskGrade, Role, Safeguarding, Stage, StopKind,
+    Acknowledgement, ClockStop, Deadline, EventKind, Lpas, OfficerEmail, OpenStage, Outcome,
+    Package, PackageClock, PackageParts, PackageState, PolicyVersion, Reference, RiskGrade, Role,
+    Safeguarding, Stage, StopKind,
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use std::fmt::Display;
@@ -37,6 +41,10 @@ pub struct PackageRow {
     pub(super) outcome: Option<String>,
     pub(super) child_access_identified_at: Option<DateTime<Utc>>,
     pub(super) safeguarding_referral_at: Option<DateTime<Utc>>,
+    pub(super) acknowledged_at: Option<DateTime<Utc>>,
+    pub(super) acknowledged_by: Option<String>,
+    pub(super) acknowledgement_note: Option<String>,
+    pub(super) acknowledged_deadline_at: Option<DateTime<Utc>>,
 }
 
 /// One row of `package_events` with its package's reference, as
@@ -128,6 +136,29 @@ impl TryFrom<PackageRow> for Package {
         let safeguarding =
             Safeguarding::new(row.child_access_identified_at, row.safeguarding_referral_at)
                 .map_err(|e| corrupt(&at, "safeguarding_referral_at", e.reason))?;
+        let acknowledgement = match (
+            row.acknowledged_at,
+            row.acknowledged_by,
+            row.acknowledgement_note,
+            row.acknowledged_deadline_at,
+        ) {
+            (Some(acknowledged_at), Some(by), Some(note), Some(deadline_at)) => {
+                Some(Acknowledgement {
+                    at: acknowledged_at,
+                    by,
+                    note,
+                    deadline_at,
+                })
+            }
+            (None, None, None, None) => None,
+            _ => {
+                return Err(corrupt(
+                    &at,
+                    "acknowledged_at",
+                    "an acknowledgement needs its time, author, note and deadline together",
+                ))
+            }
+        };
         Ok(Package::from_parts(PackageParts {
             reference,
             received_at: row.received_at,
@@ -141,7 +172,7 @@ impl TryFrom<PackageRow> for Package {
             ),
             state,
             safeguarding,
-            acknowledgement: None,
+            acknowledgement,
         }))
     }
 }
@@ -203,6 +234,10 @@ pub struct PackageValues<'a> {
     pub(super) safeguarding_referral_at: Option<DateTime<Utc>>,
     pub(super) next_due_at: Option<DateTime<Utc>>,
     pub(super) due_soon_at: Option<DateTime<Utc>>,
+    pub(super) acknowledged_at: Option<DateTime<Utc>>,
+    pub(super) acknowledged_by: Option<&'a str>,
+    pub(super) acknowledgement_note: Option<&'a str>,
+    pub(super) acknowledged_deadline_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> PackageValues<'a> {
@@ -210,6 +245,10 @@ impl<'a> PackageValues<'a> {
     pub fn new(entry: &'a LedgerEntry) -> Self {
         let parts = entry.package.parts();
         let stop = parts.state.stop();
+        // As it is, even when a regrade has since moved the deadline past
+        // it: the domain decides that it no longer counts, and the history
+        // of what was acknowledged is kept.
+        let acknowledgement = parts.acknowledgement.as_ref();
         Self {
             reference: parts.reference.as_str(),
             risk_grade: parts.deadline.grade().as_str(),
@@ -230,6 +269,10 @@ impl<'a> PackageValues<'a> {
             safeguarding_referral_at: parts.safeguarding.referral_made_at().map(stored_instant),
             next_due_at: entry.next_due_at.map(stored_instant),
             due_soon_at: entry.due_soon_at.map(stored_instant),
+            acknowledged_at: acknowledgement.map(|a| stored_instant(a.at)),
+            acknowledged_by: acknowledgement.map(|a| a.by.as_str()),
+            acknowledgement_note: acknowledgement.map(|a| a.note.as_str()),
+            acknowledged_deadline_at: acknowledgement.map(|a| stored_instant(a.deadline_at)),
         }
     }
 }
@@ -386,6 +429,216 @@ impl TryFrom<PositionGroupRow> for PositionRow {
     }
 }
 
+/// The snake_case name serde gives a unit variant (a clock, a relation): the
+/// text stored, so the database and the domain cannot spell it differently.
+fn variant_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        // Only ever called with fieldless enums, which serialise to a string.
+        other => unreachable!("a unit variant serialised as {other:?}"),
+    }
+}
+
+/// The unit variant stored as `name`.
+fn parse_variant<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+}
+
+/// A stored count or ordinal as the `u32` the domain uses.
+fn stored_u32(row: &str, column: &str, value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| corrupt(row, column, format!("{value} is out of range")))
+}
+
+/// A JSON column read back into its type.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    row: &str,
+    column: &str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(row, column, e))
+}
+
+/// A value stored as JSON text (a destination, a notice): strings, enums,
+/// numbers and instants only, so serialising cannot fail.
+pub fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("destinations and notices always serialise to JSON")
+}
+
+/// How an escalation is recorded: the status column of `escalations`.
+pub fn escalation_status(draft: &EscalationDraft) -> &'static str {
+    if draft.due.superseded {
+        ESCALATION_SUPERSEDED
+    } else if draft.destinations.is_empty() {
+        ESCALATION_NO_RECIPIENTS
+    } else {
+        ESCALATION_NOTIFIED
+    }
+}
+
+/// Queued for its recipients.
+pub const ESCALATION_NOTIFIED: &str = "notified";
+/// A warning overtaken by the breach: recorded, not sent.
+pub const ESCALATION_SUPERSEDED: &str = "superseded";
+/// Nobody to tell: recorded, not sent.
+pub const ESCALATION_NO_RECIPIENTS: &str = "no_recipients";
+
+/// An escalation's columns as written; bound by
+/// [`super::sql::bind_escalation_values!`].
+#[derive(Debug, Clone)]
+pub struct EscalationValues<'a> {
+    pub(super) package_id: i64,
+    pub(super) level: &'a str,
+    pub(super) clock: String,
+    pub(super) occurrence: i64,
+    pub(super) clock_due_at: DateTime<Utc>,
+    pub(super) due_at: DateTime<Utc>,
+    pub(super) relation: String,
+    pub(super) status: &'static str,
+    pub(super) recorded_at: DateTime<Utc>,
+}
+
+impl<'a> EscalationValues<'a> {
+    /// The row that records `draft` for package row `package_id`.
+    pub fn new(package_id: i64, draft: &'a EscalationDraft, recorded_at: DateTime<Utc>) -> Self {
+        let due = &draft.due;
+        Self {
+            package_id,
+            level: due.level.as_str(),
+            clock: variant_name(&due.clock),
+            occurrence: i64::from(due.occurrence),
+            // Cut as every stored time is: the unique key compares them.
+            clock_due_at: stored_instant(due.clock_due_at),
+            due_at: stored_instant(due.due_at),
+            relation: variant_name(&due.relation),
+            status: escalation_status(draft),
+            recorded_at: stored_instant(recorded_at),
+        }
+    }
+}
+
+/// One row of `escalations`, as [`super::sql::SELECT_ESCALATIONS`] selects it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EscalationRow {
+    /// The row's key, which deliveries refer to.
+    pub id: i64,
+    level: String,
+    clock: String,
+    occurrence: i64,
+    clock_due_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    status: String,
+    recorded_at: DateTime<Utc>,
+}
+
+impl EscalationRow {
+    /// The record, with its deliveries.
+    pub fn into_record(
+        self,
+        deliveries: Vec<DeliveryRecord>,
+    ) -> Result<EscalationRecord, StoreError> {
+        let at = format!("escalation {}", self.id);
+        Ok(EscalationRecord {
+            clock: parse_variant::<PackageClock>(&self.clock)
+                .map_err(|e| corrupt(&at, "clock", e))?,
+            occurrence: stored_u32(&at, "occurrence", self.occurrence)?,
+            level: self.level,
+            clock_due_at: self.clock_due_at,
+            due_at: self.due_at,
+            status: self.status,
+            recorded_at: self.recorded_at,
+            deliveries,
+        })
+    }
+}
+
+/// One message carrying an escalation, as
+/// [`super::sql::SELECT_ESCALATION_DELIVERIES`] selects it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRow {
+    /// The escalation it carries.
+    pub escalation_id: i64,
+    message_id: i64,
+    destination: String,
+    status: String,
+    attempts: i64,
+    sent_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+}
+
+impl TryFrom<DeliveryRow> for DeliveryRecord {
+    type Error = StoreError;
+
+    fn try_from(row: DeliveryRow) -> Result<Self, StoreError> {
+        let at = format!("outbox message {}", row.message_id);
+        Ok(DeliveryRecord {
+            message_id: row.message_id,
+            destination: parse_json(&at, "destination", &row.destination)?,
+            status: row.status,
+            attempts: stored_u32(&at, "attempts", row.attempts)?,
+            sent_at: row.sent_at,
+            last_error: row.last_error,
+        })
+    }
+}
+
+/// A claimed message, as the claim returns it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    /// Its id: claims are returned in this order.
+    pub id: i64,
+    destination: String,
+    notice: String,
+    attempts: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<OutboxRow> for OutboxMessage {
+    type Error = StoreError;
+
+    fn try_from(row: OutboxRow) -> Result<Self, StoreError> {
+        let at = format!("outbox message {}", row.id);
+        Ok(OutboxMessage {
+            id: row.id,
+            destination: parse_json(&at, "destination", &row.destination)?,
+            notice: parse_json(&at, "notice", &row.notice)?,
+            attempts: stored_u32(&at, "attempts", row.attempts)?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// One group of [`super::sql::DELIVERY_COUNTS`]: a status, its messages,
+/// and their attempts beyond the first.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryCountRow {
+    status: String,
+    messages: i64,
+    retries: i64,
+}
+
+impl DeliveryCountRow {
+    /// Adds this group to `stats`.
+    pub fn add_to(&self, stats: &mut DeliveryStats) -> Result<(), StoreError> {
+        // COUNT and a sum of positive terms are never negative.
+        let messages = self.messages.unsigned_abs();
+        match self.status.as_str() {
+            "pending" => stats.pending += messages,
+            "sending" => stats.sending += messages,
+            "sent" => stats.sent += messages,
+            "dead" => stats.dead += messages,
+            other => {
+                return Err(corrupt(
+                    "outbox",
+                    "status",
+                    format!("{other:?} is not a delivery status"),
+                ))
+            }
+        }
+        stats.retries += self.retries.unsigned_abs();
+        Ok(())
+    }
+}
+
 /// True when every migration in `migrator` (down migrations aside) appears
 /// in `applied` (version, success, checksum) as successful and unchanged.
 pub fn all_migrations_applied(
@@ -427,6 +680,10 @@ mod tests {
             outcome: None,
             child_access_identified_at: Some(at("2024-05-01T10:00:00Z")),
             safeguarding_referral_at: None,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            acknowledgement_note: None,
+            acknowledged_deadline_at: None,
         }
     }
 
@@ -509,6 +766,10 @@ mod tests {
                 "safeguarding_referral_at",
                 Box::new(|r| r.safeguarding_referral_at = Some(at("2024-05-01T09:30:00Z"))),
             ),
+            (
+                "acknowledged_at",
+                Box::new(|r| r.acknowledgement_note = Some("warrant sought".into())),
+            ),
         ];
         for (column, spoil) in cases {
             let mut row = open_row();
@@ -532,6 +793,21 @@ mod tests {
         assert_eq!(stop.kind(), StopKind::Enforced);
         assert_eq!(stop.outcome(), Outcome::WarrantExecuted);
         assert_eq!(stop.at(), at("2024-05-02T09:00:00Z"));
+    }
+
+    #[test]
+    fn an_acknowledged_row_restores_its_acknowledgement() {
+        let mut row = open_row();
+        row.acknowledged_at = Some(at("2024-05-09T09:00:00Z"));
+        row.acknowledged_by = Some("token:sergeant".into());
+        row.acknowledgement_note = Some("warrant being sought".into());
+        row.acknowledged_deadline_at = Some(row.deadline_at);
+        let package = Package::try_from(row).unwrap();
+        let acknowledgement = package.acknowledgement().unwrap();
+        assert_eq!(acknowledgement.at, at("2024-05-09T09:00:00Z"));
+        assert_eq!(acknowledgement.by, "token:sergeant");
+        assert_eq!(acknowledgement.note, "warrant being sought");
+        assert_eq!(acknowledgement.deadline_at, at("2024-05-08T09:00:00Z"));
     }
 
     fn event_row(kind: &str, details: &str) -> EventRow {

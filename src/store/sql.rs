@@ -18,7 +18,8 @@ macro_rules! package_row_columns {
     () => {
         "id, reference, risk_grade, stage, lpa, assigned_officer, received_at, \
          deadline_at, clock_started_at, policy_version, stage_since, clock_stopped_at, \
-         outcome, child_access_identified_at, safeguarding_referral_at"
+         outcome, child_access_identified_at, safeguarding_referral_at, acknowledged_at, \
+         acknowledged_by, acknowledgement_note, acknowledged_deadline_at"
     };
 }
 
@@ -39,13 +40,14 @@ pub(super) use {package_row_columns, select_package_by_reference};
 pub const SELECT_PACKAGE: &str = select_package_by_reference!();
 
 /// The columns a write sets from a [`super::rows::PackageValues`], in the
-/// order [`bind_package_values!`] binds them (`$1` to `$16`).
+/// order [`bind_package_values!`] binds them (`$1` to `$20`).
 const PACKAGE_WRITE_COLUMNS: &str = "reference, risk_grade, stage, lpa, assigned_officer, \
     received_at, deadline_at, clock_started_at, policy_version, stage_since, clock_stopped_at, \
-    outcome, child_access_identified_at, safeguarding_referral_at, next_due_at, due_soon_at";
+    outcome, child_access_identified_at, safeguarding_referral_at, next_due_at, due_soon_at, \
+    acknowledged_at, acknowledged_by, acknowledgement_note, acknowledged_deadline_at";
 
 /// How many values [`bind_package_values!`] binds.
-const PACKAGE_WRITE_VALUES: usize = 16;
+const PACKAGE_WRITE_VALUES: usize = 20;
 
 /// Binds a [`super::rows::PackageValues`] in the order of
 /// `PACKAGE_WRITE_COLUMNS`. Works on `Query` and `QueryAs` of either backend.
@@ -69,19 +71,25 @@ macro_rules! bind_package_values {
             .bind(v.safeguarding_referral_at)
             .bind(v.next_due_at)
             .bind(v.due_soon_at)
+            .bind(v.acknowledged_at)
+            .bind(v.acknowledged_by)
+            .bind(v.acknowledgement_note)
+            .bind(v.acknowledged_deadline_at)
     }};
 }
 pub(super) use bind_package_values;
 
 /// Rewrites a package's state, keyed by its reference (`$1`; the row is
-/// already held by the transaction). `$17` is `updated_at`. Returns the row
+/// already held by the transaction). `$21` is `updated_at`. Returns the row
 /// as stored, so the caller hands back exactly what a later read will see.
 pub const UPDATE_PACKAGE: &str = concat!(
     "UPDATE packages SET risk_grade = $2, stage = $3, lpa = $4, assigned_officer = $5, \
      received_at = $6, deadline_at = $7, clock_started_at = $8, policy_version = $9, \
      stage_since = $10, clock_stopped_at = $11, outcome = $12, \
      child_access_identified_at = $13, safeguarding_referral_at = $14, next_due_at = $15, \
-     due_soon_at = $16, updated_at = $17 WHERE reference = $1 RETURNING ",
+     due_soon_at = $16, acknowledged_at = $17, acknowledged_by = $18, \
+     acknowledgement_note = $19, acknowledged_deadline_at = $20, updated_at = $21 \
+     WHERE reference = $1 RETURNING ",
     package_row_columns!()
 );
 
@@ -434,6 +442,202 @@ pub const SELECT_ACTIVE_TOKEN_BY_HASH: &str = concat!(
     " WHERE token_hash = $1 AND revoked_at IS NULL"
 );
 
+// ---------------------------------------------------------------------------
+// Escalations and the outbox.
+// ---------------------------------------------------------------------------
+
+/// The packages due at `$1`, earliest first, at most `$2` of them. Reads
+/// only due rows, through the partial `packages_next_due_at` index (a
+/// comparison implies `IS NOT NULL` to both planners). A backend appends its
+/// locking clause.
+macro_rules! select_due_packages {
+    () => {
+        concat!(
+            "SELECT ",
+            $crate::store::sql::package_row_columns!(),
+            " FROM packages WHERE next_due_at <= $1 ORDER BY next_due_at, id LIMIT $2"
+        )
+    };
+}
+
+/// The messages a dispatcher may claim at `$1` (`$2` is `$1` less the
+/// lease), oldest first, at most `$4` (`$3`, the worker, is bound for the
+/// update that follows): queued ones whose attempt is due, and ones held
+/// longer than the lease (their dispatcher died). Strictly first in, first
+/// out per destination: none while an older message to the same destination
+/// is pending or being sent, so at most one per destination. A sent or dead
+/// older message does not hold the queue up.
+///
+/// Each arm of the `OR` names the status of one partial index
+/// (`outbox_pending_run_at`, `outbox_sending_locked_at`; SQLite uses a
+/// partial index only when the query states its condition), and the queue
+/// check is [`head_of_its_queue!`]: no sent or dead row is read.
+macro_rules! select_claimable_outbox {
+    () => {
+        concat!(
+            "SELECT o.id FROM outbox o \
+             WHERE ((o.status = 'pending' AND o.run_at <= $1) \
+                    OR (o.status = 'sending' AND o.locked_at <= $2)) AND ",
+            $crate::store::sql::head_of_its_queue!(),
+            " ORDER BY o.id LIMIT $4"
+        )
+    };
+}
+
+/// True of message `o` when no older message to its destination is pending
+/// or being sent: it is at the head of its destination's queue. States
+/// `outbox_queue`'s condition word for word, so both backends search that
+/// partial index and never read a sent or dead row.
+macro_rules! head_of_its_queue {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM outbox older \
+                     WHERE older.destination = o.destination AND older.id < o.id \
+                       AND older.status IN ('pending', 'sending'))"
+    };
+}
+
+/// What a claim sets (`$1` now, `$3` the worker); the backends wrap it
+/// round [`select_claimable_outbox!`].
+macro_rules! claim_outbox_set {
+    () => {
+        "status = 'sending', locked_by = $3, locked_at = $1, attempts = outbox.attempts + 1"
+    };
+}
+/// What a claim returns: an [`super::rows::OutboxRow`]. Qualified, since on
+/// PostgreSQL the claimed ids' CTE has an `id` too.
+macro_rules! claim_outbox_returning {
+    () => {
+        "outbox.id, outbox.destination, outbox.notice, outbox.attempts, outbox.created_at"
+    };
+}
+pub(super) use {
+    claim_outbox_returning, claim_outbox_set, head_of_its_queue, select_claimable_outbox,
+    select_due_packages,
+};
+
+/// Binds a [`super::rows::EscalationValues`] in the order of
+/// [`INSERT_ESCALATION`]'s columns.
+macro_rules! bind_escalation_values {
+    ($query:expr, $values:expr) => {{
+        let v: &$crate::store::rows::EscalationValues<'_> = $values;
+        $query
+            .bind(v.package_id)
+            .bind(v.level)
+            .bind(v.clock.as_str())
+            .bind(v.occurrence)
+            .bind(v.clock_due_at)
+            .bind(v.due_at)
+            .bind(v.relation.as_str())
+            .bind(v.status)
+            .bind(v.recorded_at)
+    }};
+}
+pub(super) use bind_escalation_values;
+
+/// Records an escalation ([`bind_escalation_values!`]) unless its unique
+/// key is already taken; returns its new id, or no row when it was recorded
+/// before (by an earlier pass, or by another instance a moment ago).
+pub const INSERT_ESCALATION: &str = "INSERT INTO escalations \
+     (package_id, level, clock, occurrence, clock_due_at, due_at, relation, status, recorded_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (package_id, level, occurrence, clock_due_at) DO NOTHING RETURNING id";
+
+/// Sets package row `$1`'s next due instant to `$2` (NULL: nothing more
+/// can fall due). Not a ledger event, so `updated_at` stays: it says when
+/// the package last changed, and the scheduler changes nothing about it.
+pub const SET_NEXT_DUE_AT: &str = "UPDATE packages SET next_due_at = $2 WHERE id = $1";
+
+/// Queues a message (`$1` destination, `$2` notice, both JSON) at `$3`,
+/// due at once; returns its id.
+pub const INSERT_OUTBOX: &str = "INSERT INTO outbox \
+     (destination, notice, status, attempts, run_at, created_at) \
+     VALUES ($1, $2, 'pending', 0, $3, $3) RETURNING id";
+
+/// Links message `$1` to `rows` escalations (`$2`, `$3`, ...).
+pub fn insert_outbox_links(rows: usize) -> String {
+    format!(
+        "INSERT INTO outbox_escalations (escalation_id, outbox_id) VALUES {}",
+        values_groups(rows, 1, &[1])
+    )
+}
+
+/// Records `$1` as the scheduler's last pass. Never moves it back: with two
+/// instances, the one that commits last may have started first.
+pub const RECORD_PASS: &str = "INSERT INTO service_state (name, at) VALUES ('scheduler', $1) \
+     ON CONFLICT (name) DO UPDATE SET at = excluded.at WHERE service_state.at < excluded.at";
+
+/// The earliest `next_due_at`, and the earliest attempt of a queued message
+/// at the head of its destination's queue. A message behind an older one
+/// (being sent, or waiting for its retry) cannot be claimed at its own
+/// `run_at`; counting it would wake the dispatcher over and over for
+/// nothing. Reads only due packages' index entries and pending messages
+/// (through `outbox_pending_run_at`, or the status index), never a sent one.
+pub const NEXT_WAKE: &str = concat!(
+    "SELECT (SELECT MIN(next_due_at) FROM packages WHERE next_due_at IS NOT NULL), \
+     (SELECT o.run_at FROM outbox o WHERE o.status = 'pending' AND ",
+    head_of_its_queue!(),
+    " ORDER BY o.run_at LIMIT 1)"
+);
+
+/// How a delivery ended, for message `$1` held by worker `$2`: each touches
+/// no row unless the message is still being sent by that worker (its lease
+/// may have run out and another taken it). Every outcome lets go of the
+/// message.
+pub const FINISH_SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $3, \
+     locked_by = NULL, locked_at = NULL \
+     WHERE id = $1 AND status = 'sending' AND locked_by = $2";
+
+/// Back to the queue, to be tried at `$3`; `$4` says why it failed.
+pub const FINISH_RETRY: &str = "UPDATE outbox SET status = 'pending', run_at = $3, \
+     last_error = $4, locked_by = NULL, locked_at = NULL \
+     WHERE id = $1 AND status = 'sending' AND locked_by = $2";
+
+/// Given up; `$3` says why.
+pub const FINISH_DEAD: &str = "UPDATE outbox SET status = 'dead', last_error = $3, \
+     locked_by = NULL, locked_at = NULL \
+     WHERE id = $1 AND status = 'sending' AND locked_by = $2";
+
+/// Not attempted: back to the queue as it was, the attempt uncounted.
+pub const FINISH_RELEASE: &str = "UPDATE outbox SET status = 'pending', \
+     attempts = attempts - 1, locked_by = NULL, locked_at = NULL \
+     WHERE id = $1 AND status = 'sending' AND locked_by = $2";
+
+/// Messages and attempts beyond the first, per status
+/// ([`super::rows::DeliveryCountRow`]). Unlike the claims it reads an entry
+/// for every message ever queued, from the narrow `outbox_status_attempts`
+/// where the planner takes it, not the wide rows: the figures cost grows
+/// with the history. The CAST because PostgreSQL sums BIGINTs as NUMERIC.
+pub const DELIVERY_COUNTS: &str = "SELECT status, COUNT(*) AS messages, \
+     CAST(COALESCE(SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS BIGINT) \
+     AS retries FROM outbox GROUP BY status";
+
+/// When the oldest message not delivered and not dead was queued: reads
+/// only those (through `outbox_queue`, whose condition it states, or the
+/// status index).
+pub const OLDEST_UNDELIVERED: &str =
+    "SELECT MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending')";
+
+/// The last pass, and the earliest `next_due_at` at or before `$1`.
+pub const SCHEDULER_STATUS: &str = "SELECT \
+     (SELECT at FROM service_state WHERE name = 'scheduler'), \
+     (SELECT MIN(next_due_at) FROM packages WHERE next_due_at <= $1)";
+
+/// The escalations of package `$1` (its reference), in the order recorded
+/// ([`super::rows::EscalationRow`]).
+pub const SELECT_ESCALATIONS: &str = "SELECT e.id, e.level, e.clock, e.occurrence, \
+     e.clock_due_at, e.due_at, e.status, e.recorded_at \
+     FROM packages p JOIN escalations e ON e.package_id = p.id \
+     WHERE p.reference = $1 ORDER BY e.id";
+
+/// The messages carrying the escalations of package `$1`
+/// ([`super::rows::DeliveryRow`]), by escalation then message.
+pub const SELECT_ESCALATION_DELIVERIES: &str = "SELECT l.escalation_id, o.id AS message_id, \
+     o.destination, o.status, o.attempts, o.sent_at, o.last_error \
+     FROM packages p JOIN escalations e ON e.package_id = p.id \
+     JOIN outbox_escalations l ON l.escalation_id = e.id \
+     JOIN outbox o ON o.id = l.outbox_id \
+     WHERE p.reference = $1 ORDER BY l.escalation_id, o.id";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,10 +671,10 @@ mod tests {
     fn insert_places_the_shared_time_after_each_rows_values() {
         let sql = insert_packages(2);
         assert!(sql.contains("($2, $3,"), "{sql}");
-        assert!(sql.contains("$17, $1, $1), ($18,"), "{sql}");
+        assert!(sql.contains("$21, $1, $1), ($22,"), "{sql}");
         assert!(
             sql.ends_with(
-                "$33, $1, $1) ON CONFLICT (reference) DO NOTHING RETURNING id, reference"
+                "$41, $1, $1) ON CONFLICT (reference) DO NOTHING RETURNING id, reference"
             ),
             "{sql}"
         );

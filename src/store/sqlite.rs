@@ -37,7 +37,9 @@ impl SqliteStore {
     /// SQLite looks up with a linear scan, so binding time grows with the
     /// square of a statement's parameters. At 25 rows (425 values) a
     /// 100,000-package import took 4 to 9 s on a 2-core machine; at 500
-    /// rows, 30 s (`examples/store_import_bench.rs`).
+    /// rows, 30 s (`examples/store_import_bench.rs`). With the
+    /// acknowledgement columns (25 rows of 22, 550 values) it took 8.8 and
+    /// 9.6 s.
     const INSERT_CHUNK_ROWS: usize = 25;
 
     /// Without statistics SQLite's planner serves a deadline-ordered page
@@ -50,6 +52,26 @@ impl SqliteStore {
 
     const MIGRATIONS_TABLE_EXISTS: &'static str =
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')";
+
+    /// The pass runs in a `BEGIN IMMEDIATE` transaction, which already holds
+    /// every other writer (and so every other pass) off until it ends.
+    const CLAIM_DUE_PACKAGES: &'static str = super::sql::select_due_packages!();
+
+    /// One writer at a time: ids are committed in order already.
+    const SERIALISE_OUTBOX_APPENDS: &'static [&'static str] = &[];
+
+    /// One statement that selects and updates, inside `BEGIN IMMEDIATE`: no
+    /// other dispatcher can claim or finish a message between the choice
+    /// and the update, so neither the same message twice nor a message
+    /// behind another of its destination can be handed out.
+    const CLAIM_OUTBOX: &'static str = concat!(
+        "UPDATE outbox SET ",
+        super::sql::claim_outbox_set!(),
+        " WHERE id IN (",
+        super::sql::select_claimable_outbox!(),
+        ") RETURNING ",
+        super::sql::claim_outbox_returning!()
+    );
 
     /// Opens (creating if missing, with its folder) the database file `url`
     /// names, such as `sqlite://data/ocset.db`, in WAL mode.
@@ -82,6 +104,28 @@ impl SqliteStore {
             .map_err(StoreError::db("opening the SQLite database"))?;
         Ok(Self { pool })
     }
+
+    /// SQLite's plan for `statement` with `values` bound, one step a line.
+    async fn explain(
+        &self,
+        statement: &str,
+        values: &[super::sql::BindValue<'_>],
+    ) -> Result<String, StoreError> {
+        let explain = format!("EXPLAIN QUERY PLAN {statement}");
+        let query = super::sql::bind_values!(
+            sqlx::query_as::<_, (i64, i64, i64, String)>(&explain),
+            values.iter().copied()
+        );
+        let steps = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("explaining a statement"))?;
+        Ok(steps
+            .into_iter()
+            .map(|(_, _, _, step)| step)
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
 }
 
 impl_store!(SqliteStore, pool: SqlitePool, migrations: "./migrations/sqlite");
@@ -94,17 +138,7 @@ mod tests {
 
     /// SQLite's plan for `statement`, one step a line.
     async fn plan(store: &SqliteStore, statement: &str, values: &[sql::BindValue<'_>]) -> String {
-        let explain = format!("EXPLAIN QUERY PLAN {statement}");
-        let query = sql::bind_values!(
-            sqlx::query_as::<_, (i64, i64, i64, String)>(&explain),
-            values.iter().copied()
-        );
-        let steps = query.fetch_all(store.pool()).await.expect("explaining");
-        steps
-            .into_iter()
-            .map(|(_, _, _, step)| step)
-            .collect::<Vec<_>>()
-            .join("\n")
+        store.explain(statement, values).await.expect("explaining")
     }
 
     /// One connection: each connection to `:memory:` is a database of its own.
