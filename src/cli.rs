@@ -5,10 +5,10 @@
 use crate::clock::Clock;
 use crate::config::{self, ConfigError, Settings};
 use crate::domain::{Lpa, Reference, RiskGrade, Role, Stage};
-use crate::notify::Notifier;
-use crate::service::Service;
 use crate::import::read_csv;
 use crate::ledger::{ImportError, Ledger, PackageView};
+use crate::notify::Notifier;
+use crate::service::Service;
 use crate::store::{self, Actor, ApiToken, AuditRecord, PackageFilter, StoreError};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -223,7 +223,11 @@ pub async fn run(
             let notifier = notifier(&ledger.settings_arc()).map_err(CliError::Other)?;
             let service = Service::build(ledger, Arc::new(notifier), &bind)
                 .await
-                .map_err(|e| CliError::Other(anyhow::Error::new(e).context(format!("binding the HTTP API to {bind}"))))?;
+                .map_err(|e| {
+                    CliError::Other(
+                        anyhow::Error::new(e).context(format!("binding the HTTP API to {bind}")),
+                    )
+                })?;
             tracing::info!(
                 database = %url,
                 api = %format!("http://{}", service.address()),

@@ -209,11 +209,7 @@ impl Dispatcher {
     /// from the scheduler, the safety tick) or a retry falls due. On shutdown
     /// it stops claiming, finishes the message in flight, puts the rest of
     /// its batch back, and returns.
-    pub async fn run(
-        self,
-        wake: Arc<Notify>,
-        shutdown: impl Future<Output = ()>,
-    ) {
+    pub async fn run(self, wake: Arc<Notify>, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             let work = self.drain();

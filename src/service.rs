@@ -29,18 +29,28 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("address", &self.app.address()).finish_non_exhaustive()
+        f.debug_struct("Service")
+            .field("address", &self.app.address())
+            .finish_non_exhaustive()
     }
 }
 
 impl Service {
     /// Builds the parts over `ledger`, delivering through `deliver`, and
     /// binds the API to `bind`.
-    pub async fn build(ledger: Ledger, deliver: Arc<dyn Deliver>, bind: &str) -> std::io::Result<Self> {
+    pub async fn build(
+        ledger: Ledger,
+        deliver: Arc<dyn Deliver>,
+        bind: &str,
+    ) -> std::io::Result<Self> {
         let settings = ledger.settings_arc();
         let store = ledger.store().clone();
         let clock = ledger.clock();
-        let worker = format!("dispatcher-{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let worker = format!(
+            "dispatcher-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
         Ok(Self {
             scheduler: Scheduler::new(store.clone(), settings.clone(), clock.clone()),
             dispatcher: Dispatcher::new(store, deliver, clock, &settings.config.delivery, worker),
@@ -58,7 +68,10 @@ impl Service {
     /// Runs until `shutdown` completes, then stops every part: the API
     /// finishes requests in flight, the scheduler finishes its pass, the
     /// dispatcher finishes the message in flight and puts back the rest.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let when_stopped = move || {
             let mut stopped = stopped.clone();
@@ -79,7 +92,11 @@ impl Service {
         .await?;
         cron.start().await?;
 
-        let scheduler = tokio::spawn(self.scheduler.run(self.changed.clone(), deliver_now.clone(), when_stopped()));
+        let scheduler = tokio::spawn(self.scheduler.run(
+            self.changed.clone(),
+            deliver_now.clone(),
+            when_stopped(),
+        ));
         let dispatcher = tokio::spawn(self.dispatcher.run(deliver_now, when_stopped()));
         let api = tokio::spawn(self.app.run_until(when_stopped()));
 

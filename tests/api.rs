@@ -195,26 +195,91 @@ on_both_backends!(
 );
 
 async fn acknowledging_a_breach_needs_a_supervisor_and_a_breach(app: TestApp) {
-    app.create("ACK-1", "very_high", start() - Duration::days(3), "Dudley", "awaiting_enforcement").await;
-    app.create("ACK-2", "standard", start() - Duration::days(3), "Dudley", "awaiting_enforcement").await;
+    app.create(
+        "ACK-1",
+        "very_high",
+        start() - Duration::days(3),
+        "Dudley",
+        "awaiting_enforcement",
+    )
+    .await;
+    app.create(
+        "ACK-2",
+        "standard",
+        start() - Duration::days(3),
+        "Dudley",
+        "awaiting_enforcement",
+    )
+    .await;
     let note = json!({"note": "warrant application with the magistrates"});
-    let intake = app.post("/api/v1/packages/ACK-1/acknowledge", Role::Intake, note.clone()).await;
+    let intake = app
+        .post(
+            "/api/v1/packages/ACK-1/acknowledge",
+            Role::Intake,
+            note.clone(),
+        )
+        .await;
     assert_error(intake, StatusCode::FORBIDDEN, "forbidden", None).await;
-    let not_breached = app.post("/api/v1/packages/ACK-2/acknowledge", Role::Supervisor, note.clone()).await;
+    let not_breached = app
+        .post(
+            "/api/v1/packages/ACK-2/acknowledge",
+            Role::Supervisor,
+            note.clone(),
+        )
+        .await;
     assert_error(not_breached, StatusCode::CONFLICT, "conflict", Some("note")).await;
-    let empty = app.post("/api/v1/packages/ACK-1/acknowledge", Role::Supervisor, json!({"note": " "})).await;
-    assert_error(empty, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("note")).await;
-    let done = app.post("/api/v1/packages/ACK-1/acknowledge", Role::Supervisor, note.clone()).await;
+    let empty = app
+        .post(
+            "/api/v1/packages/ACK-1/acknowledge",
+            Role::Supervisor,
+            json!({"note": " "}),
+        )
+        .await;
+    assert_error(
+        empty,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("note"),
+    )
+    .await;
+    let done = app
+        .post(
+            "/api/v1/packages/ACK-1/acknowledge",
+            Role::Supervisor,
+            note.clone(),
+        )
+        .await;
     assert_eq!(done.status(), StatusCode::OK);
     let view: Value = done.json().await.unwrap();
-    assert_eq!(view["status"], "breached", "an acknowledged breach still counts");
-    let again = app.post("/api/v1/packages/ACK-1/acknowledge", Role::Supervisor, note).await;
+    assert_eq!(
+        view["status"], "breached",
+        "an acknowledged breach still counts"
+    );
+    let again = app
+        .post("/api/v1/packages/ACK-1/acknowledge", Role::Supervisor, note)
+        .await;
     assert_error(again, StatusCode::CONFLICT, "conflict", Some("note")).await;
-    let detail: Value = app.get("/api/v1/packages/ACK-1", Role::Viewer).await.json().await.unwrap();
-    assert_eq!(detail["acknowledgement"]["note"], "warrant application with the magistrates");
+    let detail: Value = app
+        .get("/api/v1/packages/ACK-1", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["acknowledgement"]["note"],
+        "warrant application with the magistrates"
+    );
     assert_eq!(detail["acknowledgement"]["by"], "token:supervisor-test");
-    assert_eq!(detail["events"].as_array().unwrap().last().unwrap()["kind"], "acknowledged");
-    let status: Value = app.get("/api/v1/status", Role::Viewer).await.json().await.unwrap();
+    assert_eq!(
+        detail["events"].as_array().unwrap().last().unwrap()["kind"],
+        "acknowledged"
+    );
+    let status: Value = app
+        .get("/api/v1/status", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["breached"], 1);
     assert_eq!(status["scheduler"]["dead"], 0);
 }
@@ -1241,6 +1306,19 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
         );
     }
     assert_eq!(doc["paths"].as_object().unwrap().len(), 13);
+    // Every documented operation is routed: none falls through to the
+    // "no such endpoint" fallback or answers 405.
+    for (path, method) in expected {
+        let url = format!("{}{}", app.base, path.replace("{reference}", "NO-SUCH-REF"));
+        let request = match method {
+            "post" => app.http.post(&url).json(&json!({})),
+            _ => app.http.get(&url),
+        };
+        let response = request.bearer_auth(app.token(Role::Admin)).send().await.unwrap();
+        assert_ne!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("no such endpoint"), "{method} {path} is documented but not routed");
+    }
     // Every $ref points at a schema that exists.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     let text = doc.to_string();

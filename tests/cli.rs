@@ -507,7 +507,11 @@ fn serve_writes_eml_files_for_a_package_imported_past_its_deadline() {
         format!("reference,risk_grade,received_at,lpa,stage,assigned_officer\nLATE-1,very_high,{received},Birmingham,awaiting_enforcement,pc.one@force.police.uk\n"),
     )
     .unwrap();
-    assert!(ocset(dir.path(), &config, &["import", csv.to_str().unwrap()], &[]).status.success());
+    assert!(
+        ocset(dir.path(), &config, &["import", csv.to_str().unwrap()], &[])
+            .status
+            .success()
+    );
     let mut child = KillOnDrop(
         Process::new(BIN)
             .current_dir(dir.path())
@@ -534,19 +538,40 @@ fn serve_writes_eml_files_for_a_package_imported_past_its_deadline() {
         }
     }
     let outbox = dir.path().join("data/outbox");
-    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(files.len(), 2, "the breach to the Birmingham sergeants and the inspector: {files:?}");
-    assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == "eml")));
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        files.len(),
+        2,
+        "the breach to the Birmingham sergeants and the inspector: {files:?}"
+    );
+    assert!(files
+        .iter()
+        .all(|f| f.extension().is_some_and(|e| e == "eml")));
     let mut to: Vec<String> = Vec::new();
     for file in &files {
         let mail = common::smtp::parse_mail(&std::fs::read(file).unwrap());
-        assert_eq!(mail.subject, "[OFFICIAL-SENSITIVE] OCSET: 1 package breached its enforcement deadline");
+        assert_eq!(
+            mail.subject,
+            "[OFFICIAL-SENSITIVE] OCSET: 1 package breached its enforcement deadline"
+        );
         assert!(mail.text.contains("LATE-1") && mail.html.contains("LATE-1"));
         to.extend(mail.to);
     }
     to.sort();
-    assert_eq!(to, ["birmingham.ocset.sergeants@force.example", "ocset.inspector@force.example"]);
-    let killed = Process::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    assert_eq!(
+        to,
+        [
+            "birmingham.ocset.sergeants@force.example",
+            "ocset.inspector@force.example"
+        ]
+    );
+    let killed = Process::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     assert!(child.0.wait().unwrap().success());
 }

@@ -13,10 +13,10 @@ use ocset_scheduler::cli;
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::{self, Settings};
 use ocset_scheduler::dispatcher::Dispatcher;
-use ocset_scheduler::domain::{Reference, RiskGrade, Stage, Outcome};
+use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
 use ocset_scheduler::intake::NewPackage;
 use ocset_scheduler::ledger::Ledger;
-use ocset_scheduler::notify::{Deliver, Notifier};
+use ocset_scheduler::notify::Deliver;
 use ocset_scheduler::scheduler::Scheduler;
 use ocset_scheduler::store::{self, Actor, Store};
 use std::sync::Arc;
@@ -56,22 +56,41 @@ fn settings_for(dir: &std::path::Path, url: &str, smtp_port: u16) -> Settings {
     let path = common::config_in(dir, url);
     let env = vec![
         ("OCSET__MAIL__TRANSPORT".to_string(), "smtp".to_string()),
-        ("OCSET__MAIL__SMTP__HOST".to_string(), "127.0.0.1".to_string()),
+        (
+            "OCSET__MAIL__SMTP__HOST".to_string(),
+            "127.0.0.1".to_string(),
+        ),
         ("OCSET__MAIL__SMTP__PORT".to_string(), smtp_port.to_string()),
         ("OCSET__MAIL__SMTP__TLS".to_string(), "none".to_string()),
-        ("OCSET__MAIL__SMTP__TIMEOUT_SECONDS".to_string(), "5".to_string()),
-        ("OCSET__LINKS__PACKAGE_URL".to_string(), "https://case-system.example/packages/{reference}".to_string()),
+        (
+            "OCSET__MAIL__SMTP__TIMEOUT_SECONDS".to_string(),
+            "5".to_string(),
+        ),
+        (
+            "OCSET__LINKS__PACKAGE_URL".to_string(),
+            "https://case-system.example/packages/{reference}".to_string(),
+        ),
     ];
     config::load(&path, env).unwrap()
 }
 
-async fn instance(settings: Arc<Settings>, url: &str, clock: &ManualClock, worker: &str) -> Instance {
+async fn instance(
+    settings: Arc<Settings>,
+    url: &str,
+    clock: &ManualClock,
+    worker: &str,
+) -> Instance {
     let store = store::connect(url, 4).await.unwrap();
     store.migrate().await.unwrap();
     instance_over(settings, store, clock, worker)
 }
 
-fn instance_over(settings: Arc<Settings>, store: Arc<dyn Store>, clock: &ManualClock, worker: &str) -> Instance {
+fn instance_over(
+    settings: Arc<Settings>,
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+    worker: &str,
+) -> Instance {
     let notifier: Arc<dyn Deliver> = Arc::new(cli::notifier(&settings).unwrap());
     let clock: Arc<dyn ocset_scheduler::clock::Clock> = Arc::new(clock.clone());
     Instance {
@@ -104,7 +123,14 @@ impl Instance {
         self.dispatcher.drain().await.unwrap();
     }
 
-    async fn create(&self, reference: &str, grade: RiskGrade, received: DateTime<Utc>, lpa: &str, officer: Option<&str>) {
+    async fn create(
+        &self,
+        reference: &str,
+        grade: RiskGrade,
+        received: DateTime<Utc>,
+        lpa: &str,
+        officer: Option<&str>,
+    ) {
         let input = NewPackage {
             reference: reference.into(),
             risk_grade: grade.as_str().into(),
@@ -114,7 +140,10 @@ impl Instance {
             assigned_officer: officer.map(str::to_string),
             ..NewPackage::default()
         };
-        self.ledger.create(&input, &Actor::named("test")).await.unwrap();
+        self.ledger
+            .create(&input, &Actor::named("test"))
+            .await
+            .unwrap();
     }
 }
 
@@ -148,7 +177,11 @@ impl World {
     }
 
     fn mail_to(&self, address: &str) -> Vec<ParsedMail> {
-        self.mail().into_iter().filter(|(to, _)| to == address).map(|(_, m)| m).collect()
+        self.mail()
+            .into_iter()
+            .filter(|(to, _)| to == address)
+            .map(|(_, m)| m)
+            .collect()
     }
 }
 
@@ -191,127 +224,268 @@ on_both_backends!(
 
 /// The subject's words after the marking.
 fn summary(mail: &ParsedMail) -> String {
-    mail.subject.trim_start_matches("[OFFICIAL-SENSITIVE] OCSET: ").to_string()
+    mail.subject
+        .trim_start_matches("[OFFICIAL-SENSITIVE] OCSET: ")
+        .to_string()
 }
 
 async fn a_very_high_package_lives_its_whole_life(w: World) {
-    w.instance.create("VH-1", RiskGrade::VeryHigh, start(), "Coventry", Some(OFFICER)).await;
+    w.instance
+        .create(
+            "VH-1",
+            RiskGrade::VeryHigh,
+            start(),
+            "Coventry",
+            Some(OFFICER),
+        )
+        .await;
     w.run_until(start() + Duration::days(11)).await;
 
     // The assigned officer hears of the warning only.
     let officer = w.mail_to(OFFICER);
     assert_eq!(officer.len(), 1);
-    assert_eq!(officer[0].subject, "[OFFICIAL-SENSITIVE] OCSET: 1 package is approaching its enforcement deadline");
+    assert_eq!(
+        officer[0].subject,
+        "[OFFICIAL-SENSITIVE] OCSET: 1 package is approaching its enforcement deadline"
+    );
     // Sergeants: the warning at 36 hours, the breach at 48, then daily.
     let sergeants = w.mail_to(SERGEANTS);
     let subjects: Vec<String> = sergeants.iter().map(summary).collect();
-    assert_eq!(subjects[0], "1 package is approaching its enforcement deadline");
-    assert!(subjects[1..].iter().all(|s| s == "1 package breached its enforcement deadline"), "{subjects:?}");
-    assert_eq!(sergeants.len(), 1 + 1 + 9, "warning, breach, nine daily repeats to day 11");
+    assert_eq!(
+        subjects[0],
+        "1 package is approaching its enforcement deadline"
+    );
+    assert!(
+        subjects[1..]
+            .iter()
+            .all(|s| s == "1 package breached its enforcement deadline"),
+        "{subjects:?}"
+    );
+    assert_eq!(
+        sergeants.len(),
+        1 + 1 + 9,
+        "warning, breach, nine daily repeats to day 11"
+    );
     // The inspector: the breach and its repeats; SLT: the senior level once.
     assert_eq!(w.mail_to(INSPECTOR).len(), 10);
     let slt = w.mail_to(SLT);
     assert_eq!(slt.len(), 1);
-    assert_eq!(slt[0].subject, "[OFFICIAL-SENSITIVE] OCSET: 1 package is well past its enforcement deadline");
+    assert_eq!(
+        slt[0].subject,
+        "[OFFICIAL-SENSITIVE] OCSET: 1 package is well past its enforcement deadline"
+    );
     // Each message carries the package line and nothing more.
     let first = &sergeants[1];
-    for expected in ["VH-1", "Very high", "Coventry", "Awaiting enforcement", "2024-01-08 09:00 GMT", "2024-01-10 09:00 GMT", OFFICER,
-                     "https://case-system.example/packages/VH-1", "OFFICIAL-SENSITIVE"] {
-        assert!(first.text.contains(expected), "{expected:?} missing from:\n{}", first.text);
-        assert!(first.html.contains(expected), "{expected:?} missing from the HTML");
+    for expected in [
+        "VH-1",
+        "Very high",
+        "Coventry",
+        "Awaiting enforcement",
+        "2024-01-08 09:00 GMT",
+        "2024-01-10 09:00 GMT",
+        OFFICER,
+        "https://case-system.example/packages/VH-1",
+        "OFFICIAL-SENSITIVE",
+    ] {
+        assert!(
+            first.text.contains(expected),
+            "{expected:?} missing from:\n{}",
+            first.text
+        );
+        assert!(
+            first.html.contains(expected),
+            "{expected:?} missing from the HTML"
+        );
     }
     // The escalations are recorded once each, with their deliveries.
-    let record = w.instance.ledger.read(&Reference::parse("VH-1").unwrap(), &Actor::named("test")).await.unwrap().unwrap();
-    let levels: Vec<(String, u32)> = record.escalations.iter().map(|e| (e.level.clone(), e.occurrence)).collect();
+    let record = w
+        .instance
+        .ledger
+        .read(&Reference::parse("VH-1").unwrap(), &Actor::named("test"))
+        .await
+        .unwrap()
+        .unwrap();
+    let levels: Vec<(String, u32)> = record
+        .escalations
+        .iter()
+        .map(|e| (e.level.clone(), e.occurrence))
+        .collect();
     assert_eq!(levels.iter().filter(|(l, _)| l == "breach").count(), 10);
     assert_eq!(levels.iter().filter(|(l, _)| l == "senior").count(), 1);
-    assert!(record.escalations.iter().all(|e| e.deliveries.iter().all(|d| d.status == "sent")));
-    let breach = record.escalations.iter().find(|e| e.level == "breach").unwrap();
+    assert!(record
+        .escalations
+        .iter()
+        .all(|e| e.deliveries.iter().all(|d| d.status == "sent")));
+    let breach = record
+        .escalations
+        .iter()
+        .find(|e| e.level == "breach")
+        .unwrap();
     assert_eq!(breach.due_at, utc("2024-01-10T09:00:00Z"));
     assert_eq!(breach.deliveries.len(), 2, "sergeants and inspector");
 }
 
 async fn every_grade_warns_then_breaches_at_the_right_instants(w: World) {
     let cases = [
-        (RiskGrade::High, "2024-01-13T03:00:00Z", "2024-01-15T09:00:00Z"),
-        (RiskGrade::Medium, "2024-01-23T21:00:00Z", "2024-01-29T09:00:00Z"),
-        (RiskGrade::Standard, "2024-02-22T09:00:00Z", "2024-03-08T09:00:00Z"),
+        (
+            RiskGrade::High,
+            "2024-01-13T15:00:00Z",
+            "2024-01-15T09:00:00Z",
+        ),
+        (
+            RiskGrade::Medium,
+            "2024-01-24T03:00:00Z",
+            "2024-01-29T09:00:00Z",
+        ),
+        (
+            RiskGrade::Standard,
+            "2024-02-22T09:00:00Z",
+            "2024-03-08T09:00:00Z",
+        ),
     ];
     for (grade, _, _) in cases {
-        w.instance.create(&format!("PKG-{grade}"), grade, start(), "Dudley", None).await;
+        w.instance
+            .create(&format!("PKG-{grade}"), grade, start(), "Dudley", None)
+            .await;
     }
     for (grade, warning, breach) in cases {
-        let before = w.mail_to(SERGEANTS).len();
+        let reference = format!("PKG-{grade}");
+        let about = |w: &World| -> Vec<ParsedMail> {
+            w.mail_to(SERGEANTS)
+                .into_iter()
+                .filter(|m| m.text.contains(&reference))
+                .collect()
+        };
         w.run_until(utc(warning) - Duration::seconds(1)).await;
-        assert_eq!(w.mail_to(SERGEANTS).len(), before, "{grade}: nothing before the warning");
+        assert!(about(&w).is_empty(), "{grade}: nothing before the warning");
         w.run_until(utc(warning)).await;
-        let now = w.mail_to(SERGEANTS);
-        assert_eq!(now.len(), before + 1, "{grade}: the warning at {warning}");
-        assert!(now.last().unwrap().text.contains(&format!("PKG-{grade}")));
-        assert!(now.last().unwrap().subject.contains("approaching"));
+        let mail = about(&w);
+        assert_eq!(mail.len(), 1, "{grade}: the warning at {warning}");
+        assert!(
+            mail[0].subject.contains("approaching"),
+            "{}",
+            mail[0].subject
+        );
         w.run_until(utc(breach) - Duration::seconds(1)).await;
-        let before_breach = w.mail_to(SERGEANTS).len();
+        assert_eq!(
+            about(&w).len(),
+            1,
+            "{grade}: nothing between warning and breach"
+        );
         w.run_until(utc(breach)).await;
-        let after = w.mail_to(SERGEANTS);
-        assert_eq!(after.len(), before_breach + 1, "{grade}: the breach at {breach}");
-        assert!(after.last().unwrap().subject.contains("breached"), "{}", after.last().unwrap().subject);
+        let mail = about(&w);
+        assert_eq!(mail.len(), 2, "{grade}: the breach at {breach}");
+        assert!(mail[1].subject.contains("breached"), "{}", mail[1].subject);
     }
 }
 
 async fn acknowledgement_stops_repeats_and_enforcement_stops_everything(w: World) {
-    w.instance.create("VH-ACK", RiskGrade::VeryHigh, start(), "Walsall", None).await;
-    w.instance.create("VH-END", RiskGrade::VeryHigh, start(), "Walsall", None).await;
+    w.instance
+        .create("VH-ACK", RiskGrade::VeryHigh, start(), "Walsall", None)
+        .await;
+    w.instance
+        .create("VH-END", RiskGrade::VeryHigh, start(), "Walsall", None)
+        .await;
     w.run_until(start() + Duration::hours(49)).await; // both breached at 48h
-    let by_reference = |w: &World, reference: &str| w.mail_to(INSPECTOR).iter().filter(|m| m.text.contains(reference)).count();
-    assert_eq!((by_reference(&w, "VH-ACK"), by_reference(&w, "VH-END")), (1, 1));
+    let by_reference = |w: &World, reference: &str| {
+        w.mail_to(INSPECTOR)
+            .iter()
+            .filter(|m| m.text.contains(reference))
+            .count()
+    };
+    assert_eq!(
+        (by_reference(&w, "VH-ACK"), by_reference(&w, "VH-END")),
+        (1, 1)
+    );
     let ledger = &w.instance.ledger;
     ledger
-        .change(&Reference::parse("VH-ACK").unwrap(), &Actor::named("token:sgt"), |p, now| p.acknowledge("warrant sought", "token:sgt", now))
+        .change(
+            &Reference::parse("VH-ACK").unwrap(),
+            &Actor::named("token:sgt"),
+            |p, now| p.acknowledge("warrant sought", "token:sgt", now),
+        )
         .await
         .unwrap();
     ledger
-        .change(&Reference::parse("VH-END").unwrap(), &Actor::named("token:sgt"), |p, now| {
-            p.move_stage(Stage::Enforced, now, Some(Outcome::Arrest), None, now)
-        })
+        .change(
+            &Reference::parse("VH-END").unwrap(),
+            &Actor::named("token:sgt"),
+            |p, now| p.move_stage(Stage::Enforced, now, Some(Outcome::Arrest), None, now),
+        )
         .await
         .unwrap();
     w.run_until(start() + Duration::days(12)).await;
     // No more repeats for either; the senior level still fires for the
     // acknowledged (still open) one, and not for the enforced one.
-    assert_eq!((by_reference(&w, "VH-ACK"), by_reference(&w, "VH-END")), (1, 1));
+    assert_eq!(
+        (by_reference(&w, "VH-ACK"), by_reference(&w, "VH-END")),
+        (1, 1)
+    );
     let slt = w.mail_to(SLT);
     assert_eq!(slt.len(), 1);
     assert!(slt[0].text.contains("VH-ACK") && !slt[0].text.contains("VH-END"));
 }
 
 async fn a_regrade_up_makes_levels_due_at_once_and_down_defers_them(w: World) {
-    w.instance.create("PKG-UP", RiskGrade::Standard, start(), "Sandwell", None).await;
+    w.instance
+        .create("PKG-UP", RiskGrade::Standard, start(), "Sandwell", None)
+        .await;
     w.run_until(start() + Duration::days(10)).await;
-    assert!(w.mail_to(SERGEANTS).is_empty(), "nothing due in 10 days of 60");
+    assert!(
+        w.mail_to(SERGEANTS).is_empty(),
+        "nothing due in 10 days of 60"
+    );
     let policy = w.settings.policy.clone();
     w.instance
         .ledger
-        .change(&Reference::parse("PKG-UP").unwrap(), &Actor::named("test"), move |p, now| p.regrade(RiskGrade::High, "new intel", now, now, &policy))
+        .change(
+            &Reference::parse("PKG-UP").unwrap(),
+            &Actor::named("test"),
+            move |p, now| p.regrade(RiskGrade::High, "new intel", now, now, &policy),
+        )
         .await
         .unwrap();
     w.instance.step().await;
     let sergeants = w.mail_to(SERGEANTS);
-    assert_eq!(sergeants.len(), 1, "the breach at once; the warning superseded, not sent");
-    assert_eq!(sergeants[0].subject, "[OFFICIAL-SENSITIVE] OCSET: 1 package breached its enforcement deadline");
+    assert_eq!(
+        sergeants.len(),
+        1,
+        "the breach at once; the warning superseded, not sent"
+    );
+    assert_eq!(
+        sergeants[0].subject,
+        "[OFFICIAL-SENSITIVE] OCSET: 1 package breached its enforcement deadline"
+    );
     let policy = w.settings.policy.clone();
     w.instance
         .ledger
-        .change(&Reference::parse("PKG-UP").unwrap(), &Actor::named("test"), move |p, now| p.regrade(RiskGrade::Standard, "reassessed", now, now, &policy))
+        .change(
+            &Reference::parse("PKG-UP").unwrap(),
+            &Actor::named("test"),
+            move |p, now| p.regrade(RiskGrade::Standard, "reassessed", now, now, &policy),
+        )
         .await
         .unwrap();
     w.run_until(start() + Duration::days(44)).await;
-    assert_eq!(w.mail_to(SERGEANTS).len(), 1, "nothing until 75% of the standard timescale");
+    assert_eq!(
+        w.mail_to(SERGEANTS).len(),
+        1,
+        "nothing until 75% of the standard timescale"
+    );
     w.run_until(start() + Duration::days(45)).await;
     assert_eq!(w.mail_to(SERGEANTS).len(), 2);
 }
 
 async fn a_restart_between_queueing_and_sending_loses_nothing(w: World) {
-    w.instance.create("CU-1", RiskGrade::VeryHigh, start() - Duration::days(3), "Dudley", None).await;
+    w.instance
+        .create(
+            "CU-1",
+            RiskGrade::VeryHigh,
+            start() - Duration::days(3),
+            "Dudley",
+            None,
+        )
+        .await;
     // The pass queues the messages; the service dies before sending.
     w.instance.scheduler.run_due().await.unwrap();
     assert!(w.smtp.messages().is_empty());
@@ -325,15 +499,29 @@ async fn a_restart_between_queueing_and_sending_loses_nothing(w: World) {
 }
 
 async fn a_crash_between_sending_and_marking_sends_that_one_message_again(w: World) {
-    w.instance.create("CU-2", RiskGrade::VeryHigh, start() - Duration::days(3), "Dudley", None).await;
+    w.instance
+        .create(
+            "CU-2",
+            RiskGrade::VeryHigh,
+            start() - Duration::days(3),
+            "Dudley",
+            None,
+        )
+        .await;
     w.instance.scheduler.run_due().await.unwrap();
     let store = w.instance.ledger.store().clone();
     // A dispatcher claims both messages, sends the first, and dies before
     // recording it.
-    let claimed = store.claim_outbox(start(), "doomed", Duration::minutes(5), 10).await.unwrap();
+    let claimed = store
+        .claim_outbox(start(), "doomed", Duration::minutes(5), 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 2);
     let notifier = cli::notifier(&w.settings).unwrap();
-    notifier.deliver(&claimed[0].destination, &claimed[0].notice).await.unwrap();
+    notifier
+        .deliver(&claimed[0].destination, &claimed[0].notice)
+        .await
+        .unwrap();
     drop(w.instance);
     // Before the lease runs out nobody takes them over.
     let restarted = instance(w.settings.clone(), &w.url, &w.clock, "worker-b").await;
@@ -342,17 +530,46 @@ async fn a_crash_between_sending_and_marking_sends_that_one_message_again(w: Wor
     w.clock.advance(Duration::minutes(5));
     restarted.step().await;
     let to: Vec<String> = w.smtp.messages().iter().map(|m| m.to.join(",")).collect();
-    assert_eq!(to, [INSPECTOR, INSPECTOR, SERGEANTS], "the message on the wire at the crash goes again; nothing else twice");
-    let record = restarted.ledger.read(&Reference::parse("CU-2").unwrap(), &Actor::named("test")).await.unwrap().unwrap();
-    assert_eq!(record.escalations.len(), 2, "warning (superseded) and breach recorded once");
+    assert_eq!(
+        to,
+        [INSPECTOR, INSPECTOR, SERGEANTS],
+        "the message on the wire at the crash goes again; nothing else twice"
+    );
+    let record = restarted
+        .ledger
+        .read(&Reference::parse("CU-2").unwrap(), &Actor::named("test"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.escalations.len(),
+        2,
+        "warning (superseded) and breach recorded once"
+    );
 }
 
 async fn mail_server_down_then_up_delivers_everything_in_order(mut w: World) {
     w.smtp.stop().await;
-    w.instance.create("PKG-A", RiskGrade::VeryHigh, start() - Duration::hours(49), "Dudley", None).await;
+    w.instance
+        .create(
+            "PKG-A",
+            RiskGrade::VeryHigh,
+            start() - Duration::hours(49),
+            "Dudley",
+            None,
+        )
+        .await;
     w.instance.step().await; // queued for sergeants and inspector; both fail
     w.clock.advance(Duration::hours(1));
-    w.instance.create("PKG-B", RiskGrade::VeryHigh, start() - Duration::hours(48), "Dudley", None).await;
+    w.instance
+        .create(
+            "PKG-B",
+            RiskGrade::VeryHigh,
+            start() - Duration::hours(48),
+            "Dudley",
+            None,
+        )
+        .await;
     w.instance.step().await; // a second message each, behind the first
     let stats = w.instance.ledger.store().delivery_stats().await.unwrap();
     assert_eq!((stats.pending, stats.sent, stats.dead), (4, 0, 0));
@@ -370,7 +587,10 @@ async fn mail_server_down_then_up_delivers_everything_in_order(mut w: World) {
     w.instance.step().await;
     let sergeants = w.mail_to(SERGEANTS);
     assert_eq!(sergeants.len(), 2);
-    assert!(sergeants[0].text.contains("PKG-A") && sergeants[1].text.contains("PKG-B"), "in order");
+    assert!(
+        sergeants[0].text.contains("PKG-A") && sergeants[1].text.contains("PKG-B"),
+        "in order"
+    );
     assert!(summary(&sergeants[0]).contains("breached"));
     let stats = w.instance.ledger.store().delivery_stats().await.unwrap();
     assert_eq!((stats.pending, stats.sent, stats.dead), (0, 4, 0));
@@ -380,7 +600,13 @@ async fn fifty_packages_due_during_downtime_make_one_message_per_recipient(w: Wo
     for i in 0..50 {
         let lpa = if i % 2 == 0 { "Birmingham" } else { "Coventry" };
         w.instance
-            .create(&format!("PKG-{i:02}"), RiskGrade::High, start() + Duration::minutes(i), lpa, None)
+            .create(
+                &format!("PKG-{i:02}"),
+                RiskGrade::High,
+                start() - Duration::minutes(50 - i),
+                lpa,
+                None,
+            )
             .await;
     }
     // Down for two weeks: every deadline, and some repeats, pass unseen.
@@ -388,11 +614,28 @@ async fn fifty_packages_due_during_downtime_make_one_message_per_recipient(w: Wo
     w.instance.step().await;
     let mail = w.mail();
     let recipients: Vec<&str> = mail.iter().map(|(to, _)| to.as_str()).collect();
-    assert_eq!(recipients, [BIRMINGHAM_SERGEANTS, INSPECTOR, SERGEANTS], "one message per recipient");
+    assert_eq!(
+        recipients,
+        [BIRMINGHAM_SERGEANTS, INSPECTOR, SERGEANTS],
+        "one message per recipient"
+    );
     let inspector = &mail[1].1;
-    assert_eq!(inspector.subject, "[OFFICIAL-SENSITIVE] OCSET: 50 packages breached their enforcement deadline");
-    let positions: Vec<usize> = (0..50).map(|i| inspector.text.find(&format!("PKG-{i:02}")).expect("every package listed")).collect();
-    assert!(positions.windows(2).all(|p| p[0] < p[1]), "most overdue first");
+    assert_eq!(
+        inspector.subject,
+        "[OFFICIAL-SENSITIVE] OCSET: 50 packages breached their enforcement deadline"
+    );
+    let positions: Vec<usize> = (0..50)
+        .map(|i| {
+            inspector
+                .text
+                .find(&format!("PKG-{i:02}"))
+                .expect("every package listed")
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|p| p[0] < p[1]),
+        "most overdue first"
+    );
     assert!(mail[0].1.subject.contains("25 packages") && mail[2].1.subject.contains("25 packages"));
     // Nothing more until the next repeat.
     w.instance.step().await;
@@ -401,10 +644,22 @@ async fn fifty_packages_due_during_downtime_make_one_message_per_recipient(w: Wo
 
 async fn a_rejected_address_is_dead_at_once_and_counted(w: World) {
     w.smtp.reject(INSPECTOR);
-    w.instance.create("PKG-R", RiskGrade::VeryHigh, start() - Duration::days(3), "Dudley", None).await;
+    w.instance
+        .create(
+            "PKG-R",
+            RiskGrade::VeryHigh,
+            start() - Duration::days(3),
+            "Dudley",
+            None,
+        )
+        .await;
     w.instance.step().await;
     let stats = w.instance.ledger.store().delivery_stats().await.unwrap();
-    assert_eq!((stats.sent, stats.dead, stats.pending), (1, 1, 0), "sergeants got theirs; the rejected one is not retried");
+    assert_eq!(
+        (stats.sent, stats.dead, stats.pending),
+        (1, 1, 0),
+        "sergeants got theirs; the rejected one is not retried"
+    );
     let figures = w.instance.ledger.scheduler_figures().await.unwrap();
     assert_eq!(figures.dead, 1);
     assert_eq!(figures.due_not_delivered, 0);
@@ -420,7 +675,17 @@ async fn postgres_two_instances_send_each_escalation_exactly_once() {
         let second = instance(w.settings.clone(), &url, &w.clock, "worker-b").await;
         for i in 0..20 {
             w.instance
-                .create(&format!("PKG-{i:02}"), if i % 2 == 0 { RiskGrade::VeryHigh } else { RiskGrade::High }, start() + Duration::hours(i), "Solihull", None)
+                .create(
+                    &format!("PKG-{i:02}"),
+                    if i % 2 == 0 {
+                        RiskGrade::VeryHigh
+                    } else {
+                        RiskGrade::High
+                    },
+                    start() - Duration::hours(20 - i),
+                    "Solihull",
+                    None,
+                )
                 .await;
         }
         let mut now = start();
@@ -433,7 +698,16 @@ async fn postgres_two_instances_send_each_escalation_exactly_once() {
         // messages with the recorded escalations' deliveries.
         let mut expected = 0;
         for i in 0..20 {
-            let record = w.instance.ledger.read(&Reference::parse(&format!("PKG-{i:02}")).unwrap(), &Actor::named("test")).await.unwrap().unwrap();
+            let record = w
+                .instance
+                .ledger
+                .read(
+                    &Reference::parse(&format!("PKG-{i:02}")).unwrap(),
+                    &Actor::named("test"),
+                )
+                .await
+                .unwrap()
+                .unwrap();
             for escalation in &record.escalations {
                 let per = escalation.deliveries.len();
                 assert!(escalation.status != "notified" || per > 0);
@@ -441,12 +715,22 @@ async fn postgres_two_instances_send_each_escalation_exactly_once() {
                 expected += per;
             }
         }
-        let lines: usize = w.smtp.messages().iter().map(|m| {
-            let text = parse_mail(&m.data).text;
-            (0..20).filter(|i| text.contains(&format!("PKG-{i:02}"))).count()
-        }).sum();
+        let lines: usize = w
+            .smtp
+            .messages()
+            .iter()
+            .map(|m| {
+                let text = parse_mail(&m.data).text;
+                (0..20)
+                    .filter(|i| text.contains(&format!("PKG-{i:02}")))
+                    .count()
+            })
+            .sum();
         assert!(expected > 0);
-        assert_eq!(lines, expected, "each escalation's line reached each recipient exactly once");
+        assert_eq!(
+            lines, expected,
+            "each escalation's line reached each recipient exactly once"
+        );
     })
     .await;
 }

@@ -62,6 +62,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/packages/{reference}/safeguarding",
             post(packages::safeguarding),
         )
+        .route(
+            "/api/v1/packages/{reference}/acknowledge",
+            post(packages::acknowledge),
+        )
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/breaches", get(status::breaches))
         .route("/api/v1/openapi.json", get(ops::openapi))
