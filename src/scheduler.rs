@@ -253,3 +253,146 @@ impl Scheduler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+    use crate::domain::{
+        Lpas, OfficerEmail, OpenStage, PackageParts, PackageState, Reference, RiskGrade,
+        Safeguarding,
+    };
+
+    const CONFIG: &str = r#"
+[force]
+lpas = ["Birmingham", "Coventry"]
+[recipients.ocset_sergeants]
+default = ["sgts@force.example"]
+by_lpa = { Birmingham = ["bham.sgts@force.example"] }
+[recipients.ocset_inspector]
+default = ["insp@force.example"]
+[recipients.ppu_slt]
+default = ["slt@force.example"]
+[[webhook]]
+name = "ocset-teams"
+url = "https://teams.example/hook/secret-path"
+levels = ["breach"]
+format = "teams"
+[mail]
+marking = "OFFICIAL-SENSITIVE"
+"#;
+
+    fn escalator() -> (Escalator, Arc<Settings>) {
+        let settings = Arc::new(load_str(CONFIG, "test.toml", Vec::new()).unwrap());
+        (Escalator::new(settings.clone()), settings)
+    }
+
+    fn package(settings: &Settings, reference: &str, lpa: &str, officer: Option<&str>) -> Package {
+        let received_at: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
+        Package::from_parts(PackageParts {
+            reference: Reference::parse(reference).unwrap(),
+            received_at,
+            lpa: Lpas::restore(lpa.into()),
+            assigned_officer: officer.map(|o| OfficerEmail::parse(o).unwrap()),
+            deadline: settings.policy.initial(RiskGrade::VeryHigh, received_at),
+            state: PackageState::Open {
+                stage: OpenStage::AwaitingEnforcement,
+                since: received_at,
+            },
+            safeguarding: Safeguarding::default(),
+            acknowledgement: None,
+        })
+    }
+
+    fn email(address: &str) -> Destination {
+        Destination::Email(address.into())
+    }
+
+    #[test]
+    fn destinations_follow_the_level_the_lpa_the_officer_and_the_webhooks() {
+        let (e, settings) = escalator();
+        let bham = package(
+            &settings,
+            "A-1",
+            "Birmingham",
+            Some("pc.one@force.police.uk"),
+        );
+        assert_eq!(
+            e.destinations("warning", &bham),
+            [
+                email("bham.sgts@force.example"),
+                email("pc.one@force.police.uk")
+            ]
+        );
+        assert_eq!(
+            e.destinations("breach", &bham),
+            [
+                email("bham.sgts@force.example"),
+                email("insp@force.example"),
+                Destination::Webhook("ocset-teams".into())
+            ]
+        );
+        let coventry = package(&settings, "A-2", "Coventry", None);
+        assert_eq!(
+            e.destinations("warning", &coventry),
+            [email("sgts@force.example")],
+            "no officer assigned"
+        );
+        assert_eq!(
+            e.destinations("senior", &coventry),
+            [email("slt@force.example")]
+        );
+        assert!(e.destinations("no-such-level", &coventry).is_empty());
+    }
+
+    #[test]
+    fn compose_makes_one_notice_per_destination_most_urgent_first() {
+        let (e, settings) = escalator();
+        let now: DateTime<Utc> = "2024-01-05T00:00:00Z".parse().unwrap();
+        let a = package(&settings, "A-1", "Coventry", None);
+        let b = package(&settings, "B-2", "Coventry", None);
+        let plan_a = e.plan(&a, now);
+        let plan_b = e.plan(&b, "2024-01-02T13:00:00Z".parse().unwrap());
+        let breach_a = plan_a
+            .escalations
+            .iter()
+            .find(|d| d.due.level == "breach")
+            .unwrap();
+        let warning_b = &plan_b.escalations[0];
+        assert_eq!(warning_b.due.level, "warning");
+        let recorded = vec![
+            RecordedEscalation {
+                id: 7,
+                destinations: warning_b.destinations.clone(),
+                item: warning_b.item.clone(),
+            },
+            RecordedEscalation {
+                id: 9,
+                destinations: breach_a.destinations.clone(),
+                item: breach_a.item.clone(),
+            },
+        ];
+        let drafts = e.compose(recorded, now);
+        let to: Vec<&Destination> = drafts.iter().map(|d| &d.destination).collect();
+        assert_eq!(
+            to,
+            [
+                &email("insp@force.example"),
+                &email("sgts@force.example"),
+                &Destination::Webhook("ocset-teams".into())
+            ]
+        );
+        let sergeants = &drafts[1];
+        assert_eq!(sergeants.escalation_ids, [7, 9]);
+        let order: Vec<&str> = sergeants
+            .notice
+            .items
+            .iter()
+            .map(|i| i.reference.as_str())
+            .collect();
+        assert_eq!(order, ["A-1", "B-2"], "the breach before the warning");
+        assert_eq!(sergeants.notice.marking, "OFFICIAL-SENSITIVE");
+        assert_eq!(sergeants.notice.as_of, now);
+        assert_eq!(sergeants.notice.time_zone, "Europe/London");
+    }
+}
