@@ -229,17 +229,15 @@ impl Dispatcher {
             if let Err(e) = result {
                 tracing::error!(error = %e, "dispatcher round failed; will retry");
             }
-            let wait = match self.store.next_wake().await {
-                Ok(Some(at)) => (at - self.clock.now())
-                    .to_std()
-                    .unwrap_or_default()
-                    .min(crate::scheduler::LONGEST_SLEEP),
-                _ => crate::scheduler::LONGEST_SLEEP,
-            };
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
+            if crate::scheduler::wait_for_work(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                &wake,
+                &mut shutdown,
+            )
+            .await
+            {
+                return;
             }
         }
     }

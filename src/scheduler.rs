@@ -26,6 +26,34 @@ use tokio::sync::Notify;
 /// (`scheduler.tick_seconds`) usually wakes them much sooner.
 pub const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// Sleeps until the earliest due work (a package's next level or a
+/// message's retry), a wake-up, or shutdown, whichever comes first; at most
+/// [`LONGEST_SLEEP`]. True when shutdown came. The scheduler's and the
+/// dispatcher's loops both wait here.
+pub async fn wait_for_work(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    wake: &Notify,
+    shutdown: &mut (impl Future<Output = ()> + Unpin),
+) -> bool {
+    let wait = match store.next_wake().await {
+        Ok(Some(at)) => (at - clock.now())
+            .to_std()
+            .unwrap_or_default()
+            .min(LONGEST_SLEEP),
+        Ok(None) => LONGEST_SLEEP,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the next due instant");
+            LONGEST_SLEEP
+        }
+    };
+    tokio::select! {
+        () = shutdown => true,
+        () = wake.notified() => false,
+        () = tokio::time::sleep(wait) => false,
+    }
+}
+
 /// Decides what a due package owes and how the messages are grouped.
 #[derive(Debug, Clone)]
 pub struct Escalator {
@@ -234,21 +262,15 @@ impl Scheduler {
                 }
                 Err(e) => tracing::error!(error = %e, "scheduler pass failed; will retry"),
             }
-            let wait = match self.store.next_wake().await {
-                Ok(Some(at)) => (at - self.clock.now())
-                    .to_std()
-                    .unwrap_or_default()
-                    .min(crate::scheduler::LONGEST_SLEEP),
-                Ok(None) => crate::scheduler::LONGEST_SLEEP,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the next due instant");
-                    crate::scheduler::LONGEST_SLEEP
-                }
-            };
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
+            if wait_for_work(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                &wake,
+                &mut shutdown,
+            )
+            .await
+            {
+                return;
             }
         }
     }

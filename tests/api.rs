@@ -2,6 +2,7 @@
 //! HTTP by reqwest, on SQLite and on PostgreSQL, with a clock the test
 //! controls.
 
+#[macro_use]
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
@@ -154,35 +155,8 @@ async fn assert_error(
     body
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let dir = tempfile::tempdir().unwrap();
-                    super::$case(super::spawn_app(common_url(&dir)).await).await;
-                }
-            )*
-            fn common_url(dir: &tempfile::TempDir) -> String {
-                super::common::sqlite_url(dir.path())
-            }
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::common::with_postgres(|url| async move {
-                        super::$case(super::spawn_app(url).await).await;
-                    })
-                    .await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
+    spawn_app;
     create_read_regrade_and_move_stages,
     status_gives_the_current_position_to_the_package,
     every_auth_case,

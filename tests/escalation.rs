@@ -5,6 +5,7 @@
 //! dispatcher drain at the clock's "now", as the service loop does when it
 //! wakes.
 
+#[macro_use]
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
@@ -185,32 +186,8 @@ impl World {
     }
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let dir = tempfile::tempdir().unwrap();
-                    super::$case(super::world(super::common::sqlite_url(dir.path())).await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::common::with_postgres(|url| async move {
-                        super::$case(super::world(url).await).await;
-                    })
-                    .await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
+    world;
     a_very_high_package_lives_its_whole_life,
     every_grade_warns_then_breaches_at_the_right_instants,
     acknowledgement_stops_repeats_and_enforcement_stops_everything,

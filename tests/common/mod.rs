@@ -102,3 +102,34 @@ pub fn config_in(dir: &Path, database_url: &str) -> PathBuf {
 pub fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("ocset.db").display())
 }
+
+/// Generates, for each case, a test on SQLite (a file in a temporary
+/// folder) and one on PostgreSQL (a database made for it and dropped after):
+/// `on_both_backends!(setup; case_a, case_b)` runs `case(setup(url).await)`.
+/// Use it after `#[macro_use] mod common;`.
+#[allow(unused_macros)] // not every test file runs cases on both backends
+macro_rules! on_both_backends {
+    ($setup:ident; $($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let url = super::common::sqlite_url(dir.path());
+                    super::$case(super::$setup(url).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::common::with_postgres(|url| async move {
+                        super::$case(super::$setup(url).await).await;
+                    })
+                    .await;
+                }
+            )*
+        }
+    };
+}
