@@ -74,6 +74,42 @@ pub enum Command {
     /// Fill an empty database with fictional packages (DEMO-0001...) relative
     /// to now, to see every feature at work.
     Demo,
+    /// The weekly performance digest.
+    #[command(subcommand)]
+    Digest(DigestAction),
+}
+
+/// What to do with the weekly digest.
+#[derive(Debug, Subcommand)]
+pub enum DigestAction {
+    /// Write the weekly report to stdout without sending it.
+    Preview {
+        /// The ISO week, as 2024-W05 (Monday to Monday in the force time
+        /// zone); by default the last complete week.
+        #[arg(long, value_parser = parse_week)]
+        week: Option<crate::report::IsoWeek>,
+        /// html, text, json or csv (the open packages and breaches).
+        #[arg(long, value_enum, default_value_t = DigestFormat::Text)]
+        format: DigestFormat,
+    },
+}
+
+/// A rendering of the weekly report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DigestFormat {
+    /// HTML for email, with inline styles and a table chart.
+    Html,
+    /// Plain text.
+    Text,
+    /// JSON, every figure.
+    Json,
+    /// CSV of the open packages at the week's end, breaches flagged.
+    Csv,
+}
+
+fn parse_week(text: &str) -> Result<crate::report::IsoWeek, String> {
+    text.parse()
+        .map_err(|e: crate::report::BadWeek| e.to_string())
 }
 
 /// What to do with tokens.
@@ -298,6 +334,37 @@ pub async fn run(
                 writeln!(out).map_err(io)?;
             } else {
                 write!(out, "{}", table(&views, tz)).map_err(io)?;
+            }
+        }
+        Command::Digest(DigestAction::Preview { week, format }) => {
+            use crate::report::{render, IsoWeek};
+            let params = settings.report_params();
+            let week =
+                week.unwrap_or_else(|| IsoWeek::last_complete(clock.now(), params.time_zone));
+            let now = clock.now();
+            let ledger = open_ledger(settings, clock).await?;
+            let report = crate::report::weekly(ledger.store().as_ref(), week, &params).await?;
+            // The report lists references, so reading it is audited like a list.
+            let detail = format!("week {week}, format {format:?}");
+            ledger
+                .store()
+                .audit(
+                    &Actor::named(cli_actor()),
+                    "report.previewed",
+                    None,
+                    Some(&detail),
+                    now,
+                )
+                .await?;
+            let body = match format {
+                DigestFormat::Html => render::html(&report),
+                DigestFormat::Text => render::text(&report),
+                DigestFormat::Json => render::json(&report),
+                DigestFormat::Csv => render::csv(&report),
+            };
+            write!(out, "{body}").map_err(io)?;
+            if !body.ends_with('\n') {
+                writeln!(out).map_err(io)?;
             }
         }
         Command::Demo => {

@@ -365,6 +365,19 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// What the weekly report needs from the configuration. The referral
+    /// target is taken as elapsed hours (a day as 24), which is exact for
+    /// the default of 24 hours.
+    pub fn report_params(&self) -> crate::report::ReportParams {
+        crate::report::ReportParams {
+            time_zone: self.time_zone,
+            marking: self.marking().to_string(),
+            referral_within: chrono::Duration::hours(i64::from(
+                self.config.safeguarding.referral_within.nominal_hours(),
+            )),
+        }
+    }
+
     /// The rules new packages are admitted under.
     pub fn intake_rules(&self) -> IntakeRules {
         IntakeRules {

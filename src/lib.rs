@@ -16,6 +16,7 @@ pub mod intake;
 pub mod ledger;
 pub mod notify;
 pub mod position;
+pub mod report;
 pub mod scheduler;
 pub mod service;
 pub mod store;

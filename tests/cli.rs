@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
-use ocset_scheduler::cli::{self, Command, ListArgs};
+use ocset_scheduler::cli::{self, Command, DigestAction, DigestFormat, ListArgs};
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config;
 use serde_json::Value;
@@ -723,4 +723,63 @@ async fn status_follows_the_controlled_clock() {
     assert_eq!(status().await, "due_soon");
     clock.set(utc("2024-01-03T10:00:00Z"));
     assert_eq!(status().await, "breached");
+}
+
+#[tokio::test]
+async fn digest_preview_renders_the_demo_week_in_every_format_and_names_a_bad_week() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let settings = config::load(&config_path, Vec::new()).unwrap();
+    // A Wednesday: the last complete week is 2026-W47 (16 to 23 November);
+    // the demo data are relative to now, so they reach into that week.
+    let clock = ManualClock::new(utc("2026-11-25T12:00:00Z"));
+    run(Command::Demo, &settings, &clock).await.unwrap();
+    let preview = |week: Option<&str>, format: DigestFormat| {
+        run(
+            Command::Digest(DigestAction::Preview {
+                week: week.map(|w| w.parse().unwrap()),
+                format,
+            }),
+            &settings,
+            &clock,
+        )
+    };
+    let json: Value =
+        serde_json::from_str(&preview(None, DigestFormat::Json).await.unwrap()).unwrap();
+    assert_eq!(json["week"], "2026-W47");
+    assert_eq!(json["marking"], "OFFICIAL-SENSITIVE");
+    assert_eq!(json["trend"].as_array().unwrap().len(), 12);
+    let html = preview(Some("2026-W47"), DigestFormat::Html).await.unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<table id=\"trend\""));
+    let text = preview(Some("2026-W47"), DigestFormat::Text).await.unwrap();
+    assert!(
+        text.starts_with("OFFICIAL-SENSITIVE")
+            && text.contains("OCSET weekly performance, 2026-W47")
+    );
+    let csv = preview(Some("2026-W47"), DigestFormat::Csv).await.unwrap();
+    assert!(csv.starts_with("marking,week,reference"));
+    let audit = run(
+        Command::Audit {
+            reference: None,
+            json: false,
+        },
+        &settings,
+        &clock,
+    )
+    .await
+    .unwrap();
+    assert!(audit.contains("report.previewed"), "{audit}");
+
+    let bad = ocset(
+        dir.path(),
+        &config_path,
+        &["digest", "preview", "--week", "2024-W5"],
+        &[],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("\"2024-W5\" is not an ISO week"),
+        "{}",
+        stderr(&bad)
+    );
 }

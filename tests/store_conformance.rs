@@ -95,6 +95,7 @@ conformance! {
         a_refused_change_writes_nothing,
         updating_a_missing_package_is_not_found,
         events_come_back_oldest_first_with_actor_and_recorded_time,
+        the_ledger_before_an_instant_comes_back_in_sequence_by_occurrence,
         concurrent_changes_to_one_package_all_land_in_turn,
         counts_tell_demo_packages_by_their_exact_prefix,
         a_large_batch_inserts_in_one_call,
@@ -1047,6 +1048,81 @@ async fn events_come_back_oldest_first_with_actor_and_recorded_time(store: Arc<d
         back.assigned_officer().unwrap().as_str(),
         "pc.two@force.police.uk"
     );
+}
+
+async fn the_ledger_before_an_instant_comes_back_in_sequence_by_occurrence(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    // Received on 20 May (plain) and 25 May.
+    let later = admitted(
+        "NCA-B",
+        "medium",
+        "2024-05-25 10:00",
+        "Solihull",
+        "awaiting_enforcement",
+    );
+    insert(&store, vec![plain("NCA-A"), later]).await;
+    // A stage move recorded now but effective on 22 May: it counts from
+    // when it happened, and comes after the creations in sequence.
+    store
+        .update_package(
+            &reference("NCA-A"),
+            &Actor::named("cli:test"),
+            now(),
+            Box::new(|p| {
+                p.move_stage(
+                    Stage::AwaitingEnforcement,
+                    at("2024-05-22T09:00:00Z"),
+                    None,
+                    None,
+                    now(),
+                )
+                .map(|c| entry(c, Some(now())))
+            }),
+        )
+        .await
+        .unwrap();
+    let summary =
+        |events: Vec<ocset_scheduler::store::LedgerEvent>| -> Vec<(String, &'static str, Stage)> {
+            events
+                .into_iter()
+                .map(|e| (e.reference.to_string(), e.kind.name(), e.stage))
+                .collect()
+        };
+    assert_eq!(
+        summary(
+            store
+                .events_before(at("2024-05-20T09:00:00Z"))
+                .await
+                .unwrap()
+        ),
+        []
+    );
+    assert_eq!(
+        summary(
+            store
+                .events_before(at("2024-05-23T00:00:00Z"))
+                .await
+                .unwrap()
+        ),
+        [
+            ("NCA-A".into(), "created", Stage::IntelligenceDevelopment),
+            ("NCA-A".into(), "stage_changed", Stage::AwaitingEnforcement),
+        ]
+    );
+    let all = store.events_before(now()).await.unwrap();
+    assert!(all.windows(2).all(|w| w[0].sequence < w[1].sequence));
+    assert_eq!(
+        summary(all),
+        [
+            ("NCA-A".into(), "created", Stage::IntelligenceDevelopment),
+            ("NCA-B".into(), "created", Stage::AwaitingEnforcement),
+            ("NCA-A".into(), "stage_changed", Stage::AwaitingEnforcement),
+        ]
+    );
+    // The bound is exclusive: an event at the instant itself is not before it.
+    let received_b = stored(&store, "NCA-B").await.received_at();
+    let before_b = store.events_before(received_b).await.unwrap();
+    assert!(before_b.iter().all(|e| e.reference.as_str() == "NCA-A"));
 }
 
 async fn the_event_ledger_refuses_update_and_delete(store: Arc<dyn Store>, raw: Raw) {

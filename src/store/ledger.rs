@@ -282,6 +282,24 @@ macro_rules! impl_store {
                     .collect()
             }
 
+            async fn events_before(
+                &self,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::store::LedgerEvent>, $crate::store::StoreError> {
+                use $crate::store::{
+                    rows::{stored_instant, EventRow},
+                    sql, StoreError,
+                };
+                sqlx::query_as::<_, EventRow>(sql::SELECT_EVENTS_BEFORE)
+                    .bind(stored_instant(until))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::db("reading the ledger's events"))?
+                    .into_iter()
+                    .map($crate::store::LedgerEvent::try_from)
+                    .collect()
+            }
+
             async fn list_packages(
                 &self,
                 filter: &$crate::store::PackageFilter,

@@ -440,6 +440,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The ledger of one package, oldest first.
     async fn events(&self, reference: &Reference) -> Result<Vec<LedgerEvent>, StoreError>;
 
+    /// Every event of every package that took effect before `until`
+    /// (`occurred_at < until`), in the order appended. The reports rebuild
+    /// the position at any past instant from these, with no snapshots.
+    async fn events_before(&self, until: DateTime<Utc>) -> Result<Vec<LedgerEvent>, StoreError>;
+
     /// Packages matching `filter`, ordered by deadline then reference
     /// (so breached ones come most overdue first).
     async fn list_packages(&self, filter: &PackageFilter) -> Result<Vec<Package>, StoreError>;

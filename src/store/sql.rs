@@ -186,6 +186,16 @@ pub const SELECT_EVENTS: &str = "SELECT e.id, p.reference, e.kind, e.occurred_at
      FROM package_events e JOIN packages p ON p.id = e.package_id \
      WHERE p.reference = $1 ORDER BY e.id";
 
+/// Every event of the ledger that took effect before `$1`, in the order
+/// they were appended (the sequence), for rebuilding the position at past
+/// instants. Filtered on `occurred_at`, not `recorded_at`: a stage move
+/// recorded late counts from when it happened.
+pub const SELECT_EVENTS_BEFORE: &str =
+    "SELECT e.id, p.reference, e.kind, e.occurred_at, e.recorded_at, \
+     e.actor, e.risk_grade, e.stage, e.deadline_at, e.details \
+     FROM package_events e JOIN packages p ON p.id = e.package_id \
+     WHERE e.occurred_at < $1 ORDER BY e.id";
+
 /// All packages, and those whose reference starts with `$1`. `substr`, not
 /// `LIKE`: SQLite's `LIKE` ignores case, PostgreSQL's does not, and a demo
 /// count must not depend on the backend.

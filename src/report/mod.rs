@@ -1,0 +1,681 @@
+//! The weekly performance report: one model, rebuilt from the append-only
+//! event ledger (never from snapshots), rendered as JSON, CSV, plain text
+//! and HTML (see [`render`]).
+//!
+//! [`WeeklyReport::build`] is pure: it takes the ledger's events before the
+//! week's end and folds them per package to the state at each instant it
+//! needs (the week's end, the previous week's end, the end of each of the
+//! last 12 weeks). Every event row carries the grade, stage and deadline
+//! after it, so the fold needs nothing but the events.
+
+pub mod render;
+pub mod week;
+
+pub use week::{BadWeek, IsoWeek};
+
+use crate::domain::{EventKind, Outcome, RiskGrade, Stage};
+use crate::store::{LedgerEvent, Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How many weeks the trend and the longer figures cover, the report's week
+/// included.
+pub const TREND_WEEKS: i64 = 12;
+
+/// What a report needs besides the ledger.
+#[derive(Debug, Clone)]
+pub struct ReportParams {
+    /// The force time zone: weeks run Monday 00:00 to Monday 00:00 in it.
+    pub time_zone: Tz,
+    /// The protective marking every rendering carries.
+    pub marking: String,
+    /// How soon after child access is identified the referral is due.
+    pub referral_within: Duration,
+}
+
+/// The weekly performance report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeeklyReport {
+    /// The protective marking.
+    pub marking: String,
+    /// The week, `2024-W05`.
+    pub week: IsoWeek,
+    /// Monday 00:00 local, as an instant.
+    pub starts_at: DateTime<Utc>,
+    /// The next Monday 00:00 local (exclusive): the figures' "now".
+    pub ends_at: DateTime<Utc>,
+    /// The force time zone.
+    pub time_zone: String,
+    /// Open packages at the week's end, per queue and grade.
+    pub position: Vec<PositionLine>,
+    /// Received, enforced and closed in the week and over 12 weeks.
+    pub flow: Flow,
+    /// Open packages past their deadline at the week's end, most overdue first.
+    pub breaches: Vec<OpenPackageLine>,
+    /// Time spent in each queue, and the outcomes of stopped clocks.
+    pub timeliness: Timeliness,
+    /// Safeguarding referrals.
+    pub safeguarding: SafeguardingFigures,
+    /// The position and breaches per LPA at the week's end.
+    pub by_lpa: Vec<LpaLine>,
+    /// Open packages per grade at the end of each of the last 12 weeks,
+    /// oldest first, ending with this week.
+    pub trend: Vec<TrendPoint>,
+    /// Every open package at the week's end (for the CSV), by deadline.
+    pub open_packages: Vec<OpenPackageLine>,
+}
+
+/// One queue and grade of the position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PositionLine {
+    /// The queue.
+    pub stage: Stage,
+    /// The grade.
+    pub grade: RiskGrade,
+    /// Open packages at the week's end.
+    pub open: u64,
+    /// Age in whole days of the oldest (from receipt).
+    pub oldest_age_days: Option<i64>,
+    /// At or past their deadline.
+    pub breached: u64,
+    /// Not breached, due within 7 days of the week's end.
+    pub due_within_7_days: u64,
+    /// `open` minus the open count at the previous week's end.
+    pub open_change: i64,
+}
+
+/// The flow of packages in the week and over 12 weeks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flow {
+    /// This week.
+    pub week: FlowFigures,
+    /// The 12 weeks ending with this one.
+    pub twelve_weeks: FlowFigures,
+}
+
+/// Received, enforced, closed, and enforcement within timescale per grade.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct FlowFigures {
+    /// Packages received.
+    pub received: u64,
+    /// Clocks stopped by enforcement.
+    pub enforced: u64,
+    /// Clocks stopped by closure without enforcement.
+    pub closed: u64,
+    /// Per grade (at enforcement): enforced by the deadline and after it.
+    pub by_grade: Vec<Timeliness1>,
+}
+
+/// Enforcement within timescale for one grade.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timeliness1 {
+    /// The grade at enforcement.
+    pub grade: RiskGrade,
+    /// Enforced at or before the deadline.
+    pub within: u64,
+    /// Enforced after it.
+    pub late: u64,
+    /// `within` as a percentage of all enforced, one decimal; `None` when
+    /// none were enforced.
+    pub percent_within: Option<f64>,
+}
+
+/// Time spent in the queues and how clocks stopped.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timeliness {
+    /// Per queue: packages that left it in the week.
+    pub week: Vec<StageTime>,
+    /// Per queue: packages that left it in the 12 weeks.
+    pub twelve_weeks: Vec<StageTime>,
+    /// Outcomes of clocks stopped in the week.
+    pub outcomes_week: BTreeMap<Outcome, u64>,
+    /// Outcomes of clocks stopped in the 12 weeks.
+    pub outcomes_twelve_weeks: BTreeMap<Outcome, u64>,
+}
+
+/// Time spent in one queue by the packages that left it in a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageTime {
+    /// The queue.
+    pub stage: Stage,
+    /// Packages that left it.
+    pub left: u64,
+    /// Median days spent in it (the mean of the middle two for an even
+    /// count), one decimal.
+    pub median_days: Option<f64>,
+    /// 90th percentile of days spent in it (nearest rank), one decimal.
+    pub p90_days: Option<f64>,
+}
+
+/// Safeguarding referrals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SafeguardingFigures {
+    /// The referral target, in hours.
+    pub target_hours: i64,
+    /// Child access identified in the week.
+    pub identified: u64,
+    /// Referrals made in the week within the target.
+    pub referred_within_target: u64,
+    /// Referrals made in the week after the target.
+    pub referred_late: u64,
+    /// Identified and not referred at the week's end (any week).
+    pub outstanding: u64,
+    /// Of those, past the target.
+    pub outstanding_overdue: u64,
+}
+
+/// One LPA at the week's end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LpaLine {
+    /// The LPA.
+    pub lpa: String,
+    /// Open in intelligence development.
+    pub intelligence_development: u64,
+    /// Open awaiting enforcement.
+    pub awaiting_enforcement: u64,
+    /// Open and past the deadline.
+    pub breached: u64,
+}
+
+/// Open packages per grade at the end of one week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrendPoint {
+    /// The week.
+    pub week: IsoWeek,
+    /// Open per grade (every grade present).
+    pub open_by_grade: BTreeMap<RiskGrade, u64>,
+    /// Open in all.
+    pub open: u64,
+}
+
+/// An open package at the week's end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenPackageLine {
+    /// The reference.
+    pub reference: String,
+    /// The grade.
+    pub grade: RiskGrade,
+    /// The queue.
+    pub stage: Stage,
+    /// The LPA.
+    pub lpa: String,
+    /// When received.
+    pub received_at: DateTime<Utc>,
+    /// The deadline.
+    pub deadline_at: DateTime<Utc>,
+    /// Whole days since receipt.
+    pub age_days: i64,
+    /// Whole days past the deadline; `None` when not breached.
+    pub days_overdue: Option<i64>,
+    /// The assigned officer's work address.
+    pub officer: Option<String>,
+    /// A supervisor's acknowledgement note on the breach of this deadline.
+    pub acknowledgement: Option<String>,
+}
+
+/// Reads the events a report for `week` needs and builds it.
+pub async fn weekly(
+    store: &dyn Store,
+    week: IsoWeek,
+    params: &ReportParams,
+) -> Result<WeeklyReport, StoreError> {
+    let events = store.events_before(week.ends_at(params.time_zone)).await?;
+    Ok(WeeklyReport::build(week, &events, params))
+}
+
+/// A package as the ledger says it was at some instant.
+#[derive(Debug, Clone, Default)]
+struct Folded {
+    reference: String,
+    lpa: String,
+    received_at: Option<DateTime<Utc>>,
+    grade: Option<RiskGrade>,
+    stage: Option<Stage>,
+    deadline_at: Option<DateTime<Utc>>,
+    stage_since: Option<DateTime<Utc>>,
+    officer: Option<String>,
+    acknowledgement: Option<(String, DateTime<Utc>)>,
+    child_access_at: Option<DateTime<Utc>>,
+    referral_at: Option<DateTime<Utc>>,
+}
+
+impl Folded {
+    fn is_open(&self) -> bool {
+        self.stage.is_some_and(|s| !s.stops_clock())
+    }
+}
+
+/// A stay in a queue that ended: which, when it ended, how long it lasted.
+#[derive(Debug, Clone, Copy)]
+struct Stay {
+    stage: Stage,
+    left_at: DateTime<Utc>,
+    length: Duration,
+}
+
+/// A stopped clock.
+#[derive(Debug, Clone, Copy)]
+struct Stop {
+    at: DateTime<Utc>,
+    stage: Stage,
+    grade: RiskGrade,
+    deadline_at: DateTime<Utc>,
+    outcome: Option<Outcome>,
+}
+
+/// The events of one package, in sequence.
+struct History<'a> {
+    events: Vec<&'a LedgerEvent>,
+}
+
+impl History<'_> {
+    /// Folds the events that took effect before `at`.
+    fn at(&self, at: DateTime<Utc>) -> Folded {
+        let mut p = Folded::default();
+        for e in self.events.iter().filter(|e| e.occurred_at < at) {
+            p.reference = e.reference.to_string();
+            p.grade = Some(e.risk_grade);
+            p.deadline_at = Some(e.deadline_at);
+            if p.stage != Some(e.stage) {
+                p.stage_since = Some(e.occurred_at);
+            }
+            p.stage = Some(e.stage);
+            match &e.kind {
+                EventKind::Created {
+                    lpa,
+                    assigned_officer,
+                    ..
+                } => {
+                    p.received_at = Some(e.occurred_at);
+                    p.stage_since = Some(e.occurred_at);
+                    p.lpa = lpa.clone();
+                    p.officer = assigned_officer.clone();
+                }
+                EventKind::Assigned { to, .. } => p.officer = Some(to.clone()),
+                EventKind::Acknowledged { note, deadline_at } => {
+                    p.acknowledgement = Some((note.clone(), *deadline_at))
+                }
+                EventKind::SafeguardingUpdated {
+                    child_access_identified_at,
+                    referral_made_at,
+                } => {
+                    p.child_access_at = *child_access_identified_at;
+                    p.referral_at = *referral_made_at;
+                }
+                EventKind::Regraded { .. } | EventKind::StageChanged { .. } => {}
+            }
+        }
+        p
+    }
+
+    /// Stays in the queues that ended, and the clock's stop, before `until`.
+    fn stays_and_stop(&self, until: DateTime<Utc>) -> (Vec<Stay>, Option<Stop>) {
+        let mut stays = Vec::new();
+        let mut stop = None;
+        let mut entered: Option<DateTime<Utc>> = None;
+        for e in self.events.iter().filter(|e| e.occurred_at < until) {
+            match &e.kind {
+                EventKind::Created { .. } => entered = Some(e.occurred_at),
+                EventKind::StageChanged {
+                    from, to, outcome, ..
+                } => {
+                    if let Some(since) = entered {
+                        stays.push(Stay {
+                            stage: *from,
+                            left_at: e.occurred_at,
+                            length: e.occurred_at - since,
+                        });
+                    }
+                    entered = Some(e.occurred_at);
+                    if to.stops_clock() {
+                        stop = Some(Stop {
+                            at: e.occurred_at,
+                            stage: *to,
+                            grade: e.risk_grade,
+                            deadline_at: e.deadline_at,
+                            outcome: *outcome,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        (stays, stop)
+    }
+}
+
+fn within(at: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+    from <= at && at < to
+}
+
+/// Whole days from `from` to `to` (elapsed, rounded down).
+fn whole_days(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    (to - from).num_days()
+}
+
+fn one_decimal(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
+/// Median (mean of the middle two for an even count) of sorted values.
+pub fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+/// The nearest-rank percentile `p` (0 < p <= 100) of sorted values: the
+/// smallest value with at least p% of the values at or below it.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some(sorted[rank.min(sorted.len()) - 1])
+}
+
+fn stage_times(stays: &[Stay], from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<StageTime> {
+    Stage::OPEN
+        .iter()
+        .map(|stage| {
+            let mut days: Vec<f64> = stays
+                .iter()
+                .filter(|s| s.stage == *stage && within(s.left_at, from, to))
+                .map(|s| s.length.num_seconds() as f64 / 86_400.0)
+                .collect();
+            days.sort_by(f64::total_cmp);
+            StageTime {
+                stage: *stage,
+                left: days.len() as u64,
+                median_days: median(&days).map(one_decimal),
+                p90_days: percentile(&days, 90.0).map(one_decimal),
+            }
+        })
+        .collect()
+}
+
+fn flow(
+    histories: &[History<'_>],
+    stops: &[Stop],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> FlowFigures {
+    let received = histories
+        .iter()
+        .filter(|h| {
+            h.events.iter().any(|e| {
+                matches!(e.kind, EventKind::Created { .. }) && within(e.occurred_at, from, to)
+            })
+        })
+        .count() as u64;
+    let in_period: Vec<&Stop> = stops.iter().filter(|s| within(s.at, from, to)).collect();
+    let enforced: Vec<&&Stop> = in_period
+        .iter()
+        .filter(|s| s.stage == Stage::Enforced)
+        .collect();
+    let by_grade = RiskGrade::ALL
+        .iter()
+        .map(|grade| {
+            let of_grade = enforced.iter().filter(|s| s.grade == *grade);
+            let within_count = of_grade.clone().filter(|s| s.at <= s.deadline_at).count() as u64;
+            let late = of_grade.count() as u64 - within_count;
+            let total = within_count + late;
+            Timeliness1 {
+                grade: *grade,
+                within: within_count,
+                late,
+                percent_within: (total > 0)
+                    .then(|| one_decimal(100.0 * within_count as f64 / total as f64)),
+            }
+        })
+        .collect();
+    FlowFigures {
+        received,
+        enforced: enforced.len() as u64,
+        closed: in_period
+            .iter()
+            .filter(|s| s.stage == Stage::Closed)
+            .count() as u64,
+        by_grade,
+    }
+}
+
+fn outcomes(stops: &[Stop], from: DateTime<Utc>, to: DateTime<Utc>) -> BTreeMap<Outcome, u64> {
+    let mut counts = BTreeMap::new();
+    for stop in stops.iter().filter(|s| within(s.at, from, to)) {
+        *counts
+            .entry(stop.outcome.unwrap_or(Outcome::Other))
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+fn open_line(p: &Folded, now: DateTime<Utc>) -> OpenPackageLine {
+    let deadline_at = p.deadline_at.expect("a folded package has a deadline");
+    let received_at = p.received_at.unwrap_or(deadline_at);
+    let breached = deadline_at <= now;
+    OpenPackageLine {
+        reference: p.reference.clone(),
+        grade: p.grade.expect("a folded package has a grade"),
+        stage: p.stage.expect("a folded package has a stage"),
+        lpa: p.lpa.clone(),
+        received_at,
+        deadline_at,
+        age_days: whole_days(received_at, now),
+        days_overdue: breached.then(|| whole_days(deadline_at, now)),
+        officer: p.officer.clone(),
+        // An acknowledgement belongs to one deadline: a regrade that moved
+        // it made a new breach, not acknowledged.
+        acknowledgement: p
+            .acknowledgement
+            .as_ref()
+            .filter(|(_, acked)| *acked == deadline_at)
+            .map(|(note, _)| note.clone()),
+    }
+}
+
+impl WeeklyReport {
+    /// Builds the report for `week` from the ledger's events (at least all
+    /// those before the week's end, in sequence order; later ones are
+    /// ignored).
+    pub fn build(week: IsoWeek, events: &[LedgerEvent], params: &ReportParams) -> Self {
+        let tz = params.time_zone;
+        let (start, end) = (week.starts_at(tz), week.ends_at(tz));
+        let first_week = week.weeks_before(TREND_WEEKS - 1);
+        let window_start = first_week.starts_at(tz);
+
+        let mut by_reference: BTreeMap<&str, History<'_>> = BTreeMap::new();
+        for e in events.iter().filter(|e| e.occurred_at < end) {
+            by_reference
+                .entry(e.reference.as_str())
+                .or_insert_with(|| History { events: Vec::new() })
+                .events
+                .push(e);
+        }
+        let histories: Vec<History<'_>> = by_reference.into_values().collect();
+        let open_at = |at: DateTime<Utc>| -> Vec<Folded> {
+            histories
+                .iter()
+                .map(|h| h.at(at))
+                .filter(Folded::is_open)
+                .collect()
+        };
+        let now_open = open_at(end);
+        let before_open = open_at(start);
+
+        let mut open_packages: Vec<OpenPackageLine> =
+            now_open.iter().map(|p| open_line(p, end)).collect();
+        open_packages
+            .sort_by(|a, b| (a.deadline_at, &a.reference).cmp(&(b.deadline_at, &b.reference)));
+        let breaches: Vec<OpenPackageLine> = open_packages
+            .iter()
+            .filter(|p| p.days_overdue.is_some())
+            .cloned()
+            .collect();
+
+        let horizon = end + Duration::days(crate::position::DUE_WITHIN_DAYS);
+        let mut position = Vec::new();
+        for stage in Stage::OPEN {
+            for grade in RiskGrade::ALL {
+                let here: Vec<&OpenPackageLine> = open_packages
+                    .iter()
+                    .filter(|p| p.stage == stage && p.grade == grade)
+                    .collect();
+                let before = before_open
+                    .iter()
+                    .filter(|p| p.stage == Some(stage) && p.grade == Some(grade))
+                    .count() as i64;
+                position.push(PositionLine {
+                    stage,
+                    grade,
+                    open: here.len() as u64,
+                    oldest_age_days: here.iter().map(|p| p.age_days).max(),
+                    breached: here.iter().filter(|p| p.days_overdue.is_some()).count() as u64,
+                    due_within_7_days: here
+                        .iter()
+                        .filter(|p| p.days_overdue.is_none() && p.deadline_at <= horizon)
+                        .count() as u64,
+                    open_change: here.len() as i64 - before,
+                });
+            }
+        }
+
+        let mut stays = Vec::new();
+        let mut stops = Vec::new();
+        for h in &histories {
+            let (s, stop) = h.stays_and_stop(end);
+            stays.extend(s);
+            stops.extend(stop);
+        }
+
+        let target = params.referral_within;
+        let folded_now: Vec<Folded> = histories.iter().map(|h| h.at(end)).collect();
+        let mut safeguarding = SafeguardingFigures {
+            target_hours: target.num_hours(),
+            identified: 0,
+            referred_within_target: 0,
+            referred_late: 0,
+            outstanding: 0,
+            outstanding_overdue: 0,
+        };
+        for p in &folded_now {
+            let Some(identified) = p.child_access_at else {
+                continue;
+            };
+            if within(identified, start, end) {
+                safeguarding.identified += 1;
+            }
+            match p.referral_at {
+                Some(referral) if within(referral, start, end) => {
+                    if referral - identified <= target {
+                        safeguarding.referred_within_target += 1;
+                    } else {
+                        safeguarding.referred_late += 1;
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    safeguarding.outstanding += 1;
+                    if end - identified > target {
+                        safeguarding.outstanding_overdue += 1;
+                    }
+                }
+            }
+        }
+
+        let mut lpas: BTreeMap<String, LpaLine> = BTreeMap::new();
+        for p in &open_packages {
+            let line = lpas.entry(p.lpa.clone()).or_insert_with(|| LpaLine {
+                lpa: p.lpa.clone(),
+                intelligence_development: 0,
+                awaiting_enforcement: 0,
+                breached: 0,
+            });
+            match p.stage {
+                Stage::IntelligenceDevelopment => line.intelligence_development += 1,
+                _ => line.awaiting_enforcement += 1,
+            }
+            if p.days_overdue.is_some() {
+                line.breached += 1;
+            }
+        }
+
+        let trend = (0..TREND_WEEKS)
+            .rev()
+            .map(|n| {
+                let w = week.weeks_before(n);
+                let open = open_at(w.ends_at(tz));
+                let open_by_grade = RiskGrade::ALL
+                    .iter()
+                    .map(|g| {
+                        (
+                            *g,
+                            open.iter().filter(|p| p.grade == Some(*g)).count() as u64,
+                        )
+                    })
+                    .collect();
+                TrendPoint {
+                    week: w,
+                    open_by_grade,
+                    open: open.len() as u64,
+                }
+            })
+            .collect();
+
+        WeeklyReport {
+            marking: params.marking.clone(),
+            week,
+            starts_at: start,
+            ends_at: end,
+            time_zone: tz.name().to_string(),
+            position,
+            flow: Flow {
+                week: flow(&histories, &stops, start, end),
+                twelve_weeks: flow(&histories, &stops, window_start, end),
+            },
+            breaches,
+            timeliness: Timeliness {
+                week: stage_times(&stays, start, end),
+                twelve_weeks: stage_times(&stays, window_start, end),
+                outcomes_week: outcomes(&stops, start, end),
+                outcomes_twelve_weeks: outcomes(&stops, window_start, end),
+            },
+            safeguarding,
+            by_lpa: lpas.into_values().collect(),
+            trend,
+            open_packages,
+        }
+    }
+
+    /// The position line for a queue and grade.
+    pub fn position_of(&self, stage: Stage, grade: RiskGrade) -> &PositionLine {
+        self.position
+            .iter()
+            .find(|l| l.stage == stage && l.grade == grade)
+            .expect("every queue and grade has a line")
+    }
+
+    /// Open packages in a queue at the week's end.
+    pub fn open_in(&self, stage: Stage) -> u64 {
+        self.position
+            .iter()
+            .filter(|l| l.stage == stage)
+            .map(|l| l.open)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    //! A report built from DOMAIN.md's snapshot, shared by the model's and
+    //! the renderers' tests.
+    pub(crate) use super::tests::snapshot_report;
+}
