@@ -1314,10 +1314,21 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
             "post" => app.http.post(&url).json(&json!({})),
             _ => app.http.get(&url),
         };
-        let response = request.bearer_auth(app.token(Role::Admin)).send().await.unwrap();
-        assert_ne!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        let response = request
+            .bearer_auth(app.token(Role::Admin))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
         let body = response.text().await.unwrap();
-        assert!(!body.contains("no such endpoint"), "{method} {path} is documented but not routed");
+        assert!(
+            !body.contains("no such endpoint"),
+            "{method} {path} is documented but not routed"
+        );
     }
     // Every $ref points at a schema that exists.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
