@@ -21,6 +21,10 @@ pub struct ReceivedMail {
     pub to: Vec<String>,
     /// The message as sent after `DATA`, dot-stuffing undone.
     pub data: Vec<u8>,
+    /// When the server accepted it (the end of `DATA`, just before its
+    /// 250): what a delivery latency is measured to
+    /// (`examples/escalation_bench.rs`).
+    pub accepted_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Default)]
@@ -244,6 +248,7 @@ impl Handler for Recorder {
             from: std::mem::take(&mut self.from),
             to: std::mem::take(&mut self.to),
             data: std::mem::take(&mut self.data),
+            accepted_at: chrono::Utc::now(),
         });
         mailin::response::OK
     }
