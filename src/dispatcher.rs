@@ -9,14 +9,17 @@
 
 use crate::clock::Clock;
 use crate::config::DeliveryConfig;
-use crate::notify::{Deliver, DeliveryError, Destination};
-use crate::store::{DeliveryOutcome, Store, StoreError};
+use crate::notify::{Deliver, DeliveryError};
+use crate::store::{DeliveryOutcome, OutboxMessage, Store, StoreError};
 use chrono::Duration;
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+
+/// Messages sent at once in a round (each to a different destination).
+pub const CONCURRENT_SENDS: usize = 8;
 
 /// How failed deliveries are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +85,7 @@ pub struct RoundReport {
     pub retried: usize,
     /// Given up.
     pub dead: usize,
-    /// Put back untried (shutting down, or an older message to the same
-    /// destination failed in this round).
+    /// Put back untried (shutting down).
     pub released: usize,
 }
 
@@ -122,9 +124,9 @@ impl Dispatcher {
         }
     }
 
-    /// Claims one batch and delivers it, oldest first. After a temporary
-    /// failure to a destination, the rest of that destination's messages in
-    /// the batch go back untried, so they keep their order.
+    /// Claims one batch and delivers it. The claim takes only the oldest
+    /// queued message of each destination, so every destination's messages
+    /// go out in order, one round after another.
     pub async fn round(&self) -> Result<RoundReport, StoreError> {
         if self.stopping.load(Ordering::SeqCst) {
             return Ok(RoundReport::default());
@@ -138,52 +140,70 @@ impl Dispatcher {
             claimed: claimed.len(),
             ..RoundReport::default()
         };
-        let mut failing: HashSet<Destination> = HashSet::new();
+        // A claim holds at most one message per destination (first in,
+        // first out per destination), so the batch can go out concurrently
+        // without reordering anyone's messages; the bound keeps within the
+        // SMTP pool.
+        let permits = Arc::new(Semaphore::new(CONCURRENT_SENDS));
+        let mut sends = JoinSet::new();
         for message in claimed {
-            let outcome = if self.stopping.load(Ordering::SeqCst)
-                || failing.contains(&message.destination)
-            {
-                report.released += 1;
-                DeliveryOutcome::Release
-            } else {
-                match self
-                    .deliver
-                    .deliver(&message.destination, &message.notice)
-                    .await
-                {
-                    Ok(()) => {
-                        report.sent += 1;
-                        tracing::info!(message = message.id, destination = %message.destination, packages = message.notice.items.len(), "message delivered");
-                        DeliveryOutcome::Sent
-                    }
-                    Err(error) => {
-                        let outcome =
-                            self.policy
-                                .after_failure(message.attempts, &error, self.clock.now());
-                        match &outcome {
-                            DeliveryOutcome::Retry { at, .. } => {
-                                report.retried += 1;
-                                failing.insert(message.destination.clone());
-                                tracing::warn!(message = message.id, destination = %message.destination, attempt = message.attempts, retry_at = %at, %error, "delivery failed; will retry");
-                            }
-                            _ => {
-                                report.dead += 1;
-                                tracing::error!(message = message.id, destination = %message.destination, attempt = message.attempts, %error, "delivery failed for good; the message is dead");
-                            }
-                        }
-                        outcome
-                    }
-                }
-            };
-            if !self
-                .store
-                .finish_delivery(message.id, &self.worker, &outcome, self.clock.now())
-                .await?
-            {
-                tracing::warn!(message = message.id, "the lease on a message ran out before it was finished; another dispatcher has it");
+            let this = self.clone();
+            let permits = permits.clone();
+            sends.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                this.deliver_one(message).await
+            });
+        }
+        while let Some(joined) = sends.join_next().await {
+            match joined.expect("a delivery task panicked")? {
+                DeliveryOutcome::Sent => report.sent += 1,
+                DeliveryOutcome::Retry { .. } => report.retried += 1,
+                DeliveryOutcome::Dead { .. } => report.dead += 1,
+                DeliveryOutcome::Release => report.released += 1,
             }
         }
         Ok(report)
+    }
+
+    /// Delivers one claimed message (or puts it back when stopping) and
+    /// records how it went.
+    async fn deliver_one(&self, message: OutboxMessage) -> Result<DeliveryOutcome, StoreError> {
+        let outcome = if self.stopping.load(Ordering::SeqCst) {
+            DeliveryOutcome::Release
+        } else {
+            match self
+                .deliver
+                .deliver(&message.destination, &message.notice)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(message = message.id, destination = %message.destination, packages = message.notice.items.len(), "message delivered");
+                    DeliveryOutcome::Sent
+                }
+                Err(error) => {
+                    let outcome =
+                        self.policy
+                            .after_failure(message.attempts, &error, self.clock.now());
+                    if let DeliveryOutcome::Retry { at, .. } = &outcome {
+                        tracing::warn!(message = message.id, destination = %message.destination, attempt = message.attempts, retry_at = %at, %error, "delivery failed; will retry");
+                    } else {
+                        tracing::error!(message = message.id, destination = %message.destination, attempt = message.attempts, %error, "delivery failed for good; the message is dead");
+                    }
+                    outcome
+                }
+            }
+        };
+        if !self
+            .store
+            .finish_delivery(message.id, &self.worker, &outcome, self.clock.now())
+            .await?
+        {
+            tracing::warn!(
+                message = message.id,
+                "the lease on a message ran out before it was finished; another dispatcher has it"
+            );
+        }
+        Ok(outcome)
     }
 
     /// Rounds until nothing is left to claim now.
