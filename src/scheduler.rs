@@ -26,6 +26,9 @@ use tokio::sync::Notify;
 /// (`scheduler.tick_seconds`) usually wakes them much sooner.
 pub const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// How often the scheduler refreshes the database planner's statistics.
+pub const MAINTAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Sleeps until the earliest due work (a package's next level or a
 /// message's retry), a wake-up, or shutdown, whichever comes first; at most
 /// [`LONGEST_SLEEP`]. True when shutdown came. The scheduler's and the
@@ -247,7 +250,16 @@ impl Scheduler {
         shutdown: impl Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
+        let mut maintained = std::time::Instant::now();
         loop {
+            // Keep the query planner's statistics fresh as the ledger grows
+            // (SQLite; a no-op on PostgreSQL, whose autovacuum does it).
+            if maintained.elapsed() >= MAINTAIN_EVERY {
+                if let Err(e) = self.store.maintain().await {
+                    tracing::warn!(error = %e, "refreshing the planner's statistics failed");
+                }
+                maintained = std::time::Instant::now();
+            }
             match self.run_due().await {
                 Ok(report) => {
                     if report.messages > 0 {
