@@ -17,6 +17,8 @@
 //! - `const INSERT_CHUNK_ROWS: usize`: rows per multi-row `INSERT` of a
 //!   batch (packages take 22 values a row, events 9, audit lines 1 plus 5
 //!   shared);
+//! - `const LIST_FROM: &'static str`: the `FROM` clause of a package list
+//!   (a backend may name the index that serves its order);
 //! - `const MAINTAIN: &'static [&'static str]`: statements that keep the
 //!   query planner's statistics fresh, run after migrating and periodically;
 //! - `const MIGRATIONS_TABLE_EXISTS: &'static str`: one boolean, true when
@@ -306,6 +308,7 @@ macro_rules! impl_store {
             ) -> Result<Vec<$crate::domain::Package>, $crate::store::StoreError> {
                 use $crate::store::{rows::PackageRow, sql, StoreError};
                 let (statement, values) = sql::list_packages(filter);
+                let statement = statement.replacen(" FROM packages", Self::LIST_FROM, 1);
                 sql::bind_values!(sqlx::query_as::<_, PackageRow>(&statement), values)
                     .fetch_all(&self.pool)
                     .await

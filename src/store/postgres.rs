@@ -28,6 +28,9 @@ impl PostgresStore {
     const INSERT_CHUNK_ROWS: usize = 500;
 
     /// Autovacuum keeps PostgreSQL's statistics fresh.
+    /// PostgreSQL's planner picks the (deadline, reference) index itself.
+    const LIST_FROM: &'static str = " FROM packages";
+
     const MAINTAIN: &'static [&'static str] = &[];
 
     /// `to_regclass` looks the table up on the search path, where sqlx
