@@ -370,6 +370,25 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Starts the real binary's `serve` in `dir` on a free port, with its log
+/// (standard error) to read.
+fn serve(dir: &Path, config: &Path) -> (KillOnDrop, std::io::BufReader<std::process::ChildStderr>) {
+    let mut child = KillOnDrop(
+        Process::new(BIN)
+            .current_dir(dir)
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .env("OCSET__HTTP__BIND", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let log = std::io::BufReader::new(child.0.stderr.take().unwrap());
+    (child, log)
+}
+
 /// `serve` from the real binary: it migrates, answers on the address it
 /// logs, honours tokens made and revoked by the CLI while it runs, and stops
 /// cleanly on SIGTERM.
@@ -410,20 +429,8 @@ async fn serve_answers_with_cli_tokens_and_stops_cleanly_on_sigterm() {
         stderr(&again)
     );
 
-    let mut child = KillOnDrop(
-        Process::new(BIN)
-            .current_dir(dir.path())
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("OCSET__HTTP__BIND", "127.0.0.1:0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let (mut child, mut log) = serve(dir.path(), &config);
     // Wait (on its own output, not a timer) until it says where it listens.
-    let mut log = std::io::BufReader::new(child.0.stderr.take().unwrap());
     let mut seen = String::new();
     let base = loop {
         let mut line = String::new();
@@ -512,20 +519,8 @@ fn serve_writes_eml_files_for_a_package_imported_past_its_deadline() {
             .status
             .success()
     );
-    let mut child = KillOnDrop(
-        Process::new(BIN)
-            .current_dir(dir.path())
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("OCSET__HTTP__BIND", "127.0.0.1:0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let (mut child, mut log) = serve(dir.path(), &config);
     // Wait on the service's own word that it delivered, not on a timer.
-    let mut log = std::io::BufReader::new(child.0.stderr.take().unwrap());
     let mut seen = String::new();
     let mut delivered = 0;
     while delivered < 2 {
