@@ -191,7 +191,7 @@ pub fn encode_cursor(key: &PageKey) -> String {
 /// Decodes a cursor made by [`encode_cursor`].
 pub fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
     let bad = || ApiError::invalid_field("cursor", "cursor: not a cursor this service gave out");
-    if cursor.len() % 2 != 0 || cursor.len() > 400 {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 400 {
         return Err(bad());
     }
     let bytes: Vec<u8> = (0..cursor.len())
