@@ -1,8 +1,6 @@
 //! Risk grades, as yielded by the national risk-assessment tool (KIRAT).
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// The risk grade of an intelligence package. Ordered most urgent first, so
 /// `VeryHigh < High < Medium < Standard` in `Ord` terms.
@@ -94,25 +92,7 @@ impl RiskGrade {
     }
 }
 
-impl FromStr for RiskGrade {
-    type Err = UnknownRiskGrade;
-
-    /// The strict snake_case form only, as JSON and configuration use.
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        RiskGrade::ALL
-            .into_iter()
-            .find(|grade| grade.as_str() == value)
-            .ok_or_else(|| UnknownRiskGrade {
-                value: value.to_string(),
-            })
-    }
-}
-
-impl fmt::Display for RiskGrade {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+named_by_as_str!(RiskGrade, UnknownRiskGrade);
 
 #[cfg(test)]
 mod tests {

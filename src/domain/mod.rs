@@ -2,6 +2,32 @@
 //! escalation ladder's timing. No I/O and no clock of its own: every function
 //! that needs "now" takes it as an argument.
 
+/// `FromStr` (the strict snake_case name, refused with `$error { value }`)
+/// and `Display` for a domain enum with `ALL` and `as_str`: one definition
+/// for grades, stages and outcomes.
+macro_rules! named_by_as_str {
+    ($type:ty, $error:ident) => {
+        impl std::str::FromStr for $type {
+            type Err = $error;
+
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                <$type>::ALL
+                    .into_iter()
+                    .find(|named| named.as_str() == value)
+                    .ok_or_else(|| $error {
+                        value: value.to_string(),
+                    })
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod escalation;
 pub mod fields;

@@ -2,8 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// The stage of a package. The first two are queues with a running clock;
 /// `Enforced` and `Closed` stop the clock and always carry an [`Outcome`]
@@ -93,24 +91,7 @@ impl Stage {
     }
 }
 
-impl FromStr for Stage {
-    type Err = UnknownStage;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Stage::ALL
-            .into_iter()
-            .find(|stage| stage.as_str() == value)
-            .ok_or_else(|| UnknownStage {
-                value: value.to_string(),
-            })
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+named_by_as_str!(Stage, UnknownStage);
 
 /// How a package's clock stopped.
 #[derive(
@@ -187,24 +168,7 @@ impl Outcome {
     }
 }
 
-impl FromStr for Outcome {
-    type Err = UnknownOutcome;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Outcome::ALL
-            .into_iter()
-            .find(|outcome| outcome.as_str() == value)
-            .ok_or_else(|| UnknownOutcome {
-                value: value.to_string(),
-            })
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+named_by_as_str!(Outcome, UnknownOutcome);
 
 /// The two ways a clock stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
