@@ -173,11 +173,11 @@ impl Dispatcher {
         } else {
             match self
                 .deliver
-                .deliver(&message.destination, &message.notice)
+                .deliver(&message.destination, &message.payload)
                 .await
             {
                 Ok(()) => {
-                    tracing::info!(message = message.id, destination = %message.destination, packages = message.notice.items.len(), "message delivered");
+                    tracing::info!(message = message.id, destination = %message.destination, payload = %message.payload.describe(), "message delivered");
                     DeliveryOutcome::Sent
                 }
                 Err(error) => {

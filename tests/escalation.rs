@@ -196,6 +196,7 @@ on_both_backends!(
     a_crash_between_sending_and_marking_sends_that_one_message_again,
     mail_server_down_then_up_delivers_everything_in_order,
     fifty_packages_due_during_downtime_make_one_message_per_recipient,
+    passes_while_a_message_waits_add_to_it_instead_of_queueing_more,
     a_rejected_address_is_dead_at_once_and_counted,
 );
 
@@ -498,7 +499,7 @@ async fn a_crash_between_sending_and_marking_sends_that_one_message_again(w: Wor
     assert_eq!(claimed.len(), 2);
     let notifier = cli::notifier(&w.settings).unwrap();
     notifier
-        .deliver(&claimed[0].destination, &claimed[0].notice)
+        .deliver(&claimed[0].destination, &claimed[0].payload)
         .await
         .unwrap();
     drop(w.instance);
@@ -622,6 +623,83 @@ async fn fifty_packages_due_during_downtime_make_one_message_per_recipient(w: Wo
     // Nothing more until the next repeat.
     w.instance.step().await;
     assert_eq!(w.smtp.messages().len(), 3);
+}
+
+/// A live burst: packages fall due a minute apart while the dispatcher is
+/// still busy. Each pass adds its packages to the message already waiting
+/// for the recipient, so the burst reaches each recipient as one message.
+async fn passes_while_a_message_waits_add_to_it_instead_of_queueing_more(w: World) {
+    for i in 0..20 {
+        w.instance
+            .create(
+                &format!("PKG-{i:02}"),
+                RiskGrade::VeryHigh,
+                start() - Duration::hours(48) + Duration::minutes(i),
+                "Dudley",
+                None,
+            )
+            .await;
+    }
+    // PKG-00 falls due now and goes out at once (with the others' warnings).
+    w.instance.step().await;
+    assert_eq!(w.mail_to(SERGEANTS).len(), 1);
+    // A pass a minute for the next 19 minutes, the dispatcher not running.
+    for minute in 1..20 {
+        w.clock.set(start() + Duration::minutes(minute));
+        let report = w.instance.scheduler.run_due().await.unwrap();
+        assert_eq!(report.packages, 1, "minute {minute}");
+    }
+    let stats = w.instance.ledger.store().delivery_stats().await.unwrap();
+    assert_eq!(
+        stats.pending, 2,
+        "one waiting message each for sergeants and inspector"
+    );
+    w.instance.dispatcher.drain().await.unwrap();
+    let sergeants = w.mail_to(SERGEANTS);
+    assert_eq!(sergeants.len(), 2);
+    assert_eq!(
+        sergeants[1].subject,
+        "[OFFICIAL-SENSITIVE] OCSET: 19 packages breached their enforcement deadline"
+    );
+    let positions: Vec<usize> = (1..20)
+        .map(|i| {
+            sergeants[1]
+                .text
+                .find(&format!("PKG-{i:02}"))
+                .expect("every package of the burst listed")
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|p| p[0] < p[1]),
+        "most overdue first"
+    );
+    assert!(!sergeants[1].text.contains("PKG-00"), "sent before");
+    assert_eq!(w.mail_to(INSPECTOR).len(), 2);
+    // Each package's escalation shows the message that carried it, sent.
+    let store = w.instance.ledger.store();
+    let first = store
+        .escalations(&Reference::parse("PKG-01").unwrap())
+        .await
+        .unwrap();
+    let last = store
+        .escalations(&Reference::parse("PKG-19").unwrap())
+        .await
+        .unwrap();
+    let deliveries = |records: &[ocset_scheduler::store::EscalationRecord]| {
+        let breach = records.iter().find(|r| r.level == "breach").unwrap();
+        let mut ids: Vec<(i64, String)> = breach
+            .deliveries
+            .iter()
+            .map(|d| (d.message_id, d.status.clone()))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(deliveries(&first), deliveries(&last));
+    assert!(deliveries(&first)
+        .iter()
+        .all(|(_, status)| status == "sent"));
+    assert_eq!(deliveries(&first).len(), 2, "sergeants and inspector");
 }
 
 async fn a_rejected_address_is_dead_at_once_and_counted(w: World) {

@@ -16,8 +16,8 @@ use ocset_scheduler::notify::config::{
     LinksConfig, MailConfig, MailTransport, SmtpTls, WebhookConfig, WebhookFormat, WebhookUrl,
 };
 use ocset_scheduler::notify::{
-    Deliver, DeliveryError, Destination, EmailSender, Notice, NoticeItem, NoticeKind, Notifier,
-    WebhookSender,
+    Attachment, Deliver, DeliveryError, Destination, DigestMail, EmailSender, Notice, NoticeItem,
+    NoticeKind, Notifier, Payload, WebhookSender,
 };
 use sha2::Sha256;
 use std::sync::{Arc, Mutex};
@@ -251,7 +251,7 @@ async fn an_email_arrives_over_smtp_with_every_field_in_both_parts_and_nothing_e
     let smtp = TestSmtp::start().await;
     let sender = EmailSender::new(&smtp_config(smtp.port())).unwrap();
     let notice = notice();
-    sender.send(&notice, SERGEANT).await.unwrap();
+    sender.send(&notice.clone().into(), SERGEANT).await.unwrap();
 
     let received = smtp.messages();
     assert_eq!(received.len(), 1);
@@ -286,16 +286,91 @@ async fn an_email_arrives_over_smtp_with_every_field_in_both_parts_and_nothing_e
     }
 }
 
+fn digest_mail() -> DigestMail {
+    DigestMail {
+        digest: "weekly".into(),
+        marking: "OFFICIAL-SENSITIVE".into(),
+        subject: "[OFFICIAL-SENSITIVE] OCSET weekly performance, week 5 2024".into(),
+        text: "OFFICIAL-SENSITIVE\n\nOpen packages: 12\n\nOFFICIAL-SENSITIVE\n".into(),
+        html:
+            "<html><body><p>OFFICIAL-SENSITIVE</p><table><tr><td>12</td></tr></table></body></html>"
+                .into(),
+        attachment: Some(Attachment {
+            filename: "ocset-weekly-2024-W05.csv".into(),
+            content_type: "text/csv; charset=utf-8".into(),
+            body: "section,reference\nbreach,NCA/2024/0417\n".into(),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn a_digest_arrives_with_both_parts_and_its_csv_attached() {
+    let smtp = TestSmtp::start().await;
+    let sender = EmailSender::new(&smtp_config(smtp.port())).unwrap();
+    let digest = digest_mail();
+    sender
+        .send(&Payload::Digest(digest.clone()), SERGEANT)
+        .await
+        .unwrap();
+    let received = smtp.messages();
+    assert_eq!(received.len(), 1);
+    let mail = parse_mail(&received[0].data);
+    assert_eq!(mail.subject, digest.subject);
+    assert_eq!(mail.text.replace("\r\n", "\n"), digest.text);
+    assert!(mail.html.contains("<td>12</td>"), "{}", mail.html);
+    assert_eq!(mail.attachments.len(), 1);
+    let csv = &mail.attachments[0];
+    assert_eq!(csv.filename, "ocset-weekly-2024-W05.csv");
+    assert_eq!(csv.content_type, "text/csv");
+    assert_eq!(
+        csv.body.replace("\r\n", "\n"),
+        digest.attachment.unwrap().body
+    );
+}
+
+#[tokio::test]
+async fn a_digest_is_refused_unmarked_and_never_goes_to_a_webhook() {
+    let smtp = TestSmtp::start().await;
+    let notifier = Notifier {
+        email: EmailSender::new(&smtp_config(smtp.port())).unwrap(),
+        webhooks: WebhookSender::from_config(&[], &|_| None, std::time::Duration::from_secs(1))
+            .unwrap(),
+    };
+    let unmarked = DigestMail {
+        subject: "OCSET weekly performance, week 5 2024".into(),
+        ..digest_mail()
+    };
+    let reason = assert_permanent(
+        notifier
+            .deliver(
+                &Destination::Email(SERGEANT.into()),
+                &Payload::Digest(unmarked),
+            )
+            .await,
+    );
+    assert!(reason.contains("marking"), "{reason}");
+    let reason = assert_permanent(
+        notifier
+            .deliver(
+                &Destination::Webhook("teams".into()),
+                &Payload::Digest(digest_mail()),
+            )
+            .await,
+    );
+    assert!(reason.contains("email only"), "{reason}");
+    assert!(smtp.messages().is_empty());
+}
+
 #[tokio::test]
 async fn a_rejected_address_is_permanent_and_the_next_send_goes_through() {
     let smtp = TestSmtp::start().await;
     smtp.reject("gone@force.example");
     let sender = EmailSender::new(&smtp_config(smtp.port())).unwrap();
-    let reason = assert_permanent(sender.send(&notice(), "gone@force.example").await);
+    let reason = assert_permanent(sender.send(&notice().into(), "gone@force.example").await);
     assert!(reason.contains("550"), "{reason}");
     assert!(smtp.messages().is_empty());
 
-    sender.send(&notice(), SERGEANT).await.unwrap();
+    sender.send(&notice().into(), SERGEANT).await.unwrap();
     assert_eq!(smtp.messages().len(), 1);
 }
 
@@ -304,18 +379,18 @@ async fn a_stopped_server_is_transient_and_a_restarted_one_takes_mail_again() {
     let mut smtp = TestSmtp::start().await;
     let port = smtp.port();
     let sender = EmailSender::new(&smtp_config(port)).unwrap();
-    sender.send(&notice(), SERGEANT).await.unwrap();
+    sender.send(&notice().into(), SERGEANT).await.unwrap();
 
     // The pooled connection is closed under the sender, and the port refuses.
     smtp.stop().await;
     assert!(tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .is_err());
-    assert_transient(sender.send(&notice(), SERGEANT).await);
+    assert_transient(sender.send(&notice().into(), SERGEANT).await);
 
     smtp.restart().await;
     assert_eq!(smtp.port(), port);
-    sender.send(&notice(), SERGEANT).await.unwrap();
+    sender.send(&notice().into(), SERGEANT).await.unwrap();
     assert_eq!(smtp.messages().len(), 2);
 }
 
@@ -324,12 +399,12 @@ async fn a_451_is_transient() {
     let smtp = TestSmtp::start().await;
     let sender = EmailSender::new(&smtp_config(smtp.port())).unwrap();
     smtp.fail_temporarily(true);
-    let reason = assert_transient(sender.send(&notice(), SERGEANT).await);
+    let reason = assert_transient(sender.send(&notice().into(), SERGEANT).await);
     assert!(reason.contains("451"), "{reason}");
     assert!(smtp.messages().is_empty());
 
     smtp.fail_temporarily(false);
-    sender.send(&notice(), SERGEANT).await.unwrap();
+    sender.send(&notice().into(), SERGEANT).await.unwrap();
     assert_eq!(smtp.messages().len(), 1);
 }
 
@@ -341,7 +416,7 @@ async fn tls_settings_never_fall_back_to_clear_text() {
         let mut config = smtp_config(smtp.port());
         config.smtp.tls = tls;
         let sender = EmailSender::new(&config).unwrap();
-        let reason = assert_transient(sender.send(&notice(), SERGEANT).await);
+        let reason = assert_transient(sender.send(&notice().into(), SERGEANT).await);
         if tls == SmtpTls::StartTls {
             assert!(reason.contains("STARTTLS"), "{reason}");
         }
@@ -371,7 +446,7 @@ async fn an_unmarked_or_empty_notice_is_never_sent() {
             Destination::Email(SERGEANT.into()),
             Destination::Webhook("teams".into()),
         ] {
-            assert_permanent(notifier.deliver(&destination, bad).await);
+            assert_permanent(notifier.deliver(&destination, &bad.clone().into()).await);
         }
     }
     assert_eq!(smtp.connections(), 0);
@@ -382,7 +457,7 @@ async fn an_unmarked_or_empty_notice_is_never_sent() {
 async fn a_bad_address_is_permanent_and_never_reaches_the_server() {
     let smtp = TestSmtp::start().await;
     let sender = EmailSender::new(&smtp_config(smtp.port())).unwrap();
-    let reason = assert_permanent(sender.send(&notice(), "not an address").await);
+    let reason = assert_permanent(sender.send(&notice().into(), "not an address").await);
     assert!(reason.contains("not an address"), "{reason}");
     assert_eq!(smtp.connections(), 0);
 }
@@ -394,7 +469,7 @@ async fn the_pool_reuses_its_connections() {
     let sends = 10;
     for n in 0..sends {
         sender
-            .send(&notice(), &format!("officer{n}@force.example"))
+            .send(&notice().into(), &format!("officer{n}@force.example"))
             .await
             .unwrap();
     }
@@ -425,7 +500,7 @@ async fn the_file_transport_writes_a_parseable_eml_into_a_new_folder() {
     };
     let sender = EmailSender::new(&config).unwrap();
     assert!(outbox.is_dir());
-    sender.send(&notice(), SERGEANT).await.unwrap();
+    sender.send(&notice().into(), SERGEANT).await.unwrap();
 
     let files: Vec<_> = std::fs::read_dir(&outbox)
         .unwrap()
@@ -551,7 +626,7 @@ async fn teams_and_slack_posts_carry_the_marking_and_every_line() {
     let notice = notice();
     for name in ["sergeants-teams", "sergeants-slack"] {
         notifier
-            .deliver(&Destination::Webhook(name.into()), &notice)
+            .deliver(&Destination::Webhook(name.into()), &notice.clone().into())
             .await
             .unwrap();
     }
@@ -616,7 +691,7 @@ async fn teams_and_slack_posts_carry_the_marking_and_every_line() {
 
     // The email destination goes through the same notifier.
     notifier
-        .deliver(&Destination::Email(SERGEANT.into()), &notice)
+        .deliver(&Destination::Email(SERGEANT.into()), &notice.clone().into())
         .await
         .unwrap();
     assert_eq!(smtp.messages().len(), 1);
@@ -638,7 +713,10 @@ async fn json_posts_carry_the_notice_signed_with_the_secret() {
     let notice = notice();
     let before = chrono::Utc::now().timestamp();
     notifier
-        .deliver(&Destination::Webhook("case-system".into()), &notice)
+        .deliver(
+            &Destination::Webhook("case-system".into()),
+            &notice.clone().into(),
+        )
         .await
         .unwrap();
     let after = chrono::Utc::now().timestamp();
@@ -729,7 +807,10 @@ async fn webhook_failures_are_sorted_into_retry_or_not() {
     assert!(!printed.contains(SECRET), "{printed}");
     assert_permanent(
         notifier
-            .deliver(&Destination::Webhook("unknown".into()), &notice)
+            .deliver(
+                &Destination::Webhook("unknown".into()),
+                &notice.clone().into(),
+            )
             .await,
     );
 }

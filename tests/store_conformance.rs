@@ -21,7 +21,7 @@ use ocset_scheduler::domain::{
 };
 use ocset_scheduler::domain::{PackageStatus, Role};
 use ocset_scheduler::intake::{IntakeRules, NewPackage};
-use ocset_scheduler::notify::{Destination, Notice, NoticeItem, NoticeKind};
+use ocset_scheduler::notify::{Destination, Notice, NoticeItem, NoticeKind, Payload};
 use ocset_scheduler::store::postgres::PostgresStore;
 use ocset_scheduler::store::sqlite::SqliteStore;
 use ocset_scheduler::store::{
@@ -114,6 +114,7 @@ conformance! {
         claims_are_first_in_first_out_per_destination,
         an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish,
         a_released_message_keeps_its_place_and_its_attempt_is_not_counted,
+        a_pass_adds_to_the_message_still_waiting_for_its_destination,
         delivery_figures_count_each_status_and_the_retries,
         an_acknowledgement_is_stored_in_the_ledger_and_the_audit_log,
     ],
@@ -2510,7 +2511,7 @@ fn labels(messages: &[OutboxMessage]) -> Vec<&str> {
         messages.windows(2).all(|w| w[0].id < w[1].id),
         "claims come oldest first"
     );
-    messages.iter().map(|m| m.notice.marking.as_str()).collect()
+    messages.iter().map(|m| m.payload.marking()).collect()
 }
 
 /// How long a claim holds a message in these cases: longer than any of
@@ -2567,7 +2568,8 @@ async fn a_pass_records_each_escalation_once(store: Arc<dyn Store>, raw: Raw) {
             packages: 1,
             recorded: 2,
             superseded: 1,
-            messages: 2
+            messages: 2,
+            merged: 0
         },
         "the warning superseded, the breach repeat sent to two destinations"
     );
@@ -2655,7 +2657,8 @@ async fn superseded_and_unaddressed_escalations_are_recorded_but_not_sent(store:
             packages: 1,
             recorded: 3,
             superseded: 1,
-            messages: 1
+            messages: 1,
+            merged: 0
         }
     );
     let given = composer.given();
@@ -2777,7 +2780,7 @@ async fn composed_messages_are_queued_and_linked_to_their_escalations(store: Arc
         "OFFICIAL-SENSITIVE",
         vec![given[0].item.clone(), given[2].item.clone()],
     );
-    assert_eq!(claimed[0].notice, expected_inspector);
+    assert_eq!(claimed[0].payload, Payload::Notice(expected_inspector));
     assert_eq!(claimed[0].attempts, 1);
     assert_eq!(claimed[0].created_at, now());
     let sent_at = now() + Duration::minutes(1);
@@ -3195,6 +3198,128 @@ async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish(store: A
     assert_eq!(labels(&claim(&store, expired, "w2").await), ["A2"]);
 }
 
+/// Queues, through a pass at `at` (nothing due), one notice to
+/// `destination` listing `items` (reference, kind).
+async fn queue_items(
+    store: &Arc<dyn Store>,
+    at: DateTime<Utc>,
+    destination: Destination,
+    items: &[(&str, NoticeKind)],
+) -> PassReport {
+    let items: Vec<NoticeItem> = items
+        .iter()
+        .map(|(reference, kind)| NoticeItem {
+            kind: *kind,
+            level: "breach".into(),
+            occurrence: 0,
+            reference: (*reference).into(),
+            risk_grade: RiskGrade::High,
+            lpa: "Dudley".into(),
+            stage: Stage::AwaitingEnforcement,
+            received_at: now() - Duration::days(7),
+            deadline_at: now(),
+            referral_due_at: None,
+            assigned_officer: None,
+            link: None,
+        })
+        .collect();
+    let draft = OutboxDraft {
+        destination,
+        notice: Notice {
+            as_of: at,
+            ..notice("OFFICIAL-SENSITIVE", items)
+        },
+        escalation_ids: Vec::new(),
+    };
+    store
+        .escalation_pass(at, 10, &nothing_until(None), &move |_| vec![draft.clone()])
+        .await
+        .expect("queueing a notice")
+}
+
+/// The references and kinds a claimed message lists, in its order.
+fn lines_of(message: &OutboxMessage) -> Vec<(String, NoticeKind)> {
+    let notice = message.payload.notice().expect("a notice");
+    notice
+        .items
+        .iter()
+        .map(|item| (item.reference.clone(), item.kind))
+        .collect()
+}
+
+async fn a_pass_adds_to_the_message_still_waiting_for_its_destination(store: Arc<dyn Store>) {
+    use NoticeKind::{Breached, DueSoon, LongOverdue};
+    migrated(&store).await;
+    let t1 = now();
+    let t2 = t1 + Duration::minutes(1);
+    let first = queue_items(&store, t1, sergeants(), &[("P-1", Breached)]).await;
+    assert_eq!((first.messages, first.merged), (1, 0));
+    // The next pass's notice to the sergeants joins the one still waiting:
+    // P-1's newer line replaces its older one.
+    let second = queue_items(
+        &store,
+        t2,
+        sergeants(),
+        &[("P-2", DueSoon), ("P-1", LongOverdue)],
+    )
+    .await;
+    assert_eq!((second.messages, second.merged), (0, 1));
+    // Another destination's queue is its own.
+    let other = queue_items(&store, t2, inspector(), &[("P-2", DueSoon)]).await;
+    assert_eq!((other.messages, other.merged), (1, 0));
+
+    let claimed = claim(&store, t2, "w").await;
+    assert_eq!(claimed.len(), 2, "one message each");
+    let to_sergeants = claimed
+        .iter()
+        .find(|m| m.destination == sergeants())
+        .unwrap();
+    assert_eq!(
+        lines_of(to_sergeants),
+        [
+            ("P-1".to_string(), LongOverdue),
+            ("P-2".to_string(), DueSoon)
+        ]
+    );
+    assert_eq!(to_sergeants.payload.notice().unwrap().as_of, t2);
+    assert_eq!(to_sergeants.created_at, t1, "it keeps its place and age");
+
+    // A message being sent is not added to: the next one queues behind it.
+    let t3 = t2 + Duration::minutes(1);
+    let behind = queue_items(&store, t3, sergeants(), &[("P-3", Breached)]).await;
+    assert_eq!((behind.messages, behind.merged), (1, 0));
+    // Nor is one waiting to be tried again: what was tried is not changed.
+    let retry_at = t3 + Duration::minutes(30);
+    let failed = DeliveryOutcome::Retry {
+        at: retry_at,
+        error: "451 try later".into(),
+    };
+    assert!(finish(&store, to_sergeants, "w", failed, t3).await);
+    let fourth = queue_items(&store, t3, sergeants(), &[("P-4", Breached)]).await;
+    assert_eq!(
+        (fourth.messages, fourth.merged),
+        (0, 1),
+        "P-4 joins P-3's message, the tail of the queue"
+    );
+    let retried = claim(&store, retry_at, "w").await;
+    let retried: Vec<_> = retried
+        .iter()
+        .filter(|m| m.destination == sergeants())
+        .collect();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(
+        lines_of(retried[0]).len(),
+        2,
+        "P-1 and P-2, as tried before"
+    );
+    assert!(finish(&store, retried[0], "w", DeliveryOutcome::Sent, retry_at).await);
+    let next = claim(&store, retry_at, "w").await;
+    assert_eq!(
+        lines_of(&next[0]),
+        [("P-3".to_string(), Breached), ("P-4".to_string(), Breached)]
+    );
+}
+
 async fn a_released_message_keeps_its_place_and_its_attempt_is_not_counted(store: Arc<dyn Store>) {
     migrated(&store).await;
     queue(&store, now(), &[("A1", sergeants()), ("A2", sergeants())]).await;
@@ -3260,7 +3385,7 @@ async fn delivery_figures_count_each_status_and_the_retries(store: Arc<dyn Store
     let mut at = t1;
     for round in 0..3 {
         for message in claim(&store, at, "w").await {
-            let outcome = match (message.notice.marking.as_str(), round) {
+            let outcome = match (message.payload.marking(), round) {
                 ("SENT-ONCE", _) => DeliveryOutcome::Sent,
                 ("SENT-THIRD", 2) => DeliveryOutcome::Sent,
                 ("SENT-THIRD", _) => retry(at),

@@ -4,8 +4,9 @@
 
 use super::config::{MailConfig, MailTransport, SmtpTls};
 use super::lines::{self, PackageLine};
-use super::{DeliveryError, Notice};
+use super::{DeliveryError, DigestMail, Notice, Payload};
 use anyhow::Context;
+use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -20,17 +21,7 @@ use std::time::Duration;
 /// its top and bottom and nothing from the packages beyond the notice's
 /// fields.
 pub fn render(notice: &Notice, from: &Mailbox, to: &Mailbox) -> Message {
-    Message::builder()
-        .from(from.clone())
-        .to(to.clone())
-        .subject(notice.subject())
-        // lettre leaves Message-ID out unless asked; some relays and
-        // filters distrust mail without one. The sender's domain names it.
-        .message_id(Some(format!(
-            "<{}@{}>",
-            uuid::Uuid::new_v4(),
-            from.email.domain()
-        )))
+    headers(from, to, notice.subject())
         .multipart(MultiPart::alternative_plain_html(
             render_text(notice),
             render_html(notice),
@@ -38,7 +29,44 @@ pub fn render(notice: &Notice, from: &Mailbox, to: &Mailbox) -> Message {
         .expect("a message with one sender and one recipient always builds")
 }
 
-/// The plain-text part: readable on its own, one `Label: value` per line.
+/// Renders a digest as one message from `from` to `to`: its subject, its
+/// plain-text and HTML parts as alternatives, and its attachment beside
+/// them (`multipart/mixed`), which Outlook shows as an attached file.
+pub fn render_digest(digest: &DigestMail, from: &Mailbox, to: &Mailbox) -> Message {
+    let body = MultiPart::alternative_plain_html(digest.text.clone(), digest.html.clone());
+    let body = match &digest.attachment {
+        None => body,
+        Some(file) => {
+            // A media type we wrote ourselves; plain text if it ever fails
+            // to parse, so the digest still goes.
+            let content_type =
+                ContentType::parse(&file.content_type).unwrap_or(ContentType::TEXT_PLAIN);
+            MultiPart::mixed().multipart(body).singlepart(
+                lettre::message::Attachment::new(file.filename.clone())
+                    .body(file.body.clone(), content_type),
+            )
+        }
+    };
+    headers(from, to, digest.subject.clone())
+        .multipart(body)
+        .expect("a message with one sender and one recipient always builds")
+}
+
+/// The headers every message carries.
+fn headers(from: &Mailbox, to: &Mailbox, subject: String) -> lettre::message::MessageBuilder {
+    Message::builder()
+        .from(from.clone())
+        .to(to.clone())
+        .subject(subject)
+        // lettre leaves Message-ID out unless asked; some relays and
+        // filters distrust mail without one. The sender's domain names it.
+        .message_id(Some(format!(
+            "<{}@{}>",
+            uuid::Uuid::new_v4(),
+            from.email.domain()
+        )))
+}
+
 fn render_text(notice: &Notice) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -262,15 +290,19 @@ impl EmailSender {
         Ok(Self { from, transport })
     }
 
-    /// Sends `notice` to `to_address` once. A notice without a marking or
-    /// packages, a refused address or any SMTP 5xx answer is `Permanent`; a 4xx answer, a refused or broken
-    /// connection, a timeout or a TLS failure is `Transient`.
-    pub async fn send(&self, notice: &Notice, to_address: &str) -> Result<(), DeliveryError> {
-        super::check_sendable(notice)?;
+    /// Sends `payload` to `to_address` once. A message without a marking,
+    /// a notice without packages, a refused address or any SMTP 5xx answer
+    /// is `Permanent`; a 4xx answer, a refused or broken connection, a
+    /// timeout or a TLS failure is `Transient`.
+    pub async fn send(&self, payload: &Payload, to_address: &str) -> Result<(), DeliveryError> {
+        super::check_sendable(payload)?;
         let to: Mailbox = to_address.parse().map_err(|e| {
             DeliveryError::Permanent(format!("{to_address:?} is not an email address: {e}"))
         })?;
-        let message = render(notice, &self.from, &to);
+        let message = match payload {
+            Payload::Notice(notice) => render(notice, &self.from, &to),
+            Payload::Digest(digest) => render_digest(digest, &self.from, &to),
+        };
         match &self.transport {
             Transport::Smtp(transport) => transport
                 .send(message)

@@ -107,7 +107,7 @@ impl WebhookSender {
     /// a name that is not configured, and a notice without a marking or
     /// packages are `Permanent`.
     pub async fn send(&self, name: &str, notice: &Notice) -> Result<(), DeliveryError> {
-        super::check_sendable(notice)?;
+        super::check_notice(notice)?;
         let hook = self
             .hooks
             .get(name)

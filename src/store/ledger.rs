@@ -29,6 +29,9 @@
 //! - `const SERIALISE_OUTBOX_APPENDS: &'static [&'static str]`: run before a
 //!   pass queues messages, so that messages are committed in the order of
 //!   their ids (which is the order each destination receives them);
+//! - `const QUEUE_TAIL: &'static str`: [`super::sql::select_queue_tail!`],
+//!   holding the row it returns until the pass ends, so no dispatcher
+//!   claims a message while a pass adds to it;
 //! - `const CLAIM_OUTBOX: &'static str`: claims the messages
 //!   [`super::sql::select_claimable_outbox!`] selects, setting
 //!   [`super::sql::claim_outbox_set!`] and returning
@@ -584,8 +587,9 @@ macro_rules! impl_store {
                 compose: &$crate::store::ComposeFn,
             ) -> Result<$crate::store::PassReport, $crate::store::StoreError> {
                 use $crate::domain::Package;
+                use $crate::notify::Payload;
                 use $crate::store::rows::{
-                    self, json_text, stored_instant, EscalationValues, PackageRow,
+                    self, json_text, stored_instant, EscalationValues, PackageRow, QueueTailRow,
                 };
                 use $crate::store::sql::{self, bind_escalation_values};
                 use $crate::store::{PassReport, RecordedEscalation, StoreError};
@@ -651,14 +655,44 @@ macro_rules! impl_store {
                             .map_err(StoreError::db("waiting to append to the outbox"))?;
                     }
                 }
-                for message in &messages {
-                    let id: i64 = sqlx::query_scalar(sql::INSERT_OUTBOX)
+                for message in messages {
+                    // A message to a destination whose queue ends in one
+                    // still waiting untried joins it: a recipient hears of
+                    // a burst in one message, not one a pass.
+                    let tail: Option<QueueTailRow> = sqlx::query_as(Self::QUEUE_TAIL)
                         .bind(json_text(&message.destination))
-                        .bind(json_text(&message.notice))
-                        .bind(now)
-                        .fetch_one(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await
-                        .map_err(StoreError::db("queueing a message"))?;
+                        .map_err(StoreError::db("reading the end of a destination's queue"))?;
+                    let joined = match tail.map(QueueTailRow::joinable).transpose()?.flatten() {
+                        Some((id, mut waiting)) => match waiting.absorb(message.notice.clone()) {
+                            Ok(()) => Some((id, waiting)),
+                            Err(_) => None,
+                        },
+                        None => None,
+                    };
+                    let id: i64 = match joined {
+                        Some((id, notice)) => {
+                            sqlx::query(sql::UPDATE_OUTBOX_NOTICE)
+                                .bind(id)
+                                .bind(json_text(&Payload::Notice(notice)))
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(StoreError::db("adding to a waiting message"))?;
+                            report.merged += 1;
+                            id
+                        }
+                        None => {
+                            report.messages += 1;
+                            sqlx::query_scalar(sql::INSERT_OUTBOX)
+                                .bind(json_text(&message.destination))
+                                .bind(json_text(&Payload::Notice(message.notice)))
+                                .bind(now)
+                                .fetch_one(&mut *tx)
+                                .await
+                                .map_err(StoreError::db("queueing a message"))?
+                        }
+                    };
                     for chunk in message.escalation_ids.chunks(sql::LOOKUP_CHUNK) {
                         let statement = sql::insert_outbox_links(chunk.len());
                         let mut query = sqlx::query(&statement).bind(id);
@@ -672,7 +706,6 @@ macro_rules! impl_store {
                             .await
                             .map_err(StoreError::db("linking a message to its escalations"))?;
                     }
-                    report.messages += 1;
                 }
                 sqlx::query(sql::RECORD_PASS)
                     .bind(now)

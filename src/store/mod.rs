@@ -25,7 +25,7 @@ use crate::domain::{
     DueLevel, EventKind, MoveRefused, Package, PackageClock, PackageStatus, Reference, RiskGrade,
     Role, Stage,
 };
-use crate::notify::{Destination, Notice, NoticeItem};
+use crate::notify::{Destination, Notice, NoticeItem, Payload};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -299,6 +299,10 @@ pub struct PassReport {
     pub superseded: usize,
     /// Messages queued in the outbox.
     pub messages: usize,
+    /// Messages that joined one already waiting for the same destination
+    /// (queued by an earlier pass and not tried yet), instead of being
+    /// queued on their own.
+    pub merged: usize,
 }
 
 /// A queued message, claimed for delivery.
@@ -309,7 +313,7 @@ pub struct OutboxMessage {
     /// Where it goes.
     pub destination: Destination,
     /// What it says.
-    pub notice: Notice,
+    pub payload: Payload,
     /// Attempts so far, this one included.
     pub attempts: u32,
     /// When it was queued.

@@ -60,6 +60,12 @@ impl PostgresStore {
     const SERIALISE_OUTBOX_APPENDS: &'static [&'static str] =
         &["SELECT pg_advisory_xact_lock(7236828450091101541)"];
 
+    /// FOR UPDATE: a dispatcher claiming the message waits for the pass to
+    /// commit what it adds (its claim skips a locked row, so it claims it
+    /// next round); a pass that waited for a claim finds the message being
+    /// sent and queues its own.
+    const QUEUE_TAIL: &'static str = concat!(super::sql::select_queue_tail!(), " FOR UPDATE");
+
     /// `FOR UPDATE SKIP LOCKED`, and why it keeps each destination in order
     /// with several dispatchers:
     /// - SKIP LOCKED: a message another dispatcher is claiming or finishing

@@ -12,6 +12,7 @@ use crate::domain::{
     Package, PackageClock, PackageParts, PackageState, PolicyVersion, Reference, RiskGrade, Role,
     Safeguarding, Stage, StopKind,
 };
+use crate::notify::{Notice, Payload};
 use chrono::{DateTime, SubsecRound, Utc};
 use std::fmt::Display;
 
@@ -581,6 +582,31 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
     }
 }
 
+/// The tail of a destination's queue ([`super::sql::select_queue_tail!`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueueTailRow {
+    id: i64,
+    status: String,
+    attempts: i64,
+    notice: String,
+}
+
+impl QueueTailRow {
+    /// The message's id and its notice, when a newer notice may join it:
+    /// it waits untried (a message being sent, or waiting to be tried
+    /// again, is left as it is) and carries a notice, not a digest.
+    pub fn joinable(self) -> Result<Option<(i64, Notice)>, StoreError> {
+        if self.status != "pending" || self.attempts != 0 {
+            return Ok(None);
+        }
+        let at = format!("outbox message {}", self.id);
+        Ok(match parse_json(&at, "notice", &self.notice)? {
+            Payload::Notice(notice) => Some((self.id, notice)),
+            Payload::Digest(_) => None,
+        })
+    }
+}
+
 /// A claimed message, as the claim returns it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
@@ -600,7 +626,7 @@ impl TryFrom<OutboxRow> for OutboxMessage {
         Ok(OutboxMessage {
             id: row.id,
             destination: parse_json(&at, "destination", &row.destination)?,
-            notice: parse_json(&at, "notice", &row.notice)?,
+            payload: parse_json(&at, "notice", &row.notice)?,
             attempts: stored_u32(&at, "attempts", row.attempts)?,
             created_at: row.created_at,
         })

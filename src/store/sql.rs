@@ -563,6 +563,22 @@ pub const INSERT_OUTBOX: &str = "INSERT INTO outbox \
      (destination, notice, status, attempts, run_at, created_at) \
      VALUES ($1, $2, 'pending', 0, $3, $3) RETURNING id";
 
+/// The newest message to destination `$1` still waiting or being sent:
+/// the tail of its queue, which a pass's message to the same destination
+/// may join ([`super::rows::QueueTailRow`]). Reads one entry of
+/// `outbox_queue`, whose condition it states. The backends may add a lock.
+macro_rules! select_queue_tail {
+    () => {
+        "SELECT id, status, attempts, notice FROM outbox \
+         WHERE destination = $1 AND status IN ('pending', 'sending') \
+         ORDER BY id DESC LIMIT 1"
+    };
+}
+pub(super) use select_queue_tail;
+
+/// Replaces the notice of message `$1` with `$2` (JSON).
+pub const UPDATE_OUTBOX_NOTICE: &str = "UPDATE outbox SET notice = $2 WHERE id = $1";
+
 /// Links message `$1` to `rows` escalations (`$2`, `$3`, ...).
 pub fn insert_outbox_links(rows: usize) -> String {
     format!(

@@ -67,6 +67,10 @@ impl SqliteStore {
     /// One writer at a time: ids are committed in order already.
     const SERIALISE_OUTBOX_APPENDS: &'static [&'static str] = &[];
 
+    /// The pass's `BEGIN IMMEDIATE` already holds every dispatcher's claim
+    /// off until the pass ends.
+    const QUEUE_TAIL: &'static str = super::sql::select_queue_tail!();
+
     /// One statement that selects and updates, inside `BEGIN IMMEDIATE`: no
     /// other dispatcher can claim or finish a message between the choice
     /// and the update, so neither the same message twice nor a message

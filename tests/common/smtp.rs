@@ -265,19 +265,46 @@ pub struct ParsedMail {
     pub html: String,
     /// The addresses in the To header.
     pub to: Vec<String>,
+    /// The attached files.
+    pub attachments: Vec<ParsedAttachment>,
+}
+
+/// A file attached to a parsed message.
+#[derive(Debug, Clone)]
+pub struct ParsedAttachment {
+    /// Its file name.
+    pub filename: String,
+    /// Its media type, `type/subtype`.
+    pub content_type: String,
+    /// Its content, decoded.
+    pub body: String,
 }
 
 /// Parses a raw message with `mail-parser`; panics, naming what is missing,
 /// unless it has a subject and both a real text/plain and a real text/html
 /// part (mail-parser would otherwise convert one into the other).
 pub fn parse_mail(raw: &[u8]) -> ParsedMail {
-    use mail_parser::{MessageParser, PartType};
+    use mail_parser::{MessageParser, MimeHeaders, PartType};
     let message = MessageParser::default()
         .parse(raw)
         .expect("the message parses");
     let mut text = None;
     let mut html = None;
-    for part in &message.parts {
+    let mut attachments = Vec::new();
+    for (id, part) in message.parts.iter().enumerate() {
+        if message.attachments.contains(&(id as u32)) {
+            let content_type = part.content_type().expect("an attachment's type");
+            attachments.push(ParsedAttachment {
+                filename: part.attachment_name().expect("a file name").to_string(),
+                content_type: format!(
+                    "{}/{}",
+                    content_type.ctype(),
+                    content_type.subtype().unwrap_or_default()
+                ),
+                body: String::from_utf8(part.contents().to_vec()).expect("a text file"),
+            });
+            continue;
+        }
         match &part.body {
             PartType::Text(body) if text.is_none() => text = Some(body.to_string()),
             PartType::Html(body) if html.is_none() => html = Some(body.to_string()),
@@ -297,5 +324,6 @@ pub fn parse_mail(raw: &[u8]) -> ParsedMail {
         text: text.expect("a text/plain part"),
         html: html.expect("a text/html part"),
         to,
+        attachments,
     }
 }
