@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod packages;
+pub mod reports;
 pub mod status;
 
 use crate::ledger::Ledger;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/breaches", get(status::breaches))
+        .route("/api/v1/reports/weekly", get(reports::weekly))
         .route("/api/v1/openapi.json", get(ops::openapi))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use super::{error, ops, packages, status};
+use super::{error, ops, packages, reports, status};
 use crate::ledger::PackageView;
 use crate::position::{CurrentPosition, GradeFigures};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         packages::create, packages::read, packages::list, packages::regrade, packages::move_stage,
         packages::assign, packages::safeguarding, packages::acknowledge, status::status, status::breaches,
+        reports::weekly,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     components(schemas(
@@ -27,6 +28,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "packages", description = "Intelligence packages and their moves"),
         (name = "status", description = "Where are we now?"),
+        (name = "reports", description = "The weekly performance report"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]
