@@ -3,6 +3,7 @@
 //! Every error names the key and where its value came from (the file, or
 //! the environment variable), and nothing secret is ever printed.
 
+use crate::digest::{self, DigestKind, DigestSchedule};
 use crate::domain::{
     default_ladder, DeadlinePolicy, EscalationLevel, LadderTiming, Lpas, PackageClock,
     RegradePolicy, Timescale, Timescales,
@@ -48,6 +49,10 @@ pub struct Config {
     pub links: LinksConfig,
     /// Webhooks, as `[[webhook]]` tables.
     pub webhook: Vec<WebhookConfig>,
+    /// Scheduled digests, as `[[digest]]` tables. None unless the file
+    /// lists some (the shipped default.toml lists a weekly and a daily
+    /// one): the built-in default has no recipient groups to send them to.
+    pub digest: Vec<DigestConfig>,
     /// Logging.
     pub log: LogConfig,
 }
@@ -75,6 +80,119 @@ impl RecipientGroup {
             .find(|(name, _)| name.eq_ignore_ascii_case(lpa))
             .map_or(self.default.as_slice(), |(_, list)| list.as_slice())
     }
+
+    /// Every address in the group, default and per-LPA lists together,
+    /// sorted, each once: who receives a force-wide digest.
+    pub fn addresses(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .default
+            .iter()
+            .chain(self.by_lpa.values().flatten())
+            .map(String::as_str)
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// Where the group reaches nobody, given the force's LPA list: `None`
+    /// when every LPA has an address; otherwise the words that follow
+    /// "is empty" in a fault (`""`, or `" for South, West"`). With no LPA
+    /// list any LPA name is accepted, so the default list must not be empty.
+    fn unreached(&self, force_lpas: &[String]) -> Option<String> {
+        if force_lpas.is_empty() {
+            return self.default.is_empty().then(String::new);
+        }
+        let nobody: Vec<&str> = force_lpas
+            .iter()
+            .map(String::as_str)
+            .filter(|lpa| self.for_lpa(lpa).is_empty())
+            .collect();
+        (!nobody.is_empty()).then(|| format!(" for {}", nobody.join(", ")))
+    }
+}
+
+/// The LPAs an address hears about through one recipient group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LpaCoverage {
+    /// Every LPA but these (which have lists of their own without the
+    /// address). Only arises when the force has no LPA list, so the LPAs
+    /// cannot be named; `AllExcept(vec![])` is every LPA.
+    AllExcept(Vec<String>),
+    /// These LPAs only; empty when the address is not in the group.
+    Only(Vec<String>),
+}
+
+impl LpaCoverage {
+    /// Every LPA.
+    pub fn all() -> Self {
+        LpaCoverage::AllExcept(Vec::new())
+    }
+
+    /// Whether packages of `lpa` are covered (LPA names match in any case,
+    /// as everywhere else).
+    pub fn covers(&self, lpa: &str) -> bool {
+        let listed = |list: &[String]| list.iter().any(|l| l.eq_ignore_ascii_case(lpa));
+        match self {
+            LpaCoverage::AllExcept(except) => !listed(except),
+            LpaCoverage::Only(only) => listed(only),
+        }
+    }
+
+    /// True when no LPA is covered.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, LpaCoverage::Only(only) if only.is_empty())
+    }
+}
+
+/// The LPAs whose packages `address` hears about through `group`, so a
+/// digest split per recipient shows each one only their own areas. An
+/// LPA with its own list in `by_lpa` goes to that list; every other LPA to
+/// the default list. `all_lpas` is the force's LPA list (`force.lpas`);
+/// when it is empty, any LPA name exists, so an address in the default
+/// list covers every LPA but those with lists of their own.
+pub fn lpas_of(group: &RecipientGroup, address: &str, all_lpas: &[String]) -> LpaCoverage {
+    let has = |list: &[String]| list.iter().any(|a| a.eq_ignore_ascii_case(address));
+    if all_lpas.is_empty() {
+        let (with, without): (Vec<_>, Vec<_>) =
+            group.by_lpa.iter().partition(|(_, list)| has(list));
+        let names = |lists: Vec<(&String, &Vec<String>)>| -> Vec<String> {
+            lists.into_iter().map(|(lpa, _)| lpa.clone()).collect()
+        };
+        return if has(&group.default) {
+            LpaCoverage::AllExcept(names(without))
+        } else {
+            LpaCoverage::Only(names(with))
+        };
+    }
+    LpaCoverage::Only(
+        all_lpas
+            .iter()
+            .filter(|lpa| has(group.for_lpa(lpa)))
+            .cloned()
+            .collect(),
+    )
+}
+
+/// A `[[digest]]` table as written; checked into a [`DigestSchedule`].
+/// The kind, day and time stay text here so that every fault in them is
+/// reported at once, with the key, rather than the first one serde meets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// A unique name, such as `weekly-slt`: part of each run's key.
+    pub name: String,
+    /// `weekly` (the performance report) or `daily` (breaches and packages
+    /// due in 48 hours).
+    pub kind: String,
+    /// Weekly only: the day, `monday` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+    /// The local time in the force time zone, as `07:00`.
+    pub at: String,
+    /// The recipient groups (`[recipients.NAME]`) it goes to.
+    pub audience: Vec<String>,
 }
 
 /// `[delivery]`: how the outbox retries.
@@ -362,6 +480,9 @@ pub struct Settings {
     /// Each webhook's signing secret, read from the environment variable
     /// its `secret_env` names.
     pub webhook_secrets: BTreeMap<String, SecretString>,
+    /// The `[[digest]]` schedules, checked; private so that only checked
+    /// ones exist (see [`Settings::digests`]).
+    digests: Vec<DigestSchedule>,
 }
 
 impl Settings {
@@ -404,6 +525,13 @@ impl Settings {
     /// The configured webhooks.
     pub fn webhooks(&self) -> &[WebhookConfig] {
         &self.config.webhook
+    }
+
+    /// The digest schedules, in the order configured; empty when the
+    /// force sends none. Every audience group exists and reaches somebody
+    /// (for a daily digest, somebody in every LPA).
+    pub fn digests(&self) -> &[DigestSchedule] {
+        &self.digests
     }
 
     /// The ladder with the time zone and safeguarding clock it runs on.
@@ -692,21 +820,7 @@ fn check(
                 Some(members) => {
                     // Every LPA must reach somebody, or that LPA's escalations
                     // would go nowhere.
-                    let lpas: Vec<&str> = if config.force.lpas.is_empty() {
-                        vec![""]
-                    } else {
-                        config.force.lpas.iter().map(String::as_str).collect()
-                    };
-                    let nobody: Vec<&str> = lpas
-                        .into_iter()
-                        .filter(|lpa| members.for_lpa(lpa).is_empty())
-                        .collect();
-                    if !nobody.is_empty() {
-                        let whom = if nobody == [""] {
-                            String::new()
-                        } else {
-                            format!(" for {}", nobody.join(", "))
-                        };
+                    if let Some(whom) = members.unreached(&config.force.lpas) {
                         fault(
                             &format!("recipients.{group}"),
                             format!("is empty{whom}, but level {:?} notifies it: that escalation would reach nobody", level.name),
@@ -747,6 +861,7 @@ fn check(
             }
         }
     }
+    let digests = digest_schedules(&config, &mut fault);
     let level_names: Vec<&str> = config
         .escalation
         .levels
@@ -816,9 +931,103 @@ fn check(
             lpas,
             path: PathBuf::new(),
             webhook_secrets,
+            digests,
         }),
         _ => Err(errors),
     }
+}
+
+/// Checks each `[[digest]]` and returns those that pass; faults are keyed
+/// `digest[i].field` (or `recipients.NAME` for a group that reaches nobody).
+fn digest_schedules(config: &Config, fault: &mut dyn FnMut(&str, String)) -> Vec<DigestSchedule> {
+    let mut names = HashSet::new();
+    let mut schedules = Vec::new();
+    for (i, entry) in config.digest.iter().enumerate() {
+        let mut faults: Vec<(String, String)> = Vec::new();
+        let key = |field: &str| format!("digest[{i}].{field}");
+        if let Err(reason) = digest::check_name(&entry.name) {
+            faults.push((key("name"), reason));
+        } else if !names.insert(entry.name.as_str()) {
+            faults.push((key("name"), format!("{:?} names two digests", entry.name)));
+        }
+        let kind = entry
+            .kind
+            .parse::<DigestKind>()
+            .map_err(|reason| faults.push((key("kind"), reason)))
+            .ok();
+        let day = match (kind, &entry.day) {
+            (Some(DigestKind::Daily), Some(_)) => {
+                faults.push((
+                    key("day"),
+                    "is for weekly digests; a daily digest runs every day, so remove it".into(),
+                ));
+                None
+            }
+            (_, Some(text)) => digest::parse_day(text)
+                .map_err(|reason| faults.push((key("day"), reason)))
+                .ok(),
+            (_, None) => None,
+        };
+        let at = digest::parse_time(&entry.at)
+            .map_err(|reason| faults.push((key("at"), reason)))
+            .ok();
+        if entry.audience.is_empty() {
+            faults.push((
+                key("audience"),
+                "is empty: name the recipient groups it goes to".into(),
+            ));
+        }
+        let mut seen = HashSet::new();
+        for group in &entry.audience {
+            if !seen.insert(group.as_str()) {
+                faults.push((key("audience"), format!("names the group {group:?} twice")));
+                continue;
+            }
+            let Some(members) = config.recipients.get(group) else {
+                let reason = if group == ASSIGNED_OFFICER {
+                    "assigned_officer is not a group: a digest goes to configured recipient groups"
+                        .into()
+                } else {
+                    format!("names the group {group:?}, which has no [recipients.{group}] table")
+                };
+                faults.push((key("audience"), reason));
+                continue;
+            };
+            // A daily digest is split by LPA, so every LPA needs somebody
+            // (as an escalation does); a weekly one is force-wide.
+            let whom = match kind {
+                Some(DigestKind::Daily) => members.unreached(&config.force.lpas),
+                _ => members.addresses().is_empty().then(String::new),
+            };
+            if let Some(whom) = whom {
+                faults.push((
+                    format!("recipients.{group}"),
+                    format!(
+                        "is empty{whom}, but digest {:?} is sent to it: that digest would reach nobody",
+                        entry.name
+                    ),
+                ));
+            }
+        }
+        match (kind, at) {
+            (Some(kind), Some(at)) if faults.is_empty() => schedules.push(DigestSchedule {
+                name: entry.name.clone(),
+                kind,
+                day: match kind {
+                    DigestKind::Weekly => Some(day.unwrap_or(chrono::Weekday::Mon)),
+                    DigestKind::Daily => None,
+                },
+                at,
+                audience: entry.audience.clone(),
+            }),
+            _ => {
+                for (key, reason) in faults {
+                    fault(&key, reason);
+                }
+            }
+        }
+    }
+    schedules
 }
 
 #[cfg(test)]
@@ -1063,6 +1272,263 @@ default = ["slt@force.example"]
         };
         assert_eq!(group.for_lpa("birmingham"), ["bham@force.example"]);
         assert_eq!(group.for_lpa("Coventry"), ["all@force.example"]);
+    }
+
+    #[test]
+    fn the_shipped_digests_are_a_weekly_and_a_daily() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let s = load(&path, env(&[])).unwrap();
+        let time = |h, m| chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        assert_eq!(
+            s.digests(),
+            [
+                DigestSchedule {
+                    name: "weekly".into(),
+                    kind: DigestKind::Weekly,
+                    day: Some(chrono::Weekday::Mon),
+                    at: time(7, 0),
+                    audience: vec!["ppu_slt".into(), "acc_crime".into()],
+                },
+                DigestSchedule {
+                    name: "daily-sergeants".into(),
+                    kind: DigestKind::Daily,
+                    day: None,
+                    at: time(8, 0),
+                    audience: vec!["ocset_sergeants".into()],
+                },
+            ]
+        );
+        // check-config prints them as written, so the output reads back.
+        let printed = toml::to_string(&s.config).unwrap();
+        assert!(
+            printed.contains(
+                "[[digest]]\nname = \"daily-sergeants\"\nkind = \"daily\"\nat = \"08:00\""
+            ),
+            "{printed}"
+        );
+        let again = load_str(&printed, "printed.toml", env(&[])).unwrap();
+        assert_eq!(again.digests(), s.digests());
+    }
+
+    #[test]
+    fn no_digest_tables_means_no_digests() {
+        let s = load_str(GROUPS, "f.toml", env(&[])).unwrap();
+        assert!(s.digests().is_empty());
+        let s = load_str(&with_groups("digest = []\n"), "f.toml", env(&[])).unwrap();
+        assert!(s.digests().is_empty());
+    }
+
+    #[test]
+    fn a_weekly_digest_runs_on_monday_unless_told_otherwise() {
+        let text = with_groups(
+            "[[digest]]\nname = \"w\"\nkind = \"weekly\"\nat = \"7:30\"\naudience = [\"ppu_slt\"]\n\n[[digest]]\nname = \"f\"\nkind = \"weekly\"\nday = \"Fri\"\nat = \"16:00\"\naudience = [\"ppu_slt\"]\n",
+        );
+        let s = load_str(&text, "f.toml", env(&[])).unwrap();
+        let days: Vec<_> = s.digests().iter().map(|d| d.day).collect();
+        assert_eq!(
+            days,
+            [Some(chrono::Weekday::Mon), Some(chrono::Weekday::Fri)]
+        );
+    }
+
+    /// The faults of `digest` tables laid over the test groups, each as
+    /// "key: reason".
+    fn digest_faults(digest: &str) -> Vec<String> {
+        let text = format!("{GROUPS}[recipients.empty]\ndefault = []\n{digest}");
+        load_str(&text, "f.toml", env(&[]))
+            .map(|_| Vec::new())
+            .unwrap_or_else(|err| {
+                err.iter()
+                    .map(|e| format!("{}: {}", e.key, e.reason))
+                    .collect()
+            })
+    }
+
+    /// A `[[digest]]` table with one line changed or added.
+    fn digest_table(kind: &str, extra: &str) -> String {
+        format!("[[digest]]\nname = \"d\"\nkind = \"{kind}\"\nat = \"07:00\"\naudience = [\"ocset_sergeants\"]\n{extra}\n")
+    }
+
+    #[test]
+    fn a_bad_digest_time_names_the_key_and_the_value() {
+        let text = format!(
+            "{GROUPS}{}{}",
+            digest_table("weekly", ""),
+            digest_table("daily", "")
+                .replace("\"d\"", "\"e\"")
+                .replace("07:00", "25:00")
+        );
+        let err = load_str(&text, "f.toml", env(&[])).unwrap_err();
+        assert_eq!(
+            err.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["f.toml: digest[1].at: \"25:00\" is not a time like 07:00"]
+        );
+    }
+
+    #[test]
+    fn each_digest_fault_is_refused_with_its_key() {
+        let cases: [(String, &str); 12] = [
+            (digest_table("hourly", ""), "digest[0].kind: \"hourly\" is not a digest kind (weekly or daily)"),
+            (digest_table("weekly", "day = \"funday\""), "digest[0].day: \"funday\" is not a day of the week"),
+            (digest_table("daily", "day = \"monday\""), "digest[0].day: is for weekly digests"),
+            (digest_table("weekly", "").replace("07:00", "7am"), "digest[0].at: \"7am\" is not a time like 07:00"),
+            (
+                format!("{}{}", digest_table("weekly", ""), digest_table("daily", "")),
+                "digest[1].name: \"d\" names two digests",
+            ),
+            (digest_table("daily", "").replace("\"d\"", "\"a/b\""), "digest[0].name: \"a/b\" must be 1 to 64 letters"),
+            (
+                digest_table("weekly", "").replace("[\"ocset_sergeants\"]", "[]"),
+                "digest[0].audience: is empty",
+            ),
+            (
+                digest_table("weekly", "").replace("ocset_sergeants", "acc_crim"),
+                "digest[0].audience: names the group \"acc_crim\", which has no [recipients.acc_crim] table",
+            ),
+            (
+                digest_table("daily", "").replace("ocset_sergeants", "assigned_officer"),
+                "digest[0].audience: assigned_officer is not a group",
+            ),
+            (
+                digest_table("weekly", "").replace("[\"ocset_sergeants\"]", "[\"ppu_slt\", \"ppu_slt\"]"),
+                "digest[0].audience: names the group \"ppu_slt\" twice",
+            ),
+            (
+                digest_table("weekly", "").replace("ocset_sergeants", "empty"),
+                "recipients.empty: is empty, but digest \"d\" is sent to it: that digest would reach nobody",
+            ),
+            (
+                digest_table("daily", "timezone = \"UTC\""),
+                "digest[0].timezone: unknown field `timezone`",
+            ),
+        ];
+        for (table, expected) in cases {
+            let faults = digest_faults(&table);
+            assert!(
+                faults.iter().any(|f| f.starts_with(expected)),
+                "{table}\nexpected {expected:?}\ngot {faults:?}"
+            );
+        }
+        // A table without a required field.
+        let faults =
+            digest_faults("[[digest]]\nname = \"d\"\nkind = \"daily\"\naudience = [\"ppu_slt\"]\n");
+        assert!(
+            faults
+                .iter()
+                .any(|f| f.starts_with("digest[0]") && f.contains("missing field `at`")),
+            "{faults:?}"
+        );
+        // Every fault in one entry is reported at once.
+        let faults = digest_faults("[[digest]]\nname = \"\"\nkind = \"daily\"\nday = \"mon\"\nat = \"24:00\"\naudience = []\n");
+        let keys: Vec<&str> = faults
+            .iter()
+            .map(|f| f.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "digest[0].name",
+                "digest[0].day",
+                "digest[0].at",
+                "digest[0].audience"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_daily_digest_group_must_reach_every_lpa_and_a_weekly_one_somebody() {
+        let text = r#"
+[force]
+lpas = ["North", "South"]
+[recipients.ocset_sergeants]
+default = ["sgts@force.example"]
+[recipients.ocset_inspector]
+default = ["insp@force.example"]
+[recipients.ppu_slt]
+default = ["slt@force.example"]
+[recipients.north_only]
+by_lpa = { North = ["north@force.example"] }
+[[digest]]
+name = "weekly"
+kind = "weekly"
+at = "07:00"
+audience = ["north_only"]
+[[digest]]
+name = "daily"
+kind = "daily"
+at = "08:00"
+audience = ["north_only"]
+"#;
+        let err = load_str(text, "f.toml", env(&[])).unwrap_err();
+        let faults: Vec<String> = err.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            faults,
+            ["f.toml: recipients.north_only: is empty for South, but digest \"daily\" is sent to it: that digest would reach nobody"]
+        );
+    }
+
+    #[test]
+    fn an_address_covers_the_lpas_its_lists_cover() {
+        let group = RecipientGroup {
+            default: vec!["all@force.example".into(), "both@force.example".into()],
+            by_lpa: [
+                (
+                    "Birmingham".to_string(),
+                    vec![
+                        "bham@force.example".to_string(),
+                        "both@force.example".to_string(),
+                    ],
+                ),
+                (
+                    "Coventry".to_string(),
+                    vec!["cov@force.example".to_string()],
+                ),
+            ]
+            .into(),
+        };
+        let force: Vec<String> = ["Birmingham", "Coventry", "Dudley", "Walsall"]
+            .map(String::from)
+            .into();
+        let only = |lpas: &[&str]| LpaCoverage::Only(lpas.iter().map(|l| l.to_string()).collect());
+        assert_eq!(
+            lpas_of(&group, "all@force.example", &force),
+            only(&["Dudley", "Walsall"])
+        );
+        assert_eq!(
+            lpas_of(&group, "BHAM@force.example", &force),
+            only(&["Birmingham"])
+        );
+        assert_eq!(
+            lpas_of(&group, "both@force.example", &force),
+            only(&["Birmingham", "Dudley", "Walsall"])
+        );
+        assert!(lpas_of(&group, "stranger@force.example", &force).is_empty());
+        // No LPA list: any LPA exists, so the default covers all but those
+        // with lists of their own.
+        let all = lpas_of(&group, "all@force.example", &[]);
+        assert_eq!(
+            all,
+            LpaCoverage::AllExcept(vec!["Birmingham".into(), "Coventry".into()])
+        );
+        assert!(all.covers("Anywhere") && !all.covers("birmingham"));
+        assert_eq!(
+            lpas_of(&group, "both@force.example", &[]),
+            LpaCoverage::AllExcept(vec!["Coventry".into()])
+        );
+        assert_eq!(
+            lpas_of(&group, "cov@force.example", &[]),
+            only(&["Coventry"])
+        );
+        assert!(LpaCoverage::all().covers("Anywhere"));
+        assert_eq!(
+            group.addresses(),
+            [
+                "all@force.example",
+                "bham@force.example",
+                "both@force.example",
+                "cov@force.example"
+            ]
+        );
     }
 
     #[test]

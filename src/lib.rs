@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod digest;
 pub mod dispatcher;
 pub mod domain;
 pub mod http;

@@ -8,6 +8,8 @@
 //! last 12 weeks). Every event row carries the grade, stage and deadline
 //! after it, so the fold needs nothing but the events.
 
+pub mod daily;
+pub mod daily_render;
 pub mod render;
 pub mod week;
 
@@ -270,6 +272,21 @@ struct History<'a> {
     events: Vec<&'a LedgerEvent>,
 }
 
+/// The ledger's events that took effect before `until`, per package (by
+/// reference): what every report folds. Shared by the weekly and the
+/// daily report so both read the ledger the same way.
+fn histories(events: &[LedgerEvent], until: DateTime<Utc>) -> Vec<History<'_>> {
+    let mut by_reference: BTreeMap<&str, History<'_>> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.occurred_at < until) {
+        by_reference
+            .entry(e.reference.as_str())
+            .or_insert_with(|| History { events: Vec::new() })
+            .events
+            .push(e);
+    }
+    by_reference.into_values().collect()
+}
+
 impl History<'_> {
     /// Folds the events that took effect before `at`.
     fn at(&self, at: DateTime<Utc>) -> Folded {
@@ -489,15 +506,7 @@ impl WeeklyReport {
         let first_week = week.weeks_before(TREND_WEEKS - 1);
         let window_start = first_week.starts_at(tz);
 
-        let mut by_reference: BTreeMap<&str, History<'_>> = BTreeMap::new();
-        for e in events.iter().filter(|e| e.occurred_at < end) {
-            by_reference
-                .entry(e.reference.as_str())
-                .or_insert_with(|| History { events: Vec::new() })
-                .events
-                .push(e);
-        }
-        let histories: Vec<History<'_>> = by_reference.into_values().collect();
+        let histories = histories(events, end);
         let open_at = |at: DateTime<Utc>| -> Vec<Folded> {
             histories
                 .iter()

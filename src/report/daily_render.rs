@@ -1,0 +1,507 @@
+//! Renderings of one [`DailyReport`]: subject line, plain text, HTML for
+//! email, CSV and JSON. Each carries the protective marking and nothing
+//! beyond the model. Times are shown in the force time zone.
+
+use super::daily::{DailyLine, DailyReport};
+use crate::config::LpaCoverage;
+use chrono::{DateTime, Utc};
+use std::fmt::Write;
+
+/// The report as pretty JSON.
+pub fn daily_json(report: &DailyReport) -> String {
+    serde_json::to_string_pretty(report).expect("the report serialises")
+}
+
+/// The subject line:
+/// `[OFFICIAL-SENSITIVE] OCSET daily: 3 breached, 5 due in 48 hours — Thu 26 Nov 2026`.
+pub fn daily_subject(report: &DailyReport) -> String {
+    format!(
+        "[{}] OCSET daily: {} breached, {} due in {} hours — {}",
+        report.marking,
+        report.total_breached,
+        report.total_due,
+        report.due_within_hours,
+        local(report, report.as_of, "%a %-d %b %Y")
+    )
+}
+
+/// One CSV row per package, breaches first in each LPA. Every row carries
+/// the marking in its first column, so a copied-out row still says what
+/// it is.
+pub fn daily_csv(report: &DailyReport) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record([
+            "marking",
+            "as_of",
+            "status",
+            "reference",
+            "risk_grade",
+            "lpa",
+            "stage",
+            "deadline_at",
+            "hours_overdue",
+            "hours_left",
+            "assigned_officer",
+            "acknowledgement",
+        ])
+        .expect("writing to memory");
+    for (status, line) in lines(report) {
+        writer
+            .write_record([
+                report.marking.clone(),
+                report.as_of.to_rfc3339(),
+                status.into(),
+                line.reference.clone(),
+                line.grade.as_str().into(),
+                line.lpa.clone(),
+                line.stage.as_str().into(),
+                line.deadline_at.to_rfc3339(),
+                line.hours_overdue
+                    .map(|h| h.to_string())
+                    .unwrap_or_default(),
+                line.hours_left.map(|h| h.to_string()).unwrap_or_default(),
+                line.officer.clone().unwrap_or_default(),
+                line.acknowledgement.clone().unwrap_or_default(),
+            ])
+            .expect("writing to memory");
+    }
+    String::from_utf8(writer.into_inner().expect("flushing to memory")).expect("CSV is UTF-8")
+}
+
+/// The plain-text report: stands on its own, for the email's text part.
+pub fn daily_text(report: &DailyReport) -> String {
+    let mut t = String::new();
+    let m = &report.marking;
+    let _ = writeln!(t, "{m}\n");
+    let _ = writeln!(t, "{}", title(report));
+    let _ = writeln!(t, "{}", as_of(report));
+    let _ = writeln!(t, "{}\n", summary(report));
+    if report.lpas.is_empty() {
+        let _ = writeln!(t, "Nothing breached or due.\n");
+    }
+    for lpa in &report.lpas {
+        let _ = writeln!(
+            t,
+            "{}: {} breached, {} due",
+            lpa.lpa,
+            lpa.breached.len(),
+            lpa.due.len()
+        );
+        for (heading, list) in [
+            ("Breached, most overdue first".to_string(), &lpa.breached),
+            (
+                format!(
+                    "Due in the next {} hours, soonest first",
+                    report.due_within_hours
+                ),
+                &lpa.due,
+            ),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            let _ = writeln!(t, "  {heading}");
+            for line in list {
+                let _ = writeln!(
+                    t,
+                    "    {} | {} | {} | {} | deadline {} | {} | {}{}",
+                    line.reference,
+                    line.grade.label(),
+                    line.lpa,
+                    line.stage.label(),
+                    local(report, line.deadline_at, "%a %-d %b %H:%M"),
+                    hours(line),
+                    line.officer.as_deref().unwrap_or("unassigned"),
+                    line.acknowledgement
+                        .as_deref()
+                        .map(|note| format!(" | acknowledged: {}", one_line(note)))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        let _ = writeln!(t);
+    }
+    let _ = writeln!(t, "{m}");
+    t
+}
+
+/// The HTML report for email: tables with inline styles only (Outlook
+/// ignores style sheets), no script, no images, no SVG; the marking at the
+/// top and the bottom.
+pub fn daily_html(report: &DailyReport) -> String {
+    let m = esc(&report.marking);
+    let marking = format!(
+        "<p style=\"{FONT};font-weight:bold;text-align:center;color:#b00000;margin:4px 0\">{m}</p>"
+    );
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{m} {}</title></head><body style=\"margin:12px\">",
+        esc(&title(report))
+    );
+    h.push_str(&marking);
+    let _ = write!(
+        h,
+        "<h1 style=\"{FONT};font-size:20px;margin:8px 0\">{}</h1><p style=\"{FONT};font-size:13px;margin:0 0 4px 0\">{}</p><p id=\"summary\" style=\"{FONT};font-size:15px;font-weight:bold;margin:0 0 8px 0\">{}</p>",
+        esc(&title(report)),
+        esc(&as_of(report)),
+        esc(&summary(report))
+    );
+    if report.lpas.is_empty() {
+        let _ = write!(
+            h,
+            "<p style=\"{FONT};font-size:13px\">Nothing breached or due.</p>"
+        );
+    }
+    for (i, lpa) in report.lpas.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<h2 style=\"{FONT};font-size:16px;margin:18px 0 4px 0\">{}: {} breached, {} due</h2>",
+            esc(&lpa.lpa),
+            lpa.breached.len(),
+            lpa.due.len()
+        );
+        let _ = write!(
+            h,
+            "<table id=\"lpa-{i}\" style=\"border-collapse:collapse;{FONT};font-size:13px;margin:6px 0 14px 0\">"
+        );
+        h.push_str("<tr>");
+        for cell in [
+            "Status",
+            "Reference",
+            "Grade",
+            "LPA",
+            "Stage",
+            "Deadline",
+            "Overdue by / time left",
+            "Officer",
+            "Acknowledgement",
+        ] {
+            let _ = write!(
+                h,
+                "<th style=\"{CELL};background:#e8e8e8;text-align:left\">{cell}</th>"
+            );
+        }
+        h.push_str("</tr>");
+        if lpa.breached.is_empty() && lpa.due.is_empty() {
+            let _ = write!(
+                h,
+                "<tr><td colspan=\"9\" style=\"{CELL}\">Nothing breached or due.</td></tr>"
+            );
+        }
+        for (status, line) in lpa
+            .breached
+            .iter()
+            .map(|l| ("Breached", l))
+            .chain(lpa.due.iter().map(|l| ("Due", l)))
+        {
+            // Breaches on a pale red ground, so they stand out in print too.
+            let ground = if status == "Breached" {
+                ";background:#fbe3e3"
+            } else {
+                ""
+            };
+            let _ = write!(h, "<tr>");
+            for (cell, numeric) in [
+                (status.to_string(), false),
+                (line.reference.clone(), false),
+                (line.grade.label().to_string(), false),
+                (line.lpa.clone(), false),
+                (line.stage.label().to_string(), false),
+                (local(report, line.deadline_at, "%a %-d %b %Y %H:%M"), false),
+                (hours(line), true),
+                (
+                    line.officer.clone().unwrap_or_else(|| "unassigned".into()),
+                    false,
+                ),
+                (line.acknowledgement.clone().unwrap_or_default(), false),
+            ] {
+                let align = if numeric { ";text-align:right" } else { "" };
+                let _ = write!(h, "<td style=\"{CELL}{ground}{align}\">{}</td>", esc(&cell));
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table>");
+    }
+    h.push_str(&marking);
+    h.push_str("</body></html>");
+    h
+}
+
+const FONT: &str = "font-family:Arial,sans-serif";
+const CELL: &str = "border:1px solid #999;padding:4px 8px";
+
+/// Every line with its status, in the report's order.
+fn lines(report: &DailyReport) -> impl Iterator<Item = (&'static str, &DailyLine)> {
+    report.lpas.iter().flat_map(|lpa| {
+        lpa.breached
+            .iter()
+            .map(|l| ("breached", l))
+            .chain(lpa.due.iter().map(|l| ("due", l)))
+    })
+}
+
+fn title(report: &DailyReport) -> String {
+    format!(
+        "OCSET daily: breaches and packages due in the next {} hours",
+        report.due_within_hours
+    )
+}
+
+fn as_of(report: &DailyReport) -> String {
+    let lpas = match &report.coverage {
+        LpaCoverage::AllExcept(except) if except.is_empty() => "all LPAs".to_string(),
+        LpaCoverage::AllExcept(except) => format!("all LPAs except {}", except.join(", ")),
+        LpaCoverage::Only(only) if only.is_empty() => "no LPAs".to_string(),
+        LpaCoverage::Only(only) => only.join(", "),
+    };
+    format!(
+        "As of {} ({}); {lpas}",
+        local(report, report.as_of, "%a %-d %b %Y %H:%M"),
+        report.time_zone
+    )
+}
+
+fn summary(report: &DailyReport) -> String {
+    format!(
+        "{} breached, {} due in {} hours",
+        report.total_breached, report.total_due, report.due_within_hours
+    )
+}
+
+/// "overdue by 5 hours" or "30 hours left"; under an hour says so rather
+/// than "0".
+fn hours(line: &DailyLine) -> String {
+    let count = |n: i64| match n {
+        0 => "under 1 hour".to_string(),
+        1 => "1 hour".to_string(),
+        n => format!("{n} hours"),
+    };
+    match (line.hours_overdue, line.hours_left) {
+        (Some(n), _) => format!("overdue by {}", count(n)),
+        (None, Some(n)) => format!("{} left", count(n)),
+        (None, None) => String::new(),
+    }
+}
+
+fn local(report: &DailyReport, at: DateTime<Utc>, format: &str) -> String {
+    let tz: chrono_tz::Tz = report.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    at.with_timezone(&tz).format(format).to_string()
+}
+
+/// A free-text note on one line of plain text.
+fn one_line(text: &str) -> String {
+    text.split(char::is_control)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::daily::tests::{now, params, sample, utc};
+    use super::super::daily::{build, build_for};
+    use super::*;
+
+    fn report() -> DailyReport {
+        build(now(), &sample().events, &params(), None)
+    }
+
+    #[test]
+    fn the_subject_counts_and_dates_the_list() {
+        assert_eq!(
+            daily_subject(&report()),
+            "[OFFICIAL-SENSITIVE] OCSET daily: 3 breached, 6 due in 48 hours — Thu 26 Nov 2026"
+        );
+        // The date is the force's: 23:30 UTC on 30 June is 1 July in London.
+        let summer = build(utc("2026-06-30T23:30:00Z"), &[], &params(), None);
+        assert!(daily_subject(&summer).ends_with("0 breached, 0 due in 48 hours — Wed 1 Jul 2026"));
+    }
+
+    #[test]
+    fn the_text_carries_the_marking_the_numbers_and_each_line() {
+        let text = daily_text(&report());
+        assert!(text.starts_with("OFFICIAL-SENSITIVE\n"), "{text}");
+        assert!(text.trim_end().ends_with("OFFICIAL-SENSITIVE"), "{text}");
+        assert!(text.contains("3 breached, 6 due in 48 hours"), "{text}");
+        assert!(
+            text.contains("As of Thu 26 Nov 2026 08:00 (Europe/London); all LPAs"),
+            "{text}"
+        );
+        assert!(text.contains("Birmingham: 2 breached, 3 due"), "{text}");
+        assert!(text.contains("Coventry: 1 breached, 3 due"), "{text}");
+        assert!(
+            text.contains("    B-LATE-3D | Medium | Birmingham | Awaiting enforcement | deadline Mon 23 Nov 08:00 | overdue by 72 hours | pc.one@force.example | acknowledged: Warrant refused; re-applying Friday\n"),
+            "{text}"
+        );
+        assert!(text.contains("C-LATE-NOW | High | Coventry | Awaiting enforcement | deadline Thu 26 Nov 08:00 | overdue by under 1 hour | pc.two@force.example\n"), "{text}");
+        assert!(text.contains("B-DUE-48H | High | Birmingham | Awaiting enforcement | deadline Sat 28 Nov 08:00 | 48 hours left | unassigned\n"), "{text}");
+        // Breaches before due, most overdue first, within each LPA.
+        let at = |r: &str| text.find(r).unwrap();
+        assert!(at("B-LATE-3D") < at("B-LATE-1H") && at("B-LATE-1H") < at("B-DUE-2H"));
+        assert!(at("B-DUE-2H") < at("B-DUE-47H") && at("B-DUE-48H") < at("C-LATE-NOW"));
+        assert!(
+            !text.contains("B-LATER") && !text.contains("C-DONE") && !text.contains("B-FUTURE")
+        );
+    }
+
+    #[test]
+    fn the_html_is_tables_with_the_marking_at_top_and_bottom() {
+        let page = daily_html(&report());
+        assert!(!page.contains("<svg") && !page.contains("<script") && !page.contains("<img"));
+        assert!(
+            !page.contains("<style") && !page.contains("class="),
+            "inline styles only"
+        );
+        assert_eq!(
+            page.matches("OFFICIAL-SENSITIVE").count(),
+            3,
+            "title, top and bottom"
+        );
+        let body = page.split("<body").nth(1).unwrap();
+        assert!(
+            body.split("<h1")
+                .next()
+                .unwrap()
+                .contains("OFFICIAL-SENSITIVE"),
+            "marking first"
+        );
+        assert!(
+            body.trim_end_matches("</body></html>")
+                .ends_with("OFFICIAL-SENSITIVE</p>"),
+            "and last"
+        );
+        assert!(page.contains(">3 breached, 6 due in 48 hours<"), "{page}");
+        assert!(page.contains("<table id=\"lpa-0\"") && page.contains("<table id=\"lpa-1\""));
+        let cells = |reference: &str| -> Vec<String> {
+            let row = page
+                .split("<tr>")
+                .find(|r| r.contains(&format!(">{reference}<")))
+                .unwrap();
+            row.split("<td")
+                .skip(1)
+                .map(|c| {
+                    c.split('>')
+                        .nth(1)
+                        .unwrap()
+                        .split('<')
+                        .next()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
+        };
+        assert_eq!(
+            cells("B-LATE-3D"),
+            [
+                "Breached",
+                "B-LATE-3D",
+                "Medium",
+                "Birmingham",
+                "Awaiting enforcement",
+                "Mon 23 Nov 2026 08:00",
+                "overdue by 72 hours",
+                "pc.one@force.example",
+                "Warrant refused; re-applying Friday"
+            ]
+        );
+        assert_eq!(
+            cells("C-DUE-10H")[..7],
+            [
+                "Due",
+                "C-DUE-10H",
+                "Medium",
+                "Coventry",
+                "Awaiting enforcement",
+                "Thu 26 Nov 2026 18:00",
+                "10 hours left"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_html_escapes_what_it_is_given() {
+        let mut l = sample();
+        l.acknowledge("B-LATE-1H", "<b>call</b> & \"check\"");
+        let page = daily_html(&build(now(), &l.events, &params(), None));
+        assert!(
+            page.contains("&lt;b&gt;call&lt;/b&gt; &amp; &quot;check&quot;"),
+            "{page}"
+        );
+        assert!(!page.contains("<b>call"));
+    }
+
+    #[test]
+    fn a_clear_list_says_so() {
+        let quiet = ["Dudley".to_string()];
+        let report = build(now(), &sample().events, &params(), Some(&quiet));
+        assert_eq!(
+            daily_subject(&report),
+            "[OFFICIAL-SENSITIVE] OCSET daily: 0 breached, 0 due in 48 hours — Thu 26 Nov 2026"
+        );
+        let text = daily_text(&report);
+        assert!(
+            text.contains("As of Thu 26 Nov 2026 08:00 (Europe/London); Dudley"),
+            "{text}"
+        );
+        assert!(text.contains("Dudley: 0 breached, 0 due"), "{text}");
+        assert!(daily_html(&report).contains("Nothing breached or due."));
+        let none = build(now(), &[], &params(), None);
+        assert!(daily_text(&none).contains("Nothing breached or due."));
+        let except = build_for(
+            now(),
+            &[],
+            &params(),
+            &LpaCoverage::AllExcept(vec!["Birmingham".into()]),
+        );
+        assert!(daily_text(&except).contains("; all LPAs except Birmingham"));
+    }
+
+    #[test]
+    fn csv_and_json_carry_the_marking_and_every_line() {
+        let report = report();
+        let csv = daily_csv(&report);
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 9);
+        assert!(rows.iter().all(|r| &r[0] == "OFFICIAL-SENSITIVE"));
+        let first = &rows[0];
+        assert_eq!(
+            first.iter().collect::<Vec<_>>(),
+            [
+                "OFFICIAL-SENSITIVE",
+                "2026-11-26T08:00:00+00:00",
+                "breached",
+                "B-LATE-3D",
+                "medium",
+                "Birmingham",
+                "awaiting_enforcement",
+                "2026-11-23T08:00:00+00:00",
+                "72",
+                "",
+                "pc.one@force.example",
+                "Warrant refused; re-applying Friday"
+            ]
+        );
+        let value: serde_json::Value = serde_json::from_str(&daily_json(&report)).unwrap();
+        assert_eq!(value["marking"], "OFFICIAL-SENSITIVE");
+        assert_eq!(value["total_breached"], 3);
+        assert_eq!(value["total_due"], 6);
+        assert_eq!(value["coverage"]["all_except"], serde_json::json!([]));
+        assert_eq!(value["lpas"][0]["breached"][0]["hours_overdue"], 72);
+        assert_eq!(value["lpas"][1]["due"][0]["reference"], "C-DUE-1S");
+    }
+
+    #[test]
+    fn notes_stay_on_one_line_of_text() {
+        assert_eq!(one_line("first\nsecond\r\n\tthird"), "first second third");
+    }
+}
