@@ -92,6 +92,32 @@ pub enum DigestAction {
         #[arg(long, value_enum, default_value_t = DigestFormat::Text)]
         format: DigestFormat,
     },
+    /// Send the weekly digest for a week again, now, to the audience of
+    /// every weekly `[[digest]]` schedule (audited; the scheduled run is
+    /// not affected). Queues the messages and delivers what it can.
+    Send {
+        /// The ISO week, as 2024-W05; by default the last complete week.
+        #[arg(long, value_parser = parse_week)]
+        week: Option<crate::report::IsoWeek>,
+    },
+}
+
+/// The week a digest command reports: `week`, or by default the last
+/// complete one; a week that has not ended yet is refused, naming `--week`
+/// (its figures would still change).
+fn ended_week(
+    week: Option<crate::report::IsoWeek>,
+    now: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> Result<crate::report::IsoWeek, CliError> {
+    let week = week.unwrap_or_else(|| crate::report::IsoWeek::last_complete(now, tz));
+    if week.ends_at(tz) > now {
+        return Err(CliError::Usage(format!(
+            "--week: {week} has not ended yet (it ends {})",
+            week.ends_at(tz).to_rfc3339()
+        )));
+    }
+    Ok(week)
 }
 
 /// A rendering of the weekly report.
@@ -337,15 +363,15 @@ pub async fn run(
             }
         }
         Command::Digest(DigestAction::Preview { week, format }) => {
-            use crate::report::{render, IsoWeek};
+            use crate::report::render;
             let params = settings.report_params();
-            let week =
-                week.unwrap_or_else(|| IsoWeek::last_complete(clock.now(), params.time_zone));
             let now = clock.now();
+            let week = ended_week(week, now, params.time_zone)?;
             let ledger = open_ledger(settings, clock).await?;
             let report = crate::report::weekly(ledger.store().as_ref(), week, &params).await?;
             // The report lists references, so reading it is audited like a list.
-            let detail = format!("week {week}, format {format:?}");
+            let format_name = format!("{format:?}").to_ascii_lowercase();
+            let detail = format!("week {week}, format {format_name}");
             ledger
                 .store()
                 .audit(
@@ -366,6 +392,43 @@ pub async fn run(
             if !body.ends_with('\n') {
                 writeln!(out).map_err(io)?;
             }
+        }
+        Command::Digest(DigestAction::Send { week }) => {
+            let now = clock.now();
+            let week = ended_week(week, now, settings.time_zone)?;
+            let notifier: Arc<dyn crate::notify::Deliver> =
+                Arc::new(notifier(&settings).map_err(CliError::Other)?);
+            let delivery = settings.config.delivery.clone();
+            let ledger = open_ledger(settings, clock.clone()).await?;
+            let job = crate::digest::job::DigestJob::new(
+                ledger.store().clone(),
+                ledger.settings_arc(),
+                clock.clone(),
+            );
+            let queued = job.send_week(week, &Actor::named(cli_actor())).await?;
+            if queued == 0 {
+                return Err(CliError::Usage(
+                    "no weekly [[digest]] schedule is configured, so the digest has no audience"
+                        .into(),
+                ));
+            }
+            // Deliver now, as the service would: a running service may take
+            // some of them instead (claims never overlap).
+            let worker = format!("cli-{}", std::process::id());
+            let dispatcher = crate::dispatcher::Dispatcher::new(
+                ledger.store().clone(),
+                notifier,
+                clock,
+                &delivery,
+                worker,
+            );
+            let report = dispatcher.drain().await?;
+            writeln!(
+                out,
+                "queued the weekly digest for {week} to {queued} recipient(s); the outbox delivered {} message(s), {} wait to be tried again, {} failed for good",
+                report.sent, report.retried, report.dead
+            )
+            .map_err(io)?;
         }
         Command::Demo => {
             let ledger = open_ledger(settings, clock).await?;

@@ -195,6 +195,23 @@ impl DigestSchedule {
         }
     }
 
+    /// The run owed at `now`: the latest at or before it, while `now` is
+    /// still in the same local week (weekly) or on the same local date
+    /// (daily) as its due instant. A service that was down at the
+    /// scheduled time sends the run when it starts again that week or day;
+    /// after that the run is left, since the next is near and says more.
+    pub fn owed_at(&self, now: DateTime<Utc>, tz: Tz) -> Option<Occurrence> {
+        let run = self.latest_at_or_before(now, tz)?;
+        let local = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
+        let same = match self.kind {
+            DigestKind::Weekly => {
+                IsoWeek::containing(local(run.due_at)) == IsoWeek::containing(local(now))
+            }
+            DigestKind::Daily => local(run.due_at) == local(now),
+        };
+        same.then_some(run)
+    }
+
     /// The occurrence due at `due_at` (an instant this schedule names).
     fn occurrence(&self, due_at: DateTime<Utc>, tz: Tz) -> Occurrence {
         let date = due_at.with_timezone(&tz).date_naive();
@@ -221,6 +238,8 @@ impl DigestSchedule {
         fires.then(|| earliest_instant_at_or_after(tz, date.and_time(self.at)))
     }
 }
+
+pub mod job;
 
 #[cfg(test)]
 mod tests;

@@ -233,6 +233,7 @@ impl Scheduler {
             total.recorded += report.recorded;
             total.superseded += report.superseded;
             total.messages += report.messages;
+            total.merged += report.merged;
             if report.packages < self.pass_limit as usize {
                 return Ok(total);
             }
@@ -262,11 +263,12 @@ impl Scheduler {
             }
             match self.run_due().await {
                 Ok(report) => {
-                    if report.messages > 0 {
+                    if report.messages > 0 || report.merged > 0 {
                         tracing::info!(
                             packages = report.packages,
                             escalations = report.recorded,
                             messages = report.messages,
+                            added_to_waiting = report.merged,
                             "escalations queued"
                         );
                         delivered.notify_one();

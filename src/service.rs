@@ -1,6 +1,8 @@
-//! The running service: the HTTP API, the escalation scheduler, the outbox
-//! dispatcher and the safety tick, started together and stopped together.
+//! The running service: the HTTP API, the escalation scheduler, the digest
+//! job, the outbox dispatcher and the safety tick, started together and
+//! stopped together.
 
+use crate::digest::job::DigestJob;
 use crate::dispatcher::Dispatcher;
 use crate::http::Application;
 use crate::ledger::Ledger;
@@ -22,6 +24,7 @@ pub const STOP_WITHIN: Duration = Duration::from_secs(20);
 pub struct Service {
     app: Application,
     scheduler: Scheduler,
+    digests: DigestJob,
     dispatcher: Dispatcher,
     changed: Arc<Notify>,
     tick: Duration,
@@ -53,6 +56,7 @@ impl Service {
         );
         Ok(Self {
             scheduler: Scheduler::new(store.clone(), settings.clone(), clock.clone()),
+            digests: DigestJob::new(store.clone(), settings.clone(), clock.clone()),
             dispatcher: Dispatcher::new(store, deliver, clock, &settings.config.delivery, worker),
             changed: ledger.changed(),
             tick: Duration::from_secs(u64::from(settings.config.scheduler.tick_seconds)),
@@ -84,10 +88,16 @@ impl Service {
         // The safety tick, in UTC (tokio-cron-scheduler's time-zone jobs keep
         // a stale offset after a clock change; a plain interval has no zone).
         let mut cron = JobScheduler::new().await?;
-        let (scheduler_wake, dispatcher_wake) = (self.changed.clone(), deliver_now.clone());
+        let digest_now = Arc::new(Notify::new());
+        let (scheduler_wake, dispatcher_wake, digest_wake) = (
+            self.changed.clone(),
+            deliver_now.clone(),
+            digest_now.clone(),
+        );
         cron.add(Job::new_repeated(self.tick, move |_, _| {
             scheduler_wake.notify_one();
             dispatcher_wake.notify_one();
+            digest_wake.notify_one();
         })?)
         .await?;
         cron.start().await?;
@@ -97,17 +107,27 @@ impl Service {
             deliver_now.clone(),
             when_stopped(),
         ));
+        let digests = tokio::spawn(self.digests.run(
+            digest_now,
+            deliver_now.clone(),
+            when_stopped(),
+        ));
         let dispatcher = tokio::spawn(self.dispatcher.run(deliver_now, when_stopped()));
         let api = tokio::spawn(self.app.run_until(when_stopped()));
 
         shutdown.await;
         let _ = stop.send(true);
         let finished = tokio::time::timeout(STOP_WITHIN, async {
-            let (api, scheduler, dispatcher) = tokio::join!(api, scheduler, dispatcher);
+            let (api, scheduler, digests, dispatcher) =
+                tokio::join!(api, scheduler, digests, dispatcher);
             if let Ok(Err(e)) = api {
                 tracing::error!(error = %e, "the API stopped with an error");
             }
-            for (part, result) in [("scheduler", scheduler), ("dispatcher", dispatcher)] {
+            for (part, result) in [
+                ("scheduler", scheduler),
+                ("digests", digests),
+                ("dispatcher", dispatcher),
+            ] {
                 if let Err(e) = result {
                     tracing::error!(error = %e, part, "stopped abnormally");
                 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use common::smtp::{parse_mail, ParsedMail, TestSmtp};
 use ocset_scheduler::cli;
 use ocset_scheduler::clock::ManualClock;
-use ocset_scheduler::config::{self, Settings};
+use ocset_scheduler::config::Settings;
 use ocset_scheduler::dispatcher::Dispatcher;
 use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
 use ocset_scheduler::intake::NewPackage;
@@ -53,28 +53,6 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-fn settings_for(dir: &std::path::Path, url: &str, smtp_port: u16) -> Settings {
-    let path = common::config_in(dir, url);
-    let env = vec![
-        ("OCSET__MAIL__TRANSPORT".to_string(), "smtp".to_string()),
-        (
-            "OCSET__MAIL__SMTP__HOST".to_string(),
-            "127.0.0.1".to_string(),
-        ),
-        ("OCSET__MAIL__SMTP__PORT".to_string(), smtp_port.to_string()),
-        ("OCSET__MAIL__SMTP__TLS".to_string(), "none".to_string()),
-        (
-            "OCSET__MAIL__SMTP__TIMEOUT_SECONDS".to_string(),
-            "5".to_string(),
-        ),
-        (
-            "OCSET__LINKS__PACKAGE_URL".to_string(),
-            "https://case-system.example/packages/{reference}".to_string(),
-        ),
-    ];
-    config::load(&path, env).unwrap()
-}
-
 async fn instance(
     settings: Arc<Settings>,
     url: &str,
@@ -104,7 +82,7 @@ fn instance_over(
 async fn world(url: String) -> World {
     let dir = tempfile::tempdir().unwrap();
     let smtp = TestSmtp::start().await;
-    let settings = Arc::new(settings_for(dir.path(), &url, smtp.port()));
+    let settings = Arc::new(common::smtp_settings(dir.path(), &url, smtp.port()));
     let clock = ManualClock::new(start());
     let instance = instance(settings.clone(), &url, &clock, "worker-a").await;
     World {

@@ -360,3 +360,52 @@ fn configuration_values_parse_or_say_what_is_wrong() {
         assert!(check_name(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_run_missed_while_down_is_owed_until_its_week_or_day_is_over() {
+    let tz = chrono_tz::Europe::London;
+    let weekly = DigestSchedule {
+        name: "weekly".into(),
+        kind: DigestKind::Weekly,
+        day: Some(Weekday::Mon),
+        at: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+        audience: vec!["ppu_slt".into()],
+    };
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    // Monday 5 Feb 2024 07:00 GMT reports 2024-W05.
+    assert_eq!(
+        weekly
+            .owed_at(at("2024-02-05T06:59:59Z"), tz)
+            .map(|r| r.key()),
+        None,
+        "before 07:00 on Monday, last week's run is over"
+    );
+    for now in [
+        "2024-02-05T07:00:00Z",
+        "2024-02-07T12:00:00Z",
+        "2024-02-11T23:59:59Z",
+    ] {
+        assert_eq!(
+            weekly.owed_at(at(now), tz).map(|r| r.key()).as_deref(),
+            Some("weekly/2024-W05"),
+            "{now}"
+        );
+    }
+    let daily = DigestSchedule {
+        name: "daily".into(),
+        kind: DigestKind::Daily,
+        day: None,
+        at: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        audience: vec!["ocset_sergeants".into()],
+    };
+    // In summer time: 08:00 BST is 07:00 UTC; the local day ends 23:00 UTC.
+    assert_eq!(
+        daily
+            .owed_at(at("2024-07-01T22:59:59Z"), tz)
+            .map(|r| r.key())
+            .as_deref(),
+        Some("daily/2024-07-01")
+    );
+    assert_eq!(daily.owed_at(at("2024-07-01T23:00:00Z"), tz), None);
+    assert_eq!(daily.owed_at(at("2024-07-01T06:59:59Z"), tz), None);
+}

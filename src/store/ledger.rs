@@ -718,6 +718,86 @@ macro_rules! impl_store {
                 Ok(report)
             }
 
+            async fn digest_recipients(
+                &self,
+                occurrence: &str,
+            ) -> Result<Vec<String>, $crate::store::StoreError> {
+                use $crate::store::{sql, StoreError};
+                sqlx::query_scalar(sql::SELECT_DIGEST_RECIPIENTS)
+                    .bind(occurrence)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::db("reading which digests were queued"))
+            }
+
+            async fn queue_digests(
+                &self,
+                drafts: &[$crate::store::DigestDraft],
+                actor: &$crate::store::Actor,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<usize, $crate::store::StoreError> {
+                use $crate::notify::{Destination, Payload};
+                use $crate::store::rows::{json_text, stored_instant, AuditValues};
+                use $crate::store::sql::{self, bind_audit_values};
+                use $crate::store::StoreError;
+                let now = stored_instant(now);
+                let mut tx = self
+                    .pool
+                    .begin_with(Self::BEGIN_WRITE)
+                    .await
+                    .map_err(StoreError::db("starting to queue digests"))?;
+                // Messages commit in the order of their ids (see the
+                // scheduler's pass).
+                for statement in Self::SERIALISE_OUTBOX_APPENDS {
+                    sqlx::query(statement)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("waiting to append to the outbox"))?;
+                }
+                let mut queued = 0;
+                for draft in drafts {
+                    let recorded: Option<i64> = sqlx::query_scalar(sql::INSERT_DIGEST)
+                        .bind(&draft.schedule)
+                        .bind(&draft.period)
+                        .bind(draft.occurrence.as_deref())
+                        .bind(&draft.recipient)
+                        .bind(&actor.name)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("recording a digest"))?;
+                    // No row: this run was queued for them before.
+                    let Some(digest_id) = recorded else { continue };
+                    let message_id: i64 = sqlx::query_scalar(sql::INSERT_OUTBOX)
+                        .bind(json_text(&Destination::Email(draft.recipient.clone())))
+                        .bind(json_text(&Payload::Digest(draft.mail.clone())))
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("queueing a digest"))?;
+                    sqlx::query(sql::SET_DIGEST_MESSAGE)
+                        .bind(digest_id)
+                        .bind(message_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("linking a digest to its message"))?;
+                    // The digest lists packages: who was sent it is audited.
+                    let detail =
+                        format!("{} {} to {}", draft.schedule, draft.period, draft.recipient);
+                    let audit = AuditValues::new(actor, "digest.queued", Some(&detail), now);
+                    bind_audit_values!(sqlx::query(&sql::insert_audit(1)), &audit)
+                        .bind(None::<&str>)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("appending to the audit log"))?;
+                    queued += 1;
+                }
+                tx.commit()
+                    .await
+                    .map_err(StoreError::db("committing queued digests"))?;
+                Ok(queued)
+            }
+
             async fn next_wake(
                 &self,
             ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::store::StoreError> {

@@ -25,7 +25,7 @@ use crate::domain::{
     DueLevel, EventKind, MoveRefused, Package, PackageClock, PackageStatus, Reference, RiskGrade,
     Role, Stage,
 };
-use crate::notify::{Destination, Notice, NoticeItem, Payload};
+use crate::notify::{Destination, DigestMail, Notice, NoticeItem, Payload};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -573,6 +573,38 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A package's escalations, oldest first, each with its deliveries.
     async fn escalations(&self, reference: &Reference)
         -> Result<Vec<EscalationRecord>, StoreError>;
+
+    /// The recipients a scheduled digest run (its occurrence key, such as
+    /// `weekly/2024-W05`) has been queued for.
+    async fn digest_recipients(&self, occurrence: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Queues each digest in one transaction: records it, queues its
+    /// message and appends its audit line (`digest.queued`, by `actor`). A
+    /// scheduled run already recorded for a recipient (by an earlier call,
+    /// or another instance a moment ago) is skipped. Returns how many were
+    /// queued.
+    async fn queue_digests(
+        &self,
+        drafts: &[DigestDraft],
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+}
+
+/// A digest to queue for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestDraft {
+    /// The schedule's name, or `on-demand`.
+    pub schedule: String,
+    /// What it reports: `2024-W05` or `2024-02-03`.
+    pub period: String,
+    /// The run's occurrence key when scheduled (at most one per recipient);
+    /// `None` on demand.
+    pub occurrence: Option<String>,
+    /// The email address it goes to.
+    pub recipient: String,
+    /// The rendered message.
+    pub mail: DigestMail,
 }
 
 /// Opens the store `url` names: `sqlite:` (a file, created if missing, with

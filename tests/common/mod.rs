@@ -98,6 +98,32 @@ pub fn config_in(dir: &Path, database_url: &str) -> PathBuf {
     path
 }
 
+/// The shipped configuration over `url` (written into `dir`), mailing by
+/// SMTP without TLS to the test server on `smtp_port`, with links to a
+/// case system.
+#[allow(dead_code)] // not every test file mails
+pub fn smtp_settings(dir: &Path, url: &str, smtp_port: u16) -> ocset_scheduler::config::Settings {
+    let path = config_in(dir, url);
+    let env = vec![
+        ("OCSET__MAIL__TRANSPORT".to_string(), "smtp".to_string()),
+        (
+            "OCSET__MAIL__SMTP__HOST".to_string(),
+            "127.0.0.1".to_string(),
+        ),
+        ("OCSET__MAIL__SMTP__PORT".to_string(), smtp_port.to_string()),
+        ("OCSET__MAIL__SMTP__TLS".to_string(), "none".to_string()),
+        (
+            "OCSET__MAIL__SMTP__TIMEOUT_SECONDS".to_string(),
+            "5".to_string(),
+        ),
+        (
+            "OCSET__LINKS__PACKAGE_URL".to_string(),
+            "https://case-system.example/packages/{reference}".to_string(),
+        ),
+    ];
+    ocset_scheduler::config::load(&path, env).unwrap()
+}
+
 /// The URL of a SQLite file inside `dir`.
 pub fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("ocset.db").display())

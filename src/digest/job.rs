@@ -1,0 +1,254 @@
+//! The digest job: at each `[[digest]]` schedule's local time it builds the
+//! report from the ledger, renders it, and queues one message per
+//! recipient in the outbox, where the dispatcher sends it like any other.
+//!
+//! Once per run and recipient: each run is recorded under its occurrence
+//! key (`weekly/2024-W05`) in the transaction that queues its message, so a
+//! restart or a second instance finds it recorded and queues nothing. A
+//! service that was down at the scheduled time queues the run when it
+//! starts again, that week (weekly) or that day (daily).
+
+use super::{DigestKind, DigestPeriod, DigestSchedule, Occurrence};
+use crate::clock::Clock;
+use crate::config::{lpas_of, LpaCoverage, Settings};
+use crate::notify::{Attachment, DigestMail};
+use crate::report::{self, daily, daily_render, render, IsoWeek, ReportParams};
+use crate::store::{Actor, DigestDraft, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// Who queues scheduled digests, in the audit log.
+pub const SERVICE_ACTOR: &str = "service:digest";
+
+/// The schedule name recorded for a digest sent on demand.
+pub const ON_DEMAND: &str = "on-demand";
+
+/// The media type of the CSV attached to digests.
+const CSV: &str = "text/csv; charset=utf-8";
+
+/// Builds and queues digests.
+#[derive(Debug, Clone)]
+pub struct DigestJob {
+    store: Arc<dyn Store>,
+    settings: Arc<Settings>,
+    clock: Arc<dyn Clock>,
+    /// Runs known to be queued for everyone, so a wake-up does not ask the
+    /// database again (losing it on restart costs one query per schedule).
+    done: Arc<Mutex<HashSet<String>>>,
+}
+
+impl DigestJob {
+    /// A job for the schedules in `settings`.
+    pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            settings,
+            clock,
+            done: Arc::default(),
+        }
+    }
+
+    /// Queues every run owed at the clock's "now" that is not queued yet.
+    /// Returns how many messages it queued.
+    pub async fn run_due(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let tz = self.settings.time_zone;
+        let mut queued = 0;
+        for schedule in self.settings.digests() {
+            let Some(run) = schedule.owed_at(now, tz) else {
+                continue;
+            };
+            let key = run.key();
+            if self.done.lock().expect("not poisoned").contains(&key) {
+                continue;
+            }
+            let recipients = self.recipients(schedule);
+            let already: HashSet<String> = self
+                .store
+                .digest_recipients(&key)
+                .await?
+                .into_iter()
+                .collect();
+            let owed: Vec<(String, LpaCoverage)> = recipients
+                .into_iter()
+                .filter(|(address, _)| !already.contains(address))
+                .collect();
+            if !owed.is_empty() {
+                let drafts = self.drafts(schedule, &run, owed, now).await?;
+                let count = self
+                    .store
+                    .queue_digests(&drafts, &Actor::named(SERVICE_ACTOR), now)
+                    .await?;
+                tracing::info!(run = %key, messages = count, "digest queued");
+                queued += count;
+            }
+            self.done.lock().expect("not poisoned").insert(key);
+        }
+        Ok(queued)
+    }
+
+    /// The first instant after the clock's "now" that any schedule fires.
+    pub fn next_at(&self) -> Option<DateTime<Utc>> {
+        let now = self.clock.now();
+        self.settings
+            .digests()
+            .iter()
+            .map(|schedule| schedule.next_after(now, self.settings.time_zone))
+            .min()
+    }
+
+    /// Queues the weekly report for `week` to the audience of every weekly
+    /// schedule, on demand (`digest send`): sent again even if the
+    /// scheduled run went out, and audited as asked by `actor`. Returns how
+    /// many messages it queued; none when no weekly schedule is configured.
+    pub async fn send_week(&self, week: IsoWeek, actor: &Actor) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut recipients: BTreeMap<String, LpaCoverage> = BTreeMap::new();
+        for schedule in self.settings.digests() {
+            if schedule.kind == DigestKind::Weekly {
+                for (address, coverage) in self.recipients(schedule) {
+                    recipients.entry(address).or_insert(coverage);
+                }
+            }
+        }
+        if recipients.is_empty() {
+            return Ok(0);
+        }
+        let mail = self.weekly_mail(week, ON_DEMAND).await?;
+        let drafts: Vec<DigestDraft> = recipients
+            .into_keys()
+            .map(|recipient| DigestDraft {
+                schedule: ON_DEMAND.into(),
+                period: week.to_string(),
+                occurrence: None,
+                recipient,
+                mail: mail.clone(),
+            })
+            .collect();
+        self.store.queue_digests(&drafts, actor, now).await
+    }
+
+    /// Runs until `shutdown`: queues what is owed, then sleeps until the
+    /// next schedule fires, `wake` (the safety tick) or shutdown.
+    /// `delivered` is woken whenever something was queued.
+    pub async fn run(
+        self,
+        wake: Arc<Notify>,
+        delivered: Arc<Notify>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.run_due().await {
+                Ok(0) => {}
+                Ok(_) => delivered.notify_one(),
+                // The run stays owed: the next wake-up tries again.
+                Err(e) => tracing::error!(error = %e, "queueing a digest failed; will retry"),
+            }
+            let wait = self
+                .next_at()
+                .and_then(|at| (at - self.clock.now()).to_std().ok())
+                .unwrap_or_default()
+                .min(crate::scheduler::LONGEST_SLEEP);
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Everyone a schedule goes to, each once with the LPAs they cover (the
+    /// first of their groups in the audience decides).
+    fn recipients(&self, schedule: &DigestSchedule) -> Vec<(String, LpaCoverage)> {
+        let force_lpas = &self.settings.config.force.lpas;
+        let mut all: Vec<(String, LpaCoverage)> = Vec::new();
+        for name in &schedule.audience {
+            let Some(group) = self.settings.config.recipients.get(name) else {
+                continue; // refused at start-up
+            };
+            for address in group.addresses() {
+                if !all.iter().any(|(a, _)| a.eq_ignore_ascii_case(address)) {
+                    all.push((address.to_string(), lpas_of(group, address, force_lpas)));
+                }
+            }
+        }
+        all
+    }
+
+    /// The messages of one run, one per recipient.
+    async fn drafts(
+        &self,
+        schedule: &DigestSchedule,
+        run: &Occurrence,
+        recipients: Vec<(String, LpaCoverage)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DigestDraft>, StoreError> {
+        let draft = |recipient: String, mail: DigestMail| DigestDraft {
+            schedule: schedule.name.clone(),
+            period: run.period.key(),
+            occurrence: Some(run.key()),
+            recipient,
+            mail,
+        };
+        Ok(match run.period {
+            // The same report for everyone: the force-wide picture.
+            DigestPeriod::Week(week) => {
+                let mail = self.weekly_mail(week, &schedule.name).await?;
+                recipients
+                    .into_iter()
+                    .map(|(recipient, _)| draft(recipient, mail.clone()))
+                    .collect()
+            }
+            // Each sergeant sees their own LPAs.
+            DigestPeriod::Day(date) => {
+                let params = self.params();
+                let events = self.store.events_before(now).await?;
+                recipients
+                    .into_iter()
+                    .map(|(recipient, coverage)| {
+                        let list = daily::build_for(now, &events, &params, &coverage);
+                        let mail = DigestMail {
+                            digest: schedule.name.clone(),
+                            marking: params.marking.clone(),
+                            subject: daily_render::daily_subject(&list),
+                            text: daily_render::daily_text(&list),
+                            html: daily_render::daily_html(&list),
+                            attachment: Some(Attachment {
+                                filename: format!("ocset-daily-{date}.csv"),
+                                content_type: CSV.into(),
+                                body: daily_render::daily_csv(&list),
+                            }),
+                        };
+                        draft(recipient, mail)
+                    })
+                    .collect()
+            }
+        })
+    }
+
+    /// The weekly report for `week`, rendered as a digest.
+    async fn weekly_mail(&self, week: IsoWeek, digest: &str) -> Result<DigestMail, StoreError> {
+        let params = self.params();
+        let weekly = report::weekly(self.store.as_ref(), week, &params).await?;
+        Ok(DigestMail {
+            digest: digest.to_string(),
+            marking: params.marking.clone(),
+            subject: render::subject(&weekly),
+            text: render::text(&weekly),
+            html: render::html(&weekly),
+            attachment: Some(Attachment {
+                filename: format!("ocset-weekly-{week}.csv"),
+                content_type: CSV.into(),
+                body: render::csv(&weekly),
+            }),
+        })
+    }
+
+    fn params(&self) -> ReportParams {
+        self.settings.report_params()
+    }
+}

@@ -1,0 +1,316 @@
+//! End-to-end tests of the digests: the real digest job and dispatcher over
+//! a real database (SQLite and PostgreSQL), delivering by real SMTP to a
+//! server that receives over TCP, with a clock the test controls. The
+//! shipped configuration schedules the weekly digest on Mondays at 07:00
+//! Europe/London (to ppu_slt and acc_crime) and a daily one at 08:00 (to
+//! the OCSET sergeants, Birmingham's separately).
+
+#[macro_use]
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::smtp::{parse_mail, ParsedMail, TestSmtp};
+use ocset_scheduler::cli;
+use ocset_scheduler::clock::{Clock, ManualClock};
+use ocset_scheduler::config::Settings;
+use ocset_scheduler::digest::job::DigestJob;
+use ocset_scheduler::dispatcher::Dispatcher;
+use ocset_scheduler::domain::RiskGrade;
+use ocset_scheduler::intake::NewPackage;
+use ocset_scheduler::ledger::Ledger;
+use ocset_scheduler::notify::Deliver;
+use ocset_scheduler::store::{self, Actor, Store};
+use std::sync::Arc;
+
+const SLT: &str = "ppu.slt@force.example";
+const ACC: &str = "acc.crime.office@force.example";
+const SERGEANTS: &str = "ocset.sergeants@force.example";
+const BIRMINGHAM_SERGEANTS: &str = "birmingham.ocset.sergeants@force.example";
+
+fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// One instance of the service's digest job and dispatcher.
+struct Instance {
+    ledger: Ledger,
+    digests: DigestJob,
+    dispatcher: Dispatcher,
+}
+
+struct World {
+    smtp: TestSmtp,
+    clock: ManualClock,
+    settings: Arc<Settings>,
+    url: String,
+    instance: Instance,
+    _dir: tempfile::TempDir,
+}
+
+fn instance_over(
+    settings: Arc<Settings>,
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+    worker: &str,
+) -> Instance {
+    let notifier: Arc<dyn Deliver> = Arc::new(cli::notifier(&settings).unwrap());
+    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    Instance {
+        ledger: Ledger::new(store.clone(), settings.clone(), clock.clone()),
+        digests: DigestJob::new(store.clone(), settings.clone(), clock.clone()),
+        dispatcher: Dispatcher::new(store, notifier, clock, &settings.config.delivery, worker),
+    }
+}
+
+async fn instance(
+    settings: Arc<Settings>,
+    url: &str,
+    clock: &ManualClock,
+    worker: &str,
+) -> Instance {
+    let store = store::connect(url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    instance_over(settings, store, clock, worker)
+}
+
+/// A ledger with packages in Birmingham and Coventry, one of them breached
+/// early in March 2024 (the clock starts on Friday 1 March 2024).
+async fn world(url: String) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = TestSmtp::start().await;
+    let settings = Arc::new(common::smtp_settings(dir.path(), &url, smtp.port()));
+    let clock = ManualClock::new(utc("2024-03-01T09:00:00Z"));
+    let instance = instance(settings.clone(), &url, &clock, "worker-a").await;
+    for (reference, grade, lpa, received) in [
+        (
+            "BHM-1",
+            RiskGrade::VeryHigh,
+            "Birmingham",
+            "2024-02-28T09:00:00Z",
+        ),
+        (
+            "BHM-2",
+            RiskGrade::Medium,
+            "Birmingham",
+            "2024-02-20T09:00:00Z",
+        ),
+        ("COV-1", RiskGrade::High, "Coventry", "2024-02-27T09:00:00Z"),
+    ] {
+        let input = NewPackage {
+            reference: reference.into(),
+            risk_grade: grade.as_str().into(),
+            received_at: received.into(),
+            lpa: lpa.into(),
+            stage: "awaiting_enforcement".into(),
+            ..NewPackage::default()
+        };
+        instance
+            .ledger
+            .create(&input, &Actor::named("test"))
+            .await
+            .unwrap();
+    }
+    World {
+        smtp,
+        clock,
+        settings,
+        url,
+        instance,
+        _dir: dir,
+    }
+}
+
+impl World {
+    fn mail_to(&self, address: &str) -> Vec<ParsedMail> {
+        self.smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.to.join(",") == address)
+            .map(|m| parse_mail(&m.data))
+            .collect()
+    }
+
+    /// Runs the digest job at `at` and delivers what it queued; returns how
+    /// many messages it queued.
+    async fn run_at(&self, at: DateTime<Utc>) -> usize {
+        self.clock.set(at);
+        let queued = self.instance.digests.run_due().await.unwrap();
+        self.instance.dispatcher.drain().await.unwrap();
+        queued
+    }
+}
+
+on_both_backends!(
+    world;
+    the_weekly_digest_goes_at_seven_local_time_in_both_clock_change_weeks,
+    a_restart_after_seven_sends_the_weekly_digest_once,
+    each_sergeant_gets_the_daily_digest_for_their_own_lpas,
+);
+
+async fn the_weekly_digest_goes_at_seven_local_time_in_both_clock_change_weeks(w: World) {
+    // The Mondays either side of each 2024 change: 07:00 GMT is 07:00 UTC,
+    // 07:00 BST is 06:00 UTC (clocks went forward on Sunday 31 March and
+    // back on Sunday 27 October).
+    for (due, week) in [
+        ("2024-03-25T07:00:00Z", "week 12 2024"),
+        ("2024-04-01T06:00:00Z", "week 13 2024"),
+        ("2024-10-21T06:00:00Z", "week 42 2024"),
+        ("2024-10-28T07:00:00Z", "week 43 2024"),
+    ] {
+        let due = utc(due);
+        w.clock.set(due - Duration::hours(2));
+        assert_eq!(w.instance.digests.next_at(), Some(due), "{week}");
+        let before = w.smtp.messages().len();
+        assert_eq!(w.run_at(due - Duration::seconds(1)).await, 0, "{week}");
+        assert_eq!(w.run_at(due).await, 2, "{week}: to SLT and the ACC");
+        assert_eq!(w.run_at(due + Duration::minutes(5)).await, 0, "once");
+        assert_eq!(w.smtp.messages().len(), before + 2);
+        for address in [SLT, ACC] {
+            let mail = w.mail_to(address).pop().unwrap();
+            assert_eq!(
+                mail.subject,
+                format!("[OFFICIAL-SENSITIVE] OCSET weekly performance, {week}")
+            );
+            assert!(mail.text.contains("OFFICIAL-SENSITIVE"), "{}", mail.text);
+            assert!(mail.html.contains("<table"), "{}", mail.html);
+            assert_eq!(mail.attachments.len(), 1);
+            let csv = &mail.attachments[0];
+            assert_eq!(csv.content_type, "text/csv");
+            let week_key = format!(
+                "2024-W{}",
+                week.trim_start_matches("week ").split(' ').next().unwrap()
+            );
+            assert_eq!(csv.filename, format!("ocset-weekly-{week_key}.csv"));
+            for reference in ["BHM-1", "BHM-2", "COV-1"] {
+                assert!(csv.body.contains(reference), "{reference} in {}", csv.body);
+            }
+        }
+    }
+    // Each run is in the audit log, per recipient.
+    let audit = w.instance.ledger.store().audit_log(None).await.unwrap();
+    let queued: Vec<&str> = audit
+        .iter()
+        .filter(|line| line.action == "digest.queued")
+        .filter_map(|line| line.detail.as_deref())
+        .collect();
+    assert_eq!(queued.len(), 8, "{queued:?}");
+    assert!(queued.contains(&"weekly 2024-W12 to ppu.slt@force.example"));
+}
+
+async fn a_restart_after_seven_sends_the_weekly_digest_once(w: World) {
+    // Down at 07:00 on Monday 4 March; started again at 09:30: the weekly
+    // digest goes (to SLT and the ACC), and so does the day's daily one
+    // (to the two sets of sergeants), missed at 08:00.
+    let started = utc("2024-03-04T09:30:00Z");
+    assert_eq!(w.run_at(started).await, 4, "sent on start, the same week");
+    // Restarted again: a new job, nothing remembered but the database.
+    let restarted = instance(w.settings.clone(), &w.url, &w.clock, "worker-b").await;
+    w.clock.set(started + Duration::minutes(10));
+    assert_eq!(restarted.digests.run_due().await.unwrap(), 0);
+    // Friday before the daily run: the week's digest was sent.
+    w.clock.set(utc("2024-03-08T07:30:00Z"));
+    assert_eq!(restarted.digests.run_due().await.unwrap(), 0);
+    assert_eq!(w.mail_to(SLT).len(), 1);
+    assert_eq!(
+        w.mail_to(SLT)[0].subject,
+        "[OFFICIAL-SENSITIVE] OCSET weekly performance, week 9 2024"
+    );
+    // Down over the whole of the next Monday and back the Monday after
+    // before 07:00: the missed week is left, the next run comes at 07:00.
+    assert_eq!(w.run_at(utc("2024-03-18T06:30:00Z")).await, 0);
+    assert_eq!(w.run_at(utc("2024-03-18T07:00:00Z")).await, 2);
+    let subjects: Vec<String> = w.mail_to(SLT).into_iter().map(|m| m.subject).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[OFFICIAL-SENSITIVE] OCSET weekly performance, week 9 2024",
+            "[OFFICIAL-SENSITIVE] OCSET weekly performance, week 11 2024",
+        ]
+    );
+}
+
+async fn each_sergeant_gets_the_daily_digest_for_their_own_lpas(w: World) {
+    // Tuesday 5 March, 08:00 GMT. BHM-1 (very high, received 28 Feb 09:00)
+    // breached on 1 March; COV-1 (high, 7 days from 27 Feb) is due on
+    // 5 March 09:00, within 48 hours; BHM-2 (medium, 21 days) is not.
+    assert_eq!(w.run_at(utc("2024-03-04T07:00:00Z")).await, 2, "the weekly");
+    let due = utc("2024-03-05T08:00:00Z");
+    assert_eq!(w.run_at(due - Duration::seconds(1)).await, 0);
+    assert_eq!(
+        w.run_at(due).await,
+        2,
+        "Birmingham's sergeants and the rest"
+    );
+    assert_eq!(w.run_at(due + Duration::hours(1)).await, 0, "once a day");
+    let birmingham = w.mail_to(BIRMINGHAM_SERGEANTS);
+    assert_eq!(birmingham.len(), 1);
+    assert!(
+        birmingham[0].text.contains("BHM-1"),
+        "{}",
+        birmingham[0].text
+    );
+    assert!(!birmingham[0].text.contains("COV-1"));
+    assert!(
+        !birmingham[0].text.contains("BHM-2"),
+        "not due within 48 hours"
+    );
+    let rest = w.mail_to(SERGEANTS);
+    assert_eq!(rest.len(), 1);
+    assert!(rest[0].text.contains("COV-1"), "{}", rest[0].text);
+    assert!(!rest[0].text.contains("BHM-1"));
+    for mail in [&birmingham[0], &rest[0]] {
+        assert!(
+            mail.subject.starts_with("[OFFICIAL-SENSITIVE] OCSET daily"),
+            "{}",
+            mail.subject
+        );
+        assert_eq!(mail.attachments[0].filename, "ocset-daily-2024-03-05.csv");
+    }
+    // The next day's run goes the next day.
+    assert_eq!(w.run_at(due + Duration::days(1)).await, 2);
+}
+
+/// Two instances on one PostgreSQL database run the job at 07:00 at the
+/// same moment: each recipient is sent the digest once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_instances_send_the_weekly_digest_once() {
+    common::with_postgres(|url| async move {
+        let w = world(url.clone()).await;
+        let other = instance(w.settings.clone(), &url, &w.clock, "worker-b").await;
+        w.clock.set(utc("2024-03-04T07:00:00Z"));
+        let (a, b) = tokio::join!(w.instance.digests.run_due(), other.digests.run_due());
+        assert_eq!(a.unwrap() + b.unwrap(), 2, "two recipients, once each");
+        let (a, b) = tokio::join!(w.instance.dispatcher.drain(), other.dispatcher.drain());
+        assert_eq!(a.unwrap().sent + b.unwrap().sent, 2);
+        assert_eq!(w.mail_to(SLT).len(), 1);
+        assert_eq!(w.mail_to(ACC).len(), 1);
+        // And again, a little later, on both: nothing more.
+        w.clock.set(utc("2024-03-04T07:01:00Z"));
+        let (a, b) = tokio::join!(w.instance.digests.run_due(), other.digests.run_due());
+        assert_eq!(a.unwrap() + b.unwrap(), 0);
+    })
+    .await;
+}
+
+/// `digest send` queues the week again for the weekly audience, even
+/// after the scheduled run, and the audit log says who asked.
+#[tokio::test]
+async fn sending_a_week_on_demand_sends_it_again_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(common::sqlite_url(dir.path())).await;
+    assert_eq!(w.run_at(utc("2024-03-04T07:00:00Z")).await, 2);
+    let week = "2024-W09".parse().unwrap();
+    let queued = w
+        .instance
+        .digests
+        .send_week(week, &Actor::named("cli:inspector"))
+        .await
+        .unwrap();
+    assert_eq!(queued, 2);
+    w.instance.dispatcher.drain().await.unwrap();
+    assert_eq!(w.mail_to(SLT).len(), 2);
+    let audit = w.instance.ledger.store().audit_log(None).await.unwrap();
+    assert!(audit.iter().any(|line| line.actor == "cli:inspector"
+        && line.action == "digest.queued"
+        && line.detail.as_deref() == Some("on-demand 2024-W09 to ppu.slt@force.example")));
+}
