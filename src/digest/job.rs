@@ -12,8 +12,8 @@ use super::{DigestKind, DigestPeriod, DigestSchedule, Occurrence};
 use crate::clock::Clock;
 use crate::config::{lpas_of, LpaCoverage, Settings};
 use crate::notify::{Attachment, DigestMail};
-use crate::report::{self, daily, daily_render, render, IsoWeek, ReportParams};
-use crate::store::{Actor, DigestDraft, Store, StoreError};
+use crate::report::{daily, daily_render, render, IsoWeek, ReportParams, WeeklyReport};
+use crate::store::{Actor, DigestDraft, Store};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -53,7 +53,7 @@ impl DigestJob {
 
     /// Queues every run owed at the clock's "now" that is not queued yet.
     /// Returns how many messages it queued.
-    pub async fn run_due(&self) -> Result<usize, StoreError> {
+    pub async fn run_due(&self) -> anyhow::Result<usize> {
         let now = self.clock.now();
         let tz = self.settings.time_zone;
         let mut queued = 0;
@@ -104,7 +104,7 @@ impl DigestJob {
     /// schedule, on demand (`digest send`): sent again even if the
     /// scheduled run went out, and audited as asked by `actor`. Returns how
     /// many messages it queued; none when no weekly schedule is configured.
-    pub async fn send_week(&self, week: IsoWeek, actor: &Actor) -> Result<usize, StoreError> {
+    pub async fn send_week(&self, week: IsoWeek, actor: &Actor) -> anyhow::Result<usize> {
         let now = self.clock.now();
         let mut recipients: BTreeMap<String, LpaCoverage> = BTreeMap::new();
         for schedule in self.settings.digests() {
@@ -128,7 +128,7 @@ impl DigestJob {
                 mail: mail.clone(),
             })
             .collect();
-        self.store.queue_digests(&drafts, actor, now).await
+        Ok(self.store.queue_digests(&drafts, actor, now).await?)
     }
 
     /// Runs until `shutdown`: queues what is owed, then sleeps until the
@@ -146,7 +146,9 @@ impl DigestJob {
                 Ok(0) => {}
                 Ok(_) => delivered.notify_one(),
                 // The run stays owed: the next wake-up tries again.
-                Err(e) => tracing::error!(error = %e, "queueing a digest failed; will retry"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "queueing a digest failed; will retry")
+                }
             }
             let wait = self
                 .next_at()
@@ -186,7 +188,7 @@ impl DigestJob {
         run: &Occurrence,
         recipients: Vec<(String, LpaCoverage)>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<DigestDraft>, StoreError> {
+    ) -> anyhow::Result<Vec<DigestDraft>> {
         let draft = |recipient: String, mail: DigestMail| DigestDraft {
             schedule: schedule.name.clone(),
             period: run.period.key(),
@@ -207,48 +209,75 @@ impl DigestJob {
             DigestPeriod::Day(date) => {
                 let params = self.params();
                 let events = self.store.events_before(now).await?;
-                recipients
+                let name = schedule.name.clone();
+                let mails = off_the_runtime(move || {
+                    recipients
+                        .into_iter()
+                        .map(|(recipient, coverage)| {
+                            let list = daily::build_for(now, &events, &params, &coverage);
+                            let mail = DigestMail {
+                                digest: name.clone(),
+                                marking: params.marking.clone(),
+                                subject: daily_render::daily_subject(&list),
+                                text: daily_render::daily_text(&list),
+                                html: daily_render::daily_html(&list),
+                                attachment: Some(Attachment {
+                                    filename: format!("ocset-daily-{date}.csv"),
+                                    content_type: CSV.into(),
+                                    body: daily_render::daily_csv(&list),
+                                }),
+                            };
+                            (recipient, mail)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await?;
+                mails
                     .into_iter()
-                    .map(|(recipient, coverage)| {
-                        let list = daily::build_for(now, &events, &params, &coverage);
-                        let mail = DigestMail {
-                            digest: schedule.name.clone(),
-                            marking: params.marking.clone(),
-                            subject: daily_render::daily_subject(&list),
-                            text: daily_render::daily_text(&list),
-                            html: daily_render::daily_html(&list),
-                            attachment: Some(Attachment {
-                                filename: format!("ocset-daily-{date}.csv"),
-                                content_type: CSV.into(),
-                                body: daily_render::daily_csv(&list),
-                            }),
-                        };
-                        draft(recipient, mail)
-                    })
+                    .map(|(recipient, mail)| draft(recipient, mail))
                     .collect()
             }
         })
     }
 
     /// The weekly report for `week`, rendered as a digest.
-    async fn weekly_mail(&self, week: IsoWeek, digest: &str) -> Result<DigestMail, StoreError> {
+    async fn weekly_mail(&self, week: IsoWeek, digest: &str) -> anyhow::Result<DigestMail> {
         let params = self.params();
-        let weekly = report::weekly(self.store.as_ref(), week, &params).await?;
-        Ok(DigestMail {
-            digest: digest.to_string(),
-            marking: params.marking.clone(),
-            subject: render::subject(&weekly),
-            text: render::text(&weekly),
-            html: render::html(&weekly),
-            attachment: Some(Attachment {
-                filename: format!("ocset-weekly-{week}.csv"),
-                content_type: CSV.into(),
-                body: render::csv(&weekly),
-            }),
+        let events = self
+            .store
+            .events_before(week.ends_at(params.time_zone))
+            .await?;
+        let digest = digest.to_string();
+        off_the_runtime(move || {
+            let weekly = WeeklyReport::build(week, &events, &params);
+            DigestMail {
+                digest,
+                marking: params.marking.clone(),
+                subject: render::subject(&weekly),
+                text: render::text(&weekly),
+                html: render::html(&weekly),
+                attachment: Some(Attachment {
+                    filename: format!("ocset-weekly-{week}.csv"),
+                    content_type: CSV.into(),
+                    body: render::csv(&weekly),
+                }),
+            }
         })
+        .await
     }
 
     fn params(&self) -> ReportParams {
         self.settings.report_params()
     }
+}
+
+/// Runs `work` (building and rendering a report: the whole ledger folded,
+/// seconds of CPU for a large one) on Tokio's blocking pool, so the
+/// scheduler and the dispatcher keep their worker threads meanwhile.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| anyhow::anyhow!("building a digest failed: {e}"))
 }

@@ -2,19 +2,16 @@
 //! (plain text that stands alone, and a simple HTML table that Outlook
 //! shows), sent over one pooled SMTP transport or written as `.eml` files.
 
-use super::config::{MailConfig, MailTransport, SmtpTls};
+use super::config::{MailConfig, MailTransport};
 use super::lines::{self, PackageLine};
+use super::smtp::SmtpPool;
 use super::{DeliveryError, DigestMail, Notice, Payload};
 use anyhow::Context;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use secrecy::ExposeSecret;
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::sync::Arc;
 
 /// Renders `notice` as one message from `from` to `to`: the notice's
 /// subject, a plain-text part and an HTML part, each with the marking at
@@ -223,7 +220,7 @@ pub struct EmailSender {
 
 #[derive(Clone)]
 enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Arc<SmtpPool>),
     File(AsyncFileTransport<Tokio1Executor>),
 }
 
@@ -259,33 +256,7 @@ impl EmailSender {
                 })?;
                 Transport::File(AsyncFileTransport::new(&config.file_dir))
             }
-            MailTransport::Smtp => {
-                let smtp = &config.smtp;
-                let tls = match smtp.tls {
-                    SmtpTls::StartTls => Tls::Required(
-                        TlsParameters::new(smtp.host.clone())
-                            .context("cannot set up TLS for mail.smtp.host")?,
-                    ),
-                    SmtpTls::Implicit => Tls::Wrapper(
-                        TlsParameters::new(smtp.host.clone())
-                            .context("cannot set up TLS for mail.smtp.host")?,
-                    ),
-                    SmtpTls::None => Tls::None,
-                };
-                let mut builder =
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
-                        .port(smtp.port)
-                        .tls(tls)
-                        .timeout(Some(Duration::from_secs(smtp.timeout_seconds)))
-                        .pool_config(PoolConfig::new());
-                if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-                    builder = builder.credentials(Credentials::new(
-                        user.clone(),
-                        password.expose_secret().to_string(),
-                    ));
-                }
-                Transport::Smtp(builder.build())
-            }
+            MailTransport::Smtp => Transport::Smtp(Arc::new(SmtpPool::new(&config.smtp)?)),
         };
         Ok(Self { from, transport })
     }
@@ -304,27 +275,13 @@ impl EmailSender {
             Payload::Digest(digest) => render_digest(digest, &self.from, &to),
         };
         match &self.transport {
-            Transport::Smtp(transport) => transport
-                .send(message)
-                .await
-                .map(drop)
-                .map_err(classify_smtp),
+            Transport::Smtp(pool) => pool.send(&message).await,
             // A full disk or a missing folder may be put right by an
             // operator, so a retry can help.
             Transport::File(transport) => transport.send(message).await.map(drop).map_err(|e| {
                 DeliveryError::Transient(format!("cannot write the message file: {e}"))
             }),
         }
-    }
-}
-
-/// Sorts an SMTP failure by whether a retry can help: RFC 5321's 5xx
-/// replies are final, everything else (4xx, network, timeout, TLS) may pass.
-fn classify_smtp(error: lettre::transport::smtp::Error) -> DeliveryError {
-    if error.is_permanent() {
-        DeliveryError::Permanent(format!("the mail server refused the message: {error}"))
-    } else {
-        DeliveryError::Transient(format!("the mail server did not take the message: {error}"))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod digest_mail;
 pub mod email;
 mod lines;
 pub mod notice;
+pub mod smtp;
 pub mod webhook;
 
 pub use digest_mail::{Attachment, DigestMail};
