@@ -9,17 +9,13 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::parts::{instance, Instance};
 use common::smtp::{parse_mail, ParsedMail, TestSmtp};
-use ocset_scheduler::cli;
-use ocset_scheduler::clock::{Clock, ManualClock};
+use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::Settings;
-use ocset_scheduler::digest::job::DigestJob;
-use ocset_scheduler::dispatcher::Dispatcher;
 use ocset_scheduler::domain::RiskGrade;
 use ocset_scheduler::intake::NewPackage;
-use ocset_scheduler::ledger::Ledger;
-use ocset_scheduler::notify::Deliver;
-use ocset_scheduler::store::{self, Actor, Store};
+use ocset_scheduler::store::Actor;
 use std::sync::Arc;
 
 const SLT: &str = "ppu.slt@force.example";
@@ -31,13 +27,6 @@ fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-/// One instance of the service's digest job and dispatcher.
-struct Instance {
-    ledger: Ledger,
-    digests: DigestJob,
-    dispatcher: Dispatcher,
-}
-
 struct World {
     smtp: TestSmtp,
     clock: ManualClock,
@@ -47,31 +36,7 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-fn instance_over(
-    settings: Arc<Settings>,
-    store: Arc<dyn Store>,
-    clock: &ManualClock,
-    worker: &str,
-) -> Instance {
-    let notifier: Arc<dyn Deliver> = Arc::new(cli::notifier(&settings).unwrap());
-    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    Instance {
-        ledger: Ledger::new(store.clone(), settings.clone(), clock.clone()),
-        digests: DigestJob::new(store.clone(), settings.clone(), clock.clone()),
-        dispatcher: Dispatcher::new(store, notifier, clock, &settings.config.delivery, worker),
-    }
-}
 
-async fn instance(
-    settings: Arc<Settings>,
-    url: &str,
-    clock: &ManualClock,
-    worker: &str,
-) -> Instance {
-    let store = store::connect(url, 4).await.unwrap();
-    store.migrate().await.unwrap();
-    instance_over(settings, store, clock, worker)
-}
 
 /// A ledger with packages in Birmingham and Coventry, one of them breached
 /// early in March 2024 (the clock starts on Friday 1 March 2024).

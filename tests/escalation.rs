@@ -9,17 +9,15 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::parts::{instance, Instance};
+use ocset_scheduler::notify::Deliver;
 use common::smtp::{parse_mail, ParsedMail, TestSmtp};
 use ocset_scheduler::cli;
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::Settings;
-use ocset_scheduler::dispatcher::Dispatcher;
 use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
 use ocset_scheduler::intake::NewPackage;
-use ocset_scheduler::ledger::Ledger;
-use ocset_scheduler::notify::Deliver;
-use ocset_scheduler::scheduler::Scheduler;
-use ocset_scheduler::store::{self, Actor, Store};
+use ocset_scheduler::store::Actor;
 use std::sync::Arc;
 
 const SERGEANTS: &str = "ocset.sergeants@force.example";
@@ -37,13 +35,6 @@ fn start() -> DateTime<Utc> {
     utc("2024-01-08T09:00:00Z")
 }
 
-/// One instance of the service's moving parts over a database.
-struct Instance {
-    ledger: Ledger,
-    scheduler: Scheduler,
-    dispatcher: Dispatcher,
-}
-
 struct World {
     smtp: TestSmtp,
     clock: ManualClock,
@@ -53,31 +44,7 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-async fn instance(
-    settings: Arc<Settings>,
-    url: &str,
-    clock: &ManualClock,
-    worker: &str,
-) -> Instance {
-    let store = store::connect(url, 4).await.unwrap();
-    store.migrate().await.unwrap();
-    instance_over(settings, store, clock, worker)
-}
 
-fn instance_over(
-    settings: Arc<Settings>,
-    store: Arc<dyn Store>,
-    clock: &ManualClock,
-    worker: &str,
-) -> Instance {
-    let notifier: Arc<dyn Deliver> = Arc::new(cli::notifier(&settings).unwrap());
-    let clock: Arc<dyn ocset_scheduler::clock::Clock> = Arc::new(clock.clone());
-    Instance {
-        ledger: Ledger::new(store.clone(), settings.clone(), clock.clone()),
-        scheduler: Scheduler::new(store.clone(), settings.clone(), clock.clone()),
-        dispatcher: Dispatcher::new(store, notifier, clock, &settings.config.delivery, worker),
-    }
-}
 
 async fn world(url: String) -> World {
     let dir = tempfile::tempdir().unwrap();

@@ -15,7 +15,7 @@ use crate::notify::{Attachment, DigestMail};
 use crate::report::{daily, daily_render, render, IsoWeek, ReportParams, WeeklyReport};
 use crate::store::{Actor, DigestDraft, Store};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -35,9 +35,10 @@ pub struct DigestJob {
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
     clock: Arc<dyn Clock>,
-    /// Runs known to be queued for everyone, so a wake-up does not ask the
-    /// database again (losing it on restart costs one query per schedule).
-    done: Arc<Mutex<HashSet<String>>>,
+    /// Per schedule, the last run known to be queued for everyone, so a
+    /// wake-up does not ask the database again (losing it on restart costs
+    /// one query per schedule).
+    done: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl DigestJob {
@@ -62,7 +63,7 @@ impl DigestJob {
                 continue;
             };
             let key = run.key();
-            if self.done.lock().expect("not poisoned").contains(&key) {
+            if self.done.lock().expect("not poisoned").get(&schedule.name) == Some(&key) {
                 continue;
             }
             let recipients = self.recipients(schedule);
@@ -85,7 +86,10 @@ impl DigestJob {
                 tracing::info!(run = %key, messages = count, "digest queued");
                 queued += count;
             }
-            self.done.lock().expect("not poisoned").insert(key);
+            self.done
+                .lock()
+                .expect("not poisoned")
+                .insert(schedule.name.clone(), key);
         }
         Ok(queued)
     }

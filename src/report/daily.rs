@@ -182,7 +182,7 @@ pub(super) mod tests {
     //! renderers' tests use.
 
     use super::*;
-    use crate::domain::{EventKind, Outcome, Reference};
+    use crate::domain::{EventKind, Outcome};
     use chrono_tz::Europe::London;
 
     pub(crate) fn utc(text: &str) -> DateTime<Utc> {
@@ -202,35 +202,9 @@ pub(super) mod tests {
         }
     }
 
-    /// Builds a ledger event by event, numbering them in order.
-    #[derive(Default)]
-    pub(crate) struct Ledger {
-        pub(crate) events: Vec<LedgerEvent>,
-    }
+    pub(crate) use crate::report::tests_support::Ledger;
 
     impl Ledger {
-        fn push(
-            &mut self,
-            reference: &str,
-            at: DateTime<Utc>,
-            grade: RiskGrade,
-            stage: Stage,
-            deadline_at: DateTime<Utc>,
-            kind: EventKind,
-        ) {
-            self.events.push(LedgerEvent {
-                sequence: self.events.len() as i64 + 1,
-                reference: Reference::parse(reference).unwrap(),
-                occurred_at: at,
-                recorded_at: at,
-                actor: "cli:test".into(),
-                risk_grade: grade,
-                stage,
-                deadline_at,
-                kind,
-            });
-        }
-
         /// A package received `hours_ago` before [`now`] in `lpa`,
         /// awaiting enforcement, due `deadline_in` hours from now
         /// (negative: breached).

@@ -686,5 +686,5 @@ mod tests;
 pub(crate) mod tests_support {
     //! A report built from DOMAIN.md's snapshot, shared by the model's and
     //! the renderers' tests.
-    pub(crate) use super::tests::snapshot_report;
+    pub(crate) use super::tests::{snapshot_report, Ledger};
 }

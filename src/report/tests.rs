@@ -13,14 +13,15 @@ fn params() -> ReportParams {
     }
 }
 
-/// Builds ledgers event by event, numbering them in order.
+/// Builds ledgers event by event, numbering them in order (shared with
+/// the daily list's tests).
 #[derive(Default)]
-struct Ledger {
-    events: Vec<LedgerEvent>,
+pub(crate) struct Ledger {
+    pub(crate) events: Vec<LedgerEvent>,
 }
 
 impl Ledger {
-    fn push(
+    pub(crate) fn push(
         &mut self,
         reference: &str,
         at: DateTime<Utc>,

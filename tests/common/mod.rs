@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests: a throwaway PostgreSQL database
 //! per test, a project configuration pointed at a temporary folder, and a
-//! real SMTP server ([`smtp`]).
+//! real SMTP server ([`smtp`]), and the service's parts driven step by step
+//! ([`parts`]).
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod parts;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
