@@ -2,7 +2,8 @@
 //! email, CSV and JSON. Each carries the protective marking and nothing
 //! beyond the model. Times are shown in the force time zone.
 
-use super::daily::{DailyLine, DailyReport};
+use super::daily::{DailyLine, DailyReport, DUE_WITHIN_HOURS};
+use super::html::{self, esc, fixed, head, note_row, number, row, words, FONT, H2, TABLE};
 use crate::config::LpaCoverage;
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
@@ -130,14 +131,12 @@ pub fn daily_text(report: &DailyReport) -> String {
 /// ignores style sheets), no script, no images, no SVG; the marking at the
 /// top and the bottom.
 pub fn daily_html(report: &DailyReport) -> String {
-    let m = esc(&report.marking);
-    let marking = format!(
-        "<p style=\"{FONT};font-weight:bold;text-align:center;color:#b00000;margin:4px 0\">{m}</p>"
-    );
+    let marking = html::marking(&report.marking);
     let mut h = String::new();
     let _ = write!(
         h,
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{m} {}</title></head><body style=\"margin:12px\">",
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{} {}</title></head><body style=\"margin:12px\">",
+        esc(&report.marking),
         esc(&title(report))
     );
     h.push_str(&marking);
@@ -157,70 +156,50 @@ pub fn daily_html(report: &DailyReport) -> String {
     for (i, lpa) in report.lpas.iter().enumerate() {
         let _ = write!(
             h,
-            "<h2 style=\"{FONT};font-size:16px;margin:18px 0 4px 0\">{}: {} breached, {} due</h2>",
+            "<h2 style=\"{H2}\">{}: {} breached, {} due</h2><table id=\"lpa-{i}\" style=\"{TABLE}\">",
             esc(&lpa.lpa),
             lpa.breached.len(),
             lpa.due.len()
         );
-        let _ = write!(
-            h,
-            "<table id=\"lpa-{i}\" style=\"border-collapse:collapse;{FONT};font-size:13px;margin:6px 0 14px 0\">"
-        );
-        h.push_str("<tr>");
-        for cell in [
-            "Status",
-            "Reference",
-            "Grade",
-            "LPA",
-            "Stage",
-            "Deadline",
-            "Overdue by / time left",
-            "Officer",
-            "Acknowledgement",
-        ] {
-            let _ = write!(
-                h,
-                "<th style=\"{CELL};background:#e8e8e8;text-align:left\">{cell}</th>"
-            );
-        }
-        h.push_str("</tr>");
+        // No LPA column: the heading above the table names it.
+        h.push_str(&head(&[
+            words("Status"),
+            words("Reference"),
+            words("Grade"),
+            words("Stage"),
+            words("Deadline"),
+            number("Overdue by / time left"),
+            words("Officer"),
+            words("Acknowledgement"),
+        ]));
         if lpa.breached.is_empty() && lpa.due.is_empty() {
-            let _ = write!(
-                h,
-                "<tr><td colspan=\"9\" style=\"{CELL}\">Nothing breached or due.</td></tr>"
-            );
+            h.push_str(&note_row("Nothing breached or due.", 8));
         }
-        for (status, line) in lpa
+        for (breached, line) in lpa
             .breached
             .iter()
-            .map(|l| ("Breached", l))
-            .chain(lpa.due.iter().map(|l| ("Due", l)))
+            .map(|l| (true, l))
+            .chain(lpa.due.iter().map(|l| (false, l)))
         {
             // Breaches on a pale red ground, so they stand out in print too.
-            let ground = if status == "Breached" {
-                ";background:#fbe3e3"
+            let (status, ground, no_note) = if breached {
+                ("Breached", ";background:#fbe3e3", "Not acknowledged")
             } else {
-                ""
+                ("Due", "", "")
             };
-            let _ = write!(h, "<tr>");
-            for (cell, numeric) in [
-                (status.to_string(), false),
-                (line.reference.clone(), false),
-                (line.grade.label().to_string(), false),
-                (line.lpa.clone(), false),
-                (line.stage.label().to_string(), false),
-                (local(report, line.deadline_at, "%a %-d %b %Y %H:%M"), false),
-                (hours(line), true),
-                (
-                    line.officer.clone().unwrap_or_else(|| "unassigned".into()),
-                    false,
-                ),
-                (line.acknowledgement.clone().unwrap_or_default(), false),
-            ] {
-                let align = if numeric { ";text-align:right" } else { "" };
-                let _ = write!(h, "<td style=\"{CELL}{ground}{align}\">{}</td>", esc(&cell));
-            }
-            h.push_str("</tr>");
+            h.push_str(&row(
+                &[
+                    fixed(status),
+                    fixed(&line.reference),
+                    fixed(line.grade.label()),
+                    words(line.stage.label()),
+                    fixed(local(report, line.deadline_at, "%a %-d %b %Y %H:%M")),
+                    number(hours(line)),
+                    words(line.officer.as_deref().unwrap_or("Unassigned")),
+                    words(line.acknowledgement.as_deref().unwrap_or(no_note)),
+                ],
+                ground,
+            ));
         }
         h.push_str("</table>");
     }
@@ -228,9 +207,6 @@ pub fn daily_html(report: &DailyReport) -> String {
     h.push_str("</body></html>");
     h
 }
-
-const FONT: &str = "font-family:Arial,sans-serif";
-const CELL: &str = "border:1px solid #999;padding:4px 8px";
 
 /// Every line with its status, in the report's order.
 fn lines(report: &DailyReport) -> impl Iterator<Item = (&'static str, &DailyLine)> {
@@ -270,13 +246,19 @@ fn summary(report: &DailyReport) -> String {
     )
 }
 
-/// "overdue by 5 hours" or "30 hours left"; under an hour says so rather
-/// than "0".
+/// "overdue by 5 hours", "30 hours left", "overdue by 6 days 23 hours":
+/// hours up to the list's 48, then days and hours, which a reader takes in
+/// at a glance. Under an hour says so rather than "0".
 fn hours(line: &DailyLine) -> String {
+    let plural = |n: i64, unit: &str| match n {
+        1 => format!("1 {unit}"),
+        n => format!("{n} {unit}s"),
+    };
     let count = |n: i64| match n {
         0 => "under 1 hour".to_string(),
-        1 => "1 hour".to_string(),
-        n => format!("{n} hours"),
+        n if n <= DUE_WITHIN_HOURS => plural(n, "hour"),
+        n if n % 24 == 0 => plural(n / 24, "day"),
+        n => format!("{} {}", plural(n / 24, "day"), plural(n % 24, "hour")),
     };
     match (line.hours_overdue, line.hours_left) {
         (Some(n), _) => format!("overdue by {}", count(n)),
@@ -296,13 +278,6 @@ fn one_line(text: &str) -> String {
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -339,7 +314,7 @@ mod tests {
         assert!(text.contains("Birmingham: 2 breached, 3 due"), "{text}");
         assert!(text.contains("Coventry: 1 breached, 3 due"), "{text}");
         assert!(
-            text.contains("    B-LATE-3D | Medium | Birmingham | Awaiting enforcement | deadline Mon 23 Nov 08:00 | overdue by 72 hours | pc.one@force.example | acknowledged: Warrant refused; re-applying Friday\n"),
+            text.contains("    B-LATE-3D | Medium | Birmingham | Awaiting enforcement | deadline Mon 23 Nov 08:00 | overdue by 3 days | pc.one@force.example | acknowledged: Warrant refused; re-applying Friday\n"),
             "{text}"
         );
         assert!(text.contains("C-LATE-NOW | High | Coventry | Awaiting enforcement | deadline Thu 26 Nov 08:00 | overdue by under 1 hour | pc.two@force.example\n"), "{text}");
@@ -405,21 +380,19 @@ mod tests {
                 "Breached",
                 "B-LATE-3D",
                 "Medium",
-                "Birmingham",
                 "Awaiting enforcement",
                 "Mon 23 Nov 2026 08:00",
-                "overdue by 72 hours",
+                "overdue by 3 days",
                 "pc.one@force.example",
                 "Warrant refused; re-applying Friday"
             ]
         );
         assert_eq!(
-            cells("C-DUE-10H")[..7],
+            cells("C-DUE-10H")[..6],
             [
                 "Due",
                 "C-DUE-10H",
                 "Medium",
-                "Coventry",
                 "Awaiting enforcement",
                 "Thu 26 Nov 2026 18:00",
                 "10 hours left"
@@ -498,6 +471,22 @@ mod tests {
         assert_eq!(value["coverage"]["all_except"], serde_json::json!([]));
         assert_eq!(value["lpas"][0]["breached"][0]["hours_overdue"], 72);
         assert_eq!(value["lpas"][1]["due"][0]["reference"], "C-DUE-1S");
+    }
+
+    #[test]
+    fn hours_up_to_the_look_ahead_then_days_and_hours() {
+        let line = |overdue: Option<i64>, left: Option<i64>| DailyLine {
+            hours_overdue: overdue,
+            hours_left: left,
+            ..report().lpas[0].breached[0].clone()
+        };
+        assert_eq!(hours(&line(Some(0), None)), "overdue by under 1 hour");
+        assert_eq!(hours(&line(Some(1), None)), "overdue by 1 hour");
+        assert_eq!(hours(&line(Some(48), None)), "overdue by 48 hours");
+        assert_eq!(hours(&line(Some(49), None)), "overdue by 2 days 1 hour");
+        assert_eq!(hours(&line(Some(72), None)), "overdue by 3 days");
+        assert_eq!(hours(&line(Some(239), None)), "overdue by 9 days 23 hours");
+        assert_eq!(hours(&line(None, Some(48))), "48 hours left");
     }
 
     #[test]

@@ -2,8 +2,12 @@
 //! email. Each carries the protective marking; none holds more than the
 //! model (references, grades, dates, LPAs, officers' work addresses).
 
-use super::{OpenPackageLine, StageTime, WeeklyReport};
-use crate::domain::{RiskGrade, Stage};
+use super::html::{
+    self, esc, fixed, group_head, head, note_row, number, raw_cell, row, tds, words, CAPTION, FONT,
+    H2, TABLE,
+};
+use super::{IsoWeek, LpaLine, OpenPackageLine, PositionLine, StageTime, WeeklyReport};
+use crate::domain::{Outcome, RiskGrade, Stage};
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 
@@ -201,7 +205,7 @@ pub fn text(report: &WeeklyReport) -> String {
         .timeliness
         .outcomes_week
         .iter()
-        .map(|(o, n)| format!("{o} {n}"))
+        .map(|(o, n)| format!("{} {n}", outcome_label(*o)))
         .collect();
     let _ = writeln!(
         t,
@@ -250,118 +254,145 @@ pub fn text(report: &WeeklyReport) -> String {
     t
 }
 
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-const TABLE: &str =
-    "border-collapse:collapse;font-family:Arial,sans-serif;font-size:13px;margin:6px 0 14px 0";
-const TH: &str = "border:1px solid #999;background:#e8e8e8;padding:4px 8px;text-align:left";
-const TD: &str = "border:1px solid #999;padding:4px 8px";
-const TDN: &str = "border:1px solid #999;padding:4px 8px;text-align:right";
-const H2: &str = "font-family:Arial,sans-serif;font-size:16px;margin:18px 0 4px 0";
-
-fn row(cells: &[(String, bool)]) -> String {
-    let mut r = String::from("<tr>");
-    for (cell, numeric) in cells {
-        let style = if *numeric { TDN } else { TD };
-        let _ = write!(r, "<td style=\"{style}\">{}</td>", esc(cell));
+/// An outcome as a person reads it.
+fn outcome_label(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Arrest => "Arrest",
+        Outcome::WarrantExecuted => "Warrant executed",
+        Outcome::VoluntaryAttendance => "Voluntary attendance",
+        Outcome::NoFurtherAction => "No further action",
+        Outcome::Transferred => "Transferred to another force",
+        Outcome::Other => "Other",
     }
-    r.push_str("</tr>");
-    r
 }
 
-fn head(cells: &[&str]) -> String {
-    let mut r = String::from("<tr>");
-    for cell in cells {
-        let _ = write!(r, "<th style=\"{TH}\">{}</th>", esc(cell));
-    }
-    r.push_str("</tr>");
-    r
+/// The last day of `week` in the force time zone: "Sun 22 Nov 2026".
+fn week_ending(report: &WeeklyReport, week: IsoWeek) -> String {
+    let tz: chrono_tz::Tz = report.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    local_date(report, week.ends_at(tz) - chrono::Duration::seconds(1))
 }
 
-fn n(value: impl ToString) -> (String, bool) {
-    (value.to_string(), true)
+fn breach_row(report: &WeeklyReport, b: &OpenPackageLine) -> String {
+    row(
+        &[
+            fixed(&b.reference),
+            fixed(b.grade.label()),
+            words(&b.lpa),
+            words(b.stage.label()),
+            fixed(local_date(report, b.deadline_at)),
+            number(opt(b.days_overdue)),
+            words(b.officer.as_deref().unwrap_or("Unassigned")),
+            words(b.acknowledgement.as_deref().unwrap_or("Not acknowledged")),
+        ],
+        "",
+    )
 }
 
-fn s(value: impl ToString) -> (String, bool) {
-    (value.to_string(), false)
-}
-
-fn breach_row(b: &OpenPackageLine) -> String {
-    row(&[
-        s(&b.reference),
-        s(b.grade.label()),
-        s(&b.lpa),
-        n(opt(b.days_overdue)),
-        s(b.officer.as_deref().unwrap_or("unassigned")),
-        s(b.acknowledgement.as_deref().unwrap_or("")),
-    ])
-}
+/// How a total row stands out from the rows it adds up.
+const TOTAL: &str = ";font-weight:bold;background:#f4f4f4";
 
 /// The HTML report for email: tables with inline styles only (Outlook
 /// ignores style sheets) and the 12-week trend as a bar chart made of table
 /// cells, which every mail client shows (no SVG, no script, no images).
+/// Every table has an `id` and a heading or caption that says what it is.
 pub fn html(report: &WeeklyReport) -> String {
-    let m = esc(&report.marking);
-    let marking = format!("<p style=\"font-family:Arial,sans-serif;font-weight:bold;text-align:center;color:#b00000;margin:4px 0\">{m}</p>");
+    let marking = html::marking(&report.marking);
     let mut h = String::new();
-    let _ = write!(h, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{} OCSET weekly performance {}</title></head><body style=\"margin:12px\">", m, report.week);
+    let _ = write!(h, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{} OCSET weekly performance {}</title></head><body style=\"margin:12px\">", esc(&report.marking), report.week);
     h.push_str(&marking);
-    let _ = write!(h, "<h1 style=\"font-family:Arial,sans-serif;font-size:20px;margin:8px 0\">OCSET weekly performance, {}</h1><p style=\"font-family:Arial,sans-serif;font-size:13px;margin:0 0 8px 0\">{}</p>", report.week, esc(&period(report)));
+    let _ = write!(h, "<h1 style=\"{FONT};font-size:20px;margin:8px 0\">OCSET weekly performance, {}</h1><p style=\"{FONT};font-size:13px;margin:0 0 8px 0\">{}</p>", report.week, esc(&period(report)));
 
     let _ = write!(
         h,
-        "<h2 style=\"{H2}\">1. Current position at the week's end</h2>"
+        "<h2 style=\"{H2}\">1. Open packages at the week's end</h2>"
     );
     for stage in Stage::OPEN {
-        let _ = write!(h, "<table id=\"position-{}\" style=\"{TABLE}\"><caption style=\"text-align:left;font-weight:bold;font-family:Arial,sans-serif;font-size:13px\">{} ({} open)</caption>", stage.as_str(), stage.label(), report.open_in(stage));
+        let _ = write!(
+            h,
+            "<table id=\"position-{}\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">{} ({} open)</caption>",
+            stage.as_str(),
+            stage.label(),
+            report.open_in(stage)
+        );
         h.push_str(&head(&[
-            "Grade",
-            "Open",
-            "Change on last week",
-            "Oldest (days)",
-            "Breached",
-            "Due within 7 days",
+            words("Grade"),
+            number("Open"),
+            number("Change on last week"),
+            number("Oldest (days since receipt)"),
+            number("Breached"),
+            number("Due within 7 days"),
         ]));
-        for grade in RiskGrade::ALL {
-            let l = report.position_of(stage, grade);
-            h.push_str(&row(&[
-                s(grade.label()),
-                n(l.open),
-                n(signed(l.open_change)),
-                n(opt(l.oldest_age_days)),
-                n(l.breached),
-                n(l.due_within_7_days),
-            ]));
+        let lines: Vec<_> = RiskGrade::ALL
+            .iter()
+            .map(|grade| report.position_of(stage, *grade))
+            .collect();
+        for l in &lines {
+            h.push_str(&row(
+                &[
+                    fixed(l.grade.label()),
+                    number(l.open),
+                    number(signed(l.open_change)),
+                    number(opt(l.oldest_age_days)),
+                    number(l.breached),
+                    number(l.due_within_7_days),
+                ],
+                "",
+            ));
         }
+        let sum = |f: fn(&PositionLine) -> u64| lines.iter().map(|l| f(l)).sum::<u64>();
+        h.push_str(&row(
+            &[
+                fixed("Total"),
+                number(sum(|l| l.open)),
+                number(signed(lines.iter().map(|l| l.open_change).sum())),
+                number(opt(lines.iter().filter_map(|l| l.oldest_age_days).max())),
+                number(sum(|l| l.breached)),
+                number(sum(|l| l.due_within_7_days)),
+            ],
+            TOTAL,
+        ));
         h.push_str("</table>");
     }
 
     let _ = write!(
         h,
-        "<h2 style=\"{H2}\">2. Flow</h2><table id=\"flow\" style=\"{TABLE}\">"
+        "<h2 style=\"{H2}\">2. Packages received, enforced and closed</h2><table id=\"flow\" style=\"{TABLE}\">"
     );
-    h.push_str(&head(&["Period", "Received", "Enforced", "Closed"]));
+    h.push_str(&head(&[
+        words("Period"),
+        number("Received"),
+        number("Enforced"),
+        number("Closed without enforcement"),
+    ]));
     for (label, f) in [
         ("This week", &report.flow.week),
         ("Last 12 weeks", &report.flow.twelve_weeks),
     ] {
-        h.push_str(&row(&[s(label), n(f.received), n(f.enforced), n(f.closed)]));
+        h.push_str(&row(
+            &[
+                fixed(label),
+                number(f.received),
+                number(f.enforced),
+                number(f.closed),
+            ],
+            "",
+        ));
     }
     h.push_str("</table>");
-    let _ = write!(h, "<table id=\"within-timescale\" style=\"{TABLE}\">");
+    let _ = write!(h, "<table id=\"within-timescale\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Enforced within the national timescale, by grade at enforcement</caption>");
+    h.push_str(&group_head(&[
+        ("", 1),
+        ("This week", 3),
+        ("Last 12 weeks", 3),
+    ]));
     h.push_str(&head(&[
-        "Grade",
-        "Within timescale (week)",
-        "Late (week)",
-        "% within (week)",
-        "Within (12 weeks)",
-        "Late (12 weeks)",
-        "% within (12 weeks)",
+        words("Grade"),
+        number("Within timescale"),
+        number("Late"),
+        number("% within"),
+        number("Within timescale"),
+        number("Late"),
+        number("% within"),
     ]));
     for (w, t) in report
         .flow
@@ -370,45 +401,55 @@ pub fn html(report: &WeeklyReport) -> String {
         .iter()
         .zip(&report.flow.twelve_weeks.by_grade)
     {
-        h.push_str(&row(&[
-            s(w.grade.label()),
-            n(w.within),
-            n(w.late),
-            n(percent(w.percent_within)),
-            n(t.within),
-            n(t.late),
-            n(percent(t.percent_within)),
-        ]));
+        h.push_str(&row(
+            &[
+                fixed(w.grade.label()),
+                number(w.within),
+                number(w.late),
+                number(percent(w.percent_within)),
+                number(t.within),
+                number(t.late),
+                number(percent(t.percent_within)),
+            ],
+            "",
+        ));
     }
     h.push_str("</table>");
 
-    let _ = write!(h, "<h2 style=\"{H2}\">3. Breaches at the week's end ({})</h2><table id=\"breaches\" style=\"{TABLE}\">", report.breaches.len());
+    let _ = write!(h, "<h2 style=\"{H2}\">3. Packages past their deadline at the week's end ({})</h2><table id=\"breaches\" style=\"{TABLE}\">", report.breaches.len());
     h.push_str(&head(&[
-        "Reference",
-        "Grade",
-        "LPA",
-        "Days overdue",
-        "Officer",
-        "Acknowledgement",
+        words("Reference"),
+        words("Grade"),
+        words("LPA"),
+        words("Stage"),
+        words("Deadline"),
+        number("Days overdue"),
+        words("Officer"),
+        words("Acknowledgement"),
     ]));
     if report.breaches.is_empty() {
-        h.push_str(&row(&[s("None"), s(""), s(""), s(""), s(""), s("")]));
+        h.push_str(&note_row("None", 8));
     }
     report
         .breaches
         .iter()
-        .for_each(|b| h.push_str(&breach_row(b)));
+        .for_each(|b| h.push_str(&breach_row(report, b)));
     h.push_str("</table>");
 
-    let _ = write!(h, "<h2 style=\"{H2}\">4. Time in each stage (days)</h2><table id=\"timeliness\" style=\"{TABLE}\">");
+    let _ = write!(h, "<h2 style=\"{H2}\">4. Time in each stage</h2><table id=\"timeliness\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Days spent in the stage by the packages that left it</caption>");
+    h.push_str(&group_head(&[
+        ("", 1),
+        ("This week", 3),
+        ("Last 12 weeks", 3),
+    ]));
     h.push_str(&head(&[
-        "Stage",
-        "Left (week)",
-        "Median (week)",
-        "90th percentile (week)",
-        "Left (12 weeks)",
-        "Median (12 weeks)",
-        "90th percentile (12 weeks)",
+        words("Stage"),
+        number("Packages that left it"),
+        number("Median days"),
+        number("90th percentile days"),
+        number("Packages that left it"),
+        number("Median days"),
+        number("90th percentile days"),
     ]));
     for (w, t) in report
         .timeliness
@@ -416,19 +457,29 @@ pub fn html(report: &WeeklyReport) -> String {
         .iter()
         .zip(&report.timeliness.twelve_weeks)
     {
-        h.push_str(&row(&[
-            s(w.stage.label()),
-            n(w.left),
-            n(opt(w.median_days)),
-            n(opt(w.p90_days)),
-            n(t.left),
-            n(opt(t.median_days)),
-            n(opt(t.p90_days)),
-        ]));
+        h.push_str(&row(
+            &[
+                words(w.stage.label()),
+                number(w.left),
+                number(opt(w.median_days)),
+                number(opt(w.p90_days)),
+                number(t.left),
+                number(opt(t.median_days)),
+                number(opt(t.p90_days)),
+            ],
+            "",
+        ));
     }
     h.push_str("</table>");
-    let _ = write!(h, "<table id=\"outcomes\" style=\"{TABLE}\">");
-    h.push_str(&head(&["Outcome", "This week", "Last 12 weeks"]));
+    let _ = write!(h, "<table id=\"outcomes\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Outcomes of the packages enforced or closed</caption>");
+    h.push_str(&head(&[
+        words("Outcome"),
+        number("This week"),
+        number("Last 12 weeks"),
+    ]));
+    if report.timeliness.outcomes_twelve_weeks.is_empty() {
+        h.push_str(&note_row("None", 3));
+    }
     for (outcome, total) in &report.timeliness.outcomes_twelve_weeks {
         let week = report
             .timeliness
@@ -436,50 +487,65 @@ pub fn html(report: &WeeklyReport) -> String {
             .get(outcome)
             .copied()
             .unwrap_or(0);
-        h.push_str(&row(&[
-            s(outcome.as_str().replace('_', " ")),
-            n(week),
-            n(total),
-        ]));
+        h.push_str(&row(
+            &[words(outcome_label(*outcome)), number(week), number(total)],
+            "",
+        ));
     }
     h.push_str("</table>");
 
     let g = &report.safeguarding;
-    let _ = write!(h, "<h2 style=\"{H2}\">5. Safeguarding referrals (target {} hours)</h2><table id=\"safeguarding\" style=\"{TABLE}\">", g.target_hours);
+    let _ = write!(h, "<h2 style=\"{H2}\">5. Safeguarding referrals</h2><table id=\"safeguarding\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Referrals to children's social services, due within {} hours of a suspect's access to a child being identified</caption>", g.target_hours);
     h.push_str(&head(&[
-        "Child access identified",
-        "Referred within target",
-        "Referred late",
-        "Outstanding",
-        "Outstanding past target",
+        number("Child access identified this week"),
+        number("Referred within target this week"),
+        number("Referred late this week"),
+        number("Not yet referred at the week's end"),
+        number("Of which past target"),
     ]));
-    h.push_str(&row(&[
-        n(g.identified),
-        n(g.referred_within_target),
-        n(g.referred_late),
-        n(g.outstanding),
-        n(g.outstanding_overdue),
-    ]));
+    h.push_str(&row(
+        &[
+            number(g.identified),
+            number(g.referred_within_target),
+            number(g.referred_late),
+            number(g.outstanding),
+            number(g.outstanding_overdue),
+        ],
+        "",
+    ));
     h.push_str("</table>");
 
     let _ = write!(
         h,
-        "<h2 style=\"{H2}\">6. By LPA</h2><table id=\"by-lpa\" style=\"{TABLE}\">"
+        "<h2 style=\"{H2}\">6. Open packages by LPA at the week's end</h2><table id=\"by-lpa\" style=\"{TABLE}\">"
     );
     h.push_str(&head(&[
-        "LPA",
-        "Intelligence development",
-        "Awaiting enforcement",
-        "Breached",
+        words("LPA"),
+        number("Intelligence development"),
+        number("Awaiting enforcement"),
+        number("Breached"),
     ]));
     for l in &report.by_lpa {
-        h.push_str(&row(&[
-            s(&l.lpa),
-            n(l.intelligence_development),
-            n(l.awaiting_enforcement),
-            n(l.breached),
-        ]));
+        h.push_str(&row(
+            &[
+                words(&l.lpa),
+                number(l.intelligence_development),
+                number(l.awaiting_enforcement),
+                number(l.breached),
+            ],
+            "",
+        ));
     }
+    let sum = |f: fn(&LpaLine) -> u64| report.by_lpa.iter().map(f).sum::<u64>();
+    h.push_str(&row(
+        &[
+            words("Total"),
+            number(sum(|l| l.intelligence_development)),
+            number(sum(|l| l.awaiting_enforcement)),
+            number(sum(|l| l.breached)),
+        ],
+        TOTAL,
+    ));
     h.push_str("</table>");
 
     h.push_str(&trend_chart(report));
@@ -498,10 +564,15 @@ fn colour(grade: RiskGrade) -> &'static str {
     }
 }
 
-/// The 12-week trend as a stacked bar chart of table cells: one row per
-/// week, one cell per grade with a width proportional to its count.
+/// The trend chart's longest bar (the week with the most open packages),
+/// in pixels. Each grade's part of a week's bar is
+/// `count * TREND_BAR_MAX_PX / most open in any week` wide (at least 2).
+pub const TREND_BAR_MAX_PX: u64 = 300;
+
+/// The 12-week trend: one row per week with the counts per grade, the
+/// total, and a stacked bar made of table cells, one cell per grade with a
+/// width proportional to its count.
 fn trend_chart(report: &WeeklyReport) -> String {
-    const WIDTH: u64 = 400;
     let max = report
         .trend
         .iter()
@@ -509,36 +580,52 @@ fn trend_chart(report: &WeeklyReport) -> String {
         .max()
         .unwrap_or(0)
         .max(1);
-    let mut h = format!("<h2 style=\"{H2}\">7. Open packages at the end of each week</h2><table id=\"trend\" style=\"{TABLE}\">");
-    h.push_str(&head(&[
-        "Week",
-        "Open",
-        "Very high / high / medium / standard",
-    ]));
-    for point in &report.trend {
-        let mut bar = String::from(
-            "<table cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\"><tr>",
-        );
-        for grade in RiskGrade::ALL {
-            let count = point.open_by_grade.get(&grade).copied().unwrap_or(0);
-            if count > 0 {
-                let width = (count * WIDTH / max).max(2);
-                let _ = write!(bar, "<td class=\"bar\" width=\"{width}\" height=\"14\" bgcolor=\"{c}\" style=\"width:{width}px;height:14px;background:{c};font-size:1px;line-height:1px\" title=\"{label} {count}\">&nbsp;</td>", c = colour(grade), label = grade.label());
-            }
-        }
-        bar.push_str("</tr></table>");
-        let _ = write!(h, "<tr><td style=\"{TD}\">{}</td><td style=\"{TDN}\">{}</td><td style=\"{TD}\">{bar}</td></tr>", point.week, point.open);
-    }
-    h.push_str("</table><p style=\"font-family:Arial,sans-serif;font-size:12px;margin:0\">");
+    let mut h = format!(
+        "<h2 style=\"{H2}\">7. Open packages at the end of each of the last {} weeks</h2>",
+        report.trend.len()
+    );
+    // The key, as coloured cells: Outlook drops the background of a span.
+    let _ = write!(
+        h,
+        "<table id=\"trend-key\" cellpadding=\"0\" cellspacing=\"0\" style=\"{FONT};font-size:12px;margin:4px 0\"><tr>"
+    );
     for grade in RiskGrade::ALL {
         let _ = write!(
             h,
-            "<span style=\"background:{};color:#fff;padding:1px 6px;margin-right:6px\">{}</span>",
-            colour(grade),
-            grade.label()
+            "<td width=\"12\" bgcolor=\"{c}\" style=\"width:12px;background:{c}\">&nbsp;</td><td style=\"padding:0 12px 0 4px\">{}</td>",
+            grade.label(),
+            c = colour(grade)
         );
     }
-    h.push_str("</p>");
+    let _ = write!(h, "</tr></table><table id=\"trend\" style=\"{TABLE}\">");
+    let mut header = vec![words("Week ending")];
+    header.extend(RiskGrade::ALL.iter().map(|g| number(g.label())));
+    header.push(number("Total open"));
+    header.push(words("Open packages by grade"));
+    h.push_str(&head(&header));
+    for point in &report.trend {
+        let count = |grade| point.open_by_grade.get(&grade).copied().unwrap_or(0);
+        let mut cells = vec![fixed(week_ending(report, point.week))];
+        cells.extend(RiskGrade::ALL.iter().map(|g| number(count(*g))));
+        cells.push(number(point.open));
+        let mut bar = String::new();
+        for grade in RiskGrade::ALL {
+            let n = count(grade);
+            if n > 0 {
+                let width = (n * TREND_BAR_MAX_PX / max).max(2);
+                let _ = write!(bar, "<td width=\"{width}\" height=\"14\" bgcolor=\"{c}\" style=\"width:{width}px;height:14px;background:{c};font-size:1px;line-height:1px\" title=\"{label}: {n}\">&nbsp;</td>", c = colour(grade), label = grade.label());
+            }
+        }
+        let chart = if bar.is_empty() {
+            raw_cell("&nbsp;")
+        } else {
+            raw_cell(&format!(
+                "<table cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\"><tr>{bar}</tr></table>"
+            ))
+        };
+        let _ = write!(h, "<tr>{}{chart}</tr>", tds(&cells, ""));
+    }
+    h.push_str("</table>");
     h
 }
 
@@ -648,20 +735,11 @@ mod tests {
         assert_eq!(cells("Medium"), ["Medium", "5", "+5", "7", "0", "0"]);
         assert_eq!(cells("Standard"), ["Standard", "5", "0", "35", "0", "0"]);
         assert_eq!(cells("Very high"), ["Very high", "0", "0", "-", "0", "0"]);
-        // One trend row per week, the last with a bar.
-        let trend = page
-            .split("id=\"trend\"")
-            .nth(1)
-            .unwrap()
-            .split("</table><p")
-            .next()
-            .unwrap();
-        assert_eq!(
-            trend
-                .matches("<td style=\"border:1px solid #999;padding:4px 8px\">20")
-                .count(),
-            12
-        );
-        assert!(trend.contains("class=\"bar\""));
+        // One trend row per week, named by its last day, the last week
+        // with a bar.
+        let trend = page.split("id=\"trend\"").nth(1).unwrap();
+        assert_eq!(trend.matches("white-space:nowrap\">Sun ").count(), 12);
+        assert!(trend.contains(">Sun 4 Feb 2024<"), "{trend}");
+        assert!(trend.contains("bgcolor=\"#e0a000\""), "a medium bar");
     }
 }
