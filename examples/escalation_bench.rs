@@ -33,6 +33,10 @@
 //!    (their escalations and messages deleted, `next_due_at` back at their
 //!    warning) with raw SQL, so each run does the same work.
 //!
+//! Run it with `OCSET__DIGEST='[]'` to measure the escalation path alone:
+//! otherwise the service also queues the digests owed at start, built from
+//! the whole (here oversized) ledger, while the burst falls due.
+//!
 //! Everything runs on 127.0.0.1, and the program stops by itself. Set
 //! `RUST_LOG` (default `warn`) to see the service's log, and any
 //! `OCSET__...` variable to vary the configuration (the database and mail

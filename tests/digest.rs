@@ -36,8 +36,6 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-
-
 /// A ledger with packages in Birmingham and Coventry, one of them breached
 /// early in March 2024 (the clock starts on Friday 1 March 2024).
 async fn world(url: String) -> World {

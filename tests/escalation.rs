@@ -10,13 +10,13 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::parts::{instance, Instance};
-use ocset_scheduler::notify::Deliver;
 use common::smtp::{parse_mail, ParsedMail, TestSmtp};
 use ocset_scheduler::cli;
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::Settings;
 use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
 use ocset_scheduler::intake::NewPackage;
+use ocset_scheduler::notify::Deliver;
 use ocset_scheduler::store::Actor;
 use std::sync::Arc;
 
@@ -43,8 +43,6 @@ struct World {
     instance: Instance,
     _dir: tempfile::TempDir,
 }
-
-
 
 async fn world(url: String) -> World {
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,7 @@
 //! Email: a notice rendered as a marked `multipart/alternative` message
 //! (plain text that stands alone, and a simple HTML table that Outlook
-//! shows), sent over one pooled SMTP transport or written as `.eml` files.
+//! shows), or a rendered digest with its CSV attached, sent over a pool of
+//! SMTP connections ([`super::smtp`]) or written as `.eml` files.
 
 use super::config::{MailConfig, MailTransport};
 use super::lines::{self, PackageLine};
@@ -242,8 +243,7 @@ impl std::fmt::Debug for EmailSender {
 impl EmailSender {
     /// Builds the sender from `[mail]` (the SMTP password included, read
     /// from `mail.smtp.password`). For the file transport it creates
-    /// `file_dir`. Call it inside a Tokio runtime: the SMTP pool starts a
-    /// task that closes idle connections.
+    /// `file_dir`. Opens no SMTP connection until the first send.
     pub fn new(config: &MailConfig) -> anyhow::Result<Self> {
         let from = config.from_mailbox().map_err(anyhow::Error::msg)?;
         let transport = match config.transport {
