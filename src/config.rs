@@ -1076,6 +1076,8 @@ mod tests {
         assert!(s.config.database.url.expose().starts_with("postgres://"));
         assert_eq!(s.config.log.format, LogFormat::Json);
         assert_eq!(s.policy.version().as_str(), "national-2024");
+        let digests: Vec<&str> = s.digests().iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(digests, ["weekly", "daily-sergeants"]);
     }
 
     #[test]
