@@ -4,6 +4,7 @@
 
 use super::daily::{DailyLine, DailyReport, DUE_WITHIN_HOURS};
 use super::html::{self, esc, fixed, head, note_row, number, row, words, FONT, H2, TABLE};
+use super::spreadsheet_safe;
 use crate::config::LpaCoverage;
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
@@ -53,17 +54,17 @@ pub fn daily_csv(report: &DailyReport) -> String {
                 report.marking.clone(),
                 report.as_of.to_rfc3339(),
                 status.into(),
-                line.reference.clone(),
+                spreadsheet_safe(&line.reference),
                 line.grade.as_str().into(),
-                line.lpa.clone(),
+                spreadsheet_safe(&line.lpa),
                 line.stage.as_str().into(),
                 line.deadline_at.to_rfc3339(),
                 line.hours_overdue
                     .map(|h| h.to_string())
                     .unwrap_or_default(),
                 line.hours_left.map(|h| h.to_string()).unwrap_or_default(),
-                line.officer.clone().unwrap_or_default(),
-                line.acknowledgement.clone().unwrap_or_default(),
+                spreadsheet_safe(line.officer.as_deref().unwrap_or_default()),
+                spreadsheet_safe(line.acknowledgement.as_deref().unwrap_or_default()),
             ])
             .expect("writing to memory");
     }
@@ -410,6 +411,20 @@ mod tests {
             "{page}"
         );
         assert!(!page.contains("<b>call"));
+    }
+
+    #[test]
+    fn a_note_that_looks_like_a_formula_is_text_in_the_csv() {
+        let mut l = sample();
+        l.acknowledge("B-LATE-1H", "=HYPERLINK(\"http://x.example\",\"click\")");
+        let csv = daily_csv(&build(now(), &l.events, &params(), None));
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let notes: Vec<String> = reader
+            .records()
+            .map(|r| r.unwrap()[11].to_string())
+            .filter(|note| note.contains("HYPERLINK"))
+            .collect();
+        assert_eq!(notes, ["'=HYPERLINK(\"http://x.example\",\"click\")"]);
     }
 
     #[test]

@@ -16,6 +16,18 @@ pub mod week;
 
 pub use week::{BadWeek, IsoWeek};
 
+/// A text cell as a spreadsheet should show it: a value that starts like a
+/// formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading
+/// `'`, so Excel shows the text instead of running it. The CSV files are
+/// opened by leaders in Excel, and some cells (acknowledgement notes,
+/// references) are typed by people.
+pub fn spreadsheet_safe(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
 use crate::domain::{EventKind, Outcome, RiskGrade, Stage};
 use crate::store::{LedgerEvent, Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -682,6 +694,26 @@ impl WeeklyReport {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod spreadsheet_tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn cells_that_start_like_formulas_are_quoted_and_others_left_alone() {
+        for risky in ["=1+1", "+44 121", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(risky), format!("'{risky}"));
+        }
+        for plain in [
+            "NCA/2024/0417",
+            "pc.one@force.example",
+            "",
+            "Warrant refused",
+        ] {
+            assert_eq!(spreadsheet_safe(plain), plain);
+        }
+    }
+}
 
 #[cfg(test)]
 pub(crate) mod tests_support {

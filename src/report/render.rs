@@ -6,7 +6,9 @@ use super::html::{
     self, esc, fixed, group_head, head, note_row, number, raw_cell, row, tds, words, CAPTION, FONT,
     H2, TABLE,
 };
-use super::{IsoWeek, LpaLine, OpenPackageLine, PositionLine, StageTime, WeeklyReport};
+use super::{
+    spreadsheet_safe, IsoWeek, LpaLine, OpenPackageLine, PositionLine, StageTime, WeeklyReport,
+};
 use crate::domain::{Outcome, RiskGrade, Stage};
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
@@ -42,17 +44,17 @@ pub fn csv(report: &WeeklyReport) -> String {
             .write_record([
                 report.marking.clone(),
                 report.week.to_string(),
-                p.reference.clone(),
+                spreadsheet_safe(&p.reference),
                 p.grade.as_str().into(),
                 p.stage.as_str().into(),
-                p.lpa.clone(),
+                spreadsheet_safe(&p.lpa),
                 p.received_at.to_rfc3339(),
                 p.deadline_at.to_rfc3339(),
                 p.age_days.to_string(),
                 p.days_overdue.is_some().to_string(),
                 p.days_overdue.map(|d| d.to_string()).unwrap_or_default(),
-                p.officer.clone().unwrap_or_default(),
-                p.acknowledgement.clone().unwrap_or_default(),
+                spreadsheet_safe(p.officer.as_deref().unwrap_or_default()),
+                spreadsheet_safe(p.acknowledgement.as_deref().unwrap_or_default()),
             ])
             .expect("writing to memory");
     }
