@@ -111,12 +111,8 @@ fn ended_week(
     tz: chrono_tz::Tz,
 ) -> Result<crate::report::IsoWeek, CliError> {
     let week = week.unwrap_or_else(|| crate::report::IsoWeek::last_complete(now, tz));
-    if week.ends_at(tz) > now {
-        return Err(CliError::Usage(format!(
-            "--week: {week} has not ended yet (it ends {})",
-            week.ends_at(tz).to_rfc3339()
-        )));
-    }
+    week.check_ended(now, tz)
+        .map_err(|reason| CliError::Usage(format!("--week: {reason}")))?;
     Ok(week)
 }
 

@@ -70,18 +70,8 @@ pub async fn weekly(
             .map_err(|e| ApiError::invalid_field("week", format!("week: {e}")))?,
         None => IsoWeek::last_complete(now, params.time_zone),
     };
-    // The figures are taken at the week's end; before it, they would be
-    // presented as the week's when the week is still running.
-    let ends_at = week.ends_at(params.time_zone);
-    if ends_at > now {
-        return Err(ApiError::invalid_field(
-            "week",
-            format!(
-                "week: {week} has not ended yet (it ends {})",
-                ends_at.to_rfc3339()
-            ),
-        ));
-    }
+    week.check_ended(now, params.time_zone)
+        .map_err(|reason| ApiError::invalid_field("week", format!("week: {reason}")))?;
     let format = query.format.unwrap_or_default();
     let report = crate::report::weekly(state.ledger.store().as_ref(), week, &params).await?;
     // Written before the answer is sent, like the package reads and lists.

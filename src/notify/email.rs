@@ -7,6 +7,7 @@ use super::config::{MailConfig, MailTransport};
 use super::lines::{self, PackageLine};
 use super::smtp::SmtpPool;
 use super::{DeliveryError, DigestMail, Notice, Payload};
+use crate::report::html::esc as escape;
 use anyhow::Context;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
@@ -84,22 +85,6 @@ fn render_text(notice: &Notice) -> String {
     }
     out.push_str(&notice.marking);
     out.push('\n');
-    out
-}
-
-/// Escapes text for HTML, in content and in quoted attributes alike.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 

@@ -357,24 +357,7 @@ mod tests {
         );
         assert!(page.contains(">3 breached, 6 due in 48 hours<"), "{page}");
         assert!(page.contains("<table id=\"lpa-0\"") && page.contains("<table id=\"lpa-1\""));
-        let cells = |reference: &str| -> Vec<String> {
-            let row = page
-                .split("<tr>")
-                .find(|r| r.contains(&format!(">{reference}<")))
-                .unwrap();
-            row.split("<td")
-                .skip(1)
-                .map(|c| {
-                    c.split('>')
-                        .nth(1)
-                        .unwrap()
-                        .split('<')
-                        .next()
-                        .unwrap()
-                        .to_string()
-                })
-                .collect()
-        };
+        let cells = |reference: &str| html::row_cells(&page, reference);
         assert_eq!(
             cells("B-LATE-3D"),
             [

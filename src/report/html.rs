@@ -17,8 +17,9 @@ pub(super) const CAPTION: &str =
 /// Every cell's border and padding.
 const CELL: &str = "border:1px solid #999;padding:4px 8px;vertical-align:top";
 
-/// Escapes text for HTML content and quoted attributes alike.
-pub(super) fn esc(text: &str) -> String {
+/// Escapes text for HTML content and quoted attributes alike (the
+/// reports' and the notice emails' one escape).
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -162,6 +163,26 @@ pub(super) fn note_row(text: &str, columns: usize) -> String {
 /// A plain cell whose content is already HTML (the trend chart's bars).
 pub(super) fn raw_cell(html: &str) -> String {
     format!("<td style=\"{CELL}\">{html}</td>")
+}
+
+/// The text of each `<td>` in the first row of `page` with a cell reading
+/// exactly `key` (the renderers' tests read tables with it).
+#[cfg(test)]
+pub(super) fn row_cells(page: &str, key: &str) -> Vec<String> {
+    let row = page
+        .split("<tr>")
+        .find(|r| r.contains(&format!(">{key}<")))
+        .unwrap_or_else(|| panic!("no row for {key:?}"));
+    row.split("<td")
+        .skip(1)
+        .map(|c| {
+            c.split('>')
+                .nth(1)
+                .and_then(|text| text.split('<').next())
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
 }
 
 #[cfg(test)]

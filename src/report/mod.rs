@@ -10,7 +10,7 @@
 
 pub mod daily;
 pub mod daily_render;
-mod html;
+pub(crate) mod html;
 pub mod render;
 pub mod week;
 

@@ -716,24 +716,7 @@ mod tests {
             .split("</table>")
             .next()
             .unwrap();
-        let cells = |grade: &str| -> Vec<String> {
-            let row = ae
-                .split("<tr>")
-                .find(|r| r.contains(&format!(">{grade}<")))
-                .unwrap();
-            row.split("<td")
-                .skip(1)
-                .map(|c| {
-                    c.split('>')
-                        .nth(1)
-                        .unwrap()
-                        .split('<')
-                        .next()
-                        .unwrap()
-                        .to_string()
-                })
-                .collect()
-        };
+        let cells = |grade: &str| super::super::html::row_cells(ae, grade);
         assert_eq!(cells("Medium"), ["Medium", "5", "+5", "7", "0", "0"]);
         assert_eq!(cells("Standard"), ["Standard", "5", "0", "35", "0", "0"]);
         assert_eq!(cells("Very high"), ["Very high", "0", "0", "-", "0", "0"]);

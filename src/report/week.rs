@@ -85,6 +85,23 @@ impl IsoWeek {
         }
         .starts_at(tz)
     }
+
+    /// Ok when the week has ended by `now` (its end is exclusive, so at
+    /// Monday 00:00 it has). A report on a week still running would
+    /// present figures that are still changing as the week's, so the
+    /// report's callers refuse it with this reason: "2024-W05 has not
+    /// ended yet (it ends 2024-02-05T00:00:00+00:00)".
+    pub fn check_ended(&self, now: DateTime<Utc>, tz: Tz) -> Result<(), String> {
+        let ends_at = self.ends_at(tz);
+        if ends_at > now {
+            Err(format!(
+                "{self} has not ended yet (it ends {})",
+                ends_at.to_rfc3339()
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl FromStr for IsoWeek {
