@@ -376,7 +376,7 @@ fn entries(
     inputs: impl Iterator<Item = NewPackage>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<LedgerEntry>> {
-    let rules = ledger.settings().intake_rules();
+    let rules = ledger.intake_rules();
     inputs
         .map(|input| {
             let package = rules

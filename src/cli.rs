@@ -6,10 +6,10 @@ use crate::clock::Clock;
 use crate::config::{self, ConfigError, Settings};
 use crate::domain::{Lpa, Reference, RiskGrade, Role, Stage};
 use crate::import::read_csv;
-use crate::ledger::{ImportError, Ledger, PackageView};
+use crate::ledger::{ImportError, Ledger, PackageView, TokenError};
 use crate::notify::Notifier;
 use crate::service::Service;
-use crate::store::{self, Actor, ApiToken, AuditRecord, PackageFilter, StoreError};
+use crate::store::{self, Actor, AuditRecord, PackageFilter, StoreError};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use std::future::Future;
@@ -302,7 +302,7 @@ pub async fn run(
                 .transpose()
                 .map_err(|e| CliError::Usage(format!("--reference: {}", e.0)))?;
             let ledger = open_ledger(settings, clock).await?;
-            let lines = ledger.store().audit_log(reference.as_ref()).await?;
+            let lines = ledger.audit_log(reference.as_ref()).await?;
             if json {
                 serde_json::to_writer_pretty(&mut *out, &lines)
                     .map_err(|e| CliError::Other(e.into()))?;
@@ -360,23 +360,15 @@ pub async fn run(
         }
         Command::Digest(DigestAction::Preview { week, format }) => {
             use crate::report::render;
-            let params = settings.report_params();
             let now = clock.now();
-            let week = ended_week(week, now, params.time_zone)?;
+            let week = ended_week(week, now, settings.time_zone)?;
             let ledger = open_ledger(settings, clock).await?;
-            let report = crate::report::weekly(ledger.store().as_ref(), week, &params).await?;
+            let report = ledger.weekly_report(week).await?;
             // The report lists references, so reading it is audited like a list.
             let format_name = format!("{format:?}").to_ascii_lowercase();
             let detail = format!("week {week}, format {format_name}");
             ledger
-                .store()
-                .audit(
-                    &Actor::named(cli_actor()),
-                    "report.previewed",
-                    None,
-                    Some(&detail),
-                    now,
-                )
+                .record_read(&Actor::named(cli_actor()), "report.previewed", &detail, now)
                 .await?;
             let body = match format {
                 DigestFormat::Html => render::html(&report),
@@ -445,19 +437,15 @@ async fn token(
         |e: std::io::Error| CliError::Other(anyhow::Error::new(e).context("writing the output"));
     let actor = Actor::named(cli_actor());
     let ledger = open_ledger(settings, clock).await?;
-    let now = ledger.now();
     match action {
         TokenAction::Create { name, role } => {
-            crate::tokens::check_name(&name)
-                .map_err(|e| CliError::Usage(format!("--name: {e}")))?;
-            let (token, hash) = crate::tokens::generate();
-            let record = ApiToken {
-                name: name.clone(),
-                role,
-                created_at: now,
-                revoked_at: None,
-            };
-            ledger.store().create_token(&record, &hash, &actor).await?;
+            let token = ledger
+                .create_token(&name, role, &actor)
+                .await
+                .map_err(|e| match e {
+                    TokenError::BadName(e) => CliError::Usage(format!("--name: {e}")),
+                    TokenError::Store(e) => CliError::Store(e),
+                })?;
             writeln!(
                 out,
                 "created token {name} with role {role}; it is shown once, store it now:"
@@ -466,7 +454,7 @@ async fn token(
             writeln!(out, "{token}").map_err(io)?;
         }
         TokenAction::List => {
-            let tokens = ledger.store().tokens().await?;
+            let tokens = ledger.tokens().await?;
             writeln!(
                 out,
                 "{:<32}  {:<10}  {:<20}  REVOKED",
@@ -489,7 +477,7 @@ async fn token(
             writeln!(out, "{} token(s)", tokens.len()).map_err(io)?;
         }
         TokenAction::Revoke { name } => {
-            if ledger.store().revoke_token(&name, now, &actor).await? {
+            if ledger.revoke_token(&name, &actor).await? {
                 writeln!(out, "revoked token {name}; it is refused from now on").map_err(io)?;
             } else {
                 return Err(CliError::Usage(format!(

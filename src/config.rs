@@ -3,12 +3,11 @@
 //! Every error names the key and where its value came from (the file, or
 //! the environment variable), and nothing secret is ever printed.
 
-use crate::digest::{self, DigestKind, DigestSchedule};
+use crate::domain::digest_schedule::{self as digest, DigestKind, DigestSchedule};
 use crate::domain::{
-    default_ladder, DeadlinePolicy, EscalationLevel, LadderTiming, Lpas, PackageClock,
+    default_ladder, DeadlinePolicy, EscalationLevel, LadderTiming, LpaCoverage, Lpas, PackageClock,
     RegradePolicy, Timescale, Timescales,
 };
-use crate::intake::IntakeRules;
 use crate::notify::config::{check_webhooks, LinksConfig, MailConfig, WebhookConfig};
 use chrono_tz::Tz;
 use secrecy::SecretString;
@@ -109,40 +108,6 @@ impl RecipientGroup {
             .filter(|lpa| self.for_lpa(lpa).is_empty())
             .collect();
         (!nobody.is_empty()).then(|| format!(" for {}", nobody.join(", ")))
-    }
-}
-
-/// The LPAs an address hears about through one recipient group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LpaCoverage {
-    /// Every LPA but these (which have lists of their own without the
-    /// address). Only arises when the force has no LPA list, so the LPAs
-    /// cannot be named; `AllExcept(vec![])` is every LPA.
-    AllExcept(Vec<String>),
-    /// These LPAs only; empty when the address is not in the group.
-    Only(Vec<String>),
-}
-
-impl LpaCoverage {
-    /// Every LPA.
-    pub fn all() -> Self {
-        LpaCoverage::AllExcept(Vec::new())
-    }
-
-    /// Whether packages of `lpa` are covered (LPA names match in any case,
-    /// as everywhere else).
-    pub fn covers(&self, lpa: &str) -> bool {
-        let listed = |list: &[String]| list.iter().any(|l| l.eq_ignore_ascii_case(lpa));
-        match self {
-            LpaCoverage::AllExcept(except) => !listed(except),
-            LpaCoverage::Only(only) => listed(only),
-        }
-    }
-
-    /// True when no LPA is covered.
-    pub fn is_empty(&self) -> bool {
-        matches!(self, LpaCoverage::Only(only) if only.is_empty())
     }
 }
 
@@ -486,27 +451,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// What the weekly report needs from the configuration. The referral
-    /// target is taken as elapsed hours (a day as 24), which is exact for
-    /// the default of 24 hours.
-    pub fn report_params(&self) -> crate::report::ReportParams {
-        crate::report::ReportParams {
-            time_zone: self.time_zone,
-            marking: self.marking().to_string(),
-            referral_within: chrono::Duration::hours(i64::from(
-                self.config.safeguarding.referral_within.nominal_hours(),
-            )),
-        }
-    }
-
-    /// The rules new packages are admitted under.
-    pub fn intake_rules(&self) -> IntakeRules {
-        IntakeRules {
-            policy: self.policy.clone(),
-            lpas: self.lpas.clone(),
-        }
-    }
-
     /// The escalation ladder.
     pub fn ladder(&self) -> &[EscalationLevel] {
         &self.config.escalation.levels

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 
 /// Every demo package's reference starts with this, so demo data can never
 /// be mistaken for a real package.
-pub const DEMO_PREFIX: &str = "DEMO-";
+pub use crate::domain::DEMO_PREFIX;
 
 /// The actor the ledger records for demo data.
 pub fn demo_actor() -> Actor {
@@ -138,7 +138,7 @@ const LEDGER: &[(RiskGrade, i64, Stage, Then)] = {
 /// Loads the demo ledger. Returns what it did, for the user to read; an
 /// error when the database holds real packages.
 pub async fn load(ledger: &Ledger) -> Result<String, StoreError> {
-    let counts = ledger.store().count_packages().await?;
+    let counts = ledger.package_counts().await?;
     if counts.total > counts.demo {
         return Err(StoreError::Corrupt(format!(
             "refusing to load demo data: the database holds {} real package(s). Point database.url (or OCSET__DATABASE__URL) at an empty database",

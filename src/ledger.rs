@@ -1,13 +1,21 @@
 //! The package ledger as the rest of the service uses it: the store, the
 //! checked settings and the clock together, so every caller (CLI, API,
-//! scheduler) applies the same rules in the same way.
+//! scheduler) applies the same rules in the same way. Commands and
+//! handlers go through its methods, never the store: packages here, reports
+//! and digests in [`reports`], the audit log, tokens and operational
+//! figures in [`admin`].
+
+mod admin;
+mod reports;
+
+pub use admin::TokenError;
 
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::{
     Change, Lpa, MoveRefused, Outcome, Package, PackageStatus, Reference, RiskGrade, Stage,
 };
-use crate::intake::{FieldError, NewPackage};
+use crate::intake::{FieldError, IntakeRules, NewPackage};
 use crate::position::CurrentPosition;
 use crate::store::{
     Actor, EscalationRecord, LedgerEntry, LedgerEvent, PackageFilter, Store, StoreError,
@@ -142,7 +150,9 @@ impl Ledger {
         }
     }
 
-    /// The store underneath.
+    /// The store underneath, for wiring the background jobs that own their
+    /// queries (the scheduler, the dispatcher). Commands and handlers use
+    /// the methods of the facade instead.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -171,6 +181,14 @@ impl Ledger {
     /// The current instant, from the ledger's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The rules new packages are admitted under.
+    pub fn intake_rules(&self) -> IntakeRules {
+        IntakeRules {
+            policy: self.settings.policy.clone(),
+            lpas: self.settings.lpas.clone(),
+        }
     }
 
     fn entry(&self, change: Change) -> LedgerEntry {
@@ -203,7 +221,7 @@ impl Ledger {
         actor: &Actor,
     ) -> Result<usize, ImportError> {
         let now = self.now();
-        let rules = self.settings.intake_rules();
+        let rules = self.intake_rules();
         let mut errors = Vec::new();
         let mut admitted = Vec::with_capacity(rows.len());
         let mut first_line: HashMap<Reference, u64> = HashMap::new();
@@ -272,7 +290,6 @@ impl Ledger {
     pub async fn create(&self, input: &NewPackage, actor: &Actor) -> Result<Package, CreateError> {
         let now = self.now();
         let package = self
-            .settings
             .intake_rules()
             .admit(input, now)
             .map_err(CreateError::Invalid)?;

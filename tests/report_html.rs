@@ -15,7 +15,7 @@ use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
 use ocset_scheduler::ledger::Ledger;
 use ocset_scheduler::notify::{email, Notice, NoticeItem, NoticeKind};
 use ocset_scheduler::report::{
-    self, daily, daily::DailyReport, daily_render, render, IsoWeek, ReportParams, WeeklyReport,
+    daily, daily::DailyReport, daily_render, render, IsoWeek, ReportParams, WeeklyReport,
 };
 use ocset_scheduler::store::{self, Actor, Store};
 use scraper::{ElementRef, Html, Selector};
@@ -48,7 +48,11 @@ async fn demo() -> Demo {
     let dir = tempfile::tempdir().unwrap();
     let url = common::sqlite_url(dir.path());
     let settings = config::load(&common::config_in(dir.path(), &url), Vec::new()).unwrap();
-    let params = settings.report_params();
+    let params = ReportParams::new(
+        settings.time_zone,
+        settings.marking(),
+        settings.config.safeguarding.referral_within,
+    );
     let store = store::connect(&url, 1).await.unwrap();
     store.migrate().await.unwrap();
     let ledger = Ledger::new(
@@ -67,9 +71,9 @@ async fn demo() -> Demo {
 
 async fn weekly_report(demo: &Demo) -> WeeklyReport {
     let week: IsoWeek = "2026-W47".parse().unwrap();
-    report::weekly(demo.store.as_ref(), week, &demo.params)
-        .await
-        .unwrap()
+    let until = week.ends_at(demo.params.time_zone);
+    let events = demo.store.events_before(until).await.unwrap();
+    WeeklyReport::build(week, &events, &demo.params)
 }
 
 async fn daily_report(demo: &Demo, at: DateTime<Utc>) -> DailyReport {

@@ -54,7 +54,11 @@ async fn spawn_app(database_url: String) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = common::config_in(dir.path(), &database_url);
     let settings: Settings = config::load(&path, Vec::new()).unwrap();
-    let params = settings.report_params();
+    let params = ReportParams::new(
+        settings.time_zone,
+        settings.marking(),
+        settings.config.safeguarding.referral_within,
+    );
     let store = store::connect(&database_url, 4).await.unwrap();
     store.migrate().await.unwrap();
     let clock = ManualClock::new(week_05_monday());
@@ -163,9 +167,9 @@ impl TestApp {
 
     /// The report built straight from the store, as the handler should.
     async fn model(&self, week: IsoWeek) -> report::WeeklyReport {
-        report::weekly(self.store.as_ref(), week, &self.params)
-            .await
-            .unwrap()
+        let until = week.ends_at(self.params.time_zone);
+        let events = self.store.events_before(until).await.unwrap();
+        report::WeeklyReport::build(week, &events, &self.params)
     }
 
     async fn audit(&self) -> Vec<AuditRecord> {

@@ -1,6 +1,7 @@
 //! The digest job: at each `[[digest]]` schedule's local time it builds the
 //! report from the ledger, renders it, and queues one message per
 //! recipient in the outbox, where the dispatcher sends it like any other.
+//! It reads and queues through the ledger facade, never the store.
 //!
 //! Once per run and recipient: each run is recorded under its occurrence
 //! key (`weekly/2024-W05`) in the transaction that queues its message, so a
@@ -8,11 +9,12 @@
 //! service that was down at the scheduled time queues the run when it
 //! starts again, that week (weekly) or that day (daily).
 
-use super::{DigestKind, DigestPeriod, DigestSchedule, Occurrence};
 use crate::clock::Clock;
-use crate::config::{lpas_of, LpaCoverage, Settings};
+use crate::config::{lpas_of, Settings};
+use crate::domain::{DigestKind, DigestPeriod, DigestSchedule, IsoWeek, LpaCoverage, Occurrence};
+use crate::ledger::Ledger;
 use crate::notify::{Attachment, DigestMail};
-use crate::report::{daily, daily_render, render, IsoWeek, ReportParams, WeeklyReport};
+use crate::report::{daily, daily_render, render, WeeklyReport};
 use crate::store::{Actor, DigestDraft, Store};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -32,9 +34,9 @@ const CSV: &str = "text/csv; charset=utf-8";
 /// Builds and queues digests.
 #[derive(Debug, Clone)]
 pub struct DigestJob {
-    store: Arc<dyn Store>,
-    settings: Arc<Settings>,
-    clock: Arc<dyn Clock>,
+    /// Reads the events and queues the digests. The job writes no
+    /// package, so nothing waits on this ledger's change signal.
+    ledger: Ledger,
     /// Per schedule, the last run known to be queued for everyone, so a
     /// wake-up does not ask the database again (losing it on restart costs
     /// one query per schedule).
@@ -45,20 +47,22 @@ impl DigestJob {
     /// A job for the schedules in `settings`.
     pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            store,
-            settings,
-            clock,
+            ledger: Ledger::new(store, settings, clock),
             done: Arc::default(),
         }
+    }
+
+    fn settings(&self) -> &Settings {
+        self.ledger.settings()
     }
 
     /// Queues every run owed at the clock's "now" that is not queued yet.
     /// Returns how many messages it queued.
     pub async fn run_due(&self) -> anyhow::Result<usize> {
-        let now = self.clock.now();
-        let tz = self.settings.time_zone;
+        let now = self.ledger.now();
+        let tz = self.settings().time_zone;
         let mut queued = 0;
-        for schedule in self.settings.digests() {
+        for schedule in self.settings().digests() {
             let Some(run) = schedule.owed_at(now, tz) else {
                 continue;
             };
@@ -68,7 +72,7 @@ impl DigestJob {
             }
             let recipients = self.recipients(schedule);
             let already: HashSet<String> = self
-                .store
+                .ledger
                 .digest_recipients(&key)
                 .await?
                 .into_iter()
@@ -80,7 +84,7 @@ impl DigestJob {
             if !owed.is_empty() {
                 let drafts = self.drafts(schedule, &run, owed, now).await?;
                 let count = self
-                    .store
+                    .ledger
                     .queue_digests(&drafts, &Actor::named(SERVICE_ACTOR), now)
                     .await?;
                 tracing::info!(run = %key, messages = count, "digest queued");
@@ -96,11 +100,11 @@ impl DigestJob {
 
     /// The first instant after the clock's "now" that any schedule fires.
     pub fn next_at(&self) -> Option<DateTime<Utc>> {
-        let now = self.clock.now();
-        self.settings
+        let now = self.ledger.now();
+        self.settings()
             .digests()
             .iter()
-            .map(|schedule| schedule.next_after(now, self.settings.time_zone))
+            .map(|schedule| schedule.next_after(now, self.settings().time_zone))
             .min()
     }
 
@@ -109,9 +113,9 @@ impl DigestJob {
     /// scheduled run went out, and audited as asked by `actor`. Returns how
     /// many messages it queued; none when no weekly schedule is configured.
     pub async fn send_week(&self, week: IsoWeek, actor: &Actor) -> anyhow::Result<usize> {
-        let now = self.clock.now();
+        let now = self.ledger.now();
         let mut recipients: BTreeMap<String, LpaCoverage> = BTreeMap::new();
-        for schedule in self.settings.digests() {
+        for schedule in self.settings().digests() {
             if schedule.kind == DigestKind::Weekly {
                 for (address, coverage) in self.recipients(schedule) {
                     recipients.entry(address).or_insert(coverage);
@@ -132,7 +136,7 @@ impl DigestJob {
                 mail: mail.clone(),
             })
             .collect();
-        Ok(self.store.queue_digests(&drafts, actor, now).await?)
+        Ok(self.ledger.queue_digests(&drafts, actor, now).await?)
     }
 
     /// Runs until `shutdown`: queues what is owed, then sleeps until the
@@ -156,7 +160,7 @@ impl DigestJob {
             }
             let wait = self
                 .next_at()
-                .and_then(|at| (at - self.clock.now()).to_std().ok())
+                .and_then(|at| (at - self.ledger.now()).to_std().ok())
                 .unwrap_or_default()
                 .min(crate::scheduler::LONGEST_SLEEP);
             tokio::select! {
@@ -170,10 +174,10 @@ impl DigestJob {
     /// Everyone a schedule goes to, each once with the LPAs they cover (the
     /// first of their groups in the audience decides).
     fn recipients(&self, schedule: &DigestSchedule) -> Vec<(String, LpaCoverage)> {
-        let force_lpas = &self.settings.config.force.lpas;
+        let force_lpas = &self.settings().config.force.lpas;
         let mut all: Vec<(String, LpaCoverage)> = Vec::new();
         for name in &schedule.audience {
-            let Some(group) = self.settings.config.recipients.get(name) else {
+            let Some(group) = self.settings().config.recipients.get(name) else {
                 continue; // refused at start-up
             };
             for address in group.addresses() {
@@ -211,8 +215,8 @@ impl DigestJob {
             }
             // Each sergeant sees their own LPAs.
             DigestPeriod::Day(date) => {
-                let params = self.params();
-                let events = self.store.events_before(now).await?;
+                let params = self.ledger.report_params();
+                let events = self.ledger.events_before(now).await?;
                 let name = schedule.name.clone();
                 let mails = off_the_runtime(move || {
                     recipients
@@ -246,9 +250,9 @@ impl DigestJob {
 
     /// The weekly report for `week`, rendered as a digest.
     async fn weekly_mail(&self, week: IsoWeek, digest: &str) -> anyhow::Result<DigestMail> {
-        let params = self.params();
+        let params = self.ledger.report_params();
         let events = self
-            .store
+            .ledger
             .events_before(week.ends_at(params.time_zone))
             .await?;
         let digest = digest.to_string();
@@ -268,10 +272,6 @@ impl DigestJob {
             }
         })
         .await
-    }
-
-    fn params(&self) -> ReportParams {
-        self.settings.report_params()
     }
 }
 

@@ -29,6 +29,8 @@ macro_rules! named_by_as_str {
 }
 
 pub mod access;
+pub mod coverage;
+pub mod digest_schedule;
 pub mod escalation;
 pub mod fields;
 pub mod grade;
@@ -36,11 +38,14 @@ pub mod ladder;
 pub mod package;
 pub mod stage;
 pub mod timescale;
+pub mod week;
 
 #[cfg(test)]
 mod package_tests;
 
 pub use access::Role;
+pub use coverage::LpaCoverage;
+pub use digest_schedule::{DigestKind, DigestPeriod, DigestSchedule, Occurrence};
 pub use escalation::{DueLevel, EscalationPlan, Relation};
 pub use fields::{parse_instant, Invalid, Lpa, Lpas, OfficerEmail, Reference};
 pub use grade::RiskGrade;
@@ -55,7 +60,12 @@ pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 pub use timescale::{
     Deadline, DeadlinePolicy, PolicyVersion, RegradePolicy, Timescale, Timescales,
 };
+pub use week::{BadWeek, IsoWeek};
 
 /// How far in the future a time given by a person may lie before it is
 /// refused: five minutes, for clocks that disagree a little.
 pub const FUTURE_TOLERANCE_MINUTES: i64 = 5;
+
+/// The reference prefix of the fictional packages `demo` loads: the store
+/// counts packages with it apart, so demo data never hides real data.
+pub const DEMO_PREFIX: &str = "DEMO-";

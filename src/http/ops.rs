@@ -33,7 +33,7 @@ pub async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.ledger.store().is_ready().await {
+    match state.ledger.is_ready().await {
         Ok(true) => (
             StatusCode::OK,
             Json(Health {
@@ -99,7 +99,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             out.push_str("# HELP ocset_ledger_up 1 when the ledger could be read for these metrics.\n# TYPE ocset_ledger_up gauge\nocset_ledger_up 0\n");
         }
     }
-    match state.ledger.store().delivery_stats().await {
+    match state.ledger.delivery_stats().await {
         Ok(stats) => {
             out.push_str("# HELP ocset_notifications Outbox messages by status.\n# TYPE ocset_notifications gauge\n");
             for (status, n) in [

@@ -63,23 +63,22 @@ pub async fn weekly(
     caller.require(Role::Viewer)?;
     // One instant for the default, the "has it ended" check and the audit line.
     let now = state.ledger.now();
-    let params = state.ledger.settings().report_params();
+    let tz = state.ledger.settings().time_zone;
     let week = match query.week.as_deref() {
         Some(text) => text
             .parse::<IsoWeek>()
             .map_err(|e| ApiError::invalid_field("week", format!("week: {e}")))?,
-        None => IsoWeek::last_complete(now, params.time_zone),
+        None => IsoWeek::last_complete(now, tz),
     };
-    week.check_ended(now, params.time_zone)
+    week.check_ended(now, tz)
         .map_err(|reason| ApiError::invalid_field("week", format!("week: {reason}")))?;
     let format = query.format.unwrap_or_default();
-    let report = crate::report::weekly(state.ledger.store().as_ref(), week, &params).await?;
+    let report = state.ledger.weekly_report(week).await?;
     // Written before the answer is sent, like the package reads and lists.
     let detail = format!("week {week}, format {}", format.as_str());
     state
         .ledger
-        .store()
-        .audit(&caller.actor(), "report.read", None, Some(&detail), now)
+        .record_read(&caller.actor(), "report.read", &detail, now)
         .await?;
     Ok(match format {
         ReportFormat::Json => (

@@ -11,7 +11,7 @@
 //! assigned officer and any acknowledgement note.
 
 use super::{histories, open_line, Folded, ReportParams};
-use crate::config::LpaCoverage;
+use crate::domain::LpaCoverage;
 use crate::domain::{RiskGrade, Stage};
 use crate::store::LedgerEvent;
 use chrono::{DateTime, Duration, Utc};
@@ -95,7 +95,7 @@ pub fn build(
     build_for(now, events, params, &coverage)
 }
 
-/// As [`build`], for the coverage [`crate::config::lpas_of`] works out for
+/// As [`build`], for the coverage `config::lpas_of` works out for
 /// one address (which can be "every LPA but these").
 pub fn build_for(
     now: DateTime<Utc>,

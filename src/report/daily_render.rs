@@ -5,7 +5,7 @@
 use super::daily::{DailyLine, DailyReport, DUE_WITHIN_HOURS};
 use super::html::{self, esc, fixed, head, note_row, number, row, words, FONT, H2, TABLE};
 use super::spreadsheet_safe;
-use crate::config::LpaCoverage;
+use crate::domain::LpaCoverage;
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 

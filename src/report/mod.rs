@@ -12,9 +12,10 @@ pub mod daily;
 pub mod daily_render;
 pub(crate) mod html;
 pub mod render;
-pub mod week;
 
-pub use week::{BadWeek, IsoWeek};
+/// The ISO week is calendar arithmetic and lives in the domain (digest
+/// schedules count in it too); the report is where most readers meet it.
+pub use crate::domain::week::{BadWeek, IsoWeek};
 
 /// A text cell as a spreadsheet should show it: a value that starts like a
 /// formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading
@@ -28,8 +29,8 @@ pub fn spreadsheet_safe(text: &str) -> String {
     }
 }
 
-use crate::domain::{EventKind, Outcome, RiskGrade, Stage};
-use crate::store::{LedgerEvent, Store, StoreError};
+use crate::domain::{EventKind, Outcome, RiskGrade, Stage, Timescale};
+use crate::store::LedgerEvent;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -48,6 +49,19 @@ pub struct ReportParams {
     pub marking: String,
     /// How soon after child access is identified the referral is due.
     pub referral_within: Duration,
+}
+
+impl ReportParams {
+    /// The parameters from plain configuration values. The referral target
+    /// is taken as elapsed hours (a day as 24), which is exact for the
+    /// default of 24 hours.
+    pub fn new(time_zone: Tz, marking: &str, referral_within: Timescale) -> Self {
+        Self {
+            time_zone,
+            marking: marking.to_string(),
+            referral_within: Duration::hours(i64::from(referral_within.nominal_hours())),
+        }
+    }
 }
 
 /// The weekly performance report.
@@ -228,16 +242,6 @@ pub struct OpenPackageLine {
     pub officer: Option<String>,
     /// A supervisor's acknowledgement note on the breach of this deadline.
     pub acknowledgement: Option<String>,
-}
-
-/// Reads the events a report for `week` needs and builds it.
-pub async fn weekly(
-    store: &dyn Store,
-    week: IsoWeek,
-    params: &ReportParams,
-) -> Result<WeeklyReport, StoreError> {
-    let events = store.events_before(week.ends_at(params.time_zone)).await?;
-    Ok(WeeklyReport::build(week, &events, params))
 }
 
 /// A package as the ledger says it was at some instant.

@@ -1,0 +1,91 @@
+//! The facade's administration: the audit log, API tokens, and the
+//! figures operations read (readiness, the outbox, package counts).
+
+use super::Ledger;
+use crate::domain::{Reference, Role};
+use crate::store::{Actor, ApiToken, AuditRecord, DeliveryStats, PackageCounts, StoreError};
+use chrono::{DateTime, Utc};
+
+/// Why a token was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The name is not a valid token name; the text says why.
+    #[error("{0}")]
+    BadName(String),
+    /// Storage refused or failed (a name already taken among others).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Ledger {
+    /// Records in the audit log that `actor` was shown something that
+    /// lists packages (a report, a preview) at `at`, with `detail` saying
+    /// what. The caller passes the instant it answered for, so the audit
+    /// line and the answer agree.
+    pub async fn record_read(
+        &self,
+        actor: &Actor,
+        action: &str,
+        detail: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.store
+            .audit(actor, action, None, Some(detail), at)
+            .await
+    }
+
+    /// The audit log, oldest first; only the lines about `reference` when
+    /// given.
+    pub async fn audit_log(
+        &self,
+        reference: Option<&Reference>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.store.audit_log(reference).await
+    }
+
+    /// Creates an API token named `name` with `role`, and returns the token
+    /// itself: it is shown once, since only its hash is stored.
+    pub async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        actor: &Actor,
+    ) -> Result<String, TokenError> {
+        crate::tokens::check_name(name).map_err(TokenError::BadName)?;
+        let (token, hash) = crate::tokens::generate();
+        let record = ApiToken {
+            name: name.to_string(),
+            role,
+            created_at: self.now(),
+            revoked_at: None,
+        };
+        self.store.create_token(&record, &hash, actor).await?;
+        Ok(token)
+    }
+
+    /// Every token, revoked ones included (never the tokens themselves).
+    pub async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.store.tokens().await
+    }
+
+    /// Revokes the token `name` now. False when there is no such active
+    /// token.
+    pub async fn revoke_token(&self, name: &str, actor: &Actor) -> Result<bool, StoreError> {
+        self.store.revoke_token(name, self.now(), actor).await
+    }
+
+    /// How many packages are stored, and how many of them are demo data.
+    pub async fn package_counts(&self) -> Result<PackageCounts, StoreError> {
+        self.store.count_packages().await
+    }
+
+    /// Whether the database answers with every migration applied.
+    pub async fn is_ready(&self) -> Result<bool, StoreError> {
+        self.store.is_ready().await
+    }
+
+    /// The outbox's figures.
+    pub async fn delivery_stats(&self) -> Result<DeliveryStats, StoreError> {
+        self.store.delivery_stats().await
+    }
+}

@@ -1,0 +1,58 @@
+//! The facade's reports and digests: it reads the events, the report
+//! module folds them (pure), and digests are queued through it.
+
+use super::Ledger;
+use crate::domain::IsoWeek;
+use crate::report::{ReportParams, WeeklyReport};
+use crate::store::{Actor, DigestDraft, LedgerEvent, StoreError};
+use chrono::{DateTime, Utc};
+
+impl Ledger {
+    /// What a report needs besides the events, from the settings in force.
+    pub fn report_params(&self) -> ReportParams {
+        let settings = self.settings();
+        ReportParams::new(
+            settings.time_zone,
+            settings.marking(),
+            settings.config.safeguarding.referral_within,
+        )
+    }
+
+    /// Every ledger event that took effect before `until`, oldest first:
+    /// what a report folds. For callers that fold off the async runtime
+    /// (the digest job); others use [`Ledger::weekly_report`].
+    pub async fn events_before(
+        &self,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<LedgerEvent>, StoreError> {
+        self.store.events_before(until).await
+    }
+
+    /// The weekly report for `week`, rebuilt from the events before its
+    /// end. Not audited: a caller that shows it records the read with
+    /// [`Ledger::record_read`].
+    pub async fn weekly_report(&self, week: IsoWeek) -> Result<WeeklyReport, StoreError> {
+        let params = self.report_params();
+        let events = self.events_before(week.ends_at(params.time_zone)).await?;
+        Ok(WeeklyReport::build(week, &events, &params))
+    }
+
+    /// The recipients a digest run (`weekly/2024-W05`) is already queued
+    /// for.
+    pub async fn digest_recipients(&self, occurrence: &str) -> Result<Vec<String>, StoreError> {
+        self.store.digest_recipients(occurrence).await
+    }
+
+    /// Queues digests at `at` (the instant the run was worked out for),
+    /// each recorded, queued and audited in one transaction; a scheduled
+    /// run already queued for a recipient is skipped. Returns how many
+    /// were queued.
+    pub async fn queue_digests(
+        &self,
+        drafts: &[DigestDraft],
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.store.queue_digests(drafts, actor, at).await
+    }
+}
