@@ -1,0 +1,310 @@
+//! Loading: the built-in defaults, the TOML file laid over them, then the
+//! `OCSET__SECTION__KEY` environment variables laid over both, each value
+//! remembered by where it came from so a fault can name its source.
+
+use super::check::check;
+use super::{Config, ConfigError, Settings, ENV_PREFIX};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Loads `path`, applies the `OCSET__` variables of `env`, and checks the
+/// result. `env` is passed in so tests need not touch the process environment.
+pub fn load(
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, Vec<ConfigError>> {
+    let file_name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            source_name: file_name.clone(),
+            key: "-".into(),
+            reason: format!("cannot read the configuration file: {e}"),
+        }]
+    })?;
+    load_str(&text, &file_name, env).map(|mut settings| {
+        settings.path = path.to_path_buf();
+        settings
+    })
+}
+
+/// As [`load`], from text already read.
+pub fn load_str(
+    text: &str,
+    file_name: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, Vec<ConfigError>> {
+    let file_error = |key: &str, reason: String| ConfigError {
+        source_name: file_name.to_string(),
+        key: key.to_string(),
+        reason,
+    };
+    let file: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        vec![file_error(
+            "-",
+            format!("not valid TOML: {}", e.message().trim()),
+        )]
+    })?;
+    let mut merged = toml::Value::try_from(Config::default())
+        .expect("the default configuration serializes")
+        .as_table()
+        .cloned()
+        .expect("the default configuration is a table");
+    merge(&mut merged, file);
+
+    // Environment overrides, remembered so errors can name the variable.
+    let mut from_env: BTreeMap<String, String> = BTreeMap::new();
+    let mut errors = Vec::new();
+    let env: BTreeMap<String, String> = env.into_iter().collect();
+    let mut vars: Vec<(String, String)> = env
+        .iter()
+        .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    vars.sort();
+    for (name, value) in vars {
+        let path: Vec<String> = name[ENV_PREFIX.len()..]
+            .split("__")
+            .map(|part| part.to_ascii_lowercase())
+            .collect();
+        let key = path.join(".");
+        match apply_override(&mut merged, &path, &value) {
+            Ok(()) => {
+                from_env.insert(key, name);
+            }
+            Err(reason) => errors.push(ConfigError {
+                source_name: format!("environment variable {name}"),
+                key,
+                reason,
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let source_of = |key: &str| -> String {
+        // The longest overridden key that is the fault's key or a parent of it.
+        from_env
+            .iter()
+            .filter(|(k, _)| {
+                key == k.as_str()
+                    || key.starts_with(&format!("{k}."))
+                    || key.starts_with(&format!("{k}["))
+            })
+            .max_by_key(|(k, _)| k.len())
+            .map(|(_, var)| format!("environment variable {var}"))
+            .unwrap_or_else(|| file_name.to_string())
+    };
+    let config: Config =
+        serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+            let key = e.path().to_string();
+            let reason = e.into_inner().message().to_string();
+            vec![ConfigError {
+                source_name: source_of(&key),
+                key,
+                reason,
+            }]
+        })?;
+    check(config, &source_of, &|name| env.get(name).cloned())
+}
+
+/// Lays `over` onto `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Sets `path` in `root` from an environment variable's text, read as the
+/// type the key already has (a number stays a number, a list a list).
+fn apply_override(root: &mut toml::Table, path: &[String], text: &str) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("the variable names no key")?;
+    if path.iter().any(String::is_empty) {
+        return Err("the variable's name has an empty part (three underscores in a row?)".into());
+    }
+    let mut table = root;
+    for part in parents {
+        table = match table.get_mut(part) {
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => return Err(format!("{part} is not a section")),
+            None => return Err(format!("there is no section [{part}]")),
+        };
+    }
+    let value = match table.get(last) {
+        Some(toml::Value::Integer(_)) => text
+            .trim()
+            .parse()
+            .map(toml::Value::Integer)
+            .map_err(|_| format!("expected a whole number, got {text:?}"))?,
+        Some(toml::Value::Boolean(_)) => text
+            .trim()
+            .parse()
+            .map(toml::Value::Boolean)
+            .map_err(|_| format!("expected true or false, got {text:?}"))?,
+        Some(toml::Value::Float(_)) => text
+            .trim()
+            .parse()
+            .map(toml::Value::Float)
+            .map_err(|_| format!("expected a number, got {text:?}"))?,
+        Some(toml::Value::Array(_)) => {
+            let parsed: toml::Table = format!("value = {text}").parse().map_err(|_| {
+                format!("expected a TOML list such as [\"a\", \"b\"], got {text:?}")
+            })?;
+            parsed["value"].clone()
+        }
+        Some(toml::Value::Table(_)) => return Err("this is a section; set one of its keys".into()),
+        Some(_) | None => toml::Value::String(text.to_string()),
+    };
+    table.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{env, with_groups, GROUPS};
+    use super::super::LogFormat;
+    use super::*;
+    use crate::domain::{Timescale, Timescales};
+
+    #[test]
+    fn empty_file_gives_the_defaults() {
+        let s = load_str(GROUPS, "test.toml", env(&[])).unwrap();
+        assert_eq!(s.config.database, Config::default().database);
+        assert_eq!(s.config.escalation, Config::default().escalation);
+        assert_eq!(s.time_zone, chrono_tz::Europe::London);
+        assert_eq!(s.policy.timescales(), &Timescales::default());
+        assert_eq!(s.ladder().len(), 4);
+    }
+
+    #[test]
+    fn the_shipped_default_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let s = load(&path, env(&[])).unwrap();
+        assert_eq!(s.lpas.all().len(), 7);
+        assert_eq!(s.config.database.url.expose(), "sqlite://data/ocset.db");
+        assert_eq!(s.policy.timescales(), &Timescales::default());
+    }
+
+    #[test]
+    fn the_production_example_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/production.example.toml");
+        let s = load(&path, env(&[])).unwrap();
+        assert!(s.config.database.url.expose().starts_with("postgres://"));
+        assert_eq!(s.config.log.format, LogFormat::Json);
+        assert_eq!(s.policy.version().as_str(), "national-2024");
+        let digests: Vec<&str> = s.digests().iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(digests, ["weekly", "daily-sergeants"]);
+    }
+
+    #[test]
+    fn environment_overrides_the_file_with_the_right_types() {
+        let text = with_groups("[database]\nurl = \"sqlite://a.db\"\nmax_connections = 2\n");
+        let s = load_str(
+            &text,
+            "f.toml",
+            env(&[
+                ("OCSET__DATABASE__URL", "postgres://u:secret@db/ocset"),
+                ("OCSET__DATABASE__MAX_CONNECTIONS", "9"),
+                ("OCSET__FORCE__LPAS", "[\"North\", \"South\"]"),
+                ("OCSET__TIMESCALES__HIGH", "14d"),
+                ("OCSET__TIMESCALES__VERSION", "2025"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.config.database.url.expose(),
+            "postgres://u:secret@db/ocset"
+        );
+        assert_eq!(s.config.database.max_connections, 9);
+        assert_eq!(s.lpas.all().len(), 2);
+        assert_eq!(s.policy.timescales().high, Timescale::Days(14));
+        assert_eq!(s.policy.version().as_str(), "2025");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_file() {
+        let err = load_str(
+            &with_groups("[timescales]\nhigh = \"7x\"\n"),
+            "cfg.toml",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].key, "timescales.high");
+        assert_eq!(err[0].source_name, "cfg.toml");
+        assert!(err[0].reason.contains("\"7x\""), "{}", err[0]);
+        let err = load_str("[databse]\nurl = \"x\"\n", "cfg.toml", env(&[])).unwrap_err();
+        assert!(
+            err[0].reason.contains("unknown field `databse`"),
+            "{}",
+            err[0]
+        );
+        let err = load_str(
+            &with_groups("[force]\ntime_zone = \"Mars/Olympus\"\n"),
+            "cfg.toml",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].key, "force.time_zone");
+        let err = load_str(
+            &with_groups("[timescales]\nhigh = \"30d\"\nmedium = \"14d\"\n"),
+            "cfg.toml",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].key, "timescales.medium");
+        let err = load_str("not toml = = =", "cfg.toml", env(&[])).unwrap_err();
+        assert!(
+            err[0]
+                .to_string()
+                .starts_with("cfg.toml: -: not valid TOML"),
+            "{}",
+            err[0]
+        );
+    }
+
+    #[test]
+    fn errors_from_the_environment_name_the_variable() {
+        let err = load_str(
+            GROUPS,
+            "f.toml",
+            env(&[("OCSET__TIMESCALES__HIGH", "soon")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err[0].source_name,
+            "environment variable OCSET__TIMESCALES__HIGH"
+        );
+        assert_eq!(err[0].key, "timescales.high");
+        let err = load_str(
+            "",
+            "f.toml",
+            env(&[("OCSET__DATABASE__MAX_CONNECTIONS", "many")]),
+        )
+        .unwrap_err();
+        assert!(err[0].reason.contains("whole number"), "{}", err[0]);
+        let err = load_str(GROUPS, "f.toml", env(&[("OCSET__NOPE__URL", "x")])).unwrap_err();
+        assert!(err[0].reason.contains("no section [nope]"), "{}", err[0]);
+        let err = load_str(GROUPS, "f.toml", env(&[("OCSET__DATABASE__URLL", "x")])).unwrap_err();
+        assert_eq!(
+            err[0].source_name,
+            "environment variable OCSET__DATABASE__URLL"
+        );
+        let err = load_str(
+            GROUPS,
+            "f.toml",
+            env(&[("OCSET__DATABASE__URL", "mysql://x")]),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].key, "database.url");
+        assert_eq!(
+            err[0].source_name,
+            "environment variable OCSET__DATABASE__URL"
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! The configuration as written: [`Config`] and its sections, each with
+//! the defaults for anything the file leaves out. Sections that belong to
+//! notify (`[mail]`, `[links]`, `[[webhook]]`) are defined there.
+
+use super::RecipientGroup;
+use crate::domain::{default_ladder, EscalationLevel, RegradePolicy, Timescale, Timescales};
+use crate::notify::config::{LinksConfig, MailConfig, WebhookConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The configuration as written: every section, with defaults for anything
+/// the file leaves out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The force: name, time zone, LPAs.
+    pub force: ForceConfig,
+    /// Where the ledger is kept.
+    pub database: DatabaseConfig,
+    /// The national timescales and how regrades move deadlines.
+    pub timescales: TimescalesConfig,
+    /// The safeguarding-referral clock.
+    pub safeguarding: SafeguardingConfig,
+    /// The escalation ladder.
+    pub escalation: EscalationConfig,
+    /// The HTTP API.
+    pub http: HttpConfig,
+    /// Named groups of email recipients, as `[recipients.NAME]` tables.
+    pub recipients: BTreeMap<String, RecipientGroup>,
+    /// Retries of the outbox.
+    pub delivery: DeliveryConfig,
+    /// The escalation scheduler.
+    pub scheduler: SchedulerConfig,
+    /// How email leaves the service.
+    pub mail: MailConfig,
+    /// Links into the case system.
+    pub links: LinksConfig,
+    /// Webhooks, as `[[webhook]]` tables.
+    pub webhook: Vec<WebhookConfig>,
+    /// Scheduled digests, as `[[digest]]` tables. None unless the file
+    /// lists some (the shipped default.toml lists a weekly and a daily
+    /// one): the built-in default has no recipient groups to send them to.
+    pub digest: Vec<DigestConfig>,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// A `[[digest]]` table as written; checked into a [`DigestSchedule`].
+/// The kind, day and time stay text here so that every fault in them is
+/// reported at once, with the key, rather than the first one serde meets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// A unique name, such as `weekly-slt`: part of each run's key.
+    pub name: String,
+    /// `weekly` (the performance report) or `daily` (breaches and packages
+    /// due in 48 hours).
+    pub kind: String,
+    /// Weekly only: the day, `monday` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+    /// The local time in the force time zone, as `07:00`.
+    pub at: String,
+    /// The recipient groups (`[recipients.NAME]`) it goes to.
+    pub audience: Vec<String>,
+}
+
+/// `[delivery]`: how the outbox retries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Attempts before a message is given up as dead.
+    pub max_attempts: u32,
+    /// The wait before the first retry; it doubles with each attempt.
+    pub retry_base_seconds: u32,
+    /// The longest wait between attempts.
+    pub retry_max_seconds: u32,
+    /// How long a dispatcher may hold a message before another may take it
+    /// (it is presumed dead). Longer than the slowest send.
+    pub lease_seconds: u32,
+    /// Messages claimed at a time.
+    pub batch: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            retry_base_seconds: 30,
+            retry_max_seconds: 3600,
+            lease_seconds: 300,
+            batch: 50,
+        }
+    }
+}
+
+/// `[scheduler]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// The safety tick: the scheduler looks for due work at least this
+    /// often even if nothing woke it.
+    pub tick_seconds: u32,
+    /// Packages planned per transaction.
+    pub pass_limit: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            tick_seconds: 30,
+            pass_limit: 500,
+        }
+    }
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// The address the API listens on. Loopback by default: put a TLS
+    /// proxy in front before opening it to the force network.
+    pub bind: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// `[force]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForceConfig {
+    /// The force's name, shown in reports.
+    pub name: String,
+    /// An IANA time zone; calendar days and local times are read in it.
+    pub time_zone: String,
+    /// The Local Policing Areas; empty accepts any LPA name.
+    pub lpas: Vec<String>,
+}
+
+impl Default for ForceConfig {
+    fn default() -> Self {
+        Self {
+            name: "Example Police".into(),
+            time_zone: "Europe/London".into(),
+            lpas: Vec::new(),
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://data/ocset.db` or `postgres://user:password@host/db`.
+    pub url: DatabaseUrl,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: DatabaseUrl("sqlite://data/ocset.db".into()),
+            max_connections: 5,
+        }
+    }
+}
+
+/// A database URL. It may hold a password, so `Debug`, `Display` and
+/// `Serialize` show it with the password replaced by `***`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL with its password, to connect with. Never log this.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", redact_url(&self.0))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&redact_url(&self.0))
+    }
+}
+
+/// Hides the password in a URL (`scheme://user:password@host`) and any
+/// `password=` query parameter, so the URL can be logged or printed.
+pub fn redact_url(url: &str) -> String {
+    let mut out = match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) => match credentials.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => url.to_string(),
+            },
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    };
+    if let Some(start) = out.find("password=") {
+        let value_start = start + "password=".len();
+        let end = out[value_start..]
+            .find('&')
+            .map_or(out.len(), |i| value_start + i);
+        out.replace_range(value_start..end, "***");
+    }
+    out
+}
+
+/// `[timescales]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimescalesConfig {
+    /// Very high risk.
+    pub very_high: Timescale,
+    /// High risk.
+    pub high: Timescale,
+    /// Medium risk.
+    pub medium: Timescale,
+    /// Standard risk.
+    pub standard: Timescale,
+    /// `from_receipt` or `from_regrade`.
+    pub regrade_policy: RegradePolicy,
+    /// A name for this set of timescales, recorded with each deadline; when
+    /// absent a hash of the settings is recorded instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl Default for TimescalesConfig {
+    fn default() -> Self {
+        let t = Timescales::default();
+        Self {
+            very_high: t.very_high,
+            high: t.high,
+            medium: t.medium,
+            standard: t.standard,
+            regrade_policy: RegradePolicy::default(),
+            version: None,
+        }
+    }
+}
+
+/// `[safeguarding]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SafeguardingConfig {
+    /// How soon after child access is identified the referral to children's
+    /// social services is due.
+    pub referral_within: Timescale,
+}
+
+impl Default for SafeguardingConfig {
+    fn default() -> Self {
+        Self {
+            referral_within: Timescale::Hours(24),
+        }
+    }
+}
+
+/// `[escalation]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationConfig {
+    /// The ladder's levels, as `[[escalation.levels]]` tables.
+    pub levels: Vec<EscalationLevel>,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        Self {
+            levels: default_ladder(),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, such as `info` or `ocset_scheduler=debug,info`.
+    pub level: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        let url = DatabaseUrl("postgres://ocset:hunter2@db:5432/ocset".into());
+        assert_eq!(url.to_string(), "postgres://ocset:***@db:5432/ocset");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        let config = Config {
+            database: DatabaseConfig {
+                url,
+                max_connections: 1,
+            },
+            ..Config::default()
+        };
+        let printed = toml::to_string(&config).unwrap();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert_eq!(
+            redact_url("postgres://db/x?user=a&password=p&x=1"),
+            "postgres://db/x?user=a&password=***&x=1"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/ocset.db"),
+            "sqlite://data/ocset.db"
+        );
+    }
+}

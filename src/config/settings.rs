@@ -1,0 +1,70 @@
+//! [`Settings`]: the configuration after every check, with the values the
+//! rest of the service needs already parsed (the time zone as a [`Tz`],
+//! the deadline policy, the LPAs, the digest schedules).
+
+use super::Config;
+use crate::domain::{DeadlinePolicy, DigestSchedule, EscalationLevel, LadderTiming, Lpas};
+use crate::notify::config::WebhookConfig;
+use chrono_tz::Tz;
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The configuration after every check: what the rest of the service uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The configuration as loaded (for `check-config` to print).
+    pub config: Config,
+    /// The force time zone.
+    pub time_zone: Tz,
+    /// The deadline policy built from `[timescales]` and the time zone.
+    pub policy: DeadlinePolicy,
+    /// The force's LPAs.
+    pub lpas: Lpas,
+    /// Where the configuration was read from.
+    pub path: PathBuf,
+    /// Each webhook's signing secret, read from the environment variable
+    /// its `secret_env` names.
+    pub webhook_secrets: BTreeMap<String, SecretString>,
+    /// The `[[digest]]` schedules, checked; private so that only checked
+    /// ones exist (see [`Settings::digests`]).
+    pub(super) digests: Vec<DigestSchedule>,
+}
+
+impl Settings {
+    /// The escalation ladder.
+    pub fn ladder(&self) -> &[EscalationLevel] {
+        &self.config.escalation.levels
+    }
+
+    /// The protective marking every message carries.
+    pub fn marking(&self) -> &str {
+        &self.config.mail.marking
+    }
+
+    /// The case system's link for a package, when `links.package_url` is set.
+    pub fn package_link(&self, reference: &str) -> Option<String> {
+        self.config.links.package_url(reference)
+    }
+
+    /// The configured webhooks.
+    pub fn webhooks(&self) -> &[WebhookConfig] {
+        &self.config.webhook
+    }
+
+    /// The digest schedules, in the order configured; empty when the
+    /// force sends none. Every audience group exists and reaches somebody
+    /// (for a daily digest, somebody in every LPA).
+    pub fn digests(&self) -> &[DigestSchedule] {
+        &self.digests
+    }
+
+    /// The ladder with the time zone and safeguarding clock it runs on.
+    pub fn ladder_timing(&self) -> LadderTiming<'_> {
+        LadderTiming {
+            levels: &self.config.escalation.levels,
+            time_zone: self.time_zone,
+            referral_within: self.config.safeguarding.referral_within,
+        }
+    }
+}
