@@ -46,8 +46,13 @@ pub struct DigestJob {
 impl DigestJob {
     /// A job for the schedules in `settings`.
     pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
+        Self::over(Ledger::new(store, settings, clock))
+    }
+
+    /// A job over `ledger`, for the schedules in its settings.
+    pub fn over(ledger: Ledger) -> Self {
         Self {
-            ledger: Ledger::new(store, settings, clock),
+            ledger,
             done: Arc::default(),
         }
     }

@@ -1,0 +1,91 @@
+//! `digest preview` and `digest send`: the weekly report for an ended
+//! week, written out or queued to the weekly digests' audience.
+
+use super::{cli_actor, io, notifier, open_ledger, CliError, DigestFormat};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::digest::job::DigestJob;
+use crate::dispatcher::Dispatcher;
+use crate::notify::Deliver;
+use crate::report::{render, IsoWeek};
+use crate::store::Actor;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use std::io::Write;
+use std::sync::Arc;
+
+/// The week a digest command reports: `week`, or by default the last
+/// complete one; a week that has not ended yet is refused, naming `--week`
+/// (its figures would still change).
+fn ended_week(week: Option<IsoWeek>, now: DateTime<Utc>, tz: Tz) -> Result<IsoWeek, CliError> {
+    let week = week.unwrap_or_else(|| IsoWeek::last_complete(now, tz));
+    week.check_ended(now, tz)
+        .map_err(|reason| CliError::Usage(format!("--week: {reason}")))?;
+    Ok(week)
+}
+
+/// `digest preview`: the weekly report for `week`, rendered as `format`,
+/// its reading audited.
+pub(super) async fn preview(
+    week: Option<IsoWeek>,
+    format: DigestFormat,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let now = clock.now();
+    let week = ended_week(week, now, settings.time_zone)?;
+    let ledger = open_ledger(settings, clock).await?;
+    let report = ledger.weekly_report(week).await?;
+    // The report lists references, so reading it is audited like a list.
+    let format_name = format!("{format:?}").to_ascii_lowercase();
+    let detail = format!("week {week}, format {format_name}");
+    ledger
+        .record_read(&Actor::named(cli_actor()), "report.previewed", &detail, now)
+        .await?;
+    let body = match format {
+        DigestFormat::Html => render::html(&report),
+        DigestFormat::Text => render::text(&report),
+        DigestFormat::Json => render::json(&report),
+        DigestFormat::Csv => render::csv(&report),
+    };
+    write!(out, "{body}").map_err(io)?;
+    if !body.ends_with('\n') {
+        writeln!(out).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// `digest send`: queues the weekly digest for `week` again and delivers
+/// what it can now.
+pub(super) async fn send(
+    week: Option<IsoWeek>,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let now = clock.now();
+    let week = ended_week(week, now, settings.time_zone)?;
+    let notifier: Arc<dyn Deliver> = Arc::new(notifier(&settings).map_err(CliError::Other)?);
+    let delivery = settings.config.delivery.clone();
+    let ledger = open_ledger(settings, clock.clone()).await?;
+    let job = DigestJob::over(ledger.clone());
+    let queued = job.send_week(week, &Actor::named(cli_actor())).await?;
+    if queued == 0 {
+        return Err(CliError::Usage(
+            "no weekly [[digest]] schedule is configured, so the digest has no audience".into(),
+        ));
+    }
+    // Deliver now, as the service would: a running service may take
+    // some of them instead (claims never overlap).
+    let worker = format!("cli-{}", std::process::id());
+    let dispatcher = Dispatcher::new(ledger.store().clone(), notifier, clock, &delivery, worker);
+    let report = dispatcher.drain().await?;
+    writeln!(
+        out,
+        "queued the weekly digest for {week} to {queued} recipient(s); the outbox delivered {} message(s), {} wait to be tried again, {} failed for good",
+        report.sent, report.retried, report.dead
+    )
+    .map_err(io)?;
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! The ledger commands: `import`, `list`, `audit` and `demo`, and the plain
+//! text tables they print.
+
+use super::{cli_actor, io, open_ledger, CliError, ListArgs};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::{Lpa, Reference};
+use crate::import::read_csv;
+use crate::ledger::{ImportError, PackageView};
+use crate::store::{Actor, AuditRecord, PackageFilter};
+use chrono::{DateTime, Utc};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+/// `import FILE`: imports packages from a CSV file, all or nothing.
+pub(super) async fn import(
+    file: &Path,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let rows = read_csv(&bytes).map_err(CliError::Import)?;
+    let ledger = open_ledger(settings, clock).await?;
+    let imported = ledger
+        .import(rows, &Actor::named(cli_actor()))
+        .await
+        .map_err(|e| match e {
+            ImportError::Rows(rows) => CliError::Import(rows),
+            ImportError::Store(e) => CliError::Store(e),
+        })?;
+    writeln!(
+        out,
+        "imported {imported} package(s) from {}",
+        file.display()
+    )
+    .map_err(io)?;
+    Ok(())
+}
+
+/// `list`: packages with their deadlines and status, as a table or JSON.
+pub(super) async fn list(
+    args: ListArgs,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let lpa = match &args.lpa {
+        Some(name) => Some(
+            settings
+                .lpas
+                .parse(name)
+                .map_err(|e| CliError::Usage(format!("--lpa: {}", e.0)))?,
+        ),
+        None => None,
+    };
+    let tz = settings.time_zone;
+    let ledger = open_ledger(settings, clock).await?;
+    let filter = PackageFilter {
+        open_only: args.open,
+        grade: args.grade,
+        lpa: lpa.as_ref().map(Lpa::to_string),
+        stage: args.stage,
+        ..PackageFilter::default()
+    };
+    let views = ledger.list(&filter, &Actor::named(cli_actor())).await?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &views).map_err(|e| CliError::Other(e.into()))?;
+        writeln!(out).map_err(io)?;
+    } else {
+        write!(out, "{}", table(&views, tz)).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// `audit`: the audit log, all of it or one package's, as a table or JSON.
+pub(super) async fn audit(
+    reference: Option<String>,
+    json: bool,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let reference = reference
+        .as_deref()
+        .map(Reference::parse)
+        .transpose()
+        .map_err(|e| CliError::Usage(format!("--reference: {}", e.0)))?;
+    let ledger = open_ledger(settings, clock).await?;
+    let lines = ledger.audit_log(reference.as_ref()).await?;
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &lines).map_err(|e| CliError::Other(e.into()))?;
+        writeln!(out).map_err(io)?;
+    } else {
+        write!(out, "{}", audit_table(&lines)).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// `demo`: fills an empty database with fictional packages.
+pub(super) async fn demo(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let ledger = open_ledger(settings, clock).await?;
+    let message = crate::demo::load(&ledger).await?;
+    writeln!(out, "{message}").map_err(io)?;
+    Ok(())
+}
+
+/// The audit log as a plain-text table.
+pub fn audit_table(lines: &[AuditRecord]) -> String {
+    let mut text = format!(
+        "{:<25}  {:<28}  {:<30}  {:<20}  {:<36}  DETAIL\n",
+        "AT (UTC)", "ACTOR", "ACTION", "REFERENCE", "REQUEST"
+    );
+    for line in lines {
+        text.push_str(&format!(
+            "{:<25}  {:<28}  {:<30}  {:<20}  {:<36}  {}\n",
+            line.at.format("%Y-%m-%d %H:%M:%S"),
+            line.actor,
+            line.action,
+            line.reference.as_deref().unwrap_or("-"),
+            line.request_id.as_deref().unwrap_or("-"),
+            line.detail.as_deref().unwrap_or("-"),
+        ));
+    }
+    text.push_str(&format!("{} line(s)\n", lines.len()));
+    text
+}
+
+fn local(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// The packages as a plain-text table, times in the force time zone.
+pub fn table(views: &[PackageView], tz: chrono_tz::Tz) -> String {
+    let header = [
+        "REFERENCE",
+        "GRADE",
+        "STAGE",
+        "LPA",
+        "RECEIVED",
+        "DEADLINE",
+        "STATUS",
+        "OFFICER",
+    ];
+    let rows: Vec<[String; 8]> = views
+        .iter()
+        .map(|v| {
+            [
+                v.reference.clone(),
+                v.risk_grade.to_string(),
+                v.stage.to_string(),
+                v.lpa.clone(),
+                local(v.received_at, tz),
+                local(v.deadline_at, tz),
+                v.status.to_string(),
+                v.assigned_officer.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut text = line(header.to_vec());
+    for row in &rows {
+        text.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    text.push_str(&format!("{} package(s)\n", views.len()));
+    text
+}

@@ -1,0 +1,135 @@
+//! `check-config`, `migrate` and `serve`, and what the binary needs to run
+//! the service: the real notifier, the stop signal, logging.
+
+use super::{io, open_ledger, CliError};
+use crate::clock::Clock;
+use crate::config::{self, Settings};
+use crate::notify::Notifier;
+use crate::service::Service;
+use std::future::Future;
+use std::io::Write;
+use std::sync::Arc;
+
+/// `check-config`: prints the effective configuration (passwords hidden)
+/// and the deadline policy version.
+pub(super) fn check_config(
+    settings: &Settings,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let text = toml::to_string(&settings.config).map_err(|e| CliError::Other(e.into()))?;
+    writeln!(out, "# effective configuration (passwords hidden)\n{text}").map_err(io)?;
+    writeln!(
+        out,
+        "# {} is valid; deadline policy version {}",
+        settings.path.display(),
+        settings.policy.version()
+    )
+    .map_err(io)?;
+    Ok(())
+}
+
+/// `migrate`: applies the migrations (opening the ledger does) and says
+/// where.
+pub(super) async fn migrate(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let url = settings.config.database.url.clone();
+    open_ledger(settings, clock).await?;
+    writeln!(out, "migrations applied to {url}").map_err(io)?;
+    Ok(())
+}
+
+/// `serve`: runs the service until `shutdown`.
+pub(super) async fn serve(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), CliError> {
+    let url = settings.config.database.url.clone();
+    let bind = settings.config.http.bind.clone();
+    let ledger = open_ledger(settings, clock).await?;
+    let notifier = notifier(&ledger.settings_arc()).map_err(CliError::Other)?;
+    let service = Service::build(ledger, Arc::new(notifier), &bind)
+        .await
+        .map_err(|e| {
+            CliError::Other(
+                anyhow::Error::new(e).context(format!("binding the HTTP API to {bind}")),
+            )
+        })?;
+    tracing::info!(
+        database = %url,
+        api = %format!("http://{}", service.address()),
+        "ocset-scheduler is running; stop it with SIGTERM or Ctrl-C"
+    );
+    service.run_until(shutdown).await.map_err(CliError::Other)?;
+    tracing::info!("ocset-scheduler stopped cleanly");
+    Ok(())
+}
+
+/// The real notifier for `settings`: email as `[mail]` says, and the
+/// webhooks with the signing secrets read at start-up.
+pub fn notifier(settings: &Settings) -> anyhow::Result<Notifier> {
+    let secret_for = |variable: &str| {
+        settings
+            .webhooks()
+            .iter()
+            .find(|hook| hook.secret_env.as_deref() == Some(variable))
+            .and_then(|hook| settings.webhook_secrets.get(&hook.name))
+            .map(|secret| secrecy::ExposeSecret::expose_secret(secret).to_string())
+    };
+    Notifier::from_config(&settings.config.mail, settings.webhooks(), &secret_for)
+}
+
+/// A future that completes on SIGTERM or Ctrl-C. The handlers are installed
+/// when this is called, not when the future is first polled, so a signal that
+/// arrives while the service is still starting is not lost (without a
+/// handler, SIGTERM would kill the process instead of stopping it cleanly).
+/// Must be called inside the Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let terminate = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (terminate, interrupt) {
+                (Ok(mut terminate), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = terminate.recv() => tracing::info!("SIGTERM received; stopping"),
+                        _ = interrupt.recv() => tracing::info!("Ctrl-C received; stopping"),
+                    }
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM or Ctrl-C; stop with SIGKILL");
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C received; stopping");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Starts logging as `[log]` says. Logs go to standard error, so standard
+/// output stays clean for `list --json`.
+pub fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match settings.config.log.format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Text => builder.try_init(),
+    };
+}

@@ -1,0 +1,71 @@
+//! `token create`, `token list` and `token revoke`: API tokens through
+//! the ledger facade.
+
+use super::{cli_actor, io, open_ledger, CliError, TokenAction};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::ledger::TokenError;
+use crate::store::Actor;
+use std::io::Write;
+use std::sync::Arc;
+
+/// `token create | list | revoke`.
+pub(super) async fn token(
+    action: TokenAction,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let actor = Actor::named(cli_actor());
+    let ledger = open_ledger(settings, clock).await?;
+    match action {
+        TokenAction::Create { name, role } => {
+            let token = ledger
+                .create_token(&name, role, &actor)
+                .await
+                .map_err(|e| match e {
+                    TokenError::BadName(e) => CliError::Usage(format!("--name: {e}")),
+                    TokenError::Store(e) => CliError::Store(e),
+                })?;
+            writeln!(
+                out,
+                "created token {name} with role {role}; it is shown once, store it now:"
+            )
+            .map_err(io)?;
+            writeln!(out, "{token}").map_err(io)?;
+        }
+        TokenAction::List => {
+            let tokens = ledger.tokens().await?;
+            writeln!(
+                out,
+                "{:<32}  {:<10}  {:<20}  REVOKED",
+                "NAME", "ROLE", "CREATED"
+            )
+            .map_err(io)?;
+            for t in &tokens {
+                writeln!(
+                    out,
+                    "{:<32}  {:<10}  {:<20}  {}",
+                    t.name,
+                    t.role,
+                    t.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    t.revoked_at.map_or("-".to_string(), |r| r
+                        .format("%Y-%m-%d %H:%M UTC")
+                        .to_string())
+                )
+                .map_err(io)?;
+            }
+            writeln!(out, "{} token(s)", tokens.len()).map_err(io)?;
+        }
+        TokenAction::Revoke { name } => {
+            if ledger.revoke_token(&name, &actor).await? {
+                writeln!(out, "revoked token {name}; it is refused from now on").map_err(io)?;
+            } else {
+                return Err(CliError::Usage(format!(
+                    "there is no active token named {name}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
