@@ -614,7 +614,7 @@ async fn the_daily_html_parses_with_a_table_per_lpa_and_every_line() {
             report.total_breached, report.total_due
         )
     );
-    let tz: chrono_tz::Tz = report.time_zone.parse().unwrap();
+    let tz: chrono_tz::Tz = report.time_zone;
     let headings: Vec<String> = html.select(&select("h2")).map(text).collect();
     assert_eq!(headings.len(), report.lpas.len());
     for (i, lpa) in report.lpas.iter().enumerate() {

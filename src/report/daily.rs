@@ -3,7 +3,7 @@
 //! urgent first. Rebuilt from the event ledger with the weekly report's
 //! fold, so both agree on what was open, its deadline and its
 //! acknowledgement. Pure: the caller reads the events
-//! (`Store::events_before(now)`) and sends the renderings
+//! (`Ledger::events_before(now)`) and sends the renderings
 //! ([`super::daily_render`]).
 //!
 //! Each line carries what a sergeant needs to act and nothing else about
@@ -15,6 +15,7 @@ use crate::domain::LpaCoverage;
 use crate::domain::{RiskGrade, Stage};
 use crate::store::LedgerEvent;
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -29,7 +30,8 @@ pub struct DailyReport {
     /// The instant the list is as of.
     pub as_of: DateTime<Utc>,
     /// The force time zone, for showing times.
-    pub time_zone: String,
+    /// Serialized as its IANA name (`Europe/London`).
+    pub time_zone: Tz,
     /// The look-ahead, in hours: packages due in (as_of, as_of + this].
     pub due_within_hours: i64,
     /// The LPAs this list covers.
@@ -152,7 +154,7 @@ pub fn build_for(
     DailyReport {
         marking: params.marking.clone(),
         as_of: now,
-        time_zone: params.time_zone.name().to_string(),
+        time_zone: params.time_zone,
         due_within_hours: DUE_WITHIN_HOURS,
         coverage: coverage.clone(),
         total_breached,
@@ -500,6 +502,6 @@ pub(super) mod tests {
         assert!(report.is_clear());
         assert!(report.lpas.is_empty());
         assert_eq!(report.marking, "OFFICIAL-SENSITIVE");
-        assert_eq!(report.time_zone, "Europe/London");
+        assert_eq!(report.time_zone.name(), "Europe/London");
     }
 }

@@ -269,8 +269,9 @@ fn hours(line: &DailyLine) -> String {
 }
 
 fn local(report: &DailyReport, at: DateTime<Utc>, format: &str) -> String {
-    let tz: chrono_tz::Tz = report.time_zone.parse().unwrap_or(chrono_tz::UTC);
-    at.with_timezone(&tz).format(format).to_string()
+    at.with_timezone(&report.time_zone)
+        .format(format)
+        .to_string()
 }
 
 /// A free-text note on one line of plain text.

@@ -76,7 +76,8 @@ pub struct WeeklyReport {
     /// The next Monday 00:00 local (exclusive): the figures' "now".
     pub ends_at: DateTime<Utc>,
     /// The force time zone.
-    pub time_zone: String,
+    /// Serialized as its IANA name (`Europe/London`).
+    pub time_zone: Tz,
     /// Open packages at the week's end, per queue and grade.
     pub position: Vec<PositionLine>,
     /// Received, enforced and closed in the week and over 12 weeks.
@@ -658,7 +659,7 @@ impl WeeklyReport {
             week,
             starts_at: start,
             ends_at: end,
-            time_zone: tz.name().to_string(),
+            time_zone: tz,
             position,
             flow: Flow {
                 week: flow(&histories, &stops, start, end),

@@ -72,8 +72,9 @@ pub fn subject(report: &WeeklyReport) -> String {
 }
 
 fn local_date(report: &WeeklyReport, at: DateTime<Utc>) -> String {
-    let tz: chrono_tz::Tz = report.time_zone.parse().unwrap_or(chrono_tz::UTC);
-    at.with_timezone(&tz).format("%a %-d %b %Y").to_string()
+    at.with_timezone(&report.time_zone)
+        .format("%a %-d %b %Y")
+        .to_string()
 }
 
 fn period(report: &WeeklyReport) -> String {
@@ -270,8 +271,10 @@ fn outcome_label(outcome: Outcome) -> &'static str {
 
 /// The last day of `week` in the force time zone: "Sun 22 Nov 2026".
 fn week_ending(report: &WeeklyReport, week: IsoWeek) -> String {
-    let tz: chrono_tz::Tz = report.time_zone.parse().unwrap_or(chrono_tz::UTC);
-    local_date(report, week.ends_at(tz) - chrono::Duration::seconds(1))
+    local_date(
+        report,
+        week.ends_at(report.time_zone) - chrono::Duration::seconds(1),
+    )
 }
 
 fn breach_row(report: &WeeklyReport, b: &OpenPackageLine) -> String {
