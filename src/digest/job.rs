@@ -50,7 +50,7 @@ impl DigestJob {
     }
 
     /// A job over `ledger`, for the schedules in its settings.
-    pub fn over(ledger: Ledger) -> Self {
+    pub(crate) fn over(ledger: Ledger) -> Self {
         Self {
             ledger,
             done: Arc::default(),
