@@ -1,7 +1,8 @@
 //! The pure domain: grades, stages, timescales, deadlines, statuses, the
 //! escalation ladder's timing, and the calendar arithmetic of reports and
-//! digests (ISO weeks, digest schedules, which LPAs a recipient covers). No I/O and no clock of its own: every function
-//! that needs "now" takes it as an argument.
+//! digests (ISO weeks, digest schedules, which LPAs a recipient covers).
+//! No I/O and no clock of its own: every function that needs "now" takes
+//! it as an argument.
 
 /// `FromStr` (the strict snake_case name, refused with `$error { value }`)
 /// and `Display` for a domain enum with `ALL` and `as_str`: one definition
