@@ -26,8 +26,8 @@ pub struct Settings {
     /// Each webhook's signing secret, read from the environment variable
     /// its `secret_env` names.
     pub webhook_secrets: BTreeMap<String, SecretString>,
-    /// The `[[digest]]` schedules, checked; private to `config` so that only checked
-    /// ones exist (see [`Settings::digests`]).
+    /// The `[[digest]]` schedules, checked; private to `config` so that
+    /// only checked ones exist (see [`Settings::digests`]).
     pub(super) digests: Vec<DigestSchedule>,
 }
 
