@@ -21,4 +21,5 @@ pub mod report;
 pub mod scheduler;
 pub mod service;
 pub mod store;
+pub mod text;
 pub mod tokens;

@@ -7,7 +7,7 @@ use super::config::{MailConfig, MailTransport};
 use super::lines::{self, PackageLine};
 use super::smtp::SmtpPool;
 use super::{DeliveryError, DigestMail, Notice, Payload};
-use crate::report::html::esc as escape;
+use crate::text::esc as escape;
 use anyhow::Context;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};

@@ -5,7 +5,7 @@
 //! link. Nothing else from the package goes out.
 
 use super::{Notice, NoticeItem, NoticeKind};
-use crate::intake::describe_duration;
+use crate::text::describe_duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 

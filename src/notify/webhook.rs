@@ -162,10 +162,7 @@ impl WebhookSender {
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
     mac.update(body);
-    format!(
-        "sha256={}",
-        crate::tokens::hex(&mac.finalize().into_bytes())
-    )
+    format!("sha256={}", crate::text::hex(&mac.finalize().into_bytes()))
 }
 
 /// An error and its causes on one line (reqwest's own text says only
