@@ -7,8 +7,7 @@ use crate::config::{self, ConfigError, Settings};
 use crate::domain::{Lpa, Reference, RiskGrade, Role, Stage};
 use crate::import::read_csv;
 use crate::ledger::{ImportError, Ledger, PackageView};
-use crate::notify::Notifier;
-use crate::service::Service;
+use crate::service::{notifier, Service};
 use crate::store::{self, Actor, ApiToken, AuditRecord, PackageFilter, StoreError};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -392,7 +391,7 @@ pub async fn run(
         Command::Digest(DigestAction::Send { week }) => {
             let now = clock.now();
             let week = ended_week(week, now, settings.time_zone)?;
-            let notifier: Arc<dyn crate::notify::Deliver> =
+            let notifier: Arc<dyn crate::outbox::Deliver> =
                 Arc::new(notifier(&settings).map_err(CliError::Other)?);
             let delivery = settings.config.delivery.clone();
             let ledger = open_ledger(settings, clock.clone()).await?;
@@ -411,7 +410,7 @@ pub async fn run(
             // Deliver now, as the service would: a running service may take
             // some of them instead (claims never overlap).
             let worker = format!("cli-{}", std::process::id());
-            let dispatcher = crate::dispatcher::Dispatcher::new(
+            let dispatcher = crate::outbox::Dispatcher::new(
                 ledger.store().clone(),
                 notifier,
                 clock,
@@ -573,20 +572,6 @@ pub fn table(views: &[PackageView], tz: chrono_tz::Tz) -> String {
     }
     text.push_str(&format!("{} package(s)\n", views.len()));
     text
-}
-
-/// The real notifier for `settings`: email as `[mail]` says, and the
-/// webhooks with the signing secrets read at start-up.
-pub fn notifier(settings: &Settings) -> anyhow::Result<Notifier> {
-    let secret_for = |variable: &str| {
-        settings
-            .webhooks()
-            .iter()
-            .find(|hook| hook.secret_env.as_deref() == Some(variable))
-            .and_then(|hook| settings.webhook_secrets.get(&hook.name))
-            .map(|secret| secrecy::ExposeSecret::expose_secret(secret).to_string())
-    };
-    Notifier::from_config(&settings.config.mail, settings.webhooks(), &secret_for)
 }
 
 /// A future that completes on SIGTERM or Ctrl-C. The handlers are installed

@@ -11,7 +11,7 @@
 use crate::clock::Clock;
 use crate::config::{Settings, ASSIGNED_OFFICER};
 use crate::domain::{DueLevel, Package, PackageClock, Relation};
-use crate::notify::{Destination, Notice, NoticeItem, NoticeKind};
+use crate::outbox::{Destination, Notice, NoticeItem, NoticeKind};
 use crate::store::{
     EscalationDraft, OutboxDraft, PackagePlan, PassReport, RecordedEscalation, Store, StoreError,
 };

@@ -2,11 +2,13 @@
 //! job, the outbox dispatcher and the safety tick, started together and
 //! stopped together.
 
+use crate::config::Settings;
 use crate::digest::job::DigestJob;
-use crate::dispatcher::Dispatcher;
 use crate::http::Application;
 use crate::ledger::Ledger;
-use crate::notify::Deliver;
+use crate::notify::Notifier;
+use crate::outbox::Deliver;
+use crate::outbox::Dispatcher;
 use crate::scheduler::Scheduler;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +21,22 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 /// service exits anyway (anything unfinished is left for the next start:
 /// queued messages stay queued, a claimed one is taken over after its lease).
 pub const STOP_WITHIN: Duration = Duration::from_secs(20);
+
+/// The real notifier for `settings`: every channel the configuration
+/// describes (see [`Notifier::from_config`]), with the webhook signing
+/// secrets read at start-up. `serve`, `digest send` and the tests build it
+/// here, the one place that knows both the settings and the channels.
+pub fn notifier(settings: &Settings) -> anyhow::Result<Notifier> {
+    let secret_for = |variable: &str| {
+        settings
+            .webhooks()
+            .iter()
+            .find(|hook| hook.secret_env.as_deref() == Some(variable))
+            .and_then(|hook| settings.webhook_secrets.get(&hook.name))
+            .map(|secret| secrecy::ExposeSecret::expose_secret(secret).to_string())
+    };
+    Notifier::from_config(&settings.config.mail, settings.webhooks(), &secret_for)
+}
 
 /// Everything `serve` runs, built and bound, not yet running.
 pub struct Service {

@@ -11,7 +11,7 @@
 use super::{DigestKind, DigestPeriod, DigestSchedule, Occurrence};
 use crate::clock::Clock;
 use crate::config::{lpas_of, LpaCoverage, Settings};
-use crate::notify::{Attachment, DigestMail};
+use crate::outbox::{Attachment, DigestMail};
 use crate::report::{daily, daily_render, render, IsoWeek, ReportParams, WeeklyReport};
 use crate::store::{Actor, DigestDraft, Store};
 use chrono::{DateTime, Utc};

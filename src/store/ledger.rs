@@ -587,7 +587,7 @@ macro_rules! impl_store {
                 compose: &$crate::store::ComposeFn,
             ) -> Result<$crate::store::PassReport, $crate::store::StoreError> {
                 use $crate::domain::Package;
-                use $crate::notify::Payload;
+                use $crate::outbox::Payload;
                 use $crate::store::rows::{
                     self, json_text, stored_instant, EscalationValues, PackageRow, QueueTailRow,
                 };
@@ -736,7 +736,7 @@ macro_rules! impl_store {
                 actor: &$crate::store::Actor,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<usize, $crate::store::StoreError> {
-                use $crate::notify::{Destination, Payload};
+                use $crate::outbox::{Destination, Payload};
                 use $crate::store::rows::{json_text, stored_instant, AuditValues};
                 use $crate::store::sql::{self, bind_audit_values};
                 use $crate::store::StoreError;

@@ -25,7 +25,7 @@ use crate::domain::{
     DueLevel, EventKind, MoveRefused, Package, PackageClock, PackageStatus, Reference, RiskGrade,
     Role, Stage,
 };
-use crate::notify::{Destination, DigestMail, Notice, NoticeItem, Payload};
+use crate::outbox::{Destination, DigestMail, Notice, NoticeItem, Payload};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;

@@ -7,11 +7,10 @@
 //! after the server accepted it, so a crash between the two sends it again
 //! when its lease runs out. That window is one message wide.
 
+use super::{Deliver, Lease, RetryPolicy};
 use crate::clock::Clock;
 use crate::config::DeliveryConfig;
-use crate::notify::{Deliver, DeliveryError};
 use crate::store::{DeliveryOutcome, OutboxMessage, Store, StoreError};
-use chrono::Duration;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,59 +19,6 @@ use tokio::task::JoinSet;
 
 /// Messages sent at once in a round (each to a different destination).
 pub const CONCURRENT_SENDS: usize = 8;
-
-/// How failed deliveries are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts before a message is dead.
-    pub max_attempts: u32,
-    /// The wait before the first retry.
-    pub base: Duration,
-    /// The longest wait.
-    pub max: Duration,
-}
-
-impl RetryPolicy {
-    /// The policy `[delivery]` configures.
-    pub fn from_config(config: &DeliveryConfig) -> Self {
-        Self {
-            max_attempts: config.max_attempts,
-            base: Duration::seconds(i64::from(config.retry_base_seconds)),
-            max: Duration::seconds(i64::from(config.retry_max_seconds)),
-        }
-    }
-
-    /// The wait after attempt number `attempts` (1 for the first) failed:
-    /// base, 2 × base, 4 × base... at most `max`.
-    pub fn backoff(&self, attempts: u32) -> Duration {
-        let doublings = attempts.saturating_sub(1).min(30);
-        let wait = self.base.num_seconds().saturating_mul(1_i64 << doublings);
-        Duration::seconds(wait.min(self.max.num_seconds()))
-    }
-
-    /// What to record after attempt `attempts` failed with `error`.
-    pub fn after_failure(
-        &self,
-        attempts: u32,
-        error: &DeliveryError,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> DeliveryOutcome {
-        match error {
-            DeliveryError::Permanent(reason) => DeliveryOutcome::Dead {
-                error: format!("permanent failure, not retried: {reason}"),
-            },
-            DeliveryError::Transient(reason) if attempts >= self.max_attempts => {
-                DeliveryOutcome::Dead {
-                    error: format!("gave up after {attempts} attempts: {reason}"),
-                }
-            }
-            DeliveryError::Transient(reason) => DeliveryOutcome::Retry {
-                at: now + self.backoff(attempts),
-                error: reason.clone(),
-            },
-        }
-    }
-}
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,7 +43,7 @@ pub struct Dispatcher {
     clock: Arc<dyn Clock>,
     worker: String,
     policy: RetryPolicy,
-    lease: Duration,
+    lease: Lease,
     batch: u32,
     stopping: Arc<AtomicBool>,
 }
@@ -118,7 +64,7 @@ impl Dispatcher {
             clock,
             worker: worker.into(),
             policy: RetryPolicy::from_config(config),
-            lease: Duration::seconds(i64::from(config.lease_seconds)),
+            lease: Lease::from_config(config),
             batch: config.batch,
             stopping: Arc::new(AtomicBool::new(false)),
         }
@@ -134,7 +80,7 @@ impl Dispatcher {
         let now = self.clock.now();
         let claimed = self
             .store
-            .claim_outbox(now, &self.worker, self.lease, self.batch)
+            .claim_outbox(now, &self.worker, self.lease.length(), self.batch)
             .await?;
         let mut report = RoundReport {
             claimed: claimed.len(),
@@ -259,49 +205,6 @@ impl Dispatcher {
             {
                 return;
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy() -> RetryPolicy {
-        RetryPolicy::from_config(&DeliveryConfig::default())
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let p = policy();
-        let waits: Vec<i64> = (1..=9).map(|a| p.backoff(a).num_seconds()).collect();
-        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
-        assert_eq!(p.backoff(1000).num_seconds(), 3600);
-    }
-
-    #[test]
-    fn failures_retry_until_the_last_attempt_and_permanent_ones_never() {
-        let p = policy();
-        let now: chrono::DateTime<chrono::Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
-        let busy = DeliveryError::Transient("451 try later".into());
-        assert_eq!(
-            p.after_failure(1, &busy, now),
-            DeliveryOutcome::Retry {
-                at: now + Duration::seconds(30),
-                error: "451 try later".into()
-            }
-        );
-        match p.after_failure(8, &busy, now) {
-            DeliveryOutcome::Dead { error } => {
-                assert!(error.contains("gave up after 8 attempts"), "{error}")
-            }
-            other => panic!("{other:?}"),
-        }
-        match p.after_failure(1, &DeliveryError::Permanent("550 no such user".into()), now) {
-            DeliveryOutcome::Dead { error } => {
-                assert!(error.contains("not retried: 550"), "{error}")
-            }
-            other => panic!("{other:?}"),
         }
     }
 }
