@@ -9,7 +9,7 @@ use crate::ledger::Ledger;
 use crate::notify::Notifier;
 use crate::outbox::Deliver;
 use crate::outbox::Dispatcher;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Alarm, Scheduler};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,7 +44,7 @@ pub struct Service {
     scheduler: Scheduler,
     digests: DigestJob,
     dispatcher: Dispatcher,
-    changed: Arc<Notify>,
+    changed: Arc<Alarm>,
     tick: Duration,
 }
 
@@ -113,7 +113,7 @@ impl Service {
             digest_now.clone(),
         );
         cron.add(Job::new_repeated(self.tick, move |_, _| {
-            scheduler_wake.notify_one();
+            scheduler_wake.wake();
             dispatcher_wake.notify_one();
             digest_wake.notify_one();
         })?)

@@ -11,6 +11,7 @@ use super::{Deliver, Lease, RetryPolicy};
 use crate::clock::Clock;
 use crate::config::DeliveryConfig;
 use crate::store::{DeliveryOutcome, OutboxMessage, Store, StoreError};
+use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -171,8 +172,28 @@ impl Dispatcher {
         }
     }
 
+    /// The earliest instant there may be work to claim: a queued message's
+    /// next attempt (or a package's next level, which may queue one), or
+    /// the end of the oldest lease still held, when a message whose
+    /// dispatcher died can be taken over. `None` when there is none.
+    pub async fn next_wake(&self) -> Option<DateTime<Utc>> {
+        let queued = crate::scheduler::next_work(self.store.as_ref()).await;
+        let lease_ends = match self.store.oldest_claim().await {
+            Ok(claimed_at) => claimed_at.map(|at| self.lease.expires_at(at)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read when the oldest lease runs out");
+                None
+            }
+        };
+        match (queued, lease_ends) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Runs until `shutdown` completes: drains whenever woken (new messages
-    /// from the scheduler, the safety tick) or a retry falls due. On shutdown
+    /// from the scheduler, the safety tick), a retry falls due or a lease
+    /// runs out. On shutdown
     /// it stops claiming, finishes the message in flight, puts the rest of
     /// its batch back, and returns.
     pub async fn run(self, wake: Arc<Notify>, shutdown: impl Future<Output = ()>) {
@@ -195,10 +216,11 @@ impl Dispatcher {
             if let Err(e) = result {
                 tracing::error!(error = %e, "dispatcher round failed; will retry");
             }
-            if crate::scheduler::wait_for_work(
-                self.store.as_ref(),
+            let until = crate::scheduler::sleep_until(self.next_wake().await, self.clock.now());
+            if crate::scheduler::wait_until(
+                until,
                 self.clock.as_ref(),
-                &wake,
+                wake.notified(),
                 &mut shutdown,
             )
             .await
@@ -206,5 +228,111 @@ impl Dispatcher {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::load_str;
+    use crate::intake::NewPackage;
+    use crate::ledger::Ledger;
+    use crate::outbox::{DeliveryError, Destination, Payload};
+    use crate::scheduler::Scheduler;
+    use crate::store::Actor;
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+
+    const CONFIG: &str = r#"
+[force]
+lpas = ["Coventry"]
+[recipients.ocset_sergeants]
+default = ["sgts@force.example"]
+[recipients.ocset_inspector]
+default = ["insp@force.example"]
+[recipients.ppu_slt]
+default = ["slt@force.example"]
+"#;
+
+    /// Accepts every message, and remembers where each went.
+    #[derive(Debug, Default)]
+    struct Accept(Mutex<Vec<Destination>>);
+
+    #[async_trait]
+    impl Deliver for Accept {
+        async fn deliver(
+            &self,
+            destination: &Destination,
+            _payload: &Payload,
+        ) -> Result<(), DeliveryError> {
+            self.0.lock().unwrap().push(destination.clone());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_dispatcher_wakes_when_a_dead_claimants_lease_runs_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("ocset.db").display());
+        let store = crate::store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let settings = Arc::new(load_str(CONFIG, "test.toml", Vec::new()).unwrap());
+        let start: DateTime<Utc> = "2024-01-08T09:00:00Z".parse().unwrap();
+        let clock = ManualClock::new(start);
+        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        let ledger = Ledger::new(store.clone(), settings.clone(), shared.clone());
+        let package = ledger
+            .create(
+                &NewPackage {
+                    reference: "A-1".into(),
+                    risk_grade: "very high".into(),
+                    received_at: start.to_rfc3339(),
+                    lpa: "Coventry".into(),
+                    stage: "awaiting_enforcement".into(),
+                    ..NewPackage::default()
+                },
+                &Actor::named("test"),
+            )
+            .await
+            .unwrap();
+        let due = settings.ladder_timing().first_due(&package).unwrap();
+        clock.set(due);
+        let pass = Scheduler::new(store.clone(), settings.clone(), shared.clone())
+            .run_due()
+            .await
+            .unwrap();
+        assert!(pass.messages > 0, "{pass:?}");
+
+        // Another dispatcher claims every message and dies.
+        let lease = Lease::from_config(&settings.config.delivery);
+        let claimed = store
+            .claim_outbox(due, "doomed", lease.length(), 50)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), pass.messages);
+        let ends = lease.expires_at(due);
+        let other_work = store.next_wake().await.unwrap();
+        assert!(
+            other_work.is_none_or(|at| at > ends),
+            "nothing else is due before the lease ends: {other_work:?}"
+        );
+
+        let accept = Arc::new(Accept::default());
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            accept.clone(),
+            shared,
+            &settings.config.delivery,
+            "survivor",
+        );
+        assert_eq!(dispatcher.next_wake().await, Some(ends));
+        // That is the first instant the messages can be taken over.
+        clock.set(ends - chrono::Duration::seconds(1));
+        assert_eq!(dispatcher.round().await.unwrap().claimed, 0);
+        clock.set(ends);
+        let report = dispatcher.round().await.unwrap();
+        assert_eq!(report.sent, claimed.len(), "{report:?}");
+        assert_eq!(accept.0.lock().unwrap().len(), claimed.len());
     }
 }

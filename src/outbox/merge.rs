@@ -40,8 +40,8 @@ impl Notice {
 
 #[cfg(test)]
 mod tests {
-    use crate::outbox::notice::tests::item;
     use super::*;
+    use crate::outbox::notice::tests::item;
     use crate::outbox::{NoticeItem, NoticeKind};
     use chrono::{DateTime, Utc};
 

@@ -813,6 +813,18 @@ macro_rules! impl_store {
                 })
             }
 
+            async fn oldest_claim(
+                &self,
+            ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::store::StoreError> {
+                use $crate::store::{sql, StoreError};
+                let oldest: Option<chrono::DateTime<chrono::Utc>> =
+                    sqlx::query_scalar(sql::OLDEST_CLAIM)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(StoreError::db("finding the oldest claim on a message"))?;
+                Ok(oldest)
+            }
+
             async fn claim_outbox(
                 &self,
                 now: chrono::DateTime<chrono::Utc>,

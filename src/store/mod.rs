@@ -541,6 +541,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// queued message's next attempt.
     async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
+    /// When the oldest claim still held was made: the earliest `locked_at`
+    /// of a message being sent. Its lease runs out that long after, and a
+    /// dispatcher wakes then to take the message over (its claimant died).
+    async fn oldest_claim(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
     /// Claims up to `limit` messages for `worker`: queued ones whose attempt
     /// is due, and ones another worker claimed more than `lease` ago (it
     /// died mid-delivery). Strictly first in, first out per destination: a
