@@ -9,10 +9,10 @@ use crate::domain::{
 };
 use crate::intake::{FieldError, NewPackage};
 use crate::position::CurrentPosition;
-use crate::scheduler::Alarm;
 use crate::store::{
     Actor, EscalationRecord, LedgerEntry, LedgerEvent, PackageFilter, Store, StoreError,
 };
+use crate::wake::Alarm;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;

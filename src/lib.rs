@@ -23,3 +23,4 @@ pub mod service;
 pub mod store;
 pub mod text;
 pub mod tokens;
+pub mod wake;

@@ -158,7 +158,7 @@ impl DigestJob {
                 .next_at()
                 .and_then(|at| (at - self.clock.now()).to_std().ok())
                 .unwrap_or_default()
-                .min(crate::scheduler::LONGEST_SLEEP);
+                .min(crate::wake::LONGEST_SLEEP);
             tokio::select! {
                 () = &mut shutdown => return,
                 () = wake.notified() => {}

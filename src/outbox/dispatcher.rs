@@ -177,7 +177,7 @@ impl Dispatcher {
     /// the end of the oldest lease still held, when a message whose
     /// dispatcher died can be taken over. `None` when there is none.
     pub async fn next_wake(&self) -> Option<DateTime<Utc>> {
-        let queued = crate::scheduler::next_work(self.store.as_ref()).await;
+        let queued = crate::wake::next_work(self.store.as_ref()).await;
         let lease_ends = match self.store.oldest_claim().await {
             Ok(claimed_at) => claimed_at.map(|at| self.lease.expires_at(at)),
             Err(e) => {
@@ -216,14 +216,9 @@ impl Dispatcher {
             if let Err(e) = result {
                 tracing::error!(error = %e, "dispatcher round failed; will retry");
             }
-            let until = crate::scheduler::sleep_until(self.next_wake().await, self.clock.now());
-            if crate::scheduler::wait_until(
-                until,
-                self.clock.as_ref(),
-                wake.notified(),
-                &mut shutdown,
-            )
-            .await
+            let until = crate::wake::sleep_until(self.next_wake().await, self.clock.now());
+            if crate::wake::wait_until(until, self.clock.as_ref(), wake.notified(), &mut shutdown)
+                .await
             {
                 return;
             }
