@@ -1,5 +1,5 @@
 //! When the service's loops wake. The scheduler and the dispatcher sleep
-//! until the earliest instant they have work ([`next_work`]), at most
+//! until the earliest instant they have work (`next_work`), at most
 //! [`LONGEST_SLEEP`], unless woken sooner: the dispatcher by the scheduler
 //! and the digest job after they queue messages, the scheduler by an
 //! [`Alarm`] that a ledger change rings only when it brings the work
@@ -20,7 +20,7 @@ pub const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(36
 /// message's next attempt ([`Store::next_wake`]). `None` when there is none,
 /// or when it cannot be read (logged; the loops then look again after
 /// [`LONGEST_SLEEP`] or the safety tick).
-pub async fn next_work(store: &dyn Store) -> Option<DateTime<Utc>> {
+pub(crate) async fn next_work(store: &dyn Store) -> Option<DateTime<Utc>> {
     match store.next_wake().await {
         Ok(at) => at,
         Err(e) => {
@@ -32,7 +32,7 @@ pub async fn next_work(store: &dyn Store) -> Option<DateTime<Utc>> {
 
 /// The instant a loop that wants to wake at `at` (never, for `None`) sleeps
 /// until at `now`: `at`, but no later than [`LONGEST_SLEEP`] from now.
-pub fn sleep_until(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn sleep_until(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
     let longest = now
         + chrono::Duration::from_std(LONGEST_SLEEP).expect("LONGEST_SLEEP fits a chrono duration");
     at.map_or(longest, |at| at.min(longest))
@@ -41,7 +41,7 @@ pub fn sleep_until(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Ut
 /// Sleeps until `until` by `clock`, `woken` completes, or `shutdown` does,
 /// whichever comes first. True when shutdown came. The scheduler's and the
 /// dispatcher's loops both wait here.
-pub async fn wait_until(
+pub(crate) async fn wait_until(
     until: DateTime<Utc>,
     clock: &dyn Clock,
     woken: impl Future<Output = ()>,

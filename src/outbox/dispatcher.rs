@@ -176,7 +176,7 @@ impl Dispatcher {
     /// next attempt (or a package's next level, which may queue one), or
     /// the end of the oldest lease still held, when a message whose
     /// dispatcher died can be taken over. `None` when there is none.
-    pub async fn next_wake(&self) -> Option<DateTime<Utc>> {
+    pub(crate) async fn next_wake(&self) -> Option<DateTime<Utc>> {
         let queued = crate::wake::next_work(self.store.as_ref()).await;
         let lease_ends = match self.store.oldest_claim().await {
             Ok(claimed_at) => claimed_at.map(|at| self.lease.expires_at(at)),
