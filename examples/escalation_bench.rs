@@ -56,7 +56,7 @@ use ocset_scheduler::config::{self, Settings};
 use ocset_scheduler::domain::Reference;
 use ocset_scheduler::intake::NewPackage;
 use ocset_scheduler::ledger::Ledger;
-use ocset_scheduler::notify::{Deliver, Destination};
+use ocset_scheduler::outbox::{Deliver, Destination};
 use ocset_scheduler::scheduler::Scheduler;
 use ocset_scheduler::service::Service;
 use ocset_scheduler::store::{self, Actor, LedgerEntry, Store};
@@ -532,7 +532,7 @@ async fn latency_run(url: String, open: usize, due: usize) -> anyhow::Result<Lat
         .context("the due packages have no due instant")?;
 
     // As `serve` does: the real notifier, the service built and run.
-    let notifier: Arc<dyn Deliver> = Arc::new(ocset_scheduler::cli::notifier(&settings)?);
+    let notifier: Arc<dyn Deliver> = Arc::new(ocset_scheduler::service::notifier(&settings)?);
     let service = Service::build(ledger, notifier, "127.0.0.1:0").await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(service.run_until(async {

@@ -6,6 +6,7 @@ use crate::domain::{
     parse_instant, DeadlinePolicy, Invalid, Lpas, OfficerEmail, OpenStage, Package, PackageParts,
     PackageState, Reference, RiskGrade, Safeguarding, Stage, FUTURE_TOLERANCE_MINUTES,
 };
+use crate::text::describe_duration;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -209,20 +210,6 @@ impl IntakeRules {
     }
 }
 
-/// "3 days 4 hours", "45 minutes": a span as a person says it.
-pub fn describe_duration(span: Duration) -> String {
-    let minutes = span.num_minutes().abs();
-    let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
-    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    match (days, hours) {
-        (0, 0) => plural(mins, "minute"),
-        (0, h) if mins == 0 => plural(h, "hour"),
-        (0, h) => format!("{} {}", plural(h, "hour"), plural(mins, "minute")),
-        (d, 0) => plural(d, "day"),
-        (d, h) => format!("{} {}", plural(d, "day"), plural(h, "hour")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,14 +340,5 @@ mod tests {
             .unwrap()
             .assigned_officer()
             .is_none());
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(describe_duration(Duration::minutes(45)), "45 minutes");
-        assert_eq!(describe_duration(Duration::minutes(61)), "1 hour 1 minute");
-        assert_eq!(describe_duration(Duration::hours(18)), "18 hours");
-        assert_eq!(describe_duration(Duration::days(3)), "3 days");
-        assert_eq!(describe_duration(Duration::hours(49)), "2 days 1 hour");
     }
 }

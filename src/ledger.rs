@@ -20,12 +20,12 @@ use crate::position::CurrentPosition;
 use crate::store::{
     Actor, EscalationRecord, LedgerEntry, LedgerEvent, PackageFilter, Store, StoreError,
 };
+use crate::wake::Alarm;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// The ledger: storage, settings and clock.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub struct Ledger {
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
     clock: Arc<dyn Clock>,
-    changed: Arc<Notify>,
+    changed: Arc<Alarm>,
 }
 
 /// A package as readers see it: every stored fact plus its derived status.
@@ -146,7 +146,7 @@ impl Ledger {
             store,
             settings,
             clock,
-            changed: Arc::new(Notify::new()),
+            changed: Arc::new(Alarm::new()),
         }
     }
 
@@ -157,9 +157,10 @@ impl Ledger {
         &self.store
     }
 
-    /// Woken after every write to the ledger, so the scheduler looks at a
-    /// changed package at once rather than at its next tick.
-    pub fn changed(&self) -> Arc<Notify> {
+    /// Told every write's new due instant, so the scheduler looks at a
+    /// changed package at once (rather than at its next tick) when the
+    /// change brings its work forward.
+    pub fn changed(&self) -> Arc<Alarm> {
         self.changed.clone()
     }
 
@@ -273,7 +274,8 @@ impl Ledger {
             .collect();
         match self.store.insert_packages(&entries, actor, now).await {
             Ok(()) => {
-                self.changed.notify_one();
+                self.changed
+                    .due_at(entries.iter().filter_map(|e| e.next_due_at).min());
                 Ok(entries.len())
             }
             // Another writer stored the same reference since the check above.
@@ -294,8 +296,9 @@ impl Ledger {
             .admit(input, now)
             .map_err(CreateError::Invalid)?;
         let entry = self.created_entry(package.clone());
+        let due = entry.next_due_at;
         self.store.insert_packages(&[entry], actor, now).await?;
-        self.changed.notify_one();
+        self.changed.due_at(due);
         Ok(package)
     }
 
@@ -369,8 +372,9 @@ impl Ledger {
                 Box::new(move |package| make(package, now).map(|change| ledger.entry(change))),
             )
             .await;
-        if result.is_ok() {
-            self.changed.notify_one();
+        if let Ok(package) = &result {
+            self.changed
+                .due_at(self.settings.ladder_timing().first_due(package));
         }
         result
     }

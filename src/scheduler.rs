@@ -1,7 +1,8 @@
-//! The escalation scheduler: wakes at the earliest due instant (or when a
-//! change, or the safety tick, wakes it), and in each pass turns due
-//! escalation levels into recorded escalations and queued messages, one
-//! message per recipient listing every package that fell due for them.
+//! The escalation scheduler: wakes at the earliest due instant (or sooner,
+//! when a change brings that instant forward or the safety tick fires; see
+//! [`crate::wake`]), and in each pass turns due escalation levels into
+//! recorded escalations and queued messages, one message per recipient
+//! listing every package that fell due for them.
 //!
 //! The deciding is pure ([`Escalator`]); the store runs it inside one
 //! transaction per pass, so a pass is all or nothing and, through each
@@ -11,51 +12,19 @@
 use crate::clock::Clock;
 use crate::config::{Settings, ASSIGNED_OFFICER};
 use crate::domain::{DueLevel, Package, PackageClock, Relation};
-use crate::notify::{Destination, Notice, NoticeItem, NoticeKind};
+use crate::outbox::{Destination, Notice, NoticeItem, NoticeKind};
 use crate::store::{
     EscalationDraft, OutboxDraft, PackagePlan, PassReport, RecordedEscalation, Store, StoreError,
 };
+use crate::wake::{self, Alarm};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// The longest the loops sleep without looking, whatever the next due
-/// instant: a bound against a wall clock that jumps. The safety tick
-/// (`scheduler.tick_seconds`) usually wakes them much sooner.
-pub const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
-
 /// How often the scheduler refreshes the database planner's statistics.
 pub const MAINTAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Sleeps until the earliest due work (a package's next level or a
-/// message's retry), a wake-up, or shutdown, whichever comes first; at most
-/// [`LONGEST_SLEEP`]. True when shutdown came. The scheduler's and the
-/// dispatcher's loops both wait here.
-pub async fn wait_for_work(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    wake: &Notify,
-    shutdown: &mut (impl Future<Output = ()> + Unpin),
-) -> bool {
-    let wait = match store.next_wake().await {
-        Ok(Some(at)) => (at - clock.now())
-            .to_std()
-            .unwrap_or_default()
-            .min(LONGEST_SLEEP),
-        Ok(None) => LONGEST_SLEEP,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the next due instant");
-            LONGEST_SLEEP
-        }
-    };
-    tokio::select! {
-        () = shutdown => true,
-        () = wake.notified() => false,
-        () = tokio::time::sleep(wait) => false,
-    }
-}
 
 /// Decides what a due package owes and how the messages are grouped.
 #[derive(Debug, Clone)]
@@ -242,11 +211,12 @@ impl Scheduler {
 
     /// Runs until `shutdown` completes: a pass whenever due work may exist,
     /// then sleeps until the earliest next due instant, a wake-up from
-    /// `wake` (a change to the ledger, the safety tick), or shutdown.
-    /// `delivered` is woken after each pass that queued messages.
+    /// `alarm` (a change to the ledger that brings work forward, the safety
+    /// tick), or shutdown. `delivered` is woken after each pass that queued
+    /// messages.
     pub async fn run(
         self,
-        wake: Arc<Notify>,
+        alarm: Arc<Alarm>,
         delivered: Arc<Notify>,
         shutdown: impl Future<Output = ()>,
     ) {
@@ -276,14 +246,9 @@ impl Scheduler {
                 }
                 Err(e) => tracing::error!(error = %e, "scheduler pass failed; will retry"),
             }
-            if wait_for_work(
-                self.store.as_ref(),
-                self.clock.as_ref(),
-                &wake,
-                &mut shutdown,
-            )
-            .await
-            {
+            let until =
+                wake::sleep_until(wake::next_work(self.store.as_ref()).await, self.clock.now());
+            if alarm.sleep(until, self.clock.as_ref(), &mut shutdown).await {
                 return;
             }
         }

@@ -2,12 +2,15 @@
 //! job, the outbox dispatcher and the safety tick, started together and
 //! stopped together.
 
+use crate::config::Settings;
 use crate::digest::job::DigestJob;
-use crate::dispatcher::Dispatcher;
 use crate::http::Application;
 use crate::ledger::Ledger;
-use crate::notify::Deliver;
+use crate::notify::Notifier;
+use crate::outbox::Deliver;
+use crate::outbox::Dispatcher;
 use crate::scheduler::Scheduler;
+use crate::wake::Alarm;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,13 +23,29 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 /// queued messages stay queued, a claimed one is taken over after its lease).
 pub const STOP_WITHIN: Duration = Duration::from_secs(20);
 
+/// The real notifier for `settings`: every channel the configuration
+/// describes (see [`Notifier::from_config`]), with the webhook signing
+/// secrets read at start-up. `serve`, `digest send` and the tests build it
+/// here, the one place that knows both the settings and the channels.
+pub fn notifier(settings: &Settings) -> anyhow::Result<Notifier> {
+    let secret_for = |variable: &str| {
+        settings
+            .webhooks()
+            .iter()
+            .find(|hook| hook.secret_env.as_deref() == Some(variable))
+            .and_then(|hook| settings.webhook_secrets.get(&hook.name))
+            .map(|secret| secrecy::ExposeSecret::expose_secret(secret).to_string())
+    };
+    Notifier::from_config(&settings.config.mail, settings.webhooks(), &secret_for)
+}
+
 /// Everything `serve` runs, built and bound, not yet running.
 pub struct Service {
     app: Application,
     scheduler: Scheduler,
     digests: DigestJob,
     dispatcher: Dispatcher,
-    changed: Arc<Notify>,
+    changed: Arc<Alarm>,
     tick: Duration,
 }
 
@@ -95,7 +114,7 @@ impl Service {
             digest_now.clone(),
         );
         cron.add(Job::new_repeated(self.tick, move |_, _| {
-            scheduler_wake.notify_one();
+            scheduler_wake.wake();
             dispatcher_wake.notify_one();
             digest_wake.notify_one();
         })?)

@@ -1,5 +1,6 @@
 //! API tokens: made here, shown once, stored only as a hash.
 
+use crate::text::hex;
 use sha2::{Digest, Sha256};
 
 /// The prefix of every token, so a leaked one is recognisable in a scan.
@@ -18,11 +19,6 @@ pub fn generate() -> (String, String) {
 /// token has 256 random bits, so a fast hash cannot be brute-forced back.
 pub fn hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
-}
-
-/// Bytes as lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Checks a token's name: 1 to 64 letters, digits, `.`, `_` or `-`. The name

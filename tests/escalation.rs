@@ -11,12 +11,12 @@ mod common;
 use chrono::{DateTime, Duration, Utc};
 use common::parts::{instance, Instance};
 use common::smtp::{parse_mail, ParsedMail, TestSmtp};
-use ocset_scheduler::cli;
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::Settings;
 use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
 use ocset_scheduler::intake::NewPackage;
-use ocset_scheduler::notify::Deliver;
+use ocset_scheduler::outbox::Deliver;
+use ocset_scheduler::service;
 use ocset_scheduler::store::Actor;
 use std::sync::Arc;
 
@@ -440,7 +440,7 @@ async fn a_crash_between_sending_and_marking_sends_that_one_message_again(w: Wor
         .await
         .unwrap();
     assert_eq!(claimed.len(), 2);
-    let notifier = cli::notifier(&w.settings).unwrap();
+    let notifier = service::notifier(&w.settings).unwrap();
     notifier
         .deliver(&claimed[0].destination, &claimed[0].payload)
         .await

@@ -15,9 +15,10 @@ use ocset_scheduler::domain::{RiskGrade, Stage};
 use ocset_scheduler::notify::config::{
     LinksConfig, MailConfig, MailTransport, SmtpTls, WebhookConfig, WebhookFormat, WebhookUrl,
 };
-use ocset_scheduler::notify::{
-    Attachment, Deliver, DeliveryError, Destination, DigestMail, EmailSender, Notice, NoticeItem,
-    NoticeKind, Notifier, Payload, WebhookSender,
+use ocset_scheduler::notify::{EmailSender, Notifier, WebhookSender};
+use ocset_scheduler::outbox::{
+    Attachment, Deliver, DeliveryError, Destination, DigestMail, Notice, NoticeItem, NoticeKind,
+    Payload,
 };
 use sha2::Sha256;
 use std::sync::{Arc, Mutex};
@@ -331,11 +332,12 @@ async fn a_digest_arrives_with_both_parts_and_its_csv_attached() {
 #[tokio::test]
 async fn a_digest_is_refused_unmarked_and_never_goes_to_a_webhook() {
     let smtp = TestSmtp::start().await;
-    let notifier = Notifier {
-        email: EmailSender::new(&smtp_config(smtp.port())).unwrap(),
-        webhooks: WebhookSender::from_config(&[], &|_| None, std::time::Duration::from_secs(1))
-            .unwrap(),
-    };
+    let notifier = Notifier::new(vec![
+        Arc::new(EmailSender::new(&smtp_config(smtp.port())).unwrap()),
+        Arc::new(
+            WebhookSender::from_config(&[], &|_| None, std::time::Duration::from_secs(1)).unwrap(),
+        ),
+    ]);
     let unmarked = DigestMail {
         subject: "OCSET weekly performance, week 5 2024".into(),
         ..digest_mail()

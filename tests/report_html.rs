@@ -13,7 +13,8 @@ use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config;
 use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
 use ocset_scheduler::ledger::Ledger;
-use ocset_scheduler::notify::{email, Notice, NoticeItem, NoticeKind};
+use ocset_scheduler::notify::email;
+use ocset_scheduler::outbox::{Notice, NoticeItem, NoticeKind};
 use ocset_scheduler::report::{
     daily, daily::DailyReport, daily_render, render, IsoWeek, ReportParams, WeeklyReport,
 };

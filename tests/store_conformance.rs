@@ -21,7 +21,7 @@ use ocset_scheduler::domain::{
 };
 use ocset_scheduler::domain::{PackageStatus, Role};
 use ocset_scheduler::intake::{IntakeRules, NewPackage};
-use ocset_scheduler::notify::{Destination, Notice, NoticeItem, NoticeKind, Payload};
+use ocset_scheduler::outbox::{Destination, Notice, NoticeItem, NoticeKind, Payload};
 use ocset_scheduler::store::postgres::PostgresStore;
 use ocset_scheduler::store::sqlite::SqliteStore;
 use ocset_scheduler::store::{

@@ -1,12 +1,12 @@
 //! `digest preview` and `digest send`: the weekly report for an ended
 //! week, written out or queued to the weekly digests' audience.
 
-use super::{cli_actor, io, notifier, open_ledger, CliError, DigestFormat};
+use super::{cli_actor, io, open_ledger, CliError, DigestFormat};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::digest::job::DigestJob;
-use crate::dispatcher::Dispatcher;
-use crate::notify::Deliver;
+use crate::outbox::{Deliver, Dispatcher};
+use crate::service::notifier;
 use crate::report::{render, IsoWeek};
 use crate::store::Actor;
 use chrono::{DateTime, Utc};

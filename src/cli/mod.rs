@@ -11,7 +11,7 @@ mod serve;
 mod tokens;
 
 pub use packages::{audit_table, table};
-pub use serve::{init_logging, notifier, shutdown_signal};
+pub use serve::{init_logging, shutdown_signal};
 
 use crate::clock::Clock;
 use crate::config::{self, ConfigError, Settings};

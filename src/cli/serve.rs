@@ -1,11 +1,10 @@
 //! `check-config`, `migrate` and `serve`, and what the binary needs to run
-//! the service: the real notifier, the stop signal, logging.
+//! the service: the stop signal, logging.
 
 use super::{io, open_ledger, CliError};
 use crate::clock::Clock;
 use crate::config::{self, Settings};
-use crate::notify::Notifier;
-use crate::service::Service;
+use crate::service::{notifier, Service};
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
@@ -66,20 +65,6 @@ pub(super) async fn serve(
     service.run_until(shutdown).await.map_err(CliError::Other)?;
     tracing::info!("ocset-scheduler stopped cleanly");
     Ok(())
-}
-
-/// The real notifier for `settings`: email as `[mail]` says, and the
-/// webhooks with the signing secrets read at start-up.
-pub fn notifier(settings: &Settings) -> anyhow::Result<Notifier> {
-    let secret_for = |variable: &str| {
-        settings
-            .webhooks()
-            .iter()
-            .find(|hook| hook.secret_env.as_deref() == Some(variable))
-            .and_then(|hook| settings.webhook_secrets.get(&hook.name))
-            .map(|secret| secrecy::ExposeSecret::expose_secret(secret).to_string())
-    };
-    Notifier::from_config(&settings.config.mail, settings.webhooks(), &secret_for)
 }
 
 /// A future that completes on SIGTERM or Ctrl-C. The handlers are installed

@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::config::{lpas_of, Settings};
 use crate::domain::{DigestKind, DigestPeriod, DigestSchedule, IsoWeek, LpaCoverage, Occurrence};
 use crate::ledger::Ledger;
-use crate::notify::{Attachment, DigestMail};
+use crate::outbox::{Attachment, DigestMail};
 use crate::report::{daily, daily_render, render, WeeklyReport};
 use crate::store::{Actor, DigestDraft, Store};
 use chrono::{DateTime, Utc};
@@ -167,7 +167,7 @@ impl DigestJob {
                 .next_at()
                 .and_then(|at| (at - self.ledger.now()).to_std().ok())
                 .unwrap_or_default()
-                .min(crate::scheduler::LONGEST_SLEEP);
+                .min(crate::wake::LONGEST_SLEEP);
             tokio::select! {
                 () = &mut shutdown => return,
                 () = wake.notified() => {}

@@ -6,9 +6,11 @@
 use super::config::{MailConfig, MailTransport};
 use super::lines::{self, PackageLine};
 use super::smtp::SmtpPool;
-use super::{DeliveryError, DigestMail, Notice, Payload};
-use crate::report::html::esc as escape;
+use super::Channel;
+use crate::outbox::{DeliveryError, DigestMail, Notice, Payload};
+use crate::text::esc as escape;
 use anyhow::Context;
+use async_trait::async_trait;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
@@ -270,11 +272,23 @@ impl EmailSender {
     }
 }
 
+/// Email destinations: every message, notices and digests alike.
+#[async_trait]
+impl Channel for EmailSender {
+    fn channel(&self) -> &'static str {
+        "email"
+    }
+
+    async fn deliver(&self, to: &str, payload: &Payload) -> Result<(), DeliveryError> {
+        self.send(payload, to).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{RiskGrade, Stage};
-    use crate::notify::{NoticeItem, NoticeKind};
+    use crate::outbox::{NoticeItem, NoticeKind};
 
     fn item(kind: NoticeKind, reference: &str) -> NoticeItem {
         NoticeItem {

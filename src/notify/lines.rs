@@ -4,8 +4,8 @@
 //! the force's time zone, how long is left or how long overdue, officer and
 //! link. Nothing else from the package goes out.
 
-use super::{Notice, NoticeItem, NoticeKind};
-use crate::intake::describe_duration;
+use crate::outbox::{Notice, NoticeItem, NoticeKind};
+use crate::text::describe_duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 

@@ -1,113 +1,38 @@
-//! Sending notifications: by email (lettre) and by webhook (reqwest), from
-//! one [`Notice`] model. The outbox decides what to send and when; this
-//! module only renders and delivers one notice to one destination, and says
-//! whether a failure is worth retrying.
+//! The channels that deliver outbox messages: email (lettre, over a pooled
+//! SMTP connection or into `.eml` files) and webhooks (reqwest). Each is a
+//! [`Channel`]; the [`Notifier`] hands a message to the channel its
+//! [`Destination`] names. The outbox (`src/outbox`) decides what to send and
+//! when; a channel only renders and delivers one message to one address,
+//! and says whether a failure is worth retrying.
+//!
+//! A new channel is one file here implementing [`Channel`], its section in
+//! `config.rs` (this module's), and one line in [`Notifier::from_config`].
 
 pub mod config;
-pub mod digest_mail;
 pub mod email;
 mod lines;
-pub mod notice;
 pub mod smtp;
 pub mod webhook;
 
-pub use digest_mail::{Attachment, DigestMail};
 pub use email::EmailSender;
-pub use notice::{Notice, NoticeItem, NoticeKind};
 pub use webhook::WebhookSender;
 
+use crate::outbox::{Deliver, DeliveryError, Destination, Notice, Payload};
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
-/// Where a notice goes: one email address, or one configured webhook.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(tag = "channel", content = "to", rename_all = "snake_case")]
-pub enum Destination {
-    /// An email address.
-    Email(String),
-    /// The `name` of a `[[webhook]]` entry.
-    Webhook(String),
-}
-
-impl fmt::Display for Destination {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Destination::Email(address) => write!(f, "email {address}"),
-            Destination::Webhook(name) => write!(f, "webhook {name}"),
-        }
-    }
-}
-
-/// What an outbox message carries: an escalation notice or a digest.
-///
-/// Untagged, so that messages queued before digests existed (a bare
-/// notice) still read; a digest's fields are unlike a notice's, so the two
-/// are never confused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Payload {
-    /// Packages that fell due, for one recipient.
-    Notice(Notice),
-    /// A weekly or daily digest, rendered when it was queued.
-    Digest(DigestMail),
-}
-
-impl Payload {
-    /// The notice, if this is one.
-    pub fn notice(&self) -> Option<&Notice> {
-        match self {
-            Payload::Notice(notice) => Some(notice),
-            Payload::Digest(_) => None,
-        }
-    }
-
-    /// Its protective marking.
-    pub fn marking(&self) -> &str {
-        match self {
-            Payload::Notice(notice) => &notice.marking,
-            Payload::Digest(digest) => &digest.marking,
-        }
-    }
-
-    /// What it is, for logs: never a reference or an address.
-    pub fn describe(&self) -> String {
-        match self {
-            Payload::Notice(notice) => format!("notice of {} package(s)", notice.items.len()),
-            Payload::Digest(digest) => format!("digest {}", digest.digest),
-        }
-    }
-}
-
-impl From<Notice> for Payload {
-    fn from(notice: Notice) -> Self {
-        Payload::Notice(notice)
-    }
-}
-
-/// Why a delivery failed, and whether trying again can help.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeliveryError {
-    /// Worth retrying: the server was unreachable, busy, or answered 4xx
-    /// (SMTP) / 5xx or 429 (HTTP).
-    #[error("temporary failure: {0}")]
-    Transient(String),
-    /// Not worth retrying: the address was rejected (SMTP 5xx), the webhook
-    /// answered 4xx, or the destination is not configured.
-    #[error("permanent failure: {0}")]
-    Permanent(String),
-}
-
-/// Delivers a message to a destination. One implementation sends for real
-/// ([`Notifier`]); tests may wrap it.
+/// One way of delivering messages: email, webhooks.
 #[async_trait]
-pub trait Deliver: Send + Sync + fmt::Debug {
-    /// Sends `payload` to `destination` once. Ok means the server accepted it.
-    async fn deliver(
-        &self,
-        destination: &Destination,
-        payload: &Payload,
-    ) -> Result<(), DeliveryError>;
+pub trait Channel: Send + Sync + fmt::Debug {
+    /// The destinations it delivers: those whose [`Destination::channel`] is
+    /// this name (`email`, `webhook`).
+    fn channel(&self) -> &'static str;
+
+    /// Sends `payload` once to `to`, an address on this channel (an email
+    /// address, a webhook's name). Ok means the server accepted it; a
+    /// message this channel cannot carry is a permanent failure.
+    async fn deliver(&self, to: &str, payload: &Payload) -> Result<(), DeliveryError>;
 }
 
 /// Refuses a message that must not go out as it is: one without a
@@ -153,29 +78,37 @@ fn check_marking(marking: &str) -> Result<(), DeliveryError> {
     }
 }
 
-/// Delivers notices for real: email destinations by email, webhook
-/// destinations through the webhook of that name.
+/// Delivers messages for real: each through the channel its destination
+/// names.
 #[derive(Debug, Clone)]
 pub struct Notifier {
-    /// Sends email.
-    pub email: EmailSender,
-    /// Posts to the configured webhooks.
-    pub webhooks: WebhookSender,
+    channels: Vec<Arc<dyn Channel>>,
 }
 
 impl Notifier {
-    /// A notifier for `[mail]` and every `[[webhook]]`, with webhook
-    /// secrets read through `env`. Call it inside a Tokio runtime (see
-    /// [`EmailSender::new`]).
+    /// A notifier over `channels`. Should two share a name, the first
+    /// delivers.
+    pub fn new(channels: Vec<Arc<dyn Channel>>) -> Self {
+        Self { channels }
+    }
+
+    /// Every channel the configuration describes: email as `[mail]` says,
+    /// and every `[[webhook]]`, with webhook secrets read through `env`.
+    /// Call it inside a Tokio runtime (see [`EmailSender::new`]). This is
+    /// the one list of channels.
     pub fn from_config(
         mail: &config::MailConfig,
         webhooks: &[config::WebhookConfig],
         env: &dyn Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Self> {
-        Ok(Self {
-            email: EmailSender::new(mail)?,
-            webhooks: WebhookSender::from_config(webhooks, env, webhook::DEFAULT_TIMEOUT)?,
-        })
+        Ok(Self::new(vec![
+            Arc::new(EmailSender::new(mail)?),
+            Arc::new(WebhookSender::from_config(
+                webhooks,
+                env,
+                webhook::DEFAULT_TIMEOUT,
+            )?),
+        ]))
     }
 }
 
@@ -186,14 +119,12 @@ impl Deliver for Notifier {
         destination: &Destination,
         payload: &Payload,
     ) -> Result<(), DeliveryError> {
-        match (destination, payload) {
-            (Destination::Email(address), _) => self.email.send(payload, address).await,
-            (Destination::Webhook(name), Payload::Notice(notice)) => {
-                self.webhooks.send(name, notice).await
-            }
-            (Destination::Webhook(name), Payload::Digest(_)) => Err(DeliveryError::Permanent(
-                format!("digests go by email only, not to webhook {name}"),
-            )),
+        let name = destination.channel();
+        match self.channels.iter().find(|c| c.channel() == name) {
+            Some(channel) => channel.deliver(destination.to(), payload).await,
+            None => Err(DeliveryError::Permanent(format!(
+                "no {name} channel is configured"
+            ))),
         }
     }
 }

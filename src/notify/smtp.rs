@@ -18,7 +18,7 @@
 //! (without `TCP_NODELAY`).
 
 use super::config::{SmtpConfig, SmtpTls};
-use super::DeliveryError;
+use crate::outbox::DeliveryError;
 use anyhow::Context;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
@@ -30,7 +30,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 /// Idle connections kept open for the next sends (the dispatcher sends at
-/// most [`crate::dispatcher::CONCURRENT_SENDS`] at once).
+/// most [`crate::outbox::CONCURRENT_SENDS`] at once).
 const MAX_IDLE: usize = 8;
 
 /// A connection idle longer than this is checked with `NOOP` before use:

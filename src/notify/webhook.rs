@@ -5,7 +5,9 @@
 
 use super::config::{WebhookConfig, WebhookFormat, WebhookUrl};
 use super::lines::{self, PackageLine};
-use super::{DeliveryError, Notice};
+use super::Channel;
+use crate::outbox::{DeliveryError, Notice, Payload};
+use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -162,10 +164,7 @@ impl WebhookSender {
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
     mac.update(body);
-    format!(
-        "sha256={}",
-        crate::tokens::hex(&mac.finalize().into_bytes())
-    )
+    format!("sha256={}", crate::text::hex(&mac.finalize().into_bytes()))
 }
 
 /// An error and its causes on one line (reqwest's own text says only
@@ -286,11 +285,29 @@ pub fn slack_message(notice: &Notice) -> Value {
     json!({"text": notice.subject(), "blocks": blocks})
 }
 
+/// Webhook destinations, by the webhook's name: notices only, since a
+/// digest is written for a mail reader.
+#[async_trait]
+impl Channel for WebhookSender {
+    fn channel(&self) -> &'static str {
+        "webhook"
+    }
+
+    async fn deliver(&self, to: &str, payload: &Payload) -> Result<(), DeliveryError> {
+        match payload {
+            Payload::Notice(notice) => self.send(to, notice).await,
+            Payload::Digest(_) => Err(DeliveryError::Permanent(format!(
+                "digests go by email only, not to webhook {to}"
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{RiskGrade, Stage};
-    use crate::notify::{NoticeItem, NoticeKind};
+    use crate::outbox::{NoticeItem, NoticeKind};
 
     fn notice(count: usize) -> Notice {
         let items = (0..count)

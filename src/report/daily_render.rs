@@ -3,9 +3,10 @@
 //! beyond the model. Times are shown in the force time zone.
 
 use super::daily::{DailyLine, DailyReport, DUE_WITHIN_HOURS};
-use super::html::{self, esc, fixed, head, note_row, number, row, words, FONT, H2, TABLE};
+use super::html::{self, fixed, head, note_row, number, row, words, FONT, H2, TABLE};
 use super::spreadsheet_safe;
 use crate::domain::LpaCoverage;
+use crate::text::esc;
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 

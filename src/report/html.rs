@@ -2,6 +2,7 @@
 //! styles and the table cells. Inline styles only, because Outlook ignores
 //! style sheets; no script, SVG, images or anything fetched from outside.
 
+use crate::text::esc;
 use std::fmt::Write;
 
 /// The font every element names (Outlook does not inherit it reliably).
@@ -16,23 +17,6 @@ pub(super) const CAPTION: &str =
     "text-align:left;font-weight:bold;font-family:Arial,sans-serif;font-size:13px;padding:2px 0";
 /// Every cell's border and padding.
 const CELL: &str = "border:1px solid #999;padding:4px 8px;vertical-align:top";
-
-/// Escapes text for HTML content and quoted attributes alike (the
-/// reports' and the notice emails' one escape).
-pub(crate) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The protective marking as a centred red line, for the top and the
 /// bottom of a report.
@@ -188,14 +172,6 @@ pub(super) fn row_cells(page: &str, key: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(
-            esc("<b>a</b> & \"b\" 'c'"),
-            "&lt;b&gt;a&lt;/b&gt; &amp; &quot;b&quot; &#39;c&#39;"
-        );
-    }
 
     #[test]
     fn figures_and_their_headers_are_right_aligned() {

@@ -3,13 +3,14 @@
 //! model (references, grades, dates, LPAs, officers' work addresses).
 
 use super::html::{
-    self, esc, fixed, group_head, head, note_row, number, raw_cell, row, tds, words, CAPTION, FONT,
-    H2, TABLE,
+    self, fixed, group_head, head, note_row, number, raw_cell, row, tds, words, CAPTION, FONT, H2,
+    TABLE,
 };
 use super::{
     spreadsheet_safe, IsoWeek, LpaLine, OpenPackageLine, PositionLine, StageTime, WeeklyReport,
 };
 use crate::domain::{Outcome, RiskGrade, Stage};
+use crate::text::esc;
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 

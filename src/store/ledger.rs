@@ -587,7 +587,7 @@ macro_rules! impl_store {
                 compose: &$crate::store::ComposeFn,
             ) -> Result<$crate::store::PassReport, $crate::store::StoreError> {
                 use $crate::domain::Package;
-                use $crate::notify::Payload;
+                use $crate::outbox::Payload;
                 use $crate::store::rows::{
                     self, json_text, stored_instant, EscalationValues, PackageRow, QueueTailRow,
                 };
@@ -736,7 +736,7 @@ macro_rules! impl_store {
                 actor: &$crate::store::Actor,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<usize, $crate::store::StoreError> {
-                use $crate::notify::{Destination, Payload};
+                use $crate::outbox::{Destination, Payload};
                 use $crate::store::rows::{json_text, stored_instant, AuditValues};
                 use $crate::store::sql::{self, bind_audit_values};
                 use $crate::store::StoreError;
@@ -811,6 +811,18 @@ macro_rules! impl_store {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 })
+            }
+
+            async fn oldest_claim(
+                &self,
+            ) -> Result<Option<chrono::DateTime<chrono::Utc>>, $crate::store::StoreError> {
+                use $crate::store::{sql, StoreError};
+                let oldest: Option<chrono::DateTime<chrono::Utc>> =
+                    sqlx::query_scalar(sql::OLDEST_CLAIM)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(StoreError::db("finding the oldest claim on a message"))?;
+                Ok(oldest)
             }
 
             async fn claim_outbox(

@@ -25,7 +25,7 @@ use crate::domain::{
     DueLevel, EventKind, MoveRefused, Package, PackageClock, PackageStatus, Reference, RiskGrade,
     Role, Stage,
 };
-use crate::notify::{Destination, DigestMail, Notice, NoticeItem, Payload};
+use crate::outbox::{Destination, DigestMail, Notice, NoticeItem, Payload};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -540,6 +540,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The earliest instant there is work: a package's `next_due_at` or a
     /// queued message's next attempt.
     async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// When the oldest claim still held was made: the earliest `locked_at`
+    /// of a message being sent. Its lease runs out that long after, and a
+    /// dispatcher wakes then to take the message over (its claimant died).
+    async fn oldest_claim(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Claims up to `limit` messages for `worker`: queued ones whose attempt
     /// is due, and ones another worker claimed more than `lease` ago (it

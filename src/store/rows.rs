@@ -12,7 +12,7 @@ use crate::domain::{
     Package, PackageClock, PackageParts, PackageState, PolicyVersion, Reference, RiskGrade, Role,
     Safeguarding, Stage, StopKind,
 };
-use crate::notify::{Notice, Payload};
+use crate::outbox::{Notice, Payload};
 use chrono::{DateTime, SubsecRound, Utc};
 use std::fmt::Display;
 

@@ -620,6 +620,10 @@ pub const NEXT_WAKE: &str = concat!(
     " ORDER BY o.run_at LIMIT 1)"
 );
 
+/// The earliest claim on a message still being sent (through the partial
+/// `outbox_sending_locked_at` index).
+pub const OLDEST_CLAIM: &str = "SELECT MIN(locked_at) FROM outbox WHERE status = 'sending'";
+
 /// How a delivery ended, for message `$1` held by worker `$2`: each touches
 /// no row unless the message is still being sent by that worker (its lease
 /// may have run out and another taken it). Every outcome lets go of the

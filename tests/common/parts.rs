@@ -1,14 +1,14 @@
 //! The service's moving parts over one database, as `serve` builds them,
 //! but driven by the test: a step is a call, and the clock is the test's.
 
-use ocset_scheduler::cli;
 use ocset_scheduler::clock::{Clock, ManualClock};
 use ocset_scheduler::config::Settings;
 use ocset_scheduler::digest::job::DigestJob;
-use ocset_scheduler::dispatcher::Dispatcher;
 use ocset_scheduler::ledger::Ledger;
-use ocset_scheduler::notify::Deliver;
+use ocset_scheduler::outbox::Deliver;
+use ocset_scheduler::outbox::Dispatcher;
 use ocset_scheduler::scheduler::Scheduler;
+use ocset_scheduler::service;
 use ocset_scheduler::store::{self, Store};
 use std::sync::Arc;
 
@@ -41,7 +41,7 @@ pub fn instance_over(
     clock: &ManualClock,
     worker: &str,
 ) -> Instance {
-    let notifier: Arc<dyn Deliver> = Arc::new(cli::notifier(&settings).unwrap());
+    let notifier: Arc<dyn Deliver> = Arc::new(service::notifier(&settings).unwrap());
     let clock: Arc<dyn Clock> = Arc::new(clock.clone());
     Instance {
         ledger: Ledger::new(store.clone(), settings.clone(), clock.clone()),

@@ -7,11 +7,11 @@
 //! after the server accepted it, so a crash between the two sends it again
 //! when its lease runs out. That window is one message wide.
 
+use super::{Deliver, Lease, RetryPolicy};
 use crate::clock::Clock;
 use crate::config::DeliveryConfig;
-use crate::notify::{Deliver, DeliveryError};
 use crate::store::{DeliveryOutcome, OutboxMessage, Store, StoreError};
-use chrono::Duration;
+use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,59 +20,6 @@ use tokio::task::JoinSet;
 
 /// Messages sent at once in a round (each to a different destination).
 pub const CONCURRENT_SENDS: usize = 8;
-
-/// How failed deliveries are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts before a message is dead.
-    pub max_attempts: u32,
-    /// The wait before the first retry.
-    pub base: Duration,
-    /// The longest wait.
-    pub max: Duration,
-}
-
-impl RetryPolicy {
-    /// The policy `[delivery]` configures.
-    pub fn from_config(config: &DeliveryConfig) -> Self {
-        Self {
-            max_attempts: config.max_attempts,
-            base: Duration::seconds(i64::from(config.retry_base_seconds)),
-            max: Duration::seconds(i64::from(config.retry_max_seconds)),
-        }
-    }
-
-    /// The wait after attempt number `attempts` (1 for the first) failed:
-    /// base, 2 × base, 4 × base... at most `max`.
-    pub fn backoff(&self, attempts: u32) -> Duration {
-        let doublings = attempts.saturating_sub(1).min(30);
-        let wait = self.base.num_seconds().saturating_mul(1_i64 << doublings);
-        Duration::seconds(wait.min(self.max.num_seconds()))
-    }
-
-    /// What to record after attempt `attempts` failed with `error`.
-    pub fn after_failure(
-        &self,
-        attempts: u32,
-        error: &DeliveryError,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> DeliveryOutcome {
-        match error {
-            DeliveryError::Permanent(reason) => DeliveryOutcome::Dead {
-                error: format!("permanent failure, not retried: {reason}"),
-            },
-            DeliveryError::Transient(reason) if attempts >= self.max_attempts => {
-                DeliveryOutcome::Dead {
-                    error: format!("gave up after {attempts} attempts: {reason}"),
-                }
-            }
-            DeliveryError::Transient(reason) => DeliveryOutcome::Retry {
-                at: now + self.backoff(attempts),
-                error: reason.clone(),
-            },
-        }
-    }
-}
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,7 +44,7 @@ pub struct Dispatcher {
     clock: Arc<dyn Clock>,
     worker: String,
     policy: RetryPolicy,
-    lease: Duration,
+    lease: Lease,
     batch: u32,
     stopping: Arc<AtomicBool>,
 }
@@ -118,7 +65,7 @@ impl Dispatcher {
             clock,
             worker: worker.into(),
             policy: RetryPolicy::from_config(config),
-            lease: Duration::seconds(i64::from(config.lease_seconds)),
+            lease: Lease::from_config(config),
             batch: config.batch,
             stopping: Arc::new(AtomicBool::new(false)),
         }
@@ -134,7 +81,7 @@ impl Dispatcher {
         let now = self.clock.now();
         let claimed = self
             .store
-            .claim_outbox(now, &self.worker, self.lease, self.batch)
+            .claim_outbox(now, &self.worker, self.lease.length(), self.batch)
             .await?;
         let mut report = RoundReport {
             claimed: claimed.len(),
@@ -225,8 +172,28 @@ impl Dispatcher {
         }
     }
 
+    /// The earliest instant there may be work to claim: a queued message's
+    /// next attempt (or a package's next level, which may queue one), or
+    /// the end of the oldest lease still held, when a message whose
+    /// dispatcher died can be taken over. `None` when there is none.
+    pub(crate) async fn next_wake(&self) -> Option<DateTime<Utc>> {
+        let queued = crate::wake::next_work(self.store.as_ref()).await;
+        let lease_ends = match self.store.oldest_claim().await {
+            Ok(claimed_at) => claimed_at.map(|at| self.lease.expires_at(at)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read when the oldest lease runs out");
+                None
+            }
+        };
+        match (queued, lease_ends) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Runs until `shutdown` completes: drains whenever woken (new messages
-    /// from the scheduler, the safety tick) or a retry falls due. On shutdown
+    /// from the scheduler, the safety tick), a retry falls due or a lease
+    /// runs out. On shutdown
     /// it stops claiming, finishes the message in flight, puts the rest of
     /// its batch back, and returns.
     pub async fn run(self, wake: Arc<Notify>, shutdown: impl Future<Output = ()>) {
@@ -249,13 +216,9 @@ impl Dispatcher {
             if let Err(e) = result {
                 tracing::error!(error = %e, "dispatcher round failed; will retry");
             }
-            if crate::scheduler::wait_for_work(
-                self.store.as_ref(),
-                self.clock.as_ref(),
-                &wake,
-                &mut shutdown,
-            )
-            .await
+            let until = crate::wake::sleep_until(self.next_wake().await, self.clock.now());
+            if crate::wake::wait_until(until, self.clock.as_ref(), wake.notified(), &mut shutdown)
+                .await
             {
                 return;
             }
@@ -266,42 +229,105 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::load_str;
+    use crate::intake::NewPackage;
+    use crate::ledger::Ledger;
+    use crate::outbox::{DeliveryError, Destination, Payload};
+    use crate::scheduler::Scheduler;
+    use crate::store::Actor;
+    use async_trait::async_trait;
+    use std::sync::Mutex;
 
-    fn policy() -> RetryPolicy {
-        RetryPolicy::from_config(&DeliveryConfig::default())
+    const CONFIG: &str = r#"
+[force]
+lpas = ["Coventry"]
+[recipients.ocset_sergeants]
+default = ["sgts@force.example"]
+[recipients.ocset_inspector]
+default = ["insp@force.example"]
+[recipients.ppu_slt]
+default = ["slt@force.example"]
+"#;
+
+    /// Accepts every message, and remembers where each went.
+    #[derive(Debug, Default)]
+    struct Accept(Mutex<Vec<Destination>>);
+
+    #[async_trait]
+    impl Deliver for Accept {
+        async fn deliver(
+            &self,
+            destination: &Destination,
+            _payload: &Payload,
+        ) -> Result<(), DeliveryError> {
+            self.0.lock().unwrap().push(destination.clone());
+            Ok(())
+        }
     }
 
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let p = policy();
-        let waits: Vec<i64> = (1..=9).map(|a| p.backoff(a).num_seconds()).collect();
-        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
-        assert_eq!(p.backoff(1000).num_seconds(), 3600);
-    }
+    #[tokio::test]
+    async fn the_dispatcher_wakes_when_a_dead_claimants_lease_runs_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("ocset.db").display());
+        let store = crate::store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let settings = Arc::new(load_str(CONFIG, "test.toml", Vec::new()).unwrap());
+        let start: DateTime<Utc> = "2024-01-08T09:00:00Z".parse().unwrap();
+        let clock = ManualClock::new(start);
+        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        let ledger = Ledger::new(store.clone(), settings.clone(), shared.clone());
+        let package = ledger
+            .create(
+                &NewPackage {
+                    reference: "A-1".into(),
+                    risk_grade: "very high".into(),
+                    received_at: start.to_rfc3339(),
+                    lpa: "Coventry".into(),
+                    stage: "awaiting_enforcement".into(),
+                    ..NewPackage::default()
+                },
+                &Actor::named("test"),
+            )
+            .await
+            .unwrap();
+        let due = settings.ladder_timing().first_due(&package).unwrap();
+        clock.set(due);
+        let pass = Scheduler::new(store.clone(), settings.clone(), shared.clone())
+            .run_due()
+            .await
+            .unwrap();
+        assert!(pass.messages > 0, "{pass:?}");
 
-    #[test]
-    fn failures_retry_until_the_last_attempt_and_permanent_ones_never() {
-        let p = policy();
-        let now: chrono::DateTime<chrono::Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
-        let busy = DeliveryError::Transient("451 try later".into());
-        assert_eq!(
-            p.after_failure(1, &busy, now),
-            DeliveryOutcome::Retry {
-                at: now + Duration::seconds(30),
-                error: "451 try later".into()
-            }
+        // Another dispatcher claims every message and dies.
+        let lease = Lease::from_config(&settings.config.delivery);
+        let claimed = store
+            .claim_outbox(due, "doomed", lease.length(), 50)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), pass.messages);
+        let ends = lease.expires_at(due);
+        let other_work = store.next_wake().await.unwrap();
+        assert!(
+            other_work.is_none_or(|at| at > ends),
+            "nothing else is due before the lease ends: {other_work:?}"
         );
-        match p.after_failure(8, &busy, now) {
-            DeliveryOutcome::Dead { error } => {
-                assert!(error.contains("gave up after 8 attempts"), "{error}")
-            }
-            other => panic!("{other:?}"),
-        }
-        match p.after_failure(1, &DeliveryError::Permanent("550 no such user".into()), now) {
-            DeliveryOutcome::Dead { error } => {
-                assert!(error.contains("not retried: 550"), "{error}")
-            }
-            other => panic!("{other:?}"),
-        }
+
+        let accept = Arc::new(Accept::default());
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            accept.clone(),
+            shared,
+            &settings.config.delivery,
+            "survivor",
+        );
+        assert_eq!(dispatcher.next_wake().await, Some(ends));
+        // That is the first instant the messages can be taken over.
+        clock.set(ends - chrono::Duration::seconds(1));
+        assert_eq!(dispatcher.round().await.unwrap().claimed, 0);
+        clock.set(ends);
+        let report = dispatcher.round().await.unwrap();
+        assert_eq!(report.sent, claimed.len(), "{report:?}");
+        assert_eq!(accept.0.lock().unwrap().len(), claimed.len());
     }
 }

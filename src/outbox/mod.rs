@@ -1,0 +1,50 @@
+//! The outbox: every message the service sends (escalation notices and
+//! digests) is queued here first and delivered later by the
+//! [`Dispatcher`], through whichever channel in `src/notify` handles its
+//! [`Destination`].
+//!
+//! What lives here: the message ([`Destination`], [`Payload`]: a
+//! [`Notice`] or a [`DigestMail`]), the merge rule ([`Notice::absorb`], in
+//! `merge.rs`), the lease and retry policies (`policy.rs`), the port the
+//! channels implement ([`Deliver`]) and the dispatcher loop. The queueing
+//! and claiming SQL lives in the store (`src/store`: `escalation_pass`,
+//! `queue_digests`, `claim_outbox`, `finish_delivery`, `next_wake`,
+//! `oldest_claim`), over these types; the store depends on this module, not
+//! on `notify`.
+//!
+//! Invariants:
+//! - **Transactional with the pass.** A scheduler pass records its
+//!   escalations and queues their messages in one transaction: a message
+//!   exists exactly when its escalation was recorded, and a crash loses
+//!   neither nor sends a message twice for one escalation.
+//! - **Order per destination.** A claim takes only the oldest queued
+//!   message of each destination, so each destination's messages go out in
+//!   the order they were queued; different destinations go out
+//!   concurrently.
+//! - **Merging.** A pass's notice for a destination joins the message still
+//!   waiting untried at the end of that destination's queue (one message
+//!   per burst, not one per pass); a message once tried is never changed.
+//! - **Leases.** A claim holds a message for [`Lease::length`]; a message
+//!   is marked sent only after the server accepted it, so a dispatcher that
+//!   dies between the two leaves it to be taken over when the lease runs
+//!   out (at least once at the wire; the window is one message wide). The
+//!   dispatcher wakes when the earliest lease runs out.
+//! - **Retries and dead messages.** A transient failure is retried with
+//!   exponential backoff ([`RetryPolicy`]); a permanent one, or the last
+//!   attempt, makes the message dead: kept, counted in `/metrics` and
+//!   `/api/v1/status`, never retried.
+
+mod delivery;
+pub mod digest_mail;
+pub mod dispatcher;
+mod merge;
+pub mod notice;
+mod payload;
+pub mod policy;
+
+pub use delivery::{Deliver, DeliveryError};
+pub use digest_mail::{Attachment, DigestMail};
+pub use dispatcher::{Dispatcher, RoundReport, CONCURRENT_SENDS};
+pub use notice::{Notice, NoticeItem, NoticeKind};
+pub use payload::{Destination, Payload};
+pub use policy::{Lease, RetryPolicy};
