@@ -5,6 +5,7 @@
 use super::RecipientGroup;
 use crate::domain::{default_ladder, EscalationLevel, RegradePolicy, Timescale, Timescales};
 use crate::notify::config::{LinksConfig, MailConfig, WebhookConfig};
+pub use crate::outbox::DeliveryConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -64,35 +65,6 @@ pub struct DigestConfig {
     pub at: String,
     /// The recipient groups (`[recipients.NAME]`) it goes to.
     pub audience: Vec<String>,
-}
-
-/// `[delivery]`: how the outbox retries.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeliveryConfig {
-    /// Attempts before a message is given up as dead.
-    pub max_attempts: u32,
-    /// The wait before the first retry; it doubles with each attempt.
-    pub retry_base_seconds: u32,
-    /// The longest wait between attempts.
-    pub retry_max_seconds: u32,
-    /// How long a dispatcher may hold a message before another may take it
-    /// (it is presumed dead). Longer than the slowest send.
-    pub lease_seconds: u32,
-    /// Messages claimed at a time.
-    pub batch: u32,
-}
-
-impl Default for DeliveryConfig {
-    fn default() -> Self {
-        Self {
-            max_attempts: 8,
-            retry_base_seconds: 30,
-            retry_max_seconds: 3600,
-            lease_seconds: 300,
-            batch: 50,
-        }
-    }
 }
 
 /// `[scheduler]`.

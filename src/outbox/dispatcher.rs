@@ -7,9 +7,9 @@
 //! after the server accepted it, so a crash between the two sends it again
 //! when its lease runs out. That window is one message wide.
 
+use super::DeliveryConfig;
 use super::{Deliver, Lease, RetryPolicy};
 use crate::clock::Clock;
-use crate::config::DeliveryConfig;
 use crate::store::{DeliveryOutcome, OutboxMessage, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::future::Future;

@@ -47,4 +47,4 @@ pub use digest_mail::{Attachment, DigestMail};
 pub use dispatcher::{Dispatcher, RoundReport, CONCURRENT_SENDS};
 pub use notice::{Notice, NoticeItem, NoticeKind};
 pub use payload::{Destination, Payload};
-pub use policy::{Lease, RetryPolicy};
+pub use policy::{DeliveryConfig, Lease, RetryPolicy};

@@ -1,13 +1,44 @@
 //! The outbox's policies: how long a claim holds a message (the lease) and
 //! how a failed delivery is retried (exponential backoff up to a cap, a
 //! permanent failure never, and a message is dead after its last attempt).
-//! Pure arithmetic over `[delivery]`; the store applies the lease in its
+//! Pure arithmetic over `[delivery]` (its section type,
+//! [`DeliveryConfig`], lives here so the outbox depends on no configuration
+//! module); the store applies the lease in its
 //! claim SQL and records what [`RetryPolicy::after_failure`] decides.
 
 use super::DeliveryError;
-use crate::config::DeliveryConfig;
 use crate::store::DeliveryOutcome;
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `[delivery]`: how the outbox retries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Attempts before a message is given up as dead.
+    pub max_attempts: u32,
+    /// The wait before the first retry; it doubles with each attempt.
+    pub retry_base_seconds: u32,
+    /// The longest wait between attempts.
+    pub retry_max_seconds: u32,
+    /// How long a dispatcher may hold a message before another may take it
+    /// (it is presumed dead). Longer than the slowest send.
+    pub lease_seconds: u32,
+    /// Messages claimed at a time.
+    pub batch: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            retry_base_seconds: 30,
+            retry_max_seconds: 3600,
+            lease_seconds: 300,
+            batch: 50,
+        }
+    }
+}
 
 /// How long a dispatcher holds a claimed message before another may take
 /// it over (its dispatcher is presumed dead: a crash between the send and
