@@ -5,12 +5,11 @@
 //! dispatcher drain at the clock's "now", as the service loop does when it
 //! wakes.
 
-#[macro_use]
-mod common;
 
+use crate::common;
 use chrono::{DateTime, Duration, Utc};
-use common::parts::{instance, Instance};
-use common::smtp::{parse_mail, ParsedMail, TestSmtp};
+use crate::common::parts::{instance, Instance};
+use crate::common::smtp::{parse_mail, ParsedMail, TestSmtp};
 use ocset_scheduler::cli;
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::Settings;

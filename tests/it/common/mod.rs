@@ -143,7 +143,7 @@ macro_rules! on_both_backends {
                 #[tokio::test]
                 async fn $case() {
                     let dir = tempfile::tempdir().unwrap();
-                    let url = super::common::sqlite_url(dir.path());
+                    let url = crate::common::sqlite_url(dir.path());
                     super::$case(super::$setup(url).await).await;
                 }
             )*
@@ -152,7 +152,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    super::common::with_postgres(|url| async move {
+                    crate::common::with_postgres(|url| async move {
                         super::$case(super::$setup(url).await).await;
                     })
                     .await;

@@ -2,8 +2,8 @@
 //! SQLite file (and on PostgreSQL), and `cli::run` in-process where the test
 //! must control the clock.
 
-mod common;
 
+use crate::common;
 use chrono::{DateTime, Utc};
 use ocset_scheduler::cli::{self, Command, DigestAction, DigestFormat, ListArgs};
 use ocset_scheduler::clock::ManualClock;

@@ -4,9 +4,8 @@
 //! directly from the same store, so these tests check the endpoint, not the
 //! report's arithmetic (src/report/tests.rs does that).
 
-#[macro_use]
-mod common;
 
+use crate::common;
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::{self, Settings};

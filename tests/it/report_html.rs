@@ -6,8 +6,8 @@
 //! trend chart to scale, and hold nothing Outlook drops or fetches
 //! (scripts, SVG, images, style sheets, outside resources).
 
-mod common;
 
+use crate::common;
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config;

@@ -8,8 +8,8 @@
 //! the `postgres::` tests fail, never pass; skip them explicitly with
 //! `cargo test -- --skip postgres::`.
 
-mod common;
 
+use crate::common;
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::{
     default_ladder, Acknowledgement, DueLevel, LadderTiming, PackageClock, Relation, Timescale,
@@ -65,19 +65,19 @@ macro_rules! conformance {
                 // Two workers, so the concurrency case really runs in parallel.
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::$harness(|db| crate::$case(db.store)).await;
+                    super::$harness(|db| super::$case(db.store)).await;
                 }
             )*
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $raw_case() {
-                    crate::$harness(|db| crate::$raw_case(db.store, db.raw)).await;
+                    super::$harness(|db| super::$raw_case(db.store, db.raw)).await;
                 }
             )*
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $db_case() {
-                    crate::$harness(crate::$db_case).await;
+                    super::$harness(super::$db_case).await;
                 }
             )*
         }

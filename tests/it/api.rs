@@ -2,9 +2,8 @@
 //! HTTP by reqwest, on SQLite and on PostgreSQL, with a clock the test
 //! controls.
 
-#[macro_use]
-mod common;
 
+use crate::common;
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::{self, Settings};
