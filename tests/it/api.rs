@@ -2,7 +2,6 @@
 //! HTTP by reqwest, on SQLite and on PostgreSQL, with a clock the test
 //! controls.
 
-
 use crate::common;
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::clock::ManualClock;

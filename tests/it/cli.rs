@@ -2,7 +2,6 @@
 //! SQLite file (and on PostgreSQL), and `cli::run` in-process where the test
 //! must control the clock.
 
-
 use crate::common;
 use chrono::{DateTime, Utc};
 use ocset_scheduler::cli::{self, Command, DigestAction, DigestFormat, ListArgs};

@@ -5,11 +5,10 @@
 //! Europe/London (to ppu_slt and acc_crime) and a daily one at 08:00 (to
 //! the OCSET sergeants, Birmingham's separately).
 
-
 use crate::common;
-use chrono::{DateTime, Duration, Utc};
 use crate::common::parts::{instance, Instance};
 use crate::common::smtp::{parse_mail, ParsedMail, TestSmtp};
+use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::Settings;
 use ocset_scheduler::domain::RiskGrade;

@@ -5,11 +5,10 @@
 //! dispatcher drain at the clock's "now", as the service loop does when it
 //! wakes.
 
-
 use crate::common;
-use chrono::{DateTime, Duration, Utc};
 use crate::common::parts::{instance, Instance};
 use crate::common::smtp::{parse_mail, ParsedMail, TestSmtp};
+use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::cli;
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::Settings;

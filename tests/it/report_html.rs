@@ -6,7 +6,6 @@
 //! trend chart to scale, and hold nothing Outlook drops or fetches
 //! (scripts, SVG, images, style sheets, outside resources).
 
-
 use crate::common;
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::clock::ManualClock;

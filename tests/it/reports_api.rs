@@ -4,7 +4,6 @@
 //! directly from the same store, so these tests check the endpoint, not the
 //! report's arithmetic (src/report/tests.rs does that).
 
-
 use crate::common;
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::clock::ManualClock;
