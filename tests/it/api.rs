@@ -2,33 +2,18 @@
 //! HTTP by reqwest, on SQLite and on PostgreSQL, with a clock the test
 //! controls.
 
-use crate::common;
+use crate::common::app::TestApp;
+use crate::common::{self, utc};
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::clock::ManualClock;
-use ocset_scheduler::config::{self, Settings};
+use ocset_scheduler::config;
 use ocset_scheduler::domain::Role;
 use ocset_scheduler::http::Application;
 use ocset_scheduler::ledger::Ledger;
-use ocset_scheduler::store::{self, Actor, ApiToken, Store};
+use ocset_scheduler::store::{self, Actor};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// A running server and what a test needs to drive it.
-struct TestApp {
-    base: String,
-    http: reqwest::Client,
-    clock: ManualClock,
-    store: Arc<dyn Store>,
-    tokens: BTreeMap<Role, String>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 /// The instant the tests start at: a Monday in February (GMT, so local
 /// time and UTC agree and day counts are plain).
@@ -36,70 +21,16 @@ fn start() -> DateTime<Utc> {
     utc("2024-02-05T12:00:00Z")
 }
 
+/// The server with a token for every role, named `<role>-test`.
 async fn spawn_app(database_url: String) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::config_in(dir.path(), &database_url);
-    let settings: Settings = config::load(&path, Vec::new()).unwrap();
-    let store = store::connect(&database_url, 4).await.unwrap();
-    store.migrate().await.unwrap();
-    let clock = ManualClock::new(start());
-    let mut tokens = BTreeMap::new();
-    for role in Role::ALL {
-        let (token, hash) = ocset_scheduler::tokens::generate();
-        let record = ApiToken {
-            name: format!("{role}-test"),
-            role,
-            created_at: start(),
-            revoked_at: None,
-        };
-        store
-            .create_token(&record, &hash, &Actor::named("test"))
-            .await
-            .unwrap();
-        tokens.insert(role, token);
-    }
-    let ledger = Ledger::new(store.clone(), Arc::new(settings), Arc::new(clock.clone()));
-    let app = Application::build(ledger, "127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
-    TestApp {
-        base,
-        http: reqwest::Client::new(),
-        clock,
-        store,
-        tokens,
-        _stop: stop,
-        _dir: dir,
-    }
+    let tokens: Vec<(Role, String)> = Role::ALL
+        .into_iter()
+        .map(|role| (role, format!("{role}-test")))
+        .collect();
+    common::app::spawn_app(&database_url, start(), &tokens).await
 }
 
 impl TestApp {
-    fn token(&self, role: Role) -> &str {
-        &self.tokens[&role]
-    }
-
-    async fn get(&self, path: &str, role: Role) -> Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(self.token(role))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str, role: Role, body: Value) -> Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(self.token(role))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     async fn create(
         &self,
         reference: &str,

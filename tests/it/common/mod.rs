@@ -1,14 +1,21 @@
 //! Helpers shared by the integration tests: a throwaway PostgreSQL database
-//! per test, a project configuration pointed at a temporary folder, and a
-//! real SMTP server ([`smtp`]), and the service's parts driven step by step
-//! ([`parts`]).
+//! per test, a project configuration pointed at a temporary folder, a
+//! real SMTP server ([`smtp`]), the service's parts driven step by step
+//! ([`parts`]), and the HTTP API on port 0 ([`app`]).
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod app;
 pub mod parts;
 pub mod smtp;
 
+use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
+
+/// An instant written in RFC 3339.
+pub fn utc(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
 
 /// The server the PostgreSQL tests use.
 pub fn postgres_admin_url() -> String {
