@@ -45,7 +45,7 @@
 
 // The tests' helpers: a throwaway PostgreSQL database's URL, and the SMTP
 // server (examples may use the dev-dependencies it needs).
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use anyhow::{bail, Context};

@@ -4,36 +4,14 @@
 //! directly from the same store, so these tests check the endpoint, not the
 //! report's arithmetic (src/report/tests.rs does that).
 
-#[macro_use]
-mod common;
-
+use crate::common::app::TestApp;
+use crate::common::{self, utc};
 use chrono::{DateTime, Duration, Utc};
-use ocset_scheduler::clock::ManualClock;
-use ocset_scheduler::config::{self, Settings};
 use ocset_scheduler::domain::Role;
-use ocset_scheduler::http::Application;
-use ocset_scheduler::ledger::Ledger;
 use ocset_scheduler::report::{self, render, IsoWeek, ReportParams};
-use ocset_scheduler::store::{self, Actor, ApiToken, AuditRecord, Store};
+use ocset_scheduler::store::AuditRecord;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use std::sync::Arc;
-
-/// A running server and what a test needs to drive it.
-struct TestApp {
-    base: String,
-    http: reqwest::Client,
-    clock: ManualClock,
-    store: Arc<dyn Store>,
-    params: ReportParams,
-    viewer: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 /// Monday 29 January 2024, 09:00: the start of ISO week 2024-W05. Winter,
 /// so London time is UTC and the week runs 29 Jan 00:00Z to 5 Feb 00:00Z.
@@ -50,58 +28,12 @@ fn week(text: &str) -> IsoWeek {
     text.parse().unwrap()
 }
 
+/// The server with a leader's (viewer) token and an intake token, after a
+/// week of work (see [`TestApp::seed`]).
 async fn spawn_app(database_url: String) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::config_in(dir.path(), &database_url);
-    let settings: Settings = config::load(&path, Vec::new()).unwrap();
-    let params = ReportParams::new(
-        settings.time_zone,
-        settings.marking(),
-        settings.config.safeguarding.referral_within,
-    );
-    let store = store::connect(&database_url, 4).await.unwrap();
-    store.migrate().await.unwrap();
-    let clock = ManualClock::new(week_05_monday());
-    let (viewer, hash) = ocset_scheduler::tokens::generate();
-    let record = ApiToken {
-        name: "leaders".into(),
-        role: Role::Viewer,
-        created_at: week_05_monday(),
-        revoked_at: None,
-    };
-    store
-        .create_token(&record, &hash, &Actor::named("test"))
-        .await
-        .unwrap();
-    let (intake, hash) = ocset_scheduler::tokens::generate();
-    let record = ApiToken {
-        name: "intake".into(),
-        role: Role::Intake,
-        created_at: week_05_monday(),
-        revoked_at: None,
-    };
-    store
-        .create_token(&record, &hash, &Actor::named("test"))
-        .await
-        .unwrap();
-    let ledger = Ledger::new(store.clone(), Arc::new(settings), Arc::new(clock.clone()));
-    let app = Application::build(ledger, "127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
-    let app = TestApp {
-        base,
-        http: reqwest::Client::new(),
-        clock,
-        store,
-        params,
-        viewer,
-        _stop: stop,
-        _dir: dir,
-    };
-    app.seed(&intake).await;
+    let tokens = [(Role::Viewer, "leaders"), (Role::Intake, "intake")];
+    let app = common::app::spawn_app(&database_url, week_05_monday(), &tokens).await;
+    app.seed().await;
     app
 }
 
@@ -109,7 +41,8 @@ impl TestApp {
     /// Drives a week of work through the API with the clock: three packages
     /// received in W05, one enforced within its timescale, one very high
     /// left past its 48 hours. Then the clock stands after W05's end.
-    async fn seed(&self, intake: &str) {
+    async fn seed(&self) {
+        let intake = self.token(Role::Intake);
         let receive = |reference: &str, grade: &str, lpa: &str, stage: &str| {
             json!({"reference": reference, "risk_grade": grade,
                    "received_at": self.clock_now().to_rfc3339(), "lpa": lpa, "stage": stage})
@@ -147,7 +80,7 @@ impl TestApp {
         self.clock.now()
     }
 
-    async fn get_as(&self, query: &str, token: Option<&str>) -> Response {
+    async fn weekly_as(&self, query: &str, token: Option<&str>) -> Response {
         let request = self
             .http
             .get(format!("{}/api/v1/reports/weekly{query}", self.base));
@@ -161,15 +94,21 @@ impl TestApp {
     }
 
     /// The weekly report as a viewer asks for it.
-    async fn get(&self, query: &str) -> Response {
-        self.get_as(query, Some(&self.viewer)).await
+    async fn weekly(&self, query: &str) -> Response {
+        self.weekly_as(query, Some(self.token(Role::Viewer))).await
     }
 
     /// The report built straight from the store, as the handler should.
     async fn model(&self, week: IsoWeek) -> report::WeeklyReport {
-        let until = week.ends_at(self.params.time_zone);
+        let settings = &self.settings;
+        let params = ReportParams::new(
+            settings.time_zone,
+            settings.marking(),
+            settings.config.safeguarding.referral_within,
+        );
+        let until = week.ends_at(params.time_zone);
         let events = self.store.events_before(until).await.unwrap();
-        report::WeeklyReport::build(week, &events, &self.params)
+        report::WeeklyReport::build(week, &events, &params)
     }
 
     async fn audit(&self) -> Vec<AuditRecord> {
@@ -198,7 +137,7 @@ on_both_backends!(
 );
 
 async fn the_json_report_is_the_model_for_the_week(app: TestApp) {
-    let response = app.get("?week=2024-W05&format=json").await;
+    let response = app.weekly("?week=2024-W05&format=json").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/json");
     let got: Value = response.json().await.unwrap();
@@ -222,12 +161,12 @@ async fn the_json_report_is_the_model_for_the_week(app: TestApp) {
     assert_eq!(open, ["WR-2", "WR-3"]);
 
     // JSON is the default rendering.
-    let default: Value = app.get("?week=2024-W05").await.json().await.unwrap();
+    let default: Value = app.weekly("?week=2024-W05").await.json().await.unwrap();
     assert_eq!(default, expected);
 }
 
 async fn the_csv_report_is_an_attachment_of_the_open_packages(app: TestApp) {
-    let response = app.get("?week=2024-W05&format=csv").await;
+    let response = app.weekly("?week=2024-W05&format=csv").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()["content-type"],
@@ -245,31 +184,51 @@ async fn the_csv_report_is_an_attachment_of_the_open_packages(app: TestApp) {
 
 async fn a_token_is_needed_and_a_viewer_may_read(app: TestApp) {
     let before = app.audit().await.len();
-    let none = app.get_as("?week=2024-W05", None).await;
+    let none = app.weekly_as("?week=2024-W05", None).await;
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
     let body: Value = none.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthorized", "{body}");
-    let bad = app.get_as("?week=2024-W05", Some("not-a-token")).await;
+    let bad = app.weekly_as("?week=2024-W05", Some("not-a-token")).await;
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.audit().await.len(), before, "no read, no audit line");
 
     // The viewer role is the lowest: a leader's token reads the report.
-    let viewer = app.get("?week=2024-W05").await;
+    let viewer = app.weekly("?week=2024-W05").await;
     assert_eq!(viewer.status(), StatusCode::OK);
 }
 
 async fn bad_weeks_and_formats_are_refused_and_only_good_reads_audited(app: TestApp) {
     let before = app.audit().await.len();
-    assert_refused(app.get("?week=2024-W99").await, "week", "not an ISO week").await;
-    assert_refused(app.get("?week=banana").await, "week", "not an ISO week").await;
-    assert_refused(app.get("?week=").await, "week", "not an ISO week").await;
+    assert_refused(
+        app.weekly("?week=2024-W99").await,
+        "week",
+        "not an ISO week",
+    )
+    .await;
+    assert_refused(app.weekly("?week=banana").await, "week", "not an ISO week").await;
+    assert_refused(app.weekly("?week=").await, "week", "not an ISO week").await;
     // W06 is running at the clock's Monday noon; W07 is still to come.
-    assert_refused(app.get("?week=2024-W06").await, "week", "has not ended yet").await;
-    assert_refused(app.get("?week=2024-W07").await, "week", "has not ended yet").await;
-    assert_refused(app.get("?week=2024-W05&format=pdf").await, "format", "pdf").await;
+    assert_refused(
+        app.weekly("?week=2024-W06").await,
+        "week",
+        "has not ended yet",
+    )
+    .await;
+    assert_refused(
+        app.weekly("?week=2024-W07").await,
+        "week",
+        "has not ended yet",
+    )
+    .await;
+    assert_refused(
+        app.weekly("?week=2024-W05&format=pdf").await,
+        "format",
+        "pdf",
+    )
+    .await;
     // Unknown parameters are refused, as everywhere in the API.
     assert_refused(
-        app.get("?week=2024-W05&lpa=Dudley").await,
+        app.weekly("?week=2024-W05&lpa=Dudley").await,
         "lpa",
         "unknown field",
     )
@@ -286,7 +245,7 @@ async fn bad_weeks_and_formats_are_refused_and_only_good_reads_audited(app: Test
             "{}/api/v1/reports/weekly?week=2024-W05&format=csv",
             app.base
         ))
-        .bearer_auth(&app.viewer)
+        .bearer_auth(app.token(Role::Viewer))
         .header("x-request-id", "req-weekly-1")
         .send()
         .await
@@ -304,7 +263,7 @@ async fn bad_weeks_and_formats_are_refused_and_only_good_reads_audited(app: Test
 }
 
 async fn the_default_week_is_the_last_complete_one(app: TestApp) {
-    let report: Value = app.get("").await.json().await.unwrap();
+    let report: Value = app.weekly("").await.json().await.unwrap();
     assert_eq!(report["week"], "2024-W05");
     let expected: Value =
         serde_json::from_str(&render::json(&app.model(week("2024-W05")).await)).unwrap();
@@ -314,13 +273,18 @@ async fn the_default_week_is_the_last_complete_one(app: TestApp) {
     // running and not the default; at its end it has ended and is.
     let w06_ends = utc("2024-02-12T00:00:00Z");
     app.clock.set(w06_ends - Duration::seconds(1));
-    assert_refused(app.get("?week=2024-W06").await, "week", "has not ended yet").await;
-    let report: Value = app.get("").await.json().await.unwrap();
+    assert_refused(
+        app.weekly("?week=2024-W06").await,
+        "week",
+        "has not ended yet",
+    )
+    .await;
+    let report: Value = app.weekly("").await.json().await.unwrap();
     assert_eq!(report["week"], "2024-W05");
     app.clock.set(w06_ends);
-    let report: Value = app.get("").await.json().await.unwrap();
+    let report: Value = app.weekly("").await.json().await.unwrap();
     assert_eq!(report["week"], "2024-W06");
-    assert_eq!(app.get("?week=2024-W06").await.status(), StatusCode::OK);
+    assert_eq!(app.weekly("?week=2024-W06").await.status(), StatusCode::OK);
 }
 
 async fn the_report_is_documented_and_routed(app: TestApp) {

@@ -5,45 +5,23 @@
 //! Europe/London (to ppu_slt and acc_crime) and a daily one at 08:00 (to
 //! the OCSET sergeants, Birmingham's separately).
 
-#[macro_use]
-mod common;
-
+use crate::common;
+use crate::common::parts::{instance, World};
+use crate::common::utc;
 use chrono::{DateTime, Duration, Utc};
-use common::parts::{instance, Instance};
-use common::smtp::{parse_mail, ParsedMail, TestSmtp};
-use ocset_scheduler::clock::ManualClock;
-use ocset_scheduler::config::Settings;
 use ocset_scheduler::domain::RiskGrade;
 use ocset_scheduler::intake::NewPackage;
 use ocset_scheduler::store::Actor;
-use std::sync::Arc;
 
 const SLT: &str = "ppu.slt@force.example";
 const ACC: &str = "acc.crime.office@force.example";
 const SERGEANTS: &str = "ocset.sergeants@force.example";
 const BIRMINGHAM_SERGEANTS: &str = "birmingham.ocset.sergeants@force.example";
 
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-struct World {
-    smtp: TestSmtp,
-    clock: ManualClock,
-    settings: Arc<Settings>,
-    url: String,
-    instance: Instance,
-    _dir: tempfile::TempDir,
-}
-
 /// A ledger with packages in Birmingham and Coventry, one of them breached
 /// early in March 2024 (the clock starts on Friday 1 March 2024).
 async fn world(url: String) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let smtp = TestSmtp::start().await;
-    let settings = Arc::new(common::smtp_settings(dir.path(), &url, smtp.port()));
-    let clock = ManualClock::new(utc("2024-03-01T09:00:00Z"));
-    let instance = instance(settings.clone(), &url, &clock, "worker-a").await;
+    let w = World::start(url, utc("2024-03-01T09:00:00Z")).await;
     for (reference, grade, lpa, received) in [
         (
             "BHM-1",
@@ -67,32 +45,16 @@ async fn world(url: String) -> World {
             stage: "awaiting_enforcement".into(),
             ..NewPackage::default()
         };
-        instance
+        w.instance
             .ledger
             .create(&input, &Actor::named("test"))
             .await
             .unwrap();
     }
-    World {
-        smtp,
-        clock,
-        settings,
-        url,
-        instance,
-        _dir: dir,
-    }
+    w
 }
 
 impl World {
-    fn mail_to(&self, address: &str) -> Vec<ParsedMail> {
-        self.smtp
-            .messages()
-            .into_iter()
-            .filter(|m| m.to.join(",") == address)
-            .map(|m| parse_mail(&m.data))
-            .collect()
-    }
-
     /// Runs the digest job at `at` and delivers what it queued; returns how
     /// many messages it queued.
     async fn run_at(&self, at: DateTime<Utc>) -> usize {

@@ -3,13 +3,11 @@
 //! webhooks to an axum server, each failure sorted into worth retrying or
 //! not.
 
-mod common;
-
+use crate::common::smtp::{parse_mail, TestSmtp};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use common::smtp::{parse_mail, TestSmtp};
 use hmac::{Hmac, Mac};
 use ocset_scheduler::domain::{RiskGrade, Stage};
 use ocset_scheduler::notify::config::{

@@ -1,6 +1,8 @@
 //! The service's moving parts over one database, as `serve` builds them,
 //! but driven by the test: a step is a call, and the clock is the test's.
 
+use super::smtp::{parse_mail, ParsedMail, TestSmtp};
+use chrono::{DateTime, Utc};
 use ocset_scheduler::clock::{Clock, ManualClock};
 use ocset_scheduler::config::Settings;
 use ocset_scheduler::digest::job::DigestJob;
@@ -48,5 +50,59 @@ pub fn instance_over(
         scheduler: Scheduler::new(store.clone(), settings.clone(), clock.clone()),
         digests: DigestJob::new(store.clone(), settings.clone(), clock.clone()),
         dispatcher: Dispatcher::new(store, notifier, clock, &settings.config.delivery, worker),
+    }
+}
+
+/// One instance over a new database at `url`, mailing by SMTP to a test
+/// server, with the clock the test's: what the escalation and digest tests
+/// step through.
+pub struct World {
+    /// The SMTP server the instance mails.
+    pub smtp: TestSmtp,
+    pub clock: ManualClock,
+    /// The shipped configuration, mailing `smtp`.
+    pub settings: Arc<Settings>,
+    /// The database's URL, for a second instance.
+    pub url: String,
+    /// The instance, as worker `worker-a`.
+    pub instance: Instance,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    /// Starts the SMTP server and the instance over `url`, with the clock at
+    /// `start`.
+    pub async fn start(url: String, start: DateTime<Utc>) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = TestSmtp::start().await;
+        let settings = Arc::new(super::smtp_settings(dir.path(), &url, smtp.port()));
+        let clock = ManualClock::new(start);
+        let instance = instance(settings.clone(), &url, &clock, "worker-a").await;
+        World {
+            smtp,
+            clock,
+            settings,
+            url,
+            instance,
+            _dir: dir,
+        }
+    }
+
+    /// Every message received, parsed, with its envelope recipients.
+    pub fn mail(&self) -> Vec<(String, ParsedMail)> {
+        self.smtp
+            .messages()
+            .into_iter()
+            .map(|m| (m.to.join(","), parse_mail(&m.data)))
+            .collect()
+    }
+
+    /// The messages received for exactly `address`, parsed.
+    pub fn mail_to(&self, address: &str) -> Vec<ParsedMail> {
+        self.mail()
+            .into_iter()
+            .filter(|(to, _)| to == address)
+            .map(|(_, m)| m)
+            .collect()
     }
 }

@@ -2,9 +2,7 @@
 //! SQLite file (and on PostgreSQL), and `cli::run` in-process where the test
 //! must control the clock.
 
-mod common;
-
-use chrono::{DateTime, Utc};
+use crate::common::{self, utc};
 use ocset_scheduler::cli::{self, Command, DigestAction, DigestFormat, ListArgs};
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config;
@@ -616,10 +614,6 @@ fn token_commands_refuse_bad_names_roles_and_unknown_tokens() {
     );
     let audit = stdout(&ocset(dir.path(), &config, &["audit"], &[]));
     assert!(audit.contains("0 line(s)"), "nothing was written: {audit}");
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
 }
 
 async fn run(

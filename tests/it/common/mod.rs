@@ -1,14 +1,21 @@
 //! Helpers shared by the integration tests: a throwaway PostgreSQL database
-//! per test, a project configuration pointed at a temporary folder, and a
-//! real SMTP server ([`smtp`]), and the service's parts driven step by step
-//! ([`parts`]).
+//! per test, a project configuration pointed at a temporary folder, a
+//! real SMTP server ([`smtp`]), the service's parts driven step by step
+//! ([`parts`]), and the HTTP API on port 0 ([`app`]).
 
-#![allow(dead_code)] // each test file uses a different part of this module
+#![allow(dead_code)] // the bench example includes this file and uses part of it
 
+pub mod app;
 pub mod parts;
 pub mod smtp;
 
+use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
+
+/// An instant written in RFC 3339.
+pub fn utc(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
 
 /// The server the PostgreSQL tests use.
 pub fn postgres_admin_url() -> String {
@@ -103,7 +110,6 @@ pub fn config_in(dir: &Path, database_url: &str) -> PathBuf {
 /// The shipped configuration over `url` (written into `dir`), mailing by
 /// SMTP without TLS to the test server on `smtp_port`, with links to a
 /// case system.
-#[allow(dead_code)] // not every test file mails
 pub fn smtp_settings(dir: &Path, url: &str, smtp_port: u16) -> ocset_scheduler::config::Settings {
     let path = config_in(dir, url);
     let env = vec![
@@ -134,8 +140,10 @@ pub fn sqlite_url(dir: &Path) -> String {
 /// Generates, for each case, a test on SQLite (a file in a temporary
 /// folder) and one on PostgreSQL (a database made for it and dropped after):
 /// `on_both_backends!(setup; case_a, case_b)` runs `case(setup(url).await)`.
-/// Use it after `#[macro_use] mod common;`.
-#[allow(unused_macros)] // not every test file runs cases on both backends
+/// The tests are named `<module>::sqlite::<case>` and
+/// `<module>::postgres::<case>`. `main.rs` declares `common` first, with
+/// `#[macro_use]`, so every module can call it.
+#[allow(unused_macros)] // unused in the bench example, which includes this file
 macro_rules! on_both_backends {
     ($setup:ident; $($case:ident),* $(,)?) => {
         mod sqlite {
@@ -143,7 +151,7 @@ macro_rules! on_both_backends {
                 #[tokio::test]
                 async fn $case() {
                     let dir = tempfile::tempdir().unwrap();
-                    let url = super::common::sqlite_url(dir.path());
+                    let url = crate::common::sqlite_url(dir.path());
                     super::$case(super::$setup(url).await).await;
                 }
             )*
@@ -152,7 +160,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    super::common::with_postgres(|url| async move {
+                    crate::common::with_postgres(|url| async move {
                         super::$case(super::$setup(url).await).await;
                     })
                     .await;

@@ -5,20 +5,16 @@
 //! dispatcher drain at the clock's "now", as the service loop does when it
 //! wakes.
 
-#[macro_use]
-mod common;
-
+use crate::common;
+use crate::common::parts::{instance, Instance, World};
+use crate::common::smtp::{parse_mail, ParsedMail};
+use crate::common::utc;
 use chrono::{DateTime, Duration, Utc};
-use common::parts::{instance, Instance};
-use common::smtp::{parse_mail, ParsedMail, TestSmtp};
-use ocset_scheduler::clock::ManualClock;
-use ocset_scheduler::config::Settings;
 use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
 use ocset_scheduler::intake::NewPackage;
 use ocset_scheduler::outbox::Deliver;
 use ocset_scheduler::service;
 use ocset_scheduler::store::Actor;
-use std::sync::Arc;
 
 const SERGEANTS: &str = "ocset.sergeants@force.example";
 const BIRMINGHAM_SERGEANTS: &str = "birmingham.ocset.sergeants@force.example";
@@ -26,38 +22,13 @@ const INSPECTOR: &str = "ocset.inspector@force.example";
 const SLT: &str = "ppu.slt@force.example";
 const OFFICER: &str = "pc.one@force.police.uk";
 
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
 /// A Monday in January: GMT, so local and UTC times agree.
 fn start() -> DateTime<Utc> {
     utc("2024-01-08T09:00:00Z")
 }
 
-struct World {
-    smtp: TestSmtp,
-    clock: ManualClock,
-    settings: Arc<Settings>,
-    url: String,
-    instance: Instance,
-    _dir: tempfile::TempDir,
-}
-
 async fn world(url: String) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let smtp = TestSmtp::start().await;
-    let settings = Arc::new(common::smtp_settings(dir.path(), &url, smtp.port()));
-    let clock = ManualClock::new(start());
-    let instance = instance(settings.clone(), &url, &clock, "worker-a").await;
-    World {
-        smtp,
-        clock,
-        settings,
-        url,
-        instance,
-        _dir: dir,
-    }
+    World::start(url, start()).await
 }
 
 impl Instance {
@@ -109,23 +80,6 @@ impl World {
 
     fn clock_now(&self) -> DateTime<Utc> {
         ocset_scheduler::clock::Clock::now(&self.clock)
-    }
-
-    /// Every message received, parsed, with its envelope recipient.
-    fn mail(&self) -> Vec<(String, ParsedMail)> {
-        self.smtp
-            .messages()
-            .into_iter()
-            .map(|m| (m.to.join(","), parse_mail(&m.data)))
-            .collect()
-    }
-
-    fn mail_to(&self, address: &str) -> Vec<ParsedMail> {
-        self.mail()
-            .into_iter()
-            .filter(|(to, _)| to == address)
-            .map(|(_, m)| m)
-            .collect()
     }
 }
 

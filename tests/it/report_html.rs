@@ -6,8 +6,7 @@
 //! trend chart to scale, and hold nothing Outlook drops or fetches
 //! (scripts, SVG, images, style sheets, outside resources).
 
-mod common;
-
+use crate::common::{self, utc};
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config;
@@ -26,10 +25,6 @@ const MARKING: &str = "OFFICIAL-SENSITIVE";
 
 /// An acknowledgement note with characters HTML gives a meaning to.
 const NOTE: &str = "Warrant <b>refused</b> & \"re-applying\" Friday";
-
-fn utc(text: &str) -> DateTime<Utc> {
-    text.parse().unwrap()
-}
 
 /// A Wednesday: the last complete week is 2026-W47, and the demo data,
 /// relative to now, reach into it and have packages breached and due.

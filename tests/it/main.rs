@@ -1,0 +1,20 @@
+//! The integration tests, as one test binary so that the suite links once
+//! (`cargo test` builds `tests/it` as the target `it`). Each module is what
+//! used to be its own binary; [`common`] holds the helpers they share.
+//!
+//! Run one part with a filter, e.g. `cargo test --test it escalation::` or
+//! `cargo test --test it store_conformance::outbox::`; skip the PostgreSQL
+//! half with `cargo test -- --skip postgres`.
+
+// First, so that its macro (`on_both_backends!`) is in scope below.
+#[macro_use]
+mod common;
+
+mod api;
+mod cli;
+mod digest;
+mod escalation;
+mod notify;
+mod report_html;
+mod reports_api;
+mod store_conformance;
