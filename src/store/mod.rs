@@ -30,11 +30,23 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
-mod ledger;
+mod audit;
+mod dialect;
+mod digests;
+mod escalations;
+mod events;
+mod listing;
+mod outbox;
+mod packages;
 pub mod postgres;
 mod rows;
 mod sql;
+mod sql_store;
 pub mod sqlite;
+mod tokens;
+
+pub use dialect::Dialect;
+pub use sql_store::SqlStore;
 
 /// A write to the ledger: a package's state after a change, the event that
 /// records the change, and the next instant the scheduler must look at it.

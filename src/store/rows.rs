@@ -23,7 +23,7 @@ pub fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
-/// One row of `packages`, as [`super::sql::package_row_columns!`] selects it.
+/// One row of `packages`, as [`super::sql::PACKAGE_ROW_COLUMNS`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PackageRow {
     /// The row's key, which events refer to.
@@ -49,7 +49,7 @@ pub struct PackageRow {
 }
 
 /// One row of `package_events` with its package's reference, as
-/// [`super::sql::SELECT_EVENTS`] selects it.
+/// [`super::events::SELECT_EVENTS`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
     id: i64,
@@ -216,7 +216,7 @@ impl TryFrom<EventRow> for LedgerEvent {
 }
 
 /// A package's columns as written, borrowed from the package; bound by
-/// [`super::sql::bind_package_values!`].
+/// `SqlStore::bind_package_values` (`packages.rs`).
 #[derive(Debug, Clone)]
 pub struct PackageValues<'a> {
     pub(super) reference: &'a str,
@@ -278,7 +278,7 @@ impl<'a> PackageValues<'a> {
     }
 }
 
-/// An event's columns as written; bound by [`super::sql::bind_event_values!`].
+/// An event's columns as written; bound by `SqlStore::bind_event_values` (`events.rs`).
 #[derive(Debug, Clone)]
 pub struct EventValues<'a> {
     pub(super) package_id: i64,
@@ -319,7 +319,7 @@ impl<'a> EventValues<'a> {
 }
 
 /// What the lines of one audit statement share; bound by
-/// [`super::sql::bind_audit_values!`], the references following.
+/// `SqlStore::bind_audit_values` (`audit.rs`), the references following.
 #[derive(Debug, Clone)]
 pub struct AuditValues<'a> {
     pub(super) at: DateTime<Utc>,
@@ -347,7 +347,7 @@ impl<'a> AuditValues<'a> {
     }
 }
 
-/// One row of `audit_log`, as [`super::sql::SELECT_AUDIT_LOG`] selects it.
+/// One row of `audit_log`, as [`super::audit::SELECT_AUDIT_LOG`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
     id: i64,
@@ -399,7 +399,7 @@ impl TryFrom<TokenRow> for ApiToken {
     }
 }
 
-/// One group of [`super::sql::position`].
+/// One group of [`super::listing::position`].
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PositionGroupRow {
     stage: String,
@@ -484,7 +484,7 @@ pub const ESCALATION_SUPERSEDED: &str = "superseded";
 pub const ESCALATION_NO_RECIPIENTS: &str = "no_recipients";
 
 /// An escalation's columns as written; bound by
-/// [`super::sql::bind_escalation_values!`].
+/// `SqlStore::bind_escalation_values` (`escalations.rs`).
 #[derive(Debug, Clone)]
 pub struct EscalationValues<'a> {
     pub(super) package_id: i64,
@@ -517,7 +517,7 @@ impl<'a> EscalationValues<'a> {
     }
 }
 
-/// One row of `escalations`, as [`super::sql::SELECT_ESCALATIONS`] selects it.
+/// One row of `escalations`, as [`super::escalations::SELECT_ESCALATIONS`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EscalationRow {
     /// The row's key, which deliveries refer to.
@@ -553,7 +553,7 @@ impl EscalationRow {
 }
 
 /// One message carrying an escalation, as
-/// [`super::sql::SELECT_ESCALATION_DELIVERIES`] selects it.
+/// [`super::escalations::SELECT_ESCALATION_DELIVERIES`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRow {
     /// The escalation it carries.
@@ -582,7 +582,7 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
     }
 }
 
-/// The tail of a destination's queue ([`super::sql::select_queue_tail!`]).
+/// The tail of a destination's queue ([`super::outbox::SELECT_QUEUE_TAIL`]).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct QueueTailRow {
     id: i64,
@@ -633,7 +633,7 @@ impl TryFrom<OutboxRow> for OutboxMessage {
     }
 }
 
-/// One group of [`super::sql::DELIVERY_COUNTS`]: a status, its messages,
+/// One group of [`super::outbox::DELIVERY_COUNTS`]: a status, its messages,
 /// and their attempts beyond the first.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryCountRow {
