@@ -4,13 +4,15 @@
 //! the pass, all in one transaction; and the reads that show what it did.
 
 use super::dialect::Dialect;
-use super::rows::{self, stored_instant, DeliveryRow, EscalationRow, EscalationValues, PackageRow};
+use super::rows::{
+    corrupt, parse_json, parse_variant, stored_instant, stored_u32, variant_name, PackageRow,
+};
 use super::sql::{as_str, join, joined_len, PACKAGE_ROW_COLUMNS};
 use super::{
-    ComposeFn, DeliveryRecord, EscalationRecord, PassReport, PlanFn, RecordedEscalation,
-    SchedulerStatus, SqlStore, StoreError,
+    ComposeFn, DeliveryRecord, EscalationDraft, EscalationRecord, PassReport, PlanFn,
+    RecordedEscalation, SchedulerStatus, SqlStore, StoreError,
 };
-use crate::domain::{Package, Reference};
+use crate::domain::{Package, PackageClock, Reference};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
 use sqlx::query::QueryScalar;
@@ -69,6 +71,123 @@ pub const SELECT_ESCALATION_DELIVERIES: &str = "SELECT l.escalation_id, o.id AS 
      JOIN outbox_escalations l ON l.escalation_id = e.id \
      JOIN outbox o ON o.id = l.outbox_id \
      WHERE p.reference = $1 ORDER BY l.escalation_id, o.id";
+
+/// How an escalation is recorded: the status column of `escalations`.
+pub fn escalation_status(draft: &EscalationDraft) -> &'static str {
+    if draft.due.superseded {
+        ESCALATION_SUPERSEDED
+    } else if draft.destinations.is_empty() {
+        ESCALATION_NO_RECIPIENTS
+    } else {
+        ESCALATION_NOTIFIED
+    }
+}
+
+/// Queued for its recipients.
+pub const ESCALATION_NOTIFIED: &str = "notified";
+/// A warning overtaken by the breach: recorded, not sent.
+pub const ESCALATION_SUPERSEDED: &str = "superseded";
+/// Nobody to tell: recorded, not sent.
+pub const ESCALATION_NO_RECIPIENTS: &str = "no_recipients";
+
+/// An escalation's columns as written; bound by
+/// [`SqlStore::bind_escalation_values`].
+#[derive(Debug, Clone)]
+pub struct EscalationValues<'a> {
+    pub(super) package_id: i64,
+    pub(super) level: &'a str,
+    pub(super) clock: String,
+    pub(super) occurrence: i64,
+    pub(super) clock_due_at: DateTime<Utc>,
+    pub(super) due_at: DateTime<Utc>,
+    pub(super) relation: String,
+    pub(super) status: &'static str,
+    pub(super) recorded_at: DateTime<Utc>,
+}
+
+impl<'a> EscalationValues<'a> {
+    /// The row that records `draft` for package row `package_id`.
+    pub fn new(package_id: i64, draft: &'a EscalationDraft, recorded_at: DateTime<Utc>) -> Self {
+        let due = &draft.due;
+        Self {
+            package_id,
+            level: due.level.as_str(),
+            clock: variant_name(&due.clock),
+            occurrence: i64::from(due.occurrence),
+            // Cut as every stored time is: the unique key compares them.
+            clock_due_at: stored_instant(due.clock_due_at),
+            due_at: stored_instant(due.due_at),
+            relation: variant_name(&due.relation),
+            status: escalation_status(draft),
+            recorded_at: stored_instant(recorded_at),
+        }
+    }
+}
+
+/// One row of `escalations`, as [`SELECT_ESCALATIONS`] selects it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EscalationRow {
+    /// The row's key, which deliveries refer to.
+    pub id: i64,
+    level: String,
+    clock: String,
+    occurrence: i64,
+    clock_due_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    status: String,
+    recorded_at: DateTime<Utc>,
+}
+
+impl EscalationRow {
+    /// The record, with its deliveries.
+    pub fn into_record(
+        self,
+        deliveries: Vec<DeliveryRecord>,
+    ) -> Result<EscalationRecord, StoreError> {
+        let at = format!("escalation {}", self.id);
+        Ok(EscalationRecord {
+            clock: parse_variant::<PackageClock>(&self.clock)
+                .map_err(|e| corrupt(&at, "clock", e))?,
+            occurrence: stored_u32(&at, "occurrence", self.occurrence)?,
+            level: self.level,
+            clock_due_at: self.clock_due_at,
+            due_at: self.due_at,
+            status: self.status,
+            recorded_at: self.recorded_at,
+            deliveries,
+        })
+    }
+}
+
+/// One message carrying an escalation, as
+/// [`SELECT_ESCALATION_DELIVERIES`] selects it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRow {
+    /// The escalation it carries.
+    pub escalation_id: i64,
+    message_id: i64,
+    destination: String,
+    status: String,
+    attempts: i64,
+    sent_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+}
+
+impl TryFrom<DeliveryRow> for DeliveryRecord {
+    type Error = StoreError;
+
+    fn try_from(row: DeliveryRow) -> Result<Self, StoreError> {
+        let at = format!("outbox message {}", row.message_id);
+        Ok(DeliveryRecord {
+            message_id: row.message_id,
+            destination: parse_json(&at, "destination", &row.destination)?,
+            status: row.status,
+            attempts: stored_u32(&at, "attempts", row.attempts)?,
+            sent_at: row.sent_at,
+            last_error: row.last_error,
+        })
+    }
+}
 
 impl<DB> SqlStore<DB>
 where
@@ -147,12 +266,12 @@ where
                 let Some(id) = inserted else { continue };
                 report.recorded += 1;
                 match status {
-                    rows::ESCALATION_NOTIFIED => recorded.push(RecordedEscalation {
+                    ESCALATION_NOTIFIED => recorded.push(RecordedEscalation {
                         id,
                         destinations: draft.destinations,
                         item: draft.item,
                     }),
-                    rows::ESCALATION_SUPERSEDED => report.superseded += 1,
+                    ESCALATION_SUPERSEDED => report.superseded += 1,
                     _ => {}
                 }
             }

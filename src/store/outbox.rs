@@ -5,10 +5,10 @@
 //! still to be sent, so the history costs the claims nothing.
 
 use super::dialect::Dialect;
-use super::rows::{json_text, stored_instant, DeliveryCountRow, OutboxRow, QueueTailRow};
+use super::rows::{corrupt, json_text, parse_json, stored_instant, stored_u32};
 use super::sql::{as_str, join, joined_len, values_groups, LOOKUP_CHUNK};
 use super::{DeliveryOutcome, DeliveryStats, OutboxDraft, OutboxMessage, SqlStore, StoreError};
-use crate::notify::Payload;
+use crate::notify::{Notice, Payload};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
@@ -132,6 +132,89 @@ pub const DELIVERY_COUNTS: &str = "SELECT status, COUNT(*) AS messages, \
 /// status index).
 pub const OLDEST_UNDELIVERED: &str =
     "SELECT MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending')";
+
+/// The tail of a destination's queue ([`SELECT_QUEUE_TAIL`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueueTailRow {
+    id: i64,
+    status: String,
+    attempts: i64,
+    notice: String,
+}
+
+impl QueueTailRow {
+    /// The message's id and its notice, when a newer notice may join it:
+    /// it waits untried (a message being sent, or waiting to be tried
+    /// again, is left as it is) and carries a notice, not a digest.
+    pub fn joinable(self) -> Result<Option<(i64, Notice)>, StoreError> {
+        if self.status != "pending" || self.attempts != 0 {
+            return Ok(None);
+        }
+        let at = format!("outbox message {}", self.id);
+        Ok(match parse_json(&at, "notice", &self.notice)? {
+            Payload::Notice(notice) => Some((self.id, notice)),
+            Payload::Digest(_) => None,
+        })
+    }
+}
+
+/// A claimed message, as the claim returns it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    /// Its id: claims are returned in this order.
+    pub id: i64,
+    destination: String,
+    notice: String,
+    attempts: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<OutboxRow> for OutboxMessage {
+    type Error = StoreError;
+
+    fn try_from(row: OutboxRow) -> Result<Self, StoreError> {
+        let at = format!("outbox message {}", row.id);
+        Ok(OutboxMessage {
+            id: row.id,
+            destination: parse_json(&at, "destination", &row.destination)?,
+            payload: parse_json(&at, "notice", &row.notice)?,
+            attempts: stored_u32(&at, "attempts", row.attempts)?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// One group of [`DELIVERY_COUNTS`]: a status, its messages,
+/// and their attempts beyond the first.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryCountRow {
+    status: String,
+    messages: i64,
+    retries: i64,
+}
+
+impl DeliveryCountRow {
+    /// Adds this group to `stats`.
+    pub fn add_to(&self, stats: &mut DeliveryStats) -> Result<(), StoreError> {
+        // COUNT and a sum of positive terms are never negative.
+        let messages = self.messages.unsigned_abs();
+        match self.status.as_str() {
+            "pending" => stats.pending += messages,
+            "sending" => stats.sending += messages,
+            "sent" => stats.sent += messages,
+            "dead" => stats.dead += messages,
+            other => {
+                return Err(corrupt(
+                    "outbox",
+                    "status",
+                    format!("{other:?} is not a delivery status"),
+                ))
+            }
+        }
+        stats.retries += self.retries.unsigned_abs();
+        Ok(())
+    }
+}
 
 impl<DB> SqlStore<DB>
 where

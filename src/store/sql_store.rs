@@ -2,10 +2,10 @@
 //! [`Dialect`] (see the module documentation of [`super`] for why generic
 //! code rather than a macro or one copy per backend).
 //!
-//! The methods live by concern in `packages.rs`, `events.rs`, `audit.rs`,
-//! `tokens.rs`, `escalations.rs`, `outbox.rs` and `digests.rs`, each an
-//! `impl<DB> SqlStore<DB>` block; the [`Store`] impl below only forwards to
-//! them. Each block repeats the same `where` clause: the sqlx capabilities
+//! The methods live by concern in `packages.rs`, `events.rs`,
+//! `listing.rs`, `audit.rs`, `tokens.rs`, `escalations.rs`, `outbox.rs` and
+//! `digests.rs`, each an `impl<DB> SqlStore<DB>` block; the [`Store`] impl
+//! below only forwards to them. Each block repeats the same `where` clause: the sqlx capabilities
 //! the shared code uses (an executor on a connection, arguments, and
 //! encoding and decoding of the column types). Rust does not carry a trait's
 //! `where` clause over to code that names the trait (only supertraits), so
