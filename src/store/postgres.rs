@@ -5,32 +5,39 @@
 //! the other and neither is lost; changes to different packages run side by
 //! side.
 
-use super::ledger::impl_store;
-use super::StoreError;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use super::dialect::Dialect;
+use super::escalations::SELECT_DUE_PACKAGES;
+use super::outbox::{
+    CLAIM_OUTBOX_RETURNING, CLAIM_OUTBOX_SET, SELECT_CLAIMABLE_OUTBOX, SELECT_QUEUE_TAIL,
+};
+use super::packages::SELECT_PACKAGE;
+use super::sql::{as_str, join, joined_len};
+use super::{SqlStore, StoreError};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::Postgres;
 
 /// The ledger in a PostgreSQL database.
-#[derive(Debug, Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
-}
+pub type PostgresStore = SqlStore<Postgres>;
 
-impl PostgresStore {
+impl Dialect for Postgres {
     /// READ COMMITTED is enough: the row lock below serialises the writers
     /// of one package, and a locked read sees the latest committed row.
     const BEGIN_WRITE: &'static str = "BEGIN";
 
-    const LOCK_PACKAGE: &'static str =
-        concat!(super::sql::select_package_by_reference!(), " FOR UPDATE");
+    const LOCK_PACKAGE: &'static str = {
+        const PARTS: &[&str] = &[SELECT_PACKAGE, " FOR UPDATE"];
+        as_str(&join::<{ joined_len(PARTS) }>(PARTS))
+    };
 
     /// Large statements, since each is a round trip: 500 rows of 22 values
     /// stays far below PostgreSQL's limit of 65,535 parameters.
     const INSERT_CHUNK_ROWS: usize = 500;
 
-    /// Autovacuum keeps PostgreSQL's statistics fresh.
     /// PostgreSQL's planner picks the (deadline, reference) index itself.
-    const LIST_FROM: &'static str = " FROM packages";
+    const PACKAGE_LIST_SOURCE: &'static str = "packages";
 
+    /// Autovacuum keeps PostgreSQL's statistics fresh.
     const MAINTAIN: &'static [&'static str] = &[];
 
     /// `to_regclass` looks the table up on the search path, where sqlx
@@ -44,10 +51,10 @@ impl PostgresStore {
     /// is left for the next pass. A row another pass has just committed is
     /// checked again against `next_due_at <= now`, so it is not taken twice;
     /// the escalations' unique key would refuse the second recording anyway.
-    const CLAIM_DUE_PACKAGES: &'static str = concat!(
-        super::sql::select_due_packages!(),
-        " FOR UPDATE SKIP LOCKED"
-    );
+    const CLAIM_DUE_PACKAGES: &'static str = {
+        const PARTS: &[&str] = &[SELECT_DUE_PACKAGES, " FOR UPDATE SKIP LOCKED"];
+        as_str(&join::<{ joined_len(PARTS) }>(PARTS))
+    };
 
     /// A sequence hands out ids when rows are inserted, not when they are
     /// committed: without this, pass A could take message 10 and pass B
@@ -64,7 +71,10 @@ impl PostgresStore {
     /// commit what it adds (its claim skips a locked row, so it claims it
     /// next round); a pass that waited for a claim finds the message being
     /// sent and queues its own.
-    const QUEUE_TAIL: &'static str = concat!(super::sql::select_queue_tail!(), " FOR UPDATE");
+    const QUEUE_TAIL: &'static str = {
+        const PARTS: &[&str] = &[SELECT_QUEUE_TAIL, " FOR UPDATE"];
+        as_str(&join::<{ joined_len(PARTS) }>(PARTS))
+    };
 
     /// `FOR UPDATE SKIP LOCKED`, and why it keeps each destination in order
     /// with several dispatchers:
@@ -83,15 +93,34 @@ impl PostgresStore {
     ///
     /// MATERIALIZED: the choice is made once, before the update, whatever
     /// the planner would otherwise do with the subquery.
-    const CLAIM_OUTBOX: &'static str = concat!(
-        "WITH claimable AS MATERIALIZED (",
-        super::sql::select_claimable_outbox!(),
-        " FOR UPDATE OF o SKIP LOCKED) UPDATE outbox SET ",
-        super::sql::claim_outbox_set!(),
-        " FROM claimable WHERE outbox.id = claimable.id RETURNING ",
-        super::sql::claim_outbox_returning!()
-    );
+    const CLAIM_OUTBOX: &'static str = {
+        const PARTS: &[&str] = &[
+            "WITH claimable AS MATERIALIZED (",
+            SELECT_CLAIMABLE_OUTBOX,
+            " FOR UPDATE OF o SKIP LOCKED) UPDATE outbox SET ",
+            CLAIM_OUTBOX_SET,
+            " FROM claimable WHERE outbox.id = claimable.id RETURNING ",
+            CLAIM_OUTBOX_RETURNING,
+        ];
+        as_str(&join::<{ joined_len(PARTS) }>(PARTS))
+    };
 
+    /// One plan node a line, in the only column. With values bound, a
+    /// custom plan for those values.
+    const EXPLAIN: &'static str = "EXPLAIN ";
+    const EXPLAIN_STEP_COLUMN: usize = 0;
+
+    fn migrator() -> &'static Migrator {
+        static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+        &MIGRATOR
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl PostgresStore {
     /// Connects to the database `url` names (`postgres://user@host/db`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
@@ -99,27 +128,6 @@ impl PostgresStore {
             .connect(url)
             .await
             .map_err(StoreError::db("connecting to PostgreSQL"))?;
-        Ok(Self { pool })
-    }
-
-    /// PostgreSQL's plan for `statement` with `values` bound (a custom
-    /// plan for those values), one node a line.
-    async fn explain(
-        &self,
-        statement: &str,
-        values: &[super::sql::BindValue<'_>],
-    ) -> Result<String, StoreError> {
-        let explain = format!("EXPLAIN {statement}");
-        let query = super::sql::bind_values!(
-            sqlx::query_scalar::<_, String>(&explain),
-            values.iter().copied()
-        );
-        let lines = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db("explaining a statement"))?;
-        Ok(lines.join("\n"))
+        Ok(Self::from_pool(pool))
     }
 }
-
-impl_store!(PostgresStore, pool: PgPool, migrations: "./migrations/postgres");

@@ -3,16 +3,12 @@
 //! accept is reported as [`StoreError::Corrupt`], naming the package and the
 //! column, rather than being guessed at.
 
-use super::{
-    ApiToken, AuditRecord, DeliveryRecord, DeliveryStats, EscalationDraft, EscalationRecord,
-    LedgerEntry, LedgerEvent, OutboxMessage, PositionRow, StoreError,
-};
+use super::{ApiToken, AuditRecord, LedgerEntry, LedgerEvent, PositionRow, StoreError};
 use crate::domain::{
     Acknowledgement, ClockStop, Deadline, EventKind, Lpas, OfficerEmail, OpenStage, Outcome,
-    Package, PackageClock, PackageParts, PackageState, PolicyVersion, Reference, RiskGrade, Role,
-    Safeguarding, Stage, StopKind,
+    Package, PackageParts, PackageState, PolicyVersion, Reference, RiskGrade, Role, Safeguarding,
+    Stage, StopKind,
 };
-use crate::outbox::{Notice, Payload};
 use chrono::{DateTime, SubsecRound, Utc};
 use std::fmt::Display;
 
@@ -23,7 +19,7 @@ pub fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
-/// One row of `packages`, as [`super::sql::package_row_columns!`] selects it.
+/// One row of `packages`, as [`super::sql::PACKAGE_ROW_COLUMNS`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PackageRow {
     /// The row's key, which events refer to.
@@ -49,7 +45,7 @@ pub struct PackageRow {
 }
 
 /// One row of `package_events` with its package's reference, as
-/// [`super::sql::SELECT_EVENTS`] selects it.
+/// [`super::events::SELECT_EVENTS`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
     id: i64,
@@ -65,7 +61,7 @@ pub struct EventRow {
 }
 
 /// A stored value the domain refuses: names the row and the column.
-fn corrupt(row: &str, column: &str, problem: impl Display) -> StoreError {
+pub(super) fn corrupt(row: &str, column: &str, problem: impl Display) -> StoreError {
     StoreError::Corrupt(format!("{row}, column {column}: {problem}"))
 }
 
@@ -216,7 +212,7 @@ impl TryFrom<EventRow> for LedgerEvent {
 }
 
 /// A package's columns as written, borrowed from the package; bound by
-/// [`super::sql::bind_package_values!`].
+/// `SqlStore::bind_package_values` (`packages.rs`).
 #[derive(Debug, Clone)]
 pub struct PackageValues<'a> {
     pub(super) reference: &'a str,
@@ -278,7 +274,7 @@ impl<'a> PackageValues<'a> {
     }
 }
 
-/// An event's columns as written; bound by [`super::sql::bind_event_values!`].
+/// An event's columns as written; bound by `SqlStore::bind_event_values` (`events.rs`).
 #[derive(Debug, Clone)]
 pub struct EventValues<'a> {
     pub(super) package_id: i64,
@@ -319,7 +315,7 @@ impl<'a> EventValues<'a> {
 }
 
 /// What the lines of one audit statement share; bound by
-/// [`super::sql::bind_audit_values!`], the references following.
+/// `SqlStore::bind_audit_values` (`audit.rs`), the references following.
 #[derive(Debug, Clone)]
 pub struct AuditValues<'a> {
     pub(super) at: DateTime<Utc>,
@@ -347,7 +343,7 @@ impl<'a> AuditValues<'a> {
     }
 }
 
-/// One row of `audit_log`, as [`super::sql::SELECT_AUDIT_LOG`] selects it.
+/// One row of `audit_log`, as [`super::audit::SELECT_AUDIT_LOG`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
     id: i64,
@@ -399,7 +395,7 @@ impl TryFrom<TokenRow> for ApiToken {
     }
 }
 
-/// One group of [`super::sql::position`].
+/// One group of [`super::listing::position`].
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PositionGroupRow {
     stage: String,
@@ -432,7 +428,7 @@ impl TryFrom<PositionGroupRow> for PositionRow {
 
 /// The snake_case name serde gives a unit variant (a clock, a relation): the
 /// text stored, so the database and the domain cannot spell it differently.
-fn variant_name<T: serde::Serialize>(value: &T) -> String {
+pub(super) fn variant_name<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => name,
         // Only ever called with fieldless enums, which serialise to a string.
@@ -441,17 +437,19 @@ fn variant_name<T: serde::Serialize>(value: &T) -> String {
 }
 
 /// The unit variant stored as `name`.
-fn parse_variant<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, serde_json::Error> {
+pub(super) fn parse_variant<T: serde::de::DeserializeOwned>(
+    name: &str,
+) -> Result<T, serde_json::Error> {
     serde_json::from_value(serde_json::Value::String(name.to_string()))
 }
 
 /// A stored count or ordinal as the `u32` the domain uses.
-fn stored_u32(row: &str, column: &str, value: i64) -> Result<u32, StoreError> {
+pub(super) fn stored_u32(row: &str, column: &str, value: i64) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| corrupt(row, column, format!("{value} is out of range")))
 }
 
 /// A JSON column read back into its type.
-fn parse_json<T: serde::de::DeserializeOwned>(
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
     row: &str,
     column: &str,
     text: &str,
@@ -463,206 +461,6 @@ fn parse_json<T: serde::de::DeserializeOwned>(
 /// numbers and instants only, so serialising cannot fail.
 pub fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("destinations and notices always serialise to JSON")
-}
-
-/// How an escalation is recorded: the status column of `escalations`.
-pub fn escalation_status(draft: &EscalationDraft) -> &'static str {
-    if draft.due.superseded {
-        ESCALATION_SUPERSEDED
-    } else if draft.destinations.is_empty() {
-        ESCALATION_NO_RECIPIENTS
-    } else {
-        ESCALATION_NOTIFIED
-    }
-}
-
-/// Queued for its recipients.
-pub const ESCALATION_NOTIFIED: &str = "notified";
-/// A warning overtaken by the breach: recorded, not sent.
-pub const ESCALATION_SUPERSEDED: &str = "superseded";
-/// Nobody to tell: recorded, not sent.
-pub const ESCALATION_NO_RECIPIENTS: &str = "no_recipients";
-
-/// An escalation's columns as written; bound by
-/// [`super::sql::bind_escalation_values!`].
-#[derive(Debug, Clone)]
-pub struct EscalationValues<'a> {
-    pub(super) package_id: i64,
-    pub(super) level: &'a str,
-    pub(super) clock: String,
-    pub(super) occurrence: i64,
-    pub(super) clock_due_at: DateTime<Utc>,
-    pub(super) due_at: DateTime<Utc>,
-    pub(super) relation: String,
-    pub(super) status: &'static str,
-    pub(super) recorded_at: DateTime<Utc>,
-}
-
-impl<'a> EscalationValues<'a> {
-    /// The row that records `draft` for package row `package_id`.
-    pub fn new(package_id: i64, draft: &'a EscalationDraft, recorded_at: DateTime<Utc>) -> Self {
-        let due = &draft.due;
-        Self {
-            package_id,
-            level: due.level.as_str(),
-            clock: variant_name(&due.clock),
-            occurrence: i64::from(due.occurrence),
-            // Cut as every stored time is: the unique key compares them.
-            clock_due_at: stored_instant(due.clock_due_at),
-            due_at: stored_instant(due.due_at),
-            relation: variant_name(&due.relation),
-            status: escalation_status(draft),
-            recorded_at: stored_instant(recorded_at),
-        }
-    }
-}
-
-/// One row of `escalations`, as [`super::sql::SELECT_ESCALATIONS`] selects it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EscalationRow {
-    /// The row's key, which deliveries refer to.
-    pub id: i64,
-    level: String,
-    clock: String,
-    occurrence: i64,
-    clock_due_at: DateTime<Utc>,
-    due_at: DateTime<Utc>,
-    status: String,
-    recorded_at: DateTime<Utc>,
-}
-
-impl EscalationRow {
-    /// The record, with its deliveries.
-    pub fn into_record(
-        self,
-        deliveries: Vec<DeliveryRecord>,
-    ) -> Result<EscalationRecord, StoreError> {
-        let at = format!("escalation {}", self.id);
-        Ok(EscalationRecord {
-            clock: parse_variant::<PackageClock>(&self.clock)
-                .map_err(|e| corrupt(&at, "clock", e))?,
-            occurrence: stored_u32(&at, "occurrence", self.occurrence)?,
-            level: self.level,
-            clock_due_at: self.clock_due_at,
-            due_at: self.due_at,
-            status: self.status,
-            recorded_at: self.recorded_at,
-            deliveries,
-        })
-    }
-}
-
-/// One message carrying an escalation, as
-/// [`super::sql::SELECT_ESCALATION_DELIVERIES`] selects it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DeliveryRow {
-    /// The escalation it carries.
-    pub escalation_id: i64,
-    message_id: i64,
-    destination: String,
-    status: String,
-    attempts: i64,
-    sent_at: Option<DateTime<Utc>>,
-    last_error: Option<String>,
-}
-
-impl TryFrom<DeliveryRow> for DeliveryRecord {
-    type Error = StoreError;
-
-    fn try_from(row: DeliveryRow) -> Result<Self, StoreError> {
-        let at = format!("outbox message {}", row.message_id);
-        Ok(DeliveryRecord {
-            message_id: row.message_id,
-            destination: parse_json(&at, "destination", &row.destination)?,
-            status: row.status,
-            attempts: stored_u32(&at, "attempts", row.attempts)?,
-            sent_at: row.sent_at,
-            last_error: row.last_error,
-        })
-    }
-}
-
-/// The tail of a destination's queue ([`super::sql::select_queue_tail!`]).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct QueueTailRow {
-    id: i64,
-    status: String,
-    attempts: i64,
-    notice: String,
-}
-
-impl QueueTailRow {
-    /// The message's id and its notice, when a newer notice may join it:
-    /// it waits untried (a message being sent, or waiting to be tried
-    /// again, is left as it is) and carries a notice, not a digest.
-    pub fn joinable(self) -> Result<Option<(i64, Notice)>, StoreError> {
-        if self.status != "pending" || self.attempts != 0 {
-            return Ok(None);
-        }
-        let at = format!("outbox message {}", self.id);
-        Ok(match parse_json(&at, "notice", &self.notice)? {
-            Payload::Notice(notice) => Some((self.id, notice)),
-            Payload::Digest(_) => None,
-        })
-    }
-}
-
-/// A claimed message, as the claim returns it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OutboxRow {
-    /// Its id: claims are returned in this order.
-    pub id: i64,
-    destination: String,
-    notice: String,
-    attempts: i64,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<OutboxRow> for OutboxMessage {
-    type Error = StoreError;
-
-    fn try_from(row: OutboxRow) -> Result<Self, StoreError> {
-        let at = format!("outbox message {}", row.id);
-        Ok(OutboxMessage {
-            id: row.id,
-            destination: parse_json(&at, "destination", &row.destination)?,
-            payload: parse_json(&at, "notice", &row.notice)?,
-            attempts: stored_u32(&at, "attempts", row.attempts)?,
-            created_at: row.created_at,
-        })
-    }
-}
-
-/// One group of [`super::sql::DELIVERY_COUNTS`]: a status, its messages,
-/// and their attempts beyond the first.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DeliveryCountRow {
-    status: String,
-    messages: i64,
-    retries: i64,
-}
-
-impl DeliveryCountRow {
-    /// Adds this group to `stats`.
-    pub fn add_to(&self, stats: &mut DeliveryStats) -> Result<(), StoreError> {
-        // COUNT and a sum of positive terms are never negative.
-        let messages = self.messages.unsigned_abs();
-        match self.status.as_str() {
-            "pending" => stats.pending += messages,
-            "sending" => stats.sending += messages,
-            "sent" => stats.sent += messages,
-            "dead" => stats.dead += messages,
-            other => {
-                return Err(corrupt(
-                    "outbox",
-                    "status",
-                    format!("{other:?} is not a delivery status"),
-                ))
-            }
-        }
-        stats.retries += self.retries.unsigned_abs();
-        Ok(())
-    }
 }
 
 /// True when every migration in `migrator` (down migrations aside) appears

@@ -1,0 +1,200 @@
+//! The [`Store`] trait: what the rest of the service asks of storage,
+//! whatever the backend. [`super::SqlStore`] implements it for both.
+
+use super::{
+    Actor, ApiToken, AuditRecord, ComposeFn, DeliveryOutcome, DeliveryStats, DigestDraft,
+    EscalationRecord, LedgerEntry, LedgerEvent, OutboxMessage, PackageChange, PackageCounts,
+    PackageFilter, PassReport, PlanFn, PositionRow, SchedulerStatus, StoreError,
+};
+use crate::domain::{Package, Reference};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// The ledger's storage. One implementation, generic over the backend
+/// ([`super::SqlStore`]); one conformance suite (`tests/store_conformance.rs`)
+/// runs the same cases on both.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Applies the embedded migrations of this backend.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Refreshes the query planner's statistics where the backend needs it
+    /// (SQLite); run after migrating and periodically by the service.
+    async fn maintain(&self) -> Result<(), StoreError>;
+
+    /// True when the database answers and every embedded migration is applied.
+    async fn is_ready(&self) -> Result<bool, StoreError>;
+
+    /// Writes new packages, their `created` events and one audit line each
+    /// (`package.created`), all or nothing. A reference already stored fails
+    /// the whole batch with [`StoreError::Duplicate`].
+    async fn insert_packages(
+        &self,
+        entries: &[LedgerEntry],
+        actor: &Actor,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Which of `references` are already stored.
+    async fn existing_references(
+        &self,
+        references: &[Reference],
+    ) -> Result<Vec<Reference>, StoreError>;
+
+    /// The package with `reference`, if stored.
+    async fn package(&self, reference: &Reference) -> Result<Option<Package>, StoreError>;
+
+    /// The ledger of one package, oldest first.
+    async fn events(&self, reference: &Reference) -> Result<Vec<LedgerEvent>, StoreError>;
+
+    /// Every event of every package that took effect before `until`
+    /// (`occurred_at < until`), in the order appended. The reports rebuild
+    /// the position at any past instant from these, with no snapshots.
+    async fn events_before(&self, until: DateTime<Utc>) -> Result<Vec<LedgerEvent>, StoreError>;
+
+    /// Packages matching `filter`, ordered by deadline then reference
+    /// (so breached ones come most overdue first).
+    async fn list_packages(&self, filter: &PackageFilter) -> Result<Vec<Package>, StoreError>;
+
+    /// Applies `change` to the package with `reference` while holding it
+    /// against other writers, writes the new state, appends the event, and
+    /// appends an audit line (`package.<event kind>`), in one transaction.
+    async fn update_package(
+        &self,
+        reference: &Reference,
+        actor: &Actor,
+        recorded_at: DateTime<Utc>,
+        change: PackageChange,
+    ) -> Result<Package, StoreError>;
+
+    /// How many packages are stored, and how many are demo data.
+    async fn count_packages(&self) -> Result<PackageCounts, StoreError>;
+
+    /// The open packages per stage and grade at `now` (only combinations
+    /// that have packages), optionally for one LPA. `due_soon` counts those
+    /// not breached whose deadline is at or before `due_by`. Reads through
+    /// the (stage, risk_grade) index, never the stopped packages.
+    async fn position(
+        &self,
+        now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
+        lpa: Option<&str>,
+    ) -> Result<Vec<PositionRow>, StoreError>;
+
+    /// Stores a new API token's hash and appends `token.created` to the
+    /// audit log. A name already used (even revoked) is
+    /// [`StoreError::DuplicateToken`].
+    async fn create_token(
+        &self,
+        token: &ApiToken,
+        hash: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError>;
+
+    /// Every token, newest first, revoked ones included.
+    async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Revokes the token `name` at `at` and appends `token.revoked` to the
+    /// audit log. False (and nothing written) when there is no such active
+    /// token.
+    async fn revoke_token(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<bool, StoreError>;
+
+    /// The active (not revoked) token with this hash.
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Appends a line to the audit log (reads, and actions that are not
+    /// ledger writes).
+    async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        reference: Option<&Reference>,
+        detail: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The audit log, oldest first: all of it, or the lines about one package.
+    async fn audit_log(
+        &self,
+        reference: Option<&Reference>,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// One scheduler pass, in one transaction: claims up to `limit` packages
+    /// whose `next_due_at` is at or before `now` (earliest first; on
+    /// PostgreSQL `FOR UPDATE SKIP LOCKED`, so another instance takes other
+    /// packages), plans each with `plan`, records each escalation under its
+    /// unique key (package, level, occurrence, clock due instant) — one
+    /// already recorded is skipped, which makes the pass idempotent across
+    /// restarts and instances — queues the messages `compose` makes from
+    /// the newly recorded ones, sets each package's `next_due_at`, and
+    /// records `now` as the last pass.
+    async fn escalation_pass(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        plan: &PlanFn,
+        compose: &ComposeFn,
+    ) -> Result<PassReport, StoreError>;
+
+    /// The earliest instant there is work: a package's `next_due_at` or a
+    /// queued message's next attempt.
+    async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// When the oldest claim still held was made: the earliest `locked_at`
+    /// of a message being sent. Its lease runs out that long after, and a
+    /// dispatcher wakes then to take the message over (its claimant died).
+    async fn oldest_claim(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Claims up to `limit` messages for `worker`: queued ones whose attempt
+    /// is due, and ones another worker claimed more than `lease` ago (it
+    /// died mid-delivery). Strictly first in, first out per destination: a
+    /// message is not claimed while an older one to the same destination is
+    /// queued or being sent. Counts the attempt. Oldest first.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        worker: &str,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Records how a delivery ended. False (nothing written) when `worker`
+    /// no longer holds the message (its lease ran out and another took it).
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        worker: &str,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The outbox's figures.
+    async fn delivery_stats(&self) -> Result<DeliveryStats, StoreError>;
+
+    /// The last pass and the oldest due work at `now`.
+    async fn scheduler_status(&self, now: DateTime<Utc>) -> Result<SchedulerStatus, StoreError>;
+
+    /// A package's escalations, oldest first, each with its deliveries.
+    async fn escalations(&self, reference: &Reference)
+        -> Result<Vec<EscalationRecord>, StoreError>;
+
+    /// The recipients a scheduled digest run (its occurrence key, such as
+    /// `weekly/2024-W05`) has been queued for.
+    async fn digest_recipients(&self, occurrence: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Queues each digest in one transaction: records it, queues its
+    /// message and appends its audit line (`digest.queued`, by `actor`). A
+    /// scheduled run already recorded for a recipient (by an earlier call,
+    /// or another instance a moment ago) is skipped. Returns how many were
+    /// queued.
+    async fn queue_digests(
+        &self,
+        drafts: &[DigestDraft],
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+}

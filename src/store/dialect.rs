@@ -1,0 +1,71 @@
+//! What a backend must supply: [`Dialect`], implemented on sqlx's database
+//! type (`sqlx::Sqlite` in `sqlite.rs`, `sqlx::Postgres` in `postgres.rs`).
+//!
+//! Every item is required (no defaults): a backend that leaves one out does
+//! not compile. The statements that differ by backend are here because they
+//! hold rows or writers off in the backend's own way (`BEGIN IMMEDIATE`,
+//! `FOR UPDATE SKIP LOCKED`, an advisory lock, `INDEXED BY`); everything
+//! else is shared and runs word for word on both.
+
+use sqlx::migrate::Migrator;
+
+/// A database's SQL dialect: the statements and figures the shared store
+/// code ([`super::SqlStore`]) cannot write once for every backend.
+pub trait Dialect: sqlx::Database {
+    /// The statement that opens a read-then-write transaction holding other
+    /// writers off.
+    const BEGIN_WRITE: &'static str;
+
+    /// Selects the package row ([`super::sql::PACKAGE_ROW_COLUMNS`]) with
+    /// reference `$1` and holds it until the transaction ends.
+    const LOCK_PACKAGE: &'static str;
+
+    /// Rows per multi-row `INSERT` of a batch (packages take 22 values a
+    /// row, events 9, audit lines 1 plus 5 shared).
+    const INSERT_CHUNK_ROWS: usize;
+
+    /// What a package list reads `FROM`: `packages`, or `packages` with the
+    /// index that serves the list's order named.
+    const PACKAGE_LIST_SOURCE: &'static str;
+
+    /// Statements that keep the query planner's statistics fresh, run after
+    /// migrating and periodically.
+    const MAINTAIN: &'static [&'static str];
+
+    /// One boolean: true when sqlx's `_sqlx_migrations` table exists.
+    const MIGRATIONS_TABLE_EXISTS: &'static str;
+
+    /// The scheduler's due packages ([`super::escalations::SELECT_DUE_PACKAGES`],
+    /// `$1` now, `$2` limit), held until the pass ends and not taken by
+    /// another pass meanwhile.
+    const CLAIM_DUE_PACKAGES: &'static str;
+
+    /// Run before a pass queues messages, so that messages are committed in
+    /// the order of their ids (which is the order each destination receives
+    /// them).
+    const SERIALISE_OUTBOX_APPENDS: &'static [&'static str];
+
+    /// [`super::outbox::SELECT_QUEUE_TAIL`], holding the row it returns
+    /// until the pass ends, so no dispatcher claims a message while a pass
+    /// adds to it.
+    const QUEUE_TAIL: &'static str;
+
+    /// Claims the messages [`super::outbox::SELECT_CLAIMABLE_OUTBOX`]
+    /// selects, setting [`super::outbox::CLAIM_OUTBOX_SET`] and returning
+    /// [`super::outbox::CLAIM_OUTBOX_RETURNING`], such that two dispatchers
+    /// never claim one message or break the order of a destination.
+    const CLAIM_OUTBOX: &'static str;
+
+    /// Put before a statement, asks for its plan instead of running it.
+    const EXPLAIN: &'static str;
+
+    /// The column of the plan's rows that describes one step.
+    const EXPLAIN_STEP_COLUMN: usize;
+
+    /// This backend's migrations, embedded at compile time.
+    fn migrator() -> &'static Migrator;
+
+    /// How many rows a statement wrote (each driver reports it in its own
+    /// result type).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}

@@ -1,0 +1,117 @@
+//! Digests: each queued once per recipient and scheduled run (its
+//! occurrence key), with its outbox message and its audit line, in one
+//! transaction.
+
+use super::audit::insert_audit;
+use super::dialect::Dialect;
+use super::outbox::INSERT_OUTBOX;
+use super::rows::{json_text, stored_instant, AuditValues};
+use super::{Actor, DigestDraft, SqlStore, StoreError};
+use crate::outbox::{Destination, Payload};
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrate;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+
+/// Records digest (`$1` schedule, `$2` period, `$3` occurrence or NULL,
+/// `$4` recipient, `$5` requested by, `$6` queued at) unless its scheduled
+/// run was recorded for the recipient before; returns its id, or no row.
+pub const INSERT_DIGEST: &str = "INSERT INTO digests \
+     (schedule, period, occurrence, recipient, requested_by, queued_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (occurrence, recipient) DO NOTHING RETURNING id";
+
+/// Sets digest `$1`'s message to `$2`.
+pub const SET_DIGEST_MESSAGE: &str = "UPDATE digests SET outbox_id = $2 WHERE id = $1";
+
+/// The recipients scheduled run `$1` was queued for.
+pub const SELECT_DIGEST_RECIPIENTS: &str =
+    "SELECT recipient FROM digests WHERE occurrence = $1 ORDER BY recipient";
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    DB::Connection: Migrate,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<DateTime<Utc>>: Encode<'q, DB>,
+    for<'r> bool: Decode<'r, DB> + Type<DB>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+{
+    /// [`super::Store::digest_recipients`].
+    pub(super) async fn queued_digest_recipients(
+        &self,
+        occurrence: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(SELECT_DIGEST_RECIPIENTS)
+            .bind(occurrence)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading which digests were queued"))
+    }
+
+    /// [`super::Store::queue_digests`].
+    pub(super) async fn queue_digest_messages(
+        &self,
+        drafts: &[DigestDraft],
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let now = stored_instant(now);
+        let mut tx = self
+            .pool
+            .begin_with(DB::BEGIN_WRITE)
+            .await
+            .map_err(StoreError::db("starting to queue digests"))?;
+        // Messages commit in the order of their ids (see the scheduler's
+        // pass).
+        Self::serialise_outbox_appends(&mut tx).await?;
+        let mut queued = 0;
+        for draft in drafts {
+            let recorded: Option<i64> = sqlx::query_scalar(INSERT_DIGEST)
+                .bind(&draft.schedule)
+                .bind(&draft.period)
+                .bind(draft.occurrence.as_deref())
+                .bind(&draft.recipient)
+                .bind(&actor.name)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::db("recording a digest"))?;
+            // No row: this run was queued for them before.
+            let Some(digest_id) = recorded else { continue };
+            let message_id: i64 = sqlx::query_scalar(INSERT_OUTBOX)
+                .bind(json_text(&Destination::Email(draft.recipient.clone())))
+                .bind(json_text(&Payload::Digest(draft.mail.clone())))
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::db("queueing a digest"))?;
+            sqlx::query(SET_DIGEST_MESSAGE)
+                .bind(digest_id)
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("linking a digest to its message"))?;
+            // The digest lists packages: who was sent it is audited.
+            let detail = format!("{} {} to {}", draft.schedule, draft.period, draft.recipient);
+            let audit = AuditValues::new(actor, "digest.queued", Some(&detail), now);
+            Self::bind_audit_values(sqlx::query(&insert_audit(1)), &audit)
+                .bind(None::<&str>)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("appending to the audit log"))?;
+            queued += 1;
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing queued digests"))?;
+        Ok(queued)
+    }
+}
