@@ -204,7 +204,7 @@ where
         Backend::Postgres => {
             use sqlx::Connection;
             let admin_url = common::postgres_admin_url();
-            let shown = config::redact_url(&admin_url);
+            let shown = ocset_scheduler::text::redact_url(&admin_url);
             let mut admin = tokio::time::timeout(
                 Duration::from_secs(10),
                 sqlx::PgConnection::connect(&admin_url),

@@ -21,9 +21,9 @@ mod settings;
 pub use load::{load, load_str};
 pub use recipients::{lpas_of, RecipientGroup};
 pub use sections::{
-    redact_url, Config, DatabaseConfig, DatabaseUrl, DeliveryConfig, DigestConfig,
-    EscalationConfig, ForceConfig, HttpConfig, LogConfig, LogFormat, SafeguardingConfig,
-    SchedulerConfig, TimescalesConfig,
+    Config, DatabaseConfig, DatabaseUrl, DeliveryConfig, DigestConfig, EscalationConfig,
+    ForceConfig, HttpConfig, LogConfig, LogFormat, SafeguardingConfig, SchedulerConfig,
+    TimescalesConfig,
 };
 pub use settings::Settings;
 

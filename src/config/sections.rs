@@ -6,6 +6,7 @@ use super::RecipientGroup;
 use crate::domain::{default_ladder, EscalationLevel, RegradePolicy, Timescale, Timescales};
 use crate::notify::config::{LinksConfig, MailConfig, WebhookConfig};
 pub use crate::outbox::DeliveryConfig;
+use crate::text::redact_url;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -174,29 +175,6 @@ impl Serialize for DatabaseUrl {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&redact_url(&self.0))
     }
-}
-
-/// Hides the password in a URL (`scheme://user:password@host`) and any
-/// `password=` query parameter, so the URL can be logged or printed.
-pub fn redact_url(url: &str) -> String {
-    let mut out = match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((credentials, host)) => match credentials.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-                None => url.to_string(),
-            },
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    };
-    if let Some(start) = out.find("password=") {
-        let value_start = start + "password=".len();
-        let end = out[value_start..]
-            .find('&')
-            .map_or(out.len(), |i| value_start + i);
-        out.replace_range(value_start..end, "***");
-    }
-    out
 }
 
 /// `[timescales]`.

@@ -273,7 +273,7 @@ impl StoreError {
 pub struct PackageCounts {
     /// All packages.
     pub total: u64,
-    /// Packages whose reference starts with [`crate::demo::DEMO_PREFIX`].
+    /// Packages whose reference starts with [`crate::domain::DEMO_PREFIX`].
     pub demo: u64,
 }
 
@@ -477,6 +477,6 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
             postgres::PostgresStore::connect(url, max_connections).await?,
         ))
     } else {
-        Err(StoreError::UnsupportedUrl(crate::config::redact_url(url)))
+        Err(StoreError::UnsupportedUrl(crate::text::redact_url(url)))
     }
 }

@@ -306,7 +306,7 @@ where
     /// [`super::Store::count_packages`].
     pub(super) async fn package_counts(&self) -> Result<PackageCounts, StoreError> {
         let (total, demo): (i64, i64) = sqlx::query_as(COUNT_PACKAGES)
-            .bind(crate::demo::DEMO_PREFIX)
+            .bind(crate::domain::DEMO_PREFIX)
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::db("counting packages"))?;

@@ -54,7 +54,7 @@ where
     let unreachable = |why: String| -> ! {
         panic!(
             "PostgreSQL is not reachable at {}: start it, set OCSET_TEST_POSTGRES_URL, or skip these tests with `cargo test -- --skip postgres` ({why})",
-            ocset_scheduler::config::redact_url(&url)
+            ocset_scheduler::text::redact_url(&url)
         )
     };
     // A bound on the wait, not a sleep: a firewalled host would otherwise
