@@ -51,11 +51,11 @@ mod common;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use common::smtp::{parse_mail, TestSmtp};
+use ocset_scheduler::app::App;
 use ocset_scheduler::clock::{Clock, SystemClock};
 use ocset_scheduler::config::{self, Settings};
 use ocset_scheduler::domain::Reference;
 use ocset_scheduler::intake::NewPackage;
-use ocset_scheduler::ledger::Ledger;
 use ocset_scheduler::outbox::{Deliver, Destination};
 use ocset_scheduler::scheduler::Scheduler;
 use ocset_scheduler::service::Service;
@@ -372,17 +372,17 @@ fn due_input(i: usize, lpas: &[String], warning_at: DateTime<Utc>) -> NewPackage
 /// Admits `inputs` under the intake rules at `now` and makes their ledger
 /// entries (`next_due_at` computed by the ladder), as an import does.
 fn entries(
-    ledger: &Ledger,
+    app: &App,
     inputs: impl Iterator<Item = NewPackage>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<LedgerEntry>> {
-    let rules = ledger.intake_rules();
+    let rules = app.intake_rules();
     inputs
         .map(|input| {
             let package = rules
                 .admit(&input, now)
                 .map_err(|faults| anyhow::anyhow!("{}: {faults:?}", input.reference))?;
-            Ok(ledger.created_entry(package))
+            Ok(app.created_entry(package))
         })
         .collect()
 }
@@ -402,12 +402,12 @@ async fn insert(
 }
 
 /// Seeds `count` open packages; returns how long it took.
-async fn seed_open(ledger: &Ledger, count: usize) -> anyhow::Result<Duration> {
+async fn seed_open(app: &App, count: usize) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let now = Utc::now();
-    let lpas = lpas(ledger.settings());
-    let open = entries(ledger, (0..count).map(|i| open_input(i, &lpas, now)), now)?;
-    insert(ledger.store(), &open, now).await?;
+    let lpas = lpas(app.settings());
+    let open = entries(app, (0..count).map(|i| open_input(i, &lpas, now)), now)?;
+    insert(app.store(), &open, now).await?;
     Ok(started.elapsed())
 }
 
@@ -504,9 +504,9 @@ async fn latency_run(url: String, open: usize, due: usize) -> anyhow::Result<Lat
     let store = open_store(&settings).await?;
     let raw = RawPool::connect(&url).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ledger = Ledger::new(store.clone(), settings.clone(), clock);
+    let app = App::new(store.clone(), settings.clone(), clock);
 
-    let seed_open = seed_open(&ledger, open).await?;
+    let seed_open = seed_open(&app, open).await?;
     settle(&store, &raw).await?;
     raw.close().await;
 
@@ -519,11 +519,7 @@ async fn latency_run(url: String, open: usize, due: usize) -> anyhow::Result<Lat
         let offset = SPREAD.as_micros() * i as u128 / due as u128;
         first_due + chrono::Duration::microseconds(offset as i64)
     };
-    let due_entries = entries(
-        &ledger,
-        (0..due).map(|i| due_input(i, &lpas, due_at(i))),
-        now,
-    )?;
+    let due_entries = entries(&app, (0..due).map(|i| due_input(i, &lpas, due_at(i))), now)?;
     insert(&store, &due_entries, now).await?;
     let last_due = due_entries
         .iter()
@@ -533,7 +529,7 @@ async fn latency_run(url: String, open: usize, due: usize) -> anyhow::Result<Lat
 
     // As `serve` does: the real notifier, the service built and run.
     let notifier: Arc<dyn Deliver> = Arc::new(ocset_scheduler::service::notifier(&settings)?);
-    let service = Service::build(ledger, notifier, "127.0.0.1:0").await?;
+    let service = Service::build(app, notifier, "127.0.0.1:0").await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(service.run_until(async {
         let _ = stopped.await;
@@ -671,15 +667,15 @@ async fn pass_cost(url: String, open: usize) -> anyhow::Result<PassCost> {
     let store = open_store(&settings).await?;
     let raw = RawPool::connect(&url).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ledger = Ledger::new(store.clone(), settings.clone(), clock.clone());
+    let app = App::new(store.clone(), settings.clone(), clock.clone());
 
-    let seeded = seed_open(&ledger, open).await?;
+    let seeded = seed_open(&app, open).await?;
     // Warnings a minute ago: due at every pass below.
     let now = Utc::now();
     let lpas = lpas(&settings);
     let warning_at = now - chrono::Duration::minutes(1);
     let due = entries(
-        &ledger,
+        &app,
         (0..PASS_DUE).map(|i| due_input(i, &lpas, warning_at)),
         now,
     )?;

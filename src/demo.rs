@@ -3,9 +3,9 @@
 //! (`DEMO-0001`), officers are `@ocset.example` addresses, and it refuses to
 //! write into a database that holds real packages.
 
+use crate::app::{App, ImportError};
 use crate::domain::{OfficerEmail, Outcome, RiskGrade, Stage};
 use crate::intake::NewPackage;
-use crate::ledger::{ImportError, Ledger};
 use crate::store::{Actor, StoreError};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
@@ -137,8 +137,8 @@ const LEDGER: &[(RiskGrade, i64, Stage, Then)] = {
 
 /// Loads the demo ledger. Returns what it did, for the user to read; an
 /// error when the database holds real packages.
-pub async fn load(ledger: &Ledger) -> Result<String, StoreError> {
-    let counts = ledger.package_counts().await?;
+pub async fn load(app: &App) -> Result<String, StoreError> {
+    let counts = app.package_counts().await?;
     if counts.total > counts.demo {
         return Err(StoreError::Corrupt(format!(
             "refusing to load demo data: the database holds {} real package(s). Point database.url (or OCSET__DATABASE__URL) at an empty database",
@@ -151,11 +151,11 @@ pub async fn load(ledger: &Ledger) -> Result<String, StoreError> {
             counts.demo
         ));
     }
-    let now = ledger
+    let now = app
         .now()
         .duration_trunc(Duration::minutes(1))
-        .unwrap_or_else(|_| ledger.now());
-    let lpas: Vec<String> = match ledger.settings().lpas.all() {
+        .unwrap_or_else(|_| app.now());
+    let lpas: Vec<String> = match app.settings().lpas.all() {
         [] => vec!["Demo LPA".to_string()],
         all => all.iter().map(ToString::to_string).collect(),
     };
@@ -181,15 +181,12 @@ pub async fn load(ledger: &Ledger) -> Result<String, StoreError> {
             )
         })
         .collect();
-    ledger
-        .import(rows, &demo_actor())
-        .await
-        .map_err(|e| match e {
-            ImportError::Store(e) => e,
-            ImportError::Rows(rows) => {
-                StoreError::Corrupt(format!("demo data was refused: {}", rows[0]))
-            }
-        })?;
+    app.import(rows, &demo_actor()).await.map_err(|e| match e {
+        ImportError::Store(e) => e,
+        ImportError::Rows(rows) => {
+            StoreError::Corrupt(format!("demo data was refused: {}", rows[0]))
+        }
+    })?;
 
     for (i, (_, age, _, then)) in LEDGER.iter().enumerate() {
         let reference = crate::domain::Reference::parse(&format!("{DEMO_PREFIX}{:04}", i + 1))
@@ -199,44 +196,39 @@ pub async fn load(ledger: &Ledger) -> Result<String, StoreError> {
         match *then {
             Then::Nothing => {}
             Then::Awaiting(h) => {
-                ledger
-                    .change(&reference, &demo_actor(), move |p, now| {
-                        p.move_stage(Stage::AwaitingEnforcement, at(h), None, None, now)
-                    })
-                    .await?;
+                app.change(&reference, &demo_actor(), move |p, now| {
+                    p.move_stage(Stage::AwaitingEnforcement, at(h), None, None, now)
+                })
+                .await?;
             }
             Then::Stop(stage, outcome, h) => {
-                ledger
-                    .change(&reference, &demo_actor(), move |p, now| {
-                        p.move_stage(stage, at(h), Some(outcome), Some("demo outcome"), now)
-                    })
-                    .await?;
+                app.change(&reference, &demo_actor(), move |p, now| {
+                    p.move_stage(stage, at(h), Some(outcome), Some("demo outcome"), now)
+                })
+                .await?;
             }
             Then::Regrade(grade, h) => {
-                let policy = ledger.settings().policy.clone();
-                ledger
-                    .change(&reference, &demo_actor(), move |p, now| {
-                        p.regrade(grade, "new intelligence (demo)", at(h), now, &policy)
-                    })
-                    .await?;
+                let policy = app.settings().policy.clone();
+                app.change(&reference, &demo_actor(), move |p, now| {
+                    p.regrade(grade, "new intelligence (demo)", at(h), now, &policy)
+                })
+                .await?;
             }
             Then::ChildAccess(access, referral) => {
-                ledger
-                    .change(&reference, &demo_actor(), move |p, now| {
-                        p.update_safeguarding(Some(at(access)), referral.map(at), now)
-                    })
-                    .await?;
+                app.change(&reference, &demo_actor(), move |p, now| {
+                    p.update_safeguarding(Some(at(access)), referral.map(at), now)
+                })
+                .await?;
             }
         }
         if i % 3 == 2 && matches!(then, Then::Nothing) {
             // Some assignments happen after receipt, as in a real queue.
             let officer = OfficerEmail::parse(&format!("sgt{:02}@ocset.example", i % 4 + 1))
                 .map_err(|e| StoreError::Corrupt(e.0))?;
-            ledger
-                .change(&reference, &demo_actor(), move |p, now| {
-                    p.assign(officer, now)
-                })
-                .await?;
+            app.change(&reference, &demo_actor(), move |p, now| {
+                p.assign(officer, now)
+            })
+            .await?;
         }
     }
     Ok(format!(

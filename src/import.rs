@@ -1,8 +1,8 @@
 //! Reading a CSV file of packages. The file is checked as a whole before
 //! anything is written; every fault is reported with its line and column.
 
+use crate::app::RowError;
 use crate::intake::NewPackage;
-use crate::ledger::RowError;
 
 /// The columns every file must have.
 pub const REQUIRED_COLUMNS: [&str; 6] = [

@@ -4,6 +4,7 @@
 //! The library holds everything; `main.rs` only parses the command line and
 //! calls [`cli::run`].
 
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,7 +14,6 @@ pub mod domain;
 pub mod http;
 pub mod import;
 pub mod intake;
-pub mod ledger;
 pub mod notify;
 pub mod outbox;
 pub mod position;

@@ -3,7 +3,7 @@
 //! asks for ("where are we now?"), built from the store's aggregates.
 
 use crate::domain::{RiskGrade, Stage};
-use crate::store::PositionRow;
+use crate::store::StageGradeFigures;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ pub struct GradeFigures {
 }
 
 impl GradeFigures {
-    fn add(&mut self, row: &PositionRow, now: DateTime<Utc>) {
+    fn add(&mut self, row: &StageGradeFigures, now: DateTime<Utc>) {
         self.open += row.open;
         self.breached += row.breached;
         self.due_within_7_days += row.due_soon;
@@ -72,7 +72,7 @@ impl CurrentPosition {
     /// Builds the position from the store's rows (one per stage and grade
     /// that has open packages). Every queue and grade appears, with zeros
     /// where there are none, so a reader sees "0 very high" rather than a gap.
-    pub fn from_rows(rows: &[PositionRow], now: DateTime<Utc>, lpa: Option<String>) -> Self {
+    pub fn from_rows(rows: &[StageGradeFigures], now: DateTime<Utc>, lpa: Option<String>) -> Self {
         let empty = || -> ByGrade {
             RiskGrade::ALL
                 .iter()
@@ -118,7 +118,7 @@ mod tests {
     fn rows_fold_into_queues_and_grades_with_zeros_for_the_rest() {
         let now = utc("2024-02-01T12:00:00Z");
         let rows = [
-            PositionRow {
+            StageGradeFigures {
                 stage: Stage::AwaitingEnforcement,
                 grade: RiskGrade::Medium,
                 open: 5,
@@ -126,7 +126,7 @@ mod tests {
                 due_soon: 2,
                 oldest_received_at: Some(utc("2024-01-25T09:00:00Z")),
             },
-            PositionRow {
+            StageGradeFigures {
                 stage: Stage::IntelligenceDevelopment,
                 grade: RiskGrade::Medium,
                 open: 3,

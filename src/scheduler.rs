@@ -14,7 +14,7 @@ use crate::config::{Settings, ASSIGNED_OFFICER};
 use crate::domain::{DueLevel, Package, PackageClock, Relation};
 use crate::outbox::{Destination, Notice, NoticeItem, NoticeKind};
 use crate::store::{
-    EscalationDraft, OutboxDraft, PackagePlan, PassReport, RecordedEscalation, Store, StoreError,
+    DueDecision, EscalationDraft, OutboxDraft, PassSummary, RecordedEscalation, Store, StoreError,
 };
 use crate::wake::{self, Alarm};
 use chrono::{DateTime, Utc};
@@ -107,9 +107,9 @@ impl Escalator {
     }
 
     /// What `package` owes at `now`, and its next due instant.
-    pub fn plan(&self, package: &Package, now: DateTime<Utc>) -> PackagePlan {
+    pub fn decide(&self, package: &Package, now: DateTime<Utc>) -> DueDecision {
         let plan = self.settings.ladder_timing().plan(package, now);
-        PackagePlan {
+        DueDecision {
             escalations: plan
                 .due
                 .into_iter()
@@ -183,8 +183,8 @@ impl Scheduler {
 
     /// Runs passes at the clock's "now" until no due package is left (a
     /// pass takes at most `pass_limit` packages). Returns the totals.
-    pub async fn run_due(&self) -> Result<PassReport, StoreError> {
-        let mut total = PassReport::default();
+    pub async fn run_due(&self) -> Result<PassSummary, StoreError> {
+        let mut total = PassSummary::default();
         loop {
             let now = self.clock.now();
             let escalator = self.escalator.clone();
@@ -194,7 +194,7 @@ impl Scheduler {
                 .escalation_pass(
                     now,
                     self.pass_limit,
-                    &move |package| escalator.plan(package, now),
+                    &move |package| escalator.decide(package, now),
                     &move |recorded| composer.compose(recorded, now),
                 )
                 .await?;
@@ -352,8 +352,8 @@ marking = "OFFICIAL-SENSITIVE"
         let now: DateTime<Utc> = "2024-01-05T00:00:00Z".parse().unwrap();
         let a = package(&settings, "A-1", "Coventry", None);
         let b = package(&settings, "B-2", "Coventry", None);
-        let plan_a = e.plan(&a, now);
-        let plan_b = e.plan(&b, "2024-01-02T13:00:00Z".parse().unwrap());
+        let plan_a = e.decide(&a, now);
+        let plan_b = e.decide(&b, "2024-01-02T13:00:00Z".parse().unwrap());
         let breach_a = plan_a
             .escalations
             .iter()

@@ -2,10 +2,10 @@
 //! job, the outbox dispatcher and the safety tick, started together and
 //! stopped together.
 
+use crate::app::App;
 use crate::config::Settings;
 use crate::digest::job::DigestJob;
-use crate::http::Application;
-use crate::ledger::Ledger;
+use crate::http::ApiServer;
 use crate::notify::Notifier;
 use crate::outbox::Deliver;
 use crate::outbox::Dispatcher;
@@ -41,7 +41,7 @@ pub fn notifier(settings: &Settings) -> anyhow::Result<Notifier> {
 
 /// Everything `serve` runs, built and bound, not yet running.
 pub struct Service {
-    app: Application,
+    api: ApiServer,
     scheduler: Scheduler,
     digests: DigestJob,
     dispatcher: Dispatcher,
@@ -52,22 +52,18 @@ pub struct Service {
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
-            .field("address", &self.app.address())
+            .field("address", &self.api.address())
             .finish_non_exhaustive()
     }
 }
 
 impl Service {
-    /// Builds the parts over `ledger`, delivering through `deliver`, and
+    /// Builds the parts over `app`, delivering through `deliver`, and
     /// binds the API to `bind`.
-    pub async fn build(
-        ledger: Ledger,
-        deliver: Arc<dyn Deliver>,
-        bind: &str,
-    ) -> std::io::Result<Self> {
-        let settings = ledger.settings_arc();
-        let store = ledger.store().clone();
-        let clock = ledger.clock();
+    pub async fn build(app: App, deliver: Arc<dyn Deliver>, bind: &str) -> std::io::Result<Self> {
+        let settings = app.settings_arc();
+        let store = app.store().clone();
+        let clock = app.clock();
         let worker = format!(
             "dispatcher-{}-{:08x}",
             std::process::id(),
@@ -77,15 +73,15 @@ impl Service {
             scheduler: Scheduler::new(store.clone(), settings.clone(), clock.clone()),
             digests: DigestJob::new(store.clone(), settings.clone(), clock.clone()),
             dispatcher: Dispatcher::new(store, deliver, clock, &settings.config.delivery, worker),
-            changed: ledger.changed(),
+            changed: app.changed(),
             tick: Duration::from_secs(u64::from(settings.config.scheduler.tick_seconds)),
-            app: Application::build(ledger, bind).await?,
+            api: ApiServer::build(app, bind).await?,
         })
     }
 
     /// The API's address.
     pub fn address(&self) -> SocketAddr {
-        self.app.address()
+        self.api.address()
     }
 
     /// Runs until `shutdown` completes, then stops every part: the API
@@ -132,7 +128,7 @@ impl Service {
             when_stopped(),
         ));
         let dispatcher = tokio::spawn(self.dispatcher.run(deliver_now, when_stopped()));
-        let api = tokio::spawn(self.app.run_until(when_stopped()));
+        let api = tokio::spawn(self.api.run_until(when_stopped()));
 
         shutdown.await;
         let _ = stop.send(true);

@@ -214,9 +214,9 @@ default = ["slt@force.example"]
 
     #[tokio::test]
     async fn ledger_changes_wake_the_scheduler_only_for_a_sooner_due_instant() {
+        use crate::app::App;
         use crate::clock::{Clock, ManualClock};
         use crate::intake::NewPackage;
-        use crate::ledger::Ledger;
         use crate::store::Actor;
 
         let dir = tempfile::tempdir().unwrap();
@@ -224,8 +224,8 @@ default = ["slt@force.example"]
         let start: DateTime<Utc> = "2024-01-08T09:00:00Z".parse().unwrap();
         let clock = ManualClock::new(start);
         let clock_arc: Arc<dyn Clock> = Arc::new(clock.clone());
-        let ledger = Ledger::new(sqlite_store(dir.path()).await, settings.clone(), clock_arc);
-        let alarm = ledger.changed();
+        let app = App::new(sqlite_store(dir.path()).await, settings.clone(), clock_arc);
+        let alarm = app.changed();
         let received = |reference: &str, at: DateTime<Utc>| NewPackage {
             reference: reference.into(),
             risk_grade: "very high".into(),
@@ -236,10 +236,7 @@ default = ["slt@force.example"]
         };
         let actor = Actor::named("test");
 
-        let first = ledger
-            .create(&received("A-1", start), &actor)
-            .await
-            .unwrap();
+        let first = app.create(&received("A-1", start), &actor).await.unwrap();
         let first_due = settings
             .ladder_timing()
             .first_due(&first)
@@ -248,10 +245,7 @@ default = ["slt@force.example"]
 
         // The scheduler sleeps until the first package's level.
         let sleeper = asleep(&alarm, start, first_due).await;
-        ledger
-            .create(&received("B-2", start), &actor)
-            .await
-            .unwrap();
+        app.create(&received("B-2", start), &actor).await.unwrap();
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
@@ -259,8 +253,7 @@ default = ["slt@force.example"]
             !sleeper.is_finished(),
             "a package due at the same instant does not wake it"
         );
-        ledger
-            .create(&received("C-3", start - chrono::Duration::hours(2)), &actor)
+        app.create(&received("C-3", start - chrono::Duration::hours(2)), &actor)
             .await
             .unwrap();
         let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), sleeper)

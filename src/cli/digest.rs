@@ -35,13 +35,12 @@ pub(super) async fn preview(
 ) -> Result<(), CliError> {
     let now = clock.now();
     let week = ended_week(week, now, settings.time_zone)?;
-    let ledger = open_ledger(settings, clock).await?;
-    let report = ledger.weekly_report(week).await?;
+    let app = open_ledger(settings, clock).await?;
+    let report = app.weekly_report(week).await?;
     // The report lists references, so reading it is audited like a list.
     let format_name = format!("{format:?}").to_ascii_lowercase();
     let detail = format!("week {week}, format {format_name}");
-    ledger
-        .record_read(&Actor::named(cli_actor()), "report.previewed", &detail, now)
+    app.record_read(&Actor::named(cli_actor()), "report.previewed", &detail, now)
         .await?;
     let body = match format {
         DigestFormat::Html => render::html(&report),
@@ -68,8 +67,8 @@ pub(super) async fn send(
     let week = ended_week(week, now, settings.time_zone)?;
     let notifier: Arc<dyn Deliver> = Arc::new(notifier(&settings).map_err(CliError::Other)?);
     let delivery = settings.config.delivery.clone();
-    let ledger = open_ledger(settings, clock.clone()).await?;
-    let job = DigestJob::over(ledger.clone());
+    let app = open_ledger(settings, clock.clone()).await?;
+    let job = DigestJob::over(app.clone());
     let queued = job.send_week(week, &Actor::named(cli_actor())).await?;
     if queued == 0 {
         return Err(CliError::Usage(
@@ -79,7 +78,7 @@ pub(super) async fn send(
     // Deliver now, as the service would: a running service may take
     // some of them instead (claims never overlap).
     let worker = format!("cli-{}", std::process::id());
-    let dispatcher = Dispatcher::new(ledger.store().clone(), notifier, clock, &delivery, worker);
+    let dispatcher = Dispatcher::new(app.store().clone(), notifier, clock, &delivery, worker);
     let report = dispatcher.drain().await?;
     writeln!(
         out,

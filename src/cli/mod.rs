@@ -13,10 +13,10 @@ mod tokens;
 pub use packages::{audit_table, table};
 pub use serve::{init_logging, shutdown_signal};
 
+use crate::app::App;
 use crate::clock::Clock;
 use crate::config::{self, ConfigError, Settings};
 use crate::domain::{RiskGrade, Role, Stage};
-use crate::ledger::Ledger;
 use crate::store::{self, StoreError};
 use clap::{Args, Parser, Subcommand};
 use std::future::Future;
@@ -189,7 +189,7 @@ pub enum CliError {
     Config(Vec<ConfigError>),
     /// The import file has faults; nothing was imported.
     #[error("{}; nothing was imported:\n{}", count(.0.len()), list(.0))]
-    Import(Vec<crate::ledger::RowError>),
+    Import(Vec<crate::app::RowError>),
     /// A value given on the command line is not valid.
     #[error("{0}")]
     Usage(String),
@@ -232,14 +232,14 @@ pub fn load_settings(cli: &Cli, env: Vec<(String, String)>) -> Result<Settings, 
 
 /// Connects to the database `settings` names, migrates it, and opens the
 /// ledger over it: every command but `check-config` starts here.
-async fn open_ledger(settings: Settings, clock: Arc<dyn Clock>) -> Result<Ledger, CliError> {
+async fn open_ledger(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, CliError> {
     let store = store::connect(
         settings.config.database.url.expose(),
         settings.config.database.max_connections,
     )
     .await?;
     store.migrate().await?;
-    Ok(Ledger::new(store, Arc::new(settings), clock))
+    Ok(App::new(store, Arc::new(settings), clock))
 }
 
 /// Why writing the output failed, as a command error.

@@ -2,11 +2,11 @@
 //! text tables they print.
 
 use super::{cli_actor, io, open_ledger, CliError, ListArgs};
+use crate::app::{ImportError, PackageView};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::{Lpa, Reference};
 use crate::import::read_csv;
-use crate::ledger::{ImportError, PackageView};
 use crate::store::{Actor, AuditRecord, PackageFilter};
 use chrono::{DateTime, Utc};
 use std::io::Write;
@@ -23,8 +23,8 @@ pub(super) async fn import(
     let bytes = std::fs::read(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
     let rows = read_csv(&bytes).map_err(CliError::Import)?;
-    let ledger = open_ledger(settings, clock).await?;
-    let imported = ledger
+    let app = open_ledger(settings, clock).await?;
+    let imported = app
         .import(rows, &Actor::named(cli_actor()))
         .await
         .map_err(|e| match e {
@@ -57,7 +57,7 @@ pub(super) async fn list(
         None => None,
     };
     let tz = settings.time_zone;
-    let ledger = open_ledger(settings, clock).await?;
+    let app = open_ledger(settings, clock).await?;
     let filter = PackageFilter {
         open_only: args.open,
         grade: args.grade,
@@ -65,7 +65,7 @@ pub(super) async fn list(
         stage: args.stage,
         ..PackageFilter::default()
     };
-    let views = ledger.list(&filter, &Actor::named(cli_actor())).await?;
+    let views = app.list(&filter, &Actor::named(cli_actor())).await?;
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &views).map_err(|e| CliError::Other(e.into()))?;
         writeln!(out).map_err(io)?;
@@ -88,8 +88,8 @@ pub(super) async fn audit(
         .map(Reference::parse)
         .transpose()
         .map_err(|e| CliError::Usage(format!("--reference: {}", e.0)))?;
-    let ledger = open_ledger(settings, clock).await?;
-    let lines = ledger.audit_log(reference.as_ref()).await?;
+    let app = open_ledger(settings, clock).await?;
+    let lines = app.audit_log(reference.as_ref()).await?;
     if json {
         serde_json::to_writer_pretty(&mut *out, &lines).map_err(|e| CliError::Other(e.into()))?;
         writeln!(out).map_err(io)?;
@@ -105,8 +105,8 @@ pub(super) async fn demo(
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
-    let ledger = open_ledger(settings, clock).await?;
-    let message = crate::demo::load(&ledger).await?;
+    let app = open_ledger(settings, clock).await?;
+    let message = crate::demo::load(&app).await?;
     writeln!(out, "{message}").map_err(io)?;
     Ok(())
 }

@@ -48,9 +48,9 @@ pub(super) async fn serve(
 ) -> Result<(), CliError> {
     let url = settings.config.database.url.clone();
     let bind = settings.config.http.bind.clone();
-    let ledger = open_ledger(settings, clock).await?;
-    let notifier = notifier(&ledger.settings_arc()).map_err(CliError::Other)?;
-    let service = Service::build(ledger, Arc::new(notifier), &bind)
+    let app = open_ledger(settings, clock).await?;
+    let notifier = notifier(&app.settings_arc()).map_err(CliError::Other)?;
+    let service = Service::build(app, Arc::new(notifier), &bind)
         .await
         .map_err(|e| {
             CliError::Other(

@@ -2,9 +2,9 @@
 //! the ledger facade.
 
 use super::{cli_actor, io, open_ledger, CliError, TokenAction};
+use crate::app::TokenError;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::ledger::TokenError;
 use crate::store::Actor;
 use std::io::Write;
 use std::sync::Arc;
@@ -17,10 +17,10 @@ pub(super) async fn token(
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
     let actor = Actor::named(cli_actor());
-    let ledger = open_ledger(settings, clock).await?;
+    let app = open_ledger(settings, clock).await?;
     match action {
         TokenAction::Create { name, role } => {
-            let token = ledger
+            let token = app
                 .create_token(&name, role, &actor)
                 .await
                 .map_err(|e| match e {
@@ -35,7 +35,7 @@ pub(super) async fn token(
             writeln!(out, "{token}").map_err(io)?;
         }
         TokenAction::List => {
-            let tokens = ledger.tokens().await?;
+            let tokens = app.tokens().await?;
             writeln!(
                 out,
                 "{:<32}  {:<10}  {:<20}  REVOKED",
@@ -58,7 +58,7 @@ pub(super) async fn token(
             writeln!(out, "{} token(s)", tokens.len()).map_err(io)?;
         }
         TokenAction::Revoke { name } => {
-            if ledger.revoke_token(&name, &actor).await? {
+            if app.revoke_token(&name, &actor).await? {
                 writeln!(out, "revoked token {name}; it is refused from now on").map_err(io)?;
             } else {
                 return Err(CliError::Usage(format!(

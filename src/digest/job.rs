@@ -9,10 +9,10 @@
 //! service that was down at the scheduled time queues the run when it
 //! starts again, that week (weekly) or that day (daily).
 
+use crate::app::App;
 use crate::clock::Clock;
 use crate::config::{lpas_of, Settings};
 use crate::domain::{DigestKind, DigestPeriod, DigestSchedule, IsoWeek, LpaCoverage, Occurrence};
-use crate::ledger::Ledger;
 use crate::outbox::{Attachment, DigestMail};
 use crate::report::{daily, daily_render, render, WeeklyReport};
 use crate::store::{Actor, DigestDraft, Store};
@@ -36,7 +36,7 @@ const CSV: &str = "text/csv; charset=utf-8";
 pub struct DigestJob {
     /// Reads the events and queues the digests. The job writes no
     /// package, so nothing waits on this ledger's change signal.
-    ledger: Ledger,
+    app: App,
     /// Per schedule, the last run known to be queued for everyone, so a
     /// wake-up does not ask the database again (losing it on restart costs
     /// one query per schedule).
@@ -46,25 +46,25 @@ pub struct DigestJob {
 impl DigestJob {
     /// A job for the schedules in `settings`.
     pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
-        Self::over(Ledger::new(store, settings, clock))
+        Self::over(App::new(store, settings, clock))
     }
 
-    /// A job over `ledger`, for the schedules in its settings.
-    pub(crate) fn over(ledger: Ledger) -> Self {
+    /// A job over `app`, for the schedules in its settings.
+    pub(crate) fn over(app: App) -> Self {
         Self {
-            ledger,
+            app,
             done: Arc::default(),
         }
     }
 
     fn settings(&self) -> &Settings {
-        self.ledger.settings()
+        self.app.settings()
     }
 
     /// Queues every run owed at the clock's "now" that is not queued yet.
     /// Returns how many messages it queued.
     pub async fn run_due(&self) -> anyhow::Result<usize> {
-        let now = self.ledger.now();
+        let now = self.app.now();
         let tz = self.settings().time_zone;
         let mut queued = 0;
         for schedule in self.settings().digests() {
@@ -77,7 +77,7 @@ impl DigestJob {
             }
             let recipients = self.recipients(schedule);
             let already: HashSet<String> = self
-                .ledger
+                .app
                 .digest_recipients(&key)
                 .await?
                 .into_iter()
@@ -89,7 +89,7 @@ impl DigestJob {
             if !owed.is_empty() {
                 let drafts = self.drafts(schedule, &run, owed, now).await?;
                 let count = self
-                    .ledger
+                    .app
                     .queue_digests(&drafts, &Actor::named(SERVICE_ACTOR), now)
                     .await?;
                 tracing::info!(run = %key, messages = count, "digest queued");
@@ -105,7 +105,7 @@ impl DigestJob {
 
     /// The first instant after the clock's "now" that any schedule fires.
     pub fn next_at(&self) -> Option<DateTime<Utc>> {
-        let now = self.ledger.now();
+        let now = self.app.now();
         self.settings()
             .digests()
             .iter()
@@ -118,7 +118,7 @@ impl DigestJob {
     /// scheduled run went out, and audited as asked by `actor`. Returns how
     /// many messages it queued; none when no weekly schedule is configured.
     pub async fn send_week(&self, week: IsoWeek, actor: &Actor) -> anyhow::Result<usize> {
-        let now = self.ledger.now();
+        let now = self.app.now();
         let mut recipients: BTreeMap<String, LpaCoverage> = BTreeMap::new();
         for schedule in self.settings().digests() {
             if schedule.kind == DigestKind::Weekly {
@@ -141,7 +141,7 @@ impl DigestJob {
                 mail: mail.clone(),
             })
             .collect();
-        Ok(self.ledger.queue_digests(&drafts, actor, now).await?)
+        Ok(self.app.queue_digests(&drafts, actor, now).await?)
     }
 
     /// Runs until `shutdown`: queues what is owed, then sleeps until the
@@ -165,7 +165,7 @@ impl DigestJob {
             }
             let wait = self
                 .next_at()
-                .and_then(|at| (at - self.ledger.now()).to_std().ok())
+                .and_then(|at| (at - self.app.now()).to_std().ok())
                 .unwrap_or_default()
                 .min(crate::wake::LONGEST_SLEEP);
             tokio::select! {
@@ -220,8 +220,8 @@ impl DigestJob {
             }
             // Each sergeant sees their own LPAs.
             DigestPeriod::Day(date) => {
-                let params = self.ledger.report_params();
-                let events = self.ledger.events_before(now).await?;
+                let params = self.app.report_params();
+                let events = self.app.events_before(now).await?;
                 let name = schedule.name.clone();
                 let mails = off_the_runtime(move || {
                     recipients
@@ -255,9 +255,9 @@ impl DigestJob {
 
     /// The weekly report for `week`, rendered as a digest.
     async fn weekly_mail(&self, week: IsoWeek, digest: &str) -> anyhow::Result<DigestMail> {
-        let params = self.ledger.report_params();
+        let params = self.app.report_params();
         let events = self
-            .ledger
+            .app
             .events_before(week.ends_at(params.time_zone))
             .await?;
         let digest = digest.to_string();

@@ -173,7 +173,7 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::unauthorized("the Authorization header must be: Bearer <token>")
             })?;
         let found = state
-            .ledger
+            .app
             .store()
             .token_by_hash(&crate::tokens::hash(token))
             .await?

@@ -10,7 +10,7 @@ pub mod packages;
 pub mod reports;
 pub mod status;
 
-use crate::ledger::Ledger;
+use crate::app::App;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::HeaderName;
 use axum::middleware::{self, Next};
@@ -33,7 +33,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The ledger.
-    pub ledger: Ledger,
+    pub app: App,
     /// Request metrics.
     pub metrics: Arc<metrics::Metrics>,
 }
@@ -123,19 +123,19 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
 
 /// The HTTP server, bound and ready to run.
 #[derive(Debug)]
-pub struct Application {
+pub struct ApiServer {
     listener: TcpListener,
     router: Router,
     address: SocketAddr,
 }
 
-impl Application {
+impl ApiServer {
     /// Binds `bind` (port 0 picks a free port, for tests) and builds the routes.
-    pub async fn build(ledger: Ledger, bind: &str) -> std::io::Result<Self> {
+    pub async fn build(app: App, bind: &str) -> std::io::Result<Self> {
         let listener = TcpListener::bind(bind).await?;
         let address = listener.local_addr()?;
         let state = AppState {
-            ledger,
+            app,
             metrics: Arc::new(metrics::Metrics::default()),
         };
         Ok(Self {

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use super::{error, ops, packages, reports, status};
-use crate::ledger::PackageView;
+use crate::app::PackageView;
 use crate::position::{CurrentPosition, GradeFigures};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(
         PackageView, CurrentPosition, GradeFigures, error::ErrorEnvelope, error::ErrorBody,
         packages::CreatePackage, packages::Regrade, packages::MoveStage, packages::Assign,
-        packages::SafeguardingUpdate, packages::Acknowledge, packages::PackageDetail, crate::ledger::SchedulerFigures, status::StatusAnswer, packages::PackagePage,
+        packages::SafeguardingUpdate, packages::Acknowledge, packages::PackageDetail, crate::app::SchedulerFigures, status::StatusAnswer, packages::PackagePage,
         status::Breach, status::Breaches, ops::Health,
     )),
     modifiers(&BearerAuth),

@@ -33,7 +33,7 @@ pub async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.ledger.is_ready().await {
+    match state.app.is_ready().await {
         Ok(true) => (
             StatusCode::OK,
             Json(Health {
@@ -66,7 +66,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
-    match state.ledger.position(None).await {
+    match state.app.position(None).await {
         Ok(position) => {
             out.push_str("# HELP ocset_open_packages Open packages by grade and stage.\n# TYPE ocset_open_packages gauge\n");
             for (stage, grades) in &position.by_stage_and_grade {
@@ -99,7 +99,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             out.push_str("# HELP ocset_ledger_up 1 when the ledger could be read for these metrics.\n# TYPE ocset_ledger_up gauge\nocset_ledger_up 0\n");
         }
     }
-    match state.ledger.delivery_stats().await {
+    match state.app.delivery_stats().await {
         Ok(stats) => {
             out.push_str("# HELP ocset_notifications Outbox messages by status.\n# TYPE ocset_notifications gauge\n");
             for (status, n) in [
@@ -115,7 +115,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         }
         Err(e) => tracing::warn!(error = %e, "metrics could not read the outbox"),
     }
-    if let Ok(figures) = state.ledger.scheduler_figures().await {
+    if let Ok(figures) = state.app.scheduler_figures().await {
         out.push_str("# HELP ocset_scheduler_lag_seconds How long the oldest due work has waited.\n# TYPE ocset_scheduler_lag_seconds gauge\n");
         let _ = writeln!(out, "ocset_scheduler_lag_seconds {}", figures.lag_seconds);
         if let Some(at) = figures.last_pass_at {

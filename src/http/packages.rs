@@ -3,12 +3,12 @@
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::AppState;
+use crate::app::{CreateError, PackageView};
 use crate::domain::{
     parse_instant, Acknowledgement, OfficerEmail, Outcome, PackageStatus, Reference, RiskGrade,
     Role, Stage,
 };
 use crate::intake::NewPackage;
-use crate::ledger::{CreateError, PackageView};
 use crate::store::{EscalationRecord, LedgerEvent, PackageFilter, PageKey};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -160,7 +160,7 @@ fn reference(text: &str) -> Result<Reference, ApiError> {
 }
 
 fn instant(state: &AppState, field: &'static str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    parse_instant(text, state.ledger.settings().time_zone)
+    parse_instant(text, state.app.settings().time_zone)
         .map_err(|e| ApiError::invalid_field(field, format!("{field}: {}", e.0)))
 }
 
@@ -248,7 +248,7 @@ pub fn filter_from(
         lpa: query
             .lpa
             .as_deref()
-            .map(|l| state.ledger.settings().lpas.parse(l).map(|l| l.to_string()))
+            .map(|l| state.app.settings().lpas.parse(l).map(|l| l.to_string()))
             .transpose()
             .map_err(|e| ApiError::invalid_field("lpa", e.0))?,
         stage: query.stage.as_deref().map(stage).transpose()?,
@@ -267,7 +267,7 @@ pub async fn page(
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT) as usize;
     // One more than asked tells whether another page follows.
     filter.limit = Some(limit as u32 + 1);
-    let mut packages = state.ledger.list(&filter, &caller.actor()).await?;
+    let mut packages = state.app.list(&filter, &caller.actor()).await?;
     let next_cursor = if packages.len() > limit {
         packages.truncate(limit);
         packages.last().map(|last| {
@@ -307,14 +307,14 @@ pub async fn create(
         safeguarding_referral_at: None,
     };
     let package = state
-        .ledger
+        .app
         .create(&input, &caller.actor())
         .await
         .map_err(|e| match e {
             CreateError::Invalid(errors) => ApiError::invalid_fields(errors),
             CreateError::Store(e) => e.into(),
         })?;
-    let view = state.ledger.view(&package);
+    let view = state.app.view(&package);
     let location = format!("/api/v1/packages/{}", encode_path(&view.reference));
     Ok((
         StatusCode::CREATED,
@@ -349,12 +349,12 @@ pub async fn read(
     caller.require(Role::Viewer)?;
     let reference = reference(&text)?;
     let record = state
-        .ledger
+        .app
         .read(&reference, &caller.actor())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no package has reference {reference}")))?;
     Ok(Json(PackageDetail {
-        package: state.ledger.view(&record.package),
+        package: state.app.view(&record.package),
         acknowledgement: record.package.acknowledgement().cloned(),
         events: record.events,
         escalations: record.escalations,
@@ -371,7 +371,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<PackagePage>, ApiError> {
     caller.require(Role::Viewer)?;
-    let filter = filter_from(&state, &query, state.ledger.now())?;
+    let filter = filter_from(&state, &query, state.app.now())?;
     Ok(Json(page(&state, filter, &caller).await?))
 }
 
@@ -390,14 +390,14 @@ pub async fn regrade(
     caller.require(Role::Intake)?;
     let reference = reference(&text)?;
     let grade = grade("risk_grade", &body.risk_grade)?;
-    let policy = state.ledger.settings().policy.clone();
+    let policy = state.app.settings().policy.clone();
     let package = state
-        .ledger
+        .app
         .change(&reference, &caller.actor(), move |p, now| {
             p.regrade(grade, &body.reason, now, now, &policy)
         })
         .await?;
-    Ok(Json(state.ledger.view(&package)))
+    Ok(Json(state.app.view(&package)))
 }
 
 /// Move a package to another stage. Enforced and closed need an outcome.
@@ -426,12 +426,12 @@ pub async fn move_stage(
         .transpose()?;
     let note = body.note;
     let package = state
-        .ledger
+        .app
         .change(&reference, &caller.actor(), move |p, now| {
             p.move_stage(to, at.unwrap_or(now), outcome, note.as_deref(), now)
         })
         .await?;
-    Ok(Json(state.ledger.view(&package)))
+    Ok(Json(state.app.view(&package)))
 }
 
 /// Assign a package to an officer.
@@ -451,12 +451,12 @@ pub async fn assign(
     let officer =
         OfficerEmail::parse(&body.officer).map_err(|e| ApiError::invalid_field("officer", e.0))?;
     let package = state
-        .ledger
+        .app
         .change(&reference, &caller.actor(), move |p, now| {
             p.assign(officer, now)
         })
         .await?;
-    Ok(Json(state.ledger.view(&package)))
+    Ok(Json(state.app.view(&package)))
 }
 
 /// Record when child access was identified and/or the referral made.
@@ -480,12 +480,12 @@ pub async fn safeguarding(
     )?;
     let referral = optional_instant(&state, "referral_made_at", &body.referral_made_at)?;
     let package = state
-        .ledger
+        .app
         .change(&reference, &caller.actor(), move |p, now| {
             p.update_safeguarding(access, referral, now)
         })
         .await?;
-    Ok(Json(state.ledger.view(&package)))
+    Ok(Json(state.app.view(&package)))
 }
 
 /// Acknowledge the breach of a package's current deadline: repeats of its
@@ -507,12 +507,12 @@ pub async fn acknowledge(
     let actor = caller.actor();
     let by = actor.name.clone();
     let package = state
-        .ledger
+        .app
         .change(&reference, &actor, move |p, now| {
             p.acknowledge(&body.note, &by, now)
         })
         .await?;
-    Ok(Json(state.ledger.view(&package)))
+    Ok(Json(state.app.view(&package)))
 }
 
 #[cfg(test)]

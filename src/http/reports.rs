@@ -62,8 +62,8 @@ pub async fn weekly(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     // One instant for the default, the "has it ended" check and the audit line.
-    let now = state.ledger.now();
-    let tz = state.ledger.settings().time_zone;
+    let now = state.app.now();
+    let tz = state.app.settings().time_zone;
     let week = match query.week.as_deref() {
         Some(text) => text
             .parse::<IsoWeek>()
@@ -73,11 +73,11 @@ pub async fn weekly(
     week.check_ended(now, tz)
         .map_err(|reason| ApiError::invalid_field("week", format!("week: {reason}")))?;
     let format = query.format.unwrap_or_default();
-    let report = state.ledger.weekly_report(week).await?;
+    let report = state.app.weekly_report(week).await?;
     // Written before the answer is sent, like the package reads and lists.
     let detail = format!("week {week}, format {}", format.as_str());
     state
-        .ledger
+        .app
         .record_read(&caller.actor(), "report.read", &detail, now)
         .await?;
     Ok(match format {

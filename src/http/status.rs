@@ -5,8 +5,8 @@ use super::error::ApiError;
 use super::extract::{ApiQuery, Caller};
 use super::packages::{page, ListQuery};
 use super::AppState;
+use crate::app::{PackageView, SchedulerFigures};
 use crate::domain::{PackageStatus, Role};
-use crate::ledger::{PackageView, SchedulerFigures};
 use crate::position::CurrentPosition;
 use axum::extract::State;
 use axum::Json;
@@ -47,12 +47,12 @@ pub async fn status(
     let lpa = query
         .lpa
         .as_deref()
-        .map(|l| state.ledger.settings().lpas.parse(l))
+        .map(|l| state.app.settings().lpas.parse(l))
         .transpose()
         .map_err(|e| ApiError::invalid_field("lpa", e.0))?;
     Ok(Json(StatusAnswer {
-        position: state.ledger.position(lpa.as_ref()).await?,
-        scheduler: state.ledger.scheduler_figures().await?,
+        position: state.app.position(lpa.as_ref()).await?,
+        scheduler: state.app.scheduler_figures().await?,
     }))
 }
 
@@ -102,7 +102,7 @@ pub async fn breaches(
     ApiQuery(query): ApiQuery<BreachQuery>,
 ) -> Result<Json<Breaches>, ApiError> {
     caller.require(Role::Viewer)?;
-    let now = state.ledger.now();
+    let now = state.app.now();
     let list = ListQuery {
         status: Some(PackageStatus::Breached.as_str().into()),
         lpa: query.lpa,

@@ -23,7 +23,7 @@ pub const CONCURRENT_SENDS: usize = 8;
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RoundReport {
+pub struct RoundSummary {
     /// Messages claimed.
     pub claimed: usize,
     /// Delivered.
@@ -74,18 +74,18 @@ impl Dispatcher {
     /// Claims one batch and delivers it. The claim takes only the oldest
     /// queued message of each destination, so every destination's messages
     /// go out in order, one round after another.
-    pub async fn round(&self) -> Result<RoundReport, StoreError> {
+    pub async fn round(&self) -> Result<RoundSummary, StoreError> {
         if self.stopping.load(Ordering::SeqCst) {
-            return Ok(RoundReport::default());
+            return Ok(RoundSummary::default());
         }
         let now = self.clock.now();
         let claimed = self
             .store
             .claim_outbox(now, &self.worker, self.lease.length(), self.batch)
             .await?;
-        let mut report = RoundReport {
+        let mut report = RoundSummary {
             claimed: claimed.len(),
-            ..RoundReport::default()
+            ..RoundSummary::default()
         };
         // A claim holds at most one message per destination (first in,
         // first out per destination), so the batch can go out concurrently
@@ -154,8 +154,8 @@ impl Dispatcher {
     }
 
     /// Rounds until nothing is left to claim now.
-    pub async fn drain(&self) -> Result<RoundReport, StoreError> {
-        let mut total = RoundReport::default();
+    pub async fn drain(&self) -> Result<RoundSummary, StoreError> {
+        let mut total = RoundSummary::default();
         loop {
             let report = self.round().await?;
             total.claimed += report.claimed;
@@ -229,10 +229,10 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::App;
     use crate::clock::ManualClock;
     use crate::config::load_str;
     use crate::intake::NewPackage;
-    use crate::ledger::Ledger;
     use crate::outbox::{DeliveryError, Destination, Payload};
     use crate::scheduler::Scheduler;
     use crate::store::Actor;
@@ -276,8 +276,8 @@ default = ["slt@force.example"]
         let start: DateTime<Utc> = "2024-01-08T09:00:00Z".parse().unwrap();
         let clock = ManualClock::new(start);
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
-        let ledger = Ledger::new(store.clone(), settings.clone(), shared.clone());
-        let package = ledger
+        let app = App::new(store.clone(), settings.clone(), shared.clone());
+        let package = app
             .create(
                 &NewPackage {
                     reference: "A-1".into(),

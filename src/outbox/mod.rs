@@ -44,7 +44,7 @@ pub mod policy;
 
 pub use delivery::{Deliver, DeliveryError};
 pub use digest_mail::{Attachment, DigestMail};
-pub use dispatcher::{Dispatcher, RoundReport, CONCURRENT_SENDS};
+pub use dispatcher::{Dispatcher, RoundSummary, CONCURRENT_SENDS};
 pub use notice::{Notice, NoticeItem, NoticeKind};
 pub use payload::{Destination, Payload};
 pub use policy::{DeliveryConfig, Lease, RetryPolicy};

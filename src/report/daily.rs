@@ -3,7 +3,7 @@
 //! urgent first. Rebuilt from the event ledger with the weekly report's
 //! fold, so both agree on what was open, its deadline and its
 //! acknowledgement. Pure: the caller reads the events
-//! (`Ledger::events_before(now)`) and sends the renderings
+//! (`App::events_before(now)`) and sends the renderings
 //! ([`super::daily_render`]).
 //!
 //! Each line carries what a sergeant needs to act and nothing else about
@@ -204,9 +204,9 @@ pub(super) mod tests {
         }
     }
 
-    pub(crate) use crate::report::tests_support::Ledger;
+    pub(crate) use crate::report::tests_support::TestLedger;
 
-    impl Ledger {
+    impl TestLedger {
         /// A package received `hours_ago` before [`now`] in `lpa`,
         /// awaiting enforcement, due `deadline_in` hours from now
         /// (negative: breached).
@@ -305,8 +305,8 @@ pub(super) mod tests {
 
     /// Three breached and five due across two LPAs, with packages just
     /// outside the 48 hours, closed, and not yet received.
-    pub(crate) fn sample() -> Ledger {
-        let mut l = Ledger::default();
+    pub(crate) fn sample() -> TestLedger {
+        let mut l = TestLedger::default();
         let h = Duration::hours;
         l.package(
             "B-LATE-3D",
@@ -374,7 +374,7 @@ pub(super) mod tests {
         );
         l.enforce("C-LATER-ENFORCED", now() + h(1));
         // Received after now: not yet known.
-        let mut late = Ledger::default();
+        let mut late = TestLedger::default();
         late.package("B-FUTURE", "Birmingham", RiskGrade::VeryHigh, h(1), None);
         let mut future = late.events.remove(0);
         future.occurred_at = now() + h(1);

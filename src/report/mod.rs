@@ -135,12 +135,12 @@ pub struct FlowFigures {
     /// Clocks stopped by closure without enforcement.
     pub closed: u64,
     /// Per grade (at enforcement): enforced by the deadline and after it.
-    pub by_grade: Vec<Timeliness1>,
+    pub by_grade: Vec<GradeTimeliness>,
 }
 
 /// Enforcement within timescale for one grade.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Timeliness1 {
+pub struct GradeTimeliness {
     /// The grade at enforcement.
     pub grade: RiskGrade,
     /// Enforced at or before the deadline.
@@ -460,7 +460,7 @@ fn flow(
             let within_count = of_grade.clone().filter(|s| s.at <= s.deadline_at).count() as u64;
             let late = of_grade.count() as u64 - within_count;
             let total = within_count + late;
-            Timeliness1 {
+            GradeTimeliness {
                 grade: *grade,
                 within: within_count,
                 late,
@@ -724,5 +724,5 @@ mod spreadsheet_tests {
 pub(crate) mod tests_support {
     //! A report built from DOMAIN.md's snapshot, shared by the model's and
     //! the renderers' tests.
-    pub(crate) use super::tests::{snapshot_report, Ledger};
+    pub(crate) use super::tests::{snapshot_report, TestLedger};
 }

@@ -16,11 +16,11 @@ fn params() -> ReportParams {
 /// Builds ledgers event by event, numbering them in order (shared with
 /// the daily list's tests).
 #[derive(Default)]
-pub(crate) struct Ledger {
+pub(crate) struct TestLedger {
     pub(crate) events: Vec<LedgerEvent>,
 }
 
-impl Ledger {
+impl TestLedger {
     pub(crate) fn push(
         &mut self,
         reference: &str,
@@ -93,7 +93,7 @@ fn week(text: &str) -> IsoWeek {
 pub(crate) fn snapshot_report() -> WeeklyReport {
     let w = week("2024-W05");
     let end = w.ends_at(London);
-    let mut ledger = Ledger::default();
+    let mut ledger = TestLedger::default();
     for i in 0..5 {
         let received = end - Duration::days(7 - i);
         let name = format!("NCA-M{i}");
@@ -174,7 +174,7 @@ fn stage_moves_over_twelve_weeks_give_hand_computed_medians_percentiles_and_tren
         Stage::AwaitingEnforcement,
         Stage::Enforced,
     );
-    let mut ledger = Ledger::default();
+    let mut ledger = TestLedger::default();
     // Five medium packages leave development in W05 after 2, 4, 6, 8 and 10
     // days, wait 12 hours for enforcement, and are arrested; the first two
     // after their deadline.
@@ -278,7 +278,7 @@ fn breaches_carry_days_overdue_and_the_acknowledgement_of_this_deadline_only() {
     let w = week("2024-W05");
     let end = w.ends_at(London);
     let deadline = end - Duration::days(3) - Duration::hours(2);
-    let mut ledger = Ledger::default();
+    let mut ledger = TestLedger::default();
     ledger.created(
         "NCA-B1",
         deadline - Duration::days(7),
@@ -359,7 +359,7 @@ fn breaches_carry_days_overdue_and_the_acknowledgement_of_this_deadline_only() {
 fn safeguarding_counts_referrals_in_the_week_and_those_outstanding() {
     let w = week("2024-W05");
     let start = w.starts_at(London);
-    let mut ledger = Ledger::default();
+    let mut ledger = TestLedger::default();
     let deadline = start + Duration::days(30);
     let cases = [
         (

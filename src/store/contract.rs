@@ -2,9 +2,9 @@
 //! whatever the backend. [`super::SqlStore`] implements it for both.
 
 use super::{
-    Actor, ApiToken, AuditRecord, ComposeFn, DeliveryOutcome, DeliveryStats, DigestDraft,
+    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DeliveryOutcome, DeliveryStats, DigestDraft,
     EscalationRecord, LedgerEntry, LedgerEvent, OutboxMessage, PackageChange, PackageCounts,
-    PackageFilter, PassReport, PlanFn, PositionRow, SchedulerStatus, StoreError,
+    PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, StoreError,
 };
 use crate::domain::{Package, Reference};
 use async_trait::async_trait;
@@ -79,7 +79,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         due_by: DateTime<Utc>,
         lpa: Option<&str>,
-    ) -> Result<Vec<PositionRow>, StoreError>;
+    ) -> Result<Vec<StageGradeFigures>, StoreError>;
 
     /// Stores a new API token's hash and appends `token.created` to the
     /// audit log. A name already used (even revoked) is
@@ -136,9 +136,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         now: DateTime<Utc>,
         limit: u32,
-        plan: &PlanFn,
+        decide: &DecideFn,
         compose: &ComposeFn,
-    ) -> Result<PassReport, StoreError>;
+    ) -> Result<PassSummary, StoreError>;
 
     /// The earliest instant there is work: a package's `next_due_at` or a
     /// queued message's next attempt.

@@ -9,7 +9,7 @@ use super::rows::{
 };
 use super::sql::{as_str, join, joined_len, PACKAGE_ROW_COLUMNS};
 use super::{
-    ComposeFn, DeliveryRecord, EscalationDraft, EscalationRecord, PassReport, PlanFn,
+    ComposeFn, DecideFn, DeliveryRecord, EscalationDraft, EscalationRecord, PassSummary,
     RecordedEscalation, SchedulerStatus, SqlStore, StoreError,
 };
 use crate::domain::{Package, PackageClock, Reference};
@@ -229,9 +229,9 @@ where
         &self,
         now: DateTime<Utc>,
         limit: u32,
-        plan: &PlanFn,
+        decide: &DecideFn,
         compose: &ComposeFn,
-    ) -> Result<PassReport, StoreError> {
+    ) -> Result<PassSummary, StoreError> {
         let now = stored_instant(now);
         // Every early return drops `tx`, which rolls the whole pass back:
         // escalations, next due instants, messages and the heartbeat go in
@@ -247,14 +247,14 @@ where
             .fetch_all(&mut *tx)
             .await
             .map_err(StoreError::db("claiming the due packages"))?;
-        let mut report = PassReport::default();
+        let mut report = PassSummary::default();
         let mut recorded = Vec::new();
         for row in due {
             let package_id = row.id;
             let package = Package::try_from(row)?;
-            let package_plan = plan(&package);
+            let decision = decide(&package);
             report.packages += 1;
-            for draft in package_plan.escalations {
+            for draft in decision.escalations {
                 let values = EscalationValues::new(package_id, &draft, now);
                 let status = values.status;
                 let inserted: Option<i64> =
@@ -277,7 +277,7 @@ where
             }
             sqlx::query(SET_NEXT_DUE_AT)
                 .bind(package_id)
-                .bind(package_plan.next_due_at.map(stored_instant))
+                .bind(decision.next_due_at.map(stored_instant))
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::db("setting a package's next due instant"))?;

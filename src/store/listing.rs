@@ -4,9 +4,9 @@
 //! filter's values bound.
 
 use super::dialect::Dialect;
-use super::rows::{stored_instant, PackageRow, PositionGroupRow};
+use super::rows::{stored_instant, PackageRow, StageGradeFiguresRow};
 use super::sql::{BindValue, PACKAGE_ROW_COLUMNS};
-use super::{PackageFilter, PageKey, PositionRow, SqlStore, StoreError};
+use super::{PackageFilter, PageKey, SqlStore, StageGradeFigures, StoreError};
 use crate::domain::{Package, PackageStatus, RiskGrade, Stage};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
@@ -210,9 +210,9 @@ where
         now: DateTime<Utc>,
         due_by: DateTime<Utc>,
         lpa: Option<&str>,
-    ) -> Result<Vec<PositionRow>, StoreError> {
+    ) -> Result<Vec<StageGradeFigures>, StoreError> {
         let statement = position(lpa.is_some());
-        let mut query = sqlx::query_as::<_, PositionGroupRow>(&statement)
+        let mut query = sqlx::query_as::<_, StageGradeFiguresRow>(&statement)
             .bind(stored_instant(now))
             .bind(stored_instant(due_by));
         if let Some(lpa) = lpa {
@@ -223,7 +223,7 @@ where
             .await
             .map_err(StoreError::db("reading the position"))?
             .into_iter()
-            .map(PositionRow::try_from)
+            .map(StageGradeFigures::try_from)
             .collect::<Result<Vec<_>, _>>()?;
         // In the domain's order (workflow stage, then gravest grade first),
         // which text order on either backend is not.

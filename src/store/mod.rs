@@ -174,7 +174,7 @@ pub struct PageKey {
 /// The open packages of one stage and grade: the figures of the "current
 /// position" a leader asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PositionRow {
+pub struct StageGradeFigures {
     /// An open stage.
     pub stage: Stage,
     /// A grade.
@@ -290,7 +290,7 @@ pub struct EscalationDraft {
 
 /// What the scheduler decided for one due package in a pass.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PackagePlan {
+pub struct DueDecision {
     /// Every level occurrence due now (already-recorded ones are skipped by
     /// the store through the unique key).
     pub escalations: Vec<EscalationDraft>,
@@ -322,7 +322,7 @@ pub struct OutboxDraft {
 }
 
 /// Plans one due package (called inside the pass's transaction).
-pub type PlanFn = dyn Fn(&Package) -> PackagePlan + Send + Sync;
+pub type DecideFn = dyn Fn(&Package) -> DueDecision + Send + Sync;
 
 /// Groups the escalations newly recorded in a pass into one message per
 /// destination (called inside the pass's transaction).
@@ -330,7 +330,7 @@ pub type ComposeFn = dyn Fn(Vec<RecordedEscalation>) -> Vec<OutboxDraft> + Send 
 
 /// What one scheduler pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PassReport {
+pub struct PassSummary {
     /// Due packages looked at.
     pub packages: usize,
     /// Escalations recorded for the first time (sent, superseded or with no

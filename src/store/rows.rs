@@ -3,7 +3,7 @@
 //! accept is reported as [`StoreError::Corrupt`], naming the package and the
 //! column, rather than being guessed at.
 
-use super::{ApiToken, AuditRecord, LedgerEntry, LedgerEvent, PositionRow, StoreError};
+use super::{ApiToken, AuditRecord, LedgerEntry, LedgerEvent, StageGradeFigures, StoreError};
 use crate::domain::{
     Acknowledgement, ClockStop, Deadline, EventKind, Lpas, OfficerEmail, OpenStage, Outcome,
     Package, PackageParts, PackageState, PolicyVersion, Reference, RiskGrade, Role, Safeguarding,
@@ -397,7 +397,7 @@ impl TryFrom<TokenRow> for ApiToken {
 
 /// One group of [`super::listing::position`].
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct PositionGroupRow {
+pub struct StageGradeFiguresRow {
     stage: String,
     risk_grade: String,
     open_count: i64,
@@ -406,12 +406,12 @@ pub struct PositionGroupRow {
     oldest_received_at: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<PositionGroupRow> for PositionRow {
+impl TryFrom<StageGradeFiguresRow> for StageGradeFigures {
     type Error = StoreError;
 
-    fn try_from(row: PositionGroupRow) -> Result<Self, StoreError> {
+    fn try_from(row: StageGradeFiguresRow) -> Result<Self, StoreError> {
         let at = format!("position group {}/{}", row.stage, row.risk_grade);
-        Ok(PositionRow {
+        Ok(StageGradeFigures {
             stage: row.stage.parse().map_err(|e| corrupt(&at, "stage", e))?,
             grade: row
                 .risk_grade

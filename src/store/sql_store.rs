@@ -20,9 +20,9 @@ use super::dialect::Dialect;
 use super::rows::{all_migrations_applied, stored_instant};
 use super::sql::BindValue;
 use super::{
-    Actor, ApiToken, AuditRecord, ComposeFn, DeliveryOutcome, DeliveryStats, DigestDraft,
+    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DeliveryOutcome, DeliveryStats, DigestDraft,
     EscalationRecord, LedgerEntry, LedgerEvent, OutboxMessage, PackageChange, PackageCounts,
-    PackageFilter, PassReport, PlanFn, PositionRow, SchedulerStatus, Store, StoreError,
+    PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, Store, StoreError,
 };
 use crate::domain::{Package, Reference};
 use async_trait::async_trait;
@@ -282,7 +282,7 @@ where
         now: DateTime<Utc>,
         due_by: DateTime<Utc>,
         lpa: Option<&str>,
-    ) -> Result<Vec<PositionRow>, StoreError> {
+    ) -> Result<Vec<StageGradeFigures>, StoreError> {
         self.open_position(now, due_by, lpa).await
     }
 
@@ -335,10 +335,10 @@ where
         &self,
         now: DateTime<Utc>,
         limit: u32,
-        plan: &PlanFn,
+        decide: &DecideFn,
         compose: &ComposeFn,
-    ) -> Result<PassReport, StoreError> {
-        self.run_escalation_pass(now, limit, plan, compose).await
+    ) -> Result<PassSummary, StoreError> {
+        self.run_escalation_pass(now, limit, decide, compose).await
     }
 
     async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

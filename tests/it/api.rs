@@ -5,11 +5,11 @@
 use crate::common::app::TestApp;
 use crate::common::{self, utc};
 use chrono::{DateTime, Duration, Utc};
+use ocset_scheduler::app::App;
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config;
 use ocset_scheduler::domain::Role;
-use ocset_scheduler::http::Application;
-use ocset_scheduler::ledger::Ledger;
+use ocset_scheduler::http::ApiServer;
 use ocset_scheduler::store::{self, Actor};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -1146,15 +1146,15 @@ async fn the_server_stops_when_shutdown_completes() {
     let settings = config::load(&path, Vec::new()).unwrap();
     let store = store::connect(&url, 2).await.unwrap();
     store.migrate().await.unwrap();
-    let ledger = Ledger::new(
+    let app = App::new(
         store,
         Arc::new(settings),
         Arc::new(ManualClock::new(start())),
     );
-    let app = Application::build(ledger, "127.0.0.1:0").await.unwrap();
-    let port = app.port();
+    let api = ApiServer::build(app, "127.0.0.1:0").await.unwrap();
+    let port = api.port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
+    let server = tokio::spawn(api.run_until(async {
         let _ = stopped.await;
     }));
     let ok = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))

@@ -46,7 +46,7 @@ async fn world(url: String) -> World {
             ..NewPackage::default()
         };
         w.instance
-            .ledger
+            .app
             .create(&input, &Actor::named("test"))
             .await
             .unwrap();
@@ -112,7 +112,7 @@ async fn the_weekly_digest_goes_at_seven_local_time_in_both_clock_change_weeks(w
         }
     }
     // Each run is in the audit log, per recipient.
-    let audit = w.instance.ledger.store().audit_log(None).await.unwrap();
+    let audit = w.instance.app.store().audit_log(None).await.unwrap();
     let queued: Vec<&str> = audit
         .iter()
         .filter(|line| line.action == "digest.queued")
@@ -234,7 +234,7 @@ async fn sending_a_week_on_demand_sends_it_again_and_is_audited() {
     assert_eq!(queued, 2);
     w.instance.dispatcher.drain().await.unwrap();
     assert_eq!(w.mail_to(SLT).len(), 2);
-    let audit = w.instance.ledger.store().audit_log(None).await.unwrap();
+    let audit = w.instance.app.store().audit_log(None).await.unwrap();
     assert!(audit.iter().any(|line| line.actor == "cli:inspector"
         && line.action == "digest.queued"
         && line.detail.as_deref() == Some("on-demand 2024-W09 to ppu.slt@force.example")));

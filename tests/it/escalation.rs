@@ -55,7 +55,7 @@ impl Instance {
             assigned_officer: officer.map(str::to_string),
             ..NewPackage::default()
         };
-        self.ledger
+        self.app
             .create(&input, &Actor::named("test"))
             .await
             .unwrap();
@@ -67,7 +67,7 @@ impl World {
     /// stepping at each.
     async fn run_until(&self, until: DateTime<Utc>) {
         self.instance.step().await;
-        while let Some(next) = self.instance.ledger.store().next_wake().await.unwrap() {
+        while let Some(next) = self.instance.app.store().next_wake().await.unwrap() {
             if next > until {
                 break;
             }
@@ -175,7 +175,7 @@ async fn a_very_high_package_lives_its_whole_life(w: World) {
     // The escalations are recorded once each, with their deliveries.
     let record = w
         .instance
-        .ledger
+        .app
         .read(&Reference::parse("VH-1").unwrap(), &Actor::named("test"))
         .await
         .unwrap()
@@ -272,23 +272,21 @@ async fn acknowledgement_stops_repeats_and_enforcement_stops_everything(w: World
         (by_reference(&w, "VH-ACK"), by_reference(&w, "VH-END")),
         (1, 1)
     );
-    let ledger = &w.instance.ledger;
-    ledger
-        .change(
-            &Reference::parse("VH-ACK").unwrap(),
-            &Actor::named("token:sgt"),
-            |p, now| p.acknowledge("warrant sought", "token:sgt", now),
-        )
-        .await
-        .unwrap();
-    ledger
-        .change(
-            &Reference::parse("VH-END").unwrap(),
-            &Actor::named("token:sgt"),
-            |p, now| p.move_stage(Stage::Enforced, now, Some(Outcome::Arrest), None, now),
-        )
-        .await
-        .unwrap();
+    let app = &w.instance.app;
+    app.change(
+        &Reference::parse("VH-ACK").unwrap(),
+        &Actor::named("token:sgt"),
+        |p, now| p.acknowledge("warrant sought", "token:sgt", now),
+    )
+    .await
+    .unwrap();
+    app.change(
+        &Reference::parse("VH-END").unwrap(),
+        &Actor::named("token:sgt"),
+        |p, now| p.move_stage(Stage::Enforced, now, Some(Outcome::Arrest), None, now),
+    )
+    .await
+    .unwrap();
     w.run_until(start() + Duration::days(12)).await;
     // No more repeats for either; the senior level still fires for the
     // acknowledged (still open) one, and not for the enforced one.
@@ -312,7 +310,7 @@ async fn a_regrade_up_makes_levels_due_at_once_and_down_defers_them(w: World) {
     );
     let policy = w.settings.policy.clone();
     w.instance
-        .ledger
+        .app
         .change(
             &Reference::parse("PKG-UP").unwrap(),
             &Actor::named("test"),
@@ -333,7 +331,7 @@ async fn a_regrade_up_makes_levels_due_at_once_and_down_defers_them(w: World) {
     );
     let policy = w.settings.policy.clone();
     w.instance
-        .ledger
+        .app
         .change(
             &Reference::parse("PKG-UP").unwrap(),
             &Actor::named("test"),
@@ -386,7 +384,7 @@ async fn a_crash_between_sending_and_marking_sends_that_one_message_again(w: Wor
         )
         .await;
     w.instance.scheduler.run_due().await.unwrap();
-    let store = w.instance.ledger.store().clone();
+    let store = w.instance.app.store().clone();
     // A dispatcher claims both messages, sends the first, and dies before
     // recording it.
     let claimed = store
@@ -415,7 +413,7 @@ async fn a_crash_between_sending_and_marking_sends_that_one_message_again(w: Wor
         "the message on the wire at the crash goes again; nothing else twice"
     );
     let record = restarted
-        .ledger
+        .app
         .read(&Reference::parse("CU-2").unwrap(), &Actor::named("test"))
         .await
         .unwrap()
@@ -450,7 +448,7 @@ async fn mail_server_down_then_up_delivers_everything_in_order(mut w: World) {
         )
         .await;
     w.instance.step().await; // a second message each, behind the first
-    let stats = w.instance.ledger.store().delivery_stats().await.unwrap();
+    let stats = w.instance.app.store().delivery_stats().await.unwrap();
     assert_eq!((stats.pending, stats.sent, stats.dead), (4, 0, 0));
     assert!(stats.retries >= 2, "{stats:?}");
     // Retries back off while the server is down.
@@ -458,7 +456,7 @@ async fn mail_server_down_then_up_delivers_everything_in_order(mut w: World) {
         w.clock.advance(Duration::minutes(10));
         w.instance.step().await;
     }
-    let stats = w.instance.ledger.store().delivery_stats().await.unwrap();
+    let stats = w.instance.app.store().delivery_stats().await.unwrap();
     assert_eq!(stats.sent, 0);
     assert!(stats.retries >= 5, "retries are counted: {stats:?}");
     w.smtp.restart().await;
@@ -471,7 +469,7 @@ async fn mail_server_down_then_up_delivers_everything_in_order(mut w: World) {
         "in order"
     );
     assert!(summary(&sergeants[0]).contains("breached"));
-    let stats = w.instance.ledger.store().delivery_stats().await.unwrap();
+    let stats = w.instance.app.store().delivery_stats().await.unwrap();
     assert_eq!((stats.pending, stats.sent, stats.dead), (0, 4, 0));
 }
 
@@ -546,7 +544,7 @@ async fn passes_while_a_message_waits_add_to_it_instead_of_queueing_more(w: Worl
         let report = w.instance.scheduler.run_due().await.unwrap();
         assert_eq!(report.packages, 1, "minute {minute}");
     }
-    let stats = w.instance.ledger.store().delivery_stats().await.unwrap();
+    let stats = w.instance.app.store().delivery_stats().await.unwrap();
     assert_eq!(
         stats.pending, 2,
         "one waiting message each for sergeants and inspector"
@@ -573,7 +571,7 @@ async fn passes_while_a_message_waits_add_to_it_instead_of_queueing_more(w: Worl
     assert!(!sergeants[1].text.contains("PKG-00"), "sent before");
     assert_eq!(w.mail_to(INSPECTOR).len(), 2);
     // Each package's escalation shows the message that carried it, sent.
-    let store = w.instance.ledger.store();
+    let store = w.instance.app.store();
     let first = store
         .escalations(&Reference::parse("PKG-01").unwrap())
         .await
@@ -611,13 +609,13 @@ async fn a_rejected_address_is_dead_at_once_and_counted(w: World) {
         )
         .await;
     w.instance.step().await;
-    let stats = w.instance.ledger.store().delivery_stats().await.unwrap();
+    let stats = w.instance.app.store().delivery_stats().await.unwrap();
     assert_eq!(
         (stats.sent, stats.dead, stats.pending),
         (1, 1, 0),
         "sergeants got theirs; the rejected one is not retried"
     );
-    let figures = w.instance.ledger.scheduler_figures().await.unwrap();
+    let figures = w.instance.app.scheduler_figures().await.unwrap();
     assert_eq!(figures.dead, 1);
     assert_eq!(figures.due_not_delivered, 0);
     assert_eq!(figures.last_pass_at, Some(start()));
@@ -657,7 +655,7 @@ async fn postgres_two_instances_send_each_escalation_exactly_once() {
         for i in 0..20 {
             let record = w
                 .instance
-                .ledger
+                .app
                 .read(
                     &Reference::parse(&format!("PKG-{i:02}")).unwrap(),
                     &Actor::named("test"),

@@ -8,10 +8,10 @@
 
 use crate::common::{self, utc};
 use chrono::{DateTime, Duration, Utc};
+use ocset_scheduler::app::App;
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config;
 use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
-use ocset_scheduler::ledger::Ledger;
 use ocset_scheduler::notify::email;
 use ocset_scheduler::outbox::{Notice, NoticeItem, NoticeKind};
 use ocset_scheduler::report::{
@@ -35,7 +35,7 @@ fn now() -> DateTime<Utc> {
 /// The demo ledger on SQLite in a temporary folder.
 struct Demo {
     _dir: tempfile::TempDir,
-    ledger: Ledger,
+    app: App,
     store: Arc<dyn Store>,
     params: ReportParams,
 }
@@ -51,15 +51,15 @@ async fn demo() -> Demo {
     );
     let store = store::connect(&url, 1).await.unwrap();
     store.migrate().await.unwrap();
-    let ledger = Ledger::new(
+    let app = App::new(
         store.clone(),
         Arc::new(settings),
         Arc::new(ManualClock::new(now())),
     );
-    ocset_scheduler::demo::load(&ledger).await.unwrap();
+    ocset_scheduler::demo::load(&app).await.unwrap();
     Demo {
         _dir: dir,
-        ledger,
+        app,
         store,
         params,
     }
@@ -588,7 +588,7 @@ async fn the_daily_html_parses_with_a_table_per_lpa_and_every_line() {
         .expect("the demo has a breach")
         .reference
         .clone();
-    demo.ledger
+    demo.app
         .change(
             &Reference::parse(&breach).unwrap(),
             &Actor::named("test"),

@@ -3,11 +3,11 @@
 //! API tokens made for the test, and a clock the test controls.
 
 use chrono::{DateTime, Utc};
+use ocset_scheduler::app::App;
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config::{self, Settings};
 use ocset_scheduler::domain::Role;
-use ocset_scheduler::http::Application;
-use ocset_scheduler::ledger::Ledger;
+use ocset_scheduler::http::ApiServer;
 use ocset_scheduler::store::{self, Actor, ApiToken, Store};
 use reqwest::Response;
 use serde_json::Value;
@@ -61,11 +61,11 @@ pub async fn spawn_app(
             .unwrap();
         clear.insert(*role, token);
     }
-    let ledger = Ledger::new(store.clone(), settings.clone(), Arc::new(clock.clone()));
-    let app = Application::build(ledger, "127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
+    let app = App::new(store.clone(), settings.clone(), Arc::new(clock.clone()));
+    let api = ApiServer::build(app, "127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", api.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
+    tokio::spawn(api.run_until(async {
         let _ = stopped.await;
     }));
     TestApp {

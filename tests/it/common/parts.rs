@@ -3,10 +3,10 @@
 
 use super::smtp::{parse_mail, ParsedMail, TestSmtp};
 use chrono::{DateTime, Utc};
+use ocset_scheduler::app::App;
 use ocset_scheduler::clock::{Clock, ManualClock};
 use ocset_scheduler::config::Settings;
 use ocset_scheduler::digest::job::DigestJob;
-use ocset_scheduler::ledger::Ledger;
 use ocset_scheduler::outbox::Deliver;
 use ocset_scheduler::outbox::Dispatcher;
 use ocset_scheduler::scheduler::Scheduler;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// job and dispatcher (named `worker`), delivering through the real
 /// notifier.
 pub struct Instance {
-    pub ledger: Ledger,
+    pub app: App,
     pub scheduler: Scheduler,
     pub digests: DigestJob,
     pub dispatcher: Dispatcher,
@@ -46,7 +46,7 @@ pub fn instance_over(
     let notifier: Arc<dyn Deliver> = Arc::new(service::notifier(&settings).unwrap());
     let clock: Arc<dyn Clock> = Arc::new(clock.clone());
     Instance {
-        ledger: Ledger::new(store.clone(), settings.clone(), clock.clone()),
+        app: App::new(store.clone(), settings.clone(), clock.clone()),
         scheduler: Scheduler::new(store.clone(), settings.clone(), clock.clone()),
         digests: DigestJob::new(store.clone(), settings.clone(), clock.clone()),
         dispatcher: Dispatcher::new(store, notifier, clock, &settings.config.delivery, worker),

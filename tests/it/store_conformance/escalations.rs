@@ -11,8 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::{DueLevel, Package, PackageClock, Relation};
 use ocset_scheduler::outbox::{Destination, Payload};
 use ocset_scheduler::store::{
-    DeliveryOutcome, DeliveryRecord, DeliveryStats, EscalationDraft, OutboxDraft, PackagePlan,
-    PassReport, RecordedEscalation, SchedulerStatus, Store, StoreError,
+    DeliveryOutcome, DeliveryRecord, DeliveryStats, DueDecision, EscalationDraft, OutboxDraft,
+    PassSummary, RecordedEscalation, SchedulerStatus, Store, StoreError,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -62,8 +62,8 @@ fn draft(package: &Package, due: DueLevel, destinations: Vec<Destination>) -> Es
 
 /// Plans from a table by reference; packages not in it owe nothing and
 /// have nothing more due.
-fn planned(plans: Vec<(&str, PackagePlan)>) -> impl Fn(&Package) -> PackagePlan + Send + Sync {
-    let plans: HashMap<String, PackagePlan> = plans
+fn planned(plans: Vec<(&str, DueDecision)>) -> impl Fn(&Package) -> DueDecision + Send + Sync {
+    let plans: HashMap<String, DueDecision> = plans
         .into_iter()
         .map(|(reference, plan)| (reference.to_string(), plan))
         .collect();
@@ -104,7 +104,7 @@ async fn a_pass_records_each_escalation_once(store: Arc<dyn Store>, raw: Raw) {
         .unwrap();
     assert_eq!(
         first,
-        PassReport {
+        PassSummary {
             packages: 1,
             recorded: 2,
             superseded: 1,
@@ -139,9 +139,9 @@ async fn a_pass_records_each_escalation_once(store: Arc<dyn Store>, raw: Raw) {
         .unwrap();
     assert_eq!(
         second,
-        PassReport {
+        PassSummary {
             packages: 1,
-            ..PassReport::default()
+            ..PassSummary::default()
         }
     );
     let given = composer.given();
@@ -175,7 +175,7 @@ async fn superseded_and_unaddressed_escalations_are_recorded_but_not_sent(store:
     let senior = due_level(&package, "senior", 0, Relation::After);
     let plan = planned(vec![(
         "NCA-S1",
-        PackagePlan {
+        DueDecision {
             escalations: vec![
                 // Superseded wins over having recipients: recorded, not sent.
                 draft(&package, warning.clone(), vec![sergeants()]),
@@ -193,7 +193,7 @@ async fn superseded_and_unaddressed_escalations_are_recorded_but_not_sent(store:
         .unwrap();
     assert_eq!(
         report,
-        PassReport {
+        PassSummary {
             packages: 1,
             recorded: 3,
             superseded: 1,
@@ -255,7 +255,7 @@ async fn composed_messages_are_queued_and_linked_to_their_escalations(store: Arc
     let plan = planned(vec![
         (
             "NCA-C1",
-            PackagePlan {
+            DueDecision {
                 escalations: vec![draft(
                     &one,
                     due_level(&one, "breach", 0, Relation::At),
@@ -266,7 +266,7 @@ async fn composed_messages_are_queued_and_linked_to_their_escalations(store: Arc
         ),
         (
             "NCA-C2",
-            PackagePlan {
+            DueDecision {
                 escalations: vec![
                     draft(
                         &two,
@@ -400,12 +400,12 @@ async fn next_due_at_follows_the_plan_and_the_next_wake_follows_the_work(
     let plan = planned(vec![
         (
             "NCA-N1",
-            PackagePlan {
+            DueDecision {
                 escalations: vec![],
                 next_due_at: Some(t3),
             },
         ),
-        ("NCA-N2", PackagePlan::default()),
+        ("NCA-N2", DueDecision::default()),
     ]);
     let report = store
         .escalation_pass(t1, 10, &plan, &no_messages)
@@ -540,7 +540,7 @@ async fn a_limited_pass_takes_the_earliest_due_packages_first(store: Arc<dyn Sto
             seen.lock()
                 .unwrap()
                 .push(package.reference().as_str().to_string());
-            PackagePlan::default()
+            DueDecision::default()
         }
     };
     let report = store
@@ -606,7 +606,7 @@ async fn every_pass_records_the_heartbeat_and_due_work_shows_the_lag(store: Arc<
         .escalation_pass(quiet, 10, &later, &no_messages)
         .await
         .unwrap();
-    assert_eq!(report, PassReport::default());
+    assert_eq!(report, PassSummary::default());
     assert_eq!(
         store.scheduler_status(quiet).await.unwrap().last_pass_at,
         Some(quiet)
@@ -636,7 +636,7 @@ async fn passes_until_done(
     store: Arc<dyn Store>,
     composer: ByDestination,
     limit: u32,
-) -> Vec<PassReport> {
+) -> Vec<PassSummary> {
     let plan = ladder_plan(now(), vec![sergeants(), inspector()]);
     let compose = composer.compose();
     let mut reports = Vec::new();
@@ -667,9 +667,9 @@ async fn concurrent_passes_record_each_escalation_once(db: TestDb) {
     let composer = ByDestination::default();
     let one = tokio::spawn(passes_until_done(store.clone(), composer.clone(), 15));
     let two = tokio::spawn(passes_until_done(other, composer.clone(), 15));
-    let reports: Vec<PassReport> = [one.await.unwrap(), two.await.unwrap()].concat();
+    let reports: Vec<PassSummary> = [one.await.unwrap(), two.await.unwrap()].concat();
 
-    let total = |f: fn(&PassReport) -> usize| reports.iter().map(f).sum::<usize>();
+    let total = |f: fn(&PassSummary) -> usize| reports.iter().map(f).sum::<usize>();
     assert_eq!(total(|r| r.packages), 200, "each package taken once");
     assert_eq!(total(|r| r.recorded), 400, "a warning and a breach each");
     assert_eq!(total(|r| r.superseded), 200);

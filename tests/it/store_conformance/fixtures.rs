@@ -10,8 +10,8 @@ use ocset_scheduler::domain::{
 use ocset_scheduler::intake::{IntakeRules, NewPackage};
 use ocset_scheduler::outbox::{Destination, Notice, NoticeItem, NoticeKind};
 use ocset_scheduler::store::{
-    Actor, AuditRecord, DeliveryOutcome, EscalationDraft, LedgerEntry, OutboxDraft, OutboxMessage,
-    PackagePlan, RecordedEscalation, Store,
+    Actor, AuditRecord, DeliveryOutcome, DueDecision, EscalationDraft, LedgerEntry, OutboxDraft,
+    OutboxMessage, RecordedEscalation, Store,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -275,7 +275,7 @@ pub(super) fn notice_item(package: &Package, due: &DueLevel) -> NoticeItem {
 pub(super) fn ladder_plan(
     at: DateTime<Utc>,
     destinations: Vec<Destination>,
-) -> impl Fn(&Package) -> PackagePlan + Send + Sync {
+) -> impl Fn(&Package) -> DueDecision + Send + Sync {
     let levels = default_ladder();
     move |package: &Package| {
         let timing = LadderTiming {
@@ -284,7 +284,7 @@ pub(super) fn ladder_plan(
             referral_within: Timescale::Hours(24),
         };
         let owed = timing.plan(package, at);
-        PackagePlan {
+        DueDecision {
             escalations: owed
                 .due
                 .into_iter()
@@ -302,8 +302,8 @@ pub(super) fn ladder_plan(
 /// A plan that owes nothing and looks again at `next`.
 pub(super) fn nothing_until(
     next: Option<DateTime<Utc>>,
-) -> impl Fn(&Package) -> PackagePlan + Send + Sync {
-    move |_: &Package| PackagePlan {
+) -> impl Fn(&Package) -> DueDecision + Send + Sync {
+    move |_: &Package| DueDecision {
         escalations: Vec::new(),
         next_due_at: next,
     }

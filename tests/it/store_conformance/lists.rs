@@ -8,7 +8,7 @@ use ocset_scheduler::domain::{
     PackageStatus, PolicyVersion, RiskGrade, Safeguarding, Stage, StopKind,
 };
 use ocset_scheduler::store::{
-    Actor, LedgerEntry, PackageCounts, PackageFilter, PageKey, PositionRow, Store,
+    Actor, LedgerEntry, PackageCounts, PackageFilter, PageKey, StageGradeFigures, Store,
 };
 use std::sync::Arc;
 
@@ -298,7 +298,7 @@ async fn status_filters_select_exactly_the_packages_with_each_status(store: Arc<
         shaped(r, RiskGrade::High, lpa, received, deadline, shape)
     };
     // (package, due_soon_at, its status at `t`)
-    let ledger: Vec<(Package, Option<DateTime<Utc>>, PackageStatus)> = vec![
+    let app: Vec<(Package, Option<DateTime<Utc>>, PackageStatus)> = vec![
         (
             open("ST-ON-TRACK", "Coventry", DEVELOPING, t + day * 2),
             Some(t + day),
@@ -388,7 +388,7 @@ async fn status_filters_select_exactly_the_packages_with_each_status(store: Arc<
             PackageStatus::Closed,
         ),
     ];
-    let stored: Vec<(Package, Option<DateTime<Utc>>)> = ledger
+    let stored: Vec<(Package, Option<DateTime<Utc>>)> = app
         .iter()
         .map(|(p, due_soon_at, _)| (p.clone(), *due_soon_at))
         .collect();
@@ -414,7 +414,7 @@ async fn status_filters_select_exactly_the_packages_with_each_status(store: Arc<
             status: Some((status, t)),
             ..PackageFilter::default()
         };
-        let mut expected: Vec<&Package> = ledger
+        let mut expected: Vec<&Package> = app
             .iter()
             .filter(|(_, _, s)| *s == status)
             .map(|(p, _, _)| p)
@@ -629,7 +629,7 @@ async fn the_position_counts_open_packages_per_stage_and_grade(store: Arc<dyn St
         ],
     )
     .await;
-    let row = |stage, grade, open, breached, due_soon, oldest: DateTime<Utc>| PositionRow {
+    let row = |stage, grade, open, breached, due_soon, oldest: DateTime<Utc>| StageGradeFigures {
         stage,
         grade,
         open,

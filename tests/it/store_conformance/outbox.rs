@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::{RiskGrade, Stage};
 use ocset_scheduler::outbox::{Destination, Notice, NoticeItem, NoticeKind};
 use ocset_scheduler::store::{
-    DeliveryOutcome, DeliveryStats, OutboxDraft, OutboxMessage, PassReport, RecordedEscalation,
+    DeliveryOutcome, DeliveryStats, OutboxDraft, OutboxMessage, PassSummary, RecordedEscalation,
     Store,
 };
 use std::collections::HashMap;
@@ -159,7 +159,7 @@ async fn queue_items(
     at: DateTime<Utc>,
     destination: Destination,
     items: &[(&str, NoticeKind)],
-) -> PassReport {
+) -> PassSummary {
     let items: Vec<NoticeItem> = items
         .iter()
         .map(|(reference, kind)| NoticeItem {

@@ -1,7 +1,7 @@
 //! The facade's administration: the audit log, API tokens, and the
 //! figures operations read (readiness, the outbox, package counts).
 
-use super::Ledger;
+use super::App;
 use crate::domain::{Reference, Role};
 use crate::store::{Actor, ApiToken, AuditRecord, DeliveryStats, PackageCounts, StoreError};
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ pub enum TokenError {
     Store(#[from] StoreError),
 }
 
-impl Ledger {
+impl App {
     /// Records in the audit log that `actor` was shown something that
     /// lists packages (a report, a preview) at `at`, with `detail` saying
     /// what. The caller passes the instant it answered for, so the audit

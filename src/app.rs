@@ -1,6 +1,7 @@
-//! The package ledger as the rest of the service uses it: the store, the
-//! checked settings and the clock together, so every caller (CLI, API,
-//! scheduler) applies the same rules in the same way. Commands and
+//! The application: every use case the CLI, the API and the jobs run, over
+//! the store, the checked settings and the clock together, so every caller
+//! applies the same rules in the same way. (Not to be confused with the
+//! *ledger*, the append-only record of package events it writes to.) Commands and
 //! handlers go through its methods, never the store: packages here, reports
 //! and digests in [`reports`], the audit log, tokens and operational
 //! figures in [`admin`].
@@ -27,9 +28,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-/// The ledger: storage, settings and clock.
+/// The application facade: storage, settings and clock, and the use cases
+/// over them.
 #[derive(Debug, Clone)]
-pub struct Ledger {
+pub struct App {
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
     clock: Arc<dyn Clock>,
@@ -139,7 +141,7 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-impl Ledger {
+impl App {
     /// A ledger over `store` with `settings` and `clock`.
     pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
         Self {
@@ -362,14 +364,14 @@ impl Ledger {
         make: impl FnOnce(&Package, DateTime<Utc>) -> Result<Change, MoveRefused> + Send + 'static,
     ) -> Result<Package, StoreError> {
         let now = self.now();
-        let ledger = self.clone();
+        let app = self.clone();
         let result = self
             .store
             .update_package(
                 reference,
                 actor,
                 now,
-                Box::new(move |package| make(package, now).map(|change| ledger.entry(change))),
+                Box::new(move |package| make(package, now).map(|change| app.entry(change))),
             )
             .await;
         if let Ok(package) = &result {

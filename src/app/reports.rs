@@ -1,13 +1,13 @@
 //! The facade's reports and digests: it reads the events, the report
 //! module folds them (pure), and digests are queued through it.
 
-use super::Ledger;
+use super::App;
 use crate::domain::IsoWeek;
 use crate::report::{ReportParams, WeeklyReport};
 use crate::store::{Actor, DigestDraft, LedgerEvent, StoreError};
 use chrono::{DateTime, Utc};
 
-impl Ledger {
+impl App {
     /// What a report needs besides the events, from the settings in force.
     pub fn report_params(&self) -> ReportParams {
         let settings = self.settings();
@@ -20,7 +20,7 @@ impl Ledger {
 
     /// Every ledger event that took effect before `until`, oldest first:
     /// what a report folds. For callers that fold off the async runtime
-    /// (the digest job); others use [`Ledger::weekly_report`].
+    /// (the digest job); others use [`App::weekly_report`].
     pub async fn events_before(
         &self,
         until: DateTime<Utc>,
@@ -30,7 +30,7 @@ impl Ledger {
 
     /// The weekly report for `week`, rebuilt from the events before its
     /// end. Not audited: a caller that shows it records the read with
-    /// [`Ledger::record_read`].
+    /// [`App::record_read`].
     pub async fn weekly_report(&self, week: IsoWeek) -> Result<WeeklyReport, StoreError> {
         let params = self.report_params();
         let events = self.events_before(week.ends_at(params.time_zone)).await?;
