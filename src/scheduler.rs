@@ -12,9 +12,9 @@
 use crate::clock::Clock;
 use crate::config::{Settings, ASSIGNED_OFFICER};
 use crate::domain::{DueLevel, Package, PackageClock, Relation};
-use crate::outbox::{Destination, Notice, NoticeItem, NoticeKind};
+use crate::outbox::{Destination, Notice, NoticeItem, NoticeKind, OutboxDraft};
 use crate::store::{
-    DueDecision, EscalationDraft, OutboxDraft, PassSummary, RecordedEscalation, Store, StoreError,
+    DueDecision, EscalationDraft, PassSummary, RecordedEscalation, Store, StoreError,
 };
 use crate::wake::{self, Alarm};
 use chrono::{DateTime, Utc};
@@ -246,8 +246,10 @@ impl Scheduler {
                 }
                 Err(e) => tracing::error!(error = %e, "scheduler pass failed; will retry"),
             }
-            let until =
-                wake::sleep_until(wake::next_work(self.store.as_ref()).await, self.clock.now());
+            let until = wake::sleep_until(
+                wake::next_work(self.store.next_wake()).await,
+                self.clock.now(),
+            );
             if alarm.sleep(until, self.clock.as_ref(), &mut shutdown).await {
                 return;
             }
