@@ -10,11 +10,11 @@
 //! many times it runs or on however many instances.
 
 use crate::clock::Clock;
-use crate::config::{Settings, ASSIGNED_OFFICER};
+use crate::config::Settings;
 use crate::domain::{DueLevel, Package, PackageClock, Relation};
-use crate::outbox::{Destination, Notice, NoticeItem, NoticeKind};
+use crate::outbox::{Destination, Notice, NoticeItem, NoticeKind, OutboxDraft};
 use crate::store::{
-    DueDecision, EscalationDraft, OutboxDraft, PassSummary, RecordedEscalation, Store, StoreError,
+    DueDecision, EscalationDraft, PassSummary, RecordedEscalation, Store, StoreError,
 };
 use crate::wake::{self, Alarm};
 use chrono::{DateTime, Utc};
@@ -49,42 +49,16 @@ impl Escalator {
         Self { settings }
     }
 
-    /// Who hears of `level` for `package`: the level's groups (the package's
-    /// LPA list, or the group's default), the assigned officer if named and
-    /// assigned, and every webhook that takes the level. Sorted, no repeats.
+    /// Who hears of `level` for `package`: the level's audience as
+    /// configuration resolved it ([`Settings::audience`]: its groups for
+    /// the package's LPA, the assigned officer, the webhooks that take the
+    /// level), whatever their channels. Sorted, no repeats; empty for a
+    /// level not on the ladder.
     pub fn destinations(&self, level: &str, package: &Package) -> Vec<Destination> {
-        let config = &self.settings.config;
-        let mut to: Vec<Destination> = Vec::new();
-        if let Some(level) = config.escalation.levels.iter().find(|l| l.name == level) {
-            for name in &level.notify {
-                if name == ASSIGNED_OFFICER {
-                    if let Some(officer) = package.assigned_officer() {
-                        to.push(Destination::Email(officer.to_string()));
-                    }
-                } else if let Some(group) = config.recipients.get(name) {
-                    to.extend(
-                        group
-                            .for_lpa(package.lpa().as_str())
-                            .iter()
-                            .map(|a| Destination::Email(a.to_lowercase())),
-                    );
-                }
-            }
-        }
-        to.extend(self.webhooks_for(level));
-        to.sort();
-        to.dedup();
-        to
-    }
-
-    /// The webhooks that take `level`.
-    fn webhooks_for(&self, level: &str) -> Vec<Destination> {
         self.settings
-            .webhooks()
-            .iter()
-            .filter(|w| w.levels.iter().any(|l| l == level))
-            .map(|w| Destination::Webhook(w.name.clone()))
-            .collect()
+            .audience(level)
+            .map(|audience| audience.destinations(package))
+            .unwrap_or_default()
     }
 
     /// The package's line in a notice for `due`.
@@ -246,8 +220,10 @@ impl Scheduler {
                 }
                 Err(e) => tracing::error!(error = %e, "scheduler pass failed; will retry"),
             }
-            let until =
-                wake::sleep_until(wake::next_work(self.store.as_ref()).await, self.clock.now());
+            let until = wake::sleep_until(
+                wake::next_work(self.store.next_wake()).await,
+                self.clock.now(),
+            );
             if alarm.sleep(until, self.clock.as_ref(), &mut shutdown).await {
                 return;
             }

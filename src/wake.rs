@@ -6,8 +6,8 @@
 //! forward, and both by the safety tick.
 
 use crate::clock::Clock;
-use crate::store::Store;
 use chrono::{DateTime, Utc};
+use std::fmt::Display;
 use std::future::Future;
 use tokio::sync::Notify;
 
@@ -16,12 +16,15 @@ use tokio::sync::Notify;
 /// (`scheduler.tick_seconds`) usually wakes them much sooner.
 pub const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// The earliest instant there is work: a package's next level or a queued
-/// message's next attempt ([`Store::next_wake`]). `None` when there is none,
-/// or when it cannot be read (logged; the loops then look again after
-/// [`LONGEST_SLEEP`] or the safety tick).
-pub(crate) async fn next_work(store: &dyn Store) -> Option<DateTime<Utc>> {
-    match store.next_wake().await {
+/// The earliest instant there is work, as `read` finds it: a package's next
+/// level or a queued message's next attempt (the loops pass
+/// [`crate::outbox::Queue::next_wake`], so this module needs no store).
+/// `None` when there is none, or when it cannot be read (logged; the loops
+/// then look again after [`LONGEST_SLEEP`] or the safety tick).
+pub(crate) async fn next_work<E: Display>(
+    read: impl Future<Output = Result<Option<DateTime<Utc>>, E>>,
+) -> Option<DateTime<Utc>> {
+    match read.await {
         Ok(at) => at,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the next due instant");
@@ -121,6 +124,7 @@ impl Alarm {
 mod tests {
     use super::*;
     use crate::config::load_str;
+    use crate::store::Store;
     use std::sync::Arc;
 
     const CONFIG: &str = r#"

@@ -3,7 +3,8 @@
 
 use super::App;
 use crate::domain::{Reference, Role};
-use crate::store::{Actor, ApiToken, AuditRecord, DeliveryStats, PackageCounts, StoreError};
+use crate::outbox::DeliveryStats;
+use crate::store::{Actor, ApiToken, AuditRecord, PackageCounts, StoreError};
 use chrono::{DateTime, Utc};
 
 /// Why a token was not created.

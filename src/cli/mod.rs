@@ -196,6 +196,9 @@ pub enum CliError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The outbox's queue failed (the store behind it; the same text).
+    #[error(transparent)]
+    Queue(#[from] crate::outbox::QueueError),
     /// Anything else, with context.
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),

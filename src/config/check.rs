@@ -2,6 +2,7 @@
 //! small function per section. Every fault is collected (not just the
 //! first) in a fixed order — the order `check-config` prints them in.
 
+use super::audience::audiences;
 use super::digests::digest_schedules;
 use super::{Config, ConfigError, RecipientGroup, Settings, ASSIGNED_OFFICER};
 use crate::domain::{
@@ -60,6 +61,7 @@ pub(super) fn check(
 
     match (time_zone, policy, lpas) {
         (Some(time_zone), Some(policy), Some(lpas)) if faults.errors.is_empty() => Ok(Settings {
+            audiences: audiences(&config),
             config,
             time_zone,
             policy,

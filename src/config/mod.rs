@@ -6,11 +6,14 @@
 //! By concern: `load.rs` layers the sources, `check.rs` validates them
 //! section by section (`digests.rs` the `[[digest]]` tables) into
 //! [`Settings`] (`settings.rs`), the view the rest of the service reads.
-//! The sections as written are in `sections.rs` and `recipients.rs`.
+//! The sections as written are in `sections.rs` and `recipients.rs`;
+//! `audience.rs` resolves who hears of each escalation level into outbox
+//! destinations, the one place a recipient is tied to a channel.
 //! Configuration produces domain types (a deadline policy, LPAs, digest
 //! schedules, LPA coverage) and imports nothing above the domain except the
 //! sections that notify owns; it builds no other module's types.
 
+mod audience;
 mod check;
 mod digests;
 mod load;
@@ -18,6 +21,7 @@ mod recipients;
 mod sections;
 mod settings;
 
+pub use audience::Audience;
 pub use load::{load, load_str};
 pub use recipients::{lpas_of, RecipientGroup};
 pub use sections::{

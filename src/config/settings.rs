@@ -2,7 +2,7 @@
 //! rest of the service needs already parsed (the time zone as a [`Tz`],
 //! the deadline policy, the LPAs, the digest schedules).
 
-use super::Config;
+use super::{Audience, Config};
 use crate::domain::{DeadlinePolicy, DigestSchedule, EscalationLevel, LadderTiming, Lpas};
 use crate::notify::config::WebhookConfig;
 use chrono_tz::Tz;
@@ -29,6 +29,9 @@ pub struct Settings {
     /// The `[[digest]]` schedules, checked; private to `config` so that
     /// only checked ones exist (see [`Settings::digests`]).
     pub(super) digests: Vec<DigestSchedule>,
+    /// Who hears of each escalation level, by level name, resolved at load
+    /// (see [`Settings::audience`]).
+    pub(super) audiences: BTreeMap<String, Audience>,
 }
 
 impl Settings {
@@ -57,6 +60,13 @@ impl Settings {
     /// (for a daily digest, somebody in every LPA).
     pub fn digests(&self) -> &[DigestSchedule] {
         &self.digests
+    }
+
+    /// Who hears of the escalation level named `level`, as destinations on
+    /// their channels; `None` for a name not on the ladder. Routing asks
+    /// this, so it names no channel itself.
+    pub fn audience(&self, level: &str) -> Option<&Audience> {
+        self.audiences.get(level)
     }
 
     /// The ladder with the time zone and safeguarding clock it runs on.

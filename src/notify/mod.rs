@@ -6,7 +6,11 @@
 //! and says whether a failure is worth retrying.
 //!
 //! A new channel is one file here implementing [`Channel`], its section in
-//! `config.rs` (this module's), and one line in [`Notifier::from_config`].
+//! `config.rs` (this module's) with a field for it in the configuration,
+//! one line in [`Notifier::from_config`], its [`Destination`] variant
+//! (`src/outbox/payload.rs`), and who it reaches, resolved once at load
+//! (`src/config/audience.rs`). The scheduler, the dispatcher and the store
+//! do not change: routing, claiming and storing never name a channel.
 
 pub mod config;
 pub mod email;

@@ -7,10 +7,10 @@
 //! after the server accepted it, so a crash between the two sends it again
 //! when its lease runs out. That window is one message wide.
 
-use super::DeliveryConfig;
-use super::{Deliver, Lease, RetryPolicy};
+use super::{
+    Deliver, DeliveryConfig, DeliveryOutcome, Lease, OutboxMessage, Queue, QueueError, RetryPolicy,
+};
 use crate::clock::Clock;
-use crate::store::{DeliveryOutcome, OutboxMessage, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,7 +39,7 @@ pub struct RoundSummary {
 /// Delivers queued messages.
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
-    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
     deliver: Arc<dyn Deliver>,
     clock: Arc<dyn Clock>,
     worker: String,
@@ -51,16 +51,17 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher named `worker` (unique per process: it owns the messages
-    /// it claims until it finishes them or its lease runs out).
+    /// it claims until it finishes them or its lease runs out), working
+    /// `queue` (the store: pass an `Arc<dyn Store>`).
     pub fn new(
-        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
         deliver: Arc<dyn Deliver>,
         clock: Arc<dyn Clock>,
         config: &DeliveryConfig,
         worker: impl Into<String>,
     ) -> Self {
         Self {
-            store,
+            queue,
             deliver,
             clock,
             worker: worker.into(),
@@ -74,13 +75,13 @@ impl Dispatcher {
     /// Claims one batch and delivers it. The claim takes only the oldest
     /// queued message of each destination, so every destination's messages
     /// go out in order, one round after another.
-    pub async fn round(&self) -> Result<RoundSummary, StoreError> {
+    pub async fn round(&self) -> Result<RoundSummary, QueueError> {
         if self.stopping.load(Ordering::SeqCst) {
             return Ok(RoundSummary::default());
         }
         let now = self.clock.now();
         let claimed = self
-            .store
+            .queue
             .claim_outbox(now, &self.worker, self.lease.length(), self.batch)
             .await?;
         let mut report = RoundSummary {
@@ -114,7 +115,7 @@ impl Dispatcher {
 
     /// Delivers one claimed message (or puts it back when stopping) and
     /// records how it went.
-    async fn deliver_one(&self, message: OutboxMessage) -> Result<DeliveryOutcome, StoreError> {
+    async fn deliver_one(&self, message: OutboxMessage) -> Result<DeliveryOutcome, QueueError> {
         let outcome = if self.stopping.load(Ordering::SeqCst) {
             DeliveryOutcome::Release
         } else {
@@ -141,7 +142,7 @@ impl Dispatcher {
             }
         };
         if !self
-            .store
+            .queue
             .finish_delivery(message.id, &self.worker, &outcome, self.clock.now())
             .await?
         {
@@ -154,7 +155,7 @@ impl Dispatcher {
     }
 
     /// Rounds until nothing is left to claim now.
-    pub async fn drain(&self) -> Result<RoundSummary, StoreError> {
+    pub async fn drain(&self) -> Result<RoundSummary, QueueError> {
         let mut total = RoundSummary::default();
         loop {
             let report = self.round().await?;
@@ -177,8 +178,8 @@ impl Dispatcher {
     /// the end of the oldest lease still held, when a message whose
     /// dispatcher died can be taken over. `None` when there is none.
     pub(crate) async fn next_wake(&self) -> Option<DateTime<Utc>> {
-        let queued = crate::wake::next_work(self.store.as_ref()).await;
-        let lease_ends = match self.store.oldest_claim().await {
+        let queued = crate::wake::next_work(self.queue.next_wake()).await;
+        let lease_ends = match self.queue.oldest_claim().await {
             Ok(claimed_at) => claimed_at.map(|at| self.lease.expires_at(at)),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read when the oldest lease runs out");

@@ -5,12 +5,15 @@
 //!
 //! What lives here: the message ([`Destination`], [`Payload`]: a
 //! [`Notice`] or a [`DigestMail`]), the merge rule ([`Notice::absorb`], in
-//! `merge.rs`), the lease and retry policies (`policy.rs`), the port the
-//! channels implement ([`Deliver`]) and the dispatcher loop. The queueing
-//! and claiming SQL lives in the store (`src/store`: `escalation_pass`,
-//! `queue_digests`, `claim_outbox`, `finish_delivery`, `next_wake`,
-//! `oldest_claim`), over these types; the store depends on this module, not
-//! on `notify`.
+//! `merge.rs`), a message's life in the queue ([`OutboxDraft`],
+//! [`OutboxMessage`], [`DeliveryOutcome`], [`DeliveryRecord`],
+//! [`DeliveryStats`], in `message.rs`), the lease and retry policies
+//! (`policy.rs`), the two ports (`queue.rs`: [`Queue`], which storage
+//! implements; `delivery.rs`: [`Deliver`], which the channels implement)
+//! and the dispatcher loop. The queueing and claiming SQL lives in the
+//! store (`src/store/outbox.rs`, and `escalation_pass` and `queue_digests`,
+//! which queue inside their own transactions), over these types; the store
+//! depends on this module, and this module on no store and no channel.
 //!
 //! Invariants:
 //! - **Transactional with the pass.** A scheduler pass records its
@@ -38,13 +41,17 @@ mod delivery;
 pub mod digest_mail;
 pub mod dispatcher;
 mod merge;
+mod message;
 pub mod notice;
 mod payload;
 pub mod policy;
+mod queue;
 
 pub use delivery::{Deliver, DeliveryError};
 pub use digest_mail::{Attachment, DigestMail};
 pub use dispatcher::{Dispatcher, RoundSummary, CONCURRENT_SENDS};
+pub use message::{DeliveryOutcome, DeliveryRecord, DeliveryStats, OutboxDraft, OutboxMessage};
 pub use notice::{Notice, NoticeItem, NoticeKind};
 pub use payload::{Destination, Payload};
 pub use policy::{DeliveryConfig, Lease, RetryPolicy};
+pub use queue::{Queue, QueueError};

@@ -6,8 +6,7 @@
 //! module); the store applies the lease in its
 //! claim SQL and records what [`RetryPolicy::after_failure`] decides.
 
-use super::DeliveryError;
-use crate::store::DeliveryOutcome;
+use super::{DeliveryError, DeliveryOutcome};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 

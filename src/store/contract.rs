@@ -2,19 +2,25 @@
 //! whatever the backend. [`super::SqlStore`] implements it for both.
 
 use super::{
-    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DeliveryOutcome, DeliveryStats, DigestDraft,
-    EscalationRecord, LedgerEntry, LedgerEvent, OutboxMessage, PackageChange, PackageCounts,
-    PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, StoreError,
+    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DigestDraft, EscalationRecord, LedgerEntry,
+    LedgerEvent, PackageChange, PackageCounts, PackageFilter, PassSummary, SchedulerStatus,
+    StageGradeFigures, StoreError,
 };
 use crate::domain::{Package, Reference};
+use crate::outbox::{DeliveryStats, Queue};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// The ledger's storage. One implementation, generic over the backend
-/// ([`super::SqlStore`]); one conformance suite (`tests/store_conformance.rs`)
+/// ([`super::SqlStore`]); one conformance suite (`tests/it/store_conformance/`)
 /// runs the same cases on both.
+///
+/// The outbox's queue ([`Queue`]: claiming messages, finishing deliveries,
+/// the next instant there is work) is a supertrait: the outbox defines the
+/// port its dispatcher needs, and every store is one, so an
+/// `Arc<dyn Store>` is handed to a dispatcher as an `Arc<dyn Queue>`.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: Queue {
     /// Applies the embedded migrations of this backend.
     async fn migrate(&self) -> Result<(), StoreError>;
 
@@ -123,10 +129,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         reference: Option<&Reference>,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+
     /// One scheduler pass, in one transaction: claims up to `limit` packages
     /// whose `next_due_at` is at or before `now` (earliest first; on
     /// PostgreSQL `FOR UPDATE SKIP LOCKED`, so another instance takes other
-    /// packages), plans each with `plan`, records each escalation under its
+    /// packages), decides each with `decide`, records each escalation under its
     /// unique key (package, level, occurrence, clock due instant) — one
     /// already recorded is skipped, which makes the pass idempotent across
     /// restarts and instances — queues the messages `compose` makes from
@@ -139,38 +146,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         decide: &DecideFn,
         compose: &ComposeFn,
     ) -> Result<PassSummary, StoreError>;
-
-    /// The earliest instant there is work: a package's `next_due_at` or a
-    /// queued message's next attempt.
-    async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
-
-    /// When the oldest claim still held was made: the earliest `locked_at`
-    /// of a message being sent. Its lease runs out that long after, and a
-    /// dispatcher wakes then to take the message over (its claimant died).
-    async fn oldest_claim(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
-
-    /// Claims up to `limit` messages for `worker`: queued ones whose attempt
-    /// is due, and ones another worker claimed more than `lease` ago (it
-    /// died mid-delivery). Strictly first in, first out per destination: a
-    /// message is not claimed while an older one to the same destination is
-    /// queued or being sent. Counts the attempt. Oldest first.
-    async fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        worker: &str,
-        lease: chrono::Duration,
-        limit: u32,
-    ) -> Result<Vec<OutboxMessage>, StoreError>;
-
-    /// Records how a delivery ended. False (nothing written) when `worker`
-    /// no longer holds the message (its lease ran out and another took it).
-    async fn finish_delivery(
-        &self,
-        id: i64,
-        worker: &str,
-        outcome: &DeliveryOutcome,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
 
     /// The outbox's figures.
     async fn delivery_stats(&self) -> Result<DeliveryStats, StoreError>;

@@ -9,10 +9,11 @@ use super::rows::{
 };
 use super::sql::{as_str, join, joined_len, PACKAGE_ROW_COLUMNS};
 use super::{
-    ComposeFn, DecideFn, DeliveryRecord, EscalationDraft, EscalationRecord, PassSummary,
-    RecordedEscalation, SchedulerStatus, SqlStore, StoreError,
+    ComposeFn, DecideFn, EscalationDraft, EscalationRecord, PassSummary, RecordedEscalation,
+    SchedulerStatus, SqlStore, StoreError,
 };
 use crate::domain::{Package, PackageClock, Reference};
+use crate::outbox::DeliveryRecord;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
 use sqlx::query::QueryScalar;

@@ -53,7 +53,7 @@ use crate::domain::{
     DueLevel, EventKind, MoveRefused, Package, PackageClock, PackageStatus, Reference, RiskGrade,
     Role, Stage,
 };
-use crate::outbox::{Destination, DigestMail, Notice, NoticeItem, Payload};
+use crate::outbox::{DeliveryRecord, Destination, DigestMail, NoticeItem, OutboxDraft, QueueError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -268,6 +268,14 @@ impl StoreError {
     }
 }
 
+/// The outbox's queue port reports a store failure as it is: same text,
+/// same source chain.
+impl From<StoreError> for QueueError {
+    fn from(error: StoreError) -> Self {
+        QueueError::new(error)
+    }
+}
+
 /// How many packages are stored, and how many of them are demo data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PackageCounts {
@@ -309,18 +317,6 @@ pub struct RecordedEscalation {
     pub item: NoticeItem,
 }
 
-/// A message to queue: one notice for one destination, and the escalations
-/// it carries (for showing each escalation's delivery).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxDraft {
-    /// Where it goes.
-    pub destination: Destination,
-    /// What it says.
-    pub notice: Notice,
-    /// The escalations it carries.
-    pub escalation_ids: Vec<i64>,
-}
-
 /// Plans one due package (called inside the pass's transaction).
 pub type DecideFn = dyn Fn(&Package) -> DueDecision + Send + Sync;
 
@@ -346,61 +342,6 @@ pub struct PassSummary {
     pub merged: usize,
 }
 
-/// A queued message, claimed for delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxMessage {
-    /// Its id.
-    pub id: i64,
-    /// Where it goes.
-    pub destination: Destination,
-    /// What it says.
-    pub payload: Payload,
-    /// Attempts so far, this one included.
-    pub attempts: u32,
-    /// When it was queued.
-    pub created_at: DateTime<Utc>,
-}
-
-/// How a delivery attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeliveryOutcome {
-    /// The server accepted it.
-    Sent,
-    /// Try again at `at`.
-    Retry {
-        /// When.
-        at: DateTime<Utc>,
-        /// Why it failed (no secrets).
-        error: String,
-    },
-    /// Give up: a permanent failure, or the last attempt failed.
-    Dead {
-        /// Why.
-        error: String,
-    },
-    /// Not attempted (shutting down, or an older message to the same
-    /// destination failed first): back to the queue, the attempt not counted.
-    Release,
-}
-
-/// The outbox's figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DeliveryStats {
-    /// Waiting to be sent (including retries).
-    pub pending: u64,
-    /// Claimed by a dispatcher now.
-    pub sending: u64,
-    /// Delivered.
-    pub sent: u64,
-    /// Given up.
-    pub dead: u64,
-    /// Failed attempts that were retried (attempts beyond the first, over
-    /// all messages).
-    pub retries: u64,
-    /// When the oldest message not yet delivered (and not dead) was queued.
-    pub oldest_undelivered_at: Option<DateTime<Utc>>,
-}
-
 /// What the scheduler's last passes left behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SchedulerStatus {
@@ -409,23 +350,6 @@ pub struct SchedulerStatus {
     /// The earliest `next_due_at` at or before `now`: due work not yet
     /// looked at (its age is the scheduler's lag).
     pub oldest_due_at: Option<DateTime<Utc>>,
-}
-
-/// One delivery of an escalation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DeliveryRecord {
-    /// The outbox message.
-    pub message_id: i64,
-    /// Where it went.
-    pub destination: Destination,
-    /// `pending`, `sending`, `sent` or `dead`.
-    pub status: String,
-    /// Attempts made.
-    pub attempts: u32,
-    /// When it was delivered.
-    pub sent_at: Option<DateTime<Utc>>,
-    /// The last failure.
-    pub last_error: Option<String>,
 }
 
 /// An escalation as recorded, with its deliveries.

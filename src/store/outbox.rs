@@ -7,8 +7,8 @@
 use super::dialect::Dialect;
 use super::rows::{corrupt, json_text, parse_json, stored_instant, stored_u32};
 use super::sql::{as_str, join, joined_len, values_groups, LOOKUP_CHUNK};
-use super::{DeliveryOutcome, DeliveryStats, OutboxDraft, OutboxMessage, SqlStore, StoreError};
-use crate::outbox::{Notice, Payload};
+use super::{SqlStore, StoreError};
+use crate::outbox::{DeliveryOutcome, DeliveryStats, Notice, OutboxDraft, OutboxMessage, Payload};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
@@ -310,7 +310,7 @@ where
         Ok(merged)
     }
 
-    /// [`super::Store::next_wake`].
+    /// [`Queue::next_wake`](crate::outbox::Queue::next_wake).
     pub(super) async fn earliest_work(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         type Instant = Option<DateTime<Utc>>;
         let (package_due, message_due): (Instant, Instant) = sqlx::query_as(NEXT_WAKE)
@@ -323,7 +323,7 @@ where
         })
     }
 
-    /// [`super::Store::oldest_claim`].
+    /// [`Queue::oldest_claim`](crate::outbox::Queue::oldest_claim).
     pub(super) async fn oldest_claim_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         sqlx::query_scalar(OLDEST_CLAIM)
             .fetch_one(&self.pool)
@@ -331,7 +331,7 @@ where
             .map_err(StoreError::db("finding the oldest claim on a message"))
     }
 
-    /// [`super::Store::claim_outbox`].
+    /// [`Queue::claim_outbox`](crate::outbox::Queue::claim_outbox).
     pub(super) async fn claim_messages(
         &self,
         now: DateTime<Utc>,
@@ -366,7 +366,7 @@ where
         claimed.into_iter().map(OutboxMessage::try_from).collect()
     }
 
-    /// [`super::Store::finish_delivery`].
+    /// [`Queue::finish_delivery`](crate::outbox::Queue::finish_delivery).
     pub(super) async fn record_delivery(
         &self,
         id: i64,

@@ -5,7 +5,7 @@
 //! The methods live by concern in `packages.rs`, `events.rs`,
 //! `listing.rs`, `audit.rs`, `tokens.rs`, `escalations.rs`, `outbox.rs` and
 //! `digests.rs`, each an `impl<DB> SqlStore<DB>` block; the [`Store`] impl
-//! below only forwards to them. Each block repeats the same `where` clause: the sqlx capabilities
+//! below, and the outbox's [`Queue`] port beside it, only forward to them. Each block repeats the same `where` clause: the sqlx capabilities
 //! the shared code uses (an executor on a connection, arguments, and
 //! encoding and decoding of the column types). Rust does not carry a trait's
 //! `where` clause over to code that names the trait (only supertraits), so
@@ -20,11 +20,12 @@ use super::dialect::Dialect;
 use super::rows::{all_migrations_applied, stored_instant};
 use super::sql::BindValue;
 use super::{
-    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DeliveryOutcome, DeliveryStats, DigestDraft,
-    EscalationRecord, LedgerEntry, LedgerEvent, OutboxMessage, PackageChange, PackageCounts,
-    PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, Store, StoreError,
+    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DigestDraft, EscalationRecord, LedgerEntry,
+    LedgerEvent, PackageChange, PackageCounts, PackageFilter, PassSummary, SchedulerStatus,
+    StageGradeFigures, Store, StoreError,
 };
 use crate::domain::{Package, Reference};
+use crate::outbox::{DeliveryOutcome, DeliveryStats, OutboxMessage, Queue, QueueError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
@@ -341,34 +342,6 @@ where
         self.run_escalation_pass(now, limit, decide, compose).await
     }
 
-    async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.earliest_work().await
-    }
-
-    async fn oldest_claim(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.oldest_claim_at().await
-    }
-
-    async fn claim_outbox(
-        &self,
-        now: DateTime<Utc>,
-        worker: &str,
-        lease: chrono::Duration,
-        limit: u32,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        self.claim_messages(now, worker, lease, limit).await
-    }
-
-    async fn finish_delivery(
-        &self,
-        id: i64,
-        worker: &str,
-        outcome: &DeliveryOutcome,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.record_delivery(id, worker, outcome, now).await
-    }
-
     async fn delivery_stats(&self) -> Result<DeliveryStats, StoreError> {
         self.outbox_figures().await
     }
@@ -395,5 +368,53 @@ where
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         self.queue_digest_messages(drafts, actor, now).await
+    }
+}
+
+/// The outbox's port, over the same tables (`outbox.rs`).
+#[async_trait]
+impl<DB> Queue for SqlStore<DB>
+where
+    DB: Dialect,
+    DB::Connection: Migrate,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<DateTime<Utc>>: Encode<'q, DB>,
+    for<'r> bool: Decode<'r, DB> + Type<DB>,
+    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
+{
+    async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, QueueError> {
+        Ok(self.earliest_work().await?)
+    }
+
+    async fn oldest_claim(&self) -> Result<Option<DateTime<Utc>>, QueueError> {
+        Ok(self.oldest_claim_at().await?)
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        worker: &str,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, QueueError> {
+        Ok(self.claim_messages(now, worker, lease, limit).await?)
+    }
+
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        worker: &str,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, QueueError> {
+        Ok(self.record_delivery(id, worker, outcome, now).await?)
     }
 }

@@ -9,10 +9,12 @@ use super::fixtures::{
 use super::harness::{postgres_pool, Raw, TestDb};
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::{DueLevel, Package, PackageClock, Relation};
-use ocset_scheduler::outbox::{Destination, Payload};
+use ocset_scheduler::outbox::{
+    DeliveryOutcome, DeliveryRecord, DeliveryStats, Destination, OutboxDraft, Payload,
+};
 use ocset_scheduler::store::{
-    DeliveryOutcome, DeliveryRecord, DeliveryStats, DueDecision, EscalationDraft, OutboxDraft,
-    PassSummary, RecordedEscalation, SchedulerStatus, Store, StoreError,
+    DueDecision, EscalationDraft, PassSummary, RecordedEscalation, SchedulerStatus, Store,
+    StoreError,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -8,10 +8,11 @@ use ocset_scheduler::domain::{
     RegradePolicy, Relation, Timescale, Timescales,
 };
 use ocset_scheduler::intake::{IntakeRules, NewPackage};
-use ocset_scheduler::outbox::{Destination, Notice, NoticeItem, NoticeKind};
+use ocset_scheduler::outbox::{
+    DeliveryOutcome, Destination, Notice, NoticeItem, NoticeKind, OutboxDraft, OutboxMessage,
+};
 use ocset_scheduler::store::{
-    Actor, AuditRecord, DeliveryOutcome, DueDecision, EscalationDraft, LedgerEntry, OutboxDraft,
-    OutboxMessage, RecordedEscalation, Store,
+    Actor, AuditRecord, DueDecision, EscalationDraft, LedgerEntry, RecordedEscalation, Store,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

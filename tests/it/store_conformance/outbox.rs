@@ -9,11 +9,11 @@ use super::fixtures::{
 use super::harness::{postgres_pool, TestDb};
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::{RiskGrade, Stage};
-use ocset_scheduler::outbox::{Destination, Notice, NoticeItem, NoticeKind};
-use ocset_scheduler::store::{
-    DeliveryOutcome, DeliveryStats, OutboxDraft, OutboxMessage, PassSummary, RecordedEscalation,
-    Store,
+use ocset_scheduler::outbox::{
+    DeliveryOutcome, DeliveryStats, Destination, Notice, NoticeItem, NoticeKind, OutboxDraft,
+    OutboxMessage,
 };
+use ocset_scheduler::store::{PassSummary, RecordedEscalation, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
