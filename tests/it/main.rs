@@ -11,6 +11,7 @@
 mod common;
 
 mod api;
+mod architecture;
 mod cli;
 mod digest;
 mod escalation;
