@@ -329,7 +329,7 @@ mod tests {
         Notice {
             marking: "OFFICIAL-SENSITIVE".into(),
             force: "Example Police".into(),
-            time_zone: "Europe/London".into(),
+            time_zone: chrono_tz::Europe::London,
             as_of: "2024-03-22T12:00:00Z".parse().unwrap(),
             items,
         }
