@@ -9,7 +9,7 @@
 mod admin;
 mod reports;
 
-pub use admin::TokenError;
+pub(crate) use admin::TokenError;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -172,7 +172,7 @@ impl App {
     }
 
     /// The settings, shared.
-    pub fn settings_arc(&self) -> Arc<Settings> {
+    pub(crate) fn settings_arc(&self) -> Arc<Settings> {
         self.settings.clone()
     }
 

@@ -10,7 +10,7 @@ mod packages;
 mod serve;
 mod tokens;
 
-pub use packages::{audit_table, table};
+pub use packages::table;
 pub use serve::{init_logging, shutdown_signal};
 
 use crate::app::App;
@@ -218,7 +218,7 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 }
 
 /// The actor recorded in the ledger for changes made from this command line.
-pub fn cli_actor() -> String {
+pub(crate) fn cli_actor() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into());

@@ -112,7 +112,7 @@ pub(super) async fn demo(
 }
 
 /// The audit log as a plain-text table.
-pub fn audit_table(lines: &[AuditRecord]) -> String {
+pub(crate) fn audit_table(lines: &[AuditRecord]) -> String {
     let mut text = format!(
         "{:<25}  {:<28}  {:<30}  {:<20}  {:<36}  DETAIL\n",
         "AT (UTC)", "ACTOR", "ACTION", "REFERENCE", "REQUEST"

@@ -24,7 +24,7 @@ impl LpaCoverage {
 
     /// Whether packages of `lpa` are covered (LPA names match in any case,
     /// as everywhere else).
-    pub fn covers(&self, lpa: &str) -> bool {
+    pub(crate) fn covers(&self, lpa: &str) -> bool {
         let listed = |list: &[String]| list.iter().any(|l| l.eq_ignore_ascii_case(lpa));
         match self {
             LpaCoverage::AllExcept(except) => !listed(except),

@@ -39,7 +39,7 @@ pub struct Reference(String);
 
 impl Reference {
     /// The longest reference accepted.
-    pub const MAX_CHARS: usize = 64;
+    pub(crate) const MAX_CHARS: usize = 64;
 
     /// Parses a reference, trimming surrounding spaces.
     pub fn parse(value: &str) -> Result<Self, Invalid> {
@@ -90,7 +90,7 @@ pub struct Lpas(Vec<Lpa>);
 
 impl Lpas {
     /// The longest LPA name accepted.
-    pub const MAX_CHARS: usize = 64;
+    pub(crate) const MAX_CHARS: usize = 64;
 
     /// The configured list; each name must itself be valid and unique.
     pub fn new(names: &[String]) -> Result<Self, Invalid> {
@@ -192,7 +192,7 @@ impl<'de> Deserialize<'de> for OfficerEmail {
 /// `YYYY-MM-DD HH:MM` (seconds optional) read as local time in `tz`. A local
 /// time that does not exist or happens twice at a clock change is refused,
 /// since guessing could move a deadline by an hour.
-pub fn parse_instant(value: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
+pub(crate) fn parse_instant(value: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
     let text = value.trim();
     if text.is_empty() {
         return Err(Invalid("the time is empty".into()));

@@ -12,7 +12,8 @@ use std::fmt;
 
 mod moves;
 
-pub use moves::{Change, MoveRefused, Refusal};
+pub(crate) use moves::MoveRefused;
+pub use moves::{Change, Refusal};
 
 /// When child access was identified and when the referral to children's
 /// social services was made. A referral cannot precede the identification.

@@ -17,11 +17,11 @@ use std::path::PathBuf;
 
 /// A configuration fault: the dotted key (`mail.from`, `webhook[1].url`)
 /// and what is wrong with its value.
-pub type Fault = (String, String);
+pub(crate) type Fault = (String, String);
 
 /// The environment variable that carries the SMTP password, so it need not
 /// be written in the configuration file.
-pub const SMTP_PASSWORD_ENV: &str = "OCSET__MAIL__SMTP__PASSWORD";
+pub(crate) const SMTP_PASSWORD_ENV: &str = "OCSET__MAIL__SMTP__PASSWORD";
 
 /// `[mail]`: how email leaves the service.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -328,7 +328,7 @@ impl WebhookUrl {
     }
 
     /// The URL reduced to `scheme://host[:port]/***`, for logs.
-    pub fn redacted(&self) -> String {
+    pub(crate) fn redacted(&self) -> String {
         match Url::parse(&self.0) {
             Ok(url) => match (url.host_str(), url.port()) {
                 (Some(host), Some(port)) => format!("{}://{host}:{port}/***", url.scheme()),

@@ -15,13 +15,13 @@ use std::fmt::Display;
 /// An instant as the store keeps it: cut to the microsecond, PostgreSQL's
 /// resolution, so that SQLite (which would keep nanoseconds) stores and
 /// returns exactly the same values.
-pub fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
 /// One row of `packages`, as [`super::sql::PACKAGE_ROW_COLUMNS`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct PackageRow {
+pub(crate) struct PackageRow {
     /// The row's key, which events refer to.
     pub id: i64,
     pub(super) reference: String,
@@ -47,7 +47,7 @@ pub struct PackageRow {
 /// One row of `package_events` with its package's reference, as
 /// [`super::events::SELECT_EVENTS`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EventRow {
+pub(crate) struct EventRow {
     id: i64,
     reference: String,
     kind: String,
@@ -214,7 +214,7 @@ impl TryFrom<EventRow> for LedgerEvent {
 /// A package's columns as written, borrowed from the package; bound by
 /// `SqlStore::bind_package_values` (`packages.rs`).
 #[derive(Debug, Clone)]
-pub struct PackageValues<'a> {
+pub(crate) struct PackageValues<'a> {
     pub(super) reference: &'a str,
     pub(super) risk_grade: &'static str,
     pub(super) stage: &'static str,
@@ -276,7 +276,7 @@ impl<'a> PackageValues<'a> {
 
 /// An event's columns as written; bound by `SqlStore::bind_event_values` (`events.rs`).
 #[derive(Debug, Clone)]
-pub struct EventValues<'a> {
+pub(crate) struct EventValues<'a> {
     pub(super) package_id: i64,
     pub(super) kind: &'static str,
     pub(super) occurred_at: DateTime<Utc>,
@@ -317,7 +317,7 @@ impl<'a> EventValues<'a> {
 /// What the lines of one audit statement share; bound by
 /// `SqlStore::bind_audit_values` (`audit.rs`), the references following.
 #[derive(Debug, Clone)]
-pub struct AuditValues<'a> {
+pub(crate) struct AuditValues<'a> {
     pub(super) at: DateTime<Utc>,
     pub(super) actor: &'a str,
     pub(super) action: &'a str,
@@ -345,7 +345,7 @@ impl<'a> AuditValues<'a> {
 
 /// One row of `audit_log`, as [`super::audit::SELECT_AUDIT_LOG`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AuditRow {
+pub(crate) struct AuditRow {
     id: i64,
     at: DateTime<Utc>,
     actor: String,
@@ -371,7 +371,7 @@ impl From<AuditRow> for AuditRecord {
 
 /// One row of `api_tokens`, without its hash.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TokenRow {
+pub(crate) struct TokenRow {
     name: String,
     role: String,
     created_at: DateTime<Utc>,
@@ -397,7 +397,7 @@ impl TryFrom<TokenRow> for ApiToken {
 
 /// One group of [`super::listing::position`].
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct StageGradeFiguresRow {
+pub(crate) struct StageGradeFiguresRow {
     stage: String,
     risk_grade: String,
     open_count: i64,
@@ -459,13 +459,13 @@ pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
 
 /// A value stored as JSON text (a destination, a notice): strings, enums,
 /// numbers and instants only, so serialising cannot fail.
-pub fn json_text<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("destinations and notices always serialise to JSON")
 }
 
 /// True when every migration in `migrator` (down migrations aside) appears
 /// in `applied` (version, success, checksum) as successful and unchanged.
-pub fn all_migrations_applied(
+pub(crate) fn all_migrations_applied(
     migrator: &sqlx::migrate::Migrator,
     applied: &[(i64, bool, Vec<u8>)],
 ) -> bool {
