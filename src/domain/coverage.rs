@@ -17,7 +17,7 @@ pub enum LpaCoverage {
 }
 
 impl LpaCoverage {
-    /// Every LPA.
+    /// Coverage of every LPA: `AllExcept` with nothing excepted.
     pub fn all() -> Self {
         LpaCoverage::AllExcept(Vec::new())
     }

@@ -46,7 +46,7 @@ impl Reference {
         check_text(value, "the reference", Self::MAX_CHARS).map(Self)
     }
 
-    /// The reference text.
+    /// The reference as checked: trimmed, 1 to 64 characters.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -168,7 +168,7 @@ impl OfficerEmail {
         Ok(Self(text.to_lowercase()))
     }
 
-    /// The address.
+    /// The address as checked, in lower case.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -217,9 +217,10 @@ pub fn default_ladder() -> Vec<EscalationLevel> {
 /// zone and the length of the safeguarding-referral clock.
 #[derive(Debug, Clone, Copy)]
 pub struct LadderTiming<'a> {
-    /// The levels.
+    /// The force's escalation levels, in configuration order.
     pub levels: &'a [EscalationLevel],
-    /// The force time zone.
+    /// The force's time zone: level times and timescales counted in days
+    /// fall on its local calendar.
     pub time_zone: Tz,
     /// How long after child access is identified the referral is due.
     pub referral_within: Timescale,

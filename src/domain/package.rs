@@ -123,15 +123,16 @@ impl fmt::Display for PackageStatus {
 pub enum EventKind {
     /// The package was received (or imported).
     Created {
-        /// The first grade.
+        /// The grade the package was received with.
         risk_grade: RiskGrade,
-        /// The first stage.
+        /// The stage the package was received in.
         stage: Stage,
-        /// The LPA.
+        /// The Local Policing Area's name.
         lpa: String,
         /// The assigned officer, if any.
         assigned_officer: Option<String>,
-        /// The deadline computed.
+        /// The enforcement deadline the first grade gives, counted from
+        /// receipt.
         deadline_at: DateTime<Utc>,
         /// The policy version it was computed under.
         policy_version: String,
@@ -144,9 +145,10 @@ pub enum EventKind {
         to: RiskGrade,
         /// Why, as recorded by the person regrading.
         reason: String,
-        /// The deadline before.
+        /// The enforcement deadline under the old grade.
         previous_deadline_at: DateTime<Utc>,
-        /// The deadline after.
+        /// The enforcement deadline under the new grade, as the regrade
+        /// policy sets it.
         deadline_at: DateTime<Utc>,
         /// The policy version of the new deadline.
         policy_version: String,
@@ -166,12 +168,12 @@ pub enum EventKind {
     Assigned {
         /// The officer before, if any.
         from: Option<String>,
-        /// The officer now.
+        /// The officer's address it is now assigned to.
         to: String,
     },
     /// A supervisor acknowledged the breach of the current deadline.
     Acknowledged {
-        /// The note.
+        /// The supervisor's note saying what is being done.
         note: String,
         /// The deadline whose breach was acknowledged.
         deadline_at: DateTime<Utc>,
@@ -214,7 +216,8 @@ pub struct PackageParts {
     pub deadline: Deadline,
     /// Open in a queue, or stopped.
     pub state: PackageState,
-    /// Safeguarding facts.
+    /// When child access was identified and the referral made, if they
+    /// have been.
     pub safeguarding: Safeguarding,
     /// A supervisor's acknowledgement of the breach of the current deadline.
     pub acknowledgement: Option<Acknowledgement>,
@@ -252,7 +255,7 @@ impl Package {
         &self.0
     }
 
-    /// The reference.
+    /// The case system's reference, unique among packages.
     pub fn reference(&self) -> &Reference {
         &self.0.reference
     }
@@ -272,17 +275,18 @@ impl Package {
         self.0.received_at
     }
 
-    /// The LPA.
+    /// The Local Policing Area it belongs to.
     pub fn lpa(&self) -> &Lpa {
         &self.0.lpa
     }
 
-    /// The assigned officer.
+    /// The assigned officer's address; `None` while unassigned.
     pub fn assigned_officer(&self) -> Option<&OfficerEmail> {
         self.0.assigned_officer.as_ref()
     }
 
-    /// The deadline.
+    /// The enforcement deadline under the current grade, with the policy
+    /// version that set it.
     pub fn deadline(&self) -> &Deadline {
         &self.0.deadline
     }
@@ -292,7 +296,8 @@ impl Package {
         &self.0.state
     }
 
-    /// Safeguarding facts.
+    /// When child access was identified and the referral made, if they
+    /// have been.
     pub fn safeguarding(&self) -> &Safeguarding {
         &self.0.safeguarding
     }

@@ -248,7 +248,8 @@ pub enum PackageState {
         /// When the package entered this stage.
         since: DateTime<Utc>,
     },
-    /// Enforced or closed.
+    /// Enforced or closed: the clock stopped at a recorded instant, with an
+    /// outcome.
     Stopped(ClockStop),
 }
 

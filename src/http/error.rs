@@ -10,7 +10,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-/// An error answer.
+/// An error answer: a status code, sent with the envelope
+/// `{"error": {...}}` around an `ErrorBody`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     status: StatusCode,

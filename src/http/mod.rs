@@ -32,9 +32,9 @@ pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The ledger.
+    /// The application facade every handler goes through.
     pub app: App,
-    /// Request metrics.
+    /// Request counts and latencies, served at `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
 }
 
