@@ -30,7 +30,7 @@ impl App {
 
     /// The weekly report for `week`, rebuilt from the events before its
     /// end. Not audited: a caller that shows it records the read with
-    /// [`App::record_read`].
+    /// `App::record_read`.
     pub async fn weekly_report(&self, week: IsoWeek) -> Result<WeeklyReport, StoreError> {
         let params = self.report_params();
         let events = self.events_before(week.ends_at(params.time_zone)).await?;

@@ -32,7 +32,7 @@ macro_rules! named_by_as_str {
 
 pub(crate) mod access;
 pub(crate) mod coverage;
-pub(crate) mod digest_schedule;
+pub mod digest_schedule;
 pub(crate) mod escalation;
 pub(crate) mod fields;
 pub mod grade;
@@ -70,4 +70,4 @@ pub(crate) const FUTURE_TOLERANCE_MINUTES: i64 = 5;
 
 /// The reference prefix of the fictional packages `demo` loads: the store
 /// counts packages with it apart, so demo data never hides real data.
-pub(crate) const DEMO_PREFIX: &str = "DEMO-";
+pub const DEMO_PREFIX: &str = "DEMO-";

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The header carrying `sha256=<hex HMAC-SHA256 of the body>`.
-pub(crate) const SIGNATURE_HEADER: &str = "X-OCSET-Signature";
+pub const SIGNATURE_HEADER: &str = "X-OCSET-Signature";
 /// The header carrying the time of sending, in seconds since 1970 UTC. It
 /// is not signed; a receiver checking freshness should use the signed
 /// body's `as_of`.
