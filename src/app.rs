@@ -9,7 +9,7 @@
 mod admin;
 mod reports;
 
-pub use admin::TokenError;
+pub(crate) use admin::TokenError;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -81,7 +81,7 @@ pub struct RowError {
     pub line: u64,
     /// The column, when the fault is in one.
     pub column: Option<String>,
-    /// Why.
+    /// What is wrong with the value, in words a sergeant can act on.
     pub message: String,
 }
 
@@ -97,7 +97,7 @@ impl fmt::Display for RowError {
 /// A package with its history and its escalations.
 #[derive(Debug, Clone)]
 pub struct PackageRecord {
-    /// The package.
+    /// The package as it stands now, after every event in `events`.
     pub package: Package,
     /// Its ledger, oldest first.
     pub events: Vec<LedgerEvent>,
@@ -136,13 +136,13 @@ pub enum ImportError {
     /// The file has faults; each is listed.
     #[error("{} problem(s) in the file; nothing was imported", .0.len())]
     Rows(Vec<RowError>),
-    /// Storage failed.
+    /// Storage refused or failed (the database unreachable, a corrupt row).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl App {
-    /// A ledger over `store` with `settings` and `clock`.
+    /// The application over `store` with `settings` and `clock`.
     pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
@@ -166,13 +166,14 @@ impl App {
         self.changed.clone()
     }
 
-    /// The clock.
+    /// The clock "now" is read from: the system clock in service, a test's
+    /// own clock in tests.
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
     }
 
     /// The settings, shared.
-    pub fn settings_arc(&self) -> Arc<Settings> {
+    pub(crate) fn settings_arc(&self) -> Arc<Settings> {
         self.settings.clone()
     }
 
@@ -181,7 +182,7 @@ impl App {
         &self.settings
     }
 
-    /// The current instant, from the ledger's clock.
+    /// The current instant, from the app's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

@@ -11,10 +11,10 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 
 /// Every demo package's reference starts with this, so demo data can never
 /// be mistaken for a real package.
-pub use crate::domain::DEMO_PREFIX;
+pub(crate) use crate::domain::DEMO_PREFIX;
 
 /// The actor the ledger records for demo data.
-pub fn demo_actor() -> Actor {
+pub(crate) fn demo_actor() -> Actor {
     Actor::named("demo")
 }
 

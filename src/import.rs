@@ -5,7 +5,7 @@ use crate::app::RowError;
 use crate::intake::NewPackage;
 
 /// The columns every file must have.
-pub const REQUIRED_COLUMNS: [&str; 6] = [
+pub(crate) const REQUIRED_COLUMNS: [&str; 6] = [
     "reference",
     "risk_grade",
     "received_at",
@@ -14,7 +14,8 @@ pub const REQUIRED_COLUMNS: [&str; 6] = [
     "assigned_officer",
 ];
 /// The columns a file may add.
-pub const OPTIONAL_COLUMNS: [&str; 2] = ["child_access_identified_at", "safeguarding_referral_at"];
+pub(crate) const OPTIONAL_COLUMNS: [&str; 2] =
+    ["child_access_identified_at", "safeguarding_referral_at"];
 
 fn fault(line: u64, column: Option<&str>, message: impl Into<String>) -> RowError {
     RowError {
@@ -67,7 +68,7 @@ impl<'a> LineCounter<'a> {
 /// Reads the rows of a CSV file: a header row naming the columns (any order,
 /// any case), then one package per row. Returns each row with its line
 /// number, or every structural fault (encoding, header, row length).
-pub fn read_csv(bytes: &[u8]) -> Result<Vec<(u64, NewPackage)>, Vec<RowError>> {
+pub(crate) fn read_csv(bytes: &[u8]) -> Result<Vec<(u64, NewPackage)>, Vec<RowError>> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {

@@ -45,7 +45,7 @@ pub struct FieldError {
 pub struct IntakeRules {
     /// Timescales, time zone, regrade policy and version.
     pub policy: DeadlinePolicy,
-    /// The LPAs accepted.
+    /// The force's LPAs; a package naming any other is refused.
     pub lpas: Lpas,
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// How far ahead "due soon" looks in the position: seven days.
-pub const DUE_WITHIN_DAYS: i64 = 7;
+pub(crate) const DUE_WITHIN_DAYS: i64 = 7;
 
 /// The figures for one grade (in one queue, or across both).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -40,7 +40,7 @@ impl GradeFigures {
 }
 
 /// Figures for every grade, keyed by the grade's snake_case name.
-pub type ByGrade = BTreeMap<RiskGrade, GradeFigures>;
+pub(crate) type ByGrade = BTreeMap<RiskGrade, GradeFigures>;
 
 /// The current position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -72,7 +72,11 @@ impl CurrentPosition {
     /// Builds the position from the store's rows (one per stage and grade
     /// that has open packages). Every queue and grade appears, with zeros
     /// where there are none, so a reader sees "0 very high" rather than a gap.
-    pub fn from_rows(rows: &[StageGradeFigures], now: DateTime<Utc>, lpa: Option<String>) -> Self {
+    pub(crate) fn from_rows(
+        rows: &[StageGradeFigures],
+        now: DateTime<Utc>,
+        lpa: Option<String>,
+    ) -> Self {
         let empty = || -> ByGrade {
             RiskGrade::ALL
                 .iter()

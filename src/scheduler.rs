@@ -119,7 +119,7 @@ impl Escalator {
                 let mut notice = Notice {
                     marking: self.settings.marking().to_string(),
                     force: self.settings.config.force.name.clone(),
-                    time_zone: self.settings.time_zone.name().to_string(),
+                    time_zone: self.settings.time_zone,
                     as_of: now,
                     items,
                 };
@@ -370,6 +370,6 @@ marking = "OFFICIAL-SENSITIVE"
         assert_eq!(order, ["A-1", "B-2"], "the breach before the warning");
         assert_eq!(sergeants.notice.marking, "OFFICIAL-SENSITIVE");
         assert_eq!(sergeants.notice.as_of, now);
-        assert_eq!(sergeants.notice.time_zone, "Europe/London");
+        assert_eq!(sergeants.notice.time_zone.name(), "Europe/London");
     }
 }

@@ -6,7 +6,7 @@
 use chrono::Duration;
 
 /// "3 days 4 hours", "45 minutes": a span as a person says it.
-pub fn describe_duration(span: Duration) -> String {
+pub(crate) fn describe_duration(span: Duration) -> String {
     let minutes = span.num_minutes().abs();
     let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
     let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });

@@ -4,7 +4,7 @@ use crate::text::hex;
 use sha2::{Digest, Sha256};
 
 /// The prefix of every token, so a leaked one is recognisable in a scan.
-pub const TOKEN_PREFIX: &str = "ocset_";
+pub(crate) const TOKEN_PREFIX: &str = "ocset_";
 
 /// A new random token (256 bits from the operating system's generator) and
 /// its hash. Show the token once; store only the hash.
@@ -23,7 +23,7 @@ pub fn hash(token: &str) -> String {
 
 /// Checks a token's name: 1 to 64 letters, digits, `.`, `_` or `-`. The name
 /// is recorded as the actor of everything the token does.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let ok_chars = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));

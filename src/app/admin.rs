@@ -23,7 +23,7 @@ impl App {
     /// lists packages (a report, a preview) at `at`, with `detail` saying
     /// what. The caller passes the instant it answered for, so the audit
     /// line and the answer agree.
-    pub async fn record_read(
+    pub(crate) async fn record_read(
         &self,
         actor: &Actor,
         action: &str,
@@ -76,7 +76,7 @@ impl App {
     }
 
     /// How many packages are stored, and how many of them are demo data.
-    pub async fn package_counts(&self) -> Result<PackageCounts, StoreError> {
+    pub(crate) async fn package_counts(&self) -> Result<PackageCounts, StoreError> {
         self.store.count_packages().await
     }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 impl App {
     /// What a report needs besides the events, from the settings in force.
-    pub fn report_params(&self) -> ReportParams {
+    pub(crate) fn report_params(&self) -> ReportParams {
         let settings = self.settings();
         ReportParams::new(
             settings.time_zone,
@@ -30,7 +30,7 @@ impl App {
 
     /// The weekly report for `week`, rebuilt from the events before its
     /// end. Not audited: a caller that shows it records the read with
-    /// [`App::record_read`].
+    /// `App::record_read`.
     pub async fn weekly_report(&self, week: IsoWeek) -> Result<WeeklyReport, StoreError> {
         let params = self.report_params();
         let events = self.events_before(week.ends_at(params.time_zone)).await?;
@@ -39,7 +39,10 @@ impl App {
 
     /// The recipients a digest run (`weekly/2024-W05`) is already queued
     /// for.
-    pub async fn digest_recipients(&self, occurrence: &str) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn digest_recipients(
+        &self,
+        occurrence: &str,
+    ) -> Result<Vec<String>, StoreError> {
         self.store.digest_recipients(occurrence).await
     }
 
@@ -47,7 +50,7 @@ impl App {
     /// each recorded, queued and audited in one transaction; a scheduled
     /// run already queued for a recipient is skipped. Returns how many
     /// were queued.
-    pub async fn queue_digests(
+    pub(crate) async fn queue_digests(
         &self,
         drafts: &[DigestDraft],
         actor: &Actor,

@@ -1,7 +1,7 @@
 //! `digest preview` and `digest send`: the weekly report for an ended
 //! week, written out or queued to the weekly digests' audience.
 
-use super::{cli_actor, io, open_ledger, CliError, DigestFormat};
+use super::{cli_actor, io, open_app, CliError, DigestFormat};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::digest::job::DigestJob;
@@ -35,7 +35,7 @@ pub(super) async fn preview(
 ) -> Result<(), CliError> {
     let now = clock.now();
     let week = ended_week(week, now, settings.time_zone)?;
-    let app = open_ledger(settings, clock).await?;
+    let app = open_app(settings, clock).await?;
     let report = app.weekly_report(week).await?;
     // The report lists references, so reading it is audited like a list.
     let format_name = format!("{format:?}").to_ascii_lowercase();
@@ -67,7 +67,7 @@ pub(super) async fn send(
     let week = ended_week(week, now, settings.time_zone)?;
     let notifier: Arc<dyn Deliver> = Arc::new(notifier(&settings).map_err(CliError::Other)?);
     let delivery = settings.config.delivery.clone();
-    let app = open_ledger(settings, clock.clone()).await?;
+    let app = open_app(settings, clock.clone()).await?;
     let job = DigestJob::over(app.clone());
     let queued = job.send_week(week, &Actor::named(cli_actor())).await?;
     if queued == 0 {

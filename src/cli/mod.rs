@@ -1,7 +1,7 @@
 //! The command line: `serve`, `migrate`, `import`, `list`, `check-config`,
 //! `token`, `audit`, `demo`, `digest`. Each takes `--config PATH`. [`run`]
 //! dispatches to one function per command (`serve.rs`, `packages.rs`,
-//! `tokens.rs`, `digest.rs`), each going through the ledger facade, and
+//! `tokens.rs`, `digest.rs`), each going through the application facade, and
 //! writes to the writer it is given, so tests drive it in-process with
 //! their own clock.
 
@@ -10,7 +10,7 @@ mod packages;
 mod serve;
 mod tokens;
 
-pub use packages::{audit_table, table};
+pub use packages::table;
 pub use serve::{init_logging, shutdown_signal};
 
 use crate::app::App;
@@ -193,7 +193,7 @@ pub enum CliError {
     /// A value given on the command line is not valid.
     #[error("{0}")]
     Usage(String),
-    /// Storage failed.
+    /// Storage refused or failed (the database unreachable, a corrupt row).
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The outbox's queue failed (the store behind it; the same text).
@@ -221,7 +221,7 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 }
 
 /// The actor recorded in the ledger for changes made from this command line.
-pub fn cli_actor() -> String {
+pub(crate) fn cli_actor() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into());
@@ -234,8 +234,8 @@ pub fn load_settings(cli: &Cli, env: Vec<(String, String)>) -> Result<Settings, 
 }
 
 /// Connects to the database `settings` names, migrates it, and opens the
-/// ledger over it: every command but `check-config` starts here.
-async fn open_ledger(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, CliError> {
+/// application facade over it: every command but `check-config` starts here.
+async fn open_app(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, CliError> {
     let store = store::connect(
         settings.config.database.url.expose(),
         settings.config.database.max_connections,

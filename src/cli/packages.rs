@@ -1,7 +1,7 @@
 //! The ledger commands: `import`, `list`, `audit` and `demo`, and the plain
 //! text tables they print.
 
-use super::{cli_actor, io, open_ledger, CliError, ListArgs};
+use super::{cli_actor, io, open_app, CliError, ListArgs};
 use crate::app::{ImportError, PackageView};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -23,7 +23,7 @@ pub(super) async fn import(
     let bytes = std::fs::read(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
     let rows = read_csv(&bytes).map_err(CliError::Import)?;
-    let app = open_ledger(settings, clock).await?;
+    let app = open_app(settings, clock).await?;
     let imported = app
         .import(rows, &Actor::named(cli_actor()))
         .await
@@ -57,7 +57,7 @@ pub(super) async fn list(
         None => None,
     };
     let tz = settings.time_zone;
-    let app = open_ledger(settings, clock).await?;
+    let app = open_app(settings, clock).await?;
     let filter = PackageFilter {
         open_only: args.open,
         grade: args.grade,
@@ -88,7 +88,7 @@ pub(super) async fn audit(
         .map(Reference::parse)
         .transpose()
         .map_err(|e| CliError::Usage(format!("--reference: {}", e.0)))?;
-    let app = open_ledger(settings, clock).await?;
+    let app = open_app(settings, clock).await?;
     let lines = app.audit_log(reference.as_ref()).await?;
     if json {
         serde_json::to_writer_pretty(&mut *out, &lines).map_err(|e| CliError::Other(e.into()))?;
@@ -105,14 +105,14 @@ pub(super) async fn demo(
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
-    let app = open_ledger(settings, clock).await?;
+    let app = open_app(settings, clock).await?;
     let message = crate::demo::load(&app).await?;
     writeln!(out, "{message}").map_err(io)?;
     Ok(())
 }
 
 /// The audit log as a plain-text table.
-pub fn audit_table(lines: &[AuditRecord]) -> String {
+pub(crate) fn audit_table(lines: &[AuditRecord]) -> String {
     let mut text = format!(
         "{:<25}  {:<28}  {:<30}  {:<20}  {:<36}  DETAIL\n",
         "AT (UTC)", "ACTOR", "ACTION", "REFERENCE", "REQUEST"

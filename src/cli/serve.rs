@@ -1,7 +1,7 @@
 //! `check-config`, `migrate` and `serve`, and what the binary needs to run
 //! the service: the stop signal, logging.
 
-use super::{io, open_ledger, CliError};
+use super::{io, open_app, CliError};
 use crate::clock::Clock;
 use crate::config::{self, Settings};
 use crate::service::{notifier, Service};
@@ -27,15 +27,15 @@ pub(super) fn check_config(
     Ok(())
 }
 
-/// `migrate`: applies the migrations (opening the ledger does) and says
-/// where.
+/// `migrate`: applies the migrations (opening the app does) and says
+/// which database it migrated, with its password redacted.
 pub(super) async fn migrate(
     settings: Settings,
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
     let url = settings.config.database.url.clone();
-    open_ledger(settings, clock).await?;
+    open_app(settings, clock).await?;
     writeln!(out, "migrations applied to {url}").map_err(io)?;
     Ok(())
 }
@@ -48,7 +48,7 @@ pub(super) async fn serve(
 ) -> Result<(), CliError> {
     let url = settings.config.database.url.clone();
     let bind = settings.config.http.bind.clone();
-    let app = open_ledger(settings, clock).await?;
+    let app = open_app(settings, clock).await?;
     let notifier = notifier(&app.settings_arc()).map_err(CliError::Other)?;
     let service = Service::build(app, Arc::new(notifier), &bind)
         .await

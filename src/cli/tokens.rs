@@ -1,7 +1,7 @@
 //! `token create`, `token list` and `token revoke`: API tokens through
-//! the ledger facade.
+//! the application facade.
 
-use super::{cli_actor, io, open_ledger, CliError, TokenAction};
+use super::{cli_actor, io, open_app, CliError, TokenAction};
 use crate::app::TokenError;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -17,7 +17,7 @@ pub(super) async fn token(
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
     let actor = Actor::named(cli_actor());
-    let app = open_ledger(settings, clock).await?;
+    let app = open_app(settings, clock).await?;
     match action {
         TokenAction::Create { name, role } => {
             let token = app

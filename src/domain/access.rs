@@ -14,7 +14,7 @@ pub enum Role {
     Intake,
     /// Also assigns packages and acknowledges breaches.
     Supervisor,
-    /// Everything.
+    /// Every role's rights, and the administrative ones beyond them.
     Admin,
 }
 

@@ -17,14 +17,14 @@ pub enum LpaCoverage {
 }
 
 impl LpaCoverage {
-    /// Every LPA.
+    /// Coverage of every LPA: `AllExcept` with nothing excepted.
     pub fn all() -> Self {
         LpaCoverage::AllExcept(Vec::new())
     }
 
     /// Whether packages of `lpa` are covered (LPA names match in any case,
     /// as everywhere else).
-    pub fn covers(&self, lpa: &str) -> bool {
+    pub(crate) fn covers(&self, lpa: &str) -> bool {
         let listed = |list: &[String]| list.iter().any(|l| l.eq_ignore_ascii_case(lpa));
         match self {
             LpaCoverage::AllExcept(except) => !listed(except),

@@ -170,7 +170,7 @@ impl DigestSchedule {
     /// covers: weekly → the last complete ISO week before the local date
     /// of `due_at` (Monday 07:00 of W06 reports W05); daily → the local
     /// date of `due_at`.
-    pub fn latest_at_or_before(&self, now: DateTime<Utc>, tz: Tz) -> Option<Occurrence> {
+    pub(crate) fn latest_at_or_before(&self, now: DateTime<Utc>, tz: Tz) -> Option<Occurrence> {
         let today = now.with_timezone(&tz).date_naive();
         let first = today.checked_sub_days(Days::new(SEARCH_DAYS))?;
         let mut date = today.checked_add_days(Days::new(1))?;
@@ -184,7 +184,7 @@ impl DigestSchedule {
     }
 
     /// The first scheduled instant strictly after `now`.
-    pub fn next_after(&self, now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    pub(crate) fn next_after(&self, now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
         let today = now.with_timezone(&tz).date_naive();
         let mut date = today.pred_opt().expect("now is within chrono's range");
         loop {
@@ -200,7 +200,7 @@ impl DigestSchedule {
     /// (daily) as its due instant. A service that was down at the
     /// scheduled time sends the run when it starts again that week or day;
     /// after that the run is left, since the next is near and says more.
-    pub fn owed_at(&self, now: DateTime<Utc>, tz: Tz) -> Option<Occurrence> {
+    pub(crate) fn owed_at(&self, now: DateTime<Utc>, tz: Tz) -> Option<Occurrence> {
         let run = self.latest_at_or_before(now, tz)?;
         let local = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
         let same = match self.kind {

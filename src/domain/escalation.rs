@@ -53,7 +53,8 @@ impl LevelTime {
 pub struct DueLevel {
     /// The level's name.
     pub level: String,
-    /// Its clock.
+    /// Which of the package's clocks the level counts on: the enforcement
+    /// deadline or the safeguarding referral.
     pub clock: PackageClock,
     /// 0 for the first, 1 for the first repeat...
     pub occurrence: u32,

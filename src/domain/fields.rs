@@ -39,14 +39,14 @@ pub struct Reference(String);
 
 impl Reference {
     /// The longest reference accepted.
-    pub const MAX_CHARS: usize = 64;
+    pub(crate) const MAX_CHARS: usize = 64;
 
     /// Parses a reference, trimming surrounding spaces.
     pub fn parse(value: &str) -> Result<Self, Invalid> {
         check_text(value, "the reference", Self::MAX_CHARS).map(Self)
     }
 
-    /// The reference text.
+    /// The reference as checked: trimmed, 1 to 64 characters.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -90,7 +90,7 @@ pub struct Lpas(Vec<Lpa>);
 
 impl Lpas {
     /// The longest LPA name accepted.
-    pub const MAX_CHARS: usize = 64;
+    pub(crate) const MAX_CHARS: usize = 64;
 
     /// The configured list; each name must itself be valid and unique.
     pub fn new(names: &[String]) -> Result<Self, Invalid> {
@@ -168,7 +168,7 @@ impl OfficerEmail {
         Ok(Self(text.to_lowercase()))
     }
 
-    /// The address.
+    /// The address as checked, in lower case.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -192,7 +192,7 @@ impl<'de> Deserialize<'de> for OfficerEmail {
 /// `YYYY-MM-DD HH:MM` (seconds optional) read as local time in `tz`. A local
 /// time that does not exist or happens twice at a clock change is refused,
 /// since guessing could move a deadline by an hour.
-pub fn parse_instant(value: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
+pub(crate) fn parse_instant(value: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
     let text = value.trim();
     if text.is_empty() {
         return Err(Invalid("the time is empty".into()));

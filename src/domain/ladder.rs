@@ -163,7 +163,7 @@ pub struct EscalationLevel {
 
 impl EscalationLevel {
     /// True when the level applies to packages of `grade`.
-    pub fn applies_to(&self, grade: RiskGrade) -> bool {
+    pub(crate) fn applies_to(&self, grade: RiskGrade) -> bool {
         self.grades
             .as_ref()
             .is_none_or(|grades| grades.contains(&grade))
@@ -217,9 +217,10 @@ pub fn default_ladder() -> Vec<EscalationLevel> {
 /// zone and the length of the safeguarding-referral clock.
 #[derive(Debug, Clone, Copy)]
 pub struct LadderTiming<'a> {
-    /// The levels.
+    /// The force's escalation levels, in configuration order.
     pub levels: &'a [EscalationLevel],
-    /// The force time zone.
+    /// The force's time zone: level times and timescales counted in days
+    /// fall on its local calendar.
     pub time_zone: Tz,
     /// How long after child access is identified the referral is due.
     pub referral_within: Timescale,
@@ -229,7 +230,7 @@ impl LadderTiming<'_> {
     /// Where a package's `clock` started and when it is due, while it runs.
     /// The enforcement clock runs until enforcement or closure; the
     /// safeguarding clock from child access being identified until referral.
-    pub fn clock_span(
+    pub(crate) fn clock_span(
         &self,
         package: &Package,
         clock: PackageClock,
@@ -258,7 +259,10 @@ impl LadderTiming<'_> {
 
     /// Each level that applies to `package` now, with the instant it first
     /// falls due.
-    pub fn first_instants(&self, package: &Package) -> Vec<(&EscalationLevel, DateTime<Utc>)> {
+    pub(crate) fn first_instants(
+        &self,
+        package: &Package,
+    ) -> Vec<(&EscalationLevel, DateTime<Utc>)> {
         self.levels
             .iter()
             .filter(|level| {
@@ -294,7 +298,7 @@ impl LadderTiming<'_> {
 
 /// The instant a package with `deadline` becomes "due soon": the earliest
 /// enforcement-clock level for its grade that falls before the deadline.
-pub fn due_soon_from(
+pub(crate) fn due_soon_from(
     ladder: &[EscalationLevel],
     deadline: &Deadline,
     tz: Tz,

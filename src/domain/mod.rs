@@ -30,33 +30,33 @@ macro_rules! named_by_as_str {
     };
 }
 
-pub mod access;
-pub mod coverage;
+pub(crate) mod access;
+pub(crate) mod coverage;
 pub mod digest_schedule;
-pub mod escalation;
-pub mod fields;
+pub(crate) mod escalation;
+pub(crate) mod fields;
 pub mod grade;
-pub mod ladder;
-pub mod package;
-pub mod stage;
+pub(crate) mod ladder;
+pub(crate) mod package;
+pub(crate) mod stage;
 pub mod timescale;
-pub mod week;
+pub(crate) mod week;
 
 #[cfg(test)]
 mod package_tests;
 
 pub use access::Role;
-pub use coverage::LpaCoverage;
+pub(crate) use coverage::LpaCoverage;
 pub use digest_schedule::{DigestKind, DigestPeriod, DigestSchedule, Occurrence};
-pub use escalation::{DueLevel, EscalationPlan, Relation};
-pub use fields::{parse_instant, Invalid, Lpa, Lpas, OfficerEmail, Reference};
+pub use escalation::{DueLevel, Relation};
+pub(crate) use fields::{parse_instant, Invalid, Lpa};
+pub use fields::{Lpas, OfficerEmail, Reference};
 pub use grade::RiskGrade;
-pub use ladder::{
-    default_ladder, due_soon_from, EscalationLevel, LadderTiming, LevelTime, PackageClock,
-};
+pub(crate) use ladder::EscalationLevel;
+pub use ladder::{default_ladder, LadderTiming, LevelTime, PackageClock};
+pub(crate) use package::MoveRefused;
 pub use package::{
-    Acknowledgement, Change, EventKind, MoveRefused, Package, PackageParts, PackageStatus, Refusal,
-    Safeguarding,
+    Acknowledgement, Change, EventKind, Package, PackageParts, PackageStatus, Refusal, Safeguarding,
 };
 pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 pub use timescale::{
@@ -66,7 +66,7 @@ pub use week::{BadWeek, IsoWeek};
 
 /// How far in the future a time given by a person may lie before it is
 /// refused: five minutes, for clocks that disagree a little.
-pub const FUTURE_TOLERANCE_MINUTES: i64 = 5;
+pub(crate) const FUTURE_TOLERANCE_MINUTES: i64 = 5;
 
 /// The reference prefix of the fictional packages `demo` loads: the store
 /// counts packages with it apart, so demo data never hides real data.

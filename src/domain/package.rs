@@ -1,13 +1,19 @@
-//! An intelligence package, its derived status, the moves it can make, and
-//! the events those moves append to its ledger.
+//! An intelligence package, its derived status, and the events its moves
+//! append to its ledger. The moves themselves, and the rules that refuse
+//! them, are in `moves`.
 
 use super::fields::{Lpa, OfficerEmail, Reference};
 use super::grade::RiskGrade;
-use super::stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
-use super::timescale::{Deadline, DeadlinePolicy};
+use super::stage::{Outcome, PackageState, Stage, StopKind};
+use super::timescale::Deadline;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+mod moves;
+
+pub(crate) use moves::MoveRefused;
+pub use moves::{Change, Refusal};
 
 /// When child access was identified and when the referral to children's
 /// social services was made. A referral cannot precede the identification.
@@ -111,64 +117,22 @@ impl fmt::Display for PackageStatus {
     }
 }
 
-/// A move the rules refuse, naming the field at fault. Nothing is written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct MoveRefused {
-    /// The field the caller can correct.
-    pub field: &'static str,
-    /// Why, in words a sergeant can act on.
-    pub reason: String,
-    /// A bad value, or a move the package's state forbids.
-    pub kind: Refusal,
-}
-
-/// Why a move was refused: the API answers `Invalid` with 422 and
-/// `Conflict` with 409.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// A value is wrong (a time in the future, a missing outcome).
-    Invalid,
-    /// The package's state forbids the move (a stopped clock, a backward
-    /// stage move, a grade it already has).
-    Conflict,
-}
-
-impl MoveRefused {
-    /// A bad value in `field`.
-    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            reason: reason.into(),
-            kind: Refusal::Invalid,
-        }
-    }
-
-    /// A move the package's state forbids.
-    pub fn conflict(field: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            reason: reason.into(),
-            kind: Refusal::Conflict,
-        }
-    }
-}
-
 /// What happened to a package; one row of its append-only ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     /// The package was received (or imported).
     Created {
-        /// The first grade.
+        /// The grade the package was received with.
         risk_grade: RiskGrade,
-        /// The first stage.
+        /// The stage the package was received in.
         stage: Stage,
-        /// The LPA.
+        /// The Local Policing Area's name.
         lpa: String,
         /// The assigned officer, if any.
         assigned_officer: Option<String>,
-        /// The deadline computed.
+        /// The enforcement deadline the first grade gives, counted from
+        /// receipt.
         deadline_at: DateTime<Utc>,
         /// The policy version it was computed under.
         policy_version: String,
@@ -181,9 +145,10 @@ pub enum EventKind {
         to: RiskGrade,
         /// Why, as recorded by the person regrading.
         reason: String,
-        /// The deadline before.
+        /// The enforcement deadline under the old grade.
         previous_deadline_at: DateTime<Utc>,
-        /// The deadline after.
+        /// The enforcement deadline under the new grade, as the regrade
+        /// policy sets it.
         deadline_at: DateTime<Utc>,
         /// The policy version of the new deadline.
         policy_version: String,
@@ -203,12 +168,12 @@ pub enum EventKind {
     Assigned {
         /// The officer before, if any.
         from: Option<String>,
-        /// The officer now.
+        /// The officer's address it is now assigned to.
         to: String,
     },
     /// A supervisor acknowledged the breach of the current deadline.
     Acknowledged {
-        /// The note.
+        /// The supervisor's note saying what is being done.
         note: String,
         /// The deadline whose breach was acknowledged.
         deadline_at: DateTime<Utc>,
@@ -236,17 +201,6 @@ impl EventKind {
     }
 }
 
-/// A change to a package: the package after it, and the event to append.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    /// The package as it is after the change.
-    pub package: Package,
-    /// When the change took effect (may be earlier than when it was recorded).
-    pub occurred_at: DateTime<Utc>,
-    /// What to append to the ledger.
-    pub event: EventKind,
-}
-
 /// The parts of a package, for building one from storage or intake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageParts {
@@ -262,7 +216,8 @@ pub struct PackageParts {
     pub deadline: Deadline,
     /// Open in a queue, or stopped.
     pub state: PackageState,
-    /// Safeguarding facts.
+    /// When child access was identified and the referral made, if they
+    /// have been.
     pub safeguarding: Safeguarding,
     /// A supervisor's acknowledgement of the breach of the current deadline.
     pub acknowledgement: Option<Acknowledgement>,
@@ -300,7 +255,7 @@ impl Package {
         &self.0
     }
 
-    /// The reference.
+    /// The case system's reference, unique among packages.
     pub fn reference(&self) -> &Reference {
         &self.0.reference
     }
@@ -320,17 +275,18 @@ impl Package {
         self.0.received_at
     }
 
-    /// The LPA.
+    /// The Local Policing Area it belongs to.
     pub fn lpa(&self) -> &Lpa {
         &self.0.lpa
     }
 
-    /// The assigned officer.
+    /// The assigned officer's address; `None` while unassigned.
     pub fn assigned_officer(&self) -> Option<&OfficerEmail> {
         self.0.assigned_officer.as_ref()
     }
 
-    /// The deadline.
+    /// The enforcement deadline under the current grade, with the policy
+    /// version that set it.
     pub fn deadline(&self) -> &Deadline {
         &self.0.deadline
     }
@@ -340,7 +296,8 @@ impl Package {
         &self.0.state
     }
 
-    /// Safeguarding facts.
+    /// When child access was identified and the referral made, if they
+    /// have been.
     pub fn safeguarding(&self) -> &Safeguarding {
         &self.0.safeguarding
     }
@@ -352,62 +309,6 @@ impl Package {
             .acknowledgement
             .as_ref()
             .filter(|a| a.deadline_at == self.0.deadline.at())
-    }
-
-    /// Acknowledges the breach of the current deadline with a note, as
-    /// `by`: repeats stop, the breach still counts. Only an open package at
-    /// or past its deadline can be acknowledged, once per deadline.
-    pub fn acknowledge(
-        &self,
-        note: &str,
-        by: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Change, MoveRefused> {
-        self.require_open("note")?;
-        let note = note.trim();
-        if note.is_empty() {
-            return Err(MoveRefused::invalid(
-                "note",
-                "an acknowledgement needs a note saying what is being done",
-            ));
-        }
-        if note.chars().count() > MAX_NOTE_CHARS {
-            return Err(MoveRefused::invalid(
-                "note",
-                format!("is longer than {MAX_NOTE_CHARS} characters"),
-            ));
-        }
-        if note.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(MoveRefused::invalid("note", "contains a control character"));
-        }
-        let deadline_at = self.0.deadline.at();
-        if now < deadline_at {
-            return Err(MoveRefused::conflict(
-                "note",
-                "the package has not breached its deadline; there is nothing to acknowledge",
-            ));
-        }
-        if self.acknowledgement().is_some() {
-            return Err(MoveRefused::conflict(
-                "note",
-                "this breach is already acknowledged",
-            ));
-        }
-        let mut parts = self.0.clone();
-        parts.acknowledgement = Some(Acknowledgement {
-            at: now,
-            by: by.to_string(),
-            note: note.to_string(),
-            deadline_at,
-        });
-        Ok(Change {
-            package: Package(parts),
-            occurred_at: now,
-            event: EventKind::Acknowledged {
-                note: note.to_string(),
-                deadline_at,
-            },
-        })
     }
 
     /// The status at `now`, given the instant the package becomes due soon
@@ -444,253 +345,4 @@ impl Package {
             policy_version: self.0.deadline.policy_version().to_string(),
         }
     }
-
-    fn check_time(
-        &self,
-        field: &'static str,
-        at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), MoveRefused> {
-        if at > now + chrono::Duration::minutes(crate::domain::FUTURE_TOLERANCE_MINUTES) {
-            return Err(MoveRefused::invalid(field, "is in the future"));
-        }
-        if at < self.0.received_at {
-            return Err(MoveRefused::invalid(
-                field,
-                "is before the package was received",
-            ));
-        }
-        Ok(())
-    }
-
-    fn require_open(&self, field: &'static str) -> Result<(), MoveRefused> {
-        match &self.0.state {
-            PackageState::Open { .. } => Ok(()),
-            PackageState::Stopped(stop) => Err(MoveRefused::conflict(
-                field,
-                format!(
-                    "the package is {} and its clock has stopped",
-                    stop.kind().stage()
-                ),
-            )),
-        }
-    }
-
-    /// Regrades to `grade` at `at`, moving the deadline under `policy`.
-    pub fn regrade(
-        &self,
-        grade: RiskGrade,
-        reason: &str,
-        at: DateTime<Utc>,
-        now: DateTime<Utc>,
-        policy: &DeadlinePolicy,
-    ) -> Result<Change, MoveRefused> {
-        self.require_open("risk_grade")?;
-        self.check_time("at", at, now)?;
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(MoveRefused::invalid("reason", "a regrade needs a reason"));
-        }
-        if reason.chars().count() > MAX_NOTE_CHARS {
-            return Err(MoveRefused::invalid(
-                "reason",
-                format!("is longer than {MAX_NOTE_CHARS} characters"),
-            ));
-        }
-        if grade == self.grade() {
-            return Err(MoveRefused::conflict(
-                "risk_grade",
-                format!("the package is already graded {grade}"),
-            ));
-        }
-        let previous = self.0.deadline.clone();
-        let deadline = policy.regrade(&previous, self.0.received_at, grade, at);
-        let event = EventKind::Regraded {
-            from: previous.grade(),
-            to: grade,
-            reason: reason.to_string(),
-            previous_deadline_at: previous.at(),
-            deadline_at: deadline.at(),
-            policy_version: deadline.policy_version().to_string(),
-        };
-        let mut parts = self.0.clone();
-        parts.deadline = deadline;
-        Ok(Change {
-            package: Package(parts),
-            occurred_at: at,
-            event,
-        })
-    }
-
-    /// Moves the package to `to` at `at`. Stages only move forward: from
-    /// intelligence development to awaiting enforcement, and from either to
-    /// enforced or closed, which need an outcome that fits.
-    pub fn move_stage(
-        &self,
-        to: Stage,
-        at: DateTime<Utc>,
-        outcome: Option<Outcome>,
-        note: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Change, MoveRefused> {
-        self.require_open("stage")?;
-        self.check_time("at", at, now)?;
-        let from = self.stage();
-        if at < self.0.state.since() {
-            return Err(MoveRefused::invalid(
-                "at",
-                format!("is before the package entered {from}"),
-            ));
-        }
-        let note = match note.map(str::trim).filter(|n| !n.is_empty()) {
-            Some(n) if n.chars().count() > MAX_NOTE_CHARS => {
-                return Err(MoveRefused::invalid(
-                    "note",
-                    format!("is longer than {MAX_NOTE_CHARS} characters"),
-                ))
-            }
-            Some(n) if n.chars().any(|c| c.is_control() && c != '\n') => {
-                return Err(MoveRefused::invalid("note", "contains a control character"))
-            }
-            other => other.map(str::to_string),
-        };
-        let state = match (from, to) {
-            (Stage::IntelligenceDevelopment, Stage::AwaitingEnforcement) => {
-                if outcome.is_some() {
-                    return Err(MoveRefused::invalid(
-                        "outcome",
-                        "only enforced and closed take an outcome",
-                    ));
-                }
-                PackageState::Open {
-                    stage: OpenStage::AwaitingEnforcement,
-                    since: at,
-                }
-            }
-            (_, Stage::Enforced | Stage::Closed) => {
-                let kind = if to == Stage::Enforced {
-                    StopKind::Enforced
-                } else {
-                    StopKind::Closed
-                };
-                let outcome = outcome.ok_or_else(|| {
-                    MoveRefused::invalid("outcome", format!("moving to {to} needs an outcome"))
-                })?;
-                let stop = ClockStop::new(kind, at, outcome)
-                    .map_err(|e| MoveRefused::invalid("outcome", e.to_string()))?;
-                PackageState::Stopped(stop)
-            }
-            (from, to) if from == to => {
-                return Err(MoveRefused::conflict(
-                    "stage",
-                    format!("the package is already in {to}"),
-                ))
-            }
-            (from, to) => {
-                return Err(MoveRefused::conflict(
-                    "stage",
-                    format!("a package cannot move back from {from} to {to}"),
-                ))
-            }
-        };
-        let mut parts = self.0.clone();
-        parts.state = state;
-        Ok(Change {
-            package: Package(parts),
-            occurred_at: at,
-            event: EventKind::StageChanged {
-                from,
-                to,
-                outcome,
-                note,
-            },
-        })
-    }
-
-    /// Assigns the package to `officer`.
-    pub fn assign(&self, officer: OfficerEmail, now: DateTime<Utc>) -> Result<Change, MoveRefused> {
-        self.require_open("officer")?;
-        if self.0.assigned_officer.as_ref() == Some(&officer) {
-            return Err(MoveRefused::conflict(
-                "officer",
-                format!("the package is already assigned to {officer}"),
-            ));
-        }
-        let event = EventKind::Assigned {
-            from: self.0.assigned_officer.as_ref().map(ToString::to_string),
-            to: officer.to_string(),
-        };
-        let mut parts = self.0.clone();
-        parts.assigned_officer = Some(officer);
-        Ok(Change {
-            package: Package(parts),
-            occurred_at: now,
-            event,
-        })
-    }
-
-    /// Records when child access was identified and/or the referral made.
-    /// A value already recorded cannot be changed or removed here.
-    pub fn update_safeguarding(
-        &self,
-        child_access_identified_at: Option<DateTime<Utc>>,
-        referral_made_at: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<Change, MoveRefused> {
-        let current = self.0.safeguarding;
-        if child_access_identified_at.is_none() && referral_made_at.is_none() {
-            return Err(MoveRefused::invalid(
-                "child_access_identified_at",
-                "give child_access_identified_at, referral_made_at or both",
-            ));
-        }
-        let merge = |field: &'static str,
-                     old: Option<DateTime<Utc>>,
-                     new: Option<DateTime<Utc>>| match (old, new) {
-            (Some(o), Some(n)) if o != n => Err(MoveRefused::conflict(
-                field,
-                "is already recorded with a different time",
-            )),
-            (old, new) => Ok(new.or(old)),
-        };
-        let access = merge(
-            "child_access_identified_at",
-            current.child_access_identified_at,
-            child_access_identified_at,
-        )?;
-        let referral = merge(
-            "referral_made_at",
-            current.referral_made_at,
-            referral_made_at,
-        )?;
-        if let Some(t) = child_access_identified_at {
-            self.check_time("child_access_identified_at", t, now)?;
-        }
-        if let Some(t) = referral_made_at {
-            self.check_time("referral_made_at", t, now)?;
-        }
-        let safeguarding = Safeguarding::new(access, referral)
-            .map_err(|e| MoveRefused::invalid("referral_made_at", e.reason))?;
-        if safeguarding == current {
-            return Err(MoveRefused::conflict(
-                "child_access_identified_at",
-                "nothing changes: these times are already recorded",
-            ));
-        }
-        let mut parts = self.0.clone();
-        parts.safeguarding = safeguarding;
-        Ok(Change {
-            package: Package(parts),
-            occurred_at: referral_made_at
-                .or(child_access_identified_at)
-                .unwrap_or(now),
-            event: EventKind::SafeguardingUpdated {
-                child_access_identified_at: access,
-                referral_made_at: referral,
-            },
-        })
-    }
 }
-
-/// The longest reason or note accepted.
-pub const MAX_NOTE_CHARS: usize = 2000;

@@ -72,13 +72,13 @@ impl Stage {
     }
 
     /// True for the stages that stop the enforcement clock.
-    pub fn stops_clock(self) -> bool {
+    pub(crate) fn stops_clock(self) -> bool {
         matches!(self, Stage::Enforced | Stage::Closed)
     }
 
     /// Reads the snake_case name, or the same words with spaces or hyphens in
     /// any case ("Awaiting Enforcement"), as spreadsheets spell them.
-    pub fn parse_lenient(value: &str) -> Result<Self, UnknownStage> {
+    pub(crate) fn parse_lenient(value: &str) -> Result<Self, UnknownStage> {
         let folded: String = value
             .trim()
             .chars()
@@ -157,7 +157,7 @@ impl Outcome {
     /// Whether this outcome can end a package in `stage`: enforcement outcomes
     /// (arrest, warrant executed, voluntary attendance) belong to `enforced`,
     /// no further action and transfer to `closed`; `other` fits both.
-    pub fn fits(self, stage: StopKind) -> bool {
+    pub(crate) fn fits(self, stage: StopKind) -> bool {
         match self {
             Outcome::Arrest | Outcome::WarrantExecuted | Outcome::VoluntaryAttendance => {
                 stage == StopKind::Enforced
@@ -248,7 +248,8 @@ pub enum PackageState {
         /// When the package entered this stage.
         since: DateTime<Utc>,
     },
-    /// Enforced or closed.
+    /// Enforced or closed: the clock stopped at a recorded instant, with an
+    /// outcome.
     Stopped(ClockStop),
 }
 
@@ -272,7 +273,7 @@ impl OpenStage {
     }
 
     /// The open stage for `stage`, or `None` for a stage that stops the clock.
-    pub fn from_stage(stage: Stage) -> Option<Self> {
+    pub(crate) fn from_stage(stage: Stage) -> Option<Self> {
         match stage {
             Stage::IntelligenceDevelopment => Some(OpenStage::IntelligenceDevelopment),
             Stage::AwaitingEnforcement => Some(OpenStage::AwaitingEnforcement),
@@ -299,7 +300,7 @@ impl PackageState {
     }
 
     /// True while the enforcement clock runs.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         matches!(self, PackageState::Open { .. })
     }
 

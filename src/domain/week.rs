@@ -30,7 +30,7 @@ impl IsoWeek {
     }
 
     /// The week that holds `date`.
-    pub fn containing(date: NaiveDate) -> Self {
+    pub(crate) fn containing(date: NaiveDate) -> Self {
         let iso = date.iso_week();
         Self::new(iso.year(), iso.week()).expect("a date's own ISO week exists")
     }
@@ -51,8 +51,9 @@ impl IsoWeek {
         self.monday.iso_week().week()
     }
 
-    /// The Monday it starts on.
-    pub fn monday(&self) -> NaiveDate {
+    /// The Monday it starts on (only the tests ask).
+    #[cfg(test)]
+    pub(crate) fn monday(&self) -> NaiveDate {
         self.monday
     }
 
@@ -64,7 +65,7 @@ impl IsoWeek {
     }
 
     /// The week `n` weeks before this one.
-    pub fn weeks_before(&self, n: i64) -> Self {
+    pub(crate) fn weeks_before(&self, n: i64) -> Self {
         Self {
             monday: self.monday - Duration::days(7 * n),
         }
@@ -73,7 +74,7 @@ impl IsoWeek {
     /// Monday 00:00 local time, as an instant. Local midnight is never in a
     /// UK clock change (they happen at 01:00 and 02:00), but for a zone
     /// where it is, the first instant at or after it is taken.
-    pub fn starts_at(&self, tz: Tz) -> DateTime<Utc> {
+    pub(crate) fn starts_at(&self, tz: Tz) -> DateTime<Utc> {
         earliest_instant_at_or_after(tz, self.monday.and_hms_opt(0, 0, 0).expect("midnight"))
     }
 
@@ -91,7 +92,7 @@ impl IsoWeek {
     /// present figures that are still changing as the week's, so the
     /// report's callers refuse it with this reason: "2024-W05 has not
     /// ended yet (it ends 2024-02-05T00:00:00+00:00)".
-    pub fn check_ended(&self, now: DateTime<Utc>, tz: Tz) -> Result<(), String> {
+    pub(crate) fn check_ended(&self, now: DateTime<Utc>, tz: Tz) -> Result<(), String> {
         let ends_at = self.ends_at(tz);
         if ends_at > now {
             Err(format!(

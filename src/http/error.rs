@@ -10,7 +10,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-/// An error answer.
+/// An error answer: a status code, sent with the envelope
+/// `{"error": {...}}` around an `ErrorBody`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     status: StatusCode,
@@ -19,7 +20,7 @@ pub struct ApiError {
 
 /// The body of an error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// A stable code a program can branch on.
     pub code: &'static str,
     /// What went wrong, for a person.
@@ -35,7 +36,7 @@ pub struct ErrorBody {
 
 /// The envelope: `{"error": {...}}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorEnvelope {
+pub(crate) struct ErrorEnvelope {
     /// The error.
     pub error: ErrorBody,
 }
@@ -58,8 +59,10 @@ impl ApiError {
         self
     }
 
-    /// The status code.
-    pub fn status(&self) -> StatusCode {
+    /// The status code the answer is sent with (only the tests ask; the
+    /// response carries it).
+    #[cfg(test)]
+    pub(crate) fn status(&self) -> StatusCode {
         self.status
     }
 
@@ -69,7 +72,7 @@ impl ApiError {
     }
 
     /// 422 for every fault intake found, the first one named in `field`.
-    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+    pub(crate) fn invalid_fields(errors: Vec<FieldError>) -> Self {
         let first = errors.first().cloned().unwrap_or(FieldError {
             field: "body",
             message: "the package was refused".into(),
@@ -83,7 +86,7 @@ impl ApiError {
     }
 
     /// 400: the request cannot be read at all.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
@@ -108,7 +111,7 @@ impl ApiError {
     }
 
     /// 413.
-    pub fn too_large(limit: usize) -> Self {
+    pub(crate) fn too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
@@ -140,7 +143,7 @@ impl ApiError {
     }
 
     /// 500. The cause is logged, never sent: the body names only the failure.
-    pub fn internal(cause: &dyn std::error::Error) -> Self {
+    pub(crate) fn internal(cause: &dyn std::error::Error) -> Self {
         tracing::error!(error = %ErrorChain(cause), "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

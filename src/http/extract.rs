@@ -12,12 +12,12 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 /// The largest request body accepted: 64 KiB.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A JSON body, read strictly: `Content-Type: application/json`, at most
 /// 64 KiB, no unknown fields; a fault names the field.
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
@@ -50,7 +50,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 /// Parses JSON, naming the field at fault.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
@@ -98,7 +98,7 @@ fn field_of(path: &str, message: &str) -> Option<String> {
 
 /// A query string, read strictly: unknown parameters are refused.
 #[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
@@ -129,7 +129,7 @@ pub struct Caller {
 
 impl Caller {
     /// Refuses with 403 unless the token's role includes `needed`.
-    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
+    pub(crate) fn require(&self, needed: Role) -> Result<(), ApiError> {
         if self.token.role.includes(needed) {
             Ok(())
         } else {

@@ -48,7 +48,7 @@ impl Metrics {
     }
 
     /// The request metrics in Prometheus text format.
-    pub fn render_requests(&self, out: &mut String) {
+    pub(crate) fn render_requests(&self, out: &mut String) {
         out.push_str(
             "# HELP ocset_http_requests_total HTTP requests by method, route and status.\n",
         );
@@ -90,7 +90,7 @@ impl Metrics {
 }
 
 /// Escapes a label value.
-pub fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

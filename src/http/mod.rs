@@ -1,14 +1,14 @@
 //! The HTTP API (axum): routes, the application that binds them, and the
 //! layers every request passes (request id, body limit, metrics, tracing).
 
-pub mod error;
-pub mod extract;
-pub mod metrics;
-pub mod openapi;
-pub mod ops;
-pub mod packages;
-pub mod reports;
-pub mod status;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod metrics;
+pub(crate) mod openapi;
+pub(crate) mod ops;
+pub(crate) mod packages;
+pub(crate) mod reports;
+pub(crate) mod status;
 
 use crate::app::App;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -27,19 +27,19 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 /// The header carrying each request's id (set when the caller sends none).
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The ledger.
+    /// The application facade every handler goes through.
     pub app: App,
-    /// Request metrics.
+    /// Request counts and latencies, served at `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
 }
 
 /// Every route of the service.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let api = Router::new()
         .route(

@@ -46,7 +46,8 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document.
+/// The OpenAPI document for the API, stamped with the crate's version;
+/// served at `/api/v1/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();

@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 /// A health answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Health {
+pub(crate) struct Health {
     /// `ok`, `ready` or `not_ready`.
     pub status: &'static str,
     /// Why not ready.

@@ -151,9 +151,9 @@ pub struct PackagePage {
 }
 
 /// The default page size.
-pub const DEFAULT_LIMIT: u32 = 100;
+pub(crate) const DEFAULT_LIMIT: u32 = 100;
 /// The largest page size.
-pub const MAX_LIMIT: u32 = 1000;
+pub(crate) const MAX_LIMIT: u32 = 1000;
 
 fn reference(text: &str) -> Result<Reference, ApiError> {
     Reference::parse(text).map_err(|e| ApiError::invalid_field("reference", e.0))
@@ -183,13 +183,13 @@ fn stage(text: &str) -> Result<Stage, ApiError> {
 }
 
 /// Encodes a page position as an opaque cursor.
-pub fn encode_cursor(key: &PageKey) -> String {
+pub(crate) fn encode_cursor(key: &PageKey) -> String {
     let text = format!("{}\n{}", key.deadline_at.to_rfc3339(), key.reference);
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Decodes a cursor made by [`encode_cursor`].
-pub fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
+pub(crate) fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
     let bad = || ApiError::invalid_field("cursor", "cursor: not a cursor this service gave out");
     if !cursor.len().is_multiple_of(2) || cursor.len() > 400 {
         return Err(bad());
@@ -211,7 +211,7 @@ pub fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
 }
 
 /// Reads list filters into a store filter, naming any bad field.
-pub fn filter_from(
+pub(crate) fn filter_from(
     state: &AppState,
     query: &ListQuery,
     now: DateTime<Utc>,

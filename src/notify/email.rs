@@ -33,7 +33,7 @@ pub fn render(notice: &Notice, from: &Mailbox, to: &Mailbox) -> Message {
 /// Renders a digest as one message from `from` to `to`: its subject, its
 /// plain-text and HTML parts as alternatives, and its attachment beside
 /// them (`multipart/mixed`), which Outlook shows as an attached file.
-pub fn render_digest(digest: &DigestMail, from: &Mailbox, to: &Mailbox) -> Message {
+pub(crate) fn render_digest(digest: &DigestMail, from: &Mailbox, to: &Mailbox) -> Message {
     let body = MultiPart::alternative_plain_html(digest.text.clone(), digest.html.clone());
     let body = match &digest.attachment {
         None => body,
@@ -311,7 +311,7 @@ mod tests {
         Notice {
             marking: "OFFICIAL-SENSITIVE".into(),
             force: "Example Police".into(),
-            time_zone: "Europe/London".into(),
+            time_zone: chrono_tz::Europe::London,
             as_of: "2024-03-30T13:00:00Z".parse().unwrap(),
             items,
         }

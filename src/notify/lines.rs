@@ -14,14 +14,8 @@ pub(crate) fn introduction(notice: &Notice) -> String {
     format!(
         "{}: OCSET escalation as of {}",
         notice.force,
-        local_time(notice.as_of, time_zone(notice))
+        local_time(notice.as_of, notice.time_zone)
     )
-}
-
-/// The notice's time zone; UTC if the name is not one (the configuration
-/// check refuses such names, so this is only a guard).
-pub(crate) fn time_zone(notice: &Notice) -> Tz {
-    notice.time_zone.parse().unwrap_or(Tz::UTC)
 }
 
 /// `2024-03-28 10:00 GMT`: a local time with its zone's abbreviation, so a
@@ -130,7 +124,7 @@ impl PackageLine {
 
 /// Every item of `notice` as lines, in order.
 pub(crate) fn package_lines(notice: &Notice, items: &[NoticeItem]) -> Vec<PackageLine> {
-    let tz = time_zone(notice);
+    let tz = notice.time_zone;
     items
         .iter()
         .map(|item| PackageLine::new(item, tz, notice.as_of))

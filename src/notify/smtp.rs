@@ -38,7 +38,7 @@ const MAX_IDLE: usize = 8;
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(5);
 
 /// Opens, reuses and closes connections to one SMTP relay.
-pub struct SmtpPool {
+pub(crate) struct SmtpPool {
     host: String,
     port: u16,
     tls: SmtpTls,
@@ -200,7 +200,7 @@ impl SmtpPool {
 
 /// Sorts an SMTP failure by whether a retry can help: RFC 5321's 5xx
 /// replies are final, everything else (4xx, network, timeout, TLS) may pass.
-pub fn classify(error: lettre::transport::smtp::Error) -> DeliveryError {
+pub(crate) fn classify(error: lettre::transport::smtp::Error) -> DeliveryError {
     if error.is_permanent() {
         DeliveryError::Permanent(format!("the mail server refused the message: {error}"))
     } else {

@@ -21,9 +21,9 @@ pub const SIGNATURE_HEADER: &str = "X-OCSET-Signature";
 /// The header carrying the time of sending, in seconds since 1970 UTC. It
 /// is not signed; a receiver checking freshness should use the signed
 /// body's `as_of`.
-pub const TIMESTAMP_HEADER: &str = "X-OCSET-Timestamp";
+pub(crate) const TIMESTAMP_HEADER: &str = "X-OCSET-Timestamp";
 /// How long one post may take before it counts as a transient failure.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Chat messages list at most this many packages, so a long notice (after
 /// downtime, say) stays within Slack's 50 blocks and Teams' card size; the
@@ -206,7 +206,7 @@ fn omitted_line(omitted: usize) -> String {
 /// The Teams body: a message holding one Adaptive Card (accepted by both
 /// Teams workflows and the older incoming-webhook connectors), with the
 /// marking first and last and a fact set per package.
-pub fn teams_message(notice: &Notice) -> Value {
+pub(crate) fn teams_message(notice: &Notice) -> Value {
     let text = |text: String| json!({"type": "TextBlock", "text": text, "wrap": true});
     let marking = || json!({"type": "TextBlock", "text": notice.marking, "weight": "Bolder", "color": "Attention", "wrap": true});
     let mut body = vec![
@@ -256,7 +256,7 @@ fn slack_escape(text: &str) -> String {
 /// The Slack body: `text` (the subject, for notifications and clients that
 /// show no blocks) and `blocks` with the marking first and last and a
 /// section per package.
-pub fn slack_message(notice: &Notice) -> Value {
+pub(crate) fn slack_message(notice: &Notice) -> Value {
     let section = |text: String| {
         let text: String = text.chars().take(SLACK_SECTION_CHARS).collect();
         json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
@@ -329,7 +329,7 @@ mod tests {
         Notice {
             marking: "OFFICIAL-SENSITIVE".into(),
             force: "Example Police".into(),
-            time_zone: "Europe/London".into(),
+            time_zone: chrono_tz::Europe::London,
             as_of: "2024-03-22T12:00:00Z".parse().unwrap(),
             items,
         }

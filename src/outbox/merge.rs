@@ -49,7 +49,7 @@ mod tests {
         Notice {
             marking: "OFFICIAL-SENSITIVE".into(),
             force: "Example Police".into(),
-            time_zone: "Europe/London".into(),
+            time_zone: chrono_tz::Europe::London,
             as_of: as_of.parse().unwrap(),
             items,
         }

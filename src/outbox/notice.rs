@@ -115,8 +115,9 @@ pub struct Notice {
     pub marking: String,
     /// The force's name.
     pub force: String,
-    /// The force time zone's IANA name, for showing times to people.
-    pub time_zone: String,
+    /// The force's time zone, for showing times to people; stored in the
+    /// outbox as its IANA name ("Europe/London").
+    pub time_zone: chrono_tz::Tz,
     /// When the scheduler pass that made this notice ran ("now" for time
     /// left and overdue-by figures).
     pub as_of: DateTime<Utc>,
@@ -181,7 +182,7 @@ pub(super) mod tests {
         let mut notice = Notice {
             marking: "OFFICIAL-SENSITIVE".into(),
             force: "Example Police".into(),
-            time_zone: "Europe/London".into(),
+            time_zone: chrono_tz::Europe::London,
             as_of: "2024-01-10T10:00:00Z".parse().unwrap(),
             items: vec![
                 item(NoticeKind::DueSoon, "C", "2024-01-11T10:00:00Z"),

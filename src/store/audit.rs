@@ -20,7 +20,7 @@ const AUDIT_SHARED_COLUMNS: [&str; 5] = ["at", "actor", "action", "request_id", 
 /// id and detail (`$1` to `$5`, [`SqlStore::bind_audit_values`]) and differ
 /// by reference (`$6`, `$7`, ...): one line per package of a batch, or one
 /// line.
-pub fn insert_audit(rows: usize) -> String {
+pub(crate) fn insert_audit(rows: usize) -> String {
     let shared: Vec<usize> = (1..=AUDIT_SHARED_COLUMNS.len()).collect();
     format!(
         "INSERT INTO audit_log (reference, {}) VALUES {}",
@@ -35,13 +35,13 @@ const SELECT_AUDIT_ROWS: &str =
     "SELECT id, at, actor, action, reference, request_id, detail FROM audit_log";
 
 /// The whole audit log, oldest first.
-pub const SELECT_AUDIT_LOG: &str = {
+pub(crate) const SELECT_AUDIT_LOG: &str = {
     const PARTS: &[&str] = &[SELECT_AUDIT_ROWS, " ORDER BY id"];
     as_str(&join::<{ joined_len(PARTS) }>(PARTS))
 };
 
 /// The audit lines about package `$1`, oldest first.
-pub const SELECT_AUDIT_LOG_FOR: &str = {
+pub(crate) const SELECT_AUDIT_LOG_FOR: &str = {
     const PARTS: &[&str] = &[SELECT_AUDIT_ROWS, " WHERE reference = $1 ORDER BY id"];
     as_str(&join::<{ joined_len(PARTS) }>(PARTS))
 };

@@ -15,16 +15,16 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 /// Records digest (`$1` schedule, `$2` period, `$3` occurrence or NULL,
 /// `$4` recipient, `$5` requested by, `$6` queued at) unless its scheduled
 /// run was recorded for the recipient before; returns its id, or no row.
-pub const INSERT_DIGEST: &str = "INSERT INTO digests \
+pub(crate) const INSERT_DIGEST: &str = "INSERT INTO digests \
      (schedule, period, occurrence, recipient, requested_by, queued_at) \
      VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (occurrence, recipient) DO NOTHING RETURNING id";
 
 /// Sets digest `$1`'s message to `$2`.
-pub const SET_DIGEST_MESSAGE: &str = "UPDATE digests SET outbox_id = $2 WHERE id = $1";
+pub(crate) const SET_DIGEST_MESSAGE: &str = "UPDATE digests SET outbox_id = $2 WHERE id = $1";
 
 /// The recipients scheduled run `$1` was queued for.
-pub const SELECT_DIGEST_RECIPIENTS: &str =
+pub(crate) const SELECT_DIGEST_RECIPIENTS: &str =
     "SELECT recipient FROM digests WHERE occurrence = $1 ORDER BY recipient";
 
 impl<DB> SqlStore<DB>

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 /// only due rows, through the partial `packages_next_due_at` index (a
 /// comparison implies `IS NOT NULL` to both planners). A backend's
 /// [`Dialect::CLAIM_DUE_PACKAGES`] adds its locking clause.
-pub const SELECT_DUE_PACKAGES: &str = {
+pub(crate) const SELECT_DUE_PACKAGES: &str = {
     const PARTS: &[&str] = &[
         "SELECT ",
         PACKAGE_ROW_COLUMNS,
@@ -37,7 +37,7 @@ pub const SELECT_DUE_PACKAGES: &str = {
 /// unique key is already taken; returns its new id, or no row when it was
 /// recorded before (by an earlier pass, or by another instance a moment
 /// ago).
-pub const INSERT_ESCALATION: &str = "INSERT INTO escalations \
+pub(crate) const INSERT_ESCALATION: &str = "INSERT INTO escalations \
      (package_id, level, clock, occurrence, clock_due_at, due_at, relation, status, recorded_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
      ON CONFLICT (package_id, level, occurrence, clock_due_at) DO NOTHING RETURNING id";
@@ -45,28 +45,30 @@ pub const INSERT_ESCALATION: &str = "INSERT INTO escalations \
 /// Sets package row `$1`'s next due instant to `$2` (NULL: nothing more
 /// can fall due). Not a ledger event, so `updated_at` stays: it says when
 /// the package last changed, and the scheduler changes nothing about it.
-pub const SET_NEXT_DUE_AT: &str = "UPDATE packages SET next_due_at = $2 WHERE id = $1";
+pub(crate) const SET_NEXT_DUE_AT: &str = "UPDATE packages SET next_due_at = $2 WHERE id = $1";
 
 /// Records `$1` as the scheduler's last pass. Never moves it back: with two
 /// instances, the one that commits last may have started first.
-pub const RECORD_PASS: &str = "INSERT INTO service_state (name, at) VALUES ('scheduler', $1) \
+pub(crate) const RECORD_PASS: &str =
+    "INSERT INTO service_state (name, at) VALUES ('scheduler', $1) \
      ON CONFLICT (name) DO UPDATE SET at = excluded.at WHERE service_state.at < excluded.at";
 
 /// The last pass, and the earliest `next_due_at` at or before `$1`.
-pub const SCHEDULER_STATUS: &str = "SELECT \
+pub(crate) const SCHEDULER_STATUS: &str = "SELECT \
      (SELECT at FROM service_state WHERE name = 'scheduler'), \
      (SELECT MIN(next_due_at) FROM packages WHERE next_due_at <= $1)";
 
 /// The escalations of package `$1` (its reference), in the order recorded
 /// ([`EscalationRow`]).
-pub const SELECT_ESCALATIONS: &str = "SELECT e.id, e.level, e.clock, e.occurrence, \
+pub(crate) const SELECT_ESCALATIONS: &str = "SELECT e.id, e.level, e.clock, e.occurrence, \
      e.clock_due_at, e.due_at, e.status, e.recorded_at \
      FROM packages p JOIN escalations e ON e.package_id = p.id \
      WHERE p.reference = $1 ORDER BY e.id";
 
 /// The messages carrying the escalations of package `$1`
 /// ([`DeliveryRow`]), by escalation then message.
-pub const SELECT_ESCALATION_DELIVERIES: &str = "SELECT l.escalation_id, o.id AS message_id, \
+pub(crate) const SELECT_ESCALATION_DELIVERIES: &str =
+    "SELECT l.escalation_id, o.id AS message_id, \
      o.destination, o.status, o.attempts, o.sent_at, o.last_error \
      FROM packages p JOIN escalations e ON e.package_id = p.id \
      JOIN outbox_escalations l ON l.escalation_id = e.id \
@@ -74,7 +76,7 @@ pub const SELECT_ESCALATION_DELIVERIES: &str = "SELECT l.escalation_id, o.id AS 
      WHERE p.reference = $1 ORDER BY l.escalation_id, o.id";
 
 /// How an escalation is recorded: the status column of `escalations`.
-pub fn escalation_status(draft: &EscalationDraft) -> &'static str {
+pub(crate) fn escalation_status(draft: &EscalationDraft) -> &'static str {
     if draft.due.superseded {
         ESCALATION_SUPERSEDED
     } else if draft.destinations.is_empty() {
@@ -85,16 +87,16 @@ pub fn escalation_status(draft: &EscalationDraft) -> &'static str {
 }
 
 /// Queued for its recipients.
-pub const ESCALATION_NOTIFIED: &str = "notified";
+pub(crate) const ESCALATION_NOTIFIED: &str = "notified";
 /// A warning overtaken by the breach: recorded, not sent.
-pub const ESCALATION_SUPERSEDED: &str = "superseded";
+pub(crate) const ESCALATION_SUPERSEDED: &str = "superseded";
 /// Nobody to tell: recorded, not sent.
-pub const ESCALATION_NO_RECIPIENTS: &str = "no_recipients";
+pub(crate) const ESCALATION_NO_RECIPIENTS: &str = "no_recipients";
 
 /// An escalation's columns as written; bound by
 /// [`SqlStore::bind_escalation_values`].
 #[derive(Debug, Clone)]
-pub struct EscalationValues<'a> {
+pub(crate) struct EscalationValues<'a> {
     pub(super) package_id: i64,
     pub(super) level: &'a str,
     pub(super) clock: String,
@@ -127,7 +129,7 @@ impl<'a> EscalationValues<'a> {
 
 /// One row of `escalations`, as [`SELECT_ESCALATIONS`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EscalationRow {
+pub(crate) struct EscalationRow {
     /// The row's key, which deliveries refer to.
     pub id: i64,
     level: String,
@@ -141,7 +143,7 @@ pub struct EscalationRow {
 
 impl EscalationRow {
     /// The record, with its deliveries.
-    pub fn into_record(
+    pub(crate) fn into_record(
         self,
         deliveries: Vec<DeliveryRecord>,
     ) -> Result<EscalationRecord, StoreError> {
@@ -163,7 +165,7 @@ impl EscalationRow {
 /// One message carrying an escalation, as
 /// [`SELECT_ESCALATION_DELIVERIES`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DeliveryRow {
+pub(crate) struct DeliveryRow {
     /// The escalation it carries.
     pub escalation_id: i64,
     message_id: i64,

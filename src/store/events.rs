@@ -19,7 +19,7 @@ pub(super) const EVENT_COLUMNS: &str =
 pub(super) const EVENT_VALUES: usize = 9;
 
 /// Appends `rows` events, each bound with [`SqlStore::bind_event_values`].
-pub fn insert_events(rows: usize) -> String {
+pub(crate) fn insert_events(rows: usize) -> String {
     format!(
         "INSERT INTO package_events ({EVENT_COLUMNS}) VALUES {}",
         values_groups(rows, EVENT_VALUES, &[])
@@ -27,7 +27,8 @@ pub fn insert_events(rows: usize) -> String {
 }
 
 /// The ledger of one package (`$1` is its reference), oldest first.
-pub const SELECT_EVENTS: &str = "SELECT e.id, p.reference, e.kind, e.occurred_at, e.recorded_at, \
+pub(crate) const SELECT_EVENTS: &str =
+    "SELECT e.id, p.reference, e.kind, e.occurred_at, e.recorded_at, \
      e.actor, e.risk_grade, e.stage, e.deadline_at, e.details \
      FROM package_events e JOIN packages p ON p.id = e.package_id \
      WHERE p.reference = $1 ORDER BY e.id";
@@ -36,7 +37,7 @@ pub const SELECT_EVENTS: &str = "SELECT e.id, p.reference, e.kind, e.occurred_at
 /// they were appended (the sequence), for rebuilding the position at past
 /// instants. Filtered on `occurred_at`, not `recorded_at`: a stage move
 /// recorded late counts from when it happened.
-pub const SELECT_EVENTS_BEFORE: &str =
+pub(crate) const SELECT_EVENTS_BEFORE: &str =
     "SELECT e.id, p.reference, e.kind, e.occurred_at, e.recorded_at, \
      e.actor, e.risk_grade, e.stage, e.deadline_at, e.details \
      FROM package_events e JOIN packages p ON p.id = e.package_id \

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 /// `SELECT` of one package by reference (`$1`), without locking; a backend's
 /// [`Dialect::LOCK_PACKAGE`] adds its own locking clause to it for
 /// read-then-write transactions.
-pub const SELECT_PACKAGE: &str = {
+pub(crate) const SELECT_PACKAGE: &str = {
     const PARTS: &[&str] = &[
         "SELECT ",
         PACKAGE_ROW_COLUMNS,
@@ -41,7 +41,7 @@ pub(super) const PACKAGE_WRITE_VALUES: usize = 20;
 /// Rewrites a package's state, keyed by its reference (`$1`; the row is
 /// already held by the transaction). `$21` is `updated_at`. Returns the row
 /// as stored, so the caller hands back exactly what a later read will see.
-pub const UPDATE_PACKAGE: &str = {
+pub(crate) const UPDATE_PACKAGE: &str = {
     const PARTS: &[&str] = &[
         "UPDATE packages SET risk_grade = $2, stage = $3, lpa = $4, assigned_officer = $5, \
          received_at = $6, deadline_at = $7, clock_started_at = $8, policy_version = $9, \
@@ -80,7 +80,7 @@ pub fn existing_references(count: usize) -> String {
 /// All packages, and those whose reference starts with `$1`. `substr`, not
 /// `LIKE`: SQLite's `LIKE` ignores case, PostgreSQL's does not, and a demo
 /// count must not depend on the backend.
-pub const COUNT_PACKAGES: &str = "SELECT COUNT(*), \
+pub(crate) const COUNT_PACKAGES: &str = "SELECT COUNT(*), \
      COUNT(CASE WHEN substr(reference, 1, length($1)) = $1 THEN 1 END) FROM packages";
 
 impl<DB> SqlStore<DB>

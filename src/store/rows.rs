@@ -15,13 +15,13 @@ use std::fmt::Display;
 /// An instant as the store keeps it: cut to the microsecond, PostgreSQL's
 /// resolution, so that SQLite (which would keep nanoseconds) stores and
 /// returns exactly the same values.
-pub fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
 /// One row of `packages`, as [`super::sql::PACKAGE_ROW_COLUMNS`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct PackageRow {
+pub(crate) struct PackageRow {
     /// The row's key, which events refer to.
     pub id: i64,
     pub(super) reference: String,
@@ -47,7 +47,7 @@ pub struct PackageRow {
 /// One row of `package_events` with its package's reference, as
 /// [`super::events::SELECT_EVENTS`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EventRow {
+pub(crate) struct EventRow {
     id: i64,
     reference: String,
     kind: String,
@@ -214,7 +214,7 @@ impl TryFrom<EventRow> for LedgerEvent {
 /// A package's columns as written, borrowed from the package; bound by
 /// `SqlStore::bind_package_values` (`packages.rs`).
 #[derive(Debug, Clone)]
-pub struct PackageValues<'a> {
+pub(crate) struct PackageValues<'a> {
     pub(super) reference: &'a str,
     pub(super) risk_grade: &'static str,
     pub(super) stage: &'static str,
@@ -276,7 +276,7 @@ impl<'a> PackageValues<'a> {
 
 /// An event's columns as written; bound by `SqlStore::bind_event_values` (`events.rs`).
 #[derive(Debug, Clone)]
-pub struct EventValues<'a> {
+pub(crate) struct EventValues<'a> {
     pub(super) package_id: i64,
     pub(super) kind: &'static str,
     pub(super) occurred_at: DateTime<Utc>,
@@ -317,7 +317,7 @@ impl<'a> EventValues<'a> {
 /// What the lines of one audit statement share; bound by
 /// `SqlStore::bind_audit_values` (`audit.rs`), the references following.
 #[derive(Debug, Clone)]
-pub struct AuditValues<'a> {
+pub(crate) struct AuditValues<'a> {
     pub(super) at: DateTime<Utc>,
     pub(super) actor: &'a str,
     pub(super) action: &'a str,
@@ -345,7 +345,7 @@ impl<'a> AuditValues<'a> {
 
 /// One row of `audit_log`, as [`super::audit::SELECT_AUDIT_LOG`] selects it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AuditRow {
+pub(crate) struct AuditRow {
     id: i64,
     at: DateTime<Utc>,
     actor: String,
@@ -371,7 +371,7 @@ impl From<AuditRow> for AuditRecord {
 
 /// One row of `api_tokens`, without its hash.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TokenRow {
+pub(crate) struct TokenRow {
     name: String,
     role: String,
     created_at: DateTime<Utc>,
@@ -397,7 +397,7 @@ impl TryFrom<TokenRow> for ApiToken {
 
 /// One group of [`super::listing::position`].
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct StageGradeFiguresRow {
+pub(crate) struct StageGradeFiguresRow {
     stage: String,
     risk_grade: String,
     open_count: i64,
@@ -459,13 +459,13 @@ pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
 
 /// A value stored as JSON text (a destination, a notice): strings, enums,
 /// numbers and instants only, so serialising cannot fail.
-pub fn json_text<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("destinations and notices always serialise to JSON")
 }
 
 /// True when every migration in `migrator` (down migrations aside) appears
 /// in `applied` (version, success, checksum) as successful and unchanged.
-pub fn all_migrations_applied(
+pub(crate) fn all_migrations_applied(
     migrator: &sqlx::migrate::Migrator,
     applied: &[(i64, bool, Vec<u8>)],
 ) -> bool {
@@ -480,206 +480,5 @@ pub fn all_migrations_applied(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        text.parse().unwrap()
-    }
-
-    fn open_row() -> PackageRow {
-        PackageRow {
-            id: 7,
-            reference: "NCA-0007".into(),
-            risk_grade: "high".into(),
-            stage: "awaiting_enforcement".into(),
-            lpa: "Coventry".into(),
-            assigned_officer: Some("pc.one@force.police.uk".into()),
-            received_at: at("2024-05-01T09:00:00Z"),
-            deadline_at: at("2024-05-08T09:00:00Z"),
-            clock_started_at: at("2024-05-01T09:00:00Z"),
-            policy_version: "national-2024".into(),
-            stage_since: at("2024-05-02T09:00:00Z"),
-            clock_stopped_at: None,
-            outcome: None,
-            child_access_identified_at: Some(at("2024-05-01T10:00:00Z")),
-            safeguarding_referral_at: None,
-            acknowledged_at: None,
-            acknowledged_by: None,
-            acknowledgement_note: None,
-            acknowledged_deadline_at: None,
-        }
-    }
-
-    fn corrupt_message(row: PackageRow) -> String {
-        match Package::try_from(row) {
-            Err(StoreError::Corrupt(message)) => message,
-            other => panic!("expected Corrupt, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_valid_row_becomes_the_package_it_stores() {
-        let package = Package::try_from(open_row()).unwrap();
-        assert_eq!(package.reference().as_str(), "NCA-0007");
-        assert_eq!(package.grade(), RiskGrade::High);
-        assert_eq!(package.stage(), Stage::AwaitingEnforcement);
-        assert_eq!(package.state().since(), at("2024-05-02T09:00:00Z"));
-        assert_eq!(
-            package.deadline().policy_version().as_str(),
-            "national-2024"
-        );
-        assert_eq!(
-            package.safeguarding().child_access_identified_at(),
-            Some(at("2024-05-01T10:00:00Z"))
-        );
-    }
-
-    #[test]
-    fn a_corrupt_grade_names_the_package_and_the_column() {
-        let mut row = open_row();
-        row.risk_grade = "urgent".into();
-        let message = corrupt_message(row);
-        assert!(
-            message.contains("package NCA-0007") && message.contains("column risk_grade"),
-            "{message}"
-        );
-        assert!(message.contains("\"urgent\""), "{message}");
-    }
-
-    #[test]
-    fn every_inconsistent_column_is_refused() {
-        type Spoil = Box<dyn Fn(&mut PackageRow)>;
-        let cases: Vec<(&str, Spoil)> = vec![
-            ("reference", Box::new(|r| r.reference = " ".into())),
-            ("stage", Box::new(|r| r.stage = "pending".into())),
-            (
-                "assigned_officer",
-                Box::new(|r| r.assigned_officer = Some("PC One".into())),
-            ),
-            (
-                "policy_version",
-                Box::new(|r| r.policy_version = String::new()),
-            ),
-            ("outcome", Box::new(|r| r.outcome = Some("arrested".into()))),
-            (
-                "clock_stopped_at",
-                Box::new(|r| r.clock_stopped_at = Some(r.stage_since)),
-            ),
-            (
-                "clock_stopped_at",
-                Box::new(|r| r.stage = "enforced".into()),
-            ),
-            (
-                "outcome",
-                Box::new(|r| {
-                    r.stage = "closed".into();
-                    r.clock_stopped_at = Some(r.stage_since);
-                    r.outcome = Some("arrest".into());
-                }),
-            ),
-            (
-                "stage_since",
-                Box::new(|r| {
-                    r.stage = "enforced".into();
-                    r.clock_stopped_at = Some(at("2024-05-03T09:00:00Z"));
-                    r.outcome = Some("arrest".into());
-                }),
-            ),
-            (
-                "safeguarding_referral_at",
-                Box::new(|r| r.safeguarding_referral_at = Some(at("2024-05-01T09:30:00Z"))),
-            ),
-            (
-                "acknowledged_at",
-                Box::new(|r| r.acknowledgement_note = Some("warrant sought".into())),
-            ),
-        ];
-        for (column, spoil) in cases {
-            let mut row = open_row();
-            spoil(&mut row);
-            let message = corrupt_message(row);
-            assert!(
-                message.contains(&format!("column {column}:")),
-                "{column}: {message}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_stopped_row_restores_its_clock_stop() {
-        let mut row = open_row();
-        row.stage = "enforced".into();
-        row.clock_stopped_at = Some(row.stage_since);
-        row.outcome = Some("warrant_executed".into());
-        let package = Package::try_from(row).unwrap();
-        let stop = package.state().stop().unwrap();
-        assert_eq!(stop.kind(), StopKind::Enforced);
-        assert_eq!(stop.outcome(), Outcome::WarrantExecuted);
-        assert_eq!(stop.at(), at("2024-05-02T09:00:00Z"));
-    }
-
-    #[test]
-    fn an_acknowledged_row_restores_its_acknowledgement() {
-        let mut row = open_row();
-        row.acknowledged_at = Some(at("2024-05-09T09:00:00Z"));
-        row.acknowledged_by = Some("token:sergeant".into());
-        row.acknowledgement_note = Some("warrant being sought".into());
-        row.acknowledged_deadline_at = Some(row.deadline_at);
-        let package = Package::try_from(row).unwrap();
-        let acknowledgement = package.acknowledgement().unwrap();
-        assert_eq!(acknowledgement.at, at("2024-05-09T09:00:00Z"));
-        assert_eq!(acknowledgement.by, "token:sergeant");
-        assert_eq!(acknowledgement.note, "warrant being sought");
-        assert_eq!(acknowledgement.deadline_at, at("2024-05-08T09:00:00Z"));
-    }
-
-    fn event_row(kind: &str, details: &str) -> EventRow {
-        EventRow {
-            id: 3,
-            reference: "NCA-0007".into(),
-            kind: kind.into(),
-            occurred_at: at("2024-05-02T09:00:00Z"),
-            recorded_at: at("2024-05-02T09:01:00Z"),
-            actor: "cli:sergeant".into(),
-            risk_grade: "high".into(),
-            stage: "awaiting_enforcement".into(),
-            deadline_at: at("2024-05-08T09:00:00Z"),
-            details: details.into(),
-        }
-    }
-
-    #[test]
-    fn event_rows_read_their_details_and_refuse_a_mismatched_kind() {
-        let details = r#"{"kind":"assigned","from":null,"to":"pc.one@force.police.uk"}"#;
-        let event = LedgerEvent::try_from(event_row("assigned", details)).unwrap();
-        assert_eq!(event.sequence, 3);
-        assert_eq!(
-            event.kind,
-            EventKind::Assigned {
-                from: None,
-                to: "pc.one@force.police.uk".into()
-            }
-        );
-        let Err(StoreError::Corrupt(message)) =
-            LedgerEvent::try_from(event_row("regraded", details))
-        else {
-            panic!("a kind that disagrees with the details must be refused");
-        };
-        assert!(
-            message.contains("event 3 of package NCA-0007, column kind"),
-            "{message}"
-        );
-        let Err(StoreError::Corrupt(message)) = LedgerEvent::try_from(event_row("assigned", "{"))
-        else {
-            panic!("unreadable details must be refused");
-        };
-        assert!(message.contains("column details"), "{message}");
-    }
-
-    #[test]
-    fn stored_instants_keep_microseconds_and_drop_nanoseconds() {
-        let t = at("2024-05-02T09:00:00.123456789Z");
-        assert_eq!(stored_instant(t), at("2024-05-02T09:00:00.123456Z"));
-    }
-}
+#[path = "rows_tests.rs"]
+mod tests;

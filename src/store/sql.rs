@@ -13,14 +13,14 @@ use chrono::{DateTime, Utc};
 
 /// The columns of `packages` that [`super::rows::PackageRow`] reads, in its
 /// field order. Statements are built from it with [`join`] at compile time.
-pub const PACKAGE_ROW_COLUMNS: &str =
+pub(crate) const PACKAGE_ROW_COLUMNS: &str =
     "id, reference, risk_grade, stage, lpa, assigned_officer, received_at, \
      deadline_at, clock_started_at, policy_version, stage_since, clock_stopped_at, \
      outcome, child_access_identified_at, safeguarding_referral_at, acknowledged_at, \
      acknowledged_by, acknowledgement_note, acknowledged_deadline_at";
 
 /// The length of `parts` joined: the `N` of [`join`].
-pub const fn joined_len(parts: &[&str]) -> usize {
+pub(crate) const fn joined_len(parts: &[&str]) -> usize {
     let mut len = 0;
     let mut i = 0;
     while i < parts.len() {
@@ -62,12 +62,12 @@ pub const fn as_str(joined: &'static [u8]) -> &'static str {
 
 /// References per `IN (...)` look-up: a few hundred round trips for a large
 /// import's check, far below either backend's limit on parameters.
-pub const LOOKUP_CHUNK: usize = 500;
+pub(crate) const LOOKUP_CHUNK: usize = 500;
 
 /// `($1, $2, ...), (...)`: `rows` groups of `per_row` numbered placeholders,
 /// each group ending with the placeholders in `shared`, which number values
 /// bound once, before all the rows' values.
-pub fn values_groups(rows: usize, per_row: usize, shared: &[usize]) -> String {
+pub(crate) fn values_groups(rows: usize, per_row: usize, shared: &[usize]) -> String {
     let leading = shared.iter().copied().max().unwrap_or(0);
     let mut text = String::with_capacity(rows * (per_row * 6 + shared.len() * 6 + 4));
     for row in 0..rows {
@@ -97,7 +97,7 @@ pub fn values_groups(rows: usize, per_row: usize, shared: &[usize]) -> String {
 /// `TIMESTAMPTZ`, and on SQLite sqlx encodes them exactly as it wrote the
 /// stored ones, so the text comparison there is a time comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BindValue<'a> {
+pub(crate) enum BindValue<'a> {
     /// A text value.
     Text(&'a str),
     /// An instant, already cut to the stored precision.

@@ -13,12 +13,12 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 /// Stores a token (`$1` name, `$2` role, `$3` hash, `$4` created_at,
 /// `$5` revoked_at). A name already used is skipped, not an error, so the
 /// caller can tell it apart from a failure by the count of rows written.
-pub const INSERT_TOKEN: &str = "INSERT INTO api_tokens \
+pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens \
      (name, role, token_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (name) DO NOTHING";
 
 /// Revokes the active token `$1` at `$2`; touches no row when there is none.
-pub const REVOKE_TOKEN: &str =
+pub(crate) const REVOKE_TOKEN: &str =
     "UPDATE api_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL";
 
 /// The `SELECT` of [`TokenRow`]s (never the hash), to which a statement adds
@@ -26,13 +26,13 @@ pub const REVOKE_TOKEN: &str =
 const SELECT_TOKEN_ROWS: &str = "SELECT name, role, created_at, revoked_at FROM api_tokens";
 
 /// Every token, newest first (the row id breaks ties of one instant).
-pub const SELECT_TOKENS: &str = {
+pub(crate) const SELECT_TOKENS: &str = {
     const PARTS: &[&str] = &[SELECT_TOKEN_ROWS, " ORDER BY created_at DESC, id DESC"];
     as_str(&join::<{ joined_len(PARTS) }>(PARTS))
 };
 
 /// The active token with hash `$1`.
-pub const SELECT_ACTIVE_TOKEN_BY_HASH: &str = {
+pub(crate) const SELECT_ACTIVE_TOKEN_BY_HASH: &str = {
     const PARTS: &[&str] = &[
         SELECT_TOKEN_ROWS,
         " WHERE token_hash = $1 AND revoked_at IS NULL",

@@ -84,7 +84,7 @@ fn notice() -> Notice {
     Notice {
         marking: "OFFICIAL-SENSITIVE".into(),
         force: "Example Police".into(),
-        time_zone: "Europe/London".into(),
+        time_zone: chrono_tz::Europe::London,
         as_of: at("2024-04-01T12:00:00Z"),
         items: vec![safeguarding, breached, due_soon],
     }

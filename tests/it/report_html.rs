@@ -698,7 +698,7 @@ fn the_notice_email_html_parses_with_a_table_per_kind() {
     let mut notice = Notice {
         marking: MARKING.into(),
         force: "Example Police".into(),
-        time_zone: "Europe/London".into(),
+        time_zone: chrono_tz::Europe::London,
         as_of: now(),
         items: vec![
             notice_item(NoticeKind::DueSoon, "NCA-2", "2026-11-26T10:00:00Z"),

@@ -314,7 +314,7 @@ pub(super) fn notice(marking: &str, items: Vec<NoticeItem>) -> Notice {
     Notice {
         marking: marking.into(),
         force: "Example Police".into(),
-        time_zone: "Europe/London".into(),
+        time_zone: chrono_tz::Europe::London,
         as_of: now(),
         items,
     }
