@@ -9,7 +9,7 @@ use chrono::{DateTime, Days, Duration, LocalResult, NaiveDateTime, TimeZone, Utc
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fmt;
+use std::fmt::{self, Write};
 use std::str::FromStr;
 
 /// A length of time as the national standards state it.
@@ -266,12 +266,20 @@ impl DeadlinePolicy {
         let version = match name {
             Some(name) => PolicyVersion(name.to_string()),
             None => {
-                let canonical = format!(
-                    "very_high={};high={};medium={};standard={};tz={};regrade={}",
-                    timescales.very_high,
-                    timescales.high,
-                    timescales.medium,
-                    timescales.standard,
+                // `very_high=48h;high=7d;...;tz=Europe/London;regrade=from_receipt`:
+                // every grade, so a new grade's timescale is hashed too.
+                let mut canonical = String::new();
+                for grade in RiskGrade::ALL {
+                    let _ = write!(
+                        canonical,
+                        "{}={};",
+                        grade.as_str(),
+                        timescales.for_grade(grade)
+                    );
+                }
+                let _ = write!(
+                    canonical,
+                    "tz={};regrade={}",
                     time_zone.name(),
                     regrade.as_str()
                 );

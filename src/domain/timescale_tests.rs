@@ -229,6 +229,20 @@ fn policy_version_changes_with_any_setting_and_can_be_named() {
     );
 }
 
+/// The hashed version of the default policy is stored on every deadline;
+/// it must not change when the way it is computed does.
+#[test]
+fn the_default_policy_versions_are_stable() {
+    assert_eq!(
+        policy(RegradePolicy::FromReceipt).version().as_str(),
+        "timescales-bae9faa35c3d"
+    );
+    assert_eq!(
+        policy(RegradePolicy::FromRegrade).version().as_str(),
+        "timescales-54198d08c161"
+    );
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

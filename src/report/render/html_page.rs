@@ -292,16 +292,6 @@ pub fn html(report: &WeeklyReport) -> String {
     h
 }
 
-/// Colours per grade, most urgent darkest.
-fn colour(grade: RiskGrade) -> &'static str {
-    match grade {
-        RiskGrade::VeryHigh => "#7a0000",
-        RiskGrade::High => "#d04000",
-        RiskGrade::Medium => "#e0a000",
-        RiskGrade::Standard => "#4a7ab0",
-    }
-}
-
 /// The trend chart's longest bar (the week with the most open packages),
 /// in pixels. Each grade's part of a week's bar is
 /// `count * TREND_BAR_MAX_PX / most open in any week` wide (at least 2).
@@ -332,7 +322,7 @@ fn trend_chart(report: &WeeklyReport) -> String {
             h,
             "<td width=\"12\" bgcolor=\"{c}\" style=\"width:12px;background:{c}\">&nbsp;</td><td style=\"padding:0 12px 0 4px\">{}</td>",
             grade.label(),
-            c = colour(grade)
+            c = grade.chart_colour()
         );
     }
     let _ = write!(h, "</tr></table><table id=\"trend\" style=\"{TABLE}\">");
@@ -351,7 +341,7 @@ fn trend_chart(report: &WeeklyReport) -> String {
             let n = count(grade);
             if n > 0 {
                 let width = (n * TREND_BAR_MAX_PX / max).max(2);
-                let _ = write!(bar, "<td width=\"{width}\" height=\"14\" bgcolor=\"{c}\" style=\"width:{width}px;height:14px;background:{c};font-size:1px;line-height:1px\" title=\"{label}: {n}\">&nbsp;</td>", c = colour(grade), label = grade.label());
+                let _ = write!(bar, "<td width=\"{width}\" height=\"14\" bgcolor=\"{c}\" style=\"width:{width}px;height:14px;background:{c};font-size:1px;line-height:1px\" title=\"{label}: {n}\">&nbsp;</td>", c = grade.chart_colour(), label = grade.label());
             }
         }
         let chart = if bar.is_empty() {

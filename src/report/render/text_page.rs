@@ -136,24 +136,46 @@ pub fn text(report: &WeeklyReport) -> String {
         );
     }
     let _ = writeln!(t, "\n7. Open packages at the end of each week");
-    let _ = writeln!(
-        t,
-        "  {:<9} {:>9} {:>5} {:>7} {:>9} {:>6}",
-        "week", "very high", "high", "medium", "standard", "total"
-    );
+    // One column per grade, right-aligned and one wider than its name, so
+    // a column's numbers stand clear of the one before whatever the grades.
+    let columns: Vec<(String, usize)> = RiskGrade::ALL
+        .iter()
+        .map(|g| {
+            let name = g.label().to_lowercase();
+            let width = name.len() + 1;
+            (name, width)
+        })
+        .collect();
+    let _ = write!(t, "  {:<8}", "week");
+    for (name, width) in &columns {
+        let _ = write!(t, " {name:>width$}");
+    }
+    let _ = writeln!(t, " {:>6}", "total");
     for p in &report.trend {
-        let g = |grade| p.open_by_grade.get(&grade).copied().unwrap_or(0);
-        let _ = writeln!(
-            t,
-            "  {:<9} {:>9} {:>5} {:>7} {:>9} {:>6}",
-            p.week.to_string(),
-            g(RiskGrade::VeryHigh),
-            g(RiskGrade::High),
-            g(RiskGrade::Medium),
-            g(RiskGrade::Standard),
-            p.open
-        );
+        let _ = write!(t, "  {:<8}", p.week.to_string());
+        for (grade, (_, width)) in RiskGrade::ALL.iter().zip(&columns) {
+            let n = p.open_by_grade.get(grade).copied().unwrap_or(0);
+            let _ = write!(t, " {n:>width$}");
+        }
+        let _ = writeln!(t, " {:>6}", p.open);
     }
     let _ = writeln!(t, "\n{m}");
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests_support::snapshot_report;
+
+    #[test]
+    fn the_trend_has_a_column_per_grade_lined_up_under_its_name() {
+        let text = text(&snapshot_report());
+        assert!(
+            text.contains(
+                "\n  week      very high  high  medium  standard  total\n  2023-W46          0     0       0         0      0\n"
+            ),
+            "{text}"
+        );
+    }
 }
