@@ -175,6 +175,7 @@ mod tests {
         assert!(RiskGrade::parse_lenient("low").is_err());
     }
 
+    /// Pins today's text byte for byte (a new grade rightly changes it).
     #[test]
     fn the_name_list_names_every_grade_in_order() {
         assert_eq!(

@@ -169,13 +169,36 @@ mod tests {
     use crate::report::tests_support::snapshot_report;
 
     #[test]
-    fn the_trend_has_a_column_per_grade_lined_up_under_its_name() {
+    fn the_trend_has_a_column_per_grade_each_count_under_its_name() {
         let text = text(&snapshot_report());
-        assert!(
-            text.contains(
-                "\n  week      very high  high  medium  standard  total\n  2023-W46          0     0       0         0      0\n"
-            ),
-            "{text}"
-        );
+        let section = text
+            .split("7. Open packages at the end of each week\n")
+            .nth(1)
+            .unwrap();
+        let mut lines = section.lines().take_while(|l| !l.is_empty());
+        let header = lines.next().unwrap();
+        assert!(header.starts_with("  week "), "{header}");
+        // Where each column's name ends: its numbers end there too.
+        let mut ends = Vec::new();
+        let mut from = 0;
+        let names = RiskGrade::ALL.iter().map(|g| g.label().to_lowercase());
+        for name in names.chain(["total".to_string()]) {
+            from += header[from..].find(&name).unwrap() + name.len();
+            ends.push(from);
+        }
+        assert_eq!(ends.last(), Some(&header.len()), "{header}");
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 12);
+        for row in rows {
+            assert_eq!(row.len(), header.len(), "{row}");
+            assert_eq!(row.split_whitespace().count(), RiskGrade::ALL.len() + 2);
+            for &end in &ends {
+                assert!(row[..end].ends_with(|c: char| c.is_ascii_digit()), "{row}");
+                assert!(
+                    row[end..].is_empty() || row[end..].starts_with(' '),
+                    "{row}"
+                );
+            }
+        }
     }
 }
