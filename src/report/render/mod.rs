@@ -2,7 +2,7 @@
 //! email. Each carries the protective marking; none holds more than the
 //! model (references, grades, dates, LPAs, officers' work addresses).
 //!
-//! One file per format ([`csv_file`], [`text_page`], [`html_page`]); the
+//! One file per format (`csv_file`, `text_page`, `html_page`); the
 //! JSON, the subject line and the wording they share live here. Every
 //! per-grade row or column is drawn by iterating over [`RiskGrade::ALL`],
 //! so a new grade needs nothing here.
