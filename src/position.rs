@@ -159,7 +159,10 @@ mod tests {
         let none = &p.by_grade[&RiskGrade::VeryHigh];
         assert_eq!((none.open, none.oldest_age_days), (0, None));
         assert_eq!(p.by_stage_and_grade.len(), 2);
-        assert!(p.by_stage_and_grade.values().all(|g| g.len() == 4));
+        assert!(p
+            .by_stage_and_grade
+            .values()
+            .all(|g| g.len() == RiskGrade::ALL.len()));
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(
             json["by_grade"]["very_high"]["oldest_received_at"],

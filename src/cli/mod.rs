@@ -161,8 +161,8 @@ pub struct ListArgs {
     /// Only packages whose clock runs (not enforced or closed).
     #[arg(long)]
     pub open: bool,
-    /// Only this grade: very_high, high, medium or standard.
-    #[arg(long, value_parser = parse_grade)]
+    // "Only this grade: very_high, high, medium or standard", from the enum.
+    #[arg(long, value_parser = parse_grade, help = grade_help())]
     pub grade: Option<RiskGrade>,
     /// Only this LPA.
     #[arg(long)]
@@ -171,6 +171,11 @@ pub struct ListArgs {
     /// enforced or closed.
     #[arg(long, value_parser = parse_stage)]
     pub stage: Option<Stage>,
+}
+
+/// The `--grade` help, naming every grade there is.
+fn grade_help() -> String {
+    format!("Only this grade: {}", RiskGrade::name_list(" or "))
 }
 
 fn parse_grade(text: &str) -> Result<RiskGrade, String> {

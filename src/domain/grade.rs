@@ -29,16 +29,22 @@ pub enum RiskGrade {
     Standard,
 }
 
-/// A value that is not one of the four risk grades.
+/// A value that is not one of the risk grades.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{value:?} is not a risk grade: expected one of very_high, high, medium, standard")]
+#[error(
+    "{value:?} is not a risk grade: expected one of {}",
+    RiskGrade::name_list(", ")
+)]
 pub struct UnknownRiskGrade {
     /// The value as given.
     pub value: String,
 }
 
 impl RiskGrade {
-    /// Every grade, most urgent first.
+    /// Every grade, most urgent first. Everything that shows or counts
+    /// per grade (reports, the position, help and error text, the policy
+    /// hash) iterates over this, so a new grade is added here, in the
+    /// enum and its matches, and nowhere else in the code.
     pub const ALL: [RiskGrade; 4] = [
         RiskGrade::VeryHigh,
         RiskGrade::High,
@@ -63,6 +69,31 @@ impl RiskGrade {
             RiskGrade::High => "High",
             RiskGrade::Medium => "Medium",
             RiskGrade::Standard => "Standard",
+        }
+    }
+
+    /// The colour charts draw this grade in: most urgent darkest. It is
+    /// here, with the label, so that a new grade brings its own colour and
+    /// the renderers need not name any grade.
+    pub fn chart_colour(self) -> &'static str {
+        match self {
+            RiskGrade::VeryHigh => "#7a0000",
+            RiskGrade::High => "#d04000",
+            RiskGrade::Medium => "#e0a000",
+            RiskGrade::Standard => "#4a7ab0",
+        }
+    }
+
+    /// Every grade's snake_case name, most urgent first, joined by `", "`
+    /// and by `last` before the final one: with `" or "`,
+    /// `"very_high, high, medium or standard"`. For help and error text,
+    /// so that it lists whatever grades exist.
+    pub fn name_list(last: &str) -> String {
+        let names: Vec<&str> = RiskGrade::ALL.iter().map(|g| g.as_str()).collect();
+        match names.split_last() {
+            Some((final_name, [])) => final_name.to_string(),
+            Some((final_name, rest)) => format!("{}{last}{final_name}", rest.join(", ")),
+            None => String::new(),
         }
     }
 
@@ -142,6 +173,23 @@ mod tests {
         assert!(err.to_string().contains("\"urgent\""));
         assert!(RiskGrade::parse_lenient("").is_err());
         assert!(RiskGrade::parse_lenient("low").is_err());
+    }
+
+    /// Pins today's text byte for byte (a new grade rightly changes it).
+    #[test]
+    fn the_name_list_names_every_grade_in_order() {
+        assert_eq!(
+            RiskGrade::name_list(", "),
+            "very_high, high, medium, standard"
+        );
+        assert_eq!(
+            RiskGrade::name_list(" or "),
+            "very_high, high, medium or standard"
+        );
+        assert_eq!(
+            RiskGrade::parse_lenient("urgent").unwrap_err().to_string(),
+            "\"urgent\" is not a risk grade: expected one of very_high, high, medium, standard"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub struct CreatePackage {
     /// The case system's reference: 1 to 64 characters.
     #[schema(example = "NCA-2024-0193")]
     pub reference: String,
-    /// very_high, high, medium or standard.
+    /// A risk grade by its snake_case name, or as spreadsheets spell it.
     #[schema(example = "high")]
     pub risk_grade: String,
     /// When the package was received.
@@ -129,7 +129,7 @@ pub struct Acknowledge {
 pub struct ListQuery {
     /// on_track, due_soon, breached, met, missed or closed.
     pub status: Option<String>,
-    /// very_high, high, medium or standard.
+    /// A risk grade by its snake_case name, or as spreadsheets spell it.
     pub grade: Option<String>,
     /// A stage.
     pub stage: Option<String>,

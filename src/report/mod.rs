@@ -10,6 +10,7 @@
 
 pub mod daily;
 pub mod daily_render;
+mod fold;
 pub(crate) mod html;
 pub mod render;
 
@@ -33,6 +34,7 @@ use crate::domain::{EventKind, Outcome, RiskGrade, Stage, Timescale};
 use crate::store::LedgerEvent;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use fold::{histories, open_line, Folded, History, Stay, Stop};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -245,149 +247,8 @@ pub struct OpenPackageLine {
     pub acknowledgement: Option<String>,
 }
 
-/// A package as the ledger says it was at some instant.
-#[derive(Debug, Clone, Default)]
-struct Folded {
-    reference: String,
-    lpa: String,
-    received_at: Option<DateTime<Utc>>,
-    grade: Option<RiskGrade>,
-    stage: Option<Stage>,
-    deadline_at: Option<DateTime<Utc>>,
-    stage_since: Option<DateTime<Utc>>,
-    officer: Option<String>,
-    acknowledgement: Option<(String, DateTime<Utc>)>,
-    child_access_at: Option<DateTime<Utc>>,
-    referral_at: Option<DateTime<Utc>>,
-}
-
-impl Folded {
-    fn is_open(&self) -> bool {
-        self.stage.is_some_and(|s| !s.stops_clock())
-    }
-}
-
-/// A stay in a queue that ended: which, when it ended, how long it lasted.
-#[derive(Debug, Clone, Copy)]
-struct Stay {
-    stage: Stage,
-    left_at: DateTime<Utc>,
-    length: Duration,
-}
-
-/// A stopped clock.
-#[derive(Debug, Clone, Copy)]
-struct Stop {
-    at: DateTime<Utc>,
-    stage: Stage,
-    grade: RiskGrade,
-    deadline_at: DateTime<Utc>,
-    outcome: Option<Outcome>,
-}
-
-/// The events of one package, in sequence.
-struct History<'a> {
-    events: Vec<&'a LedgerEvent>,
-}
-
-/// The ledger's events that took effect before `until`, per package (by
-/// reference): what every report folds. Shared by the weekly and the
-/// daily report so both read the ledger the same way.
-fn histories(events: &[LedgerEvent], until: DateTime<Utc>) -> Vec<History<'_>> {
-    let mut by_reference: BTreeMap<&str, History<'_>> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.occurred_at < until) {
-        by_reference
-            .entry(e.reference.as_str())
-            .or_insert_with(|| History { events: Vec::new() })
-            .events
-            .push(e);
-    }
-    by_reference.into_values().collect()
-}
-
-impl History<'_> {
-    /// Folds the events that took effect before `at`.
-    fn at(&self, at: DateTime<Utc>) -> Folded {
-        let mut p = Folded::default();
-        for e in self.events.iter().filter(|e| e.occurred_at < at) {
-            p.reference = e.reference.to_string();
-            p.grade = Some(e.risk_grade);
-            p.deadline_at = Some(e.deadline_at);
-            if p.stage != Some(e.stage) {
-                p.stage_since = Some(e.occurred_at);
-            }
-            p.stage = Some(e.stage);
-            match &e.kind {
-                EventKind::Created {
-                    lpa,
-                    assigned_officer,
-                    ..
-                } => {
-                    p.received_at = Some(e.occurred_at);
-                    p.stage_since = Some(e.occurred_at);
-                    p.lpa = lpa.clone();
-                    p.officer = assigned_officer.clone();
-                }
-                EventKind::Assigned { to, .. } => p.officer = Some(to.clone()),
-                EventKind::Acknowledged { note, deadline_at } => {
-                    p.acknowledgement = Some((note.clone(), *deadline_at))
-                }
-                EventKind::SafeguardingUpdated {
-                    child_access_identified_at,
-                    referral_made_at,
-                } => {
-                    p.child_access_at = *child_access_identified_at;
-                    p.referral_at = *referral_made_at;
-                }
-                EventKind::Regraded { .. } | EventKind::StageChanged { .. } => {}
-            }
-        }
-        p
-    }
-
-    /// Stays in the queues that ended, and the clock's stop, before `until`.
-    fn stays_and_stop(&self, until: DateTime<Utc>) -> (Vec<Stay>, Option<Stop>) {
-        let mut stays = Vec::new();
-        let mut stop = None;
-        let mut entered: Option<DateTime<Utc>> = None;
-        for e in self.events.iter().filter(|e| e.occurred_at < until) {
-            match &e.kind {
-                EventKind::Created { .. } => entered = Some(e.occurred_at),
-                EventKind::StageChanged {
-                    from, to, outcome, ..
-                } => {
-                    if let Some(since) = entered {
-                        stays.push(Stay {
-                            stage: *from,
-                            left_at: e.occurred_at,
-                            length: e.occurred_at - since,
-                        });
-                    }
-                    entered = Some(e.occurred_at);
-                    if to.stops_clock() {
-                        stop = Some(Stop {
-                            at: e.occurred_at,
-                            stage: *to,
-                            grade: e.risk_grade,
-                            deadline_at: e.deadline_at,
-                            outcome: *outcome,
-                        });
-                    }
-                }
-                _ => {}
-            }
-        }
-        (stays, stop)
-    }
-}
-
 fn within(at: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
     from <= at && at < to
-}
-
-/// Whole days from `from` to `to` (elapsed, rounded down).
-fn whole_days(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
-    (to - from).num_days()
 }
 
 fn one_decimal(value: f64) -> f64 {
@@ -488,30 +349,6 @@ fn outcomes(stops: &[Stop], from: DateTime<Utc>, to: DateTime<Utc>) -> BTreeMap<
             .or_insert(0) += 1;
     }
     counts
-}
-
-fn open_line(p: &Folded, now: DateTime<Utc>) -> OpenPackageLine {
-    let deadline_at = p.deadline_at.expect("a folded package has a deadline");
-    let received_at = p.received_at.unwrap_or(deadline_at);
-    let breached = deadline_at <= now;
-    OpenPackageLine {
-        reference: p.reference.clone(),
-        grade: p.grade.expect("a folded package has a grade"),
-        stage: p.stage.expect("a folded package has a stage"),
-        lpa: p.lpa.clone(),
-        received_at,
-        deadline_at,
-        age_days: whole_days(received_at, now),
-        days_overdue: breached.then(|| whole_days(deadline_at, now)),
-        officer: p.officer.clone(),
-        // An acknowledgement belongs to one deadline: a regrade that moved
-        // it made a new breach, not acknowledged.
-        acknowledgement: p
-            .acknowledgement
-            .as_ref()
-            .filter(|(_, acked)| *acked == deadline_at)
-            .map(|(note, _)| note.clone()),
-    }
 }
 
 impl WeeklyReport {

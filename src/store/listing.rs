@@ -324,10 +324,16 @@ mod tests {
     #[test]
     fn position_filters_the_lpa_only_when_asked() {
         assert!(!position(false).contains("$3"));
-        assert!(position(true).ends_with(
+        // Every grade, quoted, most urgent first: `'very_high', 'high', ...`.
+        let grades: Vec<String> = RiskGrade::ALL
+            .iter()
+            .map(|g| format!("'{}'", g.as_str()))
+            .collect();
+        assert!(position(true).ends_with(&format!(
             " WHERE stage IN ('intelligence_development', 'awaiting_enforcement') \
-             AND risk_grade IN ('very_high', 'high', 'medium', 'standard') \
-             AND lpa = $3 GROUP BY stage, risk_grade"
-        ));
+             AND risk_grade IN ({}) \
+             AND lpa = $3 GROUP BY stage, risk_grade",
+            grades.join(", ")
+        )));
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::app::App;
 use ocset_scheduler::clock::ManualClock;
 use ocset_scheduler::config;
-use ocset_scheduler::domain::Role;
+use ocset_scheduler::domain::{RiskGrade, Role};
 use ocset_scheduler::http::ApiServer;
 use ocset_scheduler::store::{self, Actor};
 use reqwest::{Response, StatusCode};
@@ -497,32 +497,44 @@ async fn status_gives_the_current_position_to_the_package(app: TestApp) {
             "oldest_age_days": oldest_days,
         })
     };
+    // Every grade is present; those the snapshot has none of show zeros.
+    let every_grade = |mut given: Value| {
+        for grade in RiskGrade::ALL {
+            let zeros = figures(0, 0, 0, None);
+            given
+                .as_object_mut()
+                .unwrap()
+                .entry(grade.as_str())
+                .or_insert(zeros);
+        }
+        given
+    };
     assert_eq!(
         status["by_grade"],
-        json!({
+        every_grade(json!({
             "very_high": figures(2, 1, 1, Some(3)),
             "high": figures(6, 3, 3, Some(12)),
             "medium": figures(15, 2, 2, Some(25)),
             "standard": figures(19, 2, 2, Some(70)),
-        })
+        }))
     );
     assert_eq!(
         status["by_stage_and_grade"]["awaiting_enforcement"],
-        json!({
+        every_grade(json!({
             "very_high": figures(0, 0, 0, None),
             "high": figures(0, 0, 0, None),
             "medium": figures(5, 0, 0, Some(7)),
             "standard": figures(5, 0, 0, Some(35)),
-        })
+        }))
     );
     assert_eq!(
         status["by_stage_and_grade"]["intelligence_development"],
-        json!({
+        every_grade(json!({
             "very_high": figures(2, 1, 1, Some(3)),
             "high": figures(6, 3, 3, Some(12)),
             "medium": figures(10, 2, 2, Some(25)),
             "standard": figures(14, 2, 2, Some(70)),
-        })
+        }))
     );
 
     // One LPA.

@@ -529,14 +529,19 @@ async fn the_weekly_html_parses_with_its_tables_figures_and_chart() {
         let mut expected = vec![];
         expected.extend(RiskGrade::ALL.iter().map(|g| count(*g).to_string()));
         expected.push(point.open.to_string());
+        // The week, a count per grade, the total, then the bar.
+        let bar_cell = RiskGrade::ALL.len() + 2;
         assert_eq!(
-            cells[1..6].iter().map(|c| text(*c)).collect::<Vec<_>>(),
+            cells[1..bar_cell]
+                .iter()
+                .map(|c| text(*c))
+                .collect::<Vec<_>>(),
             expected,
             "{}",
             point.week
         );
         assert!(point.open > 0, "every demo week has open packages");
-        let bars: Vec<_> = cells[6].select(&select("td[bgcolor]")).collect();
+        let bars: Vec<_> = cells[bar_cell].select(&select("td[bgcolor]")).collect();
         let present: Vec<_> = RiskGrade::ALL
             .into_iter()
             .filter(|g| count(*g) > 0)
@@ -563,7 +568,7 @@ async fn the_weekly_html_parses_with_its_tables_figures_and_chart() {
         }
     }
     // The busiest week's bar is the full length (less rounding).
-    let last_bars: u64 = cells(*week_rows.last().unwrap())[6]
+    let last_bars: u64 = cells(*week_rows.last().unwrap())[RiskGrade::ALL.len() + 2]
         .select(&select("td[bgcolor]"))
         .map(|b| b.value().attr("width").unwrap().parse::<u64>().unwrap())
         .sum();

@@ -1,282 +1,14 @@
-//! Renderings of one [`WeeklyReport`]: JSON, CSV, plain text and HTML for
-//! email. Each carries the protective marking; none holds more than the
-//! model (references, grades, dates, LPAs, officers' work addresses).
+//! The weekly report as HTML for email: inline styles and tables only.
 
-use super::html::{
+use super::{local_date, opt, outcome_label, percent, period, signed, week_ending};
+use crate::domain::{RiskGrade, Stage};
+use crate::report::html::{
     self, fixed, group_head, head, note_row, number, raw_cell, row, tds, words, CAPTION, FONT, H2,
     TABLE,
 };
-use super::{
-    spreadsheet_safe, IsoWeek, LpaLine, OpenPackageLine, PositionLine, StageTime, WeeklyReport,
-};
-use crate::domain::{Outcome, RiskGrade, Stage};
+use crate::report::{LpaLine, OpenPackageLine, PositionLine, WeeklyReport};
 use crate::text::esc;
-use chrono::{DateTime, Utc};
 use std::fmt::Write;
-
-/// The report as pretty JSON.
-pub fn json(report: &WeeklyReport) -> String {
-    serde_json::to_string_pretty(report).expect("the report serialises")
-}
-
-/// One CSV of every open package at the week's end (the breaches are those
-/// with `days_overdue`). Every row carries the marking in its first column,
-/// so a copied-out row still says what it is.
-pub fn csv(report: &WeeklyReport) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let header = [
-        "marking",
-        "week",
-        "reference",
-        "risk_grade",
-        "stage",
-        "lpa",
-        "received_at",
-        "deadline_at",
-        "age_days",
-        "breached",
-        "days_overdue",
-        "assigned_officer",
-        "acknowledgement",
-    ];
-    writer.write_record(header).expect("writing to memory");
-    for p in &report.open_packages {
-        writer
-            .write_record([
-                report.marking.clone(),
-                report.week.to_string(),
-                spreadsheet_safe(&p.reference),
-                p.grade.as_str().into(),
-                p.stage.as_str().into(),
-                spreadsheet_safe(&p.lpa),
-                p.received_at.to_rfc3339(),
-                p.deadline_at.to_rfc3339(),
-                p.age_days.to_string(),
-                p.days_overdue.is_some().to_string(),
-                p.days_overdue.map(|d| d.to_string()).unwrap_or_default(),
-                spreadsheet_safe(p.officer.as_deref().unwrap_or_default()),
-                spreadsheet_safe(p.acknowledgement.as_deref().unwrap_or_default()),
-            ])
-            .expect("writing to memory");
-    }
-    String::from_utf8(writer.into_inner().expect("flushing to memory")).expect("CSV is UTF-8")
-}
-
-/// The subject line of the digest email.
-pub fn subject(report: &WeeklyReport) -> String {
-    format!(
-        "[{}] OCSET weekly performance, week {} {}",
-        report.marking,
-        report.week.week(),
-        report.week.year()
-    )
-}
-
-fn local_date(report: &WeeklyReport, at: DateTime<Utc>) -> String {
-    at.with_timezone(&report.time_zone)
-        .format("%a %-d %b %Y")
-        .to_string()
-}
-
-fn period(report: &WeeklyReport) -> String {
-    format!(
-        "{} to {} ({})",
-        local_date(report, report.starts_at),
-        local_date(report, report.ends_at - chrono::Duration::seconds(1)),
-        report.time_zone
-    )
-}
-
-fn opt<T: std::fmt::Display>(value: Option<T>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
-}
-
-fn signed(value: i64) -> String {
-    if value > 0 {
-        format!("+{value}")
-    } else {
-        value.to_string()
-    }
-}
-
-fn percent(value: Option<f64>) -> String {
-    value
-        .map(|v| format!("{v:.1}%"))
-        .unwrap_or_else(|| "-".into())
-}
-
-/// The plain-text report: stands on its own, for the email's text part and
-/// the terminal.
-pub fn text(report: &WeeklyReport) -> String {
-    let mut t = String::new();
-    let m = &report.marking;
-    let _ = writeln!(t, "{m}\n");
-    let _ = writeln!(t, "OCSET weekly performance, {}", report.week);
-    let _ = writeln!(t, "{}\n", period(report));
-    let _ = writeln!(t, "1. Current position at the week's end");
-    for stage in Stage::OPEN {
-        let _ = writeln!(t, "\n{} ({} open)", stage.label(), report.open_in(stage));
-        let _ = writeln!(
-            t,
-            "  {:<10} {:>5} {:>7} {:>11} {:>9} {:>9}",
-            "grade", "open", "change", "oldest days", "breached", "due 7d"
-        );
-        for grade in RiskGrade::ALL {
-            let l = report.position_of(stage, grade);
-            let _ = writeln!(
-                t,
-                "  {:<10} {:>5} {:>7} {:>11} {:>9} {:>9}",
-                grade.label(),
-                l.open,
-                signed(l.open_change),
-                opt(l.oldest_age_days),
-                l.breached,
-                l.due_within_7_days
-            );
-        }
-    }
-    let _ = writeln!(t, "\n2. Flow");
-    for (label, f) in [
-        ("This week", &report.flow.week),
-        ("Last 12 weeks", &report.flow.twelve_weeks),
-    ] {
-        let _ = writeln!(
-            t,
-            "\n{label}: received {}, enforced {}, closed {}",
-            f.received, f.enforced, f.closed
-        );
-        for g in &f.by_grade {
-            let _ = writeln!(
-                t,
-                "  {:<10} within timescale {:>3}, late {:>3}, {} within",
-                g.grade.label(),
-                g.within,
-                g.late,
-                percent(g.percent_within)
-            );
-        }
-    }
-    let _ = writeln!(
-        t,
-        "\n3. Breaches at the week's end ({})",
-        report.breaches.len()
-    );
-    if report.breaches.is_empty() {
-        let _ = writeln!(t, "  none");
-    }
-    for b in &report.breaches {
-        let _ = writeln!(
-            t,
-            "  {} | {} | {} | {} days overdue | {} | {}",
-            b.reference,
-            b.grade.label(),
-            b.lpa,
-            opt(b.days_overdue),
-            b.officer.as_deref().unwrap_or("unassigned"),
-            b.acknowledgement
-                .as_deref()
-                .map(|n| format!("acknowledged: {n}"))
-                .unwrap_or_else(|| "not acknowledged".into())
-        );
-    }
-    let _ = writeln!(
-        t,
-        "\n4. Time in each stage (days: median / 90th percentile)"
-    );
-    let stage_line = |t: &mut String, s: &StageTime| {
-        let _ = writeln!(
-            t,
-            "  {:<26} left {:>3}, median {}, 90th percentile {}",
-            s.stage.label(),
-            s.left,
-            opt(s.median_days),
-            opt(s.p90_days)
-        );
-    };
-    let _ = writeln!(t, "This week:");
-    report
-        .timeliness
-        .week
-        .iter()
-        .for_each(|s| stage_line(&mut t, s));
-    let _ = writeln!(t, "Last 12 weeks:");
-    report
-        .timeliness
-        .twelve_weeks
-        .iter()
-        .for_each(|s| stage_line(&mut t, s));
-    let outcomes: Vec<String> = report
-        .timeliness
-        .outcomes_week
-        .iter()
-        .map(|(o, n)| format!("{} {n}", outcome_label(*o)))
-        .collect();
-    let _ = writeln!(
-        t,
-        "Outcomes this week: {}",
-        if outcomes.is_empty() {
-            "none".into()
-        } else {
-            outcomes.join(", ")
-        }
-    );
-    let s = &report.safeguarding;
-    let _ = writeln!(
-        t,
-        "\n5. Safeguarding referrals (target {} hours)",
-        s.target_hours
-    );
-    let _ = writeln!(t, "  child access identified {}, referred within target {}, referred late {}, outstanding {} ({} past target)", s.identified, s.referred_within_target, s.referred_late, s.outstanding, s.outstanding_overdue);
-    let _ = writeln!(t, "\n6. By LPA");
-    for l in &report.by_lpa {
-        let _ = writeln!(
-            t,
-            "  {:<16} development {:>4}, awaiting enforcement {:>4}, breached {:>4}",
-            l.lpa, l.intelligence_development, l.awaiting_enforcement, l.breached
-        );
-    }
-    let _ = writeln!(t, "\n7. Open packages at the end of each week");
-    let _ = writeln!(
-        t,
-        "  {:<9} {:>9} {:>5} {:>7} {:>9} {:>6}",
-        "week", "very high", "high", "medium", "standard", "total"
-    );
-    for p in &report.trend {
-        let g = |grade| p.open_by_grade.get(&grade).copied().unwrap_or(0);
-        let _ = writeln!(
-            t,
-            "  {:<9} {:>9} {:>5} {:>7} {:>9} {:>6}",
-            p.week.to_string(),
-            g(RiskGrade::VeryHigh),
-            g(RiskGrade::High),
-            g(RiskGrade::Medium),
-            g(RiskGrade::Standard),
-            p.open
-        );
-    }
-    let _ = writeln!(t, "\n{m}");
-    t
-}
-
-/// An outcome as a person reads it.
-fn outcome_label(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Arrest => "Arrest",
-        Outcome::WarrantExecuted => "Warrant executed",
-        Outcome::VoluntaryAttendance => "Voluntary attendance",
-        Outcome::NoFurtherAction => "No further action",
-        Outcome::Transferred => "Transferred to another force",
-        Outcome::Other => "Other",
-    }
-}
-
-/// The last day of `week` in the force time zone: "Sun 22 Nov 2026".
-fn week_ending(report: &WeeklyReport, week: IsoWeek) -> String {
-    local_date(
-        report,
-        week.ends_at(report.time_zone) - chrono::Duration::seconds(1),
-    )
-}
 
 fn breach_row(report: &WeeklyReport, b: &OpenPackageLine) -> String {
     row(
@@ -560,16 +292,6 @@ pub fn html(report: &WeeklyReport) -> String {
     h
 }
 
-/// Colours per grade, most urgent darkest.
-fn colour(grade: RiskGrade) -> &'static str {
-    match grade {
-        RiskGrade::VeryHigh => "#7a0000",
-        RiskGrade::High => "#d04000",
-        RiskGrade::Medium => "#e0a000",
-        RiskGrade::Standard => "#4a7ab0",
-    }
-}
-
 /// The trend chart's longest bar (the week with the most open packages),
 /// in pixels. Each grade's part of a week's bar is
 /// `count * TREND_BAR_MAX_PX / most open in any week` wide (at least 2).
@@ -600,7 +322,7 @@ fn trend_chart(report: &WeeklyReport) -> String {
             h,
             "<td width=\"12\" bgcolor=\"{c}\" style=\"width:12px;background:{c}\">&nbsp;</td><td style=\"padding:0 12px 0 4px\">{}</td>",
             grade.label(),
-            c = colour(grade)
+            c = grade.chart_colour()
         );
     }
     let _ = write!(h, "</tr></table><table id=\"trend\" style=\"{TABLE}\">");
@@ -619,7 +341,7 @@ fn trend_chart(report: &WeeklyReport) -> String {
             let n = count(grade);
             if n > 0 {
                 let width = (n * TREND_BAR_MAX_PX / max).max(2);
-                let _ = write!(bar, "<td width=\"{width}\" height=\"14\" bgcolor=\"{c}\" style=\"width:{width}px;height:14px;background:{c};font-size:1px;line-height:1px\" title=\"{label}: {n}\">&nbsp;</td>", c = colour(grade), label = grade.label());
+                let _ = write!(bar, "<td width=\"{width}\" height=\"14\" bgcolor=\"{c}\" style=\"width:{width}px;height:14px;background:{c};font-size:1px;line-height:1px\" title=\"{label}: {n}\">&nbsp;</td>", c = grade.chart_colour(), label = grade.label());
             }
         }
         let chart = if bar.is_empty() {
@@ -637,57 +359,8 @@ fn trend_chart(report: &WeeklyReport) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests_support::snapshot_report;
     use super::*;
-
-    #[test]
-    fn every_rendering_carries_the_marking_and_the_snapshot_figures() {
-        let report = snapshot_report();
-        let value: serde_json::Value = serde_json::from_str(&json(&report)).unwrap();
-        assert_eq!(value["marking"], "OFFICIAL-SENSITIVE");
-        assert_eq!(value["week"], "2024-W05");
-        let medium = value["position"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["stage"] == "awaiting_enforcement" && l["grade"] == "medium")
-            .unwrap();
-        assert_eq!(
-            (medium["open"].as_u64(), medium["oldest_age_days"].as_i64()),
-            (Some(5), Some(7))
-        );
-
-        let text = text(&report);
-        assert!(
-            text.starts_with("OFFICIAL-SENSITIVE\n")
-                && text.trim_end().ends_with("OFFICIAL-SENSITIVE")
-        );
-        assert!(text.contains("Awaiting enforcement (10 open)"), "{text}");
-        assert!(text.contains("Intelligence development (32 open)"));
-        assert!(
-            text.lines()
-                .any(|l| l.split_whitespace().collect::<Vec<_>>()
-                    == ["Medium", "5", "+5", "7", "0", "0"]),
-            "{text}"
-        );
-        assert!(
-            text.lines()
-                .any(|l| l.split_whitespace().collect::<Vec<_>>()
-                    == ["Standard", "5", "0", "35", "0", "0"]),
-            "{text}"
-        );
-
-        let csv = csv(&report);
-        let mut rows = csv::Reader::from_reader(csv.as_bytes());
-        let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
-        assert_eq!(records.len(), 42);
-        assert!(records.iter().all(|r| &r[0] == "OFFICIAL-SENSITIVE"));
-
-        assert_eq!(
-            subject(&report),
-            "[OFFICIAL-SENSITIVE] OCSET weekly performance, week 5 2024"
-        );
-    }
+    use crate::report::tests_support::snapshot_report;
 
     #[test]
     fn the_html_has_the_tables_the_numbers_and_a_table_chart() {
@@ -720,7 +393,7 @@ mod tests {
             .split("</table>")
             .next()
             .unwrap();
-        let cells = |grade: &str| super::super::html::row_cells(ae, grade);
+        let cells = |grade: &str| html::row_cells(ae, grade);
         assert_eq!(cells("Medium"), ["Medium", "5", "+5", "7", "0", "0"]);
         assert_eq!(cells("Standard"), ["Standard", "5", "0", "35", "0", "0"]);
         assert_eq!(cells("Very high"), ["Very high", "0", "0", "-", "0", "0"]);

@@ -1,0 +1,175 @@
+//! The ledger fold every report shares: a package's events, folded to
+//! its state at an instant ([`Folded`]), and the stays in the queues and
+//! the clock's stop read from the same events. The weekly and the daily
+//! report both read the ledger through [`histories`], so they agree.
+
+use super::OpenPackageLine;
+use crate::domain::{EventKind, Outcome, RiskGrade, Stage};
+use crate::store::LedgerEvent;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
+
+/// A package as the ledger says it was at some instant.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Folded {
+    pub(super) reference: String,
+    pub(super) lpa: String,
+    pub(super) received_at: Option<DateTime<Utc>>,
+    pub(super) grade: Option<RiskGrade>,
+    pub(super) stage: Option<Stage>,
+    pub(super) deadline_at: Option<DateTime<Utc>>,
+    pub(super) stage_since: Option<DateTime<Utc>>,
+    pub(super) officer: Option<String>,
+    pub(super) acknowledgement: Option<(String, DateTime<Utc>)>,
+    pub(super) child_access_at: Option<DateTime<Utc>>,
+    pub(super) referral_at: Option<DateTime<Utc>>,
+}
+
+impl Folded {
+    pub(super) fn is_open(&self) -> bool {
+        self.stage.is_some_and(|s| !s.stops_clock())
+    }
+}
+
+/// A stay in a queue that ended: which, when it ended, how long it lasted.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stay {
+    pub(super) stage: Stage,
+    pub(super) left_at: DateTime<Utc>,
+    pub(super) length: Duration,
+}
+
+/// A stopped clock.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stop {
+    pub(super) at: DateTime<Utc>,
+    pub(super) stage: Stage,
+    pub(super) grade: RiskGrade,
+    pub(super) deadline_at: DateTime<Utc>,
+    pub(super) outcome: Option<Outcome>,
+}
+
+/// The events of one package, in sequence.
+pub(super) struct History<'a> {
+    pub(super) events: Vec<&'a LedgerEvent>,
+}
+
+/// The ledger's events that took effect before `until`, per package (by
+/// reference): what every report folds. Shared by the weekly and the
+/// daily report so both read the ledger the same way.
+pub(super) fn histories(events: &[LedgerEvent], until: DateTime<Utc>) -> Vec<History<'_>> {
+    let mut by_reference: BTreeMap<&str, History<'_>> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.occurred_at < until) {
+        by_reference
+            .entry(e.reference.as_str())
+            .or_insert_with(|| History { events: Vec::new() })
+            .events
+            .push(e);
+    }
+    by_reference.into_values().collect()
+}
+
+impl History<'_> {
+    /// Folds the events that took effect before `at`.
+    pub(super) fn at(&self, at: DateTime<Utc>) -> Folded {
+        let mut p = Folded::default();
+        for e in self.events.iter().filter(|e| e.occurred_at < at) {
+            p.reference = e.reference.to_string();
+            p.grade = Some(e.risk_grade);
+            p.deadline_at = Some(e.deadline_at);
+            if p.stage != Some(e.stage) {
+                p.stage_since = Some(e.occurred_at);
+            }
+            p.stage = Some(e.stage);
+            match &e.kind {
+                EventKind::Created {
+                    lpa,
+                    assigned_officer,
+                    ..
+                } => {
+                    p.received_at = Some(e.occurred_at);
+                    p.stage_since = Some(e.occurred_at);
+                    p.lpa = lpa.clone();
+                    p.officer = assigned_officer.clone();
+                }
+                EventKind::Assigned { to, .. } => p.officer = Some(to.clone()),
+                EventKind::Acknowledged { note, deadline_at } => {
+                    p.acknowledgement = Some((note.clone(), *deadline_at))
+                }
+                EventKind::SafeguardingUpdated {
+                    child_access_identified_at,
+                    referral_made_at,
+                } => {
+                    p.child_access_at = *child_access_identified_at;
+                    p.referral_at = *referral_made_at;
+                }
+                EventKind::Regraded { .. } | EventKind::StageChanged { .. } => {}
+            }
+        }
+        p
+    }
+
+    /// Stays in the queues that ended, and the clock's stop, before `until`.
+    pub(super) fn stays_and_stop(&self, until: DateTime<Utc>) -> (Vec<Stay>, Option<Stop>) {
+        let mut stays = Vec::new();
+        let mut stop = None;
+        let mut entered: Option<DateTime<Utc>> = None;
+        for e in self.events.iter().filter(|e| e.occurred_at < until) {
+            match &e.kind {
+                EventKind::Created { .. } => entered = Some(e.occurred_at),
+                EventKind::StageChanged {
+                    from, to, outcome, ..
+                } => {
+                    if let Some(since) = entered {
+                        stays.push(Stay {
+                            stage: *from,
+                            left_at: e.occurred_at,
+                            length: e.occurred_at - since,
+                        });
+                    }
+                    entered = Some(e.occurred_at);
+                    if to.stops_clock() {
+                        stop = Some(Stop {
+                            at: e.occurred_at,
+                            stage: *to,
+                            grade: e.risk_grade,
+                            deadline_at: e.deadline_at,
+                            outcome: *outcome,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        (stays, stop)
+    }
+}
+
+/// Whole days from `from` to `to` (elapsed, rounded down).
+fn whole_days(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    (to - from).num_days()
+}
+
+pub(super) fn open_line(p: &Folded, now: DateTime<Utc>) -> OpenPackageLine {
+    let deadline_at = p.deadline_at.expect("a folded package has a deadline");
+    let received_at = p.received_at.unwrap_or(deadline_at);
+    let breached = deadline_at <= now;
+    OpenPackageLine {
+        reference: p.reference.clone(),
+        grade: p.grade.expect("a folded package has a grade"),
+        stage: p.stage.expect("a folded package has a stage"),
+        lpa: p.lpa.clone(),
+        received_at,
+        deadline_at,
+        age_days: whole_days(received_at, now),
+        days_overdue: breached.then(|| whole_days(deadline_at, now)),
+        officer: p.officer.clone(),
+        // An acknowledgement belongs to one deadline: a regrade that moved
+        // it made a new breach, not acknowledged.
+        acknowledgement: p
+            .acknowledgement
+            .as_ref()
+            .filter(|(_, acked)| *acked == deadline_at)
+            .map(|(note, _)| note.clone()),
+    }
+}
