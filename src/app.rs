@@ -41,48 +41,48 @@ pub struct App {
 /// A package as readers see it: every stored fact plus its derived status.
 /// This is the shape of `list --json` and of the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct PackageView {
+pub(crate) struct PackageView {
     /// The case system's reference.
-    pub reference: String,
+    pub(crate) reference: String,
     /// The current grade.
-    pub risk_grade: RiskGrade,
+    pub(crate) risk_grade: RiskGrade,
     /// The current stage.
-    pub stage: Stage,
+    pub(crate) stage: Stage,
     /// The LPA.
-    pub lpa: String,
+    pub(crate) lpa: String,
     /// When it was received.
-    pub received_at: DateTime<Utc>,
+    pub(crate) received_at: DateTime<Utc>,
     /// When enforcement is due by.
-    pub deadline_at: DateTime<Utc>,
+    pub(crate) deadline_at: DateTime<Utc>,
     /// Derived at the time of asking.
-    pub status: PackageStatus,
+    pub(crate) status: PackageStatus,
     /// The assigned officer's address, if assigned.
-    pub assigned_officer: Option<String>,
+    pub(crate) assigned_officer: Option<String>,
     /// The deadline policy version the deadline was computed under.
-    pub policy_version: String,
+    pub(crate) policy_version: String,
     /// Where the timescale counts from (receipt, or a regrade).
-    pub clock_started_at: DateTime<Utc>,
+    pub(crate) clock_started_at: DateTime<Utc>,
     /// When the package becomes (or became) due soon, if any level warns.
-    pub due_soon_at: Option<DateTime<Utc>>,
+    pub(crate) due_soon_at: Option<DateTime<Utc>>,
     /// When the enforcement clock stopped.
-    pub clock_stopped_at: Option<DateTime<Utc>>,
+    pub(crate) clock_stopped_at: Option<DateTime<Utc>>,
     /// How it stopped.
-    pub outcome: Option<Outcome>,
+    pub(crate) outcome: Option<Outcome>,
     /// When child access was identified.
-    pub child_access_identified_at: Option<DateTime<Utc>>,
+    pub(crate) child_access_identified_at: Option<DateTime<Utc>>,
     /// When the social-services referral was made.
-    pub safeguarding_referral_at: Option<DateTime<Utc>>,
+    pub(crate) safeguarding_referral_at: Option<DateTime<Utc>>,
 }
 
 /// One fault in an import, where a sergeant can find it in the file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowError {
     /// The line in the file (1 is the header).
-    pub line: u64,
+    pub(crate) line: u64,
     /// The column, when the fault is in one.
-    pub column: Option<String>,
+    pub(crate) column: Option<String>,
     /// What is wrong with the value, in words a sergeant can act on.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for RowError {
@@ -98,9 +98,9 @@ impl fmt::Display for RowError {
 #[derive(Debug, Clone)]
 pub struct PackageRecord {
     /// The package as it stands now, after every event in `events`.
-    pub package: Package,
+    pub(crate) package: Package,
     /// Its ledger, oldest first.
-    pub events: Vec<LedgerEvent>,
+    pub(crate) events: Vec<LedgerEvent>,
     /// Its escalations and their deliveries, oldest first.
     pub escalations: Vec<EscalationRecord>,
 }
@@ -112,7 +112,7 @@ pub struct SchedulerFigures {
     pub last_pass_at: Option<DateTime<Utc>>,
     /// How long the oldest due work has waited to be looked at (0 when
     /// nothing due is waiting).
-    pub lag_seconds: i64,
+    pub(crate) lag_seconds: i64,
     /// Messages queued or being sent, not yet delivered.
     pub due_not_delivered: u64,
     /// Messages given up after their last attempt or a permanent failure.
@@ -132,7 +132,7 @@ pub enum CreateError {
 
 /// Why an import wrote nothing.
 #[derive(Debug, thiserror::Error)]
-pub enum ImportError {
+pub(crate) enum ImportError {
     /// The file has faults; each is listed.
     #[error("{} problem(s) in the file; nothing was imported", .0.len())]
     Rows(Vec<RowError>),
@@ -162,13 +162,13 @@ impl App {
     /// Told every write's new due instant, so the scheduler looks at a
     /// changed package at once (rather than at its next tick) when the
     /// change brings its work forward.
-    pub fn changed(&self) -> Arc<Alarm> {
+    pub(crate) fn changed(&self) -> Arc<Alarm> {
         self.changed.clone()
     }
 
     /// The clock "now" is read from: the system clock in service, a test's
     /// own clock in tests.
-    pub fn clock(&self) -> Arc<dyn Clock> {
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
     }
 
@@ -183,7 +183,7 @@ impl App {
     }
 
     /// The current instant, from the app's clock.
-    pub fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
@@ -219,7 +219,7 @@ impl App {
 
     /// Imports packages, all or nothing. Rows are numbered by their line in
     /// the file. Every fault is collected first: one bad row imports nothing.
-    pub async fn import(
+    pub(crate) async fn import(
         &self,
         rows: Vec<(u64, NewPackage)>,
         actor: &Actor,
@@ -343,7 +343,7 @@ impl App {
     }
 
     /// The current position, for all LPAs or one.
-    pub async fn position(&self, lpa: Option<&Lpa>) -> Result<CurrentPosition, StoreError> {
+    pub(crate) async fn position(&self, lpa: Option<&Lpa>) -> Result<CurrentPosition, StoreError> {
         let now = self.now();
         let rows = self
             .store
@@ -383,7 +383,7 @@ impl App {
     }
 
     /// The view of one package at the current instant.
-    pub fn view(&self, package: &Package) -> PackageView {
+    pub(crate) fn view(&self, package: &Package) -> PackageView {
         let timing = self.settings.ladder_timing();
         let stop = package.state().stop();
         PackageView {
@@ -408,7 +408,7 @@ impl App {
     /// Packages matching `filter`, as views, ordered by deadline. The read is
     /// recorded in the audit log (`packages.listed`, with the filter and how
     /// many were shown, never the references).
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         filter: &PackageFilter,
         actor: &Actor,

@@ -35,9 +35,9 @@ pub struct NewPackage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     /// The field's name, as in the CSV header and the API.
-    pub field: &'static str,
+    pub(crate) field: &'static str,
     /// Why the value was refused.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// What intake needs to know: the deadline policy and the force's LPAs.

@@ -13,17 +13,17 @@ pub(crate) const DUE_WITHIN_DAYS: i64 = 7;
 
 /// The figures for one grade (in one queue, or across both).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct GradeFigures {
+pub(crate) struct GradeFigures {
     /// Open packages.
-    pub open: u64,
+    pub(crate) open: u64,
     /// Of those, at or past their deadline.
-    pub breached: u64,
+    pub(crate) breached: u64,
     /// Of those not breached, due within the next seven days.
-    pub due_within_7_days: u64,
+    pub(crate) due_within_7_days: u64,
     /// When the oldest open package was received.
-    pub oldest_received_at: Option<DateTime<Utc>>,
+    pub(crate) oldest_received_at: Option<DateTime<Utc>>,
     /// Its age in whole days.
-    pub oldest_age_days: Option<i64>,
+    pub(crate) oldest_age_days: Option<i64>,
 }
 
 impl GradeFigures {
@@ -44,27 +44,27 @@ pub(crate) type ByGrade = BTreeMap<RiskGrade, GradeFigures>;
 
 /// The current position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct CurrentPosition {
+pub(crate) struct CurrentPosition {
     /// The instant the figures are for.
-    pub as_of: DateTime<Utc>,
+    pub(crate) as_of: DateTime<Utc>,
     /// The LPA they cover, when filtered.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lpa: Option<String>,
+    pub(crate) lpa: Option<String>,
     /// Open packages in each queue.
     #[schema(value_type = BTreeMap<String, u64>)]
-    pub open_by_stage: BTreeMap<Stage, u64>,
+    pub(crate) open_by_stage: BTreeMap<Stage, u64>,
     /// Figures per grade across both queues; every grade present.
     #[schema(value_type = BTreeMap<String, GradeFigures>)]
-    pub by_grade: ByGrade,
+    pub(crate) by_grade: ByGrade,
     /// Figures per queue and grade; every queue and grade present.
     #[schema(value_type = BTreeMap<String, BTreeMap<String, GradeFigures>>)]
-    pub by_stage_and_grade: BTreeMap<Stage, ByGrade>,
+    pub(crate) by_stage_and_grade: BTreeMap<Stage, ByGrade>,
     /// Open packages at or past their deadline.
-    pub breached: u64,
+    pub(crate) breached: u64,
 }
 
 /// The horizon for "due within 7 days" at `now`.
-pub fn due_by(now: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn due_by(now: DateTime<Utc>) -> DateTime<Utc> {
     now + Duration::days(DUE_WITHIN_DAYS)
 }
 

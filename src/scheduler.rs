@@ -24,16 +24,16 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// How often the scheduler refreshes the database planner's statistics.
-pub const MAINTAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+pub(crate) const MAINTAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Decides what a due package owes and how the messages are grouped.
 #[derive(Debug, Clone)]
-pub struct Escalator {
+pub(crate) struct Escalator {
     settings: Arc<Settings>,
 }
 
 /// What a level's notice says, from its clock and where it lies on it.
-pub fn notice_kind(clock: PackageClock, relation: Relation) -> NoticeKind {
+pub(crate) fn notice_kind(clock: PackageClock, relation: Relation) -> NoticeKind {
     match (clock, relation) {
         (PackageClock::Safeguarding, Relation::Before) => NoticeKind::SafeguardingDueSoon,
         (PackageClock::Safeguarding, _) => NoticeKind::SafeguardingOverdue,
@@ -45,7 +45,7 @@ pub fn notice_kind(clock: PackageClock, relation: Relation) -> NoticeKind {
 
 impl Escalator {
     /// An escalator under `settings`.
-    pub fn new(settings: Arc<Settings>) -> Self {
+    pub(crate) fn new(settings: Arc<Settings>) -> Self {
         Self { settings }
     }
 
@@ -54,7 +54,7 @@ impl Escalator {
     /// the package's LPA, the assigned officer, the webhooks that take the
     /// level), whatever their channels. Sorted, no repeats; empty for a
     /// level not on the ladder.
-    pub fn destinations(&self, level: &str, package: &Package) -> Vec<Destination> {
+    pub(crate) fn destinations(&self, level: &str, package: &Package) -> Vec<Destination> {
         self.settings
             .audience(level)
             .map(|audience| audience.destinations(package))
@@ -62,7 +62,7 @@ impl Escalator {
     }
 
     /// The package's line in a notice for `due`.
-    pub fn item(&self, package: &Package, due: &DueLevel) -> NoticeItem {
+    pub(crate) fn item(&self, package: &Package, due: &DueLevel) -> NoticeItem {
         let kind = notice_kind(due.clock, due.relation);
         NoticeItem {
             kind,
@@ -81,7 +81,7 @@ impl Escalator {
     }
 
     /// What `package` owes at `now`, and its next due instant.
-    pub fn decide(&self, package: &Package, now: DateTime<Utc>) -> DueDecision {
+    pub(crate) fn decide(&self, package: &Package, now: DateTime<Utc>) -> DueDecision {
         let plan = self.settings.ladder_timing().plan(package, now);
         DueDecision {
             escalations: plan
@@ -99,7 +99,7 @@ impl Escalator {
 
     /// One message per destination listing every newly recorded escalation
     /// for it, most urgent first.
-    pub fn compose(
+    pub(crate) fn compose(
         &self,
         recorded: Vec<RecordedEscalation>,
         now: DateTime<Utc>,
@@ -188,7 +188,7 @@ impl Scheduler {
     /// `alarm` (a change to the ledger that brings work forward, the safety
     /// tick), or shutdown. `delivered` is woken after each pass that queued
     /// messages.
-    pub async fn run(
+    pub(crate) async fn run(
         self,
         alarm: Arc<Alarm>,
         delivered: Arc<Notify>,

@@ -21,7 +21,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 /// How long the parts get to finish after a stop is asked for before the
 /// service exits anyway (anything unfinished is left for the next start:
 /// queued messages stay queued, a claimed one is taken over after its lease).
-pub const STOP_WITHIN: Duration = Duration::from_secs(20);
+pub(crate) const STOP_WITHIN: Duration = Duration::from_secs(20);
 
 /// The real notifier for `settings`: every channel the configuration
 /// describes (see [`Notifier::from_config`]), with the webhook signing
@@ -80,7 +80,7 @@ impl Service {
     }
 
     /// The API's address.
-    pub fn address(&self) -> SocketAddr {
+    pub(crate) fn address(&self) -> SocketAddr {
         self.api.address()
     }
 

@@ -17,7 +17,7 @@ pub fn generate() -> (String, String) {
 
 /// The SHA-256 of a token, in hex: what the store keeps and looks up. A
 /// token has 256 random bits, so a fast hash cannot be brute-forced back.
-pub fn hash(token: &str) -> String {
+pub(crate) fn hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 

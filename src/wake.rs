@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 /// The longest the loops sleep without looking, whatever the next due
 /// instant: a bound against a wall clock that jumps. The safety tick
 /// (`scheduler.tick_seconds`) usually wakes them much sooner.
-pub const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
+pub(crate) const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The earliest instant there is work, as `read` finds it: a package's next
 /// level or a queued message's next attempt (the loops pass
@@ -70,7 +70,7 @@ pub(crate) async fn wait_until(
 /// awake (in a pass) every change wakes it, since the pass may have read
 /// the package before the change. The safety tick wakes it regardless.
 #[derive(Debug, Default)]
-pub struct Alarm {
+pub(crate) struct Alarm {
     /// The instant the scheduler sleeps until; `None` while it is awake.
     sleeping_until: std::sync::Mutex<Option<DateTime<Utc>>>,
     notify: Notify,
@@ -78,14 +78,14 @@ pub struct Alarm {
 
 impl Alarm {
     /// An alarm with the scheduler awake.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// A change made a package due at `due` (`None`: never again). Wakes
     /// the scheduler if that is before the instant it sleeps until, or if
     /// it is not asleep. True when it woke it.
-    pub fn due_at(&self, due: Option<DateTime<Utc>>) -> bool {
+    pub(crate) fn due_at(&self, due: Option<DateTime<Utc>>) -> bool {
         let sooner = match *self.sleeping_until.lock().expect("alarm lock poisoned") {
             None => true,
             Some(until) => due.is_some_and(|due| due < until),
@@ -97,14 +97,14 @@ impl Alarm {
     }
 
     /// Wakes the scheduler whatever it sleeps until: the safety tick.
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.notify.notify_one();
     }
 
     /// Sleeps until `until` by `clock`, a wake-up, or `shutdown`; records
     /// `until` meanwhile, so that only changes before it wake the sleeper.
     /// True when shutdown came.
-    pub async fn sleep(
+    pub(crate) async fn sleep(
         &self,
         until: DateTime<Utc>,
         clock: &dyn Clock,

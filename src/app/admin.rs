@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 /// Why a token was not created.
 #[derive(Debug, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// The name is not a valid token name; the text says why.
     #[error("{0}")]
     BadName(String),
@@ -37,7 +37,7 @@ impl App {
 
     /// The audit log, oldest first; only the lines about `reference` when
     /// given.
-    pub async fn audit_log(
+    pub(crate) async fn audit_log(
         &self,
         reference: Option<&Reference>,
     ) -> Result<Vec<AuditRecord>, StoreError> {
@@ -46,7 +46,7 @@ impl App {
 
     /// Creates an API token named `name` with `role`, and returns the token
     /// itself: it is shown once, since only its hash is stored.
-    pub async fn create_token(
+    pub(crate) async fn create_token(
         &self,
         name: &str,
         role: Role,
@@ -65,13 +65,13 @@ impl App {
     }
 
     /// Every token, revoked ones included (never the tokens themselves).
-    pub async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+    pub(crate) async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
         self.store.tokens().await
     }
 
     /// Revokes the token `name` now. False when there is no such active
     /// token.
-    pub async fn revoke_token(&self, name: &str, actor: &Actor) -> Result<bool, StoreError> {
+    pub(crate) async fn revoke_token(&self, name: &str, actor: &Actor) -> Result<bool, StoreError> {
         self.store.revoke_token(name, self.now(), actor).await
     }
 
@@ -81,12 +81,12 @@ impl App {
     }
 
     /// Whether the database answers with every migration applied.
-    pub async fn is_ready(&self) -> Result<bool, StoreError> {
+    pub(crate) async fn is_ready(&self) -> Result<bool, StoreError> {
         self.store.is_ready().await
     }
 
     /// The outbox's figures.
-    pub async fn delivery_stats(&self) -> Result<DeliveryStats, StoreError> {
+    pub(crate) async fn delivery_stats(&self) -> Result<DeliveryStats, StoreError> {
         self.store.delivery_stats().await
     }
 }

@@ -21,7 +21,7 @@ impl App {
     /// Every ledger event that took effect before `until`, oldest first:
     /// what a report folds. For callers that fold off the async runtime
     /// (the digest job); others use [`App::weekly_report`].
-    pub async fn events_before(
+    pub(crate) async fn events_before(
         &self,
         until: DateTime<Utc>,
     ) -> Result<Vec<LedgerEvent>, StoreError> {
@@ -31,7 +31,7 @@ impl App {
     /// The weekly report for `week`, rebuilt from the events before its
     /// end. Not audited: a caller that shows it records the read with
     /// `App::record_read`.
-    pub async fn weekly_report(&self, week: IsoWeek) -> Result<WeeklyReport, StoreError> {
+    pub(crate) async fn weekly_report(&self, week: IsoWeek) -> Result<WeeklyReport, StoreError> {
         let params = self.report_params();
         let events = self.events_before(week.ends_at(params.time_zone)).await?;
         Ok(WeeklyReport::build(week, &events, &params))

@@ -10,7 +10,6 @@ mod packages;
 mod serve;
 mod tokens;
 
-pub use packages::table;
 pub use serve::{init_logging, shutdown_signal};
 
 use crate::app::App;
@@ -37,7 +36,7 @@ pub struct Cli {
         value_name = "PATH",
         default_value = "config/default.toml"
     )]
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
 
     /// What to do.
     #[command(subcommand)]

@@ -137,7 +137,7 @@ fn local(t: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
 }
 
 /// The packages as a plain-text table, times in the force time zone.
-pub fn table(views: &[PackageView], tz: chrono_tz::Tz) -> String {
+pub(crate) fn table(views: &[PackageView], tz: chrono_tz::Tz) -> String {
     let header = [
         "REFERENCE",
         "GRADE",

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 /// Who hears of one escalation level, as destinations.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Audience {
+pub(crate) struct Audience {
     /// The level's recipient groups, each resolved per LPA.
     groups: Vec<GroupDestinations>,
     /// Whether the package's assigned officer hears of it.
@@ -34,7 +34,7 @@ impl Audience {
     /// package's LPA (or the group's default), the assigned officer if the
     /// level names them and one is assigned, and every subscriber. Sorted,
     /// each once.
-    pub fn destinations(&self, package: &Package) -> Vec<Destination> {
+    pub(crate) fn destinations(&self, package: &Package) -> Vec<Destination> {
         let lpa = package.lpa().as_str();
         let mut to: Vec<Destination> = self
             .groups

@@ -21,33 +21,29 @@ mod recipients;
 mod sections;
 mod settings;
 
-pub use audience::Audience;
+pub(crate) use audience::Audience;
 pub use load::{load, load_str};
-pub use recipients::{lpas_of, RecipientGroup};
-pub use sections::{
-    Config, DatabaseConfig, DatabaseUrl, DeliveryConfig, DigestConfig, EscalationConfig,
-    ForceConfig, HttpConfig, LogConfig, LogFormat, SafeguardingConfig, SchedulerConfig,
-    TimescalesConfig,
-};
+pub(crate) use recipients::{lpas_of, RecipientGroup};
+pub(crate) use sections::{Config, DigestConfig, LogFormat};
 pub use settings::Settings;
 
 /// The prefix of environment variables that override the file.
-pub const ENV_PREFIX: &str = "OCSET__";
+pub(crate) const ENV_PREFIX: &str = "OCSET__";
 
 /// The name in a level's `notify` list that means the package's assigned
 /// officer rather than a configured group.
-pub const ASSIGNED_OFFICER: &str = "assigned_officer";
+pub(crate) const ASSIGNED_OFFICER: &str = "assigned_officer";
 
 /// A configuration fault: the key, where its value came from, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{source_name}: {key}: {reason}")]
 pub struct ConfigError {
     /// The file path, or `environment variable OCSET__...`.
-    pub source_name: String,
+    pub(crate) source_name: String,
     /// The dotted key (`timescales.high`), or `-` for the file as a whole.
-    pub key: String,
+    pub(crate) key: String,
     /// What is wrong.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 #[cfg(test)]

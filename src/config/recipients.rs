@@ -9,16 +9,16 @@ use std::collections::BTreeMap;
 /// their own (Birmingham's sergeants differ from Coventry's).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct RecipientGroup {
+pub(crate) struct RecipientGroup {
     /// Addresses for packages of any LPA without a list of its own.
-    pub default: Vec<String>,
+    pub(crate) default: Vec<String>,
     /// Addresses per LPA, replacing the default for that LPA.
-    pub by_lpa: BTreeMap<String, Vec<String>>,
+    pub(crate) by_lpa: BTreeMap<String, Vec<String>>,
 }
 
 impl RecipientGroup {
     /// The addresses for a package in `lpa`.
-    pub fn for_lpa(&self, lpa: &str) -> &[String] {
+    pub(crate) fn for_lpa(&self, lpa: &str) -> &[String] {
         self.by_lpa
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(lpa))
@@ -27,7 +27,7 @@ impl RecipientGroup {
 
     /// Every address in the group, default and per-LPA lists together,
     /// sorted, each once: who receives a force-wide digest.
-    pub fn addresses(&self) -> Vec<&str> {
+    pub(crate) fn addresses(&self) -> Vec<&str> {
         let mut all: Vec<&str> = self
             .default
             .iter()
@@ -62,7 +62,7 @@ impl RecipientGroup {
 /// the default list. `all_lpas` is the force's LPA list (`force.lpas`);
 /// when it is empty, any LPA name exists, so an address in the default
 /// list covers every LPA but those with lists of their own.
-pub fn lpas_of(group: &RecipientGroup, address: &str, all_lpas: &[String]) -> LpaCoverage {
+pub(crate) fn lpas_of(group: &RecipientGroup, address: &str, all_lpas: &[String]) -> LpaCoverage {
     let has = |list: &[String]| list.iter().any(|a| a.eq_ignore_ascii_case(address));
     if all_lpas.is_empty() {
         let (with, without): (Vec<_>, Vec<_>) =

@@ -21,31 +21,31 @@ pub struct Config {
     /// Where the ledger is kept.
     pub database: DatabaseConfig,
     /// The national timescales and how regrades move deadlines.
-    pub timescales: TimescalesConfig,
+    pub(crate) timescales: TimescalesConfig,
     /// The safeguarding-referral clock.
     pub safeguarding: SafeguardingConfig,
     /// The escalation ladder.
-    pub escalation: EscalationConfig,
+    pub(crate) escalation: EscalationConfig,
     /// The HTTP API.
-    pub http: HttpConfig,
+    pub(crate) http: HttpConfig,
     /// Named groups of email recipients, as `[recipients.NAME]` tables.
-    pub recipients: BTreeMap<String, RecipientGroup>,
+    pub(crate) recipients: BTreeMap<String, RecipientGroup>,
     /// Retries of the outbox.
     pub delivery: DeliveryConfig,
     /// The escalation scheduler.
-    pub scheduler: SchedulerConfig,
+    pub(crate) scheduler: SchedulerConfig,
     /// How email leaves the service.
-    pub mail: MailConfig,
+    pub(crate) mail: MailConfig,
     /// Links into the case system.
-    pub links: LinksConfig,
+    pub(crate) links: LinksConfig,
     /// Webhooks, as `[[webhook]]` tables.
-    pub webhook: Vec<WebhookConfig>,
+    pub(crate) webhook: Vec<WebhookConfig>,
     /// Scheduled digests, as `[[digest]]` tables. None unless the file
     /// lists some (the shipped default.toml lists a weekly and a daily
     /// one): the built-in default has no recipient groups to send them to.
-    pub digest: Vec<DigestConfig>,
+    pub(crate) digest: Vec<DigestConfig>,
     /// Logging.
-    pub log: LogConfig,
+    pub(crate) log: LogConfig,
 }
 
 /// A `[[digest]]` table as written; checked into a [`DigestSchedule`].
@@ -53,30 +53,30 @@ pub struct Config {
 /// reported at once, with the key, rather than the first one serde meets.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct DigestConfig {
+pub(crate) struct DigestConfig {
     /// A unique name, such as `weekly-slt`: part of each run's key.
-    pub name: String,
+    pub(crate) name: String,
     /// `weekly` (the performance report) or `daily` (breaches and packages
     /// due in 48 hours).
-    pub kind: String,
+    pub(crate) kind: String,
     /// Weekly only: the day, `monday` when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day: Option<String>,
+    pub(crate) day: Option<String>,
     /// The local time in the force time zone, as `07:00`.
-    pub at: String,
+    pub(crate) at: String,
     /// The recipient groups (`[recipients.NAME]`) it goes to.
-    pub audience: Vec<String>,
+    pub(crate) audience: Vec<String>,
 }
 
 /// `[scheduler]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct SchedulerConfig {
+pub(crate) struct SchedulerConfig {
     /// The safety tick: the scheduler looks for due work at least this
     /// often even if nothing woke it.
-    pub tick_seconds: u32,
+    pub(crate) tick_seconds: u32,
     /// Packages planned per transaction.
-    pub pass_limit: u32,
+    pub(crate) pass_limit: u32,
 }
 
 impl Default for SchedulerConfig {
@@ -91,10 +91,10 @@ impl Default for SchedulerConfig {
 /// `[http]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
+pub(crate) struct HttpConfig {
     /// The address the API listens on. Loopback by default: put a TLS
     /// proxy in front before opening it to the force network.
-    pub bind: String,
+    pub(crate) bind: String,
 }
 
 impl Default for HttpConfig {
@@ -110,9 +110,9 @@ impl Default for HttpConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ForceConfig {
     /// The force's name, shown in reports.
-    pub name: String,
+    pub(crate) name: String,
     /// An IANA time zone; calendar days and local times are read in it.
-    pub time_zone: String,
+    pub(crate) time_zone: String,
     /// The Local Policing Areas; empty accepts any LPA name.
     pub lpas: Vec<String>,
 }
@@ -180,21 +180,21 @@ impl Serialize for DatabaseUrl {
 /// `[timescales]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct TimescalesConfig {
+pub(crate) struct TimescalesConfig {
     /// Very high risk.
-    pub very_high: Timescale,
+    pub(crate) very_high: Timescale,
     /// High risk.
-    pub high: Timescale,
+    pub(crate) high: Timescale,
     /// Medium risk.
-    pub medium: Timescale,
+    pub(crate) medium: Timescale,
     /// Standard risk.
-    pub standard: Timescale,
+    pub(crate) standard: Timescale,
     /// `from_receipt` or `from_regrade`.
-    pub regrade_policy: RegradePolicy,
+    pub(crate) regrade_policy: RegradePolicy,
     /// A name for this set of timescales, recorded with each deadline; when
     /// absent a hash of the settings is recorded instead.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
 }
 
 impl Default for TimescalesConfig {
@@ -231,9 +231,9 @@ impl Default for SafeguardingConfig {
 /// `[escalation]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct EscalationConfig {
+pub(crate) struct EscalationConfig {
     /// The ladder's levels, as `[[escalation.levels]]` tables.
-    pub levels: Vec<EscalationLevel>,
+    pub(crate) levels: Vec<EscalationLevel>,
 }
 
 impl Default for EscalationConfig {
@@ -247,11 +247,11 @@ impl Default for EscalationConfig {
 /// `[log]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
+pub(crate) struct LogConfig {
     /// A tracing filter, such as `info` or `ocset_scheduler=debug,info`.
-    pub level: String,
+    pub(crate) level: String,
     /// `text` for people, `json` for log collectors.
-    pub format: LogFormat,
+    pub(crate) format: LogFormat,
 }
 
 impl Default for LogConfig {
@@ -266,7 +266,7 @@ impl Default for LogConfig {
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.

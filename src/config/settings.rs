@@ -3,7 +3,7 @@
 //! the deadline policy, the LPAs, the digest schedules).
 
 use super::{Audience, Config};
-use crate::domain::{DeadlinePolicy, DigestSchedule, EscalationLevel, LadderTiming, Lpas};
+use crate::domain::{DeadlinePolicy, DigestSchedule, LadderTiming, Lpas};
 use crate::notify::config::WebhookConfig;
 use chrono_tz::Tz;
 use secrecy::SecretString;
@@ -20,12 +20,12 @@ pub struct Settings {
     /// The deadline policy built from `[timescales]` and the time zone.
     pub policy: DeadlinePolicy,
     /// The force's LPAs.
-    pub lpas: Lpas,
+    pub(crate) lpas: Lpas,
     /// Where the configuration was read from.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Each webhook's signing secret, read from the environment variable
     /// its `secret_env` names.
-    pub webhook_secrets: BTreeMap<String, SecretString>,
+    pub(crate) webhook_secrets: BTreeMap<String, SecretString>,
     /// The `[[digest]]` schedules, checked; private to `config` so that
     /// only checked ones exist (see [`Settings::digests`]).
     pub(super) digests: Vec<DigestSchedule>,
@@ -36,7 +36,8 @@ pub struct Settings {
 
 impl Settings {
     /// The escalation ladder.
-    pub fn ladder(&self) -> &[EscalationLevel] {
+    #[cfg(test)]
+    pub(crate) fn ladder(&self) -> &[crate::domain::EscalationLevel] {
         &self.config.escalation.levels
     }
 
@@ -46,31 +47,31 @@ impl Settings {
     }
 
     /// The case system's link for a package, when `links.package_url` is set.
-    pub fn package_link(&self, reference: &str) -> Option<String> {
+    pub(crate) fn package_link(&self, reference: &str) -> Option<String> {
         self.config.links.package_url(reference)
     }
 
     /// The configured webhooks.
-    pub fn webhooks(&self) -> &[WebhookConfig] {
+    pub(crate) fn webhooks(&self) -> &[WebhookConfig] {
         &self.config.webhook
     }
 
     /// The digest schedules, in the order configured; empty when the
     /// force sends none. Every audience group exists and reaches somebody
     /// (for a daily digest, somebody in every LPA).
-    pub fn digests(&self) -> &[DigestSchedule] {
+    pub(crate) fn digests(&self) -> &[DigestSchedule] {
         &self.digests
     }
 
     /// Who hears of the escalation level named `level`, as destinations on
     /// their channels; `None` for a name not on the ladder. Routing asks
     /// this, so it names no channel itself.
-    pub fn audience(&self, level: &str) -> Option<&Audience> {
+    pub(crate) fn audience(&self, level: &str) -> Option<&Audience> {
         self.audiences.get(level)
     }
 
     /// The ladder with the time zone and safeguarding clock it runs on.
-    pub fn ladder_timing(&self) -> LadderTiming<'_> {
+    pub(crate) fn ladder_timing(&self) -> LadderTiming<'_> {
         LadderTiming {
             levels: &self.config.escalation.levels,
             time_zone: self.time_zone,

@@ -23,10 +23,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 /// Who queues scheduled digests, in the audit log.
-pub const SERVICE_ACTOR: &str = "service:digest";
+pub(crate) const SERVICE_ACTOR: &str = "service:digest";
 
 /// The schedule name recorded for a digest sent on demand.
-pub const ON_DEMAND: &str = "on-demand";
+pub(crate) const ON_DEMAND: &str = "on-demand";
 
 /// The media type of the CSV attached to digests.
 const CSV: &str = "text/csv; charset=utf-8";
@@ -147,7 +147,7 @@ impl DigestJob {
     /// Runs until `shutdown`: queues what is owed, then sleeps until the
     /// next schedule fires, `wake` (the safety tick) or shutdown.
     /// `delivered` is woken whenever something was queued.
-    pub async fn run(
+    pub(crate) async fn run(
         self,
         wake: Arc<Notify>,
         delivered: Arc<Notify>,

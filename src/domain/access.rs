@@ -23,7 +23,7 @@ pub enum Role {
 #[error("{value:?} is not a role: expected one of viewer, intake, supervisor, admin")]
 pub struct UnknownRole {
     /// The value as given.
-    pub value: String,
+    pub(crate) value: String,
 }
 
 impl Role {
@@ -31,7 +31,7 @@ impl Role {
     pub const ALL: [Role; 4] = [Role::Viewer, Role::Intake, Role::Supervisor, Role::Admin];
 
     /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
             Role::Intake => "intake",
@@ -41,7 +41,7 @@ impl Role {
     }
 
     /// True when this role may do what `needed` may.
-    pub fn includes(self, needed: Role) -> bool {
+    pub(crate) fn includes(self, needed: Role) -> bool {
         self >= needed
     }
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 /// The LPAs an address hears about through one recipient group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LpaCoverage {
+pub(crate) enum LpaCoverage {
     /// Every LPA but these (which have lists of their own without the
     /// address). Only arises when the force has no LPA list, so the LPAs
     /// cannot be named; `AllExcept(vec![])` is every LPA.
@@ -18,7 +18,7 @@ pub enum LpaCoverage {
 
 impl LpaCoverage {
     /// Coverage of every LPA: `AllExcept` with nothing excepted.
-    pub fn all() -> Self {
+    pub(crate) fn all() -> Self {
         LpaCoverage::AllExcept(Vec::new())
     }
 
@@ -33,7 +33,8 @@ impl LpaCoverage {
     }
 
     /// True when no LPA is covered.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         matches!(self, LpaCoverage::Only(only) if only.is_empty())
     }
 }

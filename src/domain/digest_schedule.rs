@@ -20,7 +20,7 @@ use std::str::FromStr;
 /// What a digest reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum DigestKind {
+pub(crate) enum DigestKind {
     /// The weekly performance report for the last complete ISO week.
     Weekly,
     /// The sergeants' daily list of breaches and packages due in 48 hours.
@@ -29,7 +29,7 @@ pub enum DigestKind {
 
 impl DigestKind {
     /// The name used in configuration: `weekly` or `daily`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DigestKind::Weekly => "weekly",
             DigestKind::Daily => "daily",
@@ -57,7 +57,7 @@ impl FromStr for DigestKind {
 
 /// Reads a day of the week as configuration writes it: `monday` or `mon`,
 /// any case.
-pub fn parse_day(value: &str) -> Result<Weekday, String> {
+pub(crate) fn parse_day(value: &str) -> Result<Weekday, String> {
     value
         .trim()
         .parse()
@@ -66,7 +66,7 @@ pub fn parse_day(value: &str) -> Result<Weekday, String> {
 
 /// Reads a local time of day as configuration writes it: `07:00` (24-hour
 /// clock, hours and minutes only, because a digest needs no seconds).
-pub fn parse_time(value: &str) -> Result<NaiveTime, String> {
+pub(crate) fn parse_time(value: &str) -> Result<NaiveTime, String> {
     let bad = || format!("{value:?} is not a time like 07:00");
     // Only the shape the message promises (H:MM or HH:MM, digits only),
     // whatever else chrono's parser might be lenient about.
@@ -83,7 +83,7 @@ pub fn parse_time(value: &str) -> Result<NaiveTime, String> {
 /// Whether a schedule name can be part of an occurrence key: letters,
 /// digits, `-` and `_`, at most 64 of them, so `{schedule}/{period}` can
 /// never be read two ways.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("is empty".into());
     }
@@ -101,23 +101,23 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// One validated `[[digest]]` entry: what is sent, when, to whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DigestSchedule {
+pub(crate) struct DigestSchedule {
     /// Unique among schedules, e.g. `weekly-slt`; the base of each run's key.
-    pub name: String,
+    pub(crate) name: String,
     /// Weekly or daily.
-    pub kind: DigestKind,
+    pub(crate) kind: DigestKind,
     /// Weekly: the day it is sent (Monday when absent). Daily: `None`, and
     /// ignored if set.
-    pub day: Option<Weekday>,
+    pub(crate) day: Option<Weekday>,
     /// The local time in the force time zone, e.g. 07:00.
-    pub at: NaiveTime,
+    pub(crate) at: NaiveTime,
     /// The recipient groups it goes to.
-    pub audience: Vec<String>,
+    pub(crate) audience: Vec<String>,
 }
 
 /// The stretch of time a digest run reports on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DigestPeriod {
+pub(crate) enum DigestPeriod {
     /// A weekly run: the last complete ISO week.
     Week(IsoWeek),
     /// A daily run: the local date it ran on (the position as of the run).
@@ -126,7 +126,7 @@ pub enum DigestPeriod {
 
 impl DigestPeriod {
     /// `2024-W05` for a week, `2024-02-03` for a day.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match self {
             DigestPeriod::Week(week) => week.to_string(),
             DigestPeriod::Day(date) => date.format("%Y-%m-%d").to_string(),
@@ -142,19 +142,19 @@ impl fmt::Display for DigestPeriod {
 
 /// One scheduled run of a digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Occurrence {
+pub(crate) struct Occurrence {
     /// The schedule's name.
-    pub schedule: String,
+    pub(crate) schedule: String,
     /// The instant it was due.
-    pub due_at: DateTime<Utc>,
+    pub(crate) due_at: DateTime<Utc>,
     /// What it reports on.
-    pub period: DigestPeriod,
+    pub(crate) period: DigestPeriod,
 }
 
 impl Occurrence {
     /// `{schedule}/{period key}`, e.g. `weekly/2024-W05`: the same for every
     /// instance and every retry, so recording a run under it is idempotent.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("{}/{}", self.schedule, self.period.key())
     }
 }

@@ -37,7 +37,7 @@ pub enum Relation {
 
 impl LevelTime {
     /// Where this point lies relative to the due instant.
-    pub fn relation(self) -> Relation {
+    pub(crate) fn relation(self) -> Relation {
         match self {
             LevelTime::Percent(p) if p >= 100 => Relation::At,
             LevelTime::Percent(_) => Relation::Before,

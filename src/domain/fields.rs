@@ -106,13 +106,13 @@ impl Lpas {
     }
 
     /// The configured LPAs, in order.
-    pub fn all(&self) -> &[Lpa] {
+    pub(crate) fn all(&self) -> &[Lpa] {
         &self.0
     }
 
     /// Parses an LPA name: one of the configured list (any case, returned in
     /// the configured spelling), or any valid name when the list is empty.
-    pub fn parse(&self, value: &str) -> Result<Lpa, Invalid> {
+    pub(crate) fn parse(&self, value: &str) -> Result<Lpa, Invalid> {
         let name = check_text(value, "the LPA", Self::MAX_CHARS)?;
         if self.0.is_empty() {
             return Ok(Lpa(name));
@@ -192,7 +192,7 @@ impl<'de> Deserialize<'de> for OfficerEmail {
 /// `YYYY-MM-DD HH:MM` (seconds optional) read as local time in `tz`. A local
 /// time that does not exist or happens twice at a clock change is refused,
 /// since guessing could move a deadline by an hour.
-pub(crate) fn parse_instant(value: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
+pub fn parse_instant(value: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
     let text = value.trim();
     if text.is_empty() {
         return Err(Invalid("the time is empty".into()));

@@ -37,7 +37,7 @@ pub enum RiskGrade {
 )]
 pub struct UnknownRiskGrade {
     /// The value as given.
-    pub value: String,
+    pub(crate) value: String,
 }
 
 impl RiskGrade {
@@ -75,7 +75,7 @@ impl RiskGrade {
     /// The colour charts draw this grade in: most urgent darkest. It is
     /// here, with the label, so that a new grade brings its own colour and
     /// the renderers need not name any grade.
-    pub fn chart_colour(self) -> &'static str {
+    pub(crate) fn chart_colour(self) -> &'static str {
         match self {
             RiskGrade::VeryHigh => "#7a0000",
             RiskGrade::High => "#d04000",
@@ -88,7 +88,7 @@ impl RiskGrade {
     /// and by `last` before the final one: with `" or "`,
     /// `"very_high, high, medium or standard"`. For help and error text,
     /// so that it lists whatever grades exist.
-    pub fn name_list(last: &str) -> String {
+    pub(crate) fn name_list(last: &str) -> String {
         let names: Vec<&str> = RiskGrade::ALL.iter().map(|g| g.as_str()).collect();
         match names.split_last() {
             Some((final_name, [])) => final_name.to_string(),
@@ -98,13 +98,13 @@ impl RiskGrade {
     }
 
     /// True when `self` is a more urgent grade than `other`.
-    pub fn is_more_urgent_than(self, other: RiskGrade) -> bool {
+    pub(crate) fn is_more_urgent_than(self, other: RiskGrade) -> bool {
         self < other
     }
 
     /// Reads the spellings people type in spreadsheets: the snake_case name,
     /// "Very High", "very-high", "VH", "H", "M", "S", in any case.
-    pub fn parse_lenient(value: &str) -> Result<Self, UnknownRiskGrade> {
+    pub(crate) fn parse_lenient(value: &str) -> Result<Self, UnknownRiskGrade> {
         let folded: String = value
             .trim()
             .chars()

@@ -30,7 +30,7 @@ pub enum LevelTime {
 #[error("{value:?} is not a level time: expected a percentage of the timescale (\"75%\"), \"0\" for the deadline, or an offset from it (\"-24h\", \"+7d\")")]
 pub struct BadLevelTime {
     /// The value as given.
-    pub value: String,
+    pub(crate) value: String,
 }
 
 impl FromStr for LevelTime {
@@ -145,20 +145,20 @@ pub enum PackageClock {
 #[serde(deny_unknown_fields)]
 pub struct EscalationLevel {
     /// The level's name ("warning", "breach", "senior", "safeguarding").
-    pub name: String,
+    pub(crate) name: String,
     /// The clock the level watches.
     #[serde(default)]
-    pub clock: PackageClock,
+    pub(crate) clock: PackageClock,
     /// When on that clock the level falls due.
-    pub at: LevelTime,
+    pub(crate) at: LevelTime,
     /// Recipient groups, or `assigned_officer`.
-    pub notify: Vec<String>,
+    pub(crate) notify: Vec<String>,
     /// Limits the level to these grades; all grades when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grades: Option<Vec<RiskGrade>>,
+    pub(crate) grades: Option<Vec<RiskGrade>>,
     /// Repeats this often until the clock stops or a supervisor acknowledges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repeat_every: Option<Timescale>,
+    pub(crate) repeat_every: Option<Timescale>,
 }
 
 impl EscalationLevel {
@@ -277,7 +277,7 @@ impl LadderTiming<'_> {
 
     /// The earliest instant any level falls due for `package`: its first
     /// `next_due_at`. `None` when both clocks have stopped.
-    pub fn first_due(&self, package: &Package) -> Option<DateTime<Utc>> {
+    pub(crate) fn first_due(&self, package: &Package) -> Option<DateTime<Utc>> {
         self.first_instants(package)
             .into_iter()
             .map(|(_, at)| at)
@@ -286,12 +286,12 @@ impl LadderTiming<'_> {
 
     /// The instant `package` becomes "due soon": its earliest enforcement
     /// level before the deadline. `None` when no level warns before it.
-    pub fn due_soon_at(&self, package: &Package) -> Option<DateTime<Utc>> {
+    pub(crate) fn due_soon_at(&self, package: &Package) -> Option<DateTime<Utc>> {
         due_soon_from(self.levels, package.deadline(), self.time_zone)
     }
 
     /// The package's status at `now`.
-    pub fn status(&self, package: &Package, now: DateTime<Utc>) -> PackageStatus {
+    pub(crate) fn status(&self, package: &Package, now: DateTime<Utc>) -> PackageStatus {
         package.status(now, self.due_soon_at(package))
     }
 }

@@ -32,14 +32,14 @@ macro_rules! named_by_as_str {
 
 pub(crate) mod access;
 pub(crate) mod coverage;
-pub mod digest_schedule;
+pub(crate) mod digest_schedule;
 pub(crate) mod escalation;
 pub(crate) mod fields;
-pub mod grade;
+pub(crate) mod grade;
 pub(crate) mod ladder;
 pub(crate) mod package;
 pub(crate) mod stage;
-pub mod timescale;
+pub(crate) mod timescale;
 pub(crate) mod week;
 
 #[cfg(test)]
@@ -47,14 +47,14 @@ mod package_tests;
 
 pub use access::Role;
 pub(crate) use coverage::LpaCoverage;
-pub use digest_schedule::{DigestKind, DigestPeriod, DigestSchedule, Occurrence};
+pub(crate) use digest_schedule::{DigestKind, DigestPeriod, DigestSchedule, Occurrence};
 pub use escalation::{DueLevel, Relation};
-pub(crate) use fields::{parse_instant, Invalid, Lpa};
+pub use fields::{parse_instant, Invalid, Lpa};
 pub use fields::{Lpas, OfficerEmail, Reference};
 pub use grade::RiskGrade;
-pub(crate) use ladder::EscalationLevel;
+pub use ladder::EscalationLevel;
 pub use ladder::{default_ladder, LadderTiming, LevelTime, PackageClock};
-pub(crate) use package::MoveRefused;
+pub use package::MoveRefused;
 pub use package::{
     Acknowledgement, Change, EventKind, Package, PackageParts, PackageStatus, Refusal, Safeguarding,
 };
@@ -70,4 +70,4 @@ pub(crate) const FUTURE_TOLERANCE_MINUTES: i64 = 5;
 
 /// The reference prefix of the fictional packages `demo` loads: the store
 /// counts packages with it apart, so demo data never hides real data.
-pub const DEMO_PREFIX: &str = "DEMO-";
+pub(crate) const DEMO_PREFIX: &str = "DEMO-";

@@ -12,7 +12,7 @@ use std::fmt;
 
 mod moves;
 
-pub(crate) use moves::MoveRefused;
+pub use moves::MoveRefused;
 pub use moves::{Change, Refusal};
 
 /// When child access was identified and when the referral to children's
@@ -99,7 +99,7 @@ impl PackageStatus {
     ];
 
     /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PackageStatus::OnTrack => "on_track",
             PackageStatus::DueSoon => "due_soon",

@@ -36,12 +36,12 @@ pub enum Stage {
 #[error("{value:?} is not a stage: expected one of intelligence_development, awaiting_enforcement, enforced, closed")]
 pub struct UnknownStage {
     /// The value as given.
-    pub value: String,
+    pub(crate) value: String,
 }
 
 impl Stage {
     /// Every stage, in the order a package moves through them.
-    pub const ALL: [Stage; 4] = [
+    pub(crate) const ALL: [Stage; 4] = [
         Stage::IntelligenceDevelopment,
         Stage::AwaitingEnforcement,
         Stage::Enforced,
@@ -128,7 +128,7 @@ pub enum Outcome {
 #[error("{value:?} is not an outcome: expected one of arrest, warrant_executed, voluntary_attendance, no_further_action, transferred, other")]
 pub struct UnknownOutcome {
     /// The value as given.
-    pub value: String,
+    pub(crate) value: String,
 }
 
 impl Outcome {
@@ -182,7 +182,7 @@ pub enum StopKind {
 
 impl StopKind {
     /// The stage this stop puts a package in.
-    pub fn stage(self) -> Stage {
+    pub(crate) fn stage(self) -> Stage {
         match self {
             StopKind::Enforced => Stage::Enforced,
             StopKind::Closed => Stage::Closed,
@@ -203,9 +203,9 @@ pub struct ClockStop {
 #[error("outcome {outcome} does not fit stage {}: enforced takes arrest, warrant_executed, voluntary_attendance or other; closed takes no_further_action, transferred or other", .kind.stage())]
 pub struct OutcomeMismatch {
     /// The stop asked for.
-    pub kind: StopKind,
+    pub(crate) kind: StopKind,
     /// The outcome given.
-    pub outcome: Outcome,
+    pub(crate) outcome: Outcome,
 }
 
 impl ClockStop {
@@ -265,7 +265,7 @@ pub enum OpenStage {
 
 impl OpenStage {
     /// The stage this is.
-    pub fn stage(self) -> Stage {
+    pub(crate) fn stage(self) -> Stage {
         match self {
             OpenStage::IntelligenceDevelopment => Stage::IntelligenceDevelopment,
             OpenStage::AwaitingEnforcement => Stage::AwaitingEnforcement,
@@ -284,7 +284,7 @@ impl OpenStage {
 
 impl PackageState {
     /// The stage, for filters and display.
-    pub fn stage(&self) -> Stage {
+    pub(crate) fn stage(&self) -> Stage {
         match self {
             PackageState::Open { stage, .. } => stage.stage(),
             PackageState::Stopped(stop) => stop.kind().stage(),

@@ -26,7 +26,7 @@ pub enum Timescale {
 #[error("{value:?} is not a timescale: expected a whole number above zero followed by h (elapsed hours) or d (calendar days), such as \"48h\" or \"7d\"")]
 pub struct BadTimescale {
     /// The value as given.
-    pub value: String,
+    pub(crate) value: String,
 }
 
 /// The longest timescale accepted, so arithmetic cannot overflow: ten years.
@@ -81,7 +81,7 @@ impl<'de> Deserialize<'de> for Timescale {
 
 impl Timescale {
     /// The length in hours, counting a day as 24: for comparing timescales.
-    pub fn nominal_hours(self) -> u32 {
+    pub(crate) fn nominal_hours(self) -> u32 {
         match self {
             Timescale::Hours(n) => n,
             Timescale::Days(n) => n.saturating_mul(24),
@@ -89,7 +89,7 @@ impl Timescale {
     }
 
     /// The instant this timescale after `start` ends, in zone `tz`.
-    pub fn after(self, start: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    pub(crate) fn after(self, start: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
         match self {
             Timescale::Hours(n) => start + Duration::hours(i64::from(n)),
             Timescale::Days(n) => {
@@ -106,7 +106,7 @@ impl Timescale {
 /// The instant a local wall-clock time names, choosing the conservative one
 /// for a deadline: the first of the two in the repeated autumn hour, and the
 /// moment the clocks went forward for a time inside the spring gap.
-pub fn earliest_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn earliest_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(t) => t.with_timezone(&Utc),
         LocalResult::Ambiguous(first, second) => first.min(second).with_timezone(&Utc),
@@ -143,7 +143,7 @@ pub enum RegradePolicy {
 
 impl RegradePolicy {
     /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RegradePolicy::FromReceipt => "from_receipt",
             RegradePolicy::FromRegrade => "from_regrade",
@@ -156,13 +156,13 @@ impl RegradePolicy {
 #[serde(deny_unknown_fields)]
 pub struct Timescales {
     /// Very high risk; 48 hours by default.
-    pub very_high: Timescale,
+    pub(crate) very_high: Timescale,
     /// High risk; 7 days by default.
-    pub high: Timescale,
+    pub(crate) high: Timescale,
     /// Medium risk; 21 days by default.
-    pub medium: Timescale,
+    pub(crate) medium: Timescale,
     /// Standard risk; 60 days by default.
-    pub standard: Timescale,
+    pub(crate) standard: Timescale,
 }
 
 impl Default for Timescales {
@@ -181,18 +181,18 @@ impl Default for Timescales {
 #[error("timescales.{shorter_grade} ({shorter}) is shorter than timescales.{longer_grade} ({longer}): a less urgent grade cannot have a shorter timescale")]
 pub struct TimescalesOutOfOrder {
     /// The more urgent grade.
-    pub longer_grade: RiskGrade,
+    pub(crate) longer_grade: RiskGrade,
     /// Its timescale.
-    pub longer: Timescale,
+    pub(crate) longer: Timescale,
     /// The less urgent grade.
-    pub shorter_grade: RiskGrade,
+    pub(crate) shorter_grade: RiskGrade,
     /// Its (shorter) timescale.
-    pub shorter: Timescale,
+    pub(crate) shorter: Timescale,
 }
 
 impl Timescales {
     /// The timescale for `grade`.
-    pub fn for_grade(&self, grade: RiskGrade) -> Timescale {
+    pub(crate) fn for_grade(&self, grade: RiskGrade) -> Timescale {
         match grade {
             RiskGrade::VeryHigh => self.very_high,
             RiskGrade::High => self.high,
@@ -203,7 +203,7 @@ impl Timescales {
 
     /// Checks that no less urgent grade has a shorter timescale; otherwise an
     /// upgrade could move a deadline later.
-    pub fn check_order(&self) -> Result<(), TimescalesOutOfOrder> {
+    pub(crate) fn check_order(&self) -> Result<(), TimescalesOutOfOrder> {
         for pair in RiskGrade::ALL.windows(2) {
             let (urgent, lesser) = (pair[0], pair[1]);
             let (a, b) = (self.for_grade(urgent), self.for_grade(lesser));
@@ -297,27 +297,23 @@ impl DeadlinePolicy {
     }
 
     /// The timescales in force.
-    pub fn timescales(&self) -> &Timescales {
+    #[cfg(test)]
+    pub(crate) fn timescales(&self) -> &Timescales {
         &self.timescales
     }
 
     /// The force time zone.
-    pub fn time_zone(&self) -> Tz {
+    pub(crate) fn time_zone(&self) -> Tz {
         self.time_zone
     }
 
-    /// The regrade policy.
-    pub fn regrade_policy(&self) -> RegradePolicy {
-        self.regrade
-    }
-
     /// The version name new deadlines record.
-    pub fn version(&self) -> &PolicyVersion {
+    pub(crate) fn version(&self) -> &PolicyVersion {
         &self.version
     }
 
     /// The deadline of a package received at `received_at` with `grade`.
-    pub fn initial(&self, grade: RiskGrade, received_at: DateTime<Utc>) -> Deadline {
+    pub(crate) fn initial(&self, grade: RiskGrade, received_at: DateTime<Utc>) -> Deadline {
         Deadline {
             grade,
             at: self
@@ -333,7 +329,7 @@ impl DeadlinePolicy {
     /// the new timescale counts from receipt, under `from_regrade` from the
     /// regrade. An upgrade never moves the deadline later: if the new
     /// computation would, the current deadline stands.
-    pub fn regrade(
+    pub(crate) fn regrade(
         &self,
         current: &Deadline,
         received_at: DateTime<Utc>,
@@ -390,7 +386,7 @@ impl Deadline {
     }
 
     /// The grade whose timescale set this deadline.
-    pub fn grade(&self) -> RiskGrade {
+    pub(crate) fn grade(&self) -> RiskGrade {
         self.grade
     }
 

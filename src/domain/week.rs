@@ -19,13 +19,13 @@ pub struct IsoWeek {
 #[error("{value:?} is not an ISO week: expected YYYY-Www, for example 2024-W05")]
 pub struct BadWeek {
     /// The value as given.
-    pub value: String,
+    pub(crate) value: String,
 }
 
 impl IsoWeek {
     /// The week `week` of ISO year `year`, if it exists (week 53 only in
     /// long years).
-    pub fn new(year: i32, week: u32) -> Option<Self> {
+    pub(crate) fn new(year: i32, week: u32) -> Option<Self> {
         NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).map(|monday| Self { monday })
     }
 
@@ -58,7 +58,7 @@ impl IsoWeek {
     }
 
     /// The week before.
-    pub fn previous(&self) -> Self {
+    pub(crate) fn previous(&self) -> Self {
         Self {
             monday: self.monday - Duration::days(7),
         }

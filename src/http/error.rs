@@ -13,7 +13,7 @@ use serde::Serialize;
 /// An error answer: a status code, sent with the envelope
 /// `{"error": {...}}` around an `ErrorBody`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     body: ErrorBody,
 }
@@ -22,23 +22,23 @@ pub struct ApiError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub(crate) struct ErrorBody {
     /// A stable code a program can branch on.
-    pub code: &'static str,
+    pub(crate) code: &'static str,
     /// What went wrong, for a person.
-    pub message: String,
+    pub(crate) message: String,
     /// The field at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
+    pub(crate) field: Option<String>,
     /// Every fault, when there were several.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
-    pub details: Vec<FieldError>,
+    pub(crate) details: Vec<FieldError>,
 }
 
 /// The envelope: `{"error": {...}}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ErrorEnvelope {
     /// The error.
-    pub error: ErrorBody,
+    pub(crate) error: ErrorBody,
 }
 
 impl ApiError {
@@ -67,7 +67,7 @@ impl ApiError {
     }
 
     /// 422: a field's value is not acceptable.
-    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).with_field(field)
     }
 
@@ -91,22 +91,22 @@ impl ApiError {
     }
 
     /// 401: no token, or a token that is unknown or revoked.
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
     /// 403: the token's role is too low.
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     /// 404.
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
     /// 409: the request conflicts with the package's state.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
@@ -120,7 +120,7 @@ impl ApiError {
     }
 
     /// 415.
-    pub fn unsupported_media_type() -> Self {
+    pub(crate) fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -129,7 +129,7 @@ impl ApiError {
     }
 
     /// 405.
-    pub fn method_not_allowed() -> Self {
+    pub(crate) fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -138,7 +138,7 @@ impl ApiError {
     }
 
     /// 503: the service cannot answer now (the database is unreachable).
-    pub fn unavailable(message: impl Into<String>) -> Self {
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 

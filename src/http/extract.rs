@@ -120,11 +120,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// The caller, known by a valid bearer token.
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// The token, as stored.
-    pub token: ApiToken,
+    pub(crate) token: ApiToken,
     /// The request's id, for the audit log.
-    pub request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
 }
 
 impl Caller {
@@ -141,7 +141,7 @@ impl Caller {
     }
 
     /// The actor recorded for what this caller does.
-    pub fn actor(&self) -> Actor {
+    pub(crate) fn actor(&self) -> Actor {
         Actor {
             name: format!("token:{}", self.token.name),
             request_id: self.request_id.clone(),

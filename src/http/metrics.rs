@@ -18,7 +18,7 @@ struct Latency {
 
 /// Request counters and latency histograms.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<(String, String), Latency>>,
 }
@@ -26,7 +26,7 @@ pub struct Metrics {
 impl Metrics {
     /// Records one request on `route` (a template such as
     /// `/api/v1/packages/{reference}`).
-    pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    pub(crate) fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         *self
             .requests
             .lock()

@@ -31,11 +31,11 @@ pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// The application facade every handler goes through.
-    pub app: App,
+    pub(crate) app: App,
     /// Request counts and latencies, served at `/metrics`.
-    pub metrics: Arc<metrics::Metrics>,
+    pub(crate) metrics: Arc<metrics::Metrics>,
 }
 
 /// Every route of the service.
@@ -146,7 +146,7 @@ impl ApiServer {
     }
 
     /// The address bound.
-    pub fn address(&self) -> SocketAddr {
+    pub(crate) fn address(&self) -> SocketAddr {
         self.address
     }
 

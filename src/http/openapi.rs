@@ -48,7 +48,7 @@ impl Modify for BearerAuth {
 
 /// The OpenAPI document for the API, stamped with the crate's version;
 /// served at `/api/v1/openapi.json`.
-pub fn document() -> utoipa::openapi::OpenApi {
+pub(crate) fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc

@@ -21,133 +21,133 @@ use serde::{Deserialize, Serialize};
 /// in the force time zone. Never put a name in any field.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreatePackage {
+pub(crate) struct CreatePackage {
     /// The case system's reference: 1 to 64 characters.
     #[schema(example = "NCA-2024-0193")]
-    pub reference: String,
+    pub(crate) reference: String,
     /// A risk grade by its snake_case name, or as spreadsheets spell it.
     #[schema(example = "high")]
-    pub risk_grade: String,
+    pub(crate) risk_grade: String,
     /// When the package was received.
     #[schema(example = "2024-03-28T10:00:00Z")]
-    pub received_at: String,
+    pub(crate) received_at: String,
     /// One of the force's LPAs.
     #[schema(example = "Birmingham")]
-    pub lpa: String,
+    pub(crate) lpa: String,
     /// intelligence_development or awaiting_enforcement.
     #[schema(example = "awaiting_enforcement")]
-    pub stage: String,
+    pub(crate) stage: String,
     /// The assigned officer's work email address.
     #[serde(default)]
-    pub assigned_officer: Option<String>,
+    pub(crate) assigned_officer: Option<String>,
     /// When access to a child was identified, if it has been.
     #[serde(default)]
-    pub child_access_identified_at: Option<String>,
+    pub(crate) child_access_identified_at: Option<String>,
 }
 
 /// A regrade.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Regrade {
+pub(crate) struct Regrade {
     /// The new grade.
     #[schema(example = "very_high")]
-    pub risk_grade: String,
+    pub(crate) risk_grade: String,
     /// Why (new intelligence); kept in the package's history.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// A stage move.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MoveStage {
+pub(crate) struct MoveStage {
     /// awaiting_enforcement, enforced or closed.
     #[schema(example = "enforced")]
-    pub stage: String,
+    pub(crate) stage: String,
     /// When it happened; now when absent.
     #[serde(default)]
-    pub at: Option<String>,
+    pub(crate) at: Option<String>,
     /// Needed for enforced (arrest, warrant_executed, voluntary_attendance,
     /// other) and closed (no_further_action, transferred, other).
     #[serde(default)]
-    pub outcome: Option<String>,
+    pub(crate) outcome: Option<String>,
     /// A note (no names).
     #[serde(default)]
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// An assignment.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Assign {
+pub(crate) struct Assign {
     /// The officer's work email address.
     #[schema(example = "pc.smith@force.police.uk")]
-    pub officer: String,
+    pub(crate) officer: String,
 }
 
 /// Safeguarding facts; give either or both.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SafeguardingUpdate {
+pub(crate) struct SafeguardingUpdate {
     /// When access to a child was identified.
     #[serde(default)]
-    pub child_access_identified_at: Option<String>,
+    pub(crate) child_access_identified_at: Option<String>,
     /// When the referral to children's social services was made.
     #[serde(default)]
-    pub referral_made_at: Option<String>,
+    pub(crate) referral_made_at: Option<String>,
 }
 
 /// A package with its history.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PackageDetail {
+pub(crate) struct PackageDetail {
     /// The package.
     #[serde(flatten)]
-    pub package: PackageView,
+    pub(crate) package: PackageView,
     /// Every event of its ledger, oldest first.
     #[schema(value_type = Vec<Object>)]
-    pub events: Vec<LedgerEvent>,
+    pub(crate) events: Vec<LedgerEvent>,
     /// Its escalations, oldest first, each with its deliveries.
     #[schema(value_type = Vec<Object>)]
-    pub escalations: Vec<EscalationRecord>,
+    pub(crate) escalations: Vec<EscalationRecord>,
     /// The supervisor's acknowledgement of the current breach, if any.
     #[schema(value_type = Option<Object>)]
-    pub acknowledgement: Option<Acknowledgement>,
+    pub(crate) acknowledgement: Option<Acknowledgement>,
 }
 
 /// A supervisor's acknowledgement of a breach.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Acknowledge {
+pub(crate) struct Acknowledge {
     /// What is being done about it; shown in the weekly digest. No names.
     #[schema(example = "Warrant application with the magistrates; executing Thursday")]
-    pub note: String,
+    pub(crate) note: String,
 }
 
 /// Filters and paging for the list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// on_track, due_soon, breached, met, missed or closed.
-    pub status: Option<String>,
+    pub(crate) status: Option<String>,
     /// A risk grade by its snake_case name, or as spreadsheets spell it.
-    pub grade: Option<String>,
+    pub(crate) grade: Option<String>,
     /// A stage.
-    pub stage: Option<String>,
+    pub(crate) stage: Option<String>,
     /// An LPA.
-    pub lpa: Option<String>,
+    pub(crate) lpa: Option<String>,
     /// 1 to 1000; 100 when absent.
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// One page of packages, ordered by deadline.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PackagePage {
+pub(crate) struct PackagePage {
     /// The packages.
-    pub packages: Vec<PackageView>,
+    pub(crate) packages: Vec<PackageView>,
     /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// The default page size.
@@ -259,7 +259,7 @@ pub(crate) fn filter_from(
 }
 
 /// Lists one page for `filter`, with the cursor of the next.
-pub async fn page(
+pub(crate) async fn page(
     state: &AppState,
     mut filter: PackageFilter,
     caller: &Caller,
@@ -290,7 +290,7 @@ pub async fn page(
     security(("bearer" = [])),
     responses((status = 201, body = PackageView), (status = 409, description = "duplicate reference", body = super::error::ErrorEnvelope),
               (status = 422, description = "a field is not valid", body = super::error::ErrorEnvelope)))]
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreatePackage>,
@@ -341,7 +341,7 @@ fn encode_path(reference: &str) -> String {
     params(("reference" = String, Path, description = "URL-encoded reference")),
     security(("bearer" = [])),
     responses((status = 200, body = PackageDetail), (status = 404, body = super::error::ErrorEnvelope)))]
-pub async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
     caller: Caller,
     Path(text): Path<String>,
@@ -365,7 +365,7 @@ pub async fn read(
 #[utoipa::path(get, path = "/api/v1/packages", tag = "packages", params(ListQuery),
     security(("bearer" = [])),
     responses((status = 200, body = PackagePage), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -381,7 +381,7 @@ pub async fn list(
     security(("bearer" = [])),
     responses((status = 200, body = PackageView), (status = 404, body = super::error::ErrorEnvelope),
               (status = 409, body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn regrade(
+pub(crate) async fn regrade(
     State(state): State<AppState>,
     caller: Caller,
     Path(text): Path<String>,
@@ -406,7 +406,7 @@ pub async fn regrade(
     security(("bearer" = [])),
     responses((status = 200, body = PackageView), (status = 404, body = super::error::ErrorEnvelope),
               (status = 409, description = "an illegal move", body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn move_stage(
+pub(crate) async fn move_stage(
     State(state): State<AppState>,
     caller: Caller,
     Path(text): Path<String>,
@@ -440,7 +440,7 @@ pub async fn move_stage(
     security(("bearer" = [])),
     responses((status = 200, body = PackageView), (status = 403, body = super::error::ErrorEnvelope),
               (status = 404, body = super::error::ErrorEnvelope), (status = 409, body = super::error::ErrorEnvelope)))]
-pub async fn assign(
+pub(crate) async fn assign(
     State(state): State<AppState>,
     caller: Caller,
     Path(text): Path<String>,
@@ -465,7 +465,7 @@ pub async fn assign(
     security(("bearer" = [])),
     responses((status = 200, body = PackageView), (status = 404, body = super::error::ErrorEnvelope),
               (status = 409, body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn safeguarding(
+pub(crate) async fn safeguarding(
     State(state): State<AppState>,
     caller: Caller,
     Path(text): Path<String>,
@@ -496,7 +496,7 @@ pub async fn safeguarding(
     responses((status = 200, body = PackageView), (status = 403, body = super::error::ErrorEnvelope),
               (status = 404, body = super::error::ErrorEnvelope), (status = 409, description = "not breached, or already acknowledged", body = super::error::ErrorEnvelope),
               (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn acknowledge(
+pub(crate) async fn acknowledge(
     State(state): State<AppState>,
     caller: Caller,
     Path(text): Path<String>,

@@ -14,7 +14,7 @@ use serde::Deserialize;
 /// A rendering of the weekly report over HTTP.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum ReportFormat {
+pub(crate) enum ReportFormat {
     /// Every figure, as JSON.
     #[default]
     Json,
@@ -35,14 +35,14 @@ impl ReportFormat {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct WeeklyQuery {
+pub(crate) struct WeeklyQuery {
     /// An ISO week that has ended, `2024-W05` (Monday 00:00 to Monday 00:00
     /// in the force time zone); the last complete week when absent.
     #[param(example = "2024-W05")]
-    pub week: Option<String>,
+    pub(crate) week: Option<String>,
     /// `json` (the default) or `csv`.
     #[param(inline)]
-    pub format: Option<ReportFormat>,
+    pub(crate) format: Option<ReportFormat>,
 }
 
 /// The weekly performance report for one ISO week, rebuilt from the ledger.
@@ -55,7 +55,7 @@ pub struct WeeklyQuery {
             content((Object = "application/json"), (String = "text/csv"))),
         (status = 401, body = super::error::ErrorEnvelope),
         (status = 422, description = "a bad or unfinished `week`, a bad `format`, or an unknown parameter", body = super::error::ErrorEnvelope)))]
-pub async fn weekly(
+pub(crate) async fn weekly(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<WeeklyQuery>,

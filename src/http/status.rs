@@ -17,20 +17,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct StatusQuery {
+pub(crate) struct StatusQuery {
     /// Only this LPA.
-    pub lpa: Option<String>,
+    pub(crate) lpa: Option<String>,
 }
 
 /// The status answer: the current position, and whether the scheduler is
 /// keeping up (late is visible).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StatusAnswer {
+pub(crate) struct StatusAnswer {
     /// The position.
     #[serde(flatten)]
-    pub position: CurrentPosition,
+    pub(crate) position: CurrentPosition,
     /// The scheduler's last pass, its lag, and undelivered and dead messages.
-    pub scheduler: SchedulerFigures,
+    pub(crate) scheduler: SchedulerFigures,
 }
 
 /// The current position: open packages per queue and grade, breached, due
@@ -38,7 +38,7 @@ pub struct StatusAnswer {
 #[utoipa::path(get, path = "/api/v1/status", tag = "status", params(StatusQuery),
     security(("bearer" = [])),
     responses((status = 200, body = StatusAnswer), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn status(
+pub(crate) async fn status(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<StatusQuery>,
@@ -60,43 +60,43 @@ pub async fn status(
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct BreachQuery {
+pub(crate) struct BreachQuery {
     /// Only this LPA.
-    pub lpa: Option<String>,
+    pub(crate) lpa: Option<String>,
     /// 1 to 1000; 100 when absent.
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// A breached package and how far past its deadline it is.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Breach {
+pub(crate) struct Breach {
     /// The package.
     #[serde(flatten)]
-    pub package: PackageView,
+    pub(crate) package: PackageView,
     /// Seconds since the deadline.
-    pub overdue_seconds: i64,
+    pub(crate) overdue_seconds: i64,
     /// Whole days since the deadline.
-    pub overdue_days: i64,
+    pub(crate) overdue_days: i64,
 }
 
 /// Open packages past their deadline, most overdue first.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Breaches {
+pub(crate) struct Breaches {
     /// The instant the list is for.
-    pub as_of: DateTime<Utc>,
+    pub(crate) as_of: DateTime<Utc>,
     /// The breached packages.
-    pub breaches: Vec<Breach>,
+    pub(crate) breaches: Vec<Breach>,
     /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// Open packages past their deadline, most overdue first.
 #[utoipa::path(get, path = "/api/v1/breaches", tag = "status", params(BreachQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Breaches), (status = 422, body = super::error::ErrorEnvelope)))]
-pub async fn breaches(
+pub(crate) async fn breaches(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<BreachQuery>,

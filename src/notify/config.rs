@@ -89,7 +89,7 @@ pub struct SmtpConfig {
     pub tls: SmtpTls,
     /// The user to authenticate as; no authentication when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     /// The password, best given as the environment variable
     /// `OCSET__MAIL__SMTP__PASSWORD`. It serializes as `***`, so a printed
     /// configuration never shows it (and cannot be read back with it).
@@ -97,7 +97,7 @@ pub struct SmtpConfig {
         skip_serializing_if = "Option::is_none",
         serialize_with = "serialize_redacted"
     )]
-    pub password: Option<SecretString>,
+    pub(crate) password: Option<SecretString>,
     /// How long one SMTP command may take before the send fails (and is
     /// retried later).
     pub timeout_seconds: u64,
@@ -149,8 +149,8 @@ fn serialize_redacted<S: Serializer>(
 }
 
 impl MailConfig {
-    /// The sender as a mailbox.
-    pub fn from_mailbox(&self) -> Result<Mailbox, String> {
+    /// The sender (`[mail] from`) as a mailbox, or why it is not an address.
+    pub(crate) fn sender_mailbox(&self) -> Result<Mailbox, String> {
         self.from
             .parse()
             .map_err(|e| format!("{:?} is not an email address ({e})", self.from))
@@ -160,7 +160,7 @@ impl MailConfig {
     pub fn check(&self) -> Vec<Fault> {
         let mut faults = Vec::new();
         let mut fault = |key: &str, reason: String| faults.push((key.to_string(), reason));
-        if let Err(reason) = self.from_mailbox() {
+        if let Err(reason) = self.sender_mailbox() {
             fault("mail.from", reason);
         }
         if self.marking.trim().is_empty() {
@@ -257,7 +257,7 @@ impl LinksConfig {
     }
 
     /// The faults in `[links]`, keyed `links.…`.
-    pub fn check(&self) -> Vec<Fault> {
+    pub(crate) fn check(&self) -> Vec<Fault> {
         let Some(template) = &self.package_url else {
             return Vec::new();
         };
@@ -323,7 +323,7 @@ impl WebhookUrl {
     }
 
     /// The whole URL, to post to. Never log this.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
@@ -361,7 +361,7 @@ impl Serialize for WebhookUrl {
 impl WebhookConfig {
     /// The signing secret, read through `env` from `secret_env`; None when
     /// no variable is named or it is unset or empty.
-    pub fn secret(&self, env: &dyn Fn(&str) -> Option<String>) -> Option<SecretString> {
+    pub(crate) fn secret(&self, env: &dyn Fn(&str) -> Option<String>) -> Option<SecretString> {
         let name = self.secret_env.as_deref()?;
         env(name)
             .filter(|value| !value.is_empty())

@@ -39,7 +39,7 @@ fn defaults_write_files_and_pass_the_check() {
     assert_eq!(mail.smtp.tls, SmtpTls::StartTls);
     assert_eq!(mail.smtp.timeout_seconds, 30);
     assert_eq!(
-        mail.from_mailbox().unwrap().email.to_string(),
+        mail.sender_mailbox().unwrap().email.to_string(),
         "ocset-scheduler@localhost"
     );
     assert!(mail.check().is_empty(), "{:?}", mail.check());

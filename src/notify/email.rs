@@ -232,7 +232,7 @@ impl EmailSender {
     /// from `mail.smtp.password`). For the file transport it creates
     /// `file_dir`. Opens no SMTP connection until the first send.
     pub fn new(config: &MailConfig) -> anyhow::Result<Self> {
-        let from = config.from_mailbox().map_err(anyhow::Error::msg)?;
+        let from = config.sender_mailbox().map_err(anyhow::Error::msg)?;
         let transport = match config.transport {
             MailTransport::File => {
                 std::fs::create_dir_all(&config.file_dir).with_context(|| {

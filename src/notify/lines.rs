@@ -51,21 +51,21 @@ pub(crate) fn groups(items: &[NoticeItem]) -> Vec<(NoticeKind, String, &[NoticeI
 
 /// One package as a reader sees it: every value already in words.
 pub(crate) struct PackageLine {
-    pub reference: String,
-    pub grade: &'static str,
-    pub lpa: String,
-    pub stage: &'static str,
-    pub received: String,
-    pub deadline: String,
+    pub(crate) reference: String,
+    pub(crate) grade: &'static str,
+    pub(crate) lpa: String,
+    pub(crate) stage: &'static str,
+    pub(crate) received: String,
+    pub(crate) deadline: String,
     /// For safeguarding items: when the referral is or was due.
-    pub referral_due: Option<String>,
+    pub(crate) referral_due: Option<String>,
     /// Time left or overdue, measured to the instant the item is about
     /// (the referral for safeguarding items, else the deadline).
-    pub relative: String,
+    pub(crate) relative: String,
     /// True when that instant has passed.
-    pub overdue: bool,
-    pub officer: String,
-    pub link: Option<String>,
+    pub(crate) overdue: bool,
+    pub(crate) officer: String,
+    pub(crate) link: Option<String>,
 }
 
 impl PackageLine {

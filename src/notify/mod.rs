@@ -15,8 +15,8 @@
 pub mod config;
 pub mod email;
 mod lines;
-pub mod smtp;
-pub mod webhook;
+pub(crate) mod smtp;
+pub(crate) mod webhook;
 
 pub use email::EmailSender;
 pub use webhook::WebhookSender;

@@ -51,7 +51,7 @@ pub(crate) struct SmtpPool {
 
 impl SmtpPool {
     /// A pool for `[mail.smtp]`. Opens nothing until the first send.
-    pub fn new(config: &SmtpConfig) -> anyhow::Result<Self> {
+    pub(crate) fn new(config: &SmtpConfig) -> anyhow::Result<Self> {
         let tls_parameters = match config.tls {
             SmtpTls::None => None,
             SmtpTls::StartTls | SmtpTls::Implicit => Some(
@@ -80,7 +80,7 @@ impl SmtpPool {
 
     /// Sends `message` once over a pooled connection (or a new one). A
     /// connection that failed in any way is closed, never reused.
-    pub async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
+    pub(crate) async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         let mut connection = self.checkout().await?;
         let sent = tokio::time::timeout(
             self.timeout,

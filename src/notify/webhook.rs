@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The header carrying `sha256=<hex HMAC-SHA256 of the body>`.
-pub const SIGNATURE_HEADER: &str = "X-OCSET-Signature";
+pub(crate) const SIGNATURE_HEADER: &str = "X-OCSET-Signature";
 /// The header carrying the time of sending, in seconds since 1970 UTC. It
 /// is not signed; a receiver checking freshness should use the signed
 /// body's `as_of`.
@@ -34,9 +34,9 @@ const SLACK_SECTION_CHARS: usize = 3000;
 
 /// One configured webhook, ready to post to.
 #[derive(Debug, Clone)]
-pub struct Webhook {
+pub(crate) struct Webhook {
     /// Its unique name, as destinations name it.
-    pub name: String,
+    pub(crate) name: String,
     url: WebhookUrl,
     format: WebhookFormat,
     secret: Option<SecretString>,
@@ -45,7 +45,7 @@ pub struct Webhook {
 impl Webhook {
     /// The webhook of a `[[webhook]]` entry, with its signing secret read
     /// through `env`. Fails when a json webhook has no secret.
-    pub fn from_config(
+    pub(crate) fn from_config(
         config: &WebhookConfig,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, String> {
@@ -75,7 +75,7 @@ pub struct WebhookSender {
 
 impl WebhookSender {
     /// A sender for `hooks`, each post limited to `timeout`.
-    pub fn new(hooks: Vec<Webhook>, timeout: Duration) -> anyhow::Result<Self> {
+    pub(crate) fn new(hooks: Vec<Webhook>, timeout: Duration) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             // A redirect would carry the notice (and its signature) to an
@@ -161,7 +161,7 @@ impl WebhookSender {
 
 /// `sha256=<hex>`: the HMAC-SHA256 of `body` keyed with `secret`, as sent in
 /// [`SIGNATURE_HEADER`].
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
+pub(crate) fn signature(secret: &[u8], body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
     mac.update(body);
     format!("sha256={}", crate::text::hex(&mac.finalize().into_bytes()))

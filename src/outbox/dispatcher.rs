@@ -25,15 +25,15 @@ pub const CONCURRENT_SENDS: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RoundSummary {
     /// Messages claimed.
-    pub claimed: usize,
+    pub(crate) claimed: usize,
     /// Delivered.
     pub sent: usize,
     /// Failed and queued again.
-    pub retried: usize,
+    pub(crate) retried: usize,
     /// Given up.
-    pub dead: usize,
+    pub(crate) dead: usize,
     /// Put back untried (shutting down).
-    pub released: usize,
+    pub(crate) released: usize,
 }
 
 /// Delivers queued messages.
@@ -75,7 +75,7 @@ impl Dispatcher {
     /// Claims one batch and delivers it. The claim takes only the oldest
     /// queued message of each destination, so every destination's messages
     /// go out in order, one round after another.
-    pub async fn round(&self) -> Result<RoundSummary, QueueError> {
+    pub(crate) async fn round(&self) -> Result<RoundSummary, QueueError> {
         if self.stopping.load(Ordering::SeqCst) {
             return Ok(RoundSummary::default());
         }
@@ -197,7 +197,7 @@ impl Dispatcher {
     /// runs out. On shutdown
     /// it stops claiming, finishes the message in flight, puts the rest of
     /// its batch back, and returns.
-    pub async fn run(self, wake: Arc<Notify>, shutdown: impl Future<Output = ()>) {
+    pub(crate) async fn run(self, wake: Arc<Notify>, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             let work = self.drain();

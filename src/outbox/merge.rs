@@ -19,7 +19,7 @@ impl Notice {
     /// (a breach overtakes its warning; the latest figures win); `as_of`
     /// becomes the newer notice's. Notices that differ in marking, force or
     /// time zone are not mixed: the newer one is handed back.
-    pub fn absorb(&mut self, newer: Notice) -> Result<(), Notice> {
+    pub(crate) fn absorb(&mut self, newer: Notice) -> Result<(), Notice> {
         if (&self.marking, &self.force, &self.time_zone)
             != (&newer.marking, &newer.force, &newer.time_zone)
         {

@@ -38,13 +38,13 @@
 //!   `/api/v1/status`, never retried.
 
 mod delivery;
-pub mod digest_mail;
-pub mod dispatcher;
+pub(crate) mod digest_mail;
+pub(crate) mod dispatcher;
 mod merge;
 mod message;
-pub mod notice;
+pub(crate) mod notice;
 mod payload;
-pub mod policy;
+pub(crate) mod policy;
 mod queue;
 
 pub use delivery::{Deliver, DeliveryError};

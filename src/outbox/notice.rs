@@ -26,7 +26,7 @@ pub enum NoticeKind {
 
 impl NoticeKind {
     /// Which of the package's clocks the item is about.
-    pub fn clock(self) -> PackageClock {
+    pub(crate) fn clock(self) -> PackageClock {
         match self {
             NoticeKind::SafeguardingOverdue | NoticeKind::SafeguardingDueSoon => {
                 PackageClock::Safeguarding
@@ -98,7 +98,7 @@ pub struct NoticeItem {
 impl NoticeItem {
     /// The instant this item is measured against: the referral due time for
     /// safeguarding items, else the enforcement deadline.
-    pub fn due_at(&self) -> DateTime<Utc> {
+    pub(crate) fn due_at(&self) -> DateTime<Utc> {
         match self.kind {
             NoticeKind::SafeguardingOverdue | NoticeKind::SafeguardingDueSoon => {
                 self.referral_due_at.unwrap_or(self.deadline_at)

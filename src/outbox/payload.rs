@@ -20,7 +20,7 @@ pub enum Destination {
 
 impl Destination {
     /// The channel's name, as stored: `email`, `webhook`.
-    pub fn channel(&self) -> &'static str {
+    pub(crate) fn channel(&self) -> &'static str {
         match self {
             Destination::Email(_) => "email",
             Destination::Webhook(_) => "webhook",
@@ -28,7 +28,7 @@ impl Destination {
     }
 
     /// The address on that channel: an email address, a webhook's name.
-    pub fn to(&self) -> &str {
+    pub(crate) fn to(&self) -> &str {
         match self {
             Destination::Email(to) | Destination::Webhook(to) => to,
         }
@@ -73,7 +73,7 @@ impl Payload {
     }
 
     /// What it is, for logs: never a reference or an address.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Payload::Notice(notice) => format!("notice of {} package(s)", notice.items.len()),
             Payload::Digest(digest) => format!("digest {}", digest.digest),

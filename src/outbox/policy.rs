@@ -15,16 +15,16 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
     /// Attempts before a message is given up as dead.
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// The wait before the first retry; it doubles with each attempt.
-    pub retry_base_seconds: u32,
+    pub(crate) retry_base_seconds: u32,
     /// The longest wait between attempts.
-    pub retry_max_seconds: u32,
+    pub(crate) retry_max_seconds: u32,
     /// How long a dispatcher may hold a message before another may take it
     /// (it is presumed dead). Longer than the slowest send.
-    pub lease_seconds: u32,
+    pub(crate) lease_seconds: u32,
     /// Messages claimed at a time.
-    pub batch: u32,
+    pub(crate) batch: u32,
 }
 
 impl Default for DeliveryConfig {
@@ -49,23 +49,23 @@ pub struct Lease {
 
 impl Lease {
     /// The lease `[delivery]` configures (`lease_seconds`).
-    pub fn from_config(config: &DeliveryConfig) -> Self {
+    pub(crate) fn from_config(config: &DeliveryConfig) -> Self {
         Self::new(Duration::seconds(i64::from(config.lease_seconds)))
     }
 
     /// A lease of `length`.
-    pub fn new(length: Duration) -> Self {
+    pub(crate) fn new(length: Duration) -> Self {
         Self { length }
     }
 
     /// How long it lasts.
-    pub fn length(&self) -> Duration {
+    pub(crate) fn length(&self) -> Duration {
         self.length
     }
 
     /// When a claim made at `claimed_at` runs out: from that instant on,
     /// another dispatcher's claim takes the message over.
-    pub fn expires_at(&self, claimed_at: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn expires_at(&self, claimed_at: DateTime<Utc>) -> DateTime<Utc> {
         claimed_at + self.length
     }
 }
@@ -74,16 +74,16 @@ impl Lease {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts before a message is dead.
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// The wait before the first retry.
-    pub base: Duration,
+    pub(crate) base: Duration,
     /// The longest wait.
-    pub max: Duration,
+    pub(crate) max: Duration,
 }
 
 impl RetryPolicy {
     /// The policy `[delivery]` configures.
-    pub fn from_config(config: &DeliveryConfig) -> Self {
+    pub(crate) fn from_config(config: &DeliveryConfig) -> Self {
         Self {
             max_attempts: config.max_attempts,
             base: Duration::seconds(i64::from(config.retry_base_seconds)),
@@ -93,14 +93,14 @@ impl RetryPolicy {
 
     /// The wait after attempt number `attempts` (1 for the first) failed:
     /// base, 2 × base, 4 × base... at most `max`.
-    pub fn backoff(&self, attempts: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempts: u32) -> Duration {
         let doublings = attempts.saturating_sub(1).min(30);
         let wait = self.base.num_seconds().saturating_mul(1_i64 << doublings);
         Duration::seconds(wait.min(self.max.num_seconds()))
     }
 
     /// What to record after attempt `attempts` failed with `error`.
-    pub fn after_failure(
+    pub(crate) fn after_failure(
         &self,
         attempts: u32,
         error: &DeliveryError,

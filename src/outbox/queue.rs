@@ -18,7 +18,7 @@ pub struct QueueError(Box<dyn std::error::Error + Send + Sync>);
 
 impl QueueError {
     /// Wraps the failure of the storage behind the queue.
-    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub(crate) fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self(source.into())
     }
 }

@@ -20,22 +20,22 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// How far ahead the list looks, in elapsed hours.
-pub const DUE_WITHIN_HOURS: i64 = 48;
+pub(crate) const DUE_WITHIN_HOURS: i64 = 48;
 
 /// The daily list for one recipient (or for everyone).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DailyReport {
     /// The protective marking.
-    pub marking: String,
+    pub(crate) marking: String,
     /// The instant the list is as of.
-    pub as_of: DateTime<Utc>,
+    pub(crate) as_of: DateTime<Utc>,
     /// The force time zone, for showing times.
     /// Serialized as its IANA name (`Europe/London`).
     pub time_zone: Tz,
     /// The look-ahead, in hours: packages due in (as_of, as_of + this].
-    pub due_within_hours: i64,
+    pub(crate) due_within_hours: i64,
     /// The LPAs this list covers.
-    pub coverage: LpaCoverage,
+    pub(crate) coverage: LpaCoverage,
     /// Breached packages, in all the LPAs covered.
     pub total_breached: u64,
     /// Packages due within the look-ahead, in all the LPAs covered.
@@ -64,16 +64,16 @@ pub struct DailyLine {
     /// The grade.
     pub grade: RiskGrade,
     /// The LPA.
-    pub lpa: String,
+    pub(crate) lpa: String,
     /// The queue it is in.
     pub stage: Stage,
     /// The enforcement deadline.
     pub deadline_at: DateTime<Utc>,
     /// Breached: whole hours past the deadline (0 in the first hour).
-    pub hours_overdue: Option<i64>,
+    pub(crate) hours_overdue: Option<i64>,
     /// Due soon: whole hours left, rounded down so the list never shows
     /// more time than there is.
-    pub hours_left: Option<i64>,
+    pub(crate) hours_left: Option<i64>,
     /// The assigned officer's work address.
     pub officer: Option<String>,
     /// A supervisor's acknowledgement note on the breach of this deadline.
@@ -99,7 +99,7 @@ pub fn build(
 
 /// As [`build`], for the coverage `config::lpas_of` works out for
 /// one address (which can be "every LPA but these").
-pub fn build_for(
+pub(crate) fn build_for(
     now: DateTime<Utc>,
     events: &[LedgerEvent],
     params: &ReportParams,
@@ -173,7 +173,8 @@ fn empty(lpa: &str) -> DailyLpa {
 
 impl DailyReport {
     /// True when nothing is breached or due in the LPAs covered.
-    pub fn is_clear(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_clear(&self) -> bool {
         self.total_breached == 0 && self.total_due == 0
     }
 }

@@ -10,14 +10,16 @@ use crate::text::esc;
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 
-/// The report as pretty JSON.
-pub fn daily_json(report: &DailyReport) -> String {
+/// The report as pretty JSON (the tests read it; the API and digests serve
+/// the weekly report's JSON only).
+#[cfg(test)]
+pub(crate) fn daily_json(report: &DailyReport) -> String {
     serde_json::to_string_pretty(report).expect("the report serialises")
 }
 
 /// The subject line:
 /// `[OFFICIAL-SENSITIVE] OCSET daily: 3 breached, 5 due in 48 hours — Thu 26 Nov 2026`.
-pub fn daily_subject(report: &DailyReport) -> String {
+pub(crate) fn daily_subject(report: &DailyReport) -> String {
     format!(
         "[{}] OCSET daily: {} breached, {} due in {} hours — {}",
         report.marking,
@@ -31,7 +33,7 @@ pub fn daily_subject(report: &DailyReport) -> String {
 /// One CSV row per package, breaches first in each LPA. Every row carries
 /// the marking in its first column, so a copied-out row still says what
 /// it is.
-pub fn daily_csv(report: &DailyReport) -> String {
+pub(crate) fn daily_csv(report: &DailyReport) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
         .write_record([
@@ -73,7 +75,7 @@ pub fn daily_csv(report: &DailyReport) -> String {
 }
 
 /// The plain-text report: stands on its own, for the email's text part.
-pub fn daily_text(report: &DailyReport) -> String {
+pub(crate) fn daily_text(report: &DailyReport) -> String {
     let mut t = String::new();
     let m = &report.marking;
     let _ = writeln!(t, "{m}\n");

@@ -11,7 +11,7 @@
 pub mod daily;
 pub mod daily_render;
 mod fold;
-pub(crate) mod html;
+pub mod html;
 pub mod render;
 
 /// The ISO week is calendar arithmetic and lives in the domain (digest
@@ -23,7 +23,7 @@ pub use crate::domain::week::{BadWeek, IsoWeek};
 /// `'`, so Excel shows the text instead of running it. The CSV files are
 /// opened by leaders in Excel, and some cells (acknowledgement notes,
 /// references) are typed by people.
-pub fn spreadsheet_safe(text: &str) -> String {
+pub(crate) fn spreadsheet_safe(text: &str) -> String {
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
         _ => text.to_string(),
@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 
 /// How many weeks the trend and the longer figures cover, the report's week
 /// included.
-pub const TREND_WEEKS: i64 = 12;
+pub(crate) const TREND_WEEKS: i64 = 12;
 
 /// What a report needs besides the ledger.
 #[derive(Debug, Clone)]
@@ -48,9 +48,9 @@ pub struct ReportParams {
     /// The force time zone: weeks run Monday 00:00 to Monday 00:00 in it.
     pub time_zone: Tz,
     /// The protective marking every rendering carries.
-    pub marking: String,
+    pub(crate) marking: String,
     /// How soon after child access is identified the referral is due.
-    pub referral_within: Duration,
+    pub(crate) referral_within: Duration,
 }
 
 impl ReportParams {
@@ -70,18 +70,18 @@ impl ReportParams {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeeklyReport {
     /// The protective marking.
-    pub marking: String,
+    pub(crate) marking: String,
     /// The week, `2024-W05`.
-    pub week: IsoWeek,
+    pub(crate) week: IsoWeek,
     /// Monday 00:00 local, as an instant.
-    pub starts_at: DateTime<Utc>,
+    pub(crate) starts_at: DateTime<Utc>,
     /// The next Monday 00:00 local (exclusive): the figures' "now".
-    pub ends_at: DateTime<Utc>,
+    pub(crate) ends_at: DateTime<Utc>,
     /// The force time zone.
     /// Serialized as its IANA name (`Europe/London`).
-    pub time_zone: Tz,
+    pub(crate) time_zone: Tz,
     /// Open packages at the week's end, per queue and grade.
-    pub position: Vec<PositionLine>,
+    pub(crate) position: Vec<PositionLine>,
     /// Received, enforced and closed in the week and over 12 weeks.
     pub flow: Flow,
     /// Open packages past their deadline at the week's end, most overdue first.
@@ -96,16 +96,16 @@ pub struct WeeklyReport {
     /// oldest first, ending with this week.
     pub trend: Vec<TrendPoint>,
     /// Every open package at the week's end (for the CSV), by deadline.
-    pub open_packages: Vec<OpenPackageLine>,
+    pub(crate) open_packages: Vec<OpenPackageLine>,
 }
 
 /// One queue and grade of the position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PositionLine {
     /// The queue.
-    pub stage: Stage,
+    pub(crate) stage: Stage,
     /// The grade.
-    pub grade: RiskGrade,
+    pub(crate) grade: RiskGrade,
     /// Open packages at the week's end.
     pub open: u64,
     /// Age in whole days of the oldest (from receipt).
@@ -162,7 +162,7 @@ pub struct Timeliness {
     /// Per queue: packages that left it in the 12 weeks.
     pub twelve_weeks: Vec<StageTime>,
     /// Outcomes of clocks stopped in the week.
-    pub outcomes_week: BTreeMap<Outcome, u64>,
+    pub(crate) outcomes_week: BTreeMap<Outcome, u64>,
     /// Outcomes of clocks stopped in the 12 weeks.
     pub outcomes_twelve_weeks: BTreeMap<Outcome, u64>,
 }
@@ -185,7 +185,7 @@ pub struct StageTime {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SafeguardingFigures {
     /// The referral target, in hours.
-    pub target_hours: i64,
+    pub(crate) target_hours: i64,
     /// Child access identified in the week.
     pub identified: u64,
     /// Referrals made in the week within the target.
@@ -234,17 +234,17 @@ pub struct OpenPackageLine {
     /// The LPA.
     pub lpa: String,
     /// When received.
-    pub received_at: DateTime<Utc>,
+    pub(crate) received_at: DateTime<Utc>,
     /// The deadline.
-    pub deadline_at: DateTime<Utc>,
+    pub(crate) deadline_at: DateTime<Utc>,
     /// Whole days since receipt.
-    pub age_days: i64,
+    pub(crate) age_days: i64,
     /// Whole days past the deadline; `None` when not breached.
     pub days_overdue: Option<i64>,
     /// The assigned officer's work address.
-    pub officer: Option<String>,
+    pub(crate) officer: Option<String>,
     /// A supervisor's acknowledgement note on the breach of this deadline.
-    pub acknowledgement: Option<String>,
+    pub(crate) acknowledgement: Option<String>,
 }
 
 fn within(at: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
@@ -256,7 +256,7 @@ fn one_decimal(value: f64) -> f64 {
 }
 
 /// Median (mean of the middle two for an even count) of sorted values.
-pub fn median(sorted: &[f64]) -> Option<f64> {
+pub(crate) fn median(sorted: &[f64]) -> Option<f64> {
     let n = sorted.len();
     match n {
         0 => None,
@@ -267,7 +267,7 @@ pub fn median(sorted: &[f64]) -> Option<f64> {
 
 /// The nearest-rank percentile `p` (0 < p <= 100) of sorted values: the
 /// smallest value with at least p% of the values at or below it.
-pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }

@@ -110,7 +110,11 @@ pub(crate) struct EscalationValues<'a> {
 
 impl<'a> EscalationValues<'a> {
     /// The row that records `draft` for package row `package_id`.
-    pub fn new(package_id: i64, draft: &'a EscalationDraft, recorded_at: DateTime<Utc>) -> Self {
+    pub(crate) fn new(
+        package_id: i64,
+        draft: &'a EscalationDraft,
+        recorded_at: DateTime<Utc>,
+    ) -> Self {
         let due = &draft.due;
         Self {
             package_id,
@@ -131,7 +135,7 @@ impl<'a> EscalationValues<'a> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct EscalationRow {
     /// The row's key, which deliveries refer to.
-    pub id: i64,
+    pub(crate) id: i64,
     level: String,
     clock: String,
     occurrence: i64,
@@ -167,7 +171,7 @@ impl EscalationRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct DeliveryRow {
     /// The escalation it carries.
-    pub escalation_id: i64,
+    pub(crate) escalation_id: i64,
     message_id: i64,
     destination: String,
     status: String,

@@ -85,7 +85,10 @@ fn status_condition<'a>(
 /// [`Dialect::PACKAGE_LIST_SOURCE`]), by deadline then reference, with the
 /// values to bind in order. Only the filter's values are bound; the open
 /// stages are written in from [`Stage::OPEN`].
-pub fn list_packages<'f>(filter: &'f PackageFilter, source: &str) -> (String, Vec<BindValue<'f>>) {
+pub(crate) fn list_packages<'f>(
+    filter: &'f PackageFilter,
+    source: &str,
+) -> (String, Vec<BindValue<'f>>) {
     let mut conditions = Conditions::default();
     if filter.open_only {
         conditions.push(open_stages_condition());
@@ -133,7 +136,7 @@ pub fn list_packages<'f>(filter: &'f PackageFilter, source: &str) -> (String, Ve
 /// in `packages_position` (stage, risk_grade, lpa, deadline_at,
 /// received_at), so both backends answer it from that index alone, reading
 /// only the open stages' part of it.
-pub fn position(for_one_lpa: bool) -> String {
+pub(crate) fn position(for_one_lpa: bool) -> String {
     let lpa = if for_one_lpa {
         // Naming every grade (the column's CHECK allows no other) lets the
         // index be searched on stage, grade and LPA together, rather than

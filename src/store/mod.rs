@@ -263,7 +263,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps a driver error with what was being done.
-    pub fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError::Database { context, source }
     }
 }
@@ -318,11 +318,11 @@ pub struct RecordedEscalation {
 }
 
 /// Plans one due package (called inside the pass's transaction).
-pub type DecideFn = dyn Fn(&Package) -> DueDecision + Send + Sync;
+pub(crate) type DecideFn = dyn Fn(&Package) -> DueDecision + Send + Sync;
 
 /// Groups the escalations newly recorded in a pass into one message per
 /// destination (called inside the pass's transaction).
-pub type ComposeFn = dyn Fn(Vec<RecordedEscalation>) -> Vec<OutboxDraft> + Send + Sync;
+pub(crate) type ComposeFn = dyn Fn(Vec<RecordedEscalation>) -> Vec<OutboxDraft> + Send + Sync;
 
 /// What one scheduler pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -377,16 +377,16 @@ pub struct EscalationRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestDraft {
     /// The schedule's name, or `on-demand`.
-    pub schedule: String,
+    pub(crate) schedule: String,
     /// What it reports: `2024-W05` or `2024-02-03`.
-    pub period: String,
+    pub(crate) period: String,
     /// The run's occurrence key when scheduled (at most one per recipient);
     /// `None` on demand.
-    pub occurrence: Option<String>,
+    pub(crate) occurrence: Option<String>,
     /// The email address it goes to.
-    pub recipient: String,
+    pub(crate) recipient: String,
     /// The rendered message.
-    pub mail: DigestMail,
+    pub(crate) mail: DigestMail,
 }
 
 /// Opens the store `url` names: `sqlite:` (a file, created if missing, with

@@ -17,7 +17,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 /// or being sent: it is at the head of its destination's queue. States
 /// `outbox_queue`'s condition word for word, so both backends search that
 /// partial index and never read a sent or dead row.
-pub const HEAD_OF_ITS_QUEUE: &str = "NOT EXISTS (SELECT 1 FROM outbox older \
+pub(crate) const HEAD_OF_ITS_QUEUE: &str = "NOT EXISTS (SELECT 1 FROM outbox older \
      WHERE older.destination = o.destination AND older.id < o.id \
        AND older.status IN ('pending', 'sending'))";
 
@@ -33,7 +33,7 @@ pub const HEAD_OF_ITS_QUEUE: &str = "NOT EXISTS (SELECT 1 FROM outbox older \
 /// (`outbox_pending_run_at`, `outbox_sending_locked_at`; SQLite uses a
 /// partial index only when the query states its condition), and the queue
 /// check is [`HEAD_OF_ITS_QUEUE`]: no sent or dead row is read.
-pub const SELECT_CLAIMABLE_OUTBOX: &str = {
+pub(crate) const SELECT_CLAIMABLE_OUTBOX: &str = {
     const PARTS: &[&str] = &[
         "SELECT o.id FROM outbox o \
          WHERE ((o.status = 'pending' AND o.run_at <= $1) \
@@ -46,17 +46,17 @@ pub const SELECT_CLAIMABLE_OUTBOX: &str = {
 
 /// What a claim sets (`$1` now, `$3` the worker); the backends'
 /// [`Dialect::CLAIM_OUTBOX`] wraps it round [`SELECT_CLAIMABLE_OUTBOX`].
-pub const CLAIM_OUTBOX_SET: &str =
+pub(crate) const CLAIM_OUTBOX_SET: &str =
     "status = 'sending', locked_by = $3, locked_at = $1, attempts = outbox.attempts + 1";
 
 /// What a claim returns: an [`OutboxRow`]. Qualified, since on PostgreSQL
 /// the claimed ids' CTE has an `id` too.
-pub const CLAIM_OUTBOX_RETURNING: &str =
+pub(crate) const CLAIM_OUTBOX_RETURNING: &str =
     "outbox.id, outbox.destination, outbox.notice, outbox.attempts, outbox.created_at";
 
 /// Queues a message (`$1` destination, `$2` notice, both JSON) at `$3`,
 /// due at once; returns its id.
-pub const INSERT_OUTBOX: &str = "INSERT INTO outbox \
+pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox \
      (destination, notice, status, attempts, run_at, created_at) \
      VALUES ($1, $2, 'pending', 0, $3, $3) RETURNING id";
 
@@ -64,15 +64,15 @@ pub const INSERT_OUTBOX: &str = "INSERT INTO outbox \
 /// the tail of its queue, which a pass's message to the same destination
 /// may join ([`QueueTailRow`]). Reads one entry of `outbox_queue`, whose
 /// condition it states. A backend's [`Dialect::QUEUE_TAIL`] may add a lock.
-pub const SELECT_QUEUE_TAIL: &str = "SELECT id, status, attempts, notice FROM outbox \
+pub(crate) const SELECT_QUEUE_TAIL: &str = "SELECT id, status, attempts, notice FROM outbox \
      WHERE destination = $1 AND status IN ('pending', 'sending') \
      ORDER BY id DESC LIMIT 1";
 
 /// Replaces the notice of message `$1` with `$2` (JSON).
-pub const UPDATE_OUTBOX_NOTICE: &str = "UPDATE outbox SET notice = $2 WHERE id = $1";
+pub(crate) const UPDATE_OUTBOX_NOTICE: &str = "UPDATE outbox SET notice = $2 WHERE id = $1";
 
 /// Links message `$1` to `rows` escalations (`$2`, `$3`, ...).
-pub fn insert_outbox_links(rows: usize) -> String {
+pub(crate) fn insert_outbox_links(rows: usize) -> String {
     format!(
         "INSERT INTO outbox_escalations (escalation_id, outbox_id) VALUES {}",
         values_groups(rows, 1, &[1])
@@ -81,7 +81,7 @@ pub fn insert_outbox_links(rows: usize) -> String {
 
 /// The earliest claim on a message still being sent (through the partial
 /// `outbox_sending_locked_at` index).
-pub const OLDEST_CLAIM: &str = "SELECT MIN(locked_at) FROM outbox WHERE status = 'sending'";
+pub(crate) const OLDEST_CLAIM: &str = "SELECT MIN(locked_at) FROM outbox WHERE status = 'sending'";
 
 /// The earliest `next_due_at`, and the earliest attempt of a queued message
 /// at the head of its destination's queue. A message behind an older one
@@ -89,7 +89,7 @@ pub const OLDEST_CLAIM: &str = "SELECT MIN(locked_at) FROM outbox WHERE status =
 /// `run_at`; counting it would wake the dispatcher over and over for
 /// nothing. Reads only due packages' index entries and pending messages
 /// (through `outbox_pending_run_at`, or the status index), never a sent one.
-pub const NEXT_WAKE: &str = {
+pub(crate) const NEXT_WAKE: &str = {
     const PARTS: &[&str] = &[
         "SELECT (SELECT MIN(next_due_at) FROM packages WHERE next_due_at IS NOT NULL), \
          (SELECT o.run_at FROM outbox o WHERE o.status = 'pending' AND ",
@@ -103,22 +103,22 @@ pub const NEXT_WAKE: &str = {
 /// no row unless the message is still being sent by that worker (its lease
 /// may have run out and another taken it). Every outcome lets go of the
 /// message.
-pub const FINISH_SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $3, \
+pub(crate) const FINISH_SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $3, \
      locked_by = NULL, locked_at = NULL \
      WHERE id = $1 AND status = 'sending' AND locked_by = $2";
 
 /// Back to the queue, to be tried at `$3`; `$4` says why it failed.
-pub const FINISH_RETRY: &str = "UPDATE outbox SET status = 'pending', run_at = $3, \
+pub(crate) const FINISH_RETRY: &str = "UPDATE outbox SET status = 'pending', run_at = $3, \
      last_error = $4, locked_by = NULL, locked_at = NULL \
      WHERE id = $1 AND status = 'sending' AND locked_by = $2";
 
 /// Given up; `$3` says why.
-pub const FINISH_DEAD: &str = "UPDATE outbox SET status = 'dead', last_error = $3, \
+pub(crate) const FINISH_DEAD: &str = "UPDATE outbox SET status = 'dead', last_error = $3, \
      locked_by = NULL, locked_at = NULL \
      WHERE id = $1 AND status = 'sending' AND locked_by = $2";
 
 /// Not attempted: back to the queue as it was, the attempt uncounted.
-pub const FINISH_RELEASE: &str = "UPDATE outbox SET status = 'pending', \
+pub(crate) const FINISH_RELEASE: &str = "UPDATE outbox SET status = 'pending', \
      attempts = attempts - 1, locked_by = NULL, locked_at = NULL \
      WHERE id = $1 AND status = 'sending' AND locked_by = $2";
 
@@ -127,19 +127,19 @@ pub const FINISH_RELEASE: &str = "UPDATE outbox SET status = 'pending', \
 /// for every message ever queued, from the narrow `outbox_status_attempts`
 /// where the planner takes it, not the wide rows: the figures cost grows
 /// with the history. The CAST because PostgreSQL sums BIGINTs as NUMERIC.
-pub const DELIVERY_COUNTS: &str = "SELECT status, COUNT(*) AS messages, \
+pub(crate) const DELIVERY_COUNTS: &str = "SELECT status, COUNT(*) AS messages, \
      CAST(COALESCE(SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS BIGINT) \
      AS retries FROM outbox GROUP BY status";
 
 /// When the oldest message not delivered and not dead was queued: reads
 /// only those (through `outbox_queue`, whose condition it states, or the
 /// status index).
-pub const OLDEST_UNDELIVERED: &str =
+pub(crate) const OLDEST_UNDELIVERED: &str =
     "SELECT MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending')";
 
 /// The tail of a destination's queue ([`SELECT_QUEUE_TAIL`]).
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct QueueTailRow {
+pub(crate) struct QueueTailRow {
     id: i64,
     status: String,
     attempts: i64,
@@ -150,7 +150,7 @@ impl QueueTailRow {
     /// The message's id and its notice, when a newer notice may join it:
     /// it waits untried (a message being sent, or waiting to be tried
     /// again, is left as it is) and carries a notice, not a digest.
-    pub fn joinable(self) -> Result<Option<(i64, Notice)>, StoreError> {
+    pub(crate) fn joinable(self) -> Result<Option<(i64, Notice)>, StoreError> {
         if self.status != "pending" || self.attempts != 0 {
             return Ok(None);
         }
@@ -164,9 +164,9 @@ impl QueueTailRow {
 
 /// A claimed message, as the claim returns it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OutboxRow {
+pub(crate) struct OutboxRow {
     /// Its id: claims are returned in this order.
-    pub id: i64,
+    pub(crate) id: i64,
     destination: String,
     notice: String,
     attempts: i64,
@@ -191,7 +191,7 @@ impl TryFrom<OutboxRow> for OutboxMessage {
 /// One group of [`DELIVERY_COUNTS`]: a status, its messages,
 /// and their attempts beyond the first.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DeliveryCountRow {
+pub(crate) struct DeliveryCountRow {
     status: String,
     messages: i64,
     retries: i64,
@@ -199,7 +199,7 @@ pub struct DeliveryCountRow {
 
 impl DeliveryCountRow {
     /// Adds this group to `stats`.
-    pub fn add_to(&self, stats: &mut DeliveryStats) -> Result<(), StoreError> {
+    pub(crate) fn add_to(&self, stats: &mut DeliveryStats) -> Result<(), StoreError> {
         // COUNT and a sum of positive terms are never negative.
         let messages = self.messages.unsigned_abs();
         match self.status.as_str() {

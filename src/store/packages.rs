@@ -60,7 +60,7 @@ pub(crate) const UPDATE_PACKAGE: &str = {
 /// [`SqlStore::bind_package_values`]. A reference already stored is skipped,
 /// not an error, and the `RETURNING` list shows which rows went in: that
 /// names the duplicate even when another writer stored it a moment ago.
-pub fn insert_packages(rows: usize) -> String {
+pub(crate) fn insert_packages(rows: usize) -> String {
     format!(
         "INSERT INTO packages ({PACKAGE_WRITE_COLUMNS}, created_at, updated_at) VALUES {} \
          ON CONFLICT (reference) DO NOTHING RETURNING id, reference",
@@ -69,7 +69,7 @@ pub fn insert_packages(rows: usize) -> String {
 }
 
 /// Which of `count` references (`$1` ...) are stored.
-pub fn existing_references(count: usize) -> String {
+pub(crate) fn existing_references(count: usize) -> String {
     let placeholders: Vec<String> = (1..=count).map(|n| format!("${n}")).collect();
     format!(
         "SELECT reference FROM packages WHERE reference IN ({})",

@@ -23,7 +23,7 @@ pub(crate) fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct PackageRow {
     /// The row's key, which events refer to.
-    pub id: i64,
+    pub(crate) id: i64,
     pub(super) reference: String,
     pub(super) risk_grade: String,
     pub(super) stage: String,
@@ -239,7 +239,7 @@ pub(crate) struct PackageValues<'a> {
 
 impl<'a> PackageValues<'a> {
     /// The columns of the package an entry writes.
-    pub fn new(entry: &'a LedgerEntry) -> Self {
+    pub(crate) fn new(entry: &'a LedgerEntry) -> Self {
         let parts = entry.package.parts();
         let stop = parts.state.stop();
         // As it is, even when a regrade has since moved the deadline past
@@ -291,7 +291,7 @@ pub(crate) struct EventValues<'a> {
 impl<'a> EventValues<'a> {
     /// The event an entry appends to package row `package_id`, with the
     /// package's state after it.
-    pub fn new(
+    pub(crate) fn new(
         package_id: i64,
         entry: &LedgerEntry,
         actor: &'a str,
@@ -327,7 +327,7 @@ pub(crate) struct AuditValues<'a> {
 
 impl<'a> AuditValues<'a> {
     /// Lines by `actor` (its name and request id) doing `action` at `at`.
-    pub fn new(
+    pub(crate) fn new(
         actor: &'a super::Actor,
         action: &'a str,
         detail: Option<&'a str>,

@@ -34,7 +34,7 @@ pub(crate) const fn joined_len(parts: &[&str]) -> usize {
 /// from shared pieces is still one named `const` (`concat!` takes only
 /// literals). Used as
 /// `{ const PARTS: &[&str] = &[...]; as_str(&join::<{ joined_len(PARTS) }>(PARTS)) }`.
-pub const fn join<const N: usize>(parts: &[&str]) -> [u8; N] {
+pub(crate) const fn join<const N: usize>(parts: &[&str]) -> [u8; N] {
     let mut joined = [0; N];
     let mut at = 0;
     let mut i = 0;
@@ -53,7 +53,7 @@ pub const fn join<const N: usize>(parts: &[&str]) -> [u8; N] {
 }
 
 /// The text [`join`] made (always UTF-8: it joins `str`s whole).
-pub const fn as_str(joined: &'static [u8]) -> &'static str {
+pub(crate) const fn as_str(joined: &'static [u8]) -> &'static str {
     match std::str::from_utf8(joined) {
         Ok(text) => text,
         Err(_) => panic!("joined str parts are UTF-8"),

@@ -199,7 +199,8 @@ where
 }
 
 /// Every migration sqlx recorded as applied.
-pub const APPLIED_MIGRATIONS: &str = "SELECT version, success, checksum FROM _sqlx_migrations";
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    "SELECT version, success, checksum FROM _sqlx_migrations";
 
 #[async_trait]
 impl<DB> Store for SqlStore<DB>

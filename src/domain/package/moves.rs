@@ -16,9 +16,9 @@ pub struct MoveRefused {
     /// The field the caller can correct.
     pub field: &'static str,
     /// Why, in words a sergeant can act on.
-    pub reason: String,
+    pub(crate) reason: String,
     /// A bad value, or a move the package's state forbids.
-    pub kind: Refusal,
+    pub(crate) kind: Refusal,
 }
 
 /// Why a move was refused: the API answers `Invalid` with 422 and
@@ -34,7 +34,7 @@ pub enum Refusal {
 
 impl MoveRefused {
     /// A bad value in `field`.
-    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self {
             field,
             reason: reason.into(),
@@ -43,7 +43,7 @@ impl MoveRefused {
     }
 
     /// A move the package's state forbids.
-    pub fn conflict(field: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn conflict(field: &'static str, reason: impl Into<String>) -> Self {
         Self {
             field,
             reason: reason.into(),

@@ -15,7 +15,7 @@ mod text_page;
 
 pub use csv_file::csv;
 pub use html_page::{html, TREND_BAR_MAX_PX};
-pub use text_page::text;
+pub(crate) use text_page::text;
 
 use super::{IsoWeek, WeeklyReport};
 use crate::domain::Outcome;
@@ -27,7 +27,7 @@ pub fn json(report: &WeeklyReport) -> String {
 }
 
 /// The subject line of the digest email.
-pub fn subject(report: &WeeklyReport) -> String {
+pub(crate) fn subject(report: &WeeklyReport) -> String {
     format!(
         "[{}] OCSET weekly performance, week {} {}",
         report.marking,

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 /// The plain-text report: stands on its own, for the email's text part and
 /// the terminal.
-pub fn text(report: &WeeklyReport) -> String {
+pub(crate) fn text(report: &WeeklyReport) -> String {
     let mut t = String::new();
     let m = &report.marking;
     let _ = writeln!(t, "{m}\n");
