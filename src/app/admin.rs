@@ -64,6 +64,12 @@ impl App {
         Ok(token)
     }
 
+    /// The active token `token` is, found by its hash (the store never sees
+    /// the token itself); `None` when it is unknown or revoked.
+    pub(crate) async fn token_for(&self, token: &str) -> Result<Option<ApiToken>, StoreError> {
+        self.store.token_by_hash(&crate::tokens::hash(token)).await
+    }
+
     /// Every token, revoked ones included (never the tokens themselves).
     pub(crate) async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
         self.store.tokens().await

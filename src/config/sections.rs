@@ -44,7 +44,7 @@ pub struct Config {
     /// lists some (the shipped default.toml lists a weekly and a daily
     /// one): the built-in default has no recipient groups to send them to.
     pub(crate) digest: Vec<DigestConfig>,
-    /// Logging.
+    /// `[log]`: the log level filter and the format (text or JSON).
     pub(crate) log: LogConfig,
 }
 

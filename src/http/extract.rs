@@ -172,12 +172,10 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be: Bearer <token>")
             })?;
-        let found = state
-            .app
-            .store()
-            .token_by_hash(&crate::tokens::hash(token))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the token is not valid (unknown or revoked)"))?;
+        let found =
+            state.app.token_for(token).await?.ok_or_else(|| {
+                ApiError::unauthorized("the token is not valid (unknown or revoked)")
+            })?;
         let request_id = parts
             .headers
             .get(super::REQUEST_ID_HEADER)

@@ -26,7 +26,7 @@ pub const CONCURRENT_SENDS: usize = 8;
 pub struct RoundSummary {
     /// Messages claimed.
     pub(crate) claimed: usize,
-    /// Delivered.
+    /// Accepted by the receiving server in this round.
     pub sent: usize,
     /// Failed and queued again.
     pub(crate) retried: usize,

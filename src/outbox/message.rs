@@ -63,7 +63,7 @@ pub struct DeliveryStats {
     pub pending: u64,
     /// Claimed by a dispatcher now.
     pub sending: u64,
-    /// Delivered.
+    /// Accepted by the receiving server (SMTP or webhook); never sent again.
     pub sent: u64,
     /// Given up.
     pub dead: u64,

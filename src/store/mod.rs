@@ -100,7 +100,8 @@ pub struct LedgerEntry {
 /// line, `demo` or `scheduler` for the service itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// Who.
+    /// Who, as recorded: `token:<name>`, `cli:<user>`, `demo` or
+    /// `scheduler`.
     pub name: String,
     /// The HTTP request's id, when the action came through the API.
     pub request_id: Option<String>,
@@ -207,7 +208,7 @@ pub struct ApiToken {
 pub struct AuditRecord {
     /// Order of appending.
     pub sequence: i64,
-    /// When.
+    /// When it was written (UTC; the service's clock).
     pub at: DateTime<Utc>,
     /// Who (see [`Actor`]).
     pub actor: String,
