@@ -3,6 +3,11 @@
 //!
 //! The library holds everything; `main.rs` only parses the command line and
 //! calls [`cli::run`].
+//!
+//! The documentation is for the service's developers: build it with
+//! `cargo doc --document-private-items`. Its links to crate-private items
+//! are meant (a module's overview names the private parts it is made of).
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod app;
 pub mod cli;

@@ -48,7 +48,7 @@ pub struct Config {
     pub(crate) log: LogConfig,
 }
 
-/// A `[[digest]]` table as written; checked into a [`DigestSchedule`].
+/// A `[[digest]]` table as written; checked into a [`DigestSchedule`](crate::domain::DigestSchedule).
 /// The kind, day and time stay text here so that every fault in them is
 /// reported at once, with the key, rather than the first one serde meets.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
