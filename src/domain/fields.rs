@@ -12,15 +12,48 @@ use std::fmt;
 #[error("{0}")]
 pub struct Invalid(pub String);
 
+/// The bidirectional formatting characters: each can make text display in
+/// an order other than the one it is stored and compared in (U+202E turns
+/// `EX-01` round on screen), so no free text may hold one.
+const BIDI_FORMATTING: [char; 12] = [
+    '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
+    '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+];
+
+/// The first character free text may not hold, if any: a control
+/// character (a line break only where `multi_line`), or a bidirectional
+/// formatting character. The one rule for every typed text: references,
+/// LPAs, officers, reasons and notes.
+pub(crate) fn forbidden_char(text: &str, multi_line: bool) -> Option<char> {
+    text.chars()
+        .find(|&c| (c.is_control() && !(multi_line && c == '\n')) || BIDI_FORMATTING.contains(&c))
+}
+
+/// Why `c` (found by [`forbidden_char`]) is refused, in a sergeant's words.
+pub(crate) fn why_forbidden(c: char) -> String {
+    if BIDI_FORMATTING.contains(&c) {
+        format!(
+            "contains a bidirectional formatting character (U+{:04X}), which makes text show other than it reads",
+            u32::from(c)
+        )
+    } else {
+        "contains a control character".to_string()
+    }
+}
+
 fn check_text(value: &str, what: &str, max: usize) -> Result<String, Invalid> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(Invalid(format!("{what} is empty")));
     }
-    if trimmed.chars().any(char::is_control) {
-        return Err(Invalid(format!(
-            "{what} contains a control character (a tab, line break or similar)"
-        )));
+    match forbidden_char(trimmed, false) {
+        Some(c) if c.is_control() => {
+            return Err(Invalid(format!(
+                "{what} contains a control character (a tab, line break or similar)"
+            )))
+        }
+        Some(c) => return Err(Invalid(format!("{what} {}", why_forbidden(c)))),
+        None => {}
     }
     let length = trimmed.chars().count();
     if length > max {

@@ -450,3 +450,50 @@ fn created_event_records_the_starting_facts() {
     let json = serde_json::to_value(p.created_event()).unwrap();
     assert_eq!(json["kind"], "created");
 }
+
+#[test]
+fn every_reason_and_note_passes_the_one_free_text_rule() {
+    let p = package(
+        RiskGrade::Medium,
+        "2024-01-01T09:00:00Z",
+        OpenStage::AwaitingEnforcement,
+    );
+    let now = utc("2024-03-01T09:00:00Z");
+    let bad = [
+        ("new\u{0}intel", "contains a control character"),
+        ("tab\there", "contains a control character"),
+        (
+            "\u{202E}letni",
+            "bidirectional formatting character (U+202E)",
+        ),
+        (
+            "ok \u{2066}isolate",
+            "bidirectional formatting character (U+2066)",
+        ),
+    ];
+    for (text, says) in bad {
+        let regrade = p
+            .regrade(RiskGrade::High, text, now, now, &policy())
+            .unwrap_err();
+        assert_eq!(regrade.field, "reason", "{text:?}");
+        assert!(
+            regrade.reason.contains(says),
+            "{text:?}: {}",
+            regrade.reason
+        );
+        let ack = p.acknowledge(text, "token:sgt", now).unwrap_err();
+        assert_eq!(ack.field, "note", "{text:?}");
+        assert!(ack.reason.contains(says), "{text:?}: {}", ack.reason);
+        let moved = p
+            .move_stage(Stage::Closed, now, Some(Outcome::Other), Some(text), now)
+            .unwrap_err();
+        assert_eq!(moved.field, "note", "{text:?}");
+        assert!(moved.reason.contains(says), "{text:?}: {}", moved.reason);
+    }
+    // A line break is a note's own; a reference may not hold one.
+    assert!(p
+        .acknowledge("warrant sought\nsuspect away", "token:sgt", now)
+        .is_ok());
+    assert!(Reference::parse("EX\u{202E}-01").is_err());
+    assert!(Reference::parse("EX\n01").is_err());
+}

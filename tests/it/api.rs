@@ -766,6 +766,13 @@ const BAD_REQUESTS: &[Refusal] = {
         // Changes to KEEP-1 with a bad field.
         invalid(Post("/api/v1/packages/KEEP-1/grade", Intake, r#"{"risk_grade": "high"}"#), "reason"),
         invalid(Post("/api/v1/packages/KEEP-1/grade", Intake, r#"{"risk_grade": "high", "reason": "  "}"#), "reason"),
+        // Every free text passes one rule: no control character (a line
+        // break only in a reason or note), no bidirectional override.
+        invalid(Post("/api/v1/packages/KEEP-1/grade", Intake, r#"{"risk_grade": "high", "reason": "new\u0000intel"}"#), "reason"),
+        invalid(Post("/api/v1/packages/KEEP-1/grade", Intake, r#"{"risk_grade": "high", "reason": "\u202Elatni wen"}"#), "reason"),
+        invalid(NewPackageWith("reference", Is(r#""\u202E""#)), "reference"),
+        invalid(NewPackageWith("reference", Is(r#""EX\u202E-01""#)), "reference"),
+        invalid(Post("/api/v1/packages/KEEP-1/assign", Supervisor, r#"{"officer": "pc.\u2066one@force.police.uk"}"#), "officer"),
         invalid(
             Post("/api/v1/packages/KEEP-1/stage", Intake, r#"{"stage": "enforced", "outcome": "arrest", "at": "2024-03-01 10:00"}"#),
             "at",

@@ -66,6 +66,25 @@ pub struct Change {
 /// The longest reason or note accepted.
 pub(crate) const MAX_NOTE_CHARS: usize = 2000;
 
+/// Checks a reason or note (already trimmed) as `field`: at most
+/// [`MAX_NOTE_CHARS`], line breaks allowed, and otherwise the one rule for
+/// free text ([`crate::domain::fields::forbidden_char`]).
+fn check_note(field: &'static str, text: &str) -> Result<(), MoveRefused> {
+    if text.chars().count() > MAX_NOTE_CHARS {
+        return Err(MoveRefused::invalid(
+            field,
+            format!("is longer than {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    match crate::domain::fields::forbidden_char(text, true) {
+        Some(c) => Err(MoveRefused::invalid(
+            field,
+            crate::domain::fields::why_forbidden(c),
+        )),
+        None => Ok(()),
+    }
+}
+
 impl Package {
     /// Acknowledges the breach of the current deadline with a note, as
     /// `by`: repeats stop, the breach still counts. Only an open package at
@@ -84,15 +103,7 @@ impl Package {
                 "an acknowledgement needs a note saying what is being done",
             ));
         }
-        if note.chars().count() > MAX_NOTE_CHARS {
-            return Err(MoveRefused::invalid(
-                "note",
-                format!("is longer than {MAX_NOTE_CHARS} characters"),
-            ));
-        }
-        if note.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(MoveRefused::invalid("note", "contains a control character"));
-        }
+        check_note("note", note)?;
         let deadline_at = self.0.deadline.at();
         if now < deadline_at {
             return Err(MoveRefused::conflict(
@@ -169,12 +180,7 @@ impl Package {
         if reason.is_empty() {
             return Err(MoveRefused::invalid("reason", "a regrade needs a reason"));
         }
-        if reason.chars().count() > MAX_NOTE_CHARS {
-            return Err(MoveRefused::invalid(
-                "reason",
-                format!("is longer than {MAX_NOTE_CHARS} characters"),
-            ));
-        }
+        check_note("reason", reason)?;
         if grade == self.grade() {
             return Err(MoveRefused::conflict(
                 "risk_grade",
@@ -220,18 +226,11 @@ impl Package {
                 format!("is before the package entered {from}"),
             ));
         }
-        let note = match note.map(str::trim).filter(|n| !n.is_empty()) {
-            Some(n) if n.chars().count() > MAX_NOTE_CHARS => {
-                return Err(MoveRefused::invalid(
-                    "note",
-                    format!("is longer than {MAX_NOTE_CHARS} characters"),
-                ))
-            }
-            Some(n) if n.chars().any(|c| c.is_control() && c != '\n') => {
-                return Err(MoveRefused::invalid("note", "contains a control character"))
-            }
-            other => other.map(str::to_string),
-        };
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if let Some(n) = note {
+            check_note("note", n)?;
+        }
+        let note = note.map(str::to_string);
         let state = match (from, to) {
             (Stage::IntelligenceDevelopment, Stage::AwaitingEnforcement) => {
                 if outcome.is_some() {
