@@ -220,16 +220,47 @@ impl<'de> Deserialize<'de> for OfficerEmail {
     }
 }
 
+/// The years a time typed into the service may fall in, whatever the
+/// input (API, CSV, command line): a package, a move or a report week before
+/// 2000 or after 2099 is a typing error, not a case.
+pub const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2099;
+
+/// Refuses an instant outside [`PLAUSIBLE_YEARS`] or on a leap second
+/// (`23:59:60`): chrono keeps a leap second as typed while PostgreSQL
+/// stores the next second, so the two backends would disagree.
+fn plausible(text: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>, Invalid> {
+    use chrono::{Datelike, Timelike};
+    if t.nanosecond() >= 1_000_000_000 {
+        return Err(Invalid(format!(
+            "{text} is a leap second (:60); give the second before or after it"
+        )));
+    }
+    if !PLAUSIBLE_YEARS.contains(&t.year()) {
+        return Err(Invalid(format!(
+            "{text} is not a plausible time: the year must be from {} to {}",
+            PLAUSIBLE_YEARS.start(),
+            PLAUSIBLE_YEARS.end()
+        )));
+    }
+    Ok(t)
+}
+
 /// Reads an instant typed by a person or another system: RFC 3339 with an
 /// offset (`2024-03-28T10:00:00Z`, `2024-03-28T10:00:00+01:00`), or
 /// `YYYY-MM-DD HH:MM` (seconds optional) read as local time in `tz`. A local
 /// time that does not exist or happens twice at a clock change is refused,
-/// since guessing could move a deadline by an hour.
+/// since guessing could move a deadline by an hour; so is a time outside
+/// [`PLAUSIBLE_YEARS`] or on a leap second.
 pub fn parse_instant(value: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
     let text = value.trim();
     if text.is_empty() {
         return Err(Invalid("the time is empty".into()));
     }
+    parse_any_instant(text, tz).and_then(|t| plausible(text, t))
+}
+
+/// [`parse_instant`]'s reading, before the plausibility checks.
+fn parse_any_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -258,6 +289,28 @@ pub fn parse_instant(value: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
 mod tests {
     use super::*;
     use chrono_tz::Europe::London;
+
+    #[test]
+    fn times_outside_the_plausible_years_or_on_a_leap_second_are_refused() {
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "1999-12-31T23:59:59Z",
+            "2100-01-01T00:00:00Z",
+            "1999-12-31 23:00",
+        ] {
+            let e = parse_instant(text, London).unwrap_err();
+            assert!(
+                e.0.contains("the year must be from 2000 to 2099"),
+                "{text}: {e}"
+            );
+        }
+        for text in ["2016-12-31T23:59:60Z", "2016-12-31 23:59:60"] {
+            let e = parse_instant(text, London).unwrap_err();
+            assert!(e.0.contains("leap second"), "{text}: {e}");
+        }
+        assert!(parse_instant("2000-01-01T00:00:00Z", London).is_ok());
+        assert!(parse_instant("2099-12-31T23:59:59Z", London).is_ok());
+    }
 
     #[test]
     fn references_are_trimmed_and_checked() {

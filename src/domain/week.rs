@@ -16,7 +16,7 @@ pub struct IsoWeek {
 
 /// A value that is not an ISO week.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{value:?} is not an ISO week: expected YYYY-Www, for example 2024-W05")]
+#[error("{value:?} is not an ISO week: expected YYYY-Www from 2000 to 2099, for example 2024-W05")]
 pub struct BadWeek {
     /// The value as given.
     pub(crate) value: String,
@@ -122,6 +122,9 @@ impl FromStr for IsoWeek {
         }
         let year: i32 = year.parse().map_err(|_| bad())?;
         let week: u32 = week.parse().map_err(|_| bad())?;
+        if !super::fields::PLAUSIBLE_YEARS.contains(&year) {
+            return Err(bad());
+        }
         IsoWeek::new(year, week).ok_or_else(bad)
     }
 }
@@ -153,7 +156,8 @@ mod tests {
         assert_eq!(week.to_string(), "2024-W05");
         assert_eq!(week.monday(), NaiveDate::from_ymd_opt(2024, 1, 29).unwrap());
         for bad in [
-            "2024-05", "2024-W5", "2024-W54", "2023-W53", "W05", "", "2024-Wxx",
+            "2024-05", "2024-W5", "2024-W54", "2023-W53", "W05", "", "2024-Wxx", "0000-W01",
+            "1999-W52", "2100-W01",
         ] {
             let err = bad.parse::<IsoWeek>().unwrap_err();
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");

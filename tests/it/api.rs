@@ -732,6 +732,10 @@ const BAD_REQUESTS: &[Refusal] = {
             )
         },
         invalid(NewPackageWith("received_at", Is(r#""yesterday""#)), "received_at"),
+        // One plausible range and no leap second, for every time typed in.
+        invalid(NewPackageWith("received_at", Is(r#""0000-01-01T00:00:00Z""#)), "received_at"),
+        invalid(NewPackageWith("received_at", Is(r#""2016-12-31T23:59:60Z""#)), "received_at"),
+        invalid(Get("/api/v1/reports/weekly?week=0000-W01", Viewer), "week"),
         // A London time that never happened: the clocks went forward.
         invalid(NewPackageWith("received_at", Is(r#""2023-03-26 01:30""#)), "received_at"),
         invalid(NewPackageWith("lpa", Is(r#""Gotham""#)), "lpa"),
