@@ -129,13 +129,14 @@ impl Dispatcher {
                     DeliveryOutcome::Sent
                 }
                 Err(error) => {
-                    let outcome =
-                        self.policy
-                            .after_failure(message.attempts, &error, self.clock.now());
+                    // This failed send is the message's `attempt`-th; the
+                    // store counts it when it records the outcome.
+                    let attempt = message.attempts.saturating_add(1);
+                    let outcome = self.policy.after_failure(attempt, &error, self.clock.now());
                     if let DeliveryOutcome::Retry { at, .. } = &outcome {
-                        tracing::warn!(message = message.id, destination = %message.destination, attempt = message.attempts, retry_at = %at, %error, "delivery failed; will retry");
+                        tracing::warn!(message = message.id, destination = %message.destination, attempt, retry_at = %at, %error, "delivery failed; will retry");
                     } else {
-                        tracing::error!(message = message.id, destination = %message.destination, attempt = message.attempts, %error, "delivery failed for good; the message is dead");
+                        tracing::error!(message = message.id, destination = %message.destination, attempt, %error, "delivery failed for good; the message is dead");
                     }
                     outcome
                 }
