@@ -200,6 +200,8 @@ impl Dispatcher {
     /// its batch back, and returns.
     pub(crate) async fn run(self, wake: Arc<Notify>, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut backoff = crate::wake::Backoff::default();
+        let mut failures = crate::wake::FailureLog::default();
         loop {
             let work = self.drain();
             tokio::pin!(work);
@@ -215,10 +217,23 @@ impl Dispatcher {
                     return;
                 }
             };
-            if let Err(e) = result {
-                tracing::error!(error = %e, "dispatcher round failed; will retry");
-            }
-            let until = crate::wake::sleep_until(self.next_wake().await, self.clock.now());
+            // After a failure, the due work is what failed: wait for the
+            // retry rather than for it.
+            let until = match result {
+                Ok(_) => {
+                    backoff.succeeded();
+                    crate::wake::sleep_until(self.next_wake().await, self.clock.now())
+                }
+                Err(e) => {
+                    let retry_at = backoff.retry_at(self.clock.now());
+                    if let Some(left_out) =
+                        failures.admit(&e.to_string(), std::time::Instant::now())
+                    {
+                        tracing::error!(error = %e, %retry_at, same_failures_not_logged = left_out, "dispatcher round failed; will retry");
+                    }
+                    retry_at
+                }
+            };
             if crate::wake::wait_until(until, self.clock.as_ref(), wake.notified(), &mut shutdown)
                 .await
             {
