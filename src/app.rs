@@ -36,6 +36,8 @@ pub struct App {
     settings: Arc<Settings>,
     clock: Arc<dyn Clock>,
     changed: Arc<Alarm>,
+    /// How the service's scheduler passes are going (its loop records them).
+    pass_health: Arc<crate::scheduler::PassHealth>,
 }
 
 /// A package as readers see it: every stored fact plus its derived status.
@@ -117,6 +119,14 @@ pub struct SchedulerFigures {
     pub due_not_delivered: u64,
     /// Messages given up after their last attempt or a permanent failure.
     pub dead: u64,
+    /// True while the scheduler's passes fail (the last one failed, none
+    /// has succeeded since): writes are failing, and `/readyz` says 503.
+    pub passes_failing: bool,
+    /// When a pass last failed (kept after recovery).
+    pub last_failure_at: Option<DateTime<Utc>>,
+    /// What kind of failure that was: `disk` (full, I/O error, read-only),
+    /// `unreachable`, `locked`, `constraint`, `database`, `data` or `other`.
+    pub last_failure_kind: Option<&'static str>,
 }
 
 /// Why a new package was not created.
@@ -149,7 +159,14 @@ impl App {
             settings,
             clock,
             changed: Arc::new(Alarm::new()),
+            pass_health: Arc::default(),
         }
+    }
+
+    /// How the service's scheduler passes are going: the scheduler's loop
+    /// records each pass in it; readiness and the status read it.
+    pub(crate) fn pass_health(&self) -> Arc<crate::scheduler::PassHealth> {
+        self.pass_health.clone()
     }
 
     /// The store underneath, for wiring the background jobs that own their
@@ -332,7 +349,11 @@ impl App {
         let now = self.now();
         let status = self.store.scheduler_status(now).await?;
         let stats = self.store.delivery_stats().await?;
+        let health = self.pass_health.figures();
         Ok(SchedulerFigures {
+            passes_failing: health.failing,
+            last_failure_at: health.last_failure.map(|(at, _)| at),
+            last_failure_kind: health.last_failure.map(|(_, kind)| kind),
             last_pass_at: status.last_pass_at,
             lag_seconds: status
                 .oldest_due_at

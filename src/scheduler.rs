@@ -14,9 +14,9 @@ use crate::config::Settings;
 use crate::domain::{DueLevel, Package, PackageClock, Relation};
 use crate::outbox::{Destination, Notice, NoticeItem, NoticeKind, OutboxDraft};
 use crate::store::{
-    DueDecision, EscalationDraft, PassSummary, RecordedEscalation, Store, StoreError,
+    failure_kind, DueDecision, EscalationDraft, PassSummary, RecordedEscalation, Store, StoreError,
 };
-use crate::wake::{self, Alarm};
+use crate::wake::{self, Alarm, Backoff, FailureLog};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -134,6 +134,48 @@ impl Escalator {
     }
 }
 
+/// How the service's scheduler passes are going: shared by the scheduler's
+/// loop, which records each pass, with `/readyz` (not ready while passes
+/// fail: every pass writes, so a failing pass means failing writes) and
+/// `/api/v1/status` (the last failure, when and of what kind).
+#[derive(Debug, Default)]
+pub(crate) struct PassHealth {
+    state: std::sync::Mutex<PassHealthFigures>,
+}
+
+/// What [`PassHealth`] holds at an instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PassHealthFigures {
+    /// The last pass failed, and none has succeeded since.
+    pub(crate) failing: bool,
+    /// When a pass last failed, and the kind of failure
+    /// ([`failure_kind`]: `disk`, `unreachable`, `locked`...).
+    pub(crate) last_failure: Option<(DateTime<Utc>, &'static str)>,
+}
+
+impl PassHealth {
+    /// A pass succeeded: the scheduler is healthy again.
+    pub(crate) fn succeeded(&self) {
+        self.state
+            .lock()
+            .expect("pass health lock poisoned")
+            .failing = false;
+    }
+
+    /// A pass failed at `at` with a failure of `kind`.
+    pub(crate) fn failed(&self, at: DateTime<Utc>, kind: &'static str) {
+        *self.state.lock().expect("pass health lock poisoned") = PassHealthFigures {
+            failing: true,
+            last_failure: Some((at, kind)),
+        };
+    }
+
+    /// The figures now.
+    pub(crate) fn figures(&self) -> PassHealthFigures {
+        *self.state.lock().expect("pass health lock poisoned")
+    }
+}
+
 /// Runs passes: on demand, and as a loop until shutdown.
 #[derive(Debug, Clone)]
 pub struct Scheduler {
@@ -141,6 +183,7 @@ pub struct Scheduler {
     escalator: Escalator,
     clock: Arc<dyn Clock>,
     pass_limit: u32,
+    health: Arc<PassHealth>,
 }
 
 impl Scheduler {
@@ -152,7 +195,14 @@ impl Scheduler {
             escalator: Escalator::new(settings),
             clock,
             pass_limit,
+            health: Arc::default(),
         }
+    }
+
+    /// The scheduler, recording how its loop's passes go in `health` (the
+    /// application's, which `/readyz` and `/api/v1/status` read).
+    pub(crate) fn with_health(self, health: Arc<PassHealth>) -> Self {
+        Self { health, ..self }
     }
 
     /// Runs passes at the clock's "now" until no due package is left (a
@@ -196,6 +246,8 @@ impl Scheduler {
     ) {
         tokio::pin!(shutdown);
         let mut maintained = std::time::Instant::now();
+        let mut backoff = Backoff::default();
+        let mut failures = FailureLog::default();
         loop {
             // Keep the query planner's statistics fresh as the ledger grows
             // (SQLite; a no-op on PostgreSQL, whose autovacuum does it).
@@ -205,8 +257,10 @@ impl Scheduler {
                 }
                 maintained = std::time::Instant::now();
             }
-            match self.run_due().await {
+            let retry_at = match self.run_due().await {
                 Ok(report) => {
+                    self.health.succeeded();
+                    backoff.succeeded();
                     if report.messages > 0 || report.merged > 0 {
                         tracing::info!(
                             packages = report.packages,
@@ -217,13 +271,30 @@ impl Scheduler {
                         );
                         delivered.notify_one();
                     }
+                    None
                 }
-                Err(e) => tracing::error!(error = %e, "scheduler pass failed; will retry"),
-            }
-            let until = wake::sleep_until(
-                wake::next_work(self.store.next_wake()).await,
-                self.clock.now(),
-            );
+                Err(e) => {
+                    let kind = failure_kind(&e);
+                    let now = self.clock.now();
+                    self.health.failed(now, kind);
+                    let retry_at = backoff.retry_at(now);
+                    if let Some(left_out) =
+                        failures.admit(&e.to_string(), std::time::Instant::now())
+                    {
+                        tracing::error!(error = %e, kind, %retry_at, same_failures_not_logged = left_out, "scheduler pass failed; will retry");
+                    }
+                    Some(retry_at)
+                }
+            };
+            // After a failure, the due work is what failed: wait for the
+            // retry rather than for it.
+            let until = match retry_at {
+                Some(at) => at,
+                None => wake::sleep_until(
+                    wake::next_work(self.store.next_wake()).await,
+                    self.clock.now(),
+                ),
+            };
             if alarm.sleep(until, self.clock.as_ref(), &mut shutdown).await {
                 return;
             }

@@ -70,7 +70,8 @@ impl Service {
             rand::random::<u32>()
         );
         Ok(Self {
-            scheduler: Scheduler::new(store.clone(), settings.clone(), clock.clone()),
+            scheduler: Scheduler::new(store.clone(), settings.clone(), clock.clone())
+                .with_health(app.pass_health()),
             digests: DigestJob::new(store.clone(), settings.clone(), clock.clone()),
             dispatcher: Dispatcher::new(store, deliver, clock, &settings.config.delivery, worker),
             changed: app.changed(),
@@ -154,5 +155,113 @@ impl Service {
         }
         let _ = cron.shutdown().await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::config::load_str;
+    use crate::outbox::{DeliveryError, Destination, Payload};
+    use async_trait::async_trait;
+
+    const CONFIG: &str = r#"
+[force]
+lpas = ["Coventry"]
+[recipients.ocset_sergeants]
+default = ["sgts@force.example"]
+[recipients.ocset_inspector]
+default = ["insp@force.example"]
+[recipients.ppu_slt]
+default = ["slt@force.example"]
+"#;
+
+    /// Accepts every message.
+    #[derive(Debug)]
+    struct Accept;
+
+    #[async_trait]
+    impl Deliver for Accept {
+        async fn deliver(&self, _: &Destination, _: &Payload) -> Result<(), DeliveryError> {
+            Ok(())
+        }
+    }
+
+    /// The database refuses the scheduler's writes the way SQLite does on a
+    /// full disk: it rolls the pass's whole transaction back by itself.
+    const REFUSE_PASSES: &str = "CREATE TRIGGER refuse_passes BEFORE INSERT ON service_state \
+         BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readiness_and_status_show_failing_passes_and_the_service_recovers_by_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("ocset.db").display());
+        // One connection: the one the failed pass held is the one the
+        // next pass gets.
+        let store = crate::store::connect(&url, 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let raw = crate::store::sqlite::SqliteStore::connect(&url, 1)
+            .await
+            .unwrap();
+        sqlx::query(REFUSE_PASSES)
+            .execute(raw.pool())
+            .await
+            .unwrap();
+        let settings = Arc::new(load_str(CONFIG, "test.toml", Vec::new()).unwrap());
+        let clock: Arc<dyn Clock> =
+            Arc::new(ManualClock::new("2024-01-08T09:00:00Z".parse().unwrap()));
+        let app = App::new(store, settings, clock);
+        let service = Service::build(app.clone(), Arc::new(Accept), "127.0.0.1:0")
+            .await
+            .unwrap();
+        let readyz = format!("http://{}/readyz", service.address());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(service.run_until(async {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::new();
+        let until_ready_is = |want: reqwest::StatusCode| {
+            let (http, readyz) = (http.clone(), readyz.clone());
+            async move {
+                let poll = async {
+                    loop {
+                        let got = http.get(&readyz).send().await.unwrap();
+                        if got.status() == want {
+                            return got.text().await.unwrap();
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                };
+                tokio::time::timeout(std::time::Duration::from_secs(20), poll)
+                    .await
+                    .unwrap_or_else(|_| panic!("/readyz never answered {want}"))
+            }
+        };
+
+        let body = until_ready_is(reqwest::StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(body.contains("passes are failing"), "{body}");
+        let figures = app.scheduler_figures().await.unwrap();
+        assert!(figures.passes_failing, "{figures:?}");
+        assert!(figures.last_failure_at.is_some() && figures.last_failure_kind.is_some());
+
+        // The disk has room again: the next pass (the safety tick, here
+        // rung at once) succeeds on the same pool, with no restart.
+        sqlx::query("DROP TRIGGER refuse_passes")
+            .execute(raw.pool())
+            .await
+            .unwrap();
+        app.changed().wake();
+        until_ready_is(reqwest::StatusCode::OK).await;
+        let figures = app.scheduler_figures().await.unwrap();
+        assert!(!figures.passes_failing, "{figures:?}");
+        assert!(figures.last_pass_at.is_some(), "{figures:?}");
+        assert!(
+            figures.last_failure_at.is_some(),
+            "the last failure is kept"
+        );
+
+        let _ = stop.send(());
+        running.await.unwrap().unwrap();
     }
 }

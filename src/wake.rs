@@ -58,6 +58,84 @@ pub(crate) async fn wait_until(
     }
 }
 
+/// The first wait after a failure of a loop's work (a pass, a round).
+const FIRST_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The longest wait between retries while the work keeps failing.
+const LONGEST_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a loop stays quiet about a failure of a kind it has just
+/// logged: a database that refuses every write must not fill the disk
+/// with the same line (a full disk once made ~1,500 lines a second).
+pub(crate) const QUIET_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How a loop waits after its work failed: 1 s after the first failure,
+/// doubling with each failure in a row, at most 30 s; a success starts
+/// again at 1 s. Without it, a loop whose work is due (the reads still
+/// work) but whose writes fail would retry at once, for ever.
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    /// The work succeeded: the next failure waits [`FIRST_RETRY`].
+    pub(crate) fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+
+    /// The work failed: how long to wait before trying again.
+    pub(crate) fn failed(&mut self) -> std::time::Duration {
+        let doublings = self.failures.min(16);
+        self.failures = self.failures.saturating_add(1);
+        FIRST_RETRY
+            .saturating_mul(1 << doublings)
+            .min(LONGEST_RETRY)
+    }
+
+    /// The work failed at `now`: the instant to try again. Not the work's
+    /// own due instant: that is overdue already, and is what just failed.
+    pub(crate) fn retry_at(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.failed()).expect("LONGEST_RETRY fits")
+    }
+}
+
+/// Logs a loop's failures at most once per kind per [`QUIET_FOR`]: the
+/// first of a kind is logged at once; the ones that follow within the quiet
+/// time are counted, and the count goes with the next line of that kind.
+#[derive(Debug, Default)]
+pub(crate) struct FailureLog {
+    /// Per kind: when it was last logged, and how many were not logged since.
+    kinds: std::collections::HashMap<String, (std::time::Instant, u64)>,
+}
+
+impl FailureLog {
+    /// Whether a failure of `kind` at `now` is to be logged; `Some(n)` with
+    /// the failures of that kind left unlogged before it.
+    pub(crate) fn admit(&mut self, kind: &str, now: std::time::Instant) -> Option<u64> {
+        // A bound on the kinds remembered; they are few (one per failing
+        // statement and cause).
+        if self.kinds.len() > 64 {
+            self.kinds.clear();
+        }
+        match self.kinds.get_mut(kind) {
+            Some((logged_at, unlogged)) if now.duration_since(*logged_at) < QUIET_FOR => {
+                *unlogged += 1;
+                None
+            }
+            Some((logged_at, unlogged)) => {
+                let left_out = std::mem::take(unlogged);
+                *logged_at = now;
+                Some(left_out)
+            }
+            None => {
+                self.kinds.insert(kind.to_string(), (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
 /// Wakes the scheduler when a change to the ledger brings its work forward,
 /// and only then (as mini-redis's purge task is woken only when a new
 /// expiry comes before the one it sleeps until).
@@ -123,6 +201,30 @@ impl Alarm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_loop_backs_off_doubling_up_to_thirty_seconds_and_starts_again_after_a_success() {
+        let mut backoff = Backoff::default();
+        let waits: Vec<u64> = (0..8).map(|_| backoff.failed().as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+        backoff.succeeded();
+        assert_eq!(backoff.failed().as_secs(), 1);
+        let now: DateTime<Utc> = "2024-01-05T00:00:00Z".parse().unwrap();
+        assert_eq!(backoff.retry_at(now), now + chrono::Duration::seconds(2));
+    }
+
+    #[test]
+    fn a_failure_kind_is_logged_at_most_once_per_quiet_time_with_the_count_left_out() {
+        let mut log = FailureLog::default();
+        let start = std::time::Instant::now();
+        let at = |seconds: u64| start + std::time::Duration::from_secs(seconds);
+        assert_eq!(log.admit("disk_full", at(0)), Some(0));
+        assert_eq!(log.admit("disk_full", at(1)), None);
+        assert_eq!(log.admit("locked", at(1)), Some(0), "another kind");
+        assert_eq!(log.admit("disk_full", at(9)), None);
+        assert_eq!(log.admit("disk_full", at(10)), Some(2), "two left out");
+        assert_eq!(log.admit("disk_full", at(11)), None);
+    }
     use crate::config::load_str;
     use crate::store::Store;
     use std::sync::Arc;

@@ -33,13 +33,30 @@ pub(crate) async fn healthz() -> Json<Health> {
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.app.is_ready().await {
-        Ok(true) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ready",
-                reason: None,
-            }),
-        ),
+        // The database answers reads; but while the scheduler's passes
+        // fail, writes do (a full disk answers reads): not ready.
+        Ok(true) => match state.app.pass_health().figures() {
+            crate::scheduler::PassHealthFigures {
+                failing: true,
+                last_failure,
+            } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "not_ready",
+                    reason: Some(format!(
+                        "the scheduler's passes are failing ({}): the database refuses writes",
+                        last_failure.map_or("other", |(_, kind)| kind)
+                    )),
+                }),
+            ),
+            _ => (
+                StatusCode::OK,
+                Json(Health {
+                    status: "ready",
+                    reason: None,
+                }),
+            ),
+        },
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(Health {

@@ -129,13 +129,14 @@ impl Dispatcher {
                     DeliveryOutcome::Sent
                 }
                 Err(error) => {
-                    let outcome =
-                        self.policy
-                            .after_failure(message.attempts, &error, self.clock.now());
+                    // This failed send is the message's `attempt`-th; the
+                    // store counts it when it records the outcome.
+                    let attempt = message.attempts.saturating_add(1);
+                    let outcome = self.policy.after_failure(attempt, &error, self.clock.now());
                     if let DeliveryOutcome::Retry { at, .. } = &outcome {
-                        tracing::warn!(message = message.id, destination = %message.destination, attempt = message.attempts, retry_at = %at, %error, "delivery failed; will retry");
+                        tracing::warn!(message = message.id, destination = %message.destination, attempt, retry_at = %at, %error, "delivery failed; will retry");
                     } else {
-                        tracing::error!(message = message.id, destination = %message.destination, attempt = message.attempts, %error, "delivery failed for good; the message is dead");
+                        tracing::error!(message = message.id, destination = %message.destination, attempt, %error, "delivery failed for good; the message is dead");
                     }
                     outcome
                 }
@@ -199,6 +200,8 @@ impl Dispatcher {
     /// its batch back, and returns.
     pub(crate) async fn run(self, wake: Arc<Notify>, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut backoff = crate::wake::Backoff::default();
+        let mut failures = crate::wake::FailureLog::default();
         loop {
             let work = self.drain();
             tokio::pin!(work);
@@ -214,10 +217,23 @@ impl Dispatcher {
                     return;
                 }
             };
-            if let Err(e) = result {
-                tracing::error!(error = %e, "dispatcher round failed; will retry");
-            }
-            let until = crate::wake::sleep_until(self.next_wake().await, self.clock.now());
+            // After a failure, the due work is what failed: wait for the
+            // retry rather than for it.
+            let until = match result {
+                Ok(_) => {
+                    backoff.succeeded();
+                    crate::wake::sleep_until(self.next_wake().await, self.clock.now())
+                }
+                Err(e) => {
+                    let retry_at = backoff.retry_at(self.clock.now());
+                    if let Some(left_out) =
+                        failures.admit(&e.to_string(), std::time::Instant::now())
+                    {
+                        tracing::error!(error = %e, %retry_at, same_failures_not_logged = left_out, "dispatcher round failed; will retry");
+                    }
+                    retry_at
+                }
+            };
             if crate::wake::wait_until(until, self.clock.as_ref(), wake.notified(), &mut shutdown)
                 .await
             {

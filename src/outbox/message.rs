@@ -28,7 +28,8 @@ pub struct OutboxMessage {
     pub destination: Destination,
     /// What it says.
     pub payload: Payload,
-    /// Attempts so far, this one included.
+    /// Sends tried before this claim that failed. A claim taken over after
+    /// its dispatcher died adds nothing: only a failed send counts.
     pub attempts: u32,
     /// When it was queued.
     pub created_at: DateTime<Utc>,
@@ -67,8 +68,8 @@ pub struct DeliveryStats {
     pub sent: u64,
     /// Given up.
     pub dead: u64,
-    /// Failed attempts that were retried (attempts beyond the first, over
-    /// all messages).
+    /// Failed sends that were retried (over all messages; a dead message's
+    /// last failure is not a retry, and a lease take-over is no failure).
     pub retries: u64,
     /// When the oldest message not yet delivered (and not dead) was queued.
     pub oldest_undelivered_at: Option<DateTime<Utc>>,
@@ -84,7 +85,7 @@ pub struct DeliveryRecord {
     pub destination: Destination,
     /// `pending`, `sending`, `sent` or `dead`.
     pub status: String,
-    /// Attempts made.
+    /// Sends tried that failed.
     pub attempts: u32,
     /// When it was delivered.
     pub sent_at: Option<DateTime<Utc>>,

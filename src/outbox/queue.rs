@@ -30,7 +30,8 @@ pub trait Queue: Send + Sync + fmt::Debug {
     /// is due, and ones another worker claimed more than `lease` ago (it
     /// died mid-delivery). Strictly first in, first out per destination: a
     /// message is not claimed while an older one to the same destination is
-    /// queued or being sent. Counts the attempt. Oldest first.
+    /// queued or being sent. Counts no attempt: only a send that was tried
+    /// and failed is counted, when its outcome is recorded. Oldest first.
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
@@ -39,8 +40,9 @@ pub trait Queue: Send + Sync + fmt::Debug {
         limit: u32,
     ) -> Result<Vec<OutboxMessage>, QueueError>;
 
-    /// Records how a delivery ended. False (nothing written) when `worker`
-    /// no longer holds the message (its lease ran out and another took it).
+    /// Records how a delivery ended; a retry or a death counts the failed
+    /// attempt. False (nothing written) when `worker` no longer holds the
+    /// message (its lease ran out and another took it).
     async fn finish_delivery(
         &self,
         id: i64,

@@ -63,6 +63,7 @@ mod dialect;
 mod digests;
 mod escalations;
 mod events;
+mod failure;
 mod listing;
 mod outbox;
 mod packages;
@@ -75,6 +76,7 @@ mod tokens;
 
 pub use contract::Store;
 pub use dialect::Dialect;
+pub(crate) use failure::failure_kind;
 pub use sql_store::SqlStore;
 
 /// A write to the ledger: a package's state after a change, the event that

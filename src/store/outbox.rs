@@ -46,8 +46,11 @@ pub(crate) const SELECT_CLAIMABLE_OUTBOX: &str = {
 
 /// What a claim sets (`$1` now, `$3` the worker); the backends'
 /// [`Dialect::CLAIM_OUTBOX`] wraps it round [`SELECT_CLAIMABLE_OUTBOX`].
-pub(crate) const CLAIM_OUTBOX_SET: &str =
-    "status = 'sending', locked_by = $3, locked_at = $1, attempts = outbox.attempts + 1";
+/// It leaves `attempts` alone: a claim is not a failed send, and a claim
+/// taken over after its dispatcher died (a crash loop) must not bring the
+/// message nearer to being given up. The failures are counted when they
+/// are recorded ([`FINISH_RETRY`], [`FINISH_DEAD`]).
+pub(crate) const CLAIM_OUTBOX_SET: &str = "status = 'sending', locked_by = $3, locked_at = $1";
 
 /// What a claim returns: an [`OutboxRow`]. Qualified, since on PostgreSQL
 /// the claimed ids' CTE has an `id` too.
@@ -107,28 +110,31 @@ pub(crate) const FINISH_SENT: &str = "UPDATE outbox SET status = 'sent', sent_at
      locked_by = NULL, locked_at = NULL \
      WHERE id = $1 AND status = 'sending' AND locked_by = $2";
 
-/// Back to the queue, to be tried at `$3`; `$4` says why it failed.
+/// Back to the queue, to be tried at `$3`; `$4` says why it failed. The
+/// failed attempt is counted.
 pub(crate) const FINISH_RETRY: &str = "UPDATE outbox SET status = 'pending', run_at = $3, \
-     last_error = $4, locked_by = NULL, locked_at = NULL \
+     last_error = $4, attempts = attempts + 1, locked_by = NULL, locked_at = NULL \
      WHERE id = $1 AND status = 'sending' AND locked_by = $2";
 
-/// Given up; `$3` says why.
+/// Given up; `$3` says why. The failed attempt is counted.
 pub(crate) const FINISH_DEAD: &str = "UPDATE outbox SET status = 'dead', last_error = $3, \
+     attempts = attempts + 1, locked_by = NULL, locked_at = NULL \
+     WHERE id = $1 AND status = 'sending' AND locked_by = $2";
+
+/// Not attempted: back to the queue as it was (nothing was counted).
+pub(crate) const FINISH_RELEASE: &str = "UPDATE outbox SET status = 'pending', \
      locked_by = NULL, locked_at = NULL \
      WHERE id = $1 AND status = 'sending' AND locked_by = $2";
 
-/// Not attempted: back to the queue as it was, the attempt uncounted.
-pub(crate) const FINISH_RELEASE: &str = "UPDATE outbox SET status = 'pending', \
-     attempts = attempts - 1, locked_by = NULL, locked_at = NULL \
-     WHERE id = $1 AND status = 'sending' AND locked_by = $2";
-
-/// Messages and attempts beyond the first, per status
-/// ([`DeliveryCountRow`]). Unlike the claims it reads an entry
+/// Messages and failed attempts that were retried, per status
+/// ([`DeliveryCountRow`]): `attempts` counts failed sends, each retried but
+/// a dead message's last. Unlike the claims it reads an entry
 /// for every message ever queued, from the narrow `outbox_status_attempts`
 /// where the planner takes it, not the wide rows: the figures cost grows
 /// with the history. The CAST because PostgreSQL sums BIGINTs as NUMERIC.
 pub(crate) const DELIVERY_COUNTS: &str = "SELECT status, COUNT(*) AS messages, \
-     CAST(COALESCE(SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS BIGINT) \
+     CAST(COALESCE(SUM(CASE WHEN status <> 'dead' THEN attempts \
+     WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0) AS BIGINT) \
      AS retries FROM outbox GROUP BY status";
 
 /// When the oldest message not delivered and not dead was queued: reads
@@ -189,7 +195,7 @@ impl TryFrom<OutboxRow> for OutboxMessage {
 }
 
 /// One group of [`DELIVERY_COUNTS`]: a status, its messages,
-/// and their attempts beyond the first.
+/// and their failed attempts that were retried.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct DeliveryCountRow {
     status: String,

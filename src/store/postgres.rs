@@ -14,7 +14,7 @@ use super::packages::SELECT_PACKAGE;
 use super::sql::{as_str, join, joined_len};
 use super::{SqlStore, StoreError};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::postgres::PgQueryResult;
 use sqlx::Postgres;
 
 /// The ledger in a PostgreSQL database.
@@ -123,8 +123,7 @@ impl Dialect for Postgres {
 impl PostgresStore {
     /// Connects to the database `url` names (`postgres://user@host/db`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
+        let pool = Self::pool_options(max_connections)
             .connect(url)
             .await
             .map_err(StoreError::db("connecting to PostgreSQL"))?;

@@ -29,6 +29,8 @@ use crate::outbox::{DeliveryOutcome, DeliveryStats, OutboxMessage, Queue, QueueE
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
+use sqlx::pool::PoolOptions;
+use sqlx::Connection as _;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 /// The ledger in a database of dialect `DB`:
@@ -46,6 +48,39 @@ impl<DB: Dialect> SqlStore<DB> {
     /// A store over an open pool (the backends' `connect`).
     pub(super) fn from_pool(pool: Pool<DB>) -> Self {
         Self { pool }
+    }
+
+    /// The pool options both backends start from: at most
+    /// `max_connections`, and never a connection still inside a transaction.
+    ///
+    /// Why the check: sqlx counts the transactions it opened on each
+    /// connection and rolls a failed one back when it is dropped. But a
+    /// database may end a transaction by itself: SQLite rolls the whole
+    /// transaction back on a full disk (`SQLITE_FULL`, at a statement or at
+    /// COMMIT), on an I/O error, or on `RAISE(ROLLBACK)`. The ROLLBACK sqlx
+    /// then sends fails ("no transaction is active"), its count stays at
+    /// one, and every later `begin_with` on that connection fails with
+    /// "attempted to call begin_with at non-zero transaction depth": the
+    /// pool is wedged until restart. A connection whose count is not zero
+    /// when it is handed out (its rollback has been flushed by then: the
+    /// pool pings it on release) is closed instead, and the pool opens a
+    /// fresh one, so the first write after the database works again
+    /// succeeds.
+    pub(super) fn pool_options(max_connections: u32) -> PoolOptions<DB> {
+        PoolOptions::<DB>::new()
+            .max_connections(max_connections.max(1))
+            .before_acquire(|connection, _| {
+                Box::pin(async move {
+                    let usable = !connection.is_in_transaction();
+                    if !usable {
+                        tracing::warn!(
+                            backend = DB::NAME,
+                            "a pooled connection was left inside a failed transaction; closing it"
+                        );
+                    }
+                    Ok(usable)
+                })
+            })
     }
 
     /// The connection pool, for tests and tools that need raw SQL.

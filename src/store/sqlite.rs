@@ -16,10 +16,7 @@ use super::packages::SELECT_PACKAGE;
 use super::sql::{as_str, join, joined_len};
 use super::{SqlStore, StoreError};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
-    SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteQueryResult, SqliteSynchronous};
 use sqlx::Sqlite;
 use std::str::FromStr;
 use std::time::Duration;
@@ -145,8 +142,7 @@ impl SqliteStore {
                 StoreError::db("creating the SQLite database's folder")(sqlx::Error::Io(e))
             })?;
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
+        let pool = Self::pool_options(max_connections)
             .connect_with(options)
             .await
             .map_err(StoreError::db("opening the SQLite database"))?;

@@ -323,7 +323,7 @@ async fn composed_messages_are_queued_and_linked_to_their_escalations(store: Arc
         vec![given[0].item.clone(), given[2].item.clone()],
     );
     assert_eq!(claimed[0].payload, Payload::Notice(expected_inspector));
-    assert_eq!(claimed[0].attempts, 1);
+    assert_eq!(claimed[0].attempts, 0);
     assert_eq!(claimed[0].created_at, now());
     let sent_at = now() + Duration::minutes(1);
     assert!(
@@ -346,7 +346,7 @@ async fn composed_messages_are_queued_and_linked_to_their_escalations(store: Arc
                 message_id: claimed[0].id,
                 destination: inspector(),
                 status: "sent".into(),
-                attempts: 1,
+                attempts: 0,
                 sent_at: Some(sent_at),
                 last_error: None,
             },
@@ -354,7 +354,7 @@ async fn composed_messages_are_queued_and_linked_to_their_escalations(store: Arc
                 message_id: claimed[1].id,
                 destination: sergeants(),
                 status: "sending".into(),
-                attempts: 1,
+                attempts: 0,
                 sent_at: None,
                 last_error: None,
             }

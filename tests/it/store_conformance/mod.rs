@@ -20,6 +20,7 @@ mod fixtures;
 mod audit;
 mod escalations;
 mod events;
+mod failures;
 mod lists;
 mod outbox;
 mod packages;

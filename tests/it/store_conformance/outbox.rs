@@ -21,6 +21,7 @@ conformance! {
     store: [
         claims_are_first_in_first_out_per_destination,
         an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish,
+        attempts_count_failed_sends_not_claims_or_take_overs,
         a_released_message_keeps_its_place_and_its_attempt_is_not_counted,
         a_pass_adds_to_the_message_still_waiting_for_its_destination,
         delivery_figures_count_each_status_and_the_retries,
@@ -64,7 +65,10 @@ async fn claims_are_first_in_first_out_per_destination(store: Arc<dyn Store>) {
 
     let first = store.claim_outbox(now(), "w1", lease(), 2).await.unwrap();
     assert_eq!(labels(&first), ["A1", "B1"], "the limit, oldest first");
-    assert!(first.iter().all(|m| m.attempts == 1));
+    assert!(
+        first.iter().all(|m| m.attempts == 0),
+        "a claim counts no failure"
+    );
     let (a1, b1) = (&first[0], &first[1]);
     assert_eq!(
         labels(&claim(&store, now(), "w2").await),
@@ -91,7 +95,7 @@ async fn claims_are_first_in_first_out_per_destination(store: Arc<dyn Store>) {
 
     let again = claim(&store, retry_at, "w3").await;
     assert_eq!(labels(&again), ["A1"], "A1 comes back first at its retry");
-    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].attempts, 1, "one failed send");
     let dead = DeliveryOutcome::Dead {
         error: "550 no such mailbox".into(),
     };
@@ -129,7 +133,7 @@ async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish(store: A
     let expired = now() + lease();
     let retaken = claim(&store, expired, "w2").await;
     assert_eq!(labels(&retaken), ["A1"]);
-    assert_eq!(retaken[0].attempts, 2, "the lost attempt counts");
+    assert_eq!(retaken[0].attempts, 0, "a take-over is not a failed send");
     assert!(
         !finish(&store, &taken[0], "w1", DeliveryOutcome::Sent, expired).await,
         "w1 no longer holds it"
@@ -150,6 +154,55 @@ async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish(store: A
         "finished once"
     );
     assert_eq!(labels(&claim(&store, expired, "w2").await), ["A2"]);
+}
+
+/// A dispatcher that crashes between its claim and its send, again and
+/// again, must not bring a message nearer to being given up: `attempts` is
+/// the number of sends tried that failed, whatever the claims and lease
+/// take-overs in between.
+async fn attempts_count_failed_sends_not_claims_or_take_overs(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    queue(&store, now(), &[("A1", sergeants())]).await;
+    // Three claims in a row, each taken over when its lease ran out.
+    let mut at = now();
+    let mut held = claim(&store, at, "w0").await;
+    for worker in ["w1", "w2", "w3"] {
+        at += lease();
+        held = claim(&store, at, worker).await;
+        assert_eq!(labels(&held), ["A1"], "{worker} takes A1 over");
+        assert_eq!(held[0].attempts, 0, "no send failed yet");
+    }
+    assert_eq!(store.delivery_stats().await.unwrap().retries, 0);
+    // One send tried that failed; then a crash after the next claim.
+    let retry_at = at + Duration::minutes(1);
+    let retry = DeliveryOutcome::Retry {
+        at: retry_at,
+        error: "421 busy".into(),
+    };
+    assert!(finish(&store, &held[0], "w3", retry, at).await);
+    let after_failure = claim(&store, retry_at, "w4").await;
+    assert_eq!(after_failure[0].attempts, 1, "the failed send counts");
+    let taken_over_at = retry_at + lease();
+    let taken_over = claim(&store, taken_over_at, "w5").await;
+    assert_eq!(labels(&taken_over), ["A1"]);
+    assert_eq!(taken_over[0].attempts, 1, "the take-over does not");
+    assert!(
+        finish(
+            &store,
+            &taken_over[0],
+            "w5",
+            DeliveryOutcome::Sent,
+            taken_over_at
+        )
+        .await
+    );
+    let stats = store.delivery_stats().await.unwrap();
+    // For a sent message the retries are its stored failed sends.
+    assert_eq!(
+        (stats.sent, stats.retries),
+        (1, 1),
+        "one failed send, retried"
+    );
 }
 
 /// Queues, through a pass at `at` (nothing due), one notice to
@@ -278,12 +331,12 @@ async fn a_released_message_keeps_its_place_and_its_attempt_is_not_counted(store
     migrated(&store).await;
     queue(&store, now(), &[("A1", sergeants()), ("A2", sergeants())]).await;
     let taken = claim(&store, now(), "w1").await;
-    assert_eq!(taken[0].attempts, 1);
+    assert_eq!(taken[0].attempts, 0);
     // Shutting down before trying: back to the queue, in its place.
     assert!(finish(&store, &taken[0], "w1", DeliveryOutcome::Release, now()).await);
     let again = claim(&store, now(), "w2").await;
     assert_eq!(labels(&again), ["A1"]);
-    assert_eq!(again[0].attempts, 1, "the released attempt was not counted");
+    assert_eq!(again[0].attempts, 0, "the released attempt was not counted");
 
     // Released after a retry: it keeps its retry time.
     let retry_at = now() + Duration::hours(1);
@@ -293,7 +346,7 @@ async fn a_released_message_keeps_its_place_and_its_attempt_is_not_counted(store
     };
     assert!(finish(&store, &again[0], "w2", retry, now()).await);
     let retried = claim(&store, retry_at, "w2").await;
-    assert_eq!((labels(&retried), retried[0].attempts), (vec!["A1"], 2));
+    assert_eq!((labels(&retried), retried[0].attempts), (vec!["A1"], 1));
     assert!(
         finish(
             &store,
@@ -311,7 +364,7 @@ async fn a_released_message_keeps_its_place_and_its_attempt_is_not_counted(store
         "not before its retry time, and A2 still waits"
     );
     let last = claim(&store, retry_at, "w3").await;
-    assert_eq!((labels(&last), last[0].attempts), (vec!["A1"], 2));
+    assert_eq!((labels(&last), last[0].attempts), (vec!["A1"], 1));
 }
 
 async fn delivery_figures_count_each_status_and_the_retries(store: Arc<dyn Store>) {
@@ -417,7 +470,7 @@ async fn dispatch(
             // Let go in the record before the database: another claim of
             // this destination can only follow the outcome's commit.
             shared.lock().unwrap().held.remove(&message.destination);
-            let outcome = if message.id % 3 == 0 && message.attempts == 1 {
+            let outcome = if message.id % 3 == 0 && message.attempts == 0 {
                 DeliveryOutcome::Retry {
                     at: now(),
                     error: "421 try again".into(),
@@ -545,8 +598,8 @@ async fn an_uncommitted_claim_holds_its_destination_back(db: TestDb) {
     // Worker A has claimed A1 and not yet committed.
     let mut claiming = pool.begin().await.unwrap();
     sqlx::query(
-        "UPDATE outbox SET status = 'sending', locked_by = 'worker-a', locked_at = $2, \
-         attempts = attempts + 1 WHERE id = $1",
+        "UPDATE outbox SET status = 'sending', locked_by = 'worker-a', locked_at = $2 \
+         WHERE id = $1",
     )
     .bind(a1)
     .bind(now())
