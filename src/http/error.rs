@@ -32,6 +32,9 @@ pub(crate) struct ErrorBody {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub(crate) details: Vec<FieldError>,
+    /// The request's id, on a 500: quote it to find the cause in the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) request_id: Option<String>,
 }
 
 /// The envelope: `{"error": {...}}`.
@@ -50,6 +53,7 @@ impl ApiError {
                 message: message.into(),
                 field: None,
                 details: Vec::new(),
+                request_id: None,
             },
         }
     }
@@ -150,6 +154,19 @@ impl ApiError {
             "internal",
             "the service failed to answer; the cause is in its log",
         )
+    }
+
+    /// 500 for a handler that panicked: the panic is logged (by the layer
+    /// that caught it, with the request id); the body names only the failure
+    /// and the request id.
+    pub(crate) fn panicked(request_id: Option<String>) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the service failed to answer; the cause is in its log under this request id",
+        );
+        error.body.request_id = request_id;
+        error
     }
 }
 

@@ -191,14 +191,21 @@ pub(crate) fn encode_cursor(key: &PageKey) -> String {
 /// Decodes a cursor made by [`encode_cursor`].
 pub(crate) fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
     let bad = || ApiError::invalid_field("cursor", "cursor: not a cursor this service gave out");
-    if !cursor.len().is_multiple_of(2) || cursor.len() > 400 {
+    // Checked as bytes before any pair is read: a cursor is ASCII hex, and
+    // anything else (a multi-byte character, a sign that `from_str_radix`
+    // would take) is refused without slicing the text.
+    let digits = cursor.as_bytes();
+    if digits.is_empty()
+        || !digits.len().is_multiple_of(2)
+        || digits.len() > 400
+        || !digits.iter().all(u8::is_ascii_hexdigit)
+    {
         return Err(bad());
     }
-    let bytes: Vec<u8> = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&cursor[i..i + 2], 16))
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
+    let bytes: Vec<u8> = digits
+        .chunks_exact(2)
+        .map(|pair| (hex_value(pair[0]) << 4) | hex_value(pair[1]))
+        .collect();
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (deadline, reference) = text.split_once('\n').ok_or_else(bad)?;
     let deadline_at = DateTime::parse_from_rfc3339(deadline)
@@ -208,6 +215,15 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
         deadline_at,
         reference: reference.to_string(),
     })
+}
+
+/// The value of one ASCII hex digit (checked by the caller).
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit.to_ascii_lowercase() - b'a' + 10,
+    }
 }
 
 /// Reads list filters into a store filter, naming any bad field.
@@ -526,7 +542,16 @@ mod tests {
             reference: "NCA/2024 #7".into(),
         };
         assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
-        for bad in ["", "zz", "abc", "00"] {
+        for bad in [
+            "",
+            "zz",
+            "abc",
+            "00",
+            "€€",
+            "\u{FFFD}\u{FFFD}",
+            "+a+a",
+            "é0",
+        ] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
         }
     }

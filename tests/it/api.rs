@@ -761,6 +761,11 @@ const BAD_REQUESTS: &[Refusal] = {
         invalid(Get("/api/v1/packages?stage=pending", Viewer), "stage"),
         invalid(Get("/api/v1/packages?lpa=Gotham", Viewer), "lpa"),
         invalid(Get("/api/v1/packages?cursor=zz", Viewer), "cursor"),
+        // Multi-byte and invalid UTF-8 cursors: refused, never a panic.
+        invalid(Get("/api/v1/packages?cursor=%E2%82%AC%E2%82%AC", Viewer), "cursor"),
+        invalid(Get("/api/v1/packages?cursor=%ff%fe", Viewer), "cursor"),
+        invalid(Get("/api/v1/breaches?cursor=%E2%82%AC%E2%82%AC", Viewer), "cursor"),
+        invalid(Get("/api/v1/breaches?cursor=%ff%fe", Viewer), "cursor"),
         invalid(Get("/api/v1/packages?colour=red", Viewer), "colour"),
         invalid(Get("/api/v1/status?lpa=Gotham", Viewer), "lpa"),
         // Changes to KEEP-1 with a bad field.
