@@ -1,12 +1,12 @@
 //! `/api/v1/packages`: create, read, list, and the moves a package makes.
 
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{need, Allowed, ApiJson, ApiQuery, Caller};
 use super::AppState;
 use crate::app::{CreateError, PackageView};
 use crate::domain::{
     parse_instant, Acknowledgement, OfficerEmail, Outcome, PackageStatus, Reference, RiskGrade,
-    Role, Stage,
+    Stage,
 };
 use crate::intake::NewPackage;
 use crate::store::{EscalationRecord, LedgerEvent, PackageFilter, PageKey};
@@ -308,10 +308,9 @@ pub(crate) async fn page(
               (status = 422, description = "a field is not valid", body = super::error::ErrorEnvelope)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Intake>,
     ApiJson(body): ApiJson<CreatePackage>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require(Role::Intake)?;
     let input = NewPackage {
         reference: body.reference,
         risk_grade: body.risk_grade,
@@ -359,10 +358,9 @@ fn encode_path(reference: &str) -> String {
     responses((status = 200, body = PackageDetail), (status = 404, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn read(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Viewer>,
     Path(text): Path<String>,
 ) -> Result<Json<PackageDetail>, ApiError> {
-    caller.require(Role::Viewer)?;
     let reference = reference(&text)?;
     let record = state
         .app
@@ -383,10 +381,9 @@ pub(crate) async fn read(
     responses((status = 200, body = PackagePage), (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Viewer>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<PackagePage>, ApiError> {
-    caller.require(Role::Viewer)?;
     let filter = filter_from(&state, &query, state.app.now())?;
     Ok(Json(page(&state, filter, &caller).await?))
 }
@@ -399,11 +396,10 @@ pub(crate) async fn list(
               (status = 409, body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn regrade(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Intake>,
     Path(text): Path<String>,
     ApiJson(body): ApiJson<Regrade>,
 ) -> Result<Json<PackageView>, ApiError> {
-    caller.require(Role::Intake)?;
     let reference = reference(&text)?;
     let grade = grade("risk_grade", &body.risk_grade)?;
     let policy = state.app.settings().policy.clone();
@@ -424,11 +420,10 @@ pub(crate) async fn regrade(
               (status = 409, description = "an illegal move", body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn move_stage(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Intake>,
     Path(text): Path<String>,
     ApiJson(body): ApiJson<MoveStage>,
 ) -> Result<Json<PackageView>, ApiError> {
-    caller.require(Role::Intake)?;
     let reference = reference(&text)?;
     let to = stage(&body.stage)?;
     let at = optional_instant(&state, "at", &body.at)?;
@@ -458,11 +453,10 @@ pub(crate) async fn move_stage(
               (status = 404, body = super::error::ErrorEnvelope), (status = 409, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn assign(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Supervisor>,
     Path(text): Path<String>,
     ApiJson(body): ApiJson<Assign>,
 ) -> Result<Json<PackageView>, ApiError> {
-    caller.require(Role::Supervisor)?;
     let reference = reference(&text)?;
     let officer =
         OfficerEmail::parse(&body.officer).map_err(|e| ApiError::invalid_field("officer", e.0))?;
@@ -483,11 +477,10 @@ pub(crate) async fn assign(
               (status = 409, body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn safeguarding(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Intake>,
     Path(text): Path<String>,
     ApiJson(body): ApiJson<SafeguardingUpdate>,
 ) -> Result<Json<PackageView>, ApiError> {
-    caller.require(Role::Intake)?;
     let reference = reference(&text)?;
     let access = optional_instant(
         &state,
@@ -514,11 +507,10 @@ pub(crate) async fn safeguarding(
               (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Supervisor>,
     Path(text): Path<String>,
     ApiJson(body): ApiJson<Acknowledge>,
 ) -> Result<Json<PackageView>, ApiError> {
-    caller.require(Role::Supervisor)?;
     let reference = reference(&text)?;
     let actor = caller.actor();
     let by = actor.name.clone();

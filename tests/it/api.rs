@@ -593,12 +593,47 @@ async fn every_auth_case(app: TestApp) {
     let body = || json!({"reference": "AUTH-1", "risk_grade": "high", "received_at": "2024-02-05T09:00:00Z", "lpa": "Dudley", "stage": "awaiting_enforcement"});
     let viewer_create = app.post("/api/v1/packages", Role::Viewer, body()).await;
     assert_error(viewer_create, StatusCode::FORBIDDEN, "forbidden", None).await;
+    // The role is checked before the body is read: a caller who may not use
+    // an endpoint learns nothing about what it accepts.
+    let viewer_empty = app.post("/api/v1/packages", Role::Viewer, json!({})).await;
+    assert_error(viewer_empty, StatusCode::FORBIDDEN, "forbidden", None).await;
+    let viewer_text = app
+        .http
+        .post(format!("{}/api/v1/packages", app.base))
+        .bearer_auth(app.token(Role::Viewer))
+        .header("content-type", "text/plain")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(viewer_text, StatusCode::FORBIDDEN, "forbidden", None).await;
+    for (path, role) in [
+        ("/api/v1/packages/NOPE-1/grade", Role::Viewer),
+        ("/api/v1/packages/NOPE-1/stage", Role::Viewer),
+        ("/api/v1/packages/NOPE-1/safeguarding", Role::Viewer),
+        ("/api/v1/packages/NOPE-1/assign", Role::Intake),
+        ("/api/v1/packages/NOPE-1/acknowledge", Role::Intake),
+    ] {
+        let empty = app.post(path, role, json!({})).await;
+        error_named(path, empty, StatusCode::FORBIDDEN, "forbidden", None).await;
+    }
     assert_eq!(
         app.post("/api/v1/packages", Role::Intake, body())
             .await
             .status(),
         StatusCode::CREATED
     );
+    // application/json with a parameter, in any case, is JSON.
+    let with_charset = app
+        .http
+        .post(format!("{}/api/v1/packages", app.base))
+        .bearer_auth(app.token(Role::Intake))
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(json!({"reference": "AUTH-2", "risk_grade": "high", "received_at": "2024-02-05T09:00:00Z", "lpa": "Dudley", "stage": "awaiting_enforcement"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_charset.status(), StatusCode::CREATED);
     let officer = json!({"officer": "pc.a@force.police.uk"});
     let intake_assign = app
         .post(
@@ -749,6 +784,10 @@ const BAD_REQUESTS: &[Refusal] = {
         // Bodies that are not JSON, or too large.
         refused(Raw(Some("text/plain"), None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         refused(Raw(None, None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        // Only application/json itself: other JSON-like types are 415 too.
+        refused(Raw(Some("application/json-patch+json"), None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        refused(Raw(Some("application/vnd.api+json"), None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        refused(Raw(Some("application/jsonx"), None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         refused(Raw(Some("application/json"), Some("{\"reference\": ")), StatusCode::BAD_REQUEST, "malformed_json"),
         refused(NewPackageWith("reference", Xs(70 * 1024)), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         // Reads with a bad path or query.
@@ -928,6 +967,34 @@ async fn the_audit_trail_records_changes_and_reads(app: TestApp) {
             .unwrap();
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
+    // A request id too long to keep is replaced, and only the new one is
+    // recorded.
+    let response = app
+        .http
+        .post(format!("{}/api/v1/packages/AUD-1/grade", app.base))
+        .bearer_auth(app.token(Role::Intake))
+        .header("x-request-id", "r".repeat(60 * 1024))
+        .json(&json!({"risk_grade": "high", "reason": "downgraded"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let given = response.headers()["x-request-id"].to_str().unwrap();
+    assert!(
+        uuid::Uuid::parse_str(given).is_ok(),
+        "a new UUID, not the {} bytes sent",
+        given.len()
+    );
+    let lines = app
+        .store
+        .audit_log(Some(
+            &ocset_scheduler::domain::Reference::parse("AUD-1").unwrap(),
+        ))
+        .await
+        .unwrap();
+    let last = lines.last().unwrap();
+    assert_eq!(last.action, "package.regraded");
+    assert_eq!(last.request_id.as_deref(), Some(given));
 }
 
 async fn lists_filter_and_page_through_every_package_once(app: TestApp) {
