@@ -1254,3 +1254,85 @@ async fn the_server_stops_when_shutdown_completes() {
         "nothing listens after shutdown"
     );
 }
+
+// PostgreSQL refusing connections, as an operator or a failover does it:
+// every request that needs the database is 503 `unavailable` with
+// `Retry-After`, never 500; and the service recovers without a restart.
+#[tokio::test]
+async fn postgres_refusing_connections_is_503_with_retry_after() {
+    common::with_postgres(|url| async move {
+        use sqlx::Connection;
+        let app = spawn_app(url.clone()).await;
+        assert_eq!(
+            app.get("/api/v1/status", Role::Viewer).await.status(),
+            StatusCode::OK
+        );
+        let name = url.rsplit('/').next().unwrap().to_string();
+        let mut admin = sqlx::PgConnection::connect(&common::postgres_admin_url())
+            .await
+            .unwrap();
+        let refuse = |allow: bool| format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}");
+        sqlx::query(&refuse(false))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&name)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+        let package = json!({"reference": "DOWN-1", "risk_grade": "high", "received_at": "2024-02-05T09:00:00Z",
+                             "lpa": "Dudley", "stage": "awaiting_enforcement"});
+        for (case, response) in [
+            ("GET /api/v1/status", app.get("/api/v1/status", Role::Viewer).await),
+            (
+                "POST /api/v1/packages",
+                app.post("/api/v1/packages", Role::Intake, package.clone())
+                    .await,
+            ),
+            (
+                "GET /api/v1/packages",
+                app.get("/api/v1/packages", Role::Viewer).await,
+            ),
+        ] {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            error_named(
+                case,
+                response,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                None,
+            )
+            .await;
+            let seconds: u32 = retry_after
+                .unwrap_or_else(|| panic!("{case}: no Retry-After"))
+                .parse()
+                .unwrap();
+            assert!(seconds > 0, "{case}");
+        }
+
+        // Connections allowed again: the same server answers.
+        sqlx::query(&refuse(true))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(
+            app.get("/api/v1/status", Role::Viewer).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.post("/api/v1/packages", Role::Intake, package)
+                .await
+                .status(),
+            StatusCode::CREATED
+        );
+    })
+    .await;
+}
