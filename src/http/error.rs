@@ -32,6 +32,9 @@ pub(crate) struct ErrorBody {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub(crate) details: Vec<FieldError>,
+    /// The request's id, on a 500: quote it to find the cause in the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) request_id: Option<String>,
 }
 
 /// The envelope: `{"error": {...}}`.
@@ -50,6 +53,7 @@ impl ApiError {
                 message: message.into(),
                 field: None,
                 details: Vec::new(),
+                request_id: None,
             },
         }
     }
@@ -151,6 +155,19 @@ impl ApiError {
             "the service failed to answer; the cause is in its log",
         )
     }
+
+    /// 500 for a handler that panicked: the panic is logged (by the layer
+    /// that caught it, with the request id); the body names only the failure
+    /// and the request id.
+    pub(crate) fn panicked(request_id: Option<String>) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the service failed to answer; the cause is in its log under this request id",
+        );
+        error.body.request_id = request_id;
+        error
+    }
 }
 
 /// Displays an error with its causes, for the log.
@@ -190,8 +207,8 @@ impl From<StoreError> for ApiError {
                 format!("a token named {name} already exists"),
             )
             .with_field("name"),
-            StoreError::Database { ref source, .. } if is_unavailable(source) => {
-                tracing::error!(error = %ErrorChain(&error), "database unavailable");
+            ref unreachable if unreachable.is_unavailable() => {
+                tracing::error!(error = %ErrorChain(unreachable), "database unavailable");
                 Self::unavailable("the database is not answering; try again shortly")
             }
             other => Self::internal(&other),
@@ -199,12 +216,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
-fn is_unavailable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-    )
-}
+/// The `Retry-After` of a 503, in seconds: long enough for a restarted or
+/// reopened database, short enough that a client does not give up.
+pub(crate) const RETRY_AFTER_SECONDS: u32 = 5;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -215,6 +229,51 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(source: sqlx::Error) -> StoreError {
+        StoreError::Database {
+            context: "testing",
+            source,
+        }
+    }
+
+    #[test]
+    fn an_unreachable_database_is_503_with_retry_after_and_other_failures_500() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for unreachable in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(refused),
+            sqlx::Error::WorkerCrashed,
+        ] {
+            let what = format!("{unreachable:?}");
+            let error = ApiError::from(database(unreachable));
+            assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}");
+            let response = error.into_response();
+            assert_eq!(
+                response.headers()[header::RETRY_AFTER],
+                RETRY_AFTER_SECONDS.to_string(),
+                "{what}"
+            );
+        }
+        let bug = ApiError::from(database(sqlx::Error::RowNotFound));
+        assert_eq!(bug.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(bug
+            .into_response()
+            .headers()
+            .get(header::RETRY_AFTER)
+            .is_none());
     }
 }

@@ -28,10 +28,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .map(|v| {
-                let v = v.trim().to_ascii_lowercase();
-                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-            })
+            // Only application/json, with or without parameters (charset):
+            // other JSON-like types (`+json`) are 415, as documented.
+            .map(|v| v.trim().eq_ignore_ascii_case("application/json"))
             .unwrap_or(false);
         if !json {
             return Err(ApiError::unsupported_media_type());
@@ -115,6 +114,57 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 let field = field_of(&path, &message).unwrap_or_else(|| "query".into());
                 ApiError::invalid_field(field.clone(), format!("{field}: {message}"))
             })
+    }
+}
+
+/// A caller whose token's role includes `R`'s: 401 without a valid token,
+/// 403 with too low a role. Taken before the handler's path and body
+/// extractors (axum runs them in argument order, the body last), so a
+/// caller who may not use an endpoint learns nothing about what it accepts.
+#[derive(Debug, Clone)]
+pub(crate) struct Allowed<R>(pub Caller, pub std::marker::PhantomData<R>);
+
+/// The roles an endpoint can require, as types for [`Allowed`].
+pub(crate) mod need {
+    use crate::domain::Role;
+
+    /// A role an endpoint requires.
+    pub(crate) trait Needed {
+        /// The lowest role allowed.
+        const ROLE: Role;
+    }
+
+    /// Any valid token: viewer and above.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Viewer;
+    /// Intake and above.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Intake;
+    /// Supervisor and above.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Supervisor;
+
+    impl Needed for Viewer {
+        const ROLE: Role = Role::Viewer;
+    }
+    impl Needed for Intake {
+        const ROLE: Role = Role::Intake;
+    }
+    impl Needed for Supervisor {
+        const ROLE: Role = Role::Supervisor;
+    }
+}
+
+impl<R: need::Needed + Send + Sync> FromRequestParts<AppState> for Allowed<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(R::ROLE)?;
+        Ok(Allowed(caller, std::marker::PhantomData))
     }
 }
 

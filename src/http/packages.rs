@@ -1,12 +1,12 @@
 //! `/api/v1/packages`: create, read, list, and the moves a package makes.
 
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{need, Allowed, ApiJson, ApiQuery, Caller};
 use super::AppState;
 use crate::app::{CreateError, PackageView};
 use crate::domain::{
     parse_instant, Acknowledgement, OfficerEmail, Outcome, PackageStatus, Reference, RiskGrade,
-    Role, Stage,
+    Stage,
 };
 use crate::intake::NewPackage;
 use crate::store::{EscalationRecord, LedgerEvent, PackageFilter, PageKey};
@@ -191,14 +191,21 @@ pub(crate) fn encode_cursor(key: &PageKey) -> String {
 /// Decodes a cursor made by [`encode_cursor`].
 pub(crate) fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
     let bad = || ApiError::invalid_field("cursor", "cursor: not a cursor this service gave out");
-    if !cursor.len().is_multiple_of(2) || cursor.len() > 400 {
+    // Checked as bytes before any pair is read: a cursor is ASCII hex, and
+    // anything else (a multi-byte character, a sign that `from_str_radix`
+    // would take) is refused without slicing the text.
+    let digits = cursor.as_bytes();
+    if digits.is_empty()
+        || !digits.len().is_multiple_of(2)
+        || digits.len() > 400
+        || !digits.iter().all(u8::is_ascii_hexdigit)
+    {
         return Err(bad());
     }
-    let bytes: Vec<u8> = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&cursor[i..i + 2], 16))
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
+    let bytes: Vec<u8> = digits
+        .chunks_exact(2)
+        .map(|pair| (hex_value(pair[0]) << 4) | hex_value(pair[1]))
+        .collect();
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (deadline, reference) = text.split_once('\n').ok_or_else(bad)?;
     let deadline_at = DateTime::parse_from_rfc3339(deadline)
@@ -208,6 +215,15 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
         deadline_at,
         reference: reference.to_string(),
     })
+}
+
+/// The value of one ASCII hex digit (checked by the caller).
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit.to_ascii_lowercase() - b'a' + 10,
+    }
 }
 
 /// Reads list filters into a store filter, naming any bad field.
@@ -292,10 +308,9 @@ pub(crate) async fn page(
               (status = 422, description = "a field is not valid", body = super::error::ErrorEnvelope)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Intake>,
     ApiJson(body): ApiJson<CreatePackage>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require(Role::Intake)?;
     let input = NewPackage {
         reference: body.reference,
         risk_grade: body.risk_grade,
@@ -343,10 +358,9 @@ fn encode_path(reference: &str) -> String {
     responses((status = 200, body = PackageDetail), (status = 404, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn read(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Viewer>,
     Path(text): Path<String>,
 ) -> Result<Json<PackageDetail>, ApiError> {
-    caller.require(Role::Viewer)?;
     let reference = reference(&text)?;
     let record = state
         .app
@@ -367,10 +381,9 @@ pub(crate) async fn read(
     responses((status = 200, body = PackagePage), (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Viewer>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<PackagePage>, ApiError> {
-    caller.require(Role::Viewer)?;
     let filter = filter_from(&state, &query, state.app.now())?;
     Ok(Json(page(&state, filter, &caller).await?))
 }
@@ -383,11 +396,10 @@ pub(crate) async fn list(
               (status = 409, body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn regrade(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Intake>,
     Path(text): Path<String>,
     ApiJson(body): ApiJson<Regrade>,
 ) -> Result<Json<PackageView>, ApiError> {
-    caller.require(Role::Intake)?;
     let reference = reference(&text)?;
     let grade = grade("risk_grade", &body.risk_grade)?;
     let policy = state.app.settings().policy.clone();
@@ -408,11 +420,10 @@ pub(crate) async fn regrade(
               (status = 409, description = "an illegal move", body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn move_stage(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Intake>,
     Path(text): Path<String>,
     ApiJson(body): ApiJson<MoveStage>,
 ) -> Result<Json<PackageView>, ApiError> {
-    caller.require(Role::Intake)?;
     let reference = reference(&text)?;
     let to = stage(&body.stage)?;
     let at = optional_instant(&state, "at", &body.at)?;
@@ -442,11 +453,10 @@ pub(crate) async fn move_stage(
               (status = 404, body = super::error::ErrorEnvelope), (status = 409, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn assign(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Supervisor>,
     Path(text): Path<String>,
     ApiJson(body): ApiJson<Assign>,
 ) -> Result<Json<PackageView>, ApiError> {
-    caller.require(Role::Supervisor)?;
     let reference = reference(&text)?;
     let officer =
         OfficerEmail::parse(&body.officer).map_err(|e| ApiError::invalid_field("officer", e.0))?;
@@ -467,11 +477,10 @@ pub(crate) async fn assign(
               (status = 409, body = super::error::ErrorEnvelope), (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn safeguarding(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Intake>,
     Path(text): Path<String>,
     ApiJson(body): ApiJson<SafeguardingUpdate>,
 ) -> Result<Json<PackageView>, ApiError> {
-    caller.require(Role::Intake)?;
     let reference = reference(&text)?;
     let access = optional_instant(
         &state,
@@ -498,11 +507,10 @@ pub(crate) async fn safeguarding(
               (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Supervisor>,
     Path(text): Path<String>,
     ApiJson(body): ApiJson<Acknowledge>,
 ) -> Result<Json<PackageView>, ApiError> {
-    caller.require(Role::Supervisor)?;
     let reference = reference(&text)?;
     let actor = caller.actor();
     let by = actor.name.clone();
@@ -526,7 +534,16 @@ mod tests {
             reference: "NCA/2024 #7".into(),
         };
         assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
-        for bad in ["", "zz", "abc", "00"] {
+        for bad in [
+            "",
+            "zz",
+            "abc",
+            "00",
+            "€€",
+            "\u{FFFD}\u{FFFD}",
+            "+a+a",
+            "é0",
+        ] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
         }
     }

@@ -2,9 +2,8 @@
 //! the ACC for crime read, as JSON or as the CSV of open packages.
 
 use super::error::ApiError;
-use super::extract::{ApiQuery, Caller};
+use super::extract::{need, Allowed, ApiQuery};
 use super::AppState;
-use crate::domain::Role;
 use crate::report::{render, IsoWeek};
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -57,10 +56,9 @@ pub(crate) struct WeeklyQuery {
         (status = 422, description = "a bad or unfinished `week`, a bad `format`, or an unknown parameter", body = super::error::ErrorEnvelope)))]
 pub(crate) async fn weekly(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Viewer>,
     ApiQuery(query): ApiQuery<WeeklyQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Viewer)?;
     // One instant for the default, the "has it ended" check and the audit line.
     let now = state.app.now();
     let tz = state.app.settings().time_zone;

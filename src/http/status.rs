@@ -2,11 +2,11 @@
 //! packages past their deadline.
 
 use super::error::ApiError;
-use super::extract::{ApiQuery, Caller};
+use super::extract::{need, Allowed, ApiQuery};
 use super::packages::{page, ListQuery};
 use super::AppState;
 use crate::app::{PackageView, SchedulerFigures};
-use crate::domain::{PackageStatus, Role};
+use crate::domain::PackageStatus;
 use crate::position::CurrentPosition;
 use axum::extract::State;
 use axum::Json;
@@ -40,10 +40,9 @@ pub(crate) struct StatusAnswer {
     responses((status = 200, body = StatusAnswer), (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn status(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Allowed<need::Viewer>,
     ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Result<Json<StatusAnswer>, ApiError> {
-    caller.require(Role::Viewer)?;
     let lpa = query
         .lpa
         .as_deref()
@@ -98,10 +97,9 @@ pub(crate) struct Breaches {
     responses((status = 200, body = Breaches), (status = 422, body = super::error::ErrorEnvelope)))]
 pub(crate) async fn breaches(
     State(state): State<AppState>,
-    caller: Caller,
+    Allowed(caller, _): Allowed<need::Viewer>,
     ApiQuery(query): ApiQuery<BreachQuery>,
 ) -> Result<Json<Breaches>, ApiError> {
-    caller.require(Role::Viewer)?;
     let now = state.app.now();
     let list = ListQuery {
         status: Some(PackageStatus::Breached.as_str().into()),

@@ -269,6 +269,45 @@ impl StoreError {
     pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError::Database { context, source }
     }
+
+    /// Whether the database could not be reached, rather than refusing what
+    /// was asked: no connection within the pool's timeout (which is how a
+    /// refused connection ends), the pool closed, a broken or terminated
+    /// connection (I/O, TLS, a worker gone), or PostgreSQL ending the session
+    /// or refusing it. Retrying later may succeed, so the API answers 503.
+    ///
+    /// PostgreSQL's codes: class 08 (connection exception), 57P01-57P03
+    /// (terminated by an administrator, crash, cannot connect now), 53300
+    /// (too many connections); and any FATAL or PANIC error, because those
+    /// end the session: "database is not currently accepting connections"
+    /// is a FATAL 55000, while a statement's own 55000 is an ERROR.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database { source, .. } = self else {
+            return false;
+        };
+        match source {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                let ends_session = db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some_and(|pg| {
+                        matches!(
+                            pg.severity(),
+                            sqlx::postgres::PgSeverity::Fatal | sqlx::postgres::PgSeverity::Panic
+                        )
+                    });
+                ends_session
+                    || code.starts_with("08")
+                    || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The outbox's queue port reports a store failure as it is: same text,

@@ -593,12 +593,47 @@ async fn every_auth_case(app: TestApp) {
     let body = || json!({"reference": "AUTH-1", "risk_grade": "high", "received_at": "2024-02-05T09:00:00Z", "lpa": "Dudley", "stage": "awaiting_enforcement"});
     let viewer_create = app.post("/api/v1/packages", Role::Viewer, body()).await;
     assert_error(viewer_create, StatusCode::FORBIDDEN, "forbidden", None).await;
+    // The role is checked before the body is read: a caller who may not use
+    // an endpoint learns nothing about what it accepts.
+    let viewer_empty = app.post("/api/v1/packages", Role::Viewer, json!({})).await;
+    assert_error(viewer_empty, StatusCode::FORBIDDEN, "forbidden", None).await;
+    let viewer_text = app
+        .http
+        .post(format!("{}/api/v1/packages", app.base))
+        .bearer_auth(app.token(Role::Viewer))
+        .header("content-type", "text/plain")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_error(viewer_text, StatusCode::FORBIDDEN, "forbidden", None).await;
+    for (path, role) in [
+        ("/api/v1/packages/NOPE-1/grade", Role::Viewer),
+        ("/api/v1/packages/NOPE-1/stage", Role::Viewer),
+        ("/api/v1/packages/NOPE-1/safeguarding", Role::Viewer),
+        ("/api/v1/packages/NOPE-1/assign", Role::Intake),
+        ("/api/v1/packages/NOPE-1/acknowledge", Role::Intake),
+    ] {
+        let empty = app.post(path, role, json!({})).await;
+        error_named(path, empty, StatusCode::FORBIDDEN, "forbidden", None).await;
+    }
     assert_eq!(
         app.post("/api/v1/packages", Role::Intake, body())
             .await
             .status(),
         StatusCode::CREATED
     );
+    // application/json with a parameter, in any case, is JSON.
+    let with_charset = app
+        .http
+        .post(format!("{}/api/v1/packages", app.base))
+        .bearer_auth(app.token(Role::Intake))
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(json!({"reference": "AUTH-2", "risk_grade": "high", "received_at": "2024-02-05T09:00:00Z", "lpa": "Dudley", "stage": "awaiting_enforcement"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_charset.status(), StatusCode::CREATED);
     let officer = json!({"officer": "pc.a@force.police.uk"});
     let intake_assign = app
         .post(
@@ -753,6 +788,10 @@ const BAD_REQUESTS: &[Refusal] = {
         // Bodies that are not JSON, or too large.
         refused(Raw(Some("text/plain"), None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         refused(Raw(None, None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        // Only application/json itself: other JSON-like types are 415 too.
+        refused(Raw(Some("application/json-patch+json"), None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        refused(Raw(Some("application/vnd.api+json"), None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        refused(Raw(Some("application/jsonx"), None), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         refused(Raw(Some("application/json"), Some("{\"reference\": ")), StatusCode::BAD_REQUEST, "malformed_json"),
         refused(NewPackageWith("reference", Xs(70 * 1024)), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         // Reads with a bad path or query.
@@ -765,6 +804,11 @@ const BAD_REQUESTS: &[Refusal] = {
         invalid(Get("/api/v1/packages?stage=pending", Viewer), "stage"),
         invalid(Get("/api/v1/packages?lpa=Gotham", Viewer), "lpa"),
         invalid(Get("/api/v1/packages?cursor=zz", Viewer), "cursor"),
+        // Multi-byte and invalid UTF-8 cursors: refused, never a panic.
+        invalid(Get("/api/v1/packages?cursor=%E2%82%AC%E2%82%AC", Viewer), "cursor"),
+        invalid(Get("/api/v1/packages?cursor=%ff%fe", Viewer), "cursor"),
+        invalid(Get("/api/v1/breaches?cursor=%E2%82%AC%E2%82%AC", Viewer), "cursor"),
+        invalid(Get("/api/v1/breaches?cursor=%ff%fe", Viewer), "cursor"),
         invalid(Get("/api/v1/packages?colour=red", Viewer), "colour"),
         invalid(Get("/api/v1/status?lpa=Gotham", Viewer), "lpa"),
         // Changes to KEEP-1 with a bad field.
@@ -934,6 +978,34 @@ async fn the_audit_trail_records_changes_and_reads(app: TestApp) {
             .unwrap();
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
+    // A request id too long to keep is replaced, and only the new one is
+    // recorded.
+    let response = app
+        .http
+        .post(format!("{}/api/v1/packages/AUD-1/grade", app.base))
+        .bearer_auth(app.token(Role::Intake))
+        .header("x-request-id", "r".repeat(60 * 1024))
+        .json(&json!({"risk_grade": "high", "reason": "downgraded"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let given = response.headers()["x-request-id"].to_str().unwrap();
+    assert!(
+        uuid::Uuid::parse_str(given).is_ok(),
+        "a new UUID, not the {} bytes sent",
+        given.len()
+    );
+    let lines = app
+        .store
+        .audit_log(Some(
+            &ocset_scheduler::domain::Reference::parse("AUD-1").unwrap(),
+        ))
+        .await
+        .unwrap();
+    let last = lines.last().unwrap();
+    assert_eq!(last.action, "package.regraded");
+    assert_eq!(last.request_id.as_deref(), Some(given));
 }
 
 async fn lists_filter_and_page_through_every_package_once(app: TestApp) {
@@ -1192,4 +1264,86 @@ async fn the_server_stops_when_shutdown_completes() {
             .is_err(),
         "nothing listens after shutdown"
     );
+}
+
+// PostgreSQL refusing connections, as an operator or a failover does it:
+// every request that needs the database is 503 `unavailable` with
+// `Retry-After`, never 500; and the service recovers without a restart.
+#[tokio::test]
+async fn postgres_refusing_connections_is_503_with_retry_after() {
+    common::with_postgres(|url| async move {
+        use sqlx::Connection;
+        let app = spawn_app(url.clone()).await;
+        assert_eq!(
+            app.get("/api/v1/status", Role::Viewer).await.status(),
+            StatusCode::OK
+        );
+        let name = url.rsplit('/').next().unwrap().to_string();
+        let mut admin = sqlx::PgConnection::connect(&common::postgres_admin_url())
+            .await
+            .unwrap();
+        let refuse = |allow: bool| format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}");
+        sqlx::query(&refuse(false))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&name)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+        let package = json!({"reference": "DOWN-1", "risk_grade": "high", "received_at": "2024-02-05T09:00:00Z",
+                             "lpa": "Dudley", "stage": "awaiting_enforcement"});
+        for (case, response) in [
+            ("GET /api/v1/status", app.get("/api/v1/status", Role::Viewer).await),
+            (
+                "POST /api/v1/packages",
+                app.post("/api/v1/packages", Role::Intake, package.clone())
+                    .await,
+            ),
+            (
+                "GET /api/v1/packages",
+                app.get("/api/v1/packages", Role::Viewer).await,
+            ),
+        ] {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            error_named(
+                case,
+                response,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                None,
+            )
+            .await;
+            let seconds: u32 = retry_after
+                .unwrap_or_else(|| panic!("{case}: no Retry-After"))
+                .parse()
+                .unwrap();
+            assert!(seconds > 0, "{case}");
+        }
+
+        // Connections allowed again: the same server answers.
+        sqlx::query(&refuse(true))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(
+            app.get("/api/v1/status", Role::Viewer).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.post("/api/v1/packages", Role::Intake, package)
+                .await
+                .status(),
+            StatusCode::CREATED
+        );
+    })
+    .await;
 }
