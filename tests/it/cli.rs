@@ -15,6 +15,13 @@ use std::sync::Arc;
 const BIN: &str = env!("CARGO_BIN_EXE_ocset-scheduler");
 
 fn ocset(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = ocset_command(dir, config, args);
+    command.envs(env.iter().copied());
+    command.output().expect("run ocset-scheduler")
+}
+
+/// The real binary with `args` in `dir`, not yet run.
+fn ocset_command(dir: &Path, config: &Path, args: &[&str]) -> Process {
     let mut command = Process::new(BIN);
     command
         .current_dir(dir)
@@ -25,8 +32,7 @@ fn ocset(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Outp
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("OCSET__")) {
         command.env_remove(name);
     }
-    command.envs(env.iter().copied());
-    command.output().expect("run ocset-scheduler")
+    command
 }
 
 fn stdout(output: &Output) -> String {
@@ -751,6 +757,134 @@ fn json_log_lines_never_carry_a_key_twice() {
     }
     let first: Value = serde_json::from_str(delivered[0]).unwrap();
     assert_eq!(first["fields"]["message"], "message delivered", "{first}");
+}
+
+/// The CLI's audit actor is the operating system's user, not `$USER`: set
+/// to anything or unset (as under cron or a service manager), it changes
+/// nothing.
+#[cfg(unix)]
+#[test]
+fn the_cli_is_audited_as_the_os_user_whatever_user_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let id = |flag: &str| {
+        let out = Process::new("id").arg(flag).output().unwrap();
+        out.status
+            .success()
+            .then(|| stdout(&out).trim().to_string())
+    };
+    let expected = match id("-un") {
+        Some(name) => format!("cli:{name}"),
+        None => format!("cli:uid:{}", id("-u").unwrap()),
+    };
+    let created = ocset_command(
+        dir.path(),
+        &config,
+        &["token", "create", "--name", "x", "--role", "viewer"],
+    )
+    .env_remove("USER")
+    .env_remove("USERNAME")
+    .output()
+    .unwrap();
+    assert!(created.status.success(), "{}", stderr(&created));
+    let revoked = ocset(
+        dir.path(),
+        &config,
+        &["token", "revoke", "x"],
+        &[("USER", "somebody-else")],
+    );
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let audit = stdout(&ocset(dir.path(), &config, &["audit", "--json"], &[]));
+    let lines: Vec<Value> = serde_json::from_str(&audit).unwrap();
+    let actors: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["action"].as_str().unwrap(), l["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            ("token.created", expected.as_str()),
+            ("token.revoked", expected.as_str())
+        ]
+    );
+}
+
+/// `list | head` and `audit | head`: a reader that stops early is a normal
+/// end, not an error.
+#[test]
+fn list_and_audit_into_a_closed_pipe_end_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let csv = dir.path().join("packages.csv");
+    std::fs::write(&csv, CLOCK_CHANGE_CSV).unwrap();
+    assert!(
+        ocset(dir.path(), &config, &["import", csv.to_str().unwrap()], &[])
+            .status
+            .success()
+    );
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["audit"],
+        &["audit", "--json"],
+    ] {
+        // A pipe whose reader has already gone: the first write fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = ocset_command(dir.path(), &config, args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
+
+/// `token list` keeps its columns whatever the names and roles.
+#[test]
+fn token_list_columns_line_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let long = "a-token-name-longer-than-thirty-two-characters";
+    for (name, role) in [("a", "viewer"), (long, "supervisor"), ("acc", "admin")] {
+        let made = ocset(
+            dir.path(),
+            &config,
+            &["token", "create", "--name", name, "--role", role],
+            &[],
+        );
+        assert!(made.status.success(), "{}", stderr(&made));
+    }
+    assert!(ocset(dir.path(), &config, &["token", "revoke", "acc"], &[])
+        .status
+        .success());
+    let listed = stdout(&ocset(dir.path(), &config, &["token", "list"], &[]));
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 5, "{listed}");
+    assert_eq!(lines[4], "3 token(s)");
+    let header = lines[0];
+    let at = |column: &str| header.find(column).unwrap();
+    let (role, created, revoked) = (at("ROLE"), at("CREATED"), at("REVOKED"));
+    for line in &lines[1..4] {
+        assert!(
+            [role, created, revoked]
+                .iter()
+                .all(|&i| line[..i].ends_with("  ") && !line[i..].starts_with(' ')),
+            "a cell not under its heading:\n{listed}"
+        );
+        assert!(
+            ["viewer", "supervisor", "admin"]
+                .iter()
+                .any(|r| line[role..].starts_with(r)),
+            "{listed}"
+        );
+        assert!(line[created..].starts_with("20"), "{listed}");
+        assert!(
+            line[revoked..].starts_with("20") || &line[revoked..] == "-",
+            "{listed}"
+        );
+    }
 }
 
 #[test]
