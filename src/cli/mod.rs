@@ -355,3 +355,27 @@ pub async fn run(
         done => done,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_is_named_by_the_passwd_line_with_their_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      # a comment\n\
+                      ocset:x:1001:1001::/srv/ocset:/usr/sbin/nologin\n\
+                      broken-line\n";
+        assert_eq!(user_named(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_named(passwd, 1001).as_deref(), Some("ocset"));
+        assert_eq!(user_named(passwd, 1002), None, "no entry: uid:N instead");
+    }
+
+    #[test]
+    fn a_closed_output_ends_the_command_and_other_write_errors_do_not() {
+        let closed = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(matches!(io(closed), CliError::OutputClosed));
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(matches!(io(full), CliError::Other(_)));
+    }
+}
