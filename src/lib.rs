@@ -16,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod digest;
 pub mod domain;
+pub(crate) mod files;
 pub mod http;
 pub(crate) mod import;
 pub mod intake;

@@ -206,6 +206,11 @@ pub enum CliError {
     /// Anything else, with context.
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
+    /// Standard output was closed before everything was written, as
+    /// `list | head` does: the reader has what it wanted, so [`run`]
+    /// ends normally.
+    #[error("the output was closed before it was all written")]
+    OutputClosed,
 }
 
 fn count(n: usize) -> String {
@@ -224,12 +229,41 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
         .join("\n")
 }
 
-/// The actor recorded in the ledger for changes made from this command line.
+/// The actor recorded in the ledger for changes made from this command line:
+/// `cli:` and the operating system's name for the user running it.
 pub(crate) fn cli_actor() -> String {
-    let user = std::env::var("USER")
+    format!("cli:{}", os_user())
+}
+
+/// Who runs this process, as the operating system knows them. On Unix the
+/// effective user id (the owner of `/proc/self`) named from `/etc/passwd`,
+/// or `uid:N` when it has no entry there (a container's bare uid); not
+/// `$USER`, which anyone can set and which is often unset under services
+/// and cron. Elsewhere `%USERNAME%`.
+fn os_user() -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(me) = std::fs::metadata("/proc/self") {
+            let uid = me.uid();
+            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+            return user_named(&passwd, uid).unwrap_or_else(|| format!("uid:{uid}"));
+        }
+    }
+    std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The name `passwd` (the text of `/etc/passwd`) gives user id `uid`.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn user_named(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?;
+        (id.parse() == Ok(uid) && !name.is_empty()).then(|| name.to_string())
+    })
 }
 
 /// Loads the settings `cli` names, with the `OCSET__` variables of `env`.
@@ -249,9 +283,45 @@ async fn open_app(settings: Settings, clock: Arc<dyn Clock>) -> Result<App, CliE
     Ok(App::new(store, Arc::new(settings), clock))
 }
 
-/// Why writing the output failed, as a command error.
+/// Why writing the output failed, as a command error. Standard output
+/// closed by its reader (`list | head`) is [`CliError::OutputClosed`].
 fn io(e: std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return CliError::OutputClosed;
+    }
     CliError::Other(anyhow::Error::new(e).context("writing the output"))
+}
+
+/// Why writing JSON output failed, as [`io`] says for a write.
+fn json_io(e: serde_json::Error) -> CliError {
+    match e.io_error_kind() {
+        Some(kind) => io(std::io::Error::new(kind, e)),
+        None => CliError::Other(e.into()),
+    }
+}
+
+/// `rows` under `header` in columns two spaces apart, each as wide as its
+/// widest cell (counted in characters), trailing spaces trimmed.
+pub(crate) fn columns<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; N]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut text = line(*header);
+    for row in rows {
+        text.push_str(&line(row.each_ref().map(String::as_str)));
+    }
+    text
 }
 
 /// Runs one command with `settings` already loaded. `shutdown` ends `serve`.
@@ -262,7 +332,7 @@ pub async fn run(
     out: &mut (dyn Write + Send),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), CliError> {
-    match command {
+    let done = match command {
         Command::CheckConfig => serve::check_config(&settings, out),
         Command::Migrate => serve::migrate(settings, clock, out).await,
         Command::Serve => serve::serve(settings, clock, shutdown).await,
@@ -279,5 +349,33 @@ pub async fn run(
             digest::send(week, settings, clock, out).await
         }
         Command::Demo => packages::demo(settings, clock, out).await,
+    };
+    match done {
+        Err(CliError::OutputClosed) => Ok(()),
+        done => done,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_is_named_by_the_passwd_line_with_their_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      # a comment\n\
+                      ocset:x:1001:1001::/srv/ocset:/usr/sbin/nologin\n\
+                      broken-line\n";
+        assert_eq!(user_named(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_named(passwd, 1001).as_deref(), Some("ocset"));
+        assert_eq!(user_named(passwd, 1002), None, "no entry: uid:N instead");
+    }
+
+    #[test]
+    fn a_closed_output_ends_the_command_and_other_write_errors_do_not() {
+        let closed = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(matches!(io(closed), CliError::OutputClosed));
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(matches!(io(full), CliError::Other(_)));
     }
 }

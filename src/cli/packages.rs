@@ -1,7 +1,7 @@
 //! The ledger commands: `import`, `list`, `audit` and `demo`, and the plain
 //! text tables they print.
 
-use super::{cli_actor, io, open_app, CliError, ListArgs};
+use super::{cli_actor, io, json_io, open_app, CliError, ListArgs};
 use crate::app::{ImportError, PackageView};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -67,7 +67,7 @@ pub(super) async fn list(
     };
     let views = app.list(&filter, &Actor::named(cli_actor())).await?;
     if args.json {
-        serde_json::to_writer_pretty(&mut *out, &views).map_err(|e| CliError::Other(e.into()))?;
+        serde_json::to_writer_pretty(&mut *out, &views).map_err(json_io)?;
         writeln!(out).map_err(io)?;
     } else {
         write!(out, "{}", table(&views, tz)).map_err(io)?;
@@ -91,7 +91,7 @@ pub(super) async fn audit(
     let app = open_app(settings, clock).await?;
     let lines = app.audit_log(reference.as_ref()).await?;
     if json {
-        serde_json::to_writer_pretty(&mut *out, &lines).map_err(|e| CliError::Other(e.into()))?;
+        serde_json::to_writer_pretty(&mut *out, &lines).map_err(json_io)?;
         writeln!(out).map_err(io)?;
     } else {
         write!(out, "{}", audit_table(&lines)).map_err(io)?;
@@ -163,24 +163,7 @@ pub(crate) fn table(views: &[PackageView], tz: chrono_tz::Tz) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    let mut text = line(header.to_vec());
-    for row in &rows {
-        text.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
+    let mut text = super::columns(&header, &rows);
     text.push_str(&format!("{} package(s)\n", views.len()));
     text
 }

@@ -9,6 +9,9 @@ use crate::store::Actor;
 use std::io::Write;
 use std::sync::Arc;
 
+/// How `token list` shows an instant.
+const MINUTE: &str = "%Y-%m-%d %H:%M UTC";
+
 /// `token create | list | revoke`.
 pub(super) async fn token(
     action: TokenAction,
@@ -36,25 +39,20 @@ pub(super) async fn token(
         }
         TokenAction::List => {
             let tokens = app.tokens().await?;
-            writeln!(
-                out,
-                "{:<32}  {:<10}  {:<20}  REVOKED",
-                "NAME", "ROLE", "CREATED"
-            )
-            .map_err(io)?;
-            for t in &tokens {
-                writeln!(
-                    out,
-                    "{:<32}  {:<10}  {:<20}  {}",
-                    t.name,
-                    t.role,
-                    t.created_at.format("%Y-%m-%d %H:%M UTC"),
-                    t.revoked_at.map_or("-".to_string(), |r| r
-                        .format("%Y-%m-%d %H:%M UTC")
-                        .to_string())
-                )
-                .map_err(io)?;
-            }
+            let rows: Vec<[String; 4]> = tokens
+                .iter()
+                .map(|t| {
+                    [
+                        t.name.clone(),
+                        t.role.to_string(),
+                        t.created_at.format(MINUTE).to_string(),
+                        t.revoked_at
+                            .map_or("-".to_string(), |r| r.format(MINUTE).to_string()),
+                    ]
+                })
+                .collect();
+            let header = ["NAME", "ROLE", "CREATED", "REVOKED"];
+            write!(out, "{}", super::columns(&header, &rows)).map_err(io)?;
             writeln!(out, "{} token(s)", tokens.len()).map_err(io)?;
         }
         TokenAction::Revoke { name } => {

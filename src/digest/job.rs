@@ -145,7 +145,9 @@ impl DigestJob {
     }
 
     /// Runs until `shutdown`: queues what is owed, then sleeps until the
-    /// next schedule fires, `wake` (the safety tick) or shutdown.
+    /// next schedule fires, `wake` (the safety tick) or shutdown. With no
+    /// schedule configured it sleeps until woken (at most
+    /// [`crate::wake::LONGEST_SLEEP`]).
     /// `delivered` is woken whenever something was queued.
     pub(crate) async fn run(
         self,
@@ -163,15 +165,13 @@ impl DigestJob {
                     tracing::error!(error = %format!("{e:#}"), "queueing a digest failed; will retry")
                 }
             }
-            let wait = self
-                .next_at()
-                .and_then(|at| (at - self.app.now()).to_std().ok())
-                .unwrap_or_default()
-                .min(crate::wake::LONGEST_SLEEP);
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
+            // With no schedule there is no next instant: sleep as long as
+            // the other loops do (the safety tick wakes it sooner), never
+            // zero, which would spin.
+            let until = crate::wake::sleep_until(self.next_at(), self.app.now());
+            let clock = self.app.clock();
+            if crate::wake::wait_until(until, &*clock, wake.notified(), &mut shutdown).await {
+                return;
             }
         }
     }
@@ -289,4 +289,81 @@ async fn off_the_runtime<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| anyhow::anyhow!("building a digest failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const CONFIG: &str = r#"
+[force]
+lpas = ["Coventry"]
+[recipients.ocset_sergeants]
+default = ["sgts@force.example"]
+[recipients.ocset_inspector]
+default = ["insp@force.example"]
+[recipients.ppu_slt]
+default = ["slt@force.example"]
+"#;
+
+    /// A stopped clock that counts how often it is read: each pass of the
+    /// job's loop reads it a few times.
+    #[derive(Debug)]
+    struct CountingClock {
+        clock: ManualClock,
+        reads: AtomicUsize,
+    }
+
+    impl Clock for CountingClock {
+        fn now(&self) -> DateTime<Utc> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.clock.now()
+        }
+    }
+
+    #[tokio::test]
+    async fn with_no_digest_configured_the_job_sleeps_instead_of_spinning() {
+        let env = vec![("OCSET__DIGEST".to_string(), "[]".to_string())];
+        let settings = crate::config::load_str(CONFIG, "test.toml", env).unwrap();
+        assert!(settings.digests().is_empty());
+        let clock = Arc::new(CountingClock {
+            clock: ManualClock::new("2024-01-08T09:00:00Z".parse().unwrap()),
+            reads: AtomicUsize::new(0),
+        });
+        // Nothing is read or queued with no schedule, so no database.
+        let store = crate::store::connect("sqlite::memory:", 1).await.unwrap();
+        let job = DigestJob::new(store, Arc::new(settings), clock.clone());
+        // Paused once the database is open (its connecting thread keeps
+        // real time).
+        tokio::time::pause();
+        let (wake, delivered) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(job.run(wake.clone(), delivered, async {
+            let _ = stopped.await;
+        }));
+        // Tokio's time is paused: it jumps to the next timer whenever the
+        // runtime is idle, so these seconds pass at once, and a loop that
+        // waits zero (a millisecond, for the timer) goes round thousands
+        // of times meanwhile.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let one_pass = clock.reads.load(Ordering::SeqCst);
+        assert!(one_pass > 0, "the job has made its first pass");
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        assert_eq!(
+            clock.reads.load(Ordering::SeqCst),
+            one_pass,
+            "the job went round again with nothing scheduled"
+        );
+        // Woken by the safety tick, it makes exactly one more pass.
+        wake.notify_one();
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert_eq!(clock.reads.load(Ordering::SeqCst), 2 * one_pass);
+        stop.send(()).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), running)
+            .await
+            .expect("it stops on shutdown")
+            .unwrap();
+    }
 }

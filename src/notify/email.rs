@@ -13,8 +13,9 @@ use anyhow::Context;
 use async_trait::async_trait;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Renders `notice` as one message from `from` to `to`: the notice's
@@ -209,7 +210,8 @@ pub struct EmailSender {
 #[derive(Clone)]
 enum Transport {
     Smtp(Arc<SmtpPool>),
-    File(AsyncFileTransport<Tokio1Executor>),
+    /// The folder the `.eml` files go to.
+    File(Arc<PathBuf>),
 }
 
 impl std::fmt::Debug for EmailSender {
@@ -235,13 +237,13 @@ impl EmailSender {
         let from = config.sender_mailbox().map_err(anyhow::Error::msg)?;
         let transport = match config.transport {
             MailTransport::File => {
-                std::fs::create_dir_all(&config.file_dir).with_context(|| {
+                crate::files::create_private_dir_all(&config.file_dir).with_context(|| {
                     format!(
                         "cannot create the mail folder {}",
                         config.file_dir.display()
                     )
                 })?;
-                Transport::File(AsyncFileTransport::new(&config.file_dir))
+                Transport::File(Arc::new(config.file_dir.clone()))
             }
             MailTransport::Smtp => Transport::Smtp(Arc::new(SmtpPool::new(&config.smtp)?)),
         };
@@ -265,11 +267,29 @@ impl EmailSender {
             Transport::Smtp(pool) => pool.send(&message).await,
             // A full disk or a missing folder may be put right by an
             // operator, so a retry can help.
-            Transport::File(transport) => transport.send(message).await.map(drop).map_err(|e| {
-                DeliveryError::Transient(format!("cannot write the message file: {e}"))
-            }),
+            Transport::File(folder) => {
+                let folder = folder.clone();
+                let written =
+                    tokio::task::spawn_blocking(move || write_eml(&folder, &message.formatted()))
+                        .await
+                        .map_err(std::io::Error::other)
+                        .and_then(|written| written);
+                written.map_err(|e| {
+                    DeliveryError::Transient(format!("cannot write the message file: {e}"))
+                })
+            }
         }
     }
+}
+
+/// Writes one message to `folder` as `<uuid>.eml` (the name lettre's file
+/// transport gives), readable by the service's user alone: it names
+/// packages. Written by hand because lettre writes under the umask.
+fn write_eml(folder: &Path, formatted: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let path = folder.join(format!("{}.eml", uuid::Uuid::new_v4()));
+    let mut file = crate::files::create_private_file(&path)?;
+    file.write_all(formatted)
 }
 
 /// Email destinations: every message, notices and digests alike.

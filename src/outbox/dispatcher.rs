@@ -125,7 +125,7 @@ impl Dispatcher {
                 .await
             {
                 Ok(()) => {
-                    tracing::info!(message = message.id, destination = %message.destination, payload = %message.payload.describe(), "message delivered");
+                    tracing::info!(message_id = message.id, destination = %message.destination, payload = %message.payload.describe(), "message delivered");
                     DeliveryOutcome::Sent
                 }
                 Err(error) => {
@@ -134,9 +134,9 @@ impl Dispatcher {
                     let attempt = message.attempts.saturating_add(1);
                     let outcome = self.policy.after_failure(attempt, &error, self.clock.now());
                     if let DeliveryOutcome::Retry { at, .. } = &outcome {
-                        tracing::warn!(message = message.id, destination = %message.destination, attempt, retry_at = %at, %error, "delivery failed; will retry");
+                        tracing::warn!(message_id = message.id, destination = %message.destination, attempt, retry_at = %at, %error, "delivery failed; will retry");
                     } else {
-                        tracing::error!(message = message.id, destination = %message.destination, attempt, %error, "delivery failed for good; the message is dead");
+                        tracing::error!(message_id = message.id, destination = %message.destination, attempt, %error, "delivery failed for good; the message is dead");
                     }
                     outcome
                 }
@@ -148,7 +148,7 @@ impl Dispatcher {
             .await?
         {
             tracing::warn!(
-                message = message.id,
+                message_id = message.id,
                 "the lease on a message ran out before it was finished; another dispatcher has it"
             );
         }

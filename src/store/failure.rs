@@ -21,6 +21,11 @@ const SQLITE_LOCK: [i64; 2] = [5, 6];
 /// - `data`: a stored row that cannot be read back;
 /// - `other`: the rest (a duplicate, a refused move, a migration).
 pub(crate) fn failure_kind(error: &StoreError) -> &'static str {
+    // One rule for "could not reach the database": the one the API's 503
+    // follows.
+    if error.is_unavailable() {
+        return "unreachable";
+    }
     match error {
         StoreError::Database { source, .. } => driver_failure_kind(source),
         StoreError::Corrupt(_) => "data",

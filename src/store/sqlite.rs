@@ -138,8 +138,25 @@ impl SqliteStore {
             .parent()
             .filter(|f| !f.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(folder).map_err(|e| {
+            crate::files::create_private_dir_all(folder).map_err(|e| {
                 StoreError::db("creating the SQLite database's folder")(sqlx::Error::Io(e))
+            })?;
+        }
+        // The database holds case data: made 0600 here, before SQLite would
+        // make it under the umask (0644 usually). SQLite gives its -wal and
+        // -shm files the mode of the database file.
+        let query = url.split_once('?').map_or("", |(_, query)| query);
+        let in_memory_or_read_only = query
+            .split('&')
+            .any(|pair| pair == "mode=memory" || pair == "mode=ro");
+        let file = options.get_filename();
+        // sqlx names `sqlite::memory:` `file:sqlx-in-memory-N`.
+        if !in_memory_or_read_only
+            && !file.as_os_str().is_empty()
+            && !file.to_string_lossy().starts_with("file:")
+        {
+            crate::files::ensure_private_file(file).map_err(|e| {
+                StoreError::db("creating the SQLite database file")(sqlx::Error::Io(e))
             })?;
         }
         let pool = Self::pool_options(max_connections)

@@ -15,6 +15,13 @@ use std::sync::Arc;
 const BIN: &str = env!("CARGO_BIN_EXE_ocset-scheduler");
 
 fn ocset(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = ocset_command(dir, config, args);
+    command.envs(env.iter().copied());
+    command.output().expect("run ocset-scheduler")
+}
+
+/// The real binary with `args` in `dir`, not yet run.
+fn ocset_command(dir: &Path, config: &Path, args: &[&str]) -> Process {
     let mut command = Process::new(BIN);
     command
         .current_dir(dir)
@@ -25,8 +32,7 @@ fn ocset(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Outp
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("OCSET__")) {
         command.env_remove(name);
     }
-    command.envs(env.iter().copied());
-    command.output().expect("run ocset-scheduler")
+    command
 }
 
 fn stdout(output: &Output) -> String {
@@ -575,6 +581,310 @@ fn serve_writes_eml_files_for_a_package_imported_past_its_deadline() {
         .unwrap();
     assert!(killed.success());
     assert!(child.0.wait().unwrap().success());
+}
+
+/// The real binary with `args`, in `dir`, under umask 022 (a common
+/// default, which lets everyone read what is created with the usual modes),
+/// with `env` set and the tests' own `OCSET__` variables removed.
+fn under_umask_022(dir: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Process {
+    let mut command = Process::new("sh");
+    command
+        .current_dir(dir)
+        .args(["-c", "umask 022 && exec \"$@\"", "sh", BIN, "--config"])
+        .arg(config)
+        .args(args);
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("OCSET__")) {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command
+}
+
+/// Under umask 022, with the database and the mail in `./data`: imports a
+/// package past its deadline, then serves with JSON logs until the two
+/// escalation notices are written as `.eml` files. Returns the running
+/// service and its log lines so far.
+fn serve_until_two_notices(dir: &Path) -> (KillOnDrop, Vec<String>) {
+    let config = common::config_in(dir, "sqlite://data/ocset.db");
+    let csv = dir.join("late.csv");
+    let received = (chrono::Utc::now() - chrono::Duration::days(3)).format("%Y-%m-%dT%H:%M:%SZ");
+    std::fs::write(
+        &csv,
+        format!("reference,risk_grade,received_at,lpa,stage,assigned_officer\nLATE-1,very_high,{received},Birmingham,awaiting_enforcement,pc.one@force.police.uk\n"),
+    )
+    .unwrap();
+    let imported = under_umask_022(dir, &config, &["import", csv.to_str().unwrap()], &[])
+        .output()
+        .unwrap();
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let mut child = KillOnDrop(
+        under_umask_022(
+            dir,
+            &config,
+            &["serve"],
+            &[
+                ("OCSET__HTTP__BIND", "127.0.0.1:0"),
+                ("OCSET__LOG__FORMAT", "json"),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    let mut log = std::io::BufReader::new(child.0.stderr.take().unwrap());
+    // Wait on the service's own word that it delivered, not on a timer.
+    let mut lines = Vec::new();
+    let mut delivered = 0;
+    while delivered < 2 {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut log, &mut line).unwrap();
+        assert!(n > 0, "serve exited before delivering:\n{}", lines.join(""));
+        if line.contains("message delivered") && line.contains("notice of") {
+            delivered += 1;
+        }
+        lines.push(line);
+    }
+    (child, lines)
+}
+
+/// The database (with its -wal and -shm files while the service runs), the
+/// `.eml` files and their folders hold case data: only the service's user
+/// may read them, whatever the umask.
+#[cfg(unix)]
+#[test]
+fn files_holding_case_data_are_for_the_service_user_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (_service, _) = serve_until_two_notices(dir.path());
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let data = dir.path().join("data");
+    let mut modes = vec![(data.clone(), mode(&data))];
+    for name in ["ocset.db", "ocset.db-wal", "ocset.db-shm", "outbox"] {
+        modes.push((data.join(name), mode(&data.join(name))));
+    }
+    let emls: Vec<std::path::PathBuf> = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(emls.len() >= 2, "{emls:?}");
+    modes.extend(emls.iter().map(|eml| (eml.clone(), mode(eml))));
+    let wrong: Vec<String> = modes
+        .iter()
+        .filter(|(path, mode)| *mode != if path.is_dir() { 0o700 } else { 0o600 })
+        .map(|(path, mode)| format!("{} is {mode:o}", path.display()))
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// A JSON object's keys, at any depth, that appear twice in one object.
+/// (`serde_json::Value` keeps the last of two silently, as log collectors do.)
+fn duplicate_keys(json: &str) -> Vec<String> {
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    struct Duplicates(Vec<String>);
+    impl<'de> Deserialize<'de> for Duplicates {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Finder)
+        }
+    }
+    struct Finder;
+    impl<'de> Visitor<'de> for Finder {
+        type Value = Duplicates;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Duplicates, A::Error> {
+            let mut keys = std::collections::HashSet::new();
+            let mut twice = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                twice.extend(map.next_value::<Duplicates>()?.0);
+                if !keys.insert(key.clone()) {
+                    twice.push(key);
+                }
+            }
+            Ok(Duplicates(twice))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Duplicates, A::Error> {
+            let mut twice = Vec::new();
+            while let Some(inner) = seq.next_element::<Duplicates>()? {
+                twice.extend(inner.0);
+            }
+            Ok(Duplicates(twice))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Duplicates, E> {
+            Ok(Duplicates(Vec::new()))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Duplicates, E> {
+            Ok(Duplicates(Vec::new()))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Duplicates, E> {
+            Ok(Duplicates(Vec::new()))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Duplicates, E> {
+            Ok(Duplicates(Vec::new()))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Duplicates, E> {
+            Ok(Duplicates(Vec::new()))
+        }
+        fn visit_unit<E>(self) -> Result<Duplicates, E> {
+            Ok(Duplicates(Vec::new()))
+        }
+    }
+    serde_json::from_str::<Duplicates>(json)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {json}"))
+        .0
+}
+
+/// Log collectors keep one value per key: a field named like the text's
+/// own key (`message`) would hide the text.
+#[test]
+fn json_log_lines_never_carry_a_key_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_service, lines) = serve_until_two_notices(dir.path());
+    let delivered: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains("message delivered"))
+        .collect();
+    assert!(!delivered.is_empty());
+    for line in &lines {
+        assert_eq!(duplicate_keys(line), Vec::<String>::new(), "{line}");
+    }
+    let first: Value = serde_json::from_str(delivered[0]).unwrap();
+    assert_eq!(first["fields"]["message"], "message delivered", "{first}");
+}
+
+/// The CLI's audit actor is the operating system's user, not `$USER`: set
+/// to anything or unset (as under cron or a service manager), it changes
+/// nothing.
+#[cfg(unix)]
+#[test]
+fn the_cli_is_audited_as_the_os_user_whatever_user_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let id = |flag: &str| {
+        let out = Process::new("id").arg(flag).output().unwrap();
+        out.status
+            .success()
+            .then(|| stdout(&out).trim().to_string())
+    };
+    let expected = match id("-un") {
+        Some(name) => format!("cli:{name}"),
+        None => format!("cli:uid:{}", id("-u").unwrap()),
+    };
+    let created = ocset_command(
+        dir.path(),
+        &config,
+        &["token", "create", "--name", "x", "--role", "viewer"],
+    )
+    .env_remove("USER")
+    .env_remove("USERNAME")
+    .output()
+    .unwrap();
+    assert!(created.status.success(), "{}", stderr(&created));
+    let revoked = ocset(
+        dir.path(),
+        &config,
+        &["token", "revoke", "x"],
+        &[("USER", "somebody-else")],
+    );
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let audit = stdout(&ocset(dir.path(), &config, &["audit", "--json"], &[]));
+    let lines: Vec<Value> = serde_json::from_str(&audit).unwrap();
+    let actors: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["action"].as_str().unwrap(), l["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            ("token.created", expected.as_str()),
+            ("token.revoked", expected.as_str())
+        ]
+    );
+}
+
+/// `list | head` and `audit | head`: a reader that stops early is a normal
+/// end, not an error.
+#[test]
+fn list_and_audit_into_a_closed_pipe_end_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let csv = dir.path().join("packages.csv");
+    std::fs::write(&csv, CLOCK_CHANGE_CSV).unwrap();
+    assert!(
+        ocset(dir.path(), &config, &["import", csv.to_str().unwrap()], &[])
+            .status
+            .success()
+    );
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["audit"],
+        &["audit", "--json"],
+    ] {
+        // A pipe whose reader has already gone: the first write fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = ocset_command(dir.path(), &config, args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
+
+/// `token list` keeps its columns whatever the names and roles.
+#[test]
+fn token_list_columns_line_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let long = "a-token-name-longer-than-thirty-two-characters";
+    for (name, role) in [("a", "viewer"), (long, "supervisor"), ("acc", "admin")] {
+        let made = ocset(
+            dir.path(),
+            &config,
+            &["token", "create", "--name", name, "--role", role],
+            &[],
+        );
+        assert!(made.status.success(), "{}", stderr(&made));
+    }
+    assert!(ocset(dir.path(), &config, &["token", "revoke", "acc"], &[])
+        .status
+        .success());
+    let listed = stdout(&ocset(dir.path(), &config, &["token", "list"], &[]));
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 5, "{listed}");
+    assert_eq!(lines[4], "3 token(s)");
+    let header = lines[0];
+    let at = |column: &str| header.find(column).unwrap();
+    let (role, created, revoked) = (at("ROLE"), at("CREATED"), at("REVOKED"));
+    for line in &lines[1..4] {
+        assert!(
+            [role, created, revoked]
+                .iter()
+                .all(|&i| line[..i].ends_with("  ") && !line[i..].starts_with(' ')),
+            "a cell not under its heading:\n{listed}"
+        );
+        assert!(
+            ["viewer", "supervisor", "admin"]
+                .iter()
+                .any(|r| line[role..].starts_with(r)),
+            "{listed}"
+        );
+        assert!(line[created..].starts_with("20"), "{listed}");
+        assert!(
+            line[revoked..].starts_with("20") || &line[revoked..] == "-",
+            "{listed}"
+        );
+    }
 }
 
 #[test]
