@@ -228,7 +228,9 @@ default = ["slt@force.example"]
                     loop {
                         let got = http.get(&readyz).send().await.unwrap();
                         if got.status() == want {
-                            return got.text().await.unwrap();
+                            let retry_after =
+                                got.headers().get(reqwest::header::RETRY_AFTER).cloned();
+                            return (retry_after, got.text().await.unwrap());
                         }
                         tokio::task::yield_now().await;
                     }
@@ -239,8 +241,13 @@ default = ["slt@force.example"]
             }
         };
 
-        let body = until_ready_is(reqwest::StatusCode::SERVICE_UNAVAILABLE).await;
+        let (retry_after, body) = until_ready_is(reqwest::StatusCode::SERVICE_UNAVAILABLE).await;
         assert!(body.contains("passes are failing"), "{body}");
+        // Like the API's other 503s: the caller is told when to ask again.
+        assert_eq!(
+            retry_after.expect("a 503 from /readyz carries Retry-After"),
+            crate::http::error::RETRY_AFTER_SECONDS.to_string().as_str()
+        );
         let figures = app.scheduler_figures().await.unwrap();
         assert!(figures.passes_failing, "{figures:?}");
         assert!(figures.last_failure_at.is_some() && figures.last_failure_kind.is_some());
@@ -252,7 +259,11 @@ default = ["slt@force.example"]
             .await
             .unwrap();
         app.changed().wake();
-        until_ready_is(reqwest::StatusCode::OK).await;
+        let (retry_after, _) = until_ready_is(reqwest::StatusCode::OK).await;
+        assert!(
+            retry_after.is_none(),
+            "a ready service says nothing of retrying"
+        );
         let figures = app.scheduler_figures().await.unwrap();
         assert!(!figures.passes_failing, "{figures:?}");
         assert!(figures.last_pass_at.is_some(), "{figures:?}");
