@@ -275,4 +275,44 @@ default = ["slt@force.example"]
         let _ = stop.send(());
         running.await.unwrap().unwrap();
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stop_while_a_digest_renders_stops_the_service_without_waiting_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("ocset.db").display());
+        let store = crate::store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        // A weekly digest owed at once (Monday 07:00; it is 09:00).
+        let config = format!(
+            "{CONFIG}\n[[digest]]\nname = \"weekly\"\nkind = \"weekly\"\nat = \"07:00\"\naudience = [\"ppu_slt\"]\n"
+        );
+        let settings = Arc::new(load_str(&config, "test.toml", Vec::new()).unwrap());
+        let clock: Arc<dyn Clock> =
+            Arc::new(ManualClock::new("2024-01-08T09:00:00Z".parse().unwrap()));
+        let app = App::new(store, settings, clock);
+        let mut service = Service::build(app, Arc::new(Accept), "127.0.0.1:0")
+            .await
+            .unwrap();
+        let (started, release, hook) = crate::digest::job::held_render();
+        service.digests = service.digests.with_before_render(hook);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(service.run_until(async {
+            let _ = stopped.await;
+        }));
+        tokio::time::timeout(Duration::from_secs(10), started.notified())
+            .await
+            .expect("the digest's render starts");
+
+        // The render is held for as long as the test likes (a large
+        // ledger's takes minutes); the stop does not wait for it. Half the
+        // stop deadline is a bound on failure, not a sleep: before, the
+        // service waited out the whole deadline.
+        let _ = stop.send(());
+        tokio::time::timeout(STOP_WITHIN / 2, running)
+            .await
+            .expect("the service waited for the render after the stop")
+            .unwrap()
+            .unwrap();
+        drop(release);
+    }
 }

@@ -357,12 +357,32 @@ impl DigestJob {
     }
 }
 
+/// For tests: a hook for [`DigestJob::with_before_render`] that holds each
+/// render at its start until the returned sender is used or dropped (as a
+/// failing test drops it on its way out, so the blocking thread ends and
+/// the runtime can stop), and a signal rung as each render starts.
+#[cfg(test)]
+pub(crate) fn held_render() -> (
+    Arc<Notify>,
+    std::sync::mpsc::Sender<()>,
+    impl Fn() + Send + Sync,
+) {
+    let started = Arc::new(Notify::new());
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let signal = started.clone();
+    let hook = move || {
+        signal.notify_one();
+        let _ = held.lock().expect("not poisoned").recv();
+    };
+    (started, release, hook)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::mpsc;
 
     const CONFIG: &str = r#"
 [force]
@@ -388,21 +408,6 @@ default = ["slt@force.example"]
             self.reads.fetch_add(1, Ordering::SeqCst);
             self.clock.now()
         }
-    }
-
-    /// Holds each render at its start until the test lets go (or drops
-    /// the sender, as a failing test does on its way out, so the blocking
-    /// thread ends and the runtime can stop).
-    fn held_render() -> (Arc<Notify>, mpsc::Sender<()>, impl Fn() + Send + Sync) {
-        let started = Arc::new(Notify::new());
-        let (release, held) = mpsc::channel::<()>();
-        let held = Mutex::new(held);
-        let signal = started.clone();
-        let hook = move || {
-            signal.notify_one();
-            let _ = held.lock().expect("not poisoned").recv();
-        };
-        (started, release, hook)
     }
 
     /// A scheduled run is owed at 09:00 on a Monday (the weekly at 07:00,
