@@ -70,7 +70,7 @@ pub(super) async fn serve(
 /// Runs `main` (the binary's whole work) on a new multi-threaded Tokio
 /// runtime, then shuts the runtime down without waiting for the blocking
 /// pool. Every command awaits what it must finish before `main` completes
-/// (`serve` gives its parts [`crate::service::STOP_WITHIN`]); what may be
+/// (`serve` gives its parts 20 s, `service::STOP_WITHIN`); what may be
 /// left on the blocking pool then is abandoned work, such as a digest
 /// render cut short by a stop, which queues nothing and is redone at the
 /// next start. Dropping a runtime waits for blocking work however long it
