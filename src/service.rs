@@ -87,7 +87,10 @@ impl Service {
 
     /// Runs until `shutdown` completes, then stops every part: the API
     /// finishes requests in flight, the scheduler finishes its pass, the
-    /// dispatcher finishes the message in flight and puts back the rest.
+    /// dispatcher finishes the message in flight and puts back the rest,
+    /// and the digest job abandons a render in progress (its run stays
+    /// owed). Returns within [`STOP_WITHIN`] of the stop whatever is
+    /// running.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
