@@ -7,8 +7,19 @@ use ocset_scheduler::clock::SystemClock;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Not `#[tokio::main]`: its runtime, dropped on the way out, would wait
+    // for any render still on the blocking pool (see `cli::block_on`).
+    match cli::block_on(run()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let args = Cli::parse();
     let settings = match cli::load_settings(&args, std::env::vars().collect()) {
         Ok(settings) => settings,

@@ -87,7 +87,10 @@ impl Service {
 
     /// Runs until `shutdown` completes, then stops every part: the API
     /// finishes requests in flight, the scheduler finishes its pass, the
-    /// dispatcher finishes the message in flight and puts back the rest.
+    /// dispatcher finishes the message in flight and puts back the rest,
+    /// and the digest job abandons a render in progress (its run stays
+    /// owed). Returns within [`STOP_WITHIN`] of the stop whatever is
+    /// running.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -228,7 +231,9 @@ default = ["slt@force.example"]
                     loop {
                         let got = http.get(&readyz).send().await.unwrap();
                         if got.status() == want {
-                            return got.text().await.unwrap();
+                            let retry_after =
+                                got.headers().get(reqwest::header::RETRY_AFTER).cloned();
+                            return (retry_after, got.text().await.unwrap());
                         }
                         tokio::task::yield_now().await;
                     }
@@ -239,8 +244,13 @@ default = ["slt@force.example"]
             }
         };
 
-        let body = until_ready_is(reqwest::StatusCode::SERVICE_UNAVAILABLE).await;
+        let (retry_after, body) = until_ready_is(reqwest::StatusCode::SERVICE_UNAVAILABLE).await;
         assert!(body.contains("passes are failing"), "{body}");
+        // Like the API's other 503s: the caller is told when to ask again.
+        assert_eq!(
+            retry_after.expect("a 503 from /readyz carries Retry-After"),
+            crate::http::error::RETRY_AFTER_SECONDS.to_string().as_str()
+        );
         let figures = app.scheduler_figures().await.unwrap();
         assert!(figures.passes_failing, "{figures:?}");
         assert!(figures.last_failure_at.is_some() && figures.last_failure_kind.is_some());
@@ -252,7 +262,11 @@ default = ["slt@force.example"]
             .await
             .unwrap();
         app.changed().wake();
-        until_ready_is(reqwest::StatusCode::OK).await;
+        let (retry_after, _) = until_ready_is(reqwest::StatusCode::OK).await;
+        assert!(
+            retry_after.is_none(),
+            "a ready service says nothing of retrying"
+        );
         let figures = app.scheduler_figures().await.unwrap();
         assert!(!figures.passes_failing, "{figures:?}");
         assert!(figures.last_pass_at.is_some(), "{figures:?}");
@@ -263,5 +277,45 @@ default = ["slt@force.example"]
 
         let _ = stop.send(());
         running.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stop_while_a_digest_renders_stops_the_service_without_waiting_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("ocset.db").display());
+        let store = crate::store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        // A weekly digest owed at once (Monday 07:00; it is 09:00).
+        let config = format!(
+            "{CONFIG}\n[[digest]]\nname = \"weekly\"\nkind = \"weekly\"\nat = \"07:00\"\naudience = [\"ppu_slt\"]\n"
+        );
+        let settings = Arc::new(load_str(&config, "test.toml", Vec::new()).unwrap());
+        let clock: Arc<dyn Clock> =
+            Arc::new(ManualClock::new("2024-01-08T09:00:00Z".parse().unwrap()));
+        let app = App::new(store, settings, clock);
+        let mut service = Service::build(app, Arc::new(Accept), "127.0.0.1:0")
+            .await
+            .unwrap();
+        let (started, release, hook) = crate::digest::job::held_render();
+        service.digests = service.digests.with_before_render(hook);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(service.run_until(async {
+            let _ = stopped.await;
+        }));
+        tokio::time::timeout(Duration::from_secs(10), started.notified())
+            .await
+            .expect("the digest's render starts");
+
+        // The render is held for as long as the test likes (a large
+        // ledger's takes minutes); the stop does not wait for it. Half the
+        // stop deadline is a bound on failure, not a sleep: before, the
+        // service waited out the whole deadline.
+        let _ = stop.send(());
+        tokio::time::timeout(STOP_WITHIN / 2, running)
+            .await
+            .expect("the service waited for the render after the stop")
+            .unwrap()
+            .unwrap();
+        drop(release);
     }
 }

@@ -30,11 +30,24 @@ impl App {
 
     /// The weekly report for `week`, rebuilt from the events before its
     /// end. Not audited: a caller that shows it records the read with
-    /// `App::record_read`.
+    /// `App::record_read`. The fold (the whole ledger: seconds for a large
+    /// one) runs on Tokio's blocking pool, after the events are read and
+    /// their connection returned, so it starves no worker thread (a pass
+    /// holding SQLite's write lock must keep being polled).
     pub(crate) async fn weekly_report(&self, week: IsoWeek) -> Result<WeeklyReport, StoreError> {
         let params = self.report_params();
         let events = self.events_before(week.ends_at(params.time_zone)).await?;
-        Ok(WeeklyReport::build(week, &events, &params))
+        let build =
+            tokio::task::spawn_blocking(move || WeeklyReport::build(week, &events, &params));
+        match build.await {
+            Ok(report) => Ok(report),
+            // A panic in the fold is the caller's panic (the API answers it
+            // 500); the build is cancelled only when the runtime stops.
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("building the weekly report was cancelled: {e}"),
+            },
+        }
     }
 
     /// The recipients a digest run (`weekly/2024-W05`) is already queued

@@ -10,7 +10,7 @@ mod packages;
 mod serve;
 mod tokens;
 
-pub use serve::{init_logging, shutdown_signal};
+pub use serve::{block_on, init_logging, shutdown_signal};
 
 use crate::app::App;
 use crate::clock::Clock;

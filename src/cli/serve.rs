@@ -67,6 +67,24 @@ pub(super) async fn serve(
     Ok(())
 }
 
+/// Runs `main` (the binary's whole work) on a new multi-threaded Tokio
+/// runtime, then shuts the runtime down without waiting for the blocking
+/// pool. Every command awaits what it must finish before `main` completes
+/// (`serve` gives its parts 20 s, `service::STOP_WITHIN`); what may be
+/// left on the blocking pool then is abandoned work, such as a digest
+/// render cut short by a stop, which queues nothing and is redone at the
+/// next start. Dropping a runtime waits for blocking work however long it
+/// takes, which once kept a stopped service running for minutes after
+/// SIGTERM, until SIGKILL.
+pub fn block_on<F: Future>(main: F) -> std::io::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let output = runtime.block_on(main);
+    runtime.shutdown_background();
+    Ok(output)
+}
+
 /// A future that completes on SIGTERM or Ctrl-C. The handlers are installed
 /// when this is called, not when the future is first polled, so a signal that
 /// arrives while the service is still starting is not lost (without a
@@ -117,4 +135,35 @@ pub fn init_logging(settings: &Settings) {
         config::LogFormat::Json => builder.json().try_init(),
         config::LogFormat::Text => builder.try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn the_process_does_not_wait_for_abandoned_blocking_work() {
+        // A render left on the blocking pool, held until `release` drops.
+        let (release, held) = mpsc::channel::<()>();
+        let (returned, has_returned) = mpsc::channel();
+        let main = std::thread::spawn(move || {
+            block_on(async move {
+                drop(tokio::task::spawn_blocking(move || {
+                    let _ = held.recv();
+                }));
+            })
+            .unwrap();
+            let _ = returned.send(());
+        });
+        // A bound on failure, not a sleep: it returns at once when right.
+        let outcome = has_returned.recv_timeout(Duration::from_secs(10));
+        drop(release);
+        main.join().unwrap();
+        assert!(
+            outcome.is_ok(),
+            "block_on waited for blocking work it had abandoned"
+        );
+    }
 }

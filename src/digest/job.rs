@@ -41,6 +41,19 @@ pub struct DigestJob {
     /// wake-up does not ask the database again (losing it on restart costs
     /// one query per schedule).
     done: Arc<Mutex<HashMap<String, String>>>,
+    /// Called on the blocking pool as each render starts: tests hold a
+    /// render there to see what the service does meanwhile.
+    before_render: BeforeRender,
+}
+
+/// A function called as each render starts (tests only set one).
+#[derive(Clone, Default)]
+struct BeforeRender(Option<Arc<dyn Fn() + Send + Sync>>);
+
+impl std::fmt::Debug for BeforeRender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
 }
 
 impl DigestJob {
@@ -54,7 +67,16 @@ impl DigestJob {
         Self {
             app,
             done: Arc::default(),
+            before_render: BeforeRender::default(),
         }
+    }
+
+    /// The same job, calling `hook` on the blocking pool as each render
+    /// starts (before the report is built): a test holds a render there.
+    #[cfg(test)]
+    pub(crate) fn with_before_render(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.before_render = BeforeRender(Some(Arc::new(hook)));
+        self
     }
 
     fn settings(&self) -> &Settings {
@@ -64,6 +86,24 @@ impl DigestJob {
     /// Queues every run owed at the clock's "now" that is not queued yet.
     /// Returns how many messages it queued.
     pub async fn run_due(&self) -> anyhow::Result<usize> {
+        let never = std::pin::pin!(std::future::pending::<()>());
+        Ok(self.run_due_unless(never).await?.unwrap_or(0))
+    }
+
+    /// [`DigestJob::run_due`], unless `stop` completes while a run's
+    /// report is read and rendered: then it stops waiting for the render
+    /// and returns `None` at once. The render is abandoned, not finished:
+    /// it runs on the blocking pool, holds no connection, and queues
+    /// nothing, so the run stays owed (it is recorded under its occurrence
+    /// key only in the short transaction that queues its messages, which
+    /// is never interrupted), and the next start queues it.
+    async fn run_due_unless<S>(
+        &self,
+        mut stop: std::pin::Pin<&mut S>,
+    ) -> anyhow::Result<Option<usize>>
+    where
+        S: Future<Output = ()> + ?Sized,
+    {
         let now = self.app.now();
         let tz = self.settings().time_zone;
         let mut queued = 0;
@@ -87,7 +127,14 @@ impl DigestJob {
                 .filter(|(address, _)| !already.contains(address))
                 .collect();
             if !owed.is_empty() {
-                let drafts = self.drafts(schedule, &run, owed, now).await?;
+                let drafts = tokio::select! {
+                    biased;
+                    () = &mut stop => {
+                        tracing::info!(run = %key, "stopping: the digest being built is abandoned; it is queued at the next start");
+                        return Ok(None);
+                    }
+                    drafts = self.drafts(schedule, &run, owed, now) => drafts?,
+                };
                 let count = self
                     .app
                     .queue_digests(&drafts, &Actor::named(SERVICE_ACTOR), now)
@@ -100,7 +147,7 @@ impl DigestJob {
                 .expect("not poisoned")
                 .insert(schedule.name.clone(), key);
         }
-        Ok(queued)
+        Ok(Some(queued))
     }
 
     /// The first instant after the clock's "now" that any schedule fires.
@@ -145,7 +192,11 @@ impl DigestJob {
     }
 
     /// Runs until `shutdown`: queues what is owed, then sleeps until the
-    /// next schedule fires, `wake` (the safety tick) or shutdown. With no
+    /// next schedule fires, `wake` (the safety tick) or shutdown. A
+    /// shutdown during a render returns at once, abandoning the render (see
+    /// [`DigestJob::run_due_unless`]): a large ledger's render takes
+    /// minutes, and the service must stop within
+    /// [`crate::service::STOP_WITHIN`]. With no
     /// schedule configured it sleeps until woken (at most
     /// [`crate::wake::LONGEST_SLEEP`]).
     /// `delivered` is woken whenever something was queued.
@@ -157,9 +208,10 @@ impl DigestJob {
     ) {
         tokio::pin!(shutdown);
         loop {
-            match self.run_due().await {
-                Ok(0) => {}
-                Ok(_) => delivered.notify_one(),
+            match self.run_due_unless(shutdown.as_mut()).await {
+                Ok(None) => return,
+                Ok(Some(0)) => {}
+                Ok(Some(_)) => delivered.notify_one(),
                 // The run stays owed: the next wake-up tries again.
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "queueing a digest failed; will retry")
@@ -223,28 +275,29 @@ impl DigestJob {
                 let params = self.app.report_params();
                 let events = self.app.events_before(now).await?;
                 let name = schedule.name.clone();
-                let mails = off_the_runtime(move || {
-                    recipients
-                        .into_iter()
-                        .map(|(recipient, coverage)| {
-                            let list = daily::build_for(now, &events, &params, &coverage);
-                            let mail = DigestMail {
-                                digest: name.clone(),
-                                marking: params.marking.clone(),
-                                subject: daily_render::daily_subject(&list),
-                                text: daily_render::daily_text(&list),
-                                html: daily_render::daily_html(&list),
-                                attachment: Some(Attachment {
-                                    filename: format!("ocset-daily-{date}.csv"),
-                                    content_type: CSV.into(),
-                                    body: daily_render::daily_csv(&list),
-                                }),
-                            };
-                            (recipient, mail)
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .await?;
+                let mails = self
+                    .off_the_runtime(move || {
+                        recipients
+                            .into_iter()
+                            .map(|(recipient, coverage)| {
+                                let list = daily::build_for(now, &events, &params, &coverage);
+                                let mail = DigestMail {
+                                    digest: name.clone(),
+                                    marking: params.marking.clone(),
+                                    subject: daily_render::daily_subject(&list),
+                                    text: daily_render::daily_text(&list),
+                                    html: daily_render::daily_html(&list),
+                                    attachment: Some(Attachment {
+                                        filename: format!("ocset-daily-{date}.csv"),
+                                        content_type: CSV.into(),
+                                        body: daily_render::daily_csv(&list),
+                                    }),
+                                };
+                                (recipient, mail)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .await?;
                 mails
                     .into_iter()
                     .map(|(recipient, mail)| draft(recipient, mail))
@@ -261,7 +314,7 @@ impl DigestJob {
             .events_before(week.ends_at(params.time_zone))
             .await?;
         let digest = digest.to_string();
-        off_the_runtime(move || {
+        self.off_the_runtime(move || {
             let weekly = WeeklyReport::build(week, &events, &params);
             DigestMail {
                 digest,
@@ -278,17 +331,51 @@ impl DigestJob {
         })
         .await
     }
-}
 
-/// Runs `work` (building and rendering a report: the whole ledger folded,
-/// seconds of CPU for a large one) on Tokio's blocking pool, so the
-/// scheduler and the dispatcher keep their worker threads meanwhile.
-async fn off_the_runtime<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(work)
+    /// Runs `work` (reading nothing: building and rendering a report from
+    /// events already read, the whole ledger folded, seconds to minutes of
+    /// CPU for a large one) on Tokio's blocking pool, so the scheduler and
+    /// the dispatcher keep their worker threads meanwhile (a pass starved
+    /// of its thread while holding SQLite's write lock made every other
+    /// writer fail with "database is locked"). No connection or transaction
+    /// is held while it runs. Dropping the returned future abandons the
+    /// work: the process does not wait for it at exit (see
+    /// [`crate::cli::block_on`]).
+    async fn off_the_runtime<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let before = self.before_render.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Some(hook) = before.0 {
+                hook();
+            }
+            work()
+        })
         .await
         .map_err(|e| anyhow::anyhow!("building a digest failed: {e}"))
+    }
+}
+
+/// For tests: a hook for [`DigestJob::with_before_render`] that holds each
+/// render at its start until the returned sender is used or dropped (as a
+/// failing test drops it on its way out, so the blocking thread ends and
+/// the runtime can stop), and a signal rung as each render starts.
+#[cfg(test)]
+pub(crate) fn held_render() -> (
+    Arc<Notify>,
+    std::sync::mpsc::Sender<()>,
+    impl Fn() + Send + Sync,
+) {
+    let started = Arc::new(Notify::new());
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let signal = started.clone();
+    let hook = move || {
+        signal.notify_one();
+        let _ = held.lock().expect("not poisoned").recv();
+    };
+    (started, release, hook)
 }
 
 #[cfg(test)]
@@ -320,6 +407,105 @@ default = ["slt@force.example"]
         fn now(&self) -> DateTime<Utc> {
             self.reads.fetch_add(1, Ordering::SeqCst);
             self.clock.now()
+        }
+    }
+
+    /// A scheduled run is owed at 09:00 on a Monday (the weekly at 07:00,
+    /// the daily at 08:00), on a file database with one connection.
+    async fn owed_run(dir: &std::path::Path) -> App {
+        let url = format!("sqlite://{}", dir.join("ocset.db").display());
+        let store = crate::store::connect(&url, 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let config = format!(
+            "{CONFIG}\n[[digest]]\nname = \"weekly\"\nkind = \"weekly\"\nat = \"07:00\"\naudience = [\"ppu_slt\"]\n\
+             [[digest]]\nname = \"daily\"\nkind = \"daily\"\nat = \"08:00\"\naudience = [\"ocset_sergeants\"]\n"
+        );
+        let settings = crate::config::load_str(&config, "test.toml", Vec::new()).unwrap();
+        assert_eq!(settings.digests().len(), 2);
+        let clock = Arc::new(ManualClock::new("2024-01-08T09:00:00Z".parse().unwrap()));
+        App::new(store, Arc::new(settings), clock)
+    }
+
+    /// The runs owed now, by occurrence key.
+    fn owed_keys(app: &App) -> Vec<String> {
+        let (now, tz) = (app.now(), app.settings().time_zone);
+        let keys: Vec<String> = app
+            .settings()
+            .digests()
+            .iter()
+            .filter_map(|schedule| schedule.owed_at(now, tz))
+            .map(|run| run.key())
+            .collect();
+        assert!(!keys.is_empty());
+        keys
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stop_during_a_render_abandons_it_and_the_render_holds_no_database_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = owed_run(dir.path()).await;
+        let (started, release, hook) = held_render();
+        let job = DigestJob::over(app.clone()).with_before_render(hook);
+        let (wake, delivered) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(job.run(wake, delivered, async {
+            let _ = stopped.await;
+        }));
+        let bound = std::time::Duration::from_secs(10);
+        tokio::time::timeout(bound, started.notified())
+            .await
+            .expect("a render starts");
+
+        // While it renders, another writer gets the one connection and
+        // SQLite's write lock at once (no connection, no transaction is
+        // held across a render).
+        let mail = DigestMail {
+            digest: ON_DEMAND.into(),
+            marking: "OFFICIAL-SENSITIVE".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            attachment: None,
+        };
+        let draft = DigestDraft {
+            schedule: ON_DEMAND.into(),
+            period: "2024-W01".into(),
+            occurrence: None,
+            recipient: "someone@force.example".into(),
+            mail,
+        };
+        let written = tokio::time::timeout(
+            bound,
+            app.queue_digests(&[draft], &Actor::named("test"), app.now()),
+        )
+        .await
+        .expect("a write waited for the render")
+        .unwrap();
+        assert_eq!(written, 1);
+
+        // A stop while the render is held: the job returns without it (a
+        // bound on failure, not a sleep; before, it waited for the render).
+        stop.send(()).unwrap();
+        tokio::time::timeout(bound, running)
+            .await
+            .expect("the job waited for its render after the stop")
+            .unwrap();
+        // Abandoned: nothing of the run was recorded or queued ...
+        for key in owed_keys(&app) {
+            assert!(
+                app.digest_recipients(&key).await.unwrap().is_empty(),
+                "{key}"
+            );
+        }
+        // ... so the next start queues it.
+        drop(release);
+        let queued = DigestJob::over(app.clone()).run_due().await.unwrap();
+        assert!(queued > 0);
+        for key in owed_keys(&app) {
+            assert!(
+                !app.digest_recipients(&key).await.unwrap().is_empty(),
+                "{key}"
+            );
         }
     }
 

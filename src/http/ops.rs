@@ -28,53 +28,50 @@ pub(crate) async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers and every migration is applied.
+/// Readiness: the database answers and every migration is applied. A 503
+/// carries `Retry-After` like the API's other 503s, so a load balancer or
+/// client backs off the same way whichever endpoint said "not now".
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = Health)))]
-pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.app.is_ready().await {
+    responses((status = 200, body = Health),
+        (status = 503, body = Health, headers(("Retry-After" = u32, description = "seconds to wait before asking again")))))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    let not_ready = match state.app.is_ready().await {
         // The database answers reads; but while the scheduler's passes
         // fail, writes do (a full disk answers reads): not ready.
         Ok(true) => match state.app.pass_health().figures() {
             crate::scheduler::PassHealthFigures {
                 failing: true,
                 last_failure,
-            } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "not_ready",
-                    reason: Some(format!(
-                        "the scheduler's passes are failing ({}): the database refuses writes",
-                        last_failure.map_or("other", |(_, kind)| kind)
-                    )),
-                }),
+            } => format!(
+                "the scheduler's passes are failing ({}): the database refuses writes",
+                last_failure.map_or("other", |(_, kind)| kind)
             ),
-            _ => (
-                StatusCode::OK,
-                Json(Health {
+            _ => {
+                return Json(Health {
                     status: "ready",
                     reason: None,
-                }),
-            ),
+                })
+                .into_response()
+            }
         },
-        Ok(false) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "not_ready",
-                reason: Some("the database migrations are not all applied".into()),
-            }),
-        ),
+        Ok(false) => "the database migrations are not all applied".into(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "not_ready",
-                    reason: Some("the database is not answering".into()),
-                }),
-            )
+            "the database is not answering".into()
         }
-    }
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(
+            header::RETRY_AFTER,
+            super::error::RETRY_AFTER_SECONDS.to_string(),
+        )],
+        Json(Health {
+            status: "not_ready",
+            reason: Some(not_ready),
+        }),
+    )
+        .into_response()
 }
 
 /// Prometheus metrics in text format.

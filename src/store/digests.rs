@@ -64,6 +64,19 @@ where
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let now = stored_instant(now);
+        // Encoded before the transaction opens: a digest's HTML can run to
+        // megabytes per recipient, and the transaction holds the write lock
+        // (SQLite) or the outbox append lock (PostgreSQL) the scheduler's
+        // passes wait for.
+        let rows: Vec<(String, String)> = drafts
+            .iter()
+            .map(|draft| {
+                (
+                    json_text(&Destination::Email(draft.recipient.clone())),
+                    json_text(&Payload::Digest(draft.mail.clone())),
+                )
+            })
+            .collect();
         let mut tx = self
             .pool
             .begin_with(DB::BEGIN_WRITE)
@@ -73,7 +86,7 @@ where
         // pass).
         Self::serialise_outbox_appends(&mut tx).await?;
         let mut queued = 0;
-        for draft in drafts {
+        for (draft, (destination, payload)) in drafts.iter().zip(rows) {
             let recorded: Option<i64> = sqlx::query_scalar(INSERT_DIGEST)
                 .bind(&draft.schedule)
                 .bind(&draft.period)
@@ -87,8 +100,8 @@ where
             // No row: this run was queued for them before.
             let Some(digest_id) = recorded else { continue };
             let message_id: i64 = sqlx::query_scalar(INSERT_OUTBOX)
-                .bind(json_text(&Destination::Email(draft.recipient.clone())))
-                .bind(json_text(&Payload::Digest(draft.mail.clone())))
+                .bind(destination)
+                .bind(payload)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await
