@@ -64,8 +64,19 @@ fn check_text(value: &str, what: &str, max: usize) -> Result<String, Invalid> {
     Ok(trimmed.to_string())
 }
 
-/// A package reference, as the case system knows it: 1 to 64 characters, no
-/// control characters, no surrounding spaces. Never a name.
+/// A package reference, as the case system knows it. Never a name.
+///
+/// Its shape: 1 to 64 characters, each an ASCII letter or digit or one of
+/// [`Reference::PUNCTUATION`] (`-`, `_`, `/`, `.`), the first a letter or
+/// digit. So a reference never starts like a spreadsheet formula (`=`, `+`,
+/// `-`, `@`), never holds a space, a control or a bidirectional character,
+/// and reads the same in a path, a CSV cell and an email. The punctuation is
+/// fixed, not configured: every edge (JSON, CSV, path, command line, rows
+/// read back) parses without the settings at hand.
+///
+/// Two references differing only in case are the same package: the store
+/// keeps the spelling first given, refuses the other as a duplicate, and
+/// finds the package by either.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct Reference(String);
@@ -74,14 +85,67 @@ impl Reference {
     /// The longest reference accepted.
     pub(crate) const MAX_CHARS: usize = 64;
 
-    /// Parses a reference, trimming surrounding spaces.
+    /// The characters other than ASCII letters and digits a reference may
+    /// hold, never first.
+    pub const PUNCTUATION: &'static str = "-_/.";
+
+    /// Parses a reference typed into a CSV cell, a JSON body or the command
+    /// line, trimming surrounding spaces first.
     pub fn parse(value: &str) -> Result<Self, Invalid> {
+        Self::parse_exact(value.trim())
+    }
+
+    /// Parses a reference exactly as given, as in a URL path: surrounding
+    /// spaces are refused, not trimmed, so that `EX-01%20` never acts on
+    /// `EX-01`.
+    pub fn parse_exact(value: &str) -> Result<Self, Invalid> {
+        if value.trim() != value {
+            return Err(Invalid(
+                "the reference has spaces around it; give it exactly".into(),
+            ));
+        }
+        let text = check_text(value, "the reference", Self::MAX_CHARS)?;
+        let allowed = |c: char| c.is_ascii_alphanumeric() || Self::PUNCTUATION.contains(c);
+        if let Some(c) = text.chars().find(|&c| !allowed(c)) {
+            return Err(Invalid(format!(
+                "the reference may hold only letters, digits and {} ({c:?} is not allowed)",
+                Self::punctuation_in_words()
+            )));
+        }
+        if !text.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(Invalid(
+                "the reference must start with a letter or a digit".into(),
+            ));
+        }
+        Ok(Self(text))
+    }
+
+    /// A reference read back from storage. Stored references were checked
+    /// when written, perhaps under the looser rule of an earlier version
+    /// (any text without control or bidirectional characters), which is
+    /// what is checked here, so that such a package stays readable.
+    pub fn restore(value: &str) -> Result<Self, Invalid> {
         check_text(value, "the reference", Self::MAX_CHARS).map(Self)
     }
 
-    /// The reference as checked: trimmed, 1 to 64 characters.
+    /// [`Self::PUNCTUATION`] for a message: `-, _, / and .`.
+    fn punctuation_in_words() -> String {
+        let marks: Vec<String> = Self::PUNCTUATION.chars().map(String::from).collect();
+        match marks.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => marks.concat(),
+        }
+    }
+
+    /// The reference as checked.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The reference as the store compares it: ASCII lower case, since two
+    /// references differing only in case name one package.
+    pub fn folded(&self) -> String {
+        self.0.to_ascii_lowercase()
     }
 }
 

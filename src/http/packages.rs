@@ -155,8 +155,10 @@ pub(crate) const DEFAULT_LIMIT: u32 = 100;
 /// The largest page size.
 pub(crate) const MAX_LIMIT: u32 = 1000;
 
+/// A reference from a path segment, exactly as given: a segment with spaces
+/// around it (`EX-01%20`) is refused, never trimmed to another package's.
 fn reference(text: &str) -> Result<Reference, ApiError> {
-    Reference::parse(text).map_err(|e| ApiError::invalid_field("reference", e.0))
+    Reference::parse_exact(text).map_err(|e| ApiError::invalid_field("reference", e.0))
 }
 
 fn instant(state: &AppState, field: &'static str, text: &str) -> Result<DateTime<Utc>, ApiError> {
