@@ -395,6 +395,51 @@ mod tests {
     }
 
     #[test]
+    fn a_reference_has_one_shape() {
+        for good in ["EX-01", "NCA/2024/0001", "a.b_c-d", "7", "D-2"] {
+            assert_eq!(Reference::parse(good).unwrap().as_str(), good);
+        }
+        for formula in [
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "/etc",
+            ".x",
+            "_x",
+        ] {
+            let err = Reference::parse(formula).unwrap_err();
+            assert!(err.0.contains("reference"), "{formula}: {err}");
+        }
+        let err = Reference::parse("EX 01").unwrap_err();
+        assert!(
+            err.0
+                .contains("only letters, digits and -, _, / and . (' ' is not allowed)"),
+            "{err}"
+        );
+        assert!(Reference::parse("EX-01\u{e9}").is_err());
+        assert!(Reference::parse("\u{202E}").is_err());
+        assert!(Reference::parse("EX\u{202E}-01").is_err());
+    }
+
+    #[test]
+    fn a_path_reference_is_taken_exactly() {
+        assert_eq!(Reference::parse_exact("EX-01").unwrap().as_str(), "EX-01");
+        for spaced in ["EX-01 ", " EX-01", "EX-01\t", "   "] {
+            let err = Reference::parse_exact(spaced).unwrap_err();
+            assert!(err.0.contains("spaces around it"), "{spaced:?}: {err}");
+        }
+        assert_eq!(Reference::parse(" EX-01 ").unwrap().as_str(), "EX-01");
+    }
+
+    #[test]
+    fn stored_references_of_the_older_rule_read_back() {
+        assert_eq!(Reference::restore("NCA 7 #2").unwrap().as_str(), "NCA 7 #2");
+        assert!(Reference::restore("A\u{7}B").is_err());
+        assert_eq!(Reference::parse("D-2").unwrap().folded(), "d-2");
+    }
+
+    #[test]
     fn lpas_accept_the_configured_list_in_any_case() {
         let lpas = Lpas::new(&["Birmingham".into(), "Coventry".into()]).unwrap();
         assert_eq!(lpas.parse("birmingham").unwrap().as_str(), "Birmingham");

@@ -22,8 +22,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreatePackage {
-    /// The case system's reference: 1 to 64 characters.
-    #[schema(example = "NCA-2024-0193")]
+    /// The case system's reference: 1 to 64 ASCII letters, digits and
+    /// `-_/.`, the first a letter or digit; unique whatever its case.
+    #[schema(
+        example = "NCA-2024-0193",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_./-]{0,63}$"
+    )]
     pub(crate) reference: String,
     /// A risk grade by its snake_case name, or as spreadsheets spell it.
     #[schema(example = "high")]
