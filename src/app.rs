@@ -245,11 +245,12 @@ impl App {
         let rules = self.intake_rules();
         let mut errors = Vec::new();
         let mut admitted = Vec::with_capacity(rows.len());
-        let mut first_line: HashMap<Reference, u64> = HashMap::new();
+        // Keyed by the folded reference: `d-2` repeats `D-2`.
+        let mut first_line: HashMap<String, u64> = HashMap::new();
         for (line, input) in &rows {
             match rules.admit(input, now) {
                 Ok(package) => {
-                    if let Some(first) = first_line.get(package.reference()) {
+                    if let Some(first) = first_line.get(&package.reference().folded()) {
                         errors.push(RowError {
                             line: *line,
                             column: Some("reference".into()),
@@ -259,7 +260,7 @@ impl App {
                             ),
                         });
                     } else {
-                        first_line.insert(package.reference().clone(), *line);
+                        first_line.insert(package.reference().folded(), *line);
                         admitted.push(package);
                     }
                 }
@@ -274,11 +275,11 @@ impl App {
                 }
             }
         }
-        let references: Vec<Reference> = first_line.keys().cloned().collect();
+        let references: Vec<Reference> = admitted.iter().map(|p| p.reference().clone()).collect();
         for chunk in references.chunks(500) {
             for existing in self.store.existing_references(chunk).await? {
                 errors.push(RowError {
-                    line: first_line[&existing],
+                    line: first_line[&existing.folded()],
                     column: Some("reference".into()),
                     message: format!("a package with reference {existing} already exists"),
                 });
@@ -300,7 +301,7 @@ impl App {
             }
             // Another writer stored the same reference since the check above.
             Err(StoreError::Duplicate(reference)) => Err(ImportError::Rows(vec![RowError {
-                line: first_line.get(&reference).copied().unwrap_or(0),
+                line: first_line.get(&reference.folded()).copied().unwrap_or(0),
                 column: Some("reference".into()),
                 message: format!("a package with reference {reference} already exists"),
             }])),
@@ -332,6 +333,9 @@ impl App {
         let Some(package) = self.store.package(reference).await? else {
             return Ok(None);
         };
+        // Found in any case; the history and the audit line use the
+        // reference as stored.
+        let reference = package.reference();
         self.store
             .audit(actor, "package.read", Some(reference), None, self.now())
             .await?;

@@ -64,8 +64,19 @@ fn check_text(value: &str, what: &str, max: usize) -> Result<String, Invalid> {
     Ok(trimmed.to_string())
 }
 
-/// A package reference, as the case system knows it: 1 to 64 characters, no
-/// control characters, no surrounding spaces. Never a name.
+/// A package reference, as the case system knows it. Never a name.
+///
+/// Its shape: 1 to 64 characters, each an ASCII letter or digit or one of
+/// [`Reference::PUNCTUATION`] (`-`, `_`, `/`, `.`), the first a letter or
+/// digit. So a reference never starts like a spreadsheet formula (`=`, `+`,
+/// `-`, `@`), never holds a space, a control or a bidirectional character,
+/// and reads the same in a path, a CSV cell and an email. The punctuation is
+/// fixed, not configured: every edge (JSON, CSV, path, command line, rows
+/// read back) parses without the settings at hand.
+///
+/// Two references differing only in case are the same package: the store
+/// keeps the spelling first given, refuses the other as a duplicate, and
+/// finds the package by either.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct Reference(String);
@@ -74,14 +85,67 @@ impl Reference {
     /// The longest reference accepted.
     pub(crate) const MAX_CHARS: usize = 64;
 
-    /// Parses a reference, trimming surrounding spaces.
+    /// The characters other than ASCII letters and digits a reference may
+    /// hold, never first.
+    pub const PUNCTUATION: &'static str = "-_/.";
+
+    /// Parses a reference typed into a CSV cell, a JSON body or the command
+    /// line, trimming surrounding spaces first.
     pub fn parse(value: &str) -> Result<Self, Invalid> {
+        Self::parse_exact(value.trim())
+    }
+
+    /// Parses a reference exactly as given, as in a URL path: surrounding
+    /// spaces are refused, not trimmed, so that `EX-01%20` never acts on
+    /// `EX-01`.
+    pub fn parse_exact(value: &str) -> Result<Self, Invalid> {
+        if value.trim() != value {
+            return Err(Invalid(
+                "the reference has spaces around it; give it exactly".into(),
+            ));
+        }
+        let text = check_text(value, "the reference", Self::MAX_CHARS)?;
+        let allowed = |c: char| c.is_ascii_alphanumeric() || Self::PUNCTUATION.contains(c);
+        if let Some(c) = text.chars().find(|&c| !allowed(c)) {
+            return Err(Invalid(format!(
+                "the reference may hold only letters, digits and {} ({c:?} is not allowed)",
+                Self::punctuation_in_words()
+            )));
+        }
+        if !text.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(Invalid(
+                "the reference must start with a letter or a digit".into(),
+            ));
+        }
+        Ok(Self(text))
+    }
+
+    /// A reference read back from storage. Stored references were checked
+    /// when written, perhaps under the looser rule of an earlier version
+    /// (any text without control or bidirectional characters), which is
+    /// what is checked here, so that such a package stays readable.
+    pub fn restore(value: &str) -> Result<Self, Invalid> {
         check_text(value, "the reference", Self::MAX_CHARS).map(Self)
     }
 
-    /// The reference as checked: trimmed, 1 to 64 characters.
+    /// [`Self::PUNCTUATION`] for a message: `-, _, / and .`.
+    fn punctuation_in_words() -> String {
+        let marks: Vec<String> = Self::PUNCTUATION.chars().map(String::from).collect();
+        match marks.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => marks.concat(),
+        }
+    }
+
+    /// The reference as checked.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The reference as the store compares it: ASCII lower case, since two
+    /// references differing only in case name one package.
+    pub fn folded(&self) -> String {
+        self.0.to_ascii_lowercase()
     }
 }
 
@@ -328,6 +392,51 @@ mod tests {
         assert!(Reference::parse(&"x".repeat(64)).is_ok());
         let err = Reference::parse(&"x".repeat(65)).unwrap_err();
         assert!(err.0.contains("65 characters"), "{err}");
+    }
+
+    #[test]
+    fn a_reference_has_one_shape() {
+        for good in ["EX-01", "NCA/2024/0001", "a.b_c-d", "7", "D-2"] {
+            assert_eq!(Reference::parse(good).unwrap().as_str(), good);
+        }
+        for formula in [
+            "=cmd|' /C calc'!A0",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "/etc",
+            ".x",
+            "_x",
+        ] {
+            let err = Reference::parse(formula).unwrap_err();
+            assert!(err.0.contains("reference"), "{formula}: {err}");
+        }
+        let err = Reference::parse("EX 01").unwrap_err();
+        assert!(
+            err.0
+                .contains("only letters, digits and -, _, / and . (' ' is not allowed)"),
+            "{err}"
+        );
+        assert!(Reference::parse("EX-01\u{e9}").is_err());
+        assert!(Reference::parse("\u{202E}").is_err());
+        assert!(Reference::parse("EX\u{202E}-01").is_err());
+    }
+
+    #[test]
+    fn a_path_reference_is_taken_exactly() {
+        assert_eq!(Reference::parse_exact("EX-01").unwrap().as_str(), "EX-01");
+        for spaced in ["EX-01 ", " EX-01", "EX-01\t", "   "] {
+            let err = Reference::parse_exact(spaced).unwrap_err();
+            assert!(err.0.contains("spaces around it"), "{spaced:?}: {err}");
+        }
+        assert_eq!(Reference::parse(" EX-01 ").unwrap().as_str(), "EX-01");
+    }
+
+    #[test]
+    fn stored_references_of_the_older_rule_read_back() {
+        assert_eq!(Reference::restore("NCA 7 #2").unwrap().as_str(), "NCA 7 #2");
+        assert!(Reference::restore("A\u{7}B").is_err());
+        assert_eq!(Reference::parse("D-2").unwrap().folded(), "d-2");
     }
 
     #[test]

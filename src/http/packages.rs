@@ -22,8 +22,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreatePackage {
-    /// The case system's reference: 1 to 64 characters.
-    #[schema(example = "NCA-2024-0193")]
+    /// The case system's reference: 1 to 64 ASCII letters, digits and
+    /// `-_/.`, the first a letter or digit; unique whatever its case.
+    #[schema(
+        example = "NCA-2024-0193",
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_./-]{0,63}$"
+    )]
     pub(crate) reference: String,
     /// A risk grade by its snake_case name, or as spreadsheets spell it.
     #[schema(example = "high")]
@@ -155,8 +159,10 @@ pub(crate) const DEFAULT_LIMIT: u32 = 100;
 /// The largest page size.
 pub(crate) const MAX_LIMIT: u32 = 1000;
 
+/// A reference from a path segment, exactly as given: a segment with spaces
+/// around it (`EX-01%20`) is refused, never trimmed to another package's.
 fn reference(text: &str) -> Result<Reference, ApiError> {
-    Reference::parse(text).map_err(|e| ApiError::invalid_field("reference", e.0))
+    Reference::parse_exact(text).map_err(|e| ApiError::invalid_field("reference", e.0))
 }
 
 fn instant(state: &AppState, field: &'static str, text: &str) -> Result<DateTime<Utc>, ApiError> {

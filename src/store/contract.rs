@@ -41,16 +41,19 @@ pub trait Store: Queue {
         recorded_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Which of `references` are already stored.
+    /// Which of `references` are already stored, in any case (`d-2` is
+    /// stored when `D-2` is); each returned as asked.
     async fn existing_references(
         &self,
         references: &[Reference],
     ) -> Result<Vec<Reference>, StoreError>;
 
-    /// The package with `reference`, if stored.
+    /// The package with `reference` in any case, if stored; it holds the
+    /// reference as first given.
     async fn package(&self, reference: &Reference) -> Result<Option<Package>, StoreError>;
 
-    /// The ledger of one package, oldest first.
+    /// The ledger of one package, oldest first; `reference` exactly as
+    /// stored (as [`Self::package`] returns it).
     async fn events(&self, reference: &Reference) -> Result<Vec<LedgerEvent>, StoreError>;
 
     /// Every event of every package that took effect before `until`
@@ -62,7 +65,7 @@ pub trait Store: Queue {
     /// (so breached ones come most overdue first).
     async fn list_packages(&self, filter: &PackageFilter) -> Result<Vec<Package>, StoreError>;
 
-    /// Applies `change` to the package with `reference` while holding it
+    /// Applies `change` to the package with `reference` (in any case) while holding it
     /// against other writers, writes the new state, appends the event, and
     /// appends an audit line (`package.<event kind>`), in one transaction.
     async fn update_package(

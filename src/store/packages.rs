@@ -15,14 +15,15 @@ use sqlx::query::QueryAs;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use std::collections::{HashMap, HashSet};
 
-/// `SELECT` of one package by reference (`$1`), without locking; a backend's
+/// `SELECT` of one package by reference (`$1`, in any case: `lower()` is
+/// what the unique index of migration 0003 holds), without locking; a backend's
 /// [`Dialect::LOCK_PACKAGE`] adds its own locking clause to it for
 /// read-then-write transactions.
 pub(crate) const SELECT_PACKAGE: &str = {
     const PARTS: &[&str] = &[
         "SELECT ",
         PACKAGE_ROW_COLUMNS,
-        " FROM packages WHERE reference = $1",
+        " FROM packages WHERE lower(reference) = lower($1)",
     ];
     as_str(&join::<{ joined_len(PARTS) }>(PARTS))
 };
@@ -38,7 +39,7 @@ pub(super) const PACKAGE_WRITE_COLUMNS: &str = "reference, risk_grade, stage, lp
 /// How many values [`SqlStore::bind_package_values`] binds.
 pub(super) const PACKAGE_WRITE_VALUES: usize = 20;
 
-/// Rewrites a package's state, keyed by its reference (`$1`; the row is
+/// Rewrites a package's state, keyed by its reference as stored (`$1`; the row is
 /// already held by the transaction). `$21` is `updated_at`. Returns the row
 /// as stored, so the caller hands back exactly what a later read will see.
 pub(crate) const UPDATE_PACKAGE: &str = {
@@ -59,20 +60,22 @@ pub(crate) const UPDATE_PACKAGE: &str = {
 /// `updated_at` of every row); then each row's values in the order of
 /// [`SqlStore::bind_package_values`]. A reference already stored is skipped,
 /// not an error, and the `RETURNING` list shows which rows went in: that
-/// names the duplicate even when another writer stored it a moment ago.
+/// names the duplicate even when another writer stored it a moment ago. No
+/// conflict target: a reference stored in another case conflicts on the
+/// `lower(reference)` index, not on the column's own.
 pub(crate) fn insert_packages(rows: usize) -> String {
     format!(
         "INSERT INTO packages ({PACKAGE_WRITE_COLUMNS}, created_at, updated_at) VALUES {} \
-         ON CONFLICT (reference) DO NOTHING RETURNING id, reference",
+         ON CONFLICT DO NOTHING RETURNING id, reference",
         values_groups(rows, PACKAGE_WRITE_VALUES, &[1, 1])
     )
 }
 
-/// Which of `count` references (`$1` ...) are stored.
+/// Which of `count` references (`$1` ...) are stored, in any case.
 pub(crate) fn existing_references(count: usize) -> String {
-    let placeholders: Vec<String> = (1..=count).map(|n| format!("${n}")).collect();
+    let placeholders: Vec<String> = (1..=count).map(|n| format!("lower(${n})")).collect();
     format!(
-        "SELECT reference FROM packages WHERE reference IN ({})",
+        "SELECT reference FROM packages WHERE lower(reference) IN ({})",
         placeholders.join(", ")
     )
 }
@@ -135,13 +138,13 @@ where
         actor: &Actor,
         recorded_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        // A reference twice in one batch is refused before touching the
-        // database; ON CONFLICT would quietly keep the first.
+        // A reference twice in one batch (in any case) is refused before
+        // touching the database; ON CONFLICT would quietly keep the first.
         let mut seen = HashSet::with_capacity(entries.len());
         if let Some(repeated) = entries
             .iter()
             .map(|e| e.package.reference())
-            .find(|r| !seen.insert(*r))
+            .find(|r| !seen.insert(r.folded()))
         {
             return Err(StoreError::Duplicate(repeated.clone()));
         }
@@ -222,13 +225,15 @@ where
                 query
                     .fetch_all(&self.pool)
                     .await
-                    .map_err(StoreError::db("looking up existing references"))?,
+                    .map_err(StoreError::db("looking up existing references"))?
+                    .iter()
+                    .map(|stored| stored.to_ascii_lowercase()),
             );
         }
         // In the order asked, each once.
         Ok(references
             .iter()
-            .filter(|r| found.remove(r.as_str()))
+            .filter(|r| found.remove(&r.folded()))
             .cloned()
             .collect())
     }
@@ -268,8 +273,11 @@ where
             .map_err(StoreError::db("reading the package to change"))?
             .ok_or_else(|| StoreError::NotFound(reference.clone()))?;
         let package_id = row.id;
-        let entry = change(&Package::try_from(row)?)?;
-        if entry.package.reference() != reference {
+        let stored = Package::try_from(row)?;
+        // Asked for in any case; from here on the reference is as stored.
+        let reference = stored.reference().clone();
+        let entry = change(&stored)?;
+        if entry.package.reference() != &reference {
             // The row is keyed by reference; writing another one's state
             // over it would merge two packages.
             return Err(StoreError::Refused(MoveRefused::conflict(
@@ -345,9 +353,7 @@ mod tests {
         assert!(sql.contains("($2, $3,"), "{sql}");
         assert!(sql.contains("$21, $1, $1), ($22,"), "{sql}");
         assert!(
-            sql.ends_with(
-                "$41, $1, $1) ON CONFLICT (reference) DO NOTHING RETURNING id, reference"
-            ),
+            sql.ends_with("$41, $1, $1) ON CONFLICT DO NOTHING RETURNING id, reference"),
             "{sql}"
         );
     }

@@ -69,7 +69,7 @@ impl TryFrom<PackageRow> for Package {
     type Error = StoreError;
 
     fn try_from(row: PackageRow) -> Result<Self, StoreError> {
-        let reference = Reference::parse(&row.reference)
+        let reference = Reference::restore(&row.reference)
             .map_err(|e| corrupt(&format!("package row {}", row.id), "reference", e))?;
         let at = format!("package {reference}");
         let grade: RiskGrade = row
@@ -180,7 +180,7 @@ impl TryFrom<EventRow> for LedgerEvent {
     fn try_from(row: EventRow) -> Result<Self, StoreError> {
         let at = format!("event {} of package {}", row.id, row.reference);
         let reference =
-            Reference::parse(&row.reference).map_err(|e| corrupt(&at, "reference", e))?;
+            Reference::restore(&row.reference).map_err(|e| corrupt(&at, "reference", e))?;
         let kind: EventKind =
             serde_json::from_str(&row.details).map_err(|e| corrupt(&at, "details", e))?;
         if kind.name() != row.kind {

@@ -199,7 +199,19 @@ where
 
     /// Applies the embedded migrations, then refreshes the statistics.
     async fn run_migrations(&self) -> Result<(), StoreError> {
-        DB::migrator().run(&self.pool).await?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::db("connecting to migrate"))?;
+        if let Err(e) = DB::migrator().run_direct(&mut *conn).await {
+            // A failed migration returns without releasing the migration
+            // lock (PostgreSQL's session advisory lock): close the session
+            // rather than pool it, or the next migration waits forever.
+            drop(conn.detach());
+            return Err(e.into());
+        }
+        drop(conn);
         self.refresh_statistics().await
     }
 

@@ -202,12 +202,13 @@ async fn acknowledging_a_breach_needs_a_supervisor_and_a_breach(app: TestApp) {
 }
 
 async fn create_read_regrade_and_move_stages(app: TestApp) {
+    // `/` is allowed in a reference and percent-encoded in its path.
     let received = start() - Duration::days(2);
     let response = app
         .post(
             "/api/v1/packages",
             Role::Intake,
-            json!({"reference": "NCA/2024 #7", "risk_grade": "standard", "received_at": received.to_rfc3339(),
+            json!({"reference": "NCA/2024_7.b", "risk_grade": "standard", "received_at": received.to_rfc3339(),
                    "lpa": "birmingham", "stage": "intelligence_development",
                    "assigned_officer": "PC.One@Force.Police.UK"}),
         )
@@ -215,17 +216,17 @@ async fn create_read_regrade_and_move_stages(app: TestApp) {
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(
         response.headers()["location"],
-        "/api/v1/packages/NCA%2F2024%20%237"
+        "/api/v1/packages/NCA%2F2024_7.b"
     );
     let created: Value = response.json().await.unwrap();
-    assert_eq!(created["reference"], "NCA/2024 #7");
+    assert_eq!(created["reference"], "NCA/2024_7.b");
     assert_eq!(created["lpa"], "Birmingham");
     assert_eq!(created["assigned_officer"], "pc.one@force.police.uk");
     assert_eq!(
         created["deadline_at"], "2024-04-03T11:00:00Z",
         "60 calendar days: 12:00 GMT to 12:00 BST"
     );
-    let path = "/api/v1/packages/NCA%2F2024%20%237";
+    let path = "/api/v1/packages/NCA%2F2024_7.b";
 
     // Upgrade: the deadline follows from receipt and is already near.
     let regraded: Value = app
@@ -778,11 +779,23 @@ const BAD_REQUESTS: &[Refusal] = {
         invalid(NewPackageWith("reference", Is(r#""""#)), "reference"),
         invalid(NewPackageWith("reference", Xs(65)), "reference"),
         invalid(NewPackageWith("reference", Is(r#""A\u0007B""#)), "reference"),
+        // A reference's shape: ASCII letters, digits and -_/. only, first a
+        // letter or digit, so never a spreadsheet formula.
+        invalid(NewPackageWith("reference", Is(r#""=cmd|' /C calc'!A0""#)), "reference"),
+        invalid(NewPackageWith("reference", Is(r#""-2+3""#)), "reference"),
+        invalid(NewPackageWith("reference", Is(r#""EX 01""#)), "reference"),
+        invalid(NewPackageWith("reference", Is(r#""EX-01é""#)), "reference"),
         invalid(NewPackageWith("assigned_officer", Is(r#""not an email""#)), "assigned_officer"),
         Refusal {
             status: StatusCode::CONFLICT,
             code: "duplicate_reference",
             ..invalid(NewPackageWith("reference", Is(r#""KEEP-1""#)), "reference")
+        },
+        // Unique whatever the case: keep-1 is KEEP-1.
+        Refusal {
+            status: StatusCode::CONFLICT,
+            code: "duplicate_reference",
+            ..invalid(NewPackageWith("reference", Is(r#""keep-1""#)), "reference")
         },
         invalid(Post("/api/v1/packages", Intake, r#"{"reference": "X"}"#), "risk_grade"),
         // Bodies that are not JSON, or too large.
@@ -796,6 +809,11 @@ const BAD_REQUESTS: &[Refusal] = {
         refused(NewPackageWith("reference", Xs(70 * 1024)), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         // Reads with a bad path or query.
         invalid(GetPackage(Xs(65)), "reference"),
+        // A path segment is taken exactly: KEEP-1 with a space after it is
+        // refused, never trimmed to KEEP-1.
+        invalid(Get("/api/v1/packages/KEEP-1%20", Viewer), "reference"),
+        invalid(Get("/api/v1/packages/%20KEEP-1", Viewer), "reference"),
+        invalid(Post("/api/v1/packages/KEEP-1%20/grade", Intake, r#"{"risk_grade": "high", "reason": "new intel"}"#), "reference"),
         invalid(Get("/api/v1/packages?limit=0", Viewer), "limit"),
         invalid(Get("/api/v1/packages?limit=1001", Viewer), "limit"),
         invalid(Get("/api/v1/packages?limit=ten", Viewer), "limit"),
@@ -904,6 +922,12 @@ async fn bad_input_is_a_clear_4xx_and_writes_nothing(app: TestApp) {
         .unwrap();
     assert_eq!(keep["risk_grade"], "medium");
     assert_eq!(keep["events"].as_array().unwrap().len(), 1);
+    // Found by its reference in any case, shown as first given.
+    let lower = app.get("/api/v1/packages/keep-1", Role::Viewer).await;
+    assert_eq!(lower.status(), StatusCode::OK);
+    let lower: Value = lower.json().await.unwrap();
+    assert_eq!(lower["reference"], "KEEP-1");
+    assert_eq!(lower["events"].as_array().unwrap().len(), 1);
     let changes = app.store.audit_log(None).await.unwrap()[audit_before..]
         .iter()
         .filter(|line| !line.action.ends_with(".read") && !line.action.ends_with(".listed"))

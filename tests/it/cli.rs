@@ -212,6 +212,67 @@ BAD-EMPTY,,2024-03-01 10:00,Birmingham,awaiting_enforcement,
 }
 
 #[test]
+fn references_differing_only_in_case_are_one_package_in_an_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let csv = dir.path().join("case.csv");
+    std::fs::write(
+        &csv,
+        "reference,risk_grade,received_at,lpa,stage,assigned_officer
+D-2,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,
+d-2,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,
+=cmd|' /C calc'!A0,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,
+",
+    )
+    .unwrap();
+    let out = ocset(dir.path(), &config, &["import", csv.to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for expected in [
+        "line 3, column reference: d-2 appears twice in the file (first on line 2)",
+        "line 4, column reference: the reference may hold only letters, digits and -, _, / and .",
+        "2 problems in the file; nothing was imported",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+
+    // Stored as D-2, a later file's d-2 is the same package.
+    let first = dir.path().join("first.csv");
+    std::fs::write(&first, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nD-2,high,2024-03-01 10:00,Dudley,awaiting_enforcement,\n").unwrap();
+    let out = ocset(
+        dir.path(),
+        &config,
+        &["import", first.to_str().unwrap()],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = dir.path().join("second.csv");
+    std::fs::write(&second, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nd-2,medium,2024-03-02 10:00,Dudley,awaiting_enforcement,\n").unwrap();
+    let out = ocset(
+        dir.path(),
+        &config,
+        &["import", second.to_str().unwrap()],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out)
+            .contains("line 2, column reference: a package with reference d-2 already exists"),
+        "{}",
+        stderr(&out)
+    );
+    let listed: Vec<Value> = serde_json::from_str(&stdout(&ocset(
+        dir.path(),
+        &config,
+        &["list", "--json"],
+        &[],
+    )))
+    .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["reference"], "D-2", "kept as first given");
+}
+
+#[test]
 fn importing_a_reference_already_stored_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));

@@ -21,6 +21,7 @@ conformance! {
         inserted_packages_read_back_exactly,
         times_are_kept_to_the_microsecond_on_every_backend,
         a_duplicate_reference_fails_the_whole_batch,
+        references_are_unique_and_found_whatever_their_case,
         a_regrade_writes_the_new_deadline_and_appends_its_event,
         a_refused_change_writes_nothing,
         updating_a_missing_package_is_not_found,
@@ -29,6 +30,7 @@ conformance! {
     ],
     raw: [
         readiness_needs_every_migration_applied_successfully,
+        a_ledger_holding_references_differing_in_case_is_not_migrated_silently,
         stopping_the_clock_stores_the_stop_and_clears_next_due,
     ],
     db: [],
@@ -67,6 +69,40 @@ async fn readiness_needs_every_migration_applied_successfully(store: Arc<dyn Sto
         !store.is_ready().await.unwrap(),
         "a missing migration is not ready"
     );
+}
+
+async fn a_ledger_holding_references_differing_in_case_is_not_migrated_silently(
+    store: Arc<dyn Store>,
+    raw: Raw,
+) {
+    // A ledger from before migration 0003: two references differing only
+    // in case, made here by dropping the index and renaming one.
+    migrated(&store).await;
+    insert(&store, vec![plain("D-2"), plain("X-2")]).await;
+    raw.execute("DROP INDEX packages_reference_folded")
+        .await
+        .unwrap();
+    raw.execute("DELETE FROM _sqlx_migrations WHERE version = 3")
+        .await
+        .unwrap();
+    raw.execute("UPDATE packages SET reference = 'd-2' WHERE reference = 'X-2'")
+        .await
+        .unwrap();
+    let err = store.migrate().await.unwrap_err().to_string();
+    assert!(
+        err.contains("references differing only in case must be made distinct"),
+        "{err}"
+    );
+    // Once one is renamed, the migration goes through.
+    raw.execute("UPDATE packages SET reference = 'X-2' WHERE reference = 'd-2'")
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    assert!(store.is_ready().await.unwrap());
+    assert!(store
+        .insert_packages(&[created(plain("x-2"))], &Actor::named("cli:test"), now())
+        .await
+        .is_err());
 }
 
 async fn inserted_packages_read_back_exactly(store: Arc<dyn Store>) {
@@ -235,6 +271,63 @@ async fn a_duplicate_reference_fails_the_whole_batch(store: Arc<dyn Store>) {
     // The store is still usable, and the refused references can be stored.
     insert(&store, vec![plain("NCA-2"), plain("NCA-3")]).await;
     assert_eq!(store.count_packages().await.unwrap().total, 3);
+}
+
+async fn references_are_unique_and_found_whatever_their_case(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    insert(&store, vec![plain("D-2")]).await;
+    let actor = Actor::named("cli:test");
+
+    // Differing only in case: a duplicate, alone or in a batch.
+    match store
+        .insert_packages(&[created(plain("d-2"))], &actor, now())
+        .await
+    {
+        Err(StoreError::Duplicate(duplicate)) => assert_eq!(duplicate.as_str(), "d-2"),
+        other => panic!("expected Duplicate(d-2), got {other:?}"),
+    }
+    let batch: Vec<LedgerEntry> = ["E-3", "e-3"].map(|r| created(plain(r))).into();
+    match store.insert_packages(&batch, &actor, now()).await {
+        Err(StoreError::Duplicate(duplicate)) => assert_eq!(duplicate.as_str(), "e-3"),
+        other => panic!("expected Duplicate(e-3), got {other:?}"),
+    }
+    assert_eq!(store.count_packages().await.unwrap().total, 1);
+    let existing = store
+        .existing_references(&[reference("d-2"), reference("E-3")])
+        .await
+        .unwrap();
+    assert_eq!(existing, vec![reference("d-2")], "each returned as asked");
+
+    // Found in any case, holding the reference as first given; its history
+    // too, through the reference as stored.
+    let found = stored(&store, "d-2").await;
+    assert_eq!(found.reference().as_str(), "D-2");
+    assert_eq!(store.events(found.reference()).await.unwrap().len(), 1);
+
+    // Changed in any case: the stored row, under its stored reference.
+    let updated = store
+        .update_package(
+            &reference("d-2"),
+            &actor,
+            now(),
+            Box::new(move |package| {
+                package
+                    .regrade(
+                        RiskGrade::High,
+                        "new intelligence",
+                        at("2024-05-21T09:30:00Z"),
+                        now(),
+                        &policy(),
+                    )
+                    .map(|change| entry(change, None))
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.reference().as_str(), "D-2");
+    assert_eq!(stored(&store, "D-2").await.grade(), RiskGrade::High);
+    assert_eq!(store.events(&reference("D-2")).await.unwrap().len(), 2);
+    assert_eq!(store.count_packages().await.unwrap().total, 1);
 }
 
 async fn a_regrade_writes_the_new_deadline_and_appends_its_event(store: Arc<dyn Store>) {
