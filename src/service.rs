@@ -169,16 +169,7 @@ mod tests {
     use crate::outbox::{DeliveryError, Destination, Payload};
     use async_trait::async_trait;
 
-    const CONFIG: &str = r#"
-[force]
-lpas = ["Coventry"]
-[recipients.ocset_sergeants]
-default = ["sgts@force.example"]
-[recipients.ocset_inspector]
-default = ["insp@force.example"]
-[recipients.ppu_slt]
-default = ["slt@force.example"]
-"#;
+    use crate::config::TEST_CONFIG as CONFIG;
 
     /// Accepts every message.
     #[derive(Debug)]

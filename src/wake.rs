@@ -229,16 +229,7 @@ mod tests {
     use crate::store::Store;
     use std::sync::Arc;
 
-    const CONFIG: &str = r#"
-[force]
-lpas = ["Coventry"]
-[recipients.ocset_sergeants]
-default = ["sgts@force.example"]
-[recipients.ocset_inspector]
-default = ["insp@force.example"]
-[recipients.ppu_slt]
-default = ["slt@force.example"]
-"#;
+    use crate::config::TEST_CONFIG as CONFIG;
 
     /// A migrated SQLite store in `dir`.
     async fn sqlite_store(dir: &std::path::Path) -> Arc<dyn Store> {

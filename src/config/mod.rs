@@ -27,6 +27,20 @@ pub(crate) use recipients::{lpas_of, RecipientGroup};
 pub(crate) use sections::{Config, DigestConfig, LogFormat};
 pub use settings::Settings;
 
+/// The smallest configuration the unit tests of the service's loops run
+/// on: one LPA and the recipient groups the default ladder names.
+#[cfg(test)]
+pub(crate) const TEST_CONFIG: &str = r#"
+[force]
+lpas = ["Coventry"]
+[recipients.ocset_sergeants]
+default = ["sgts@force.example"]
+[recipients.ocset_inspector]
+default = ["insp@force.example"]
+[recipients.ppu_slt]
+default = ["slt@force.example"]
+"#;
+
 /// The prefix of environment variables that override the file.
 pub(crate) const ENV_PREFIX: &str = "OCSET__";
 

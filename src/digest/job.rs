@@ -384,16 +384,7 @@ mod tests {
     use crate::clock::ManualClock;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    const CONFIG: &str = r#"
-[force]
-lpas = ["Coventry"]
-[recipients.ocset_sergeants]
-default = ["sgts@force.example"]
-[recipients.ocset_inspector]
-default = ["insp@force.example"]
-[recipients.ppu_slt]
-default = ["slt@force.example"]
-"#;
+    use crate::config::TEST_CONFIG as CONFIG;
 
     /// A stopped clock that counts how often it is read: each pass of the
     /// job's loop reads it a few times.

@@ -256,16 +256,7 @@ mod tests {
     use async_trait::async_trait;
     use std::sync::Mutex;
 
-    const CONFIG: &str = r#"
-[force]
-lpas = ["Coventry"]
-[recipients.ocset_sergeants]
-default = ["sgts@force.example"]
-[recipients.ocset_inspector]
-default = ["insp@force.example"]
-[recipients.ppu_slt]
-default = ["slt@force.example"]
-"#;
+    use crate::config::TEST_CONFIG as CONFIG;
 
     /// Accepts every message, and remembers where each went.
     #[derive(Debug, Default)]
