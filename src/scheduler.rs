@@ -278,9 +278,9 @@ impl Scheduler {
                     let now = self.clock.now();
                     self.health.failed(now, kind);
                     let retry_at = backoff.retry_at(now);
-                    if let Some(left_out) =
-                        failures.admit(&e.to_string(), std::time::Instant::now())
-                    {
+                    // One line per failure kind (`disk`, `locked`, ...) per
+                    // quiet time, whichever statement failed.
+                    if let Some(left_out) = failures.admit(kind, std::time::Instant::now()) {
                         tracing::error!(error = %e, kind, %retry_at, same_failures_not_logged = left_out, "scheduler pass failed; will retry");
                     }
                     Some(retry_at)

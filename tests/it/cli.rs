@@ -43,6 +43,21 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `import` of a CSV file `name` in `dir` holding `rows` under the usual
+/// header, through the real binary.
+fn import_rows(dir: &Path, config: &Path, name: &str, rows: &[&str]) -> Output {
+    let file = dir.join(name);
+    let header = "reference,risk_grade,received_at,lpa,stage,assigned_officer";
+    std::fs::write(&file, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    ocset(dir, config, &["import", file.to_str().unwrap()], &[])
+}
+
+/// `list --json` through the real binary, parsed.
+fn listed_json(dir: &Path, config: &Path) -> Vec<Value> {
+    serde_json::from_str(&stdout(&ocset(dir, config, &["list", "--json"], &[])))
+        .expect("list --json prints JSON")
+}
+
 /// Packages chosen to cross both clock changes, a leap year and a year end.
 const CLOCK_CHANGE_CSV: &str = "\
 reference,risk_grade,received_at,lpa,stage,assigned_officer
@@ -237,22 +252,18 @@ d-2,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,
     }
 
     // Stored as D-2, a later file's d-2 is the same package.
-    let first = dir.path().join("first.csv");
-    std::fs::write(&first, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nD-2,high,2024-03-01 10:00,Dudley,awaiting_enforcement,\n").unwrap();
-    let out = ocset(
+    let out = import_rows(
         dir.path(),
         &config,
-        &["import", first.to_str().unwrap()],
-        &[],
+        "first.csv",
+        &["D-2,high,2024-03-01 10:00,Dudley,awaiting_enforcement,"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let second = dir.path().join("second.csv");
-    std::fs::write(&second, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nd-2,medium,2024-03-02 10:00,Dudley,awaiting_enforcement,\n").unwrap();
-    let out = ocset(
+    let out = import_rows(
         dir.path(),
         &config,
-        &["import", second.to_str().unwrap()],
-        &[],
+        "second.csv",
+        &["d-2,medium,2024-03-02 10:00,Dudley,awaiting_enforcement,"],
     );
     assert!(!out.status.success());
     assert!(
@@ -261,13 +272,7 @@ d-2,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,
         "{}",
         stderr(&out)
     );
-    let listed: Vec<Value> = serde_json::from_str(&stdout(&ocset(
-        dir.path(),
-        &config,
-        &["list", "--json"],
-        &[],
-    )))
-    .unwrap();
+    let listed = listed_json(dir.path(), &config);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["reference"], "D-2", "kept as first given");
 }
@@ -276,23 +281,21 @@ d-2,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,
 fn importing_a_reference_already_stored_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
-    let first = dir.path().join("first.csv");
-    std::fs::write(&first, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nDUP-1,high,2024-03-01 10:00,Dudley,awaiting_enforcement,\n").unwrap();
-    assert!(ocset(
+    let out = import_rows(
         dir.path(),
         &config,
-        &["import", first.to_str().unwrap()],
-        &[]
-    )
-    .status
-    .success());
-    let second = dir.path().join("second.csv");
-    std::fs::write(&second, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nNEW-1,high,2024-03-01 10:00,Dudley,awaiting_enforcement,\nDUP-1,medium,2024-03-02 10:00,Dudley,awaiting_enforcement,\n").unwrap();
-    let out = ocset(
+        "first.csv",
+        &["DUP-1,high,2024-03-01 10:00,Dudley,awaiting_enforcement,"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = import_rows(
         dir.path(),
         &config,
-        &["import", second.to_str().unwrap()],
-        &[],
+        "second.csv",
+        &[
+            "NEW-1,high,2024-03-01 10:00,Dudley,awaiting_enforcement,",
+            "DUP-1,medium,2024-03-02 10:00,Dudley,awaiting_enforcement,",
+        ],
     );
     assert!(!out.status.success());
     assert!(
@@ -301,13 +304,7 @@ fn importing_a_reference_already_stored_is_refused() {
         "{}",
         stderr(&out)
     );
-    let listed: Vec<Value> = serde_json::from_str(&stdout(&ocset(
-        dir.path(),
-        &config,
-        &["list", "--json"],
-        &[],
-    )))
-    .unwrap();
+    let listed = listed_json(dir.path(), &config);
     assert_eq!(listed.len(), 1, "NEW-1 was not imported either");
 }
 
