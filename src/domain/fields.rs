@@ -292,14 +292,14 @@ pub const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2099;
 /// Refuses an instant outside [`PLAUSIBLE_YEARS`] or on a leap second
 /// (`23:59:60`): chrono keeps a leap second as typed while PostgreSQL
 /// stores the next second, so the two backends would disagree.
-fn plausible(text: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>, Invalid> {
-    use chrono::{Datelike, Timelike};
+fn plausible(text: &str, (t, year): (DateTime<Utc>, i32)) -> Result<DateTime<Utc>, Invalid> {
+    use chrono::Timelike;
     if t.nanosecond() >= 1_000_000_000 {
         return Err(Invalid(format!(
             "{text} is a leap second (:60); give the second before or after it"
         )));
     }
-    if !PLAUSIBLE_YEARS.contains(&t.year()) {
+    if !PLAUSIBLE_YEARS.contains(&year) {
         return Err(Invalid(format!(
             "{text} is not a plausible time: the year must be from {} to {}",
             PLAUSIBLE_YEARS.start(),
@@ -323,13 +323,32 @@ pub fn parse_instant(value: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
     parse_any_instant(text, tz).and_then(|t| plausible(text, t))
 }
 
-/// [`parse_instant`]'s reading, before the plausibility checks.
-fn parse_any_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
+/// Is `text` shaped exactly `YYYY-MM-DD HH:MM` or `YYYY-MM-DD HH:MM:SS`,
+/// every field its full width? (chrono alone would also read `2024-1-5 9:00`,
+/// which the published API pattern does not admit.)
+fn is_local_shape(text: &str) -> bool {
+    let shape: &[u8] = match text.len() {
+        16 => b"dddd-dd-dd dd:dd",
+        19 => b"dddd-dd-dd dd:dd:dd",
+        _ => return false,
+    };
+    text.bytes().zip(shape).all(|(c, &want)| match want {
+        b'd' => c.is_ascii_digit(),
+        other => c == other,
+    })
+}
+
+/// [`parse_instant`]'s reading, before the plausibility checks: the
+/// instant, and the year as typed (which the plausible range is about,
+/// whatever the offset makes of it in UTC).
+fn parse_any_instant(text: &str, tz: Tz) -> Result<(DateTime<Utc>, i32), Invalid> {
+    use chrono::Datelike;
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
+        return Ok((t.with_timezone(&Utc), t.year()));
     }
     let local = ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
         .iter()
+        .filter(|_| is_local_shape(text))
         .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
         .ok_or_else(|| {
             Invalid(format!(
@@ -337,7 +356,7 @@ fn parse_any_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, Invalid> {
             ))
         })?;
     match tz.from_local_datetime(&local) {
-        chrono::LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        chrono::LocalResult::Single(t) => Ok((t.with_timezone(&Utc), local.year())),
         chrono::LocalResult::None => Err(Invalid(format!(
             "{text} does not exist in {} (the clocks went forward past it); give the time with an offset",
             tz.name()

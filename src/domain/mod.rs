@@ -55,6 +55,7 @@ pub use grade::RiskGrade;
 pub use ladder::EscalationLevel;
 pub use ladder::{default_ladder, LadderTiming, LevelTime, PackageClock};
 pub use package::MoveRefused;
+pub(crate) use package::MAX_NOTE_CHARS;
 pub use package::{
     Acknowledgement, Change, EventKind, Package, PackageParts, PackageStatus, Refusal, Safeguarding,
 };

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 mod moves;
+pub(crate) use moves::MAX_NOTE_CHARS;
 
 pub use moves::MoveRefused;
 pub use moves::{Change, Refusal};

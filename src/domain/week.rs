@@ -117,7 +117,8 @@ impl FromStr for IsoWeek {
             .strip_prefix('W')
             .or_else(|| week.strip_prefix('w'))
             .ok_or_else(bad)?;
-        if year.len() != 4 || week.len() != 2 {
+        let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(year, 4) || !digits(week, 2) {
             return Err(bad());
         }
         let year: i32 = year.parse().map_err(|_| bad())?;

@@ -48,31 +48,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Parses JSON, naming the field at fault.
+/// Parses JSON, naming the field at fault. The text is read as JSON first
+/// (a body that is not JSON is 400) and only then as `T` (a value of the
+/// wrong shape is 422 naming its field): reading `T` from the text at once
+/// would call a number where an enumeration's name belongs a syntax error.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::bad_request(
-                "malformed_json",
-                format!("the body is not valid JSON: {inner}"),
-            )
-        } else {
-            let message = strip_position(&inner.to_string());
-            match field_of(&path, &message) {
-                Some(field) => {
-                    ApiError::invalid_field(field.clone(), format!("{field}: {message}"))
-                }
-                None => ApiError::invalid_field("body", message),
-            }
-        }
-    })?;
-    deserializer.end().map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
     })?;
-    Ok(value)
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = strip_position(&e.into_inner().to_string());
+        match field_of(&path, &message) {
+            Some(field) => ApiError::invalid_field(field.clone(), format!("{field}: {message}")),
+            None => ApiError::invalid_field("body", message),
+        }
+    })
 }
 
 /// serde_json ends messages with " at line 1 column 42": not useful to a

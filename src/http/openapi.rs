@@ -1,8 +1,22 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document: generated from the handlers' annotations, then
+//! completed here with what annotations cannot say, so that the document
+//! describes exactly what the server does (checked by schemathesis in CI,
+//! `tests/contract/run.sh`):
+//!
+//! - every error answer each operation can give, with the error schema and
+//!   its headers (`WWW-Authenticate` on 401, `Retry-After` on 503);
+//! - the request shapes whose rules span fields (a stage move's outcome
+//!   depends on the stage; a safeguarding update needs one of two times);
+//! - the force's LPAs, which are configuration, as an enumeration;
+//! - the links a client (or a stateful tester) follows from a created
+//!   package to every move it can make;
+//! - descriptions in plain CommonMark (Rust's intra-doc links removed).
 
 use super::{error, ops, packages, reports, status};
 use crate::app::PackageView;
+use crate::domain::Lpa;
 use crate::position::{CurrentPosition, GradeFigures};
+use serde_json::{json, Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -10,7 +24,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "ocset-scheduler",
-        description = "OCSET intelligence packages against national enforcement timescales. Every endpoint under /api/v1 except this document needs `Authorization: Bearer <token>`; roles are viewer < intake < supervisor < admin.",
+        description = "OCSET intelligence packages against national enforcement timescales. Every endpoint under /api/v1 except this document needs `Authorization: Bearer <token>`; roles are viewer < intake < supervisor < admin. Every error is `{\"error\": {\"code\", \"message\", \"field\"?, \"details\"?, \"request_id\"?}}`: 400 a body that is not JSON, 401 no valid token, 403 a role too low, 404 no such package, 409 a move the package's state refuses, 413 a body over 64 KiB, 415 a body that is not `application/json`, 422 a field that breaks its rule (named in `field`), 500 a failure of the service (quote `request_id`), 503 the database is not answering (retry after `Retry-After` seconds).",
     ),
     paths(
         packages::create, packages::read, packages::list, packages::regrade, packages::move_stage,
@@ -46,10 +60,520 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The OpenAPI document for the API, stamped with the crate's version;
-/// served at `/api/v1/openapi.json`.
-pub(crate) fn document() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document for the API, stamped with the crate's version and
+/// naming the force's LPAs (`lpas`; any name when empty); served at
+/// `/api/v1/openapi.json`.
+pub(crate) fn document(lpas: &[Lpa]) -> Value {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    let mut doc = serde_json::to_value(doc).expect("the OpenAPI document serialises");
+    complete_operations(&mut doc);
+    complete_schemas(&mut doc, lpas);
+    plain_descriptions(&mut doc);
     doc
+}
+
+/// A reference to the error envelope.
+fn error_content() -> Value {
+    json!({"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}})
+}
+
+/// Adds to every operation the error answers it can give, and the links
+/// from a created package.
+fn complete_operations(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in item.iter_mut() {
+            let has_body = operation.get("requestBody").is_some();
+            let has_params = operation
+                .get("parameters")
+                .and_then(Value::as_array)
+                .is_some_and(|p| !p.is_empty());
+            let authenticated = operation.get("security").is_some();
+            let names_package = path.contains("{reference}");
+            let Some(responses) = operation["responses"].as_object_mut() else {
+                continue;
+            };
+            let mut add = |status: &str, description: &str, extra: Option<(&str, Value)>| {
+                let mut response = json!({"description": description, "content": error_content()});
+                if let Some((header, schema)) = extra {
+                    response["headers"] = json!({header: schema});
+                }
+                responses.entry(status.to_string()).or_insert(response);
+            };
+            // A panic or a failure the service cannot name: every route.
+            add(
+                "500",
+                "The service failed; the cause is in its log under `request_id`.",
+                None,
+            );
+            if !authenticated {
+                continue;
+            }
+            add(
+                "401",
+                "No token, or a token that is unknown or revoked.",
+                Some((
+                    "WWW-Authenticate",
+                    json!({"description": "Always `Bearer`.", "schema": {"type": "string"}}),
+                )),
+            );
+            if method == "post" {
+                add("403", "The token's role is too low for this.", None);
+            }
+            if names_package {
+                add("404", "No package has this reference.", None);
+            }
+            if has_body {
+                add("400", "The body is not JSON.", None);
+                add("413", "The body is larger than 64 KiB.", None);
+                add("415", "The body is not sent as `application/json`.", None);
+            }
+            if has_body || has_params || names_package {
+                add(
+                    "422",
+                    "A field or parameter breaks its rule; `field` names it.",
+                    None,
+                );
+            }
+            add(
+                "503",
+                "The database is not answering; try again after `Retry-After` seconds.",
+                Some((
+                    "Retry-After",
+                    json!({"description": "Seconds to wait before trying again.", "schema": {"type": "integer", "minimum": 1}}),
+                )),
+            );
+        }
+    }
+    // From a created package to everything that can be done with it.
+    let created = &mut doc["paths"]["/api/v1/packages"]["post"]["responses"]["201"];
+    let mut links = Map::new();
+    for (name, operation) in [
+        ("read", "read"),
+        ("regrade", "regrade"),
+        ("move_stage", "move_stage"),
+        ("assign", "assign"),
+        ("safeguarding", "safeguarding"),
+        ("acknowledge", "acknowledge"),
+    ] {
+        links.insert(
+            name.into(),
+            json!({"operationId": operation, "parameters": {"reference": "$response.body#/reference"}}),
+        );
+    }
+    created["links"] = Value::Object(links);
+}
+
+/// Text with at least one character that is not a space, no control
+/// character (a line break where `multi_line`) and no bidirectional
+/// formatting character: the one rule for free text
+/// (`domain::fields::forbidden_char`), as a pattern.
+fn text_pattern(multi_line: bool) -> String {
+    let forbidden =
+        r"\u0000-\u0009\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069";
+    let forbidden = if multi_line {
+        forbidden.to_string()
+    } else {
+        format!(r"\u000A{forbidden}")
+    };
+    format!(r"^[^{forbidden}]*[^\s{forbidden}][^{forbidden}]*$")
+}
+
+/// Text that may be blank, otherwise as [`text_pattern`] with line breaks.
+fn optional_text_pattern() -> String {
+    r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$"
+        .to_string()
+}
+
+/// A package reference (`domain::Reference`), as a pattern.
+pub(crate) const REFERENCE_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,63}$";
+
+/// A page position (`packages::encode_cursor`): Unix seconds, nine digits
+/// of nanoseconds, `~` and a reference of up to 64 characters.
+pub(crate) const CURSOR_PATTERN: &str = r"^[0-9]{1,10}\.[0-9]{9}~[^\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]{1,64}$";
+
+/// An ISO week from 2000 to 2099 that exists: week 53 only in the years
+/// that have one.
+pub(crate) const WEEK_PATTERN: &str = r"^\s*(20[0-9]{2}-[Ww](0[1-9]|[1-4][0-9]|5[0-2])|20(04|09|15|20|26|32|37|43|48|54|60|65|71|76|82|88|93|99)-[Ww]53)\s*$";
+
+/// An officer's work email address (`domain::OfficerEmail`), unanchored.
+const EMAIL: &str = r#"[^\s@<>,;"()\[\]\\\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"#;
+
+/// A calendar date from 2000 to 2099, every day that exists and no other.
+const DATE_PATTERN: &str = r"(20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|20[0-9]{2}-(0[13-9]|1[0-2])-(29|30)|20[0-9]{2}-(0[13578]|1[02])-31|20([02468][048]|[13579][26])-02-29)";
+
+/// `core` as a whole value, with the spaces around it that the server
+/// trims, and blank allowed where `blank` (a blank optional field is
+/// absent).
+fn trimmed(core: &str, blank: Blank) -> String {
+    match blank {
+        Blank::Refused => format!(r"^\s*({core})\s*$"),
+        Blank::Absent => format!(r"^\s*({core})?\s*$"),
+    }
+}
+
+/// Whether a blank value is refused or read as absent.
+#[derive(Debug, Clone, Copy)]
+enum Blank {
+    Refused,
+    Absent,
+}
+
+/// An officer's address as a pattern.
+fn email_pattern(blank: Blank) -> String {
+    trimmed(EMAIL, blank)
+}
+
+/// An instant as the API reads one (`domain::parse_instant`): RFC 3339
+/// with an offset, or `YYYY-MM-DD HH:MM[:SS]` local time in the force's
+/// time zone.
+fn instant_pattern(blank: Blank) -> String {
+    let time = r"([01][0-9]|2[0-3]):[0-5][0-9]";
+    trimmed(
+        &format!(
+            r"{DATE_PATTERN}[Tt ]{time}:[0-5][0-9](\.[0-9]{{1,9}})?([Zz]|[+-]{time})|{DATE_PATTERN} {time}(:[0-5][0-9])?"
+        ),
+        blank,
+    )
+}
+
+/// An instant field.
+fn instant(description: &str) -> Value {
+    instant_or(description, Blank::Refused)
+}
+
+/// An instant field that may be blank where `blank` says so.
+fn instant_or(description: &str, blank: Blank) -> Value {
+    json!({
+        "type": "string",
+        "pattern": instant_pattern(blank),
+        "description": format!("{description} RFC 3339 with an offset (`2024-03-28T10:00:00Z`), or `YYYY-MM-DD HH:MM` in the force's time zone (a local time a clock change skips or repeats is refused); from 2000 to 2099, never more than 5 minutes ahead of now."),
+        "example": "2024-03-28T10:00:00Z",
+    })
+}
+
+/// A free-text field of at most `max` characters.
+fn text(description: &str, max: usize, multi_line: bool) -> Value {
+    json!({
+        "type": "string",
+        "pattern": text_pattern(multi_line),
+        "maxLength": max,
+        "description": description,
+    })
+}
+
+/// An optional (absent or null) variant of `schema`.
+fn nullable(mut schema: Value) -> Value {
+    schema["type"] = json!(["string", "null"]);
+    schema
+}
+
+/// An enumeration of a named schema's values.
+fn one_of_names(names: &[&str], description: &str) -> Value {
+    json!({"type": "string", "enum": names, "description": description})
+}
+
+/// Writes the request schemas whole, exactly as the handlers read them,
+/// and the LPA list into every `lpa` parameter.
+fn complete_schemas(doc: &mut Value, lpas: &[Lpa]) {
+    let lpa = if lpas.is_empty() {
+        text("A Local Policing Area.", 64, false)
+    } else {
+        let names: Vec<&str> = lpas.iter().map(Lpa::as_str).collect();
+        json!({"type": "string", "enum": names, "description": "One of the force's Local Policing Areas."})
+    };
+    let grades = ["very_high", "high", "medium", "standard"];
+    let enforced = [
+        "arrest",
+        "warrant_executed",
+        "voluntary_attendance",
+        "other",
+    ];
+    let closed = ["no_further_action", "transferred", "other"];
+    let note = |what: &str| text(what, crate::domain::MAX_NOTE_CHARS, true);
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["CreatePackage"] = json!({
+        "type": "object",
+        "description": "A new package. Never put a name in any field.",
+        "additionalProperties": false,
+        "required": ["reference", "risk_grade", "received_at", "lpa", "stage"],
+        "properties": {
+            "reference": {
+                "type": "string",
+                "pattern": trimmed(&REFERENCE_PATTERN[1..REFERENCE_PATTERN.len() - 1], Blank::Refused),
+                "description": "The case system's reference: 1 to 64 ASCII letters, digits and `-_/.`, the first a letter or digit; unique whatever its case.",
+                "example": "NCA-2024-0193",
+            },
+            "risk_grade": one_of_names(&grades, "The risk grade."),
+            "received_at": instant("When the package was received."),
+            "lpa": lpa,
+            "stage": one_of_names(&["intelligence_development", "awaiting_enforcement"], "The queue it starts in."),
+            "assigned_officer": nullable(json!({
+                "type": "string",
+                "pattern": email_pattern(Blank::Absent),
+                "maxLength": 254,
+                "description": "The assigned officer's work email address; absent or null when unassigned.",
+                "example": "pc.smith@force.police.uk",
+            })),
+            "child_access_identified_at": nullable(instant_or("When access to a child was identified, if it has been; not before `received_at`.", Blank::Absent)),
+        },
+    });
+    schemas["Regrade"] = json!({
+        "type": "object",
+        "description": "A regrade: the deadline follows the regrade policy.",
+        "additionalProperties": false,
+        "required": ["risk_grade", "reason"],
+        "properties": {
+            "risk_grade": one_of_names(&grades, "The new grade (409 if it is the current one)."),
+            "reason": note("Why (new intelligence); kept in the package's history. No names."),
+        },
+    });
+    let move_to = |stages: &[&str], outcome: Option<&[&str]>| {
+        let mut properties = json!({
+            "stage": {"type": "string", "enum": stages},
+            "at": nullable(instant("When it happened; now when absent. Not before the package entered its current stage.")),
+            "note": nullable(json!({
+                "type": "string",
+                "pattern": optional_text_pattern(),
+                "maxLength": crate::domain::MAX_NOTE_CHARS,
+                "description": "A note; blank is none. No names.",
+            })),
+        });
+        let mut required = vec!["stage"];
+        match outcome {
+            Some(outcomes) => {
+                properties["outcome"] = json!({"type": "string", "enum": outcomes});
+                required.push("outcome");
+            }
+            None => properties["outcome"] = json!({"type": "null"}),
+        }
+        json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties})
+    };
+    schemas["MoveStage"] = json!({
+        "description": "A stage move. Stages only move forward (409 otherwise); enforced and closed need an outcome that fits them, the open stages take none.",
+        "oneOf": [
+            move_to(&["intelligence_development", "awaiting_enforcement"], None),
+            move_to(&["enforced"], Some(&enforced)),
+            move_to(&["closed"], Some(&closed)),
+        ],
+    });
+    schemas["Assign"] = json!({
+        "type": "object",
+        "description": "An assignment.",
+        "additionalProperties": false,
+        "required": ["officer"],
+        "properties": {"officer": {
+            "type": "string",
+            "pattern": email_pattern(Blank::Refused),
+            "maxLength": 254,
+            "description": "The officer's work email address.",
+            "example": "pc.smith@force.police.uk",
+        }},
+    });
+    let safeguarding_time = |field: &str, description: &str| json!({"type": "object", "required": [field], "properties": {field: instant(description)}});
+    schemas["SafeguardingUpdate"] = json!({
+        "type": "object",
+        "description": "Safeguarding facts: give either or both. A time already recorded cannot be changed (409); a referral needs the time access was identified, here or recorded, and cannot be before it.",
+        "additionalProperties": false,
+        "properties": {
+            "child_access_identified_at": nullable(instant("When access to a child was identified.")),
+            "referral_made_at": nullable(instant("When the referral to children's social services was made.")),
+        },
+        "anyOf": [
+            safeguarding_time("child_access_identified_at", "When access to a child was identified."),
+            safeguarding_time("referral_made_at", "When the referral was made."),
+        ],
+    });
+    schemas["Acknowledge"] = json!({
+        "type": "object",
+        "description": "A supervisor's acknowledgement of a breach.",
+        "additionalProperties": false,
+        "required": ["note"],
+        "properties": {"note": note("What is being done about it; shown in the weekly digest. No names.")},
+    });
+    // Query and path parameters.
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for operation in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|o| o.values_mut())
+        {
+            let parameters = operation
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut);
+            for parameter in parameters.into_iter().flatten() {
+                let schema = match parameter["name"].as_str() {
+                    Some("reference") => json!({"type": "string", "pattern": REFERENCE_PATTERN}),
+                    Some("lpa") => lpa.clone(),
+                    Some("limit") => {
+                        json!({"type": "integer", "minimum": 1, "maximum": packages::MAX_LIMIT})
+                    }
+                    Some("cursor") => json!({"type": "string", "pattern": CURSOR_PATTERN}),
+                    Some("week") => json!({"type": "string", "pattern": WEEK_PATTERN}),
+                    Some("grade") => json!({"type": "string", "enum": grades}),
+                    Some("stage") => {
+                        json!({"type": "string", "enum": ["intelligence_development", "awaiting_enforcement", "enforced", "closed"]})
+                    }
+                    Some("status") => {
+                        json!({"type": "string", "enum": ["on_track", "due_soon", "breached", "met", "missed", "closed"]})
+                    }
+                    Some("format") => json!({"type": "string", "enum": ["json", "csv"]}),
+                    _ => continue,
+                };
+                parameter["schema"] = schema;
+            }
+        }
+    }
+}
+
+/// Rewrites Rust's intra-doc links (`` [`Outcome`] ``, `[text](Self::x)`)
+/// in every description as plain CommonMark code or text.
+fn plain_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                match child {
+                    Value::String(text) if key == "description" => *text = plain_doc(text),
+                    _ => plain_descriptions(child),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(plain_descriptions),
+        _ => {}
+    }
+}
+
+/// One description without intra-doc links: `` [`X`] `` becomes `` `X` ``,
+/// `[text](path)` where the path is not a URL becomes `text`.
+fn plain_doc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let inner = &after[..close];
+        let tail = &after[close + 1..];
+        if let Some(target) = tail.strip_prefix('(') {
+            if let Some(end) = target.find(')') {
+                if target[..end].contains("://") {
+                    out.push_str(&rest[open..open + 1 + close + 1 + end + 2]);
+                } else {
+                    out.push_str(inner);
+                }
+                rest = &target[end + 1..];
+                continue;
+            }
+        }
+        out.push_str(inner);
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intra_doc_links_become_plain_text() {
+        assert_eq!(
+            plain_doc("carry an [`Outcome`] (see [`PackageState`])"),
+            "carry an `Outcome` (see `PackageState`)"
+        );
+        assert_eq!(
+            plain_doc("whose [`channel`](Self::channel) is"),
+            "whose `channel` is"
+        );
+        assert_eq!(
+            plain_doc("see [the docs](https://example.org/x) now"),
+            "see [the docs](https://example.org/x) now"
+        );
+        assert_eq!(plain_doc("a [dangling"), "a [dangling");
+    }
+
+    #[test]
+    fn the_patterns_match_what_the_domain_accepts() {
+        use crate::domain::{parse_instant, OfficerEmail, Reference};
+        let instant = regex_lite(&instant_pattern(Blank::Refused));
+        for good in [
+            "2024-03-28T10:00:00Z",
+            "2024-03-28T10:00:00.123+01:00",
+            "2024-02-29 10:00",
+            "2000-02-29 10:00:59",
+        ] {
+            assert!(instant(good), "{good}");
+            assert!(
+                parse_instant(good, chrono_tz::Europe::London).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "2023-02-29 10:00",
+            "2024-04-31T10:00:00Z",
+            "2100-01-01 10:00",
+            "2024-03-28T23:59:60Z",
+            "2024-1-5 9:00",
+        ] {
+            assert!(!instant(bad), "{bad}");
+            assert!(
+                parse_instant(bad, chrono_tz::Europe::London).is_err(),
+                "{bad}"
+            );
+        }
+        let reference = regex_lite(REFERENCE_PATTERN);
+        for good in ["A", "NCA-2024/01.x_y"] {
+            assert!(
+                reference(good) && Reference::parse_exact(good).is_ok(),
+                "{good}"
+            );
+        }
+        let week = regex_lite(WEEK_PATTERN);
+        for good in ["2024-W05", "2026-W53", " 2020-w53 "] {
+            assert!(
+                week(good) && good.parse::<crate::report::IsoWeek>().is_ok(),
+                "{good}"
+            );
+        }
+        for bad in ["2024-W53", "2024-W+1", "2024-W00", "1999-W01", "2024-W5"] {
+            assert!(
+                !week(bad) && bad.parse::<crate::report::IsoWeek>().is_err(),
+                "{bad}"
+            );
+        }
+        for bad in ["-A", "A B", "é", ""] {
+            assert!(
+                !reference(bad) && Reference::parse_exact(bad).is_err(),
+                "{bad}"
+            );
+        }
+        let email = regex_lite(&email_pattern(Blank::Refused));
+        for good in ["pc.one@force.police.uk", "a+b@x-y.z"] {
+            assert!(email(good) && OfficerEmail::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["a@b", "a@.b.c", "a@b..c", "a b@c.d", "@c.d", "a@b.c."] {
+            assert!(!email(bad) && OfficerEmail::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The patterns as the `regex` crate reads them: the syntax this
+    /// document uses (classes, groups, counted repeats, `\uXXXX`) reads the
+    /// same in ECMA-262.
+    fn regex_lite(pattern: &str) -> impl Fn(&str) -> bool {
+        let re = regex::Regex::new(pattern).expect("the pattern compiles");
+        move |text| re.is_match(text)
+    }
 }

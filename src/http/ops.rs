@@ -147,6 +147,6 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
 /// The OpenAPI document of this API, generated from the code.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
-pub(crate) async fn openapi() -> impl IntoResponse {
-    Json(super::openapi::document())
+pub(crate) async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    Json(super::openapi::document(state.app.settings().lpas.all()))
 }

@@ -5,8 +5,8 @@ use super::extract::{need, Allowed, ApiJson, ApiQuery, Caller};
 use super::AppState;
 use crate::app::{CreateError, PackageView};
 use crate::domain::{
-    parse_instant, Acknowledgement, OfficerEmail, Outcome, PackageStatus, Reference, RiskGrade,
-    Stage,
+    parse_instant, Acknowledgement, OfficerEmail, OpenStage, Outcome, PackageStatus, Reference,
+    RiskGrade, Stage,
 };
 use crate::intake::NewPackage;
 use crate::store::{EscalationRecord, LedgerEvent, PackageFilter, PageKey};
@@ -18,7 +18,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A new package. Times are RFC 3339 with an offset, or `YYYY-MM-DD HH:MM`
-/// in the force time zone. Never put a name in any field.
+/// in the force time zone. Never put a name in any field. Grades and stages
+/// are their snake_case names exactly (the CSV import also reads the
+/// spellings spreadsheets use). The published schema is written whole in
+/// `openapi.rs`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreatePackage {
@@ -29,9 +32,9 @@ pub(crate) struct CreatePackage {
         pattern = "^[A-Za-z0-9][A-Za-z0-9_./-]{0,63}$"
     )]
     pub(crate) reference: String,
-    /// A risk grade by its snake_case name, or as spreadsheets spell it.
-    #[schema(example = "high")]
-    pub(crate) risk_grade: String,
+    /// The risk grade.
+    #[schema(value_type = String, example = "high")]
+    pub(crate) risk_grade: RiskGrade,
     /// When the package was received.
     #[schema(example = "2024-03-28T10:00:00Z")]
     pub(crate) received_at: String,
@@ -39,8 +42,8 @@ pub(crate) struct CreatePackage {
     #[schema(example = "Birmingham")]
     pub(crate) lpa: String,
     /// intelligence_development or awaiting_enforcement.
-    #[schema(example = "awaiting_enforcement")]
-    pub(crate) stage: String,
+    #[schema(value_type = String, example = "awaiting_enforcement")]
+    pub(crate) stage: OpenStage,
     /// The assigned officer's work email address.
     #[serde(default)]
     pub(crate) assigned_officer: Option<String>,
@@ -54,8 +57,8 @@ pub(crate) struct CreatePackage {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Regrade {
     /// The new grade.
-    #[schema(example = "very_high")]
-    pub(crate) risk_grade: String,
+    #[schema(value_type = String, example = "very_high")]
+    pub(crate) risk_grade: RiskGrade,
     /// Why (new intelligence); kept in the package's history.
     pub(crate) reason: String,
 }
@@ -65,15 +68,16 @@ pub(crate) struct Regrade {
 #[serde(deny_unknown_fields)]
 pub(crate) struct MoveStage {
     /// awaiting_enforcement, enforced or closed.
-    #[schema(example = "enforced")]
-    pub(crate) stage: String,
+    #[schema(value_type = String, example = "enforced")]
+    pub(crate) stage: Stage,
     /// When it happened; now when absent.
     #[serde(default)]
     pub(crate) at: Option<String>,
     /// Needed for enforced (arrest, warrant_executed, voluntary_attendance,
     /// other) and closed (no_further_action, transferred, other).
     #[serde(default)]
-    pub(crate) outcome: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub(crate) outcome: Option<Outcome>,
     /// A note (no names).
     #[serde(default)]
     pub(crate) note: Option<String>,
@@ -132,11 +136,14 @@ pub(crate) struct Acknowledge {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// on_track, due_soon, breached, met, missed or closed.
-    pub(crate) status: Option<String>,
-    /// A risk grade by its snake_case name, or as spreadsheets spell it.
-    pub(crate) grade: Option<String>,
-    /// A stage.
-    pub(crate) stage: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub(crate) status: Option<PackageStatus>,
+    /// A risk grade by its snake_case name.
+    #[param(value_type = Option<String>)]
+    pub(crate) grade: Option<RiskGrade>,
+    /// A stage by its snake_case name.
+    #[param(value_type = Option<String>)]
+    pub(crate) stage: Option<Stage>,
     /// An LPA.
     pub(crate) lpa: Option<String>,
     /// 1 to 1000; 100 when absent.
@@ -180,56 +187,54 @@ fn optional_instant(
         .transpose()
 }
 
-fn grade(field: &'static str, text: &str) -> Result<RiskGrade, ApiError> {
-    RiskGrade::parse_lenient(text).map_err(|e| ApiError::invalid_field(field, e.to_string()))
-}
-
-fn stage(text: &str) -> Result<Stage, ApiError> {
-    Stage::parse_lenient(text).map_err(|e| ApiError::invalid_field("stage", e.to_string()))
-}
-
-/// Encodes a page position as an opaque cursor.
+/// Encodes a page position as a cursor: the deadline as Unix seconds and
+/// nanoseconds, then `~` and the reference (`1711965600.000000000~NCA-1`).
+/// Every string of that shape is a position to page after, so the
+/// published pattern ([`super::openapi::CURSOR_PATTERN`]) is exact.
 pub(crate) fn encode_cursor(key: &PageKey) -> String {
-    let text = format!("{}\n{}", key.deadline_at.to_rfc3339(), key.reference);
-    text.bytes().map(|b| format!("{b:02x}")).collect()
+    format!(
+        "{}.{:09}~{}",
+        key.deadline_at.timestamp(),
+        key.deadline_at.timestamp_subsec_nanos(),
+        key.reference
+    )
 }
 
-/// Decodes a cursor made by [`encode_cursor`].
+/// The longest reference a cursor carries, in characters.
+const CURSOR_REFERENCE_CHARS: usize = 64;
+
+/// Decodes a cursor made by [`encode_cursor`], or any of its shape.
 pub(crate) fn decode_cursor(cursor: &str) -> Result<PageKey, ApiError> {
-    let bad = || ApiError::invalid_field("cursor", "cursor: not a cursor this service gave out");
-    // Checked as bytes before any pair is read: a cursor is ASCII hex, and
-    // anything else (a multi-byte character, a sign that `from_str_radix`
-    // would take) is refused without slicing the text.
-    let digits = cursor.as_bytes();
-    if digits.is_empty()
-        || !digits.len().is_multiple_of(2)
-        || digits.len() > 400
-        || !digits.iter().all(u8::is_ascii_hexdigit)
+    let bad = || {
+        ApiError::invalid_field(
+            "cursor",
+            "cursor: not a cursor (give the next_cursor of the previous page)",
+        )
+    };
+    let (deadline, reference) = cursor.split_once('~').ok_or_else(bad)?;
+    let (seconds, nanos) = deadline.split_once('.').ok_or_else(bad)?;
+    let digits = |t: &str, range: std::ops::RangeInclusive<usize>| {
+        range.contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !digits(seconds, 1..=10) || !digits(nanos, 9..=9) {
+        return Err(bad());
+    }
+    let chars = reference.chars().count();
+    if chars == 0
+        || chars > CURSOR_REFERENCE_CHARS
+        || crate::domain::fields::forbidden_char(reference, false).is_some()
     {
         return Err(bad());
     }
-    let bytes: Vec<u8> = digits
-        .chunks_exact(2)
-        .map(|pair| (hex_value(pair[0]) << 4) | hex_value(pair[1]))
-        .collect();
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (deadline, reference) = text.split_once('\n').ok_or_else(bad)?;
-    let deadline_at = DateTime::parse_from_rfc3339(deadline)
-        .map_err(|_| bad())?
-        .with_timezone(&Utc);
+    let deadline_at = DateTime::from_timestamp(
+        seconds.parse().map_err(|_| bad())?,
+        nanos.parse().map_err(|_| bad())?,
+    )
+    .ok_or_else(bad)?;
     Ok(PageKey {
         deadline_at,
         reference: reference.to_string(),
     })
-}
-
-/// The value of one ASCII hex digit (checked by the caller).
-fn hex_value(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        _ => digit.to_ascii_lowercase() - b'a' + 10,
-    }
 }
 
 /// Reads list filters into a store filter, naming any bad field.
@@ -238,21 +243,7 @@ pub(crate) fn filter_from(
     query: &ListQuery,
     now: DateTime<Utc>,
 ) -> Result<PackageFilter, ApiError> {
-    let status = match &query.status {
-        Some(text) => Some((
-            PackageStatus::ALL
-                .into_iter()
-                .find(|s| s.as_str() == text)
-                .ok_or_else(|| {
-                    ApiError::invalid_field(
-                        "status",
-                        format!("{text:?} is not a status: expected one of on_track, due_soon, breached, met, missed, closed"),
-                    )
-                })?,
-            now,
-        )),
-        None => None,
-    };
+    let status = query.status.map(|status| (status, now));
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid_field(
@@ -262,18 +253,14 @@ pub(crate) fn filter_from(
     }
     Ok(PackageFilter {
         open_only: false,
-        grade: query
-            .grade
-            .as_deref()
-            .map(|g| grade("grade", g))
-            .transpose()?,
+        grade: query.grade,
         lpa: query
             .lpa
             .as_deref()
             .map(|l| state.app.settings().lpas.parse(l).map(|l| l.to_string()))
             .transpose()
             .map_err(|e| ApiError::invalid_field("lpa", e.0))?,
-        stage: query.stage.as_deref().map(stage).transpose()?,
+        stage: query.stage,
         status,
         after: query.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: Some(limit),
@@ -319,10 +306,10 @@ pub(crate) async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let input = NewPackage {
         reference: body.reference,
-        risk_grade: body.risk_grade,
+        risk_grade: body.risk_grade.as_str().into(),
         received_at: body.received_at,
         lpa: body.lpa,
-        stage: body.stage,
+        stage: body.stage.stage().as_str().into(),
         assigned_officer: body.assigned_officer,
         child_access_identified_at: body.child_access_identified_at,
         safeguarding_referral_at: None,
@@ -407,7 +394,7 @@ pub(crate) async fn regrade(
     ApiJson(body): ApiJson<Regrade>,
 ) -> Result<Json<PackageView>, ApiError> {
     let reference = reference(&text)?;
-    let grade = grade("risk_grade", &body.risk_grade)?;
+    let grade = body.risk_grade;
     let policy = state.app.settings().policy.clone();
     let package = state
         .app
@@ -431,16 +418,9 @@ pub(crate) async fn move_stage(
     ApiJson(body): ApiJson<MoveStage>,
 ) -> Result<Json<PackageView>, ApiError> {
     let reference = reference(&text)?;
-    let to = stage(&body.stage)?;
+    let to = body.stage;
     let at = optional_instant(&state, "at", &body.at)?;
-    let outcome = body
-        .outcome
-        .as_deref()
-        .map(|o| {
-            o.parse::<Outcome>()
-                .map_err(|e| ApiError::invalid_field("outcome", e.to_string()))
-        })
-        .transpose()?;
+    let outcome = body.outcome;
     let note = body.note;
     let package = state
         .app
@@ -540,17 +520,26 @@ mod tests {
             reference: "NCA/2024 #7".into(),
         };
         assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
+        let pattern = regex::Regex::new(super::super::openapi::CURSOR_PATTERN).unwrap();
+        assert!(pattern.is_match(&encode_cursor(&key)));
+        for good in ["0.000000000~a", "9999999999.999999999~ é x"] {
+            assert!(decode_cursor(good).is_ok(), "{good}");
+            assert!(pattern.is_match(good), "{good}");
+        }
         for bad in [
             "",
             "zz",
-            "abc",
             "00",
             "€€",
-            "\u{FFFD}\u{FFFD}",
-            "+a+a",
-            "é0",
+            "1.5~A",
+            "+1.000000000~A",
+            "1.000000000~",
+            "1.000000000~a\tb",
+            "12345678901.000000000~A",
+            "1.000000000",
         ] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
+            assert!(!pattern.is_match(bad), "{bad}");
         }
     }
 

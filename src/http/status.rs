@@ -102,7 +102,7 @@ pub(crate) async fn breaches(
 ) -> Result<Json<Breaches>, ApiError> {
     let now = state.app.now();
     let list = ListQuery {
-        status: Some(PackageStatus::Breached.as_str().into()),
+        status: Some(PackageStatus::Breached),
         lpa: query.lpa,
         limit: query.limit,
         cursor: query.cursor,

@@ -735,6 +735,17 @@ const fn invalid(request: BadRequest, field: &'static str) -> Refusal {
     }
 }
 
+/// A 409: the request conflicts with the package's record at `field`.
+const fn conflict(request: BadRequest, field: &'static str) -> Refusal {
+    Refusal {
+        request,
+        status: StatusCode::CONFLICT,
+        code: "conflict",
+        field: Some(field),
+        says: None,
+    }
+}
+
 /// An error that names no field.
 const fn refused(request: BadRequest, status: StatusCode, code: &'static str) -> Refusal {
     Refusal {
@@ -844,10 +855,29 @@ const BAD_REQUESTS: &[Refusal] = {
             "at",
         ),
         invalid(Post("/api/v1/packages/KEEP-1/assign", Supervisor, r#"{"officer": "smith"}"#), "officer"),
-        invalid(
+        // A referral with no access recorded, and a time before the package
+        // was received, conflict with the package's record: 409, not 422
+        // (the same values are right for another package).
+        conflict(
             Post("/api/v1/packages/KEEP-1/safeguarding", Intake, r#"{"referral_made_at": "2024-02-05 10:00"}"#),
             "referral_made_at",
         ),
+        conflict(
+            Post("/api/v1/packages/KEEP-1/stage", Intake, r#"{"stage": "enforced", "outcome": "arrest", "at": "2024-01-01 10:00"}"#),
+            "at",
+        ),
+        // Within one request, times out of order are bad input.
+        invalid(
+            Post("/api/v1/packages/KEEP-1/safeguarding", Intake, r#"{"child_access_identified_at": "2024-02-05 10:00", "referral_made_at": "2024-02-05 09:00"}"#),
+            "referral_made_at",
+        ),
+        // The API reads grades, stages and outcomes by their exact names
+        // (the CSV import also reads spreadsheet spellings).
+        invalid(NewPackageWith("risk_grade", Is(r#""High""#)), "risk_grade"),
+        invalid(NewPackageWith("stage", Is(r#""Awaiting Enforcement""#)), "stage"),
+        invalid(Post("/api/v1/packages/KEEP-1/stage", Intake, r#"{"stage": "enforced", "outcome": "Arrest"}"#), "outcome"),
+        invalid(Get("/api/v1/packages?cursor=1.000000000", Viewer), "cursor"),
+        invalid(Get("/api/v1/packages?cursor=1.5~KEEP-1", Viewer), "cursor"),
         // No such route, or no such method on it.
         refused(Get("/api/v1/nothing", Viewer), StatusCode::NOT_FOUND, "not_found"),
         refused(Delete("/api/v1/packages/KEEP-1", Admin), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

@@ -143,8 +143,10 @@ impl Package {
         if at > now + chrono::Duration::minutes(crate::domain::FUTURE_TOLERANCE_MINUTES) {
             return Err(MoveRefused::invalid(field, "is in the future"));
         }
+        // A conflict with the package's record, not a bad value: the same
+        // time is right for a package received earlier.
         if at < self.0.received_at {
-            return Err(MoveRefused::invalid(
+            return Err(MoveRefused::conflict(
                 field,
                 "is before the package was received",
             ));
@@ -221,7 +223,7 @@ impl Package {
         self.check_time("at", at, now)?;
         let from = self.stage();
         if at < self.0.state.since() {
-            return Err(MoveRefused::invalid(
+            return Err(MoveRefused::conflict(
                 "at",
                 format!("is before the package entered {from}"),
             ));
@@ -346,8 +348,15 @@ impl Package {
         if let Some(t) = referral_made_at {
             self.check_time("referral_made_at", t, now)?;
         }
-        let safeguarding = Safeguarding::new(access, referral)
-            .map_err(|e| MoveRefused::invalid("referral_made_at", e.reason))?;
+        // Times that disagree with each other in one request are a bad
+        // request; with a time already recorded, a conflict with the record.
+        let safeguarding = Safeguarding::new(access, referral).map_err(|e| {
+            if child_access_identified_at.is_some() && referral_made_at.is_some() {
+                MoveRefused::invalid("referral_made_at", e.reason)
+            } else {
+                MoveRefused::conflict("referral_made_at", e.reason)
+            }
+        })?;
         if safeguarding == current {
             return Err(MoveRefused::conflict(
                 "child_access_identified_at",
