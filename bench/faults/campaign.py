@@ -40,6 +40,8 @@ kind). A message is identified by its recipient and the set of its lines
   resends     a message received again (same recipient, same lines)
 
 Usage: bench/faults/run.sh [SCENARIO...]   (all by default; see --help)
+KILLS, WAVES and SEED set the counts and the random seed; KEEP=1 keeps
+each scenario's folder (configuration, CSV files, the service's JSON logs).
 Needs: root (tmpfs mount for sqlite-full), PostgreSQL at
 127.0.0.1:5432 with trust authentication (or OCSET_TEST_POSTGRES_URL),
 psql, Python 3.11 and aiosmtpd. Loopback only; every scenario is bounded
@@ -68,7 +70,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import ExitStack, contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -312,7 +314,7 @@ class Database:
     def rows(self, sql: str) -> list[dict]:
         """The rows of a query (plain SQL both backends accept), as dicts."""
         if self.backend == "sqlite":
-            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10) as con:
+            with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)) as con:
                 con.row_factory = sqlite3.Row
                 return [dict(r) for r in con.execute(sql)]
         out = self.psql(f"SELECT coalesce(json_agg(t), '[]') FROM ({sql}) t")
@@ -487,10 +489,17 @@ class Scenario:
 
     def __init__(self, name: str, backend: str, sink_delay: float = 0.0, folder: Path | None = None):
         self.name = name
+        self.services: list[Serve] = []
+        self.lives = 0
         self.dir = Path(tempfile.mkdtemp(prefix=f"ocset-faults-{name}-"))
-        self.db = Database(backend, folder or self.dir)
+        self.db: Database | None = None
         self.sink = Sink(sink_delay)
-        self.sink.up()
+        try:
+            self.sink.up()
+            self.db = Database(backend, folder or self.dir)
+        except BaseException:
+            self.close()
+            raise
         self.ledger = Ledger(prefix=name.upper().replace("-", "")[:6])
         config = self.dir / "campaign.toml"
         config.write_text(CONFIG)
@@ -501,8 +510,6 @@ class Scenario:
             "OCSET__MAIL__SMTP__PORT": str(self.sink.port),
             "OCSET__HTTP__BIND": f"127.0.0.1:{free_port()}",
         }
-        self.services: list[Serve] = []
-        self.lives = 0
 
     def serve(self, port: int | None = None, wait: bool = True) -> Serve:
         env = dict(self.env)
@@ -569,12 +576,19 @@ class Scenario:
                     lines.append({"raw": raw})
         return lines
 
+    @staticmethod
+    def loop_failures(lines: list[dict]) -> int:
+        """The scheduler's and the dispatcher's failure lines among `lines`
+        (each logs a failure at most once per kind every 10 s)."""
+        return sum(1 for line in lines if line.get("fields", {}).get("message", "").endswith("failed; will retry"))
+
     def close(self) -> None:
         for service in self.services:
             service.kill9()
         self.sink.down()
         try:
-            self.db.drop()
+            if self.db is not None:
+                self.db.drop()
         finally:
             if os.environ.get("KEEP"):
                 log(f"{self.name}: kept {self.dir} (KEEP is set)")
@@ -639,6 +653,15 @@ class Poller(threading.Thread):
             if p in phases:
                 counts[status] = counts.get(status, 0) + 1
         return dict(sorted(counts.items()))
+
+    def table(self, phase: str) -> dict[str, dict[int, int]]:
+        """Answers in `phase` by endpoint and status code."""
+        table: dict[str, dict[int, int]] = {}
+        for p, label, status, _ in self.results:
+            if p == phase:
+                row = table.setdefault(label, {})
+                row[status] = row.get(status, 0) + 1
+        return table
 
     def by_endpoint(self, phase: str, statuses: set[int]) -> dict[str, int]:
         """How many answers in `phase` had one of `statuses`, by endpoint."""
@@ -878,6 +901,7 @@ def pg_refusing(outage: float) -> dict:
         poller = Poller(service.port, token, s.ledger)
         poller.start()
         time.sleep(4)
+        lines_before = len(s.log_lines())
         poller.phase = "outage"
         s.db.psql(f"ALTER DATABASE {s.db.name} ALLOW_CONNECTIONS false", admin=True)
         s.db.psql(
@@ -886,6 +910,7 @@ def pg_refusing(outage: float) -> dict:
         )
         time.sleep(outage)
         ready_during = [st for p, label, st, _ in poller.results if p == "outage" and label == "GET /readyz"]
+        lines_outage = s.log_lines()[lines_before:]
         s.db.psql(f"ALTER DATABASE {s.db.name} ALLOW_CONNECTIONS true", admin=True)
         poller.phase = "after"
         allowed_at = time.monotonic()
@@ -908,8 +933,11 @@ def pg_refusing(outage: float) -> dict:
             "outage seconds": outage,
             "answers before (code: count)": poller.codes("before"),
             "answers during the outage": poller.codes("outage"),
+            "by endpoint": poller.table("outage"),
             "answers after": poller.codes("after"),
             "/readyz during the outage": sorted(set(ready_during)),
+            "log lines during the outage": len(lines_outage),
+            "of which the scheduler's and dispatcher's failure lines": s.loop_failures(lines_outage),
             "5xx other than 503 with Retry-After, or no answer": len(bad),
             "examples of those": bad[:5],
             "seconds from re-allowing to /status and /readyz 200, no restart": round(recovery, 1),
@@ -984,8 +1012,7 @@ def sqlite_full(full_for: float) -> dict:
         time.sleep(max(0.0, full_for - (time.monotonic() - full_at)))
         status_while_full = json.loads(http(service.port, "GET", "/api/v1/status", token)[2] or b"{}")
         lines_full = s.log_lines()[lines_before:]
-        loop_lines = [line for line in lines_full
-                      if line.get("fields", {}).get("message", "").endswith("failed; will retry")]
+        loop_lines = s.loop_failures(lines_full)
         filler.unlink()
         poller.phase = "after"
         freed_at = time.monotonic()
@@ -1009,8 +1036,9 @@ def sqlite_full(full_for: float) -> dict:
             "/api/v1/status while full: passes_failing, last_failure_kind":
                 f"{scheduler.get('passes_failing')}, {scheduler.get('last_failure_kind')}",
             "log lines while full": len(lines_full),
-            "of which the scheduler's and dispatcher's failure lines": len(loop_lines),
+            "of which the scheduler's and dispatcher's failure lines": loop_lines,
             "API answers while full (code: count)": full_answers,
+            "by endpoint": poller.table("full"),
             "5xx other than 503 while full, by endpoint": poller.by_endpoint("full", {0, 500, 502, 504}),
             "answers after (code: count)": poller.codes("after"),
             "seconds from freeing space to /readyz 200, no restart": round(ready_after, 1) if ready else None,
@@ -1023,7 +1051,7 @@ def sqlite_full(full_for: float) -> dict:
             # One line per loop per failure kind every 10 s, give or take the first.
             "ok": first and not_ready and ready and delivered and tally.lost == 0
             and tally.duplicated == 0 and refused_stored == 0 and not bad and not poller.bad_5xx("full")
-            and len(loop_lines) <= 2 * 3 * (full_for / 10 + 1),
+            and loop_lines <= 2 * 3 * (full_for / 10 + 1),
         }
 
 
@@ -1042,6 +1070,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(os.environ.get("SEED", time.time_ns() % 100000)))
     args = parser.parse_args()
     random.seed(args.seed)
+    # SIGTERM cleans up like Ctrl-C: every scenario's `finally` runs.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if not BIN.exists():
         print(f"{BIN} is missing: cargo build --release --locked", file=sys.stderr)
         return 2
