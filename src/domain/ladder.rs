@@ -130,7 +130,9 @@ impl LevelTime {
 }
 
 /// Which clock of a package a level watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PackageClock {
     /// From receipt to enforcement or closure; length from the grade.

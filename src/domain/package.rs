@@ -119,7 +119,7 @@ impl fmt::Display for PackageStatus {
 }
 
 /// What happened to a package; one row of its append-only ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     /// The package was received (or imported).
@@ -228,7 +228,7 @@ pub struct PackageParts {
 /// escalations stop; the breach still counts everywhere, and the note is kept.
 /// It belongs to one deadline: a regrade that moves the deadline makes a new
 /// breach, which is not acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Acknowledgement {
     /// When it was made.
     pub at: DateTime<Utc>,

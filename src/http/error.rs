@@ -175,13 +175,19 @@ struct ErrorChain<'a>(&'a dyn std::error::Error);
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut text = self.0.to_string();
         let mut source = self.0.source();
         while let Some(cause) = source {
-            write!(f, ": {cause}")?;
+            // Many errors already show their cause (`context: cause`):
+            // a cause whose words are there already is not said twice.
+            let said = cause.to_string();
+            if !text.contains(&said) {
+                text.push_str(": ");
+                text.push_str(&said);
+            }
             source = cause.source();
         }
-        Ok(())
+        f.write_str(&text)
     }
 }
 
@@ -209,7 +215,9 @@ impl From<StoreError> for ApiError {
             .with_field("name"),
             ref unreachable if unreachable.is_unavailable() => {
                 tracing::error!(error = %ErrorChain(unreachable), "database unavailable");
-                Self::unavailable("the database is not answering; try again shortly")
+                Self::unavailable(
+                    "the database is not answering or has no room to write; try again shortly",
+                )
             }
             other => Self::internal(&other),
         }
@@ -247,6 +255,14 @@ mod tests {
             context: "testing",
             source,
         }
+    }
+
+    #[test]
+    fn a_cause_already_shown_is_not_repeated() {
+        let error = database(sqlx::Error::Protocol("the server went away".into()));
+        let shown = ErrorChain(&error).to_string();
+        assert_eq!(shown.matches("the server went away").count(), 1, "{shown}");
+        assert!(shown.starts_with("testing"), "{shown}");
     }
 
     #[test]

@@ -37,6 +37,10 @@ use utoipa::{Modify, OpenApi};
         packages::CreatePackage, packages::Regrade, packages::MoveStage, packages::Assign,
         packages::SafeguardingUpdate, packages::Acknowledge, packages::PackageDetail, crate::app::SchedulerFigures, status::StatusAnswer, packages::PackagePage,
         status::Breach, status::Breaches, ops::Health,
+        crate::store::LedgerEvent, crate::domain::EventKind, crate::store::EscalationRecord,
+        crate::outbox::DeliveryRecord, crate::outbox::Destination, crate::domain::Acknowledgement,
+        crate::domain::PackageClock, crate::domain::RiskGrade, crate::domain::Stage,
+        crate::domain::Outcome, crate::domain::PackageStatus,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -111,13 +111,10 @@ pub(crate) struct PackageDetail {
     #[serde(flatten)]
     pub(crate) package: PackageView,
     /// Every event of its ledger, oldest first.
-    #[schema(value_type = Vec<Object>)]
     pub(crate) events: Vec<LedgerEvent>,
     /// Its escalations, oldest first, each with its deliveries.
-    #[schema(value_type = Vec<Object>)]
     pub(crate) escalations: Vec<EscalationRecord>,
     /// The supervisor's acknowledgement of the current breach, if any.
-    #[schema(value_type = Option<Object>)]
     pub(crate) acknowledgement: Option<Acknowledgement>,
 }
 

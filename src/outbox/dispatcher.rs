@@ -226,10 +226,8 @@ impl Dispatcher {
                 }
                 Err(e) => {
                     let retry_at = backoff.retry_at(self.clock.now());
-                    if let Some(left_out) =
-                        failures.admit(&e.to_string(), std::time::Instant::now())
-                    {
-                        tracing::error!(error = %e, %retry_at, same_failures_not_logged = left_out, "dispatcher round failed; will retry");
+                    if let Some(left_out) = failures.admit(e.kind(), std::time::Instant::now()) {
+                        tracing::error!(error = %e, kind = e.kind(), %retry_at, same_failures_not_logged = left_out, "dispatcher round failed; will retry");
                     }
                     retry_at
                 }

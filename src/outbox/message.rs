@@ -77,7 +77,7 @@ pub struct DeliveryStats {
 
 /// One delivery of an escalation: a message that carried it, and how far
 /// it got.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryRecord {
     /// The outbox message.
     pub message_id: i64,

@@ -9,7 +9,9 @@ use std::fmt;
 /// Where a message goes: one address on one channel. Stored as
 /// `{"channel": "email", "to": "…"}`; a channel in `src/notify` delivers
 /// the destinations whose [`channel`](Self::channel) is its name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(tag = "channel", content = "to", rename_all = "snake_case")]
 pub enum Destination {
     /// An email address.

@@ -11,15 +11,44 @@ use std::fmt;
 
 /// The queue could not be read or written. It shows (and logs) as the
 /// failure behind it, which says what was being done (the store's
-/// "claiming messages: ..."), and keeps that failure as its source.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct QueueError(Box<dyn std::error::Error + Send + Sync>);
+/// "claiming messages: ..."), and keeps that failure as its source, with
+/// the kind of failure in one word (`disk`, `unreachable`...) by which the
+/// dispatcher limits its log.
+#[derive(Debug)]
+pub struct QueueError {
+    kind: &'static str,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
 
 impl QueueError {
-    /// Wraps the failure of the storage behind the queue.
-    pub(crate) fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self(source.into())
+    /// Wraps the failure of the storage behind the queue, of `kind`.
+    pub(crate) fn new(
+        kind: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            kind,
+            source: source.into(),
+        }
+    }
+
+    /// The kind of failure, in one word.
+    pub(crate) fn kind(&self) -> &'static str {
+        self.kind
+    }
+}
+
+/// Shown as the failure behind it, whose own causes follow it (as
+/// `#[error(transparent)]` would).
+impl fmt::Display for QueueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.source.fmt(f)
+    }
+}
+
+impl std::error::Error for QueueError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.source()
     }
 }
 

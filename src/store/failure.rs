@@ -21,8 +21,13 @@ const SQLITE_LOCK: [i64; 2] = [5, 6];
 /// - `data`: a stored row that cannot be read back;
 /// - `other`: the rest (a duplicate, a refused move, a migration).
 pub(crate) fn failure_kind(error: &StoreError) -> &'static str {
-    // One rule for "could not reach the database": the one the API's 503
-    // follows.
+    // A full disk is "disk" though the API answers it 503 like the rest of
+    // "could not reach the database", whose one rule the API follows.
+    if let StoreError::Database { source, .. } = error {
+        if driver_failure_kind(source) == "disk" {
+            return "disk";
+        }
+    }
     if error.is_unavailable() {
         return "unreachable";
     }
@@ -80,5 +85,38 @@ mod tests {
         let timeout = StoreError::db("reading")(sqlx::Error::PoolTimedOut);
         assert_eq!(failure_kind(&timeout), "unreachable");
         assert_eq!(failure_kind(&StoreError::Corrupt("x".into())), "data");
+    }
+
+    /// A real `SQLITE_FULL`: a database allowed too few pages.
+    #[tokio::test]
+    async fn a_full_sqlite_database_is_disk_and_unavailable() {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (x TEXT)")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA max_page_count = 3")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        let mut full = None;
+        for _ in 0..100 {
+            if let Err(e) = sqlx::query("INSERT INTO t VALUES (randomblob(2000))")
+                .execute(&mut db)
+                .await
+            {
+                full = Some(e);
+                break;
+            }
+        }
+        let error = StoreError::db("inserting")(full.expect("the database fills up"));
+        assert_eq!(failure_kind(&error), "disk", "{error}");
+        assert!(
+            error.is_unavailable(),
+            "a full disk is worth trying again: {error}"
+        );
     }
 }

@@ -120,11 +120,12 @@ impl Actor {
 }
 
 /// One event of a package's ledger, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct LedgerEvent {
     /// Order of appending, across the whole ledger.
     pub sequence: i64,
     /// The package's reference.
+    #[schema(value_type = String)]
     pub reference: Reference,
     /// When the change took effect.
     pub occurred_at: DateTime<Utc>,
@@ -281,6 +282,11 @@ impl StoreError {
     /// (too many connections); and any FATAL or PANIC error, because those
     /// end the session: "database is not currently accepting connections"
     /// is a FATAL 55000, while a statement's own 55000 is an ERROR.
+    ///
+    /// A database out of room (SQLite's `SQLITE_FULL`, PostgreSQL's 53100
+    /// disk full) is unavailable too: it cannot write now and can once an
+    /// operator frees space, so a client should try again, not report a
+    /// fault of the service.
     pub fn is_unavailable(&self) -> bool {
         let StoreError::Database { source, .. } = self else {
             return false;
@@ -304,17 +310,28 @@ impl StoreError {
                 ends_session
                     || code.starts_with("08")
                     || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+                    || is_out_of_room(&code)
             }
             _ => false,
         }
     }
 }
 
+/// Is `code` (a SQLite result code as a number, or a PostgreSQL SQLSTATE)
+/// "the disk is full"?
+pub(crate) fn is_out_of_room(code: &str) -> bool {
+    match code.parse::<i64>() {
+        // SQLITE_FULL, with any extended code.
+        Ok(number) => number & 0xff == 13,
+        Err(_) => code == "53100",
+    }
+}
+
 /// The outbox's queue port reports a store failure as it is: same text,
-/// same source chain.
+/// same source chain, and its kind.
 impl From<StoreError> for QueueError {
     fn from(error: StoreError) -> Self {
-        QueueError::new(error)
+        QueueError::new(failure::failure_kind(&error), error)
     }
 }
 
@@ -395,7 +412,7 @@ pub struct SchedulerStatus {
 }
 
 /// An escalation as recorded, with its deliveries.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct EscalationRecord {
     /// The level's name.
     pub level: String,

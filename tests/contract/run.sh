@@ -83,6 +83,6 @@ SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/tests/contract" \
   --max-examples "$max_examples" \
   --max-time "$max_time" \
   --seed "$seed" \
-  --workers 2 \
+  --workers 1 \
   --suppress-health-check too_slow \
   --warnings off
