@@ -36,12 +36,21 @@ impl App {
     }
 
     /// The audit log, oldest first; only the lines about `reference` when
-    /// given.
+    /// given, in whatever case it is given (the lines name the package as
+    /// it is stored).
     pub(crate) async fn audit_log(
         &self,
         reference: Option<&Reference>,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.store.audit_log(reference).await
+        let stored = match reference {
+            Some(reference) => self
+                .store
+                .package(reference)
+                .await?
+                .map(|p| p.reference().clone()),
+            None => None,
+        };
+        self.store.audit_log(stored.as_ref().or(reference)).await
     }
 
     /// Creates an API token named `name` with `role`, and returns the token

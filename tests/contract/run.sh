@@ -84,5 +84,17 @@ SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/tests/contract" \
   --max-time "$max_time" \
   --seed "$seed" \
   --workers 1 \
-  --suppress-health-check too_slow \
-  --warnings off
+  --suppress-health-check too_slow || status=$?
+
+# What the server answered, per operation and status (from its own
+# /metrics): shows the run reached every move, not only refusals.
+echo "contract: the server's answers by operation and status"
+"$venv/bin/python" - "http://127.0.0.1:$port/metrics" <<'PY'
+import re, sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+for line in text.splitlines():
+    m = re.match(r'ocset_http_requests_total\{method="(\w+)",route="([^"]+)",status="(\d+)"\} (\d+)', line)
+    if m:
+        print(f"  {m[1]:5} {m[2]:45} {m[3]} {int(m[4]):>7}")
+PY
+exit "${status:-0}"

@@ -275,6 +275,18 @@ d-2,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,
     let listed = listed_json(dir.path(), &config);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["reference"], "D-2", "kept as first given");
+    // Its audit lines are found by either spelling.
+    for spelling in ["D-2", "d-2"] {
+        let audit = stdout(&ocset(
+            dir.path(),
+            &config,
+            &["audit", "--reference", spelling, "--json"],
+            &[],
+        ));
+        let lines: Vec<Value> = serde_json::from_str(&audit).unwrap();
+        assert!(!lines.is_empty(), "audit --reference {spelling}: {audit}");
+        assert!(lines.iter().all(|l| l["reference"] == "D-2"), "{audit}");
+    }
 }
 
 #[test]
