@@ -7,7 +7,8 @@
 //! key (`weekly/2024-W05`) in the transaction that queues its message, so a
 //! restart or a second instance finds it recorded and queues nothing. A
 //! service that was down at the scheduled time queues the run when it
-//! starts again, that week (weekly) or that day (daily).
+//! starts again, that week (weekly) or that day (daily). A run owed while
+//! the ledger holds no package waits, unrecorded, for the first package.
 
 use crate::app::App;
 use crate::clock::Clock;
@@ -126,6 +127,15 @@ impl DigestJob {
                 .into_iter()
                 .filter(|(address, _)| !already.contains(address))
                 .collect();
+            if !owed.is_empty() && self.ledger_is_empty().await? {
+                // Nothing to report yet: a run over an empty ledger would
+                // send an empty report and be recorded as sent, so the
+                // data loaded next (the demo, a first import) would never
+                // reach that run. It stays owed, and is neither queued
+                // nor remembered as done.
+                tracing::debug!(run = %key, "the ledger holds no package yet; the digest waits");
+                continue;
+            }
             if !owed.is_empty() {
                 let drafts = tokio::select! {
                     biased;
@@ -148,6 +158,11 @@ impl DigestJob {
                 .insert(schedule.name.clone(), key);
         }
         Ok(Some(queued))
+    }
+
+    /// True when no package has been recorded yet (a new database).
+    async fn ledger_is_empty(&self) -> anyhow::Result<bool> {
+        Ok(self.app.package_counts().await?.total == 0)
     }
 
     /// The first instant after the clock's "now" that any schedule fires.
