@@ -393,6 +393,28 @@ pub(crate) fn held_render() -> (
     (started, release, hook)
 }
 
+/// For tests: records one package, so that a digest owed is queued (over
+/// an empty ledger it waits).
+#[cfg(test)]
+pub(crate) async fn one_package(app: &App) {
+    let lpa = app
+        .settings()
+        .lpas
+        .all()
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "Coventry".into());
+    let input = crate::intake::NewPackage {
+        reference: "NCA-1".into(),
+        risk_grade: "high".into(),
+        received_at: "2024-01-01T10:00:00Z".into(),
+        lpa,
+        stage: "awaiting_enforcement".into(),
+        ..crate::intake::NewPackage::default()
+    };
+    app.create(&input, &Actor::named("test")).await.unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,7 +451,9 @@ mod tests {
         let settings = crate::config::load_str(&config, "test.toml", Vec::new()).unwrap();
         assert_eq!(settings.digests().len(), 2);
         let clock = Arc::new(ManualClock::new("2024-01-08T09:00:00Z".parse().unwrap()));
-        App::new(store, Arc::new(settings), clock)
+        let app = App::new(store, Arc::new(settings), clock);
+        one_package(&app).await;
+        app
     }
 
     /// The runs owed now, by occurrence key.

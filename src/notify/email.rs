@@ -208,14 +208,14 @@ fn html_package(out: &mut String, row: &PackageLine) {
         ));
     }
     cells.push(("Assigned officer", escape(&row.officer)));
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<table width=\"100%\" cellpadding=\"6\" cellspacing=\"0\" style=\"{TABLE_STYLE}\">\n"
+        "<table width=\"100%\" cellpadding=\"6\" cellspacing=\"0\" style=\"{TABLE_STYLE}\">"
     );
     for (label, value) in cells {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<tr><th scope=\"row\" style=\"{LABEL_STYLE}\">{label}</th><td style=\"{CELL_STYLE}\">{value}</td></tr>\n"
+            "<tr><th scope=\"row\" style=\"{LABEL_STYLE}\">{label}</th><td style=\"{CELL_STYLE}\">{value}</td></tr>"
         );
     }
     out.push_str("</table>\n");
