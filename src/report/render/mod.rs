@@ -30,6 +30,9 @@ pub(crate) fn headline_lines(report: &WeeklyReport) -> [String; 3] {
     let percent = match (h.percent_within_twelve_weeks, h.percent_within_change) {
         (None, _) => "none enforced in the last 12 weeks".to_string(),
         (Some(now), None) => format!("{now:.1}% over the last 12 weeks"),
+        (Some(now), Some(0.0)) => {
+            format!("{now:.1}% over the last 12 weeks (no change on last week)")
+        }
         (Some(now), Some(change)) => format!(
             "{now:.1}% over the last 12 weeks ({} points on last week)",
             signed_points(change)
@@ -191,6 +194,18 @@ mod tests {
         assert_eq!(signed_points(16.7), "+16.7");
         assert_eq!(signed_points(-2.0), "-2.0");
         assert_eq!(signed_points(0.0), "0.0");
+        let mut timely = report.clone();
+        timely.headline.percent_within_twelve_weeks = Some(57.1);
+        timely.headline.percent_within_change = Some(0.0);
+        assert_eq!(
+            headline_lines(&timely)[2],
+            "Enforced within timescale: 57.1% over the last 12 weeks (no change on last week)."
+        );
+        timely.headline.percent_within_change = Some(-4.2);
+        assert_eq!(
+            headline_lines(&timely)[2],
+            "Enforced within timescale: 57.1% over the last 12 weeks (-4.2 points on last week)."
+        );
 
         assert_eq!(
             subject(&report),
