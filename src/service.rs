@@ -284,6 +284,7 @@ mod tests {
         let clock: Arc<dyn Clock> =
             Arc::new(ManualClock::new("2024-01-08T09:00:00Z".parse().unwrap()));
         let app = App::new(store, settings, clock);
+        crate::digest::job::one_package(&app).await;
         let mut service = Service::build(app, Arc::new(Accept), "127.0.0.1:0")
             .await
             .unwrap();

@@ -7,7 +7,8 @@
 //! key (`weekly/2024-W05`) in the transaction that queues its message, so a
 //! restart or a second instance finds it recorded and queues nothing. A
 //! service that was down at the scheduled time queues the run when it
-//! starts again, that week (weekly) or that day (daily).
+//! starts again, that week (weekly) or that day (daily). A run owed while
+//! the ledger holds no package waits, unrecorded, for the first package.
 
 use crate::app::App;
 use crate::clock::Clock;
@@ -126,6 +127,15 @@ impl DigestJob {
                 .into_iter()
                 .filter(|(address, _)| !already.contains(address))
                 .collect();
+            if !owed.is_empty() && self.ledger_is_empty().await? {
+                // Nothing to report yet: a run over an empty ledger would
+                // send an empty report and be recorded as sent, so the
+                // data loaded next (the demo, a first import) would never
+                // reach that run. It stays owed, and is neither queued
+                // nor remembered as done.
+                tracing::debug!(run = %key, "the ledger holds no package yet; the digest waits");
+                continue;
+            }
             if !owed.is_empty() {
                 let drafts = tokio::select! {
                     biased;
@@ -148,6 +158,11 @@ impl DigestJob {
                 .insert(schedule.name.clone(), key);
         }
         Ok(Some(queued))
+    }
+
+    /// True when no package has been recorded yet (a new database).
+    async fn ledger_is_empty(&self) -> anyhow::Result<bool> {
+        Ok(self.app.package_counts().await?.total == 0)
     }
 
     /// The first instant after the clock's "now" that any schedule fires.
@@ -378,6 +393,28 @@ pub(crate) fn held_render() -> (
     (started, release, hook)
 }
 
+/// For tests: records one package, so that a digest owed is queued (over
+/// an empty ledger it waits).
+#[cfg(test)]
+pub(crate) async fn one_package(app: &App) {
+    let lpa = app
+        .settings()
+        .lpas
+        .all()
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_else(|| "Coventry".into());
+    let input = crate::intake::NewPackage {
+        reference: "NCA-1".into(),
+        risk_grade: "high".into(),
+        received_at: "2024-01-01T10:00:00Z".into(),
+        lpa,
+        stage: "awaiting_enforcement".into(),
+        ..crate::intake::NewPackage::default()
+    };
+    app.create(&input, &Actor::named("test")).await.unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,7 +451,9 @@ mod tests {
         let settings = crate::config::load_str(&config, "test.toml", Vec::new()).unwrap();
         assert_eq!(settings.digests().len(), 2);
         let clock = Arc::new(ManualClock::new("2024-01-08T09:00:00Z".parse().unwrap()));
-        App::new(store, Arc::new(settings), clock)
+        let app = App::new(store, Arc::new(settings), clock);
+        one_package(&app).await;
+        app
     }
 
     /// The runs owed now, by occurrence key.

@@ -11,7 +11,7 @@ use crate::outbox::{DeliveryError, DigestMail, Notice, Payload};
 use crate::text::esc as escape;
 use anyhow::Context;
 use async_trait::async_trait;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 use std::fmt::Write as _;
@@ -54,12 +54,36 @@ pub(crate) fn render_digest(digest: &DigestMail, from: &Mailbox, to: &Mailbox) -
         .expect("a message with one sender and one recipient always builds")
 }
 
-/// The headers every message carries.
+/// `Auto-Submitted: auto-generated` (RFC 3834): the message was made by a
+/// machine, not a person, so out-of-office replies and other automatic
+/// answers are not sent back to the service's address.
+#[derive(Debug, Clone, Copy)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        match s.trim() {
+            "auto-generated" => Ok(AutoSubmitted),
+            other => Err(format!("not auto-generated: {other:?}").into()),
+        }
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+/// The headers every message carries, escalations and digests alike.
 fn headers(from: &Mailbox, to: &Mailbox, subject: String) -> lettre::message::MessageBuilder {
     Message::builder()
         .from(from.clone())
         .to(to.clone())
         .subject(subject)
+        .header(AutoSubmitted)
         // lettre leaves Message-ID out unless asked; some relays and
         // filters distrust mail without one. The sender's domain names it.
         .message_id(Some(format!(
@@ -77,8 +101,8 @@ fn render_text(notice: &Notice) -> String {
         notice.marking,
         lines::introduction(notice)
     );
-    for (_, heading, items) in lines::groups(&notice.items) {
-        let _ = writeln!(out, "{heading}\n");
+    for (kind, heading, items) in lines::groups(&notice.items) {
+        let _ = writeln!(out, "{heading}\n{}\n", kind.action());
         for line in lines::package_lines(notice, items) {
             for (label, value) in line.fields() {
                 let _ = writeln!(out, "  {label}: {value}");
@@ -92,54 +116,43 @@ fn render_text(notice: &Notice) -> String {
 }
 
 // Inline styles only: Outlook ignores <style> blocks in many setups, and
-// there are no scripts, images or other outside assets.
+// there are no scripts, images or other outside assets. Nothing has a
+// fixed width: each package is a two-column table as wide as the screen at
+// most, its values wrapping, so a phone 420 px wide scrolls only down.
 const MARKING_STYLE: &str = "padding:6px 0;font-weight:bold;color:#b00020;";
-const CELL_STYLE: &str = "border:1px solid #999999;padding:6px;text-align:left;vertical-align:top;";
-const HEAD_STYLE: &str =
-    "border:1px solid #999999;padding:6px;text-align:left;vertical-align:top;background:#eeeeee;";
+const TABLE_STYLE: &str =
+    "border-collapse:collapse;width:100%;max-width:100%;font-size:13px;margin:0 0 12px 0;";
+const CELL_STYLE: &str = "border:1px solid #999999;padding:6px;text-align:left;vertical-align:top;\
+     word-wrap:break-word;overflow-wrap:anywhere;";
+const LABEL_STYLE: &str =
+    "border:1px solid #999999;padding:6px;text-align:left;vertical-align:top;\
+     background:#eeeeee;width:35%;";
+const ACTION_STYLE: &str = "margin:0 0 10px 0;font-weight:bold;";
 
-/// The HTML part: the marking, the introduction, and a table per run of
-/// items of one kind.
+/// The HTML part: the marking, the introduction, and per run of items of
+/// one kind a heading, what to do, and a small table per package.
 fn render_html(notice: &Notice) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
-         <body style=\"margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1a1a1a;\">\n\
+        "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title></head>\n\
+         <body style=\"margin:0;padding:12px;max-width:100%;font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1a1a1a;\">\n\
          <p style=\"margin:0;{MARKING_STYLE}\">{}</p>\n<p style=\"margin:12px 0;\">{}</p>\n",
         escape(&notice.subject()),
         escape(&notice.marking),
         escape(&lines::introduction(notice)),
     );
-    for (_, heading, items) in lines::groups(&notice.items) {
-        let rows = lines::package_lines(notice, items);
-        let with_referral = rows.iter().any(|row| row.referral_due.is_some());
+    for (kind, heading, items) in lines::groups(&notice.items) {
         let _ = write!(
             out,
-            "<h2 style=\"font-size:16px;margin:16px 0 8px 0;\">{}</h2>\n\
-             <table cellpadding=\"6\" cellspacing=\"0\" style=\"border-collapse:collapse;font-size:13px;\">\n<tr>",
-            escape(&heading)
+            "<h2 style=\"font-size:16px;margin:16px 0 4px 0;\">{}</h2>\n<p style=\"{ACTION_STYLE}\">{}</p>\n",
+            escape(&heading),
+            escape(kind.action())
         );
-        let mut headers = vec![
-            "Reference",
-            "Risk grade",
-            "LPA",
-            "Stage",
-            "Received",
-            "Deadline",
-        ];
-        if with_referral {
-            headers.push("Referral due");
+        for row in lines::package_lines(notice, items) {
+            html_package(&mut out, &row);
         }
-        headers.push("Assigned officer");
-        for header in headers {
-            let _ = write!(out, "<th style=\"{HEAD_STYLE}\">{header}</th>");
-        }
-        out.push_str("</tr>\n");
-        for row in &rows {
-            html_row(&mut out, row, with_referral);
-        }
-        out.push_str("</table>\n");
     }
     let _ = write!(
         out,
@@ -149,9 +162,9 @@ fn render_html(notice: &Notice) -> String {
     out
 }
 
-/// One package as a table row; the time left or overdue sits under the
-/// instant it is measured to, in red when overdue.
-fn html_row(out: &mut String, row: &PackageLine, with_referral: bool) {
+/// One package as a table of label and value rows; the time left or
+/// overdue sits under the instant it is measured to, in red when overdue.
+fn html_package(out: &mut String, row: &PackageLine) {
     let relative = format!(
         "<br><span style=\"{}\">{}</span>",
         if row.overdue {
@@ -178,25 +191,34 @@ fn html_row(out: &mut String, row: &PackageLine, with_referral: bool) {
         (relative.as_str(), "")
     };
     let mut cells = vec![
-        reference,
-        escape(row.grade),
-        escape(&row.lpa),
-        escape(row.stage),
-        escape(&row.received),
-        format!("{}{deadline_note}", escape(&row.deadline)),
+        ("Reference", format!("<strong>{reference}</strong>")),
+        ("Risk grade", escape(row.grade)),
+        ("LPA", escape(&row.lpa)),
+        ("Stage", escape(row.stage)),
+        ("Received", escape(&row.received)),
+        (
+            "Deadline",
+            format!("{}{deadline_note}", escape(&row.deadline)),
+        ),
     ];
-    if with_referral {
-        cells.push(match &row.referral_due {
-            Some(referral) => format!("{}{referral_note}", escape(referral)),
-            None => String::new(),
-        });
+    if let Some(referral) = &row.referral_due {
+        cells.push((
+            "Referral due",
+            format!("{}{referral_note}", escape(referral)),
+        ));
     }
-    cells.push(escape(&row.officer));
-    out.push_str("<tr>");
-    for cell in cells {
-        let _ = write!(out, "<td style=\"{CELL_STYLE}\">{cell}</td>");
+    cells.push(("Assigned officer", escape(&row.officer)));
+    let _ = writeln!(
+        out,
+        "<table width=\"100%\" cellpadding=\"6\" cellspacing=\"0\" style=\"{TABLE_STYLE}\">"
+    );
+    for (label, value) in cells {
+        let _ = writeln!(
+            out,
+            "<tr><th scope=\"row\" style=\"{LABEL_STYLE}\">{label}</th><td style=\"{CELL_STYLE}\">{value}</td></tr>"
+        );
     }
-    out.push_str("</tr>\n");
+    out.push_str("</table>\n");
 }
 
 /// Sends notices by email through one transport, built once and reused: a
@@ -447,6 +469,63 @@ mod tests {
     }
 
     #[test]
+    fn each_heading_is_followed_by_what_the_reader_should_do() {
+        let kinds = [
+            NoticeKind::SafeguardingOverdue,
+            NoticeKind::LongOverdue,
+            NoticeKind::Breached,
+            NoticeKind::SafeguardingDueSoon,
+            NoticeKind::DueSoon,
+        ];
+        let n = notice(
+            kinds
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| item(*kind, &format!("P{i}")))
+                .collect(),
+        );
+        let text = render_text(&n);
+        let html = render_html(&n);
+        for kind in kinds {
+            let heading = kind.describe(1);
+            assert!(
+                text.contains(&format!("\n{heading}\n{}\n\n", kind.action())),
+                "{text}"
+            );
+            assert!(
+                html.contains(&format!(
+                    ">{heading}</h2>\n<p style=\"{ACTION_STYLE}\">{}</p>",
+                    escape(kind.action())
+                )),
+                "{html}"
+            );
+        }
+        assert!(text.contains("Enforce now, or acknowledge the breach with a note"));
+        assert!(text.contains("Make the referral to children's social services"));
+    }
+
+    #[test]
+    fn nothing_in_the_html_is_wider_than_a_phone() {
+        let mut long = item(NoticeKind::Breached, "A1");
+        long.link = Some(format!("https://case.example/{}", "x".repeat(200)));
+        let html = render_html(&notice(vec![long, item(NoticeKind::DueSoon, "B1")]));
+        assert!(!html.contains("min-width"), "{html}");
+        for piece in html.split("width").skip(1) {
+            let value: String = piece
+                .trim_start_matches([':', '=', '"'])
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '%')
+                .collect();
+            assert!(
+                value.ends_with('%') || value.is_empty() || value == "device",
+                "a fixed width {value:?} in {html}"
+            );
+        }
+        assert!(html.contains("max-width:100%"), "{html}");
+        assert!(html.contains("overflow-wrap:anywhere"), "{html}");
+    }
+
+    #[test]
     fn the_message_carries_the_subject_and_both_parts() {
         let n = notice(vec![item(NoticeKind::Breached, "A1")]);
         let from: Mailbox = "OCSET Scheduler <ocset@force.example>".parse().unwrap();
@@ -460,5 +539,9 @@ mod tests {
         assert!(raw.contains("text/plain"), "{raw}");
         assert!(raw.contains("text/html"), "{raw}");
         assert!(raw.contains("@force.example>"), "Message-ID: {raw}");
+        assert!(
+            raw.contains("\r\nAuto-Submitted: auto-generated\r\n"),
+            "{raw}"
+        );
     }
 }

@@ -66,6 +66,30 @@ impl NoticeKind {
     }
 }
 
+impl NoticeKind {
+    /// What the reader should do about packages of this kind, in one
+    /// sentence: the first thing a notice says under each heading.
+    pub fn action(self) -> &'static str {
+        match self {
+            NoticeKind::SafeguardingOverdue => {
+                "Make the referral to children's social services now, and record when it was made."
+            }
+            NoticeKind::SafeguardingDueSoon => {
+                "Make the referral to children's social services before it is due, and record when it was made."
+            }
+            NoticeKind::LongOverdue => {
+                "Review the breach: find out why the package is still not enforced and decide what happens next."
+            }
+            NoticeKind::Breached => {
+                "Enforce now, or acknowledge the breach with a note saying why enforcement waits."
+            }
+            NoticeKind::DueSoon => {
+                "Plan the enforcement before the deadline, and assign an officer to any package without one."
+            }
+        }
+    }
+}
+
 /// One package in a notice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeItem {

@@ -80,6 +80,8 @@ pub struct WeeklyReport {
     /// The force time zone.
     /// Serialized as its IANA name (`Europe/London`).
     pub(crate) time_zone: Tz,
+    /// The figures a reader needs first, before any table.
+    pub headline: Headline,
     /// Open packages at the week's end, per queue and grade.
     pub(crate) position: Vec<PositionLine>,
     /// Received, enforced and closed in the week and over 12 weeks.
@@ -97,6 +99,31 @@ pub struct WeeklyReport {
     pub trend: Vec<TrendPoint>,
     /// Every open package at the week's end (for the CSV), by deadline.
     pub(crate) open_packages: Vec<OpenPackageLine>,
+}
+
+/// The answer first: the week's position and timeliness in a few figures,
+/// from the same fold as the tables below them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Headline {
+    /// Open packages at the week's end (both queues, every grade).
+    pub open: u64,
+    /// `open` minus the open count at the previous week's end.
+    pub open_change: i64,
+    /// Of those, at or past their deadline.
+    pub breached: u64,
+    /// Not breached, due within 48 hours of the week's end.
+    pub due_within_48_hours: u64,
+    /// Not breached, due within 7 days of the week's end (the 48 hours
+    /// included).
+    pub due_within_7_days: u64,
+    /// Enforcements in the 12 weeks ending with this one that met their
+    /// deadline, as a percentage of all enforcements in them (every
+    /// grade), one decimal; `None` when none were enforced.
+    pub percent_within_twelve_weeks: Option<f64>,
+    /// `percent_within_twelve_weeks` minus the same figure for the 12
+    /// weeks ending the week before, in percentage points, one decimal;
+    /// `None` when either is `None`.
+    pub percent_within_change: Option<f64>,
 }
 
 /// One queue and grade of the position.
@@ -212,7 +239,7 @@ pub struct LpaLine {
 }
 
 /// Open packages per grade at the end of one week.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrendPoint {
     /// The week.
     pub week: IsoWeek,
@@ -220,6 +247,13 @@ pub struct TrendPoint {
     pub open_by_grade: BTreeMap<RiskGrade, u64>,
     /// Open in all.
     pub open: u64,
+    /// Enforcements in the week that met their deadline (every grade).
+    pub enforced_within: u64,
+    /// Enforcements in the week after their deadline.
+    pub enforced_late: u64,
+    /// `enforced_within` as a percentage of the week's enforcements, one
+    /// decimal; `None` when none were enforced.
+    pub percent_within: Option<f64>,
 }
 
 /// An open package at the week's end.
@@ -339,6 +373,16 @@ fn flow(
             .count() as u64,
         by_grade,
     }
+}
+
+/// Enforcements within timescale and late, every grade together, and the
+/// share within as a percentage (one decimal; `None` when none).
+fn within_and_late(figures: &FlowFigures) -> (u64, u64, Option<f64>) {
+    let within: u64 = figures.by_grade.iter().map(|g| g.within).sum();
+    let late: u64 = figures.by_grade.iter().map(|g| g.late).sum();
+    let total = within + late;
+    let percent = (total > 0).then(|| one_decimal(100.0 * within as f64 / total as f64));
+    (within, late, percent)
 }
 
 fn outcomes(stops: &[Stop], from: DateTime<Utc>, to: DateTime<Utc>) -> BTreeMap<Outcome, u64> {
@@ -474,6 +518,8 @@ impl WeeklyReport {
             .map(|n| {
                 let w = week.weeks_before(n);
                 let open = open_at(w.ends_at(tz));
+                let (enforced_within, enforced_late, percent_within) =
+                    within_and_late(&flow(&histories, &stops, w.starts_at(tz), w.ends_at(tz)));
                 let open_by_grade = RiskGrade::ALL
                     .iter()
                     .map(|g| {
@@ -487,9 +533,35 @@ impl WeeklyReport {
                     week: w,
                     open_by_grade,
                     open: open.len() as u64,
+                    enforced_within,
+                    enforced_late,
+                    percent_within,
                 }
             })
             .collect();
+
+        let twelve_weeks = flow(&histories, &stops, window_start, end);
+        let (_, _, percent_within_twelve_weeks) = within_and_late(&twelve_weeks);
+        let previous_window = week.weeks_before(TREND_WEEKS).starts_at(tz);
+        let (_, _, percent_before) =
+            within_and_late(&flow(&histories, &stops, previous_window, start));
+        let due_by = |horizon: DateTime<Utc>| {
+            open_packages
+                .iter()
+                .filter(|p| p.days_overdue.is_none() && p.deadline_at <= horizon)
+                .count() as u64
+        };
+        let headline = Headline {
+            open: open_packages.len() as u64,
+            open_change: open_packages.len() as i64 - before_open.len() as i64,
+            breached: breaches.len() as u64,
+            due_within_48_hours: due_by(end + Duration::hours(48)),
+            due_within_7_days: due_by(horizon),
+            percent_within_twelve_weeks,
+            percent_within_change: percent_within_twelve_weeks
+                .zip(percent_before)
+                .map(|(now, before)| one_decimal(now - before)),
+        };
 
         WeeklyReport {
             marking: params.marking.clone(),
@@ -497,10 +569,11 @@ impl WeeklyReport {
             starts_at: start,
             ends_at: end,
             time_zone: tz,
+            headline,
             position,
             flow: Flow {
                 week: flow(&histories, &stops, start, end),
-                twelve_weeks: flow(&histories, &stops, window_start, end),
+                twelve_weeks,
             },
             breaches,
             timeliness: Timeliness {

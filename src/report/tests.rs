@@ -417,3 +417,138 @@ fn percentiles_follow_the_nearest_rank_and_the_median_the_middle() {
     assert_eq!(percentile(&ten, 90.0), Some(9.0));
     assert_eq!(percentile(&[5.0], 90.0), Some(5.0));
 }
+
+/// The headline's figures, by hand: four open packages at the end of
+/// 2024-W05 (one breached, one due within 48 hours, one more within 7
+/// days), one open at its start; enforcements in the 12 weeks 2 within and
+/// 1 late, in the 12 weeks before 1 within and 1 late.
+#[test]
+fn the_headline_counts_what_is_open_due_and_enforced_in_time() {
+    let w = week("2024-W05");
+    let end = w.ends_at(London);
+    let mut ledger = TestLedger::default();
+    let open = [
+        (
+            "A",
+            RiskGrade::VeryHigh,
+            Duration::hours(1),
+            Duration::hours(47),
+        ),
+        ("B", RiskGrade::High, Duration::days(2), Duration::days(5)),
+        ("C", RiskGrade::High, Duration::days(10), -Duration::days(3)),
+        (
+            "D",
+            RiskGrade::Standard,
+            Duration::days(3),
+            Duration::days(57),
+        ),
+    ];
+    for (name, grade, age, due) in open {
+        ledger.created(
+            name,
+            end - age,
+            grade,
+            Stage::AwaitingEnforcement,
+            end + due,
+        );
+    }
+    // (name, received before the end, enforced before the end, deadline
+    // before the end): E1 and E4 this week in time, E2 last week late, E3
+    // in time 12 weeks and 3 days before the end (in the earlier window
+    // only).
+    let enforced = [
+        (
+            "E1",
+            Duration::days(5),
+            Duration::days(2),
+            Duration::days(1),
+        ),
+        (
+            "E2",
+            Duration::days(20),
+            Duration::days(9),
+            Duration::days(10),
+        ),
+        (
+            "E3",
+            Duration::weeks(13) + Duration::days(5),
+            Duration::weeks(12) + Duration::days(3),
+            Duration::weeks(12),
+        ),
+        (
+            "E4",
+            Duration::days(3),
+            Duration::days(1),
+            -Duration::days(4),
+        ),
+    ];
+    for (name, received, at, deadline) in enforced {
+        let grade = RiskGrade::High;
+        let stage = Stage::AwaitingEnforcement;
+        ledger.created(name, end - received, grade, stage, end - deadline);
+        ledger.moved(
+            name,
+            end - at,
+            grade,
+            stage,
+            Stage::Enforced,
+            end - deadline,
+            Some(Outcome::Arrest),
+        );
+    }
+    ledger.events.sort_by_key(|e| e.occurred_at);
+    for (i, e) in ledger.events.iter_mut().enumerate() {
+        e.sequence = i as i64 + 1;
+    }
+    let report = WeeklyReport::build(w, &ledger.events, &params());
+    assert_eq!(
+        report.headline,
+        Headline {
+            open: 4,
+            open_change: 3,
+            breached: 1,
+            due_within_48_hours: 1,
+            due_within_7_days: 2,
+            percent_within_twelve_weeks: Some(66.7),
+            percent_within_change: Some(16.7),
+        }
+    );
+    // The same figures as the tables'.
+    let position_open: u64 = report.position.iter().map(|l| l.open).sum();
+    let position_due: u64 = report.position.iter().map(|l| l.due_within_7_days).sum();
+    assert_eq!(
+        (position_open, position_due, report.breaches.len() as u64),
+        (4, 2, 1)
+    );
+    // The trend's timeliness per week: this week 2 of 2, last week 0 of 1,
+    // the weeks before none.
+    let last = &report.trend[11];
+    assert_eq!(
+        (
+            last.enforced_within,
+            last.enforced_late,
+            last.percent_within
+        ),
+        (2, 0, Some(100.0))
+    );
+    let before = &report.trend[10];
+    assert_eq!(
+        (
+            before.enforced_within,
+            before.enforced_late,
+            before.percent_within
+        ),
+        (0, 1, Some(0.0))
+    );
+    assert!(report.trend[..10]
+        .iter()
+        .all(|p| p.percent_within.is_none()));
+}
+
+#[test]
+fn with_nothing_enforced_the_headline_has_no_percentage() {
+    let report = snapshot_report();
+    assert_eq!(report.headline.open, 42);
+    assert_eq!(report.headline.percent_within_twelve_weeks, None);
+    assert_eq!(report.headline.percent_within_change, None);
+}

@@ -403,6 +403,58 @@ fn check_config_names_the_key_and_hides_passwords() {
     );
 }
 
+/// Every `OCSET__KEY=value` example in the README's Configuration section
+/// passes `check-config` against the shipped file, its value in force.
+#[test]
+fn the_readme_environment_examples_pass_check_config() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Configuration\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Configuration section");
+    let examples: Vec<(String, String)> = section
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|code| code.starts_with("OCSET__"))
+        .filter_map(|code| code.split_once('='))
+        .map(|(name, value)| (name.to_string(), value.trim_matches('\'').to_string()))
+        .collect();
+    assert!(
+        examples
+            .iter()
+            .any(|(name, value)| name == "OCSET__FORCE__LPAS" && value.starts_with('[')),
+        "{examples:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    for (name, value) in &examples {
+        let output = ocset(
+            dir.path(),
+            &config,
+            &["check-config"],
+            &[(name.as_str(), value.as_str())],
+        );
+        assert!(
+            output.status.success(),
+            "{name}={value}: {}",
+            stderr(&output)
+        );
+        assert!(stdout(&output).contains("is valid"), "{}", stdout(&output));
+        if name == "OCSET__FORCE__LPAS" {
+            let lpas: Vec<String> = serde_json::from_str(value).unwrap();
+            let shown = format!("lpas = {lpas:?}").replace("\",\"", "\", \"");
+            assert!(
+                stdout(&output).contains(&shown),
+                "{shown} in {}",
+                stdout(&output)
+            );
+        }
+    }
+}
+
 #[test]
 fn every_command_has_help() {
     for command in [

@@ -239,3 +239,34 @@ async fn sending_a_week_on_demand_sends_it_again_and_is_audited() {
         && line.action == "digest.queued"
         && line.detail.as_deref() == Some("on-demand 2024-W09 to ppu.slt@force.example")));
 }
+
+/// The README's first run, `serve` then `demo` then `serve`: the first
+/// `serve` meets the weekly digest owed (Monday after 07:00) with nothing in
+/// the ledger. It queues nothing and records nothing, so the digest the
+/// restarted service queues once the demo is loaded carries the demo data.
+#[tokio::test]
+async fn a_digest_owed_over_an_empty_ledger_waits_for_the_demo_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::start(common::sqlite_url(dir.path()), utc("2024-03-04T09:30:00Z")).await;
+    assert_eq!(w.run_at(utc("2024-03-04T09:30:00Z")).await, 0, "empty");
+    assert!(w
+        .instance
+        .app
+        .store()
+        .digest_recipients("weekly/2024-W09")
+        .await
+        .unwrap()
+        .is_empty());
+    ocset_scheduler::demo::load(&w.instance.app).await.unwrap();
+    let restarted = instance(w.settings.clone(), &w.url, &w.clock, "worker-b").await;
+    w.clock.set(utc("2024-03-04T09:40:00Z"));
+    assert_eq!(
+        restarted.digests.run_due().await.unwrap(),
+        4,
+        "the weekly to SLT and the ACC, the daily to both sets of sergeants"
+    );
+    restarted.dispatcher.drain().await.unwrap();
+    let weekly = w.mail_to(SLT).pop().expect("the weekly digest");
+    assert!(weekly.text.contains("DEMO-"), "{}", weekly.text);
+    assert!(weekly.attachments[0].body.contains("DEMO-0001"));
+}

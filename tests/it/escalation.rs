@@ -7,12 +7,12 @@
 
 use crate::common;
 use crate::common::parts::{instance, Instance, World};
-use crate::common::smtp::{parse_mail, ParsedMail};
+use crate::common::smtp::{fixed_widths, parse_mail, ParsedMail};
 use crate::common::utc;
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
 use ocset_scheduler::intake::NewPackage;
-use ocset_scheduler::outbox::Deliver;
+use ocset_scheduler::outbox::{Deliver, NoticeKind};
 use ocset_scheduler::service;
 use ocset_scheduler::store::Actor;
 
@@ -95,6 +95,7 @@ on_both_backends!(
     fifty_packages_due_during_downtime_make_one_message_per_recipient,
     passes_while_a_message_waits_add_to_it_instead_of_queueing_more,
     a_rejected_address_is_dead_at_once_and_counted,
+    every_escalation_email_says_what_to_do_and_fits_a_phone,
 );
 
 /// The subject's words after the marking.
@@ -688,4 +689,98 @@ async fn postgres_two_instances_send_each_escalation_exactly_once() {
         );
     })
     .await;
+}
+
+/// Each level's email says what its reader should do, under the heading of
+/// the packages it is about; every email is marked as sent by a machine
+/// and has no fixed width a 420 px phone screen would scroll sideways for.
+async fn every_escalation_email_says_what_to_do_and_fits_a_phone(w: World) {
+    // Very high (48 hours), access to a child identified at receipt and no
+    // referral: safeguarding at 24 hours, the warning at 36, the breach at
+    // 48 (then daily), the senior level 7 days after the deadline.
+    let input = NewPackage {
+        reference: "VH-SG".into(),
+        risk_grade: RiskGrade::VeryHigh.as_str().into(),
+        received_at: start().to_rfc3339(),
+        lpa: "Coventry".into(),
+        stage: "awaiting_enforcement".into(),
+        child_access_identified_at: Some(start().to_rfc3339()),
+        ..NewPackage::default()
+    };
+    w.instance
+        .app
+        .create(&input, &Actor::named("test"))
+        .await
+        .unwrap();
+    w.run_until(start() + Duration::days(10)).await;
+
+    let texts = |address: &str| -> Vec<String> {
+        w.mail_to(address)
+            .iter()
+            .map(|m| m.text.replace("\r\n", "\n"))
+            .collect()
+    };
+    let says = |texts: &[String], kind: NoticeKind| {
+        let expected = format!("{}\n{}\n", kind.describe(1), kind.action());
+        assert!(
+            texts.iter().any(|t| t.contains(&expected)),
+            "{expected:?} in none of {texts:#?}"
+        );
+    };
+    let sergeants = texts(SERGEANTS);
+    says(&sergeants, NoticeKind::DueSoon);
+    says(&sergeants, NoticeKind::Breached);
+    says(&sergeants, NoticeKind::SafeguardingOverdue);
+    says(&texts(SLT), NoticeKind::LongOverdue);
+    // The sentences themselves, per level, as a reader sees them.
+    let all = sergeants.join("\n") + &texts(SLT).join("\n");
+    for sentence in [
+        "Plan the enforcement before the deadline, and assign an officer",
+        "Enforce now, or acknowledge the breach with a note",
+        "Review the breach",
+        "Make the referral to children's social services now",
+    ] {
+        assert!(all.contains(sentence), "{sentence:?}");
+    }
+
+    let received = w.smtp.messages();
+    assert!(received.len() >= 4, "{}", received.len());
+    for raw in &received {
+        let mail = parse_mail(&raw.data);
+        assert_eq!(
+            mail.auto_submitted.as_deref(),
+            Some("auto-generated"),
+            "{}",
+            mail.subject
+        );
+        let widths = fixed_widths(&mail.html);
+        assert!(
+            widths.iter().all(|w| *w <= 420),
+            "{widths:?} in {}",
+            mail.html
+        );
+        assert!(mail.html.contains("max-width:100%"), "{}", mail.html);
+        assert!(mail
+            .html
+            .contains("href=\"https://case-system.example/packages/VH-SG\""));
+        // Every action sentence sits right under its heading in the HTML.
+        let html = mail.html.replace("\r\n", "\n");
+        for kind in [
+            NoticeKind::SafeguardingOverdue,
+            NoticeKind::LongOverdue,
+            NoticeKind::Breached,
+            NoticeKind::DueSoon,
+        ] {
+            if html.contains(&format!(">{}</h2>", kind.describe(1))) {
+                let action = kind.action().replace('\'', "&#39;");
+                assert!(
+                    html.contains(&format!(
+                        ">{}</h2>\n<p style=\"margin:0 0 10px 0;font-weight:bold;\">{action}</p>",
+                        kind.describe(1)
+                    )),
+                    "{html}"
+                );
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! webhooks to an axum server, each failure sorted into worth retrying or
 //! not.
 
-use crate::common::smtp::{parse_mail, TestSmtp};
+use crate::common::smtp::{fixed_widths, parse_mail, TestSmtp};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -98,6 +98,7 @@ OFFICIAL-SENSITIVE
 Example Police: OCSET escalation as of 2024-04-01 13:00 BST
 
 1 package has an overdue safeguarding referral
+Make the referral to children's social services now, and record when it was made.
 
   Reference: NCA/2024/0417
   Risk grade: Very high
@@ -110,6 +111,7 @@ Example Police: OCSET escalation as of 2024-04-01 13:00 BST
   Link: https://case-system.example/packages/NCA%2F2024%2F0417?view=summary&src=ocset
 
 1 package breached its enforcement deadline
+Enforce now, or acknowledge the breach with a note saying why enforcement waits.
 
   Reference: NCA/2024/0311
   Risk grade: High
@@ -121,6 +123,7 @@ Example Police: OCSET escalation as of 2024-04-01 13:00 BST
   Link: https://case-system.example/packages/NCA%2F2024%2F0311?view=summary&src=ocset
 
 1 package is approaching its enforcement deadline
+Plan the enforcement before the deadline, and assign an officer to any package without one.
 
   Reference: NCA/2024/0388
   Risk grade: Medium
@@ -139,54 +142,57 @@ const EXPECTED_HTML_TEXT: &[&str] = &[
     "OFFICIAL-SENSITIVE",
     "Example Police: OCSET escalation as of 2024-04-01 13:00 BST",
     "1 package has an overdue safeguarding referral",
+    "Make the referral to children's social services now, and record when it was made.",
     "Reference",
-    "Risk grade",
-    "LPA",
-    "Stage",
-    "Received",
-    "Deadline",
-    "Referral due",
-    "Assigned officer",
     "NCA/2024/0417",
+    "Risk grade",
     "Very high",
+    "LPA",
     "Sandwell",
+    "Stage",
     "Awaiting enforcement",
+    "Received",
     "2024-03-30 09:30 GMT",
+    "Deadline",
     "2024-04-01 10:30 BST",
+    "Referral due",
     "2024-03-31 10:30 BST",
     "overdue by 1 day 2 hours",
+    "Assigned officer",
     "dc.patel@force.example",
     "1 package breached its enforcement deadline",
+    "Enforce now, or acknowledge the breach with a note saying why enforcement waits.",
     "Reference",
-    "Risk grade",
-    "LPA",
-    "Stage",
-    "Received",
-    "Deadline",
-    "Assigned officer",
     "NCA/2024/0311",
+    "Risk grade",
     "High",
+    "LPA",
     "Dudley",
+    "Stage",
     "Awaiting enforcement",
+    "Received",
     "2024-03-21 10:00 GMT",
+    "Deadline",
     "2024-03-28 10:00 GMT",
     "overdue by 4 days 2 hours",
+    "Assigned officer",
     "not assigned",
     "1 package is approaching its enforcement deadline",
+    "Plan the enforcement before the deadline, and assign an officer to any package without one.",
     "Reference",
-    "Risk grade",
-    "LPA",
-    "Stage",
-    "Received",
-    "Deadline",
-    "Assigned officer",
     "NCA/2024/0388",
+    "Risk grade",
     "Medium",
+    "LPA",
     "Coventry",
+    "Stage",
     "Intelligence development",
+    "Received",
     "2024-03-12 15:00 GMT",
+    "Deadline",
     "2024-04-02 15:00 BST",
     "due in 1 day 2 hours",
+    "Assigned officer",
     "pc.jones@force.example",
     "OFFICIAL-SENSITIVE",
 ];
@@ -265,7 +271,17 @@ async fn an_email_arrives_over_smtp_with_every_field_in_both_parts_and_nothing_e
         mail.subject
     );
 
+    assert_eq!(
+        mail.auto_submitted.as_deref(),
+        Some("auto-generated"),
+        "no out-of-office replies to a machine"
+    );
     assert_eq!(mail.text.replace("\r\n", "\n"), EXPECTED_TEXT);
+    let too_wide: Vec<u64> = fixed_widths(&mail.html)
+        .into_iter()
+        .filter(|w| *w > 420)
+        .collect();
+    assert!(too_wide.is_empty(), "{too_wide:?} in {}", mail.html);
 
     let (texts, links) = html_text_and_links(&mail.html);
     assert_eq!(texts, EXPECTED_HTML_TEXT);
@@ -315,6 +331,7 @@ async fn a_digest_arrives_with_both_parts_and_its_csv_attached() {
     assert_eq!(received.len(), 1);
     let mail = parse_mail(&received[0].data);
     assert_eq!(mail.subject, digest.subject);
+    assert_eq!(mail.auto_submitted.as_deref(), Some("auto-generated"));
     assert_eq!(mail.text.replace("\r\n", "\n"), digest.text);
     assert!(mail.html.contains("<td>12</td>"), "{}", mail.html);
     assert_eq!(mail.attachments.len(), 1);

@@ -699,7 +699,7 @@ fn notice_item(kind: NoticeKind, reference: &str, deadline: &str) -> NoticeItem 
 }
 
 #[test]
-fn the_notice_email_html_parses_with_a_table_per_kind() {
+fn the_notice_email_html_parses_with_a_table_per_package_and_what_to_do() {
     let mut notice = Notice {
         marking: MARKING.into(),
         force: "Example Police".into(),
@@ -719,8 +719,8 @@ fn the_notice_email_html_parses_with_a_table_per_kind() {
     let html = parse(&page);
     assert_marked_and_in_words(&html);
     assert_outlook_safe(&html, &page, true);
-    let tables: Vec<_> = html.select(&select("body > table")).collect();
-    assert_eq!(tables.len(), 2, "one table per kind");
+    // A heading per kind, what to do under it, then one narrow table per
+    // package: a row per field, its name as the row's header.
     let headings: Vec<String> = html.select(&select("h2")).map(text).collect();
     assert_eq!(
         headings,
@@ -729,13 +729,21 @@ fn the_notice_email_html_parses_with_a_table_per_kind() {
             NoticeKind::DueSoon.describe(1)
         ]
     );
-    for (t, references) in tables
-        .iter()
-        .zip([vec!["NCA-3 <&>", "NCA-1"], vec!["NCA-2"]])
-    {
+    let actions: Vec<String> = html.select(&select("h2 + p")).map(text).collect();
+    assert_eq!(
+        actions,
+        [NoticeKind::Breached.action(), NoticeKind::DueSoon.action()]
+    );
+    let tables: Vec<_> = html.select(&select("body > table")).collect();
+    assert_eq!(tables.len(), 3, "one table per package");
+    for (t, reference) in tables.iter().zip(["NCA-3 <&>", "NCA-1", "NCA-2"]) {
+        assert_eq!(t.value().attr("width"), Some("100%"));
+        assert!(style(*t).contains("max-width:100%"), "{}", style(*t));
+        let shown = body(*t);
+        let fields: Vec<&str> = shown.iter().map(|r| r[0].as_str()).collect();
         assert_eq!(
-            headers(*t),
-            strings(&[
+            fields,
+            [
                 "Reference",
                 "Risk grade",
                 "LPA",
@@ -743,16 +751,11 @@ fn the_notice_email_html_parses_with_a_table_per_kind() {
                 "Received",
                 "Deadline",
                 "Assigned officer"
-            ])
+            ]
         );
-        let shown = body(*t);
-        assert_eq!(
-            shown.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
-            references
-        );
-        for r in &shown {
-            assert_eq!(r[1..4], ["High", "Dudley", "Awaiting enforcement"]);
-            assert_eq!(r[6], "pc.one@force.example");
-        }
+        let values: Vec<&str> = shown.iter().map(|r| r[1].as_str()).collect();
+        assert_eq!(values[0], reference);
+        assert_eq!(values[1..4], ["High", "Dudley", "Awaiting enforcement"]);
+        assert_eq!(values[6], "pc.one@force.example");
     }
 }

@@ -1,6 +1,6 @@
 //! The weekly report as HTML for email: inline styles and tables only.
 
-use super::{local_date, opt, outcome_label, percent, period, signed, week_ending};
+use super::{headline_lines, local_date, opt, outcome_label, percent, period, signed, week_ending};
 use crate::domain::{RiskGrade, Stage};
 use crate::report::html::{
     self, fixed, group_head, head, note_row, number, raw_cell, row, tds, words, CAPTION, FONT, H2,
@@ -39,6 +39,17 @@ pub fn html(report: &WeeklyReport) -> String {
     let _ = write!(h, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{} OCSET weekly performance {}</title></head><body style=\"margin:12px\">", esc(&report.marking), report.week);
     h.push_str(&marking);
     let _ = write!(h, "<h1 style=\"{FONT};font-size:20px;margin:8px 0\">OCSET weekly performance, {}</h1><p style=\"{FONT};font-size:13px;margin:0 0 8px 0\">{}</p>", report.week, esc(&period(report)));
+    // The answer first, before any table: three lines in words.
+    h.push_str("<div id=\"headline\" style=\"border-left:4px solid #1d4f91;padding:2px 0 2px 10px;margin:8px 0 12px 0\">");
+    for (i, line) in headline_lines(report).iter().enumerate() {
+        let weight = if i == 0 { ";font-weight:bold" } else { "" };
+        let _ = write!(
+            h,
+            "<p style=\"{FONT};font-size:15px;margin:2px 0{weight}\">{}</p>",
+            esc(line)
+        );
+    }
+    h.push_str("</div>");
 
     let _ = write!(
         h,
@@ -287,6 +298,7 @@ pub fn html(report: &WeeklyReport) -> String {
     h.push_str("</table>");
 
     h.push_str(&trend_chart(report));
+    h.push_str(&within_chart(report));
     h.push_str(&marking);
     h.push_str("</body></html>");
     h
@@ -357,6 +369,70 @@ fn trend_chart(report: &WeeklyReport) -> String {
     h
 }
 
+/// The longest bar of the within-timescale chart (100%), in pixels.
+pub const WITHIN_BAR_MAX_PX: u64 = 200;
+
+/// The colour of the share enforced within timescale, and of the rest.
+const WITHIN_COLOUR: &str = "#2e7d32";
+const LATE_COLOUR: &str = "#d9d9d9";
+
+/// One bar segment: a table cell `width` pixels wide in `colour`.
+fn bar_cell(width: u64, colour: &str, title: &str) -> String {
+    format!("<td width=\"{width}\" height=\"14\" bgcolor=\"{colour}\" style=\"width:{width}px;height:14px;background:{colour};font-size:1px;line-height:1px\" title=\"{title}\">&nbsp;</td>")
+}
+
+/// The share of each week's enforcements made within timescale: per week
+/// the counts, the percentage, and a bar of table cells, the within part
+/// green and the late part grey, `WITHIN_BAR_MAX_PX` wide in all.
+fn within_chart(report: &WeeklyReport) -> String {
+    let mut h = format!(
+        "<h2 style=\"{H2}\">8. Enforced within timescale in each of the last {} weeks</h2><table id=\"within-trend\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Packages enforced in the week by their deadline (green) and after it (grey), every grade</caption>",
+        report.trend.len()
+    );
+    h.push_str(&head(&[
+        words("Week ending"),
+        number("Within timescale"),
+        number("Late"),
+        number("% within"),
+        words("Share within timescale"),
+    ]));
+    for point in &report.trend {
+        let total = point.enforced_within + point.enforced_late;
+        let cells = [
+            fixed(week_ending(report, point.week)),
+            number(point.enforced_within),
+            number(point.enforced_late),
+            number(percent(point.percent_within)),
+        ];
+        let chart = if total == 0 {
+            raw_cell("None enforced")
+        } else {
+            let within = (2 * point.enforced_within * WITHIN_BAR_MAX_PX + total) / (2 * total);
+            let mut bar = String::new();
+            if within > 0 {
+                bar.push_str(&bar_cell(
+                    within,
+                    WITHIN_COLOUR,
+                    &format!("Within timescale: {}", point.enforced_within),
+                ));
+            }
+            if within < WITHIN_BAR_MAX_PX {
+                bar.push_str(&bar_cell(
+                    WITHIN_BAR_MAX_PX - within,
+                    LATE_COLOUR,
+                    &format!("Late: {}", point.enforced_late),
+                ));
+            }
+            raw_cell(&format!(
+                "<table cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse\"><tr>{bar}</tr></table>"
+            ))
+        };
+        let _ = write!(h, "<tr>{}{chart}</tr>", tds(&cells, ""));
+    }
+    h.push_str("</table>");
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,9 +475,53 @@ mod tests {
         assert_eq!(cells("Very high"), ["Very high", "0", "0", "-", "0", "0"]);
         // One trend row per week, named by its last day, the last week
         // with a bar.
-        let trend = page.split("id=\"trend\"").nth(1).unwrap();
+        let trend = page
+            .split("id=\"trend\"")
+            .nth(1)
+            .unwrap()
+            .split("id=\"within-trend\"")
+            .next()
+            .unwrap();
         assert_eq!(trend.matches("white-space:nowrap\">Sun ").count(), 12);
         assert!(trend.contains(">Sun 4 Feb 2024<"), "{trend}");
         assert!(trend.contains("bgcolor=\"#e0a000\""), "a medium bar");
+    }
+
+    #[test]
+    fn the_headline_comes_before_any_table_and_the_within_chart_after_the_trend() {
+        let mut report = snapshot_report();
+        let last = report.trend.last_mut().unwrap();
+        (
+            last.enforced_within,
+            last.enforced_late,
+            last.percent_within,
+        ) = (3, 1, Some(75.0));
+        let page = html(&report);
+        let headline = page.find("<div id=\"headline\"").unwrap();
+        assert!(headline < page.find("<table").unwrap());
+        assert!(
+            page.contains(
+                ">42 packages open at the week&#39;s end (+37 on last week), 0 breached.</p>"
+            ),
+            "{page}"
+        );
+        assert!(page.contains(">Due within 48 hours: 0; within 7 days: 0.</p>"));
+        let chart = page.split("<table id=\"within-trend\"").nth(1).unwrap();
+        assert!(page.find("id=\"trend\"").unwrap() < page.find("id=\"within-trend\"").unwrap());
+        assert_eq!(chart.matches("None enforced").count(), 11);
+        let last_row = chart.split("<tr><td style").last().unwrap();
+        let last_row = format!("<tr><td style{last_row}");
+        assert_eq!(
+            html::row_cells(&last_row, "Sun 4 Feb 2024")[..4],
+            ["Sun 4 Feb 2024", "3", "1", "75.0%"]
+        );
+        assert!(
+            last_row.contains("width=\"150\" height=\"14\" bgcolor=\"#2e7d32\""),
+            "{last_row}"
+        );
+        assert!(
+            last_row.contains("width=\"50\" height=\"14\" bgcolor=\"#d9d9d9\""),
+            "{last_row}"
+        );
     }
 }

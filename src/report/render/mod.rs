@@ -14,12 +14,56 @@ mod html_page;
 mod text_page;
 
 pub use csv_file::csv;
-pub use html_page::{html, TREND_BAR_MAX_PX};
+pub use html_page::{html, TREND_BAR_MAX_PX, WITHIN_BAR_MAX_PX};
 pub(crate) use text_page::text;
 
 use super::{IsoWeek, WeeklyReport};
 use crate::domain::Outcome;
 use chrono::{DateTime, Utc};
+
+/// The headline's three lines, in words, for the top of every rendering
+/// but the CSV: what is open, what falls due, and how timely enforcement
+/// has been.
+pub(crate) fn headline_lines(report: &WeeklyReport) -> [String; 3] {
+    let h = &report.headline;
+    let packages = |n: u64| if n == 1 { "package" } else { "packages" };
+    let percent = match (h.percent_within_twelve_weeks, h.percent_within_change) {
+        (None, _) => "none enforced in the last 12 weeks".to_string(),
+        (Some(now), None) => format!("{now:.1}% over the last 12 weeks"),
+        (Some(now), Some(0.0)) => {
+            format!("{now:.1}% over the last 12 weeks (no change on last week)")
+        }
+        (Some(now), Some(change)) => format!(
+            "{now:.1}% over the last 12 weeks ({} points on last week)",
+            signed_points(change)
+        ),
+    };
+    [
+        format!(
+            "{} {} open at the week's end ({} on last week), {} breached.",
+            h.open,
+            packages(h.open),
+            signed(h.open_change),
+            h.breached
+        ),
+        format!(
+            "Due within 48 hours: {}; within 7 days: {}.",
+            h.due_within_48_hours, h.due_within_7_days
+        ),
+        format!("Enforced within timescale: {percent}."),
+    ]
+}
+
+/// A change in percentage points with its sign: `+16.7`, `-2.0`, `0.0`.
+fn signed_points(value: f64) -> String {
+    if value > 0.0 {
+        format!("+{value:.1}")
+    } else if value == 0.0 {
+        "0.0".into()
+    } else {
+        format!("{value:.1}")
+    }
+}
 
 /// The report as pretty JSON.
 pub fn json(report: &WeeklyReport) -> String {
@@ -136,6 +180,32 @@ mod tests {
         let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
         assert_eq!(records.len(), 42);
         assert!(records.iter().all(|r| &r[0] == "OFFICIAL-SENSITIVE"));
+
+        assert!(
+            text.starts_with(
+                "OFFICIAL-SENSITIVE\n\nOCSET weekly performance, 2024-W05\n\
+                 Mon 29 Jan 2024 to Sun 4 Feb 2024 (Europe/London)\n\n\
+                 42 packages open at the week's end (+37 on last week), 0 breached.\n\
+                 Due within 48 hours: 0; within 7 days: 0.\n\
+                 Enforced within timescale: none enforced in the last 12 weeks.\n\n1. "
+            ),
+            "{text}"
+        );
+        assert_eq!(signed_points(16.7), "+16.7");
+        assert_eq!(signed_points(-2.0), "-2.0");
+        assert_eq!(signed_points(0.0), "0.0");
+        let mut timely = report.clone();
+        timely.headline.percent_within_twelve_weeks = Some(57.1);
+        timely.headline.percent_within_change = Some(0.0);
+        assert_eq!(
+            headline_lines(&timely)[2],
+            "Enforced within timescale: 57.1% over the last 12 weeks (no change on last week)."
+        );
+        timely.headline.percent_within_change = Some(-4.2);
+        assert_eq!(
+            headline_lines(&timely)[2],
+            "Enforced within timescale: 57.1% over the last 12 weeks (-4.2 points on last week)."
+        );
 
         assert_eq!(
             subject(&report),

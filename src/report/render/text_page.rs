@@ -1,8 +1,8 @@
 //! The weekly report as plain text: the email's text part and the terminal.
 
-use super::{opt, outcome_label, percent, period, signed};
+use super::{headline_lines, opt, outcome_label, percent, period, signed};
 use crate::domain::{RiskGrade, Stage};
-use crate::report::{StageTime, WeeklyReport};
+use crate::report::{StageTime, TrendPoint, WeeklyReport};
 use std::fmt::Write;
 
 /// The plain-text report: stands on its own, for the email's text part and
@@ -13,7 +13,10 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
     let _ = writeln!(t, "{m}\n");
     let _ = writeln!(t, "OCSET weekly performance, {}", report.week);
     let _ = writeln!(t, "{}\n", period(report));
-    let _ = writeln!(t, "1. Current position at the week's end");
+    for line in headline_lines(report) {
+        let _ = writeln!(t, "{line}");
+    }
+    let _ = writeln!(t, "\n1. Current position at the week's end");
     for stage in Stage::OPEN {
         let _ = writeln!(t, "\n{} ({} open)", stage.label(), report.open_in(stage));
         let _ = writeln!(
@@ -159,14 +162,115 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
         }
         let _ = writeln!(t, " {:>6}", p.open);
     }
+    trend_chart(&mut t, &report.trend);
+    within_chart(&mut t, &report.trend);
     let _ = writeln!(t, "\n{m}");
     t
+}
+
+/// The longest bar of a plain-text chart, in characters.
+const TEXT_BAR_MAX: u64 = 40;
+
+/// A grade's letter in the plain-text trend chart: the first of its name.
+fn grade_letter(grade: RiskGrade) -> char {
+    grade.label().chars().next().unwrap_or('?')
+}
+
+/// The 12-week trend as a plain-text bar chart: per week a bar of the
+/// grades' letters, each grade as many letters as its share of the
+/// busiest week's `TEXT_BAR_MAX` (at least one when it has any).
+fn trend_chart(t: &mut String, trend: &[TrendPoint]) {
+    let max = trend.iter().map(|p| p.open).max().unwrap_or(0).max(1);
+    let key: Vec<String> = RiskGrade::ALL
+        .iter()
+        .map(|g| format!("{} {}", grade_letter(*g), g.label().to_lowercase()))
+        .collect();
+    let _ = writeln!(
+        t,
+        "\n  Open packages by grade as bars ({}):",
+        key.join(", ")
+    );
+    for p in trend {
+        let mut bar = String::new();
+        for grade in RiskGrade::ALL {
+            let n = p.open_by_grade.get(&grade).copied().unwrap_or(0);
+            if n > 0 {
+                let width = (n * TEXT_BAR_MAX / max).max(1) as usize;
+                bar.extend(std::iter::repeat_n(grade_letter(grade), width));
+            }
+        }
+        let _ = writeln!(t, "  {:<8} {:>5} {bar}", p.week.to_string(), p.open);
+    }
+}
+
+/// The share of each week's enforcements made within timescale, as a
+/// plain-text bar of `TEXT_BAR_MAX / 2` characters: `#` within, `.` late.
+fn within_chart(t: &mut String, trend: &[TrendPoint]) {
+    let _ = writeln!(
+        t,
+        "\n8. Enforced within timescale in each week (# within, . late)"
+    );
+    let full = TEXT_BAR_MAX / 2;
+    for p in trend {
+        let total = p.enforced_within + p.enforced_late;
+        let line = match p.percent_within {
+            Some(share) if total > 0 => {
+                // Rounded to the nearest character.
+                let within = (2 * p.enforced_within * full + total) / (2 * total);
+                let bar = "#".repeat(within as usize) + &".".repeat((full - within) as usize);
+                format!(
+                    "{:>6}  {bar}  {} of {total}",
+                    format!("{share:.1}%"),
+                    p.enforced_within
+                )
+            }
+            _ => "     -  none enforced".to_string(),
+        };
+        let _ = writeln!(t, "  {:<8} {line}", p.week.to_string());
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::tests_support::snapshot_report;
+
+    #[test]
+    fn the_text_charts_draw_each_week_in_proportion() {
+        let mut report = snapshot_report();
+        let last = report.trend.last_mut().unwrap();
+        (
+            last.enforced_within,
+            last.enforced_late,
+            last.percent_within,
+        ) = (3, 1, Some(75.0));
+        let text = text(&report);
+        let chart = text
+            .split("Open packages by grade as bars (V very high, H high, M medium, S standard):\n")
+            .nth(1)
+            .unwrap();
+        let rows: Vec<&str> = chart.lines().take_while(|l| !l.is_empty()).collect();
+        assert_eq!(rows.len(), 12);
+        // The last week: 5 medium and 37 standard of 42, the busiest.
+        let bar = rows[11].split_whitespace().nth(2).unwrap();
+        assert_eq!(bar.len() as u64, TEXT_BAR_MAX - 1, "{bar}: 4 + 35 letters");
+        assert_eq!(bar.matches('M').count(), 4);
+        assert_eq!(bar.matches('S').count(), 35);
+        let within = text
+            .split("8. Enforced within timescale in each week (# within, . late)\n")
+            .nth(1)
+            .unwrap();
+        let rows: Vec<&str> = within.lines().take_while(|l| !l.is_empty()).collect();
+        assert_eq!(rows.len(), 12);
+        assert_eq!(
+            rows[0].split_whitespace().collect::<Vec<_>>()[1..],
+            ["-", "none", "enforced"]
+        );
+        assert_eq!(
+            rows[11].split_whitespace().collect::<Vec<_>>(),
+            ["2024-W05", "75.0%", "###############.....", "3", "of", "4"]
+        );
+    }
 
     #[test]
     fn the_trend_has_a_column_per_grade_each_count_under_its_name() {

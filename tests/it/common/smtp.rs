@@ -267,6 +267,8 @@ pub struct ParsedMail {
     pub to: Vec<String>,
     /// The attached files.
     pub attachments: Vec<ParsedAttachment>,
+    /// The Auto-Submitted header's value, trimmed, if present.
+    pub auto_submitted: Option<String>,
 }
 
 /// A file attached to a parsed message.
@@ -325,5 +327,25 @@ pub fn parse_mail(raw: &[u8]) -> ParsedMail {
         html: html.expect("a text/html part"),
         to,
         attachments,
+        auto_submitted: message
+            .header_raw("Auto-Submitted")
+            .map(|value| value.trim().to_string()),
     }
+}
+
+/// Every fixed width in an HTML part, in pixels: `width="N"` attributes
+/// and `width:Npx` / `min-width:Npx` in styles (percentages are not fixed).
+pub fn fixed_widths(html: &str) -> Vec<u64> {
+    let mut widths = Vec::new();
+    for (marker, unit) in [("width=\"", "\""), ("width:", "px")] {
+        for piece in html.split(marker).skip(1) {
+            let digits: String = piece.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(n) = digits.parse::<u64>() {
+                if piece[digits.len()..].starts_with(unit) {
+                    widths.push(n);
+                }
+            }
+        }
+    }
+    widths
 }
