@@ -645,6 +645,16 @@ async fn a_viewer_cannot_acknowledge(app: TestApp) {
     let browser = Browser::signed_in(&app, Role::Viewer).await;
     let page = browser.page("/breaches").await;
     let package = browser.page("/packages/BR-1").await;
+    let coventry = browser.page("/breaches?lpa=Coventry").await;
+    {
+        let coventry = Html::parse_document(&coventry);
+        let rows: Vec<&str> = select(&coventry, "#breaches tbody tr")
+            .iter()
+            .map(|tr| tr.value().attr("data-reference").unwrap())
+            .collect();
+        assert_eq!(rows, ["BR-2"], "one LPA's breaches");
+        assert_eq!(text_of(&select(&coventry, "h1")[0]), "Breaches: Coventry");
+    }
     {
         let document = Html::parse_document(&page);
         assert_eq!(select(&document, "#breaches tbody tr").len(), 3);
@@ -750,6 +760,36 @@ async fn the_package_page_shows_the_record_and_is_audited(app: TestApp) {
             "Tue 6 Feb 2024 13:00 – 1 day 1 hour left"
         );
     }
+
+    // A scheduler pass escalates the breach: the page shows each level
+    // with to whom its message goes and how it went.
+    let scheduler = ocset_scheduler::scheduler::Scheduler::new(
+        app.store.clone(),
+        app.settings.clone(),
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    scheduler.run_due().await.unwrap();
+    let escalated = browser.page("/packages/BR-1").await;
+    {
+        let document = Html::parse_document(&escalated);
+        let rows = select(&document, "#escalations tbody tr");
+        assert!(!rows.is_empty(), "{escalated}");
+        let deliveries: Vec<String> = select(&document, "#escalations ul.deliveries li")
+            .iter()
+            .map(text_of)
+            .collect();
+        assert!(
+            deliveries
+                .iter()
+                .any(|d| d.starts_with("email to ") && d.ends_with(": pending")),
+            "{deliveries:?}"
+        );
+    }
+    let overview = browser.page("/").await;
+    assert!(
+        !overview.contains(">never<"),
+        "the pass is shown: {overview}"
+    );
 
     for missing in ["/packages/NOPE-1", "/packages/%20BR-1", "/packages/-bad"] {
         let response = browser.get(missing).await;

@@ -83,11 +83,12 @@ pub(crate) async fn page(
             }
             p { "Open packages past their deadline, most overdue first, at " (time(now, zone)) "."
                 @if !supervisor { " Supervisors acknowledge breaches here." } }
+            (super::overview::lpa_filter(&state, lpa.as_ref(), "/breaches"))
             @if packages.is_empty() {
                 p #no-breaches { "No open package is past its deadline." }
             } @else {
                 table.stack #breaches {
-                    caption { (packages.len()) " breached packages" @if more { " (the " (PAGE_LIMIT) " most overdue; filter by LPA on the overview to see others)" } }
+                    caption { (packages.len()) " breached packages" @if more { " (the " (PAGE_LIMIT) " most overdue; choose an LPA to see others)" } }
                     thead {
                         tr {
                             th scope="col" { "Reference" }

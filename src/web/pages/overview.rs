@@ -58,7 +58,7 @@ async fn page_for(
                 li { span.figure #headline-due-7d { (due_7) } " due within 7 days" }
             }
             p.as-of { "As at " (time(position.as_of, zone)) ". Due figures count open packages not yet breached." }
-            (lpa_filter(state, lpa.as_ref()))
+            (lpa_filter(state, lpa.as_ref(), "/"))
             (position_table(&position, zone))
             (scheduler_health(&scheduler, zone))
         },
@@ -77,10 +77,10 @@ pub(crate) async fn page(
 
 /// The LPA filter: a GET form, a select of the configured LPAs (a text
 /// field when the force lists none).
-fn lpa_filter(state: &WebState, chosen: Option<&Lpa>) -> Markup {
+pub(crate) fn lpa_filter(state: &WebState, chosen: Option<&Lpa>, action: &str) -> Markup {
     let lpas = state.app.settings().lpas.all();
     html! {
-        form.filter method="get" action="/" {
+        form.filter method="get" action=(action) {
             div.field {
                 label for="lpa" { "Local policing area" }
                 @if lpas.is_empty() {
