@@ -162,10 +162,7 @@ pub(crate) async fn acknowledge(
     let stored = package.reference().to_string();
     let location = match fields.get("back").map(String::as_str) {
         Some("package") => package_path(&stored),
-        _ => format!(
-            "/breaches?acknowledged={}",
-            percent_encoding::utf8_percent_encode(&stored, percent_encoding::NON_ALPHANUMERIC)
-        ),
+        _ => format!("/breaches?acknowledged={}", super::encode(&stored)),
     };
     let location = HeaderValue::from_str(&location)
         .map_err(|_| PageError::Invalid("the reference cannot be written in a link".into()))?;

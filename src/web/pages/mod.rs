@@ -47,13 +47,23 @@ pub(crate) fn chrome<'a>(state: &'a WebState, signed_in: &'a SignedIn, current: 
     }
 }
 
-/// The dashboard path of a package: its reference percent-encoded as one
-/// path segment (a reference may hold `/`).
+/// What a reference keeps unencoded in a link: letters, digits and the
+/// unreserved `-_.~` (a `/` in a reference is encoded, so that it stays
+/// one path segment).
+const SEGMENT_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `text` percent-encoded for one path segment or query value.
+pub(crate) fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, SEGMENT_KEEP).to_string()
+}
+
+/// The dashboard path of a package.
 pub(crate) fn package_path(reference: &str) -> String {
-    format!(
-        "/packages/{}",
-        percent_encoding::utf8_percent_encode(reference, percent_encoding::NON_ALPHANUMERIC)
-    )
+    format!("/packages/{}", encode(reference))
 }
 
 /// The LPA a page's `lpa` query parameter names: `None` for all (absent
@@ -100,7 +110,7 @@ mod tests {
 
     #[test]
     fn references_become_one_path_segment() {
-        assert_eq!(package_path("NCA-2024/01"), "/packages/NCA%2D2024%2F01");
+        assert_eq!(package_path("NCA-2024/01.x"), "/packages/NCA-2024%2F01.x");
         assert_eq!(package_path("A1"), "/packages/A1");
     }
 
