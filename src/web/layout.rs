@@ -4,7 +4,6 @@
 //! or script.
 
 use super::session::{SignedIn, CSRF_FIELD};
-use crate::domain::Role;
 use maud::{html, Markup, DOCTYPE};
 
 /// Which navigation entry a page is.
@@ -56,7 +55,7 @@ pub(crate) fn page(chrome: Chrome<'_>, title: &str, content: Markup) -> Markup {
                         }
                         form.sign-out method="post" action="/sign-out" {
                             (csrf_field(signed_in))
-                            span { "Signed in as " (signed_in.session.token_name) " (" (role_name(signed_in.session.role)) ")" }
+                            span { "Signed in as " (signed_in.session.token_name) " (" (signed_in.session.role.as_str()) ")" }
                             " "
                             button type="submit" { "Sign out" }
                         }
@@ -77,16 +76,6 @@ pub(crate) fn page(chrome: Chrome<'_>, title: &str, content: Markup) -> Markup {
 /// The hidden field carrying the session's CSRF token, for every form.
 pub(crate) fn csrf_field(signed_in: &SignedIn) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(signed_in.session.csrf); }
-}
-
-/// A role as a person reads it.
-pub(crate) fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Viewer => "viewer",
-        Role::Intake => "intake",
-        Role::Supervisor => "supervisor",
-        Role::Admin => "admin",
-    }
 }
 
 /// An error page: the marking, the title, what went wrong, and the way back.

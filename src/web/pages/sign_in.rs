@@ -99,6 +99,7 @@ pub(crate) async fn submit(
         state.app.token_for(token).await?
     };
     let Some(found) = found else {
+        tracing::warn!("a dashboard sign-in was refused: the token is unknown or revoked");
         let mut answer = sign_in_page(
             &state,
             expected,
