@@ -381,6 +381,22 @@ impl App {
         ))
     }
 
+    /// How many open packages, not yet breached, fall due within `within`
+    /// of now, for all LPAs or one: the position's "due soon" figure with
+    /// another horizon (the dashboard's "due within 48 hours").
+    pub(crate) async fn due_within(
+        &self,
+        lpa: Option<&Lpa>,
+        within: chrono::Duration,
+    ) -> Result<u64, StoreError> {
+        let now = self.now();
+        let rows = self
+            .store
+            .position(now, now + within, lpa.map(Lpa::as_str))
+            .await?;
+        Ok(rows.iter().map(|row| row.due_soon).sum())
+    }
+
     /// Applies a domain move to one package: `make` receives the package as
     /// stored (held against other writers) and the current instant.
     pub async fn change(
@@ -438,12 +454,23 @@ impl App {
         filter: &PackageFilter,
         actor: &Actor,
     ) -> Result<Vec<PackageView>, StoreError> {
+        let packages = self.list_packages(filter, actor).await?;
+        Ok(packages.iter().map(|p| self.view(p)).collect())
+    }
+
+    /// As [`App::list`], the packages themselves (the dashboard also shows
+    /// each one's acknowledgement); audited the same way.
+    pub(crate) async fn list_packages(
+        &self,
+        filter: &PackageFilter,
+        actor: &Actor,
+    ) -> Result<Vec<Package>, StoreError> {
         let packages = self.store.list_packages(filter).await?;
         let detail = describe_filter(filter, packages.len());
         self.store
             .audit(actor, "packages.listed", None, Some(&detail), self.now())
             .await?;
-        Ok(packages.iter().map(|p| self.view(p)).collect())
+        Ok(packages)
     }
 }
 

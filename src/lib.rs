@@ -30,3 +30,4 @@ pub mod store;
 pub mod text;
 pub mod tokens;
 pub(crate) mod wake;
+pub(crate) mod web;

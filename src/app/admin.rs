@@ -79,6 +79,24 @@ impl App {
         self.store.token_by_hash(&crate::tokens::hash(token)).await
     }
 
+    /// The active token whose hash is `hash`; `None` once it is revoked.
+    /// The dashboard's sessions keep the hash, never the token, and ask
+    /// this on every request, so a revoked token's sessions end at once.
+    pub(crate) async fn token_with_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        self.store.token_by_hash(hash).await
+    }
+
+    /// Records a sign-in or sign-out of the dashboard (`action`) by `actor`.
+    pub(crate) async fn record_session(
+        &self,
+        actor: &Actor,
+        action: &str,
+    ) -> Result<(), StoreError> {
+        self.store
+            .audit(actor, action, None, None, self.now())
+            .await
+    }
+
     /// Every token, revoked ones included (never the tokens themselves).
     pub(crate) async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
         self.store.tokens().await

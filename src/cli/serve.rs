@@ -60,6 +60,7 @@ pub(super) async fn serve(
     tracing::info!(
         database = %url,
         api = %format!("http://{}", service.address()),
+        dashboard = %format!("http://{}/", service.address()),
         "ocset-scheduler is running; stop it with SIGTERM or Ctrl-C"
     );
     service.run_until(shutdown).await.map_err(CliError::Other)?;

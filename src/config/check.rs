@@ -127,6 +127,18 @@ fn single_values(config: &Config, faults: &mut Faults) {
             ),
         );
     }
+    if let Some(url) = &config.http.public_url {
+        if !(url.starts_with("https://") || url.starts_with("http://"))
+            || url.contains(char::is_whitespace)
+        {
+            faults.add(
+                "http.public_url",
+                format!(
+                    "{url:?} must be an address starting with https:// (or http:// for a trial)"
+                ),
+            );
+        }
+    }
     if config.database.max_connections == 0 {
         faults.add("database.max_connections", "must be at least 1".into());
     }

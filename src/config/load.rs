@@ -367,6 +367,24 @@ mod tests {
     }
 
     #[test]
+    fn the_public_url_is_optional_and_must_be_an_http_address() {
+        let s = load_str(GROUPS, "f.toml", env(&[])).unwrap();
+        assert_eq!(s.public_url(), None);
+        let s = load_str(
+            &with_groups("[http]\npublic_url = \"https://ocset.force.police.uk\"\n"),
+            "f.toml",
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(s.public_url(), Some("https://ocset.force.police.uk"));
+        for bad in ["ocset.force.police.uk", "ftp://x", "https://a b"] {
+            let err =
+                load_str(GROUPS, "f.toml", env(&[("OCSET__HTTP__PUBLIC_URL", bad)])).unwrap_err();
+            assert_eq!(err[0].key, "http.public_url", "{bad}");
+        }
+    }
+
+    #[test]
     fn errors_name_the_key_and_the_file() {
         let err = load_str(
             &with_groups("[timescales]\nhigh = \"7x\"\n"),

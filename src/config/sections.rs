@@ -95,12 +95,18 @@ pub(crate) struct HttpConfig {
     /// The address the API listens on. Loopback by default: put a TLS
     /// proxy in front before opening it to the force network.
     pub(crate) bind: String,
+    /// The address people reach the service at through its proxy, such as
+    /// `https://ocset.force.police.uk`. When it is https the dashboard's
+    /// session cookie is marked `Secure`. Unset by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) public_url: Option<String>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             bind: "127.0.0.1:8080".into(),
+            public_url: None,
         }
     }
 }

@@ -46,6 +46,11 @@ impl Settings {
         &self.config.mail.marking
     }
 
+    /// The address people reach the service at (`http.public_url`), if set.
+    pub(crate) fn public_url(&self) -> Option<&str> {
+        self.config.http.public_url.as_deref()
+    }
+
     /// The case system's link for a package, when `links.package_url` is set.
     pub(crate) fn package_link(&self, reference: &str) -> Option<String> {
         self.config.links.package_url(reference)

@@ -1,5 +1,6 @@
-//! The HTTP API (axum): routes, the application that binds them, and the
-//! layers every request passes (request id, body limit, metrics, tracing).
+//! The HTTP API (axum), with the dashboard's pages merged in: routes, the
+//! application that binds them, and the layers every request passes
+//! (request id, body limit, metrics, tracing).
 
 pub(crate) mod error;
 pub(crate) mod extract;
@@ -76,7 +77,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint; see /api/v1/openapi.json") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
-    layered(api.with_state(state.clone()), state.metrics)
+    // The dashboard's pages, merged after the API's method fallback so that
+    // they keep their own answers; any other path is the API's JSON 404.
+    let routes = api
+        .with_state(state.clone())
+        .merge(crate::web::router(state.app.clone()));
+    layered(routes, state.metrics)
 }
 
 /// `routes` behind the layers every request passes, innermost first: the

@@ -13,6 +13,7 @@ mod common;
 mod api;
 mod architecture;
 mod cli;
+mod dashboard;
 mod digest;
 mod escalation;
 mod notify;

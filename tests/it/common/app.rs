@@ -40,9 +40,20 @@ pub async fn spawn_app(
     start: DateTime<Utc>,
     tokens: &[(Role, impl AsRef<str>)],
 ) -> TestApp {
+    spawn_app_with(database_url, start, tokens, Vec::new()).await
+}
+
+/// As [`spawn_app`], with `env` as environment overrides of the
+/// configuration (`OCSET__HTTP__PUBLIC_URL`, ...).
+pub async fn spawn_app_with(
+    database_url: &str,
+    start: DateTime<Utc>,
+    tokens: &[(Role, impl AsRef<str>)],
+    env: Vec<(String, String)>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = super::config_in(dir.path(), database_url);
-    let settings: Arc<Settings> = Arc::new(config::load(&path, Vec::new()).unwrap());
+    let settings: Arc<Settings> = Arc::new(config::load(&path, env).unwrap());
     let store = store::connect(database_url, 4).await.unwrap();
     store.migrate().await.unwrap();
     let clock = ManualClock::new(start);

@@ -1,0 +1,123 @@
+//! The dashboard's pages, one file each, and what they share: reading a
+//! posted form, the frame's settings, links to packages, words for states.
+
+pub(crate) mod breaches;
+pub(crate) mod overview;
+pub(crate) mod package;
+pub(crate) mod sign_in;
+
+use super::layout::{Chrome, Nav};
+use super::session::SignedIn;
+use super::{PageError, WebState};
+use crate::domain::{Lpa, PackageStatus};
+use std::collections::HashMap;
+
+/// A posted form's fields (`application/x-www-form-urlencoded`); a field
+/// given twice keeps its first value.
+pub(crate) fn form_fields(body: &[u8]) -> HashMap<String, String> {
+    let mut fields = HashMap::new();
+    for (key, value) in form_urlencoded::parse(body) {
+        fields
+            .entry(key.into_owned())
+            .or_insert_with(|| value.into_owned());
+    }
+    fields
+}
+
+/// Refuses a posted form whose CSRF field is not the session's.
+pub(crate) fn check_csrf(
+    signed_in: &SignedIn,
+    fields: &HashMap<String, String>,
+) -> Result<(), PageError> {
+    if signed_in.csrf_matches(fields.get(super::session::CSRF_FIELD).map(String::as_str)) {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden(
+            "The form's security token is missing or out of date. Go back, reload the page and try again.".into(),
+        ))
+    }
+}
+
+/// The frame for a signed-in page.
+pub(crate) fn chrome<'a>(state: &'a WebState, signed_in: &'a SignedIn, current: Nav) -> Chrome<'a> {
+    Chrome {
+        marking: state.app.settings().marking(),
+        signed_in: Some(signed_in),
+        current,
+    }
+}
+
+/// What a reference keeps unencoded in a link: letters, digits and the
+/// unreserved `-_.~` (a `/` in a reference is encoded, so that it stays
+/// one path segment).
+const SEGMENT_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `text` percent-encoded for one path segment or query value.
+pub(crate) fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, SEGMENT_KEEP).to_string()
+}
+
+/// The dashboard path of a package.
+pub(crate) fn package_path(reference: &str) -> String {
+    format!("/packages/{}", encode(reference))
+}
+
+/// The LPA a page's `lpa` query parameter names: `None` for all (absent
+/// or empty), refused when it is not one of the force's.
+pub(crate) fn lpa_from_query(
+    state: &WebState,
+    query: Option<&str>,
+) -> Result<(Option<Lpa>, HashMap<String, String>), PageError> {
+    let fields = form_fields(query.unwrap_or_default().as_bytes());
+    let lpa = match fields.get("lpa").map(|l| l.trim()) {
+        None | Some("") => None,
+        Some(name) => Some(
+            state
+                .app
+                .settings()
+                .lpas
+                .parse(name)
+                .map_err(|e| PageError::Invalid(e.0))?,
+        ),
+    };
+    Ok((lpa, fields))
+}
+
+/// A status as a person reads it.
+pub(crate) fn status_label(status: PackageStatus) -> &'static str {
+    match status {
+        PackageStatus::OnTrack => "On track",
+        PackageStatus::DueSoon => "Due soon",
+        PackageStatus::Breached => "Breached",
+        PackageStatus::Met => "Met (enforced in time)",
+        PackageStatus::Missed => "Missed (enforced late)",
+        PackageStatus::Closed => "Closed",
+    }
+}
+
+/// A snake_case name as words: `warrant_executed` → "warrant executed".
+pub(crate) fn words(name: &str) -> String {
+    name.replace('_', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_become_one_path_segment() {
+        assert_eq!(package_path("NCA-2024/01.x"), "/packages/NCA-2024%2F01.x");
+        assert_eq!(package_path("A1"), "/packages/A1");
+    }
+
+    #[test]
+    fn a_repeated_field_keeps_its_first_value() {
+        let fields = form_fields(b"csrf=a&csrf=b&note=Warrant+Thursday%21");
+        assert_eq!(fields["csrf"], "a");
+        assert_eq!(fields["note"], "Warrant Thursday!");
+    }
+}

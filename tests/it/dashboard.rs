@@ -1,0 +1,910 @@
+//! The dashboard, end to end: the real server on port 0, driven over HTTP
+//! as a browser would (cookies kept by hand, redirects not followed), its
+//! pages parsed with `scraper`, on SQLite and on PostgreSQL, with a clock
+//! the test controls.
+
+use crate::common::app::TestApp;
+use crate::common::{self, utc};
+use chrono::{DateTime, Duration, Utc};
+use ocset_scheduler::clock::Clock;
+use ocset_scheduler::domain::Role;
+use ocset_scheduler::store::Actor;
+use reqwest::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Response, StatusCode};
+use scraper::{Html, Selector};
+use serde_json::{json, Value};
+
+/// A Monday in February (GMT: local time and UTC agree).
+fn start() -> DateTime<Utc> {
+    utc("2024-02-05T12:00:00Z")
+}
+
+/// The server with a token for every role, named `<role>-test`, and the
+/// packages of [`seed`].
+async fn spawn_app(database_url: String) -> TestApp {
+    let app = common::app::spawn_app(&database_url, start(), &tokens()).await;
+    seed(&app).await;
+    app
+}
+
+fn tokens() -> Vec<(Role, String)> {
+    Role::ALL
+        .into_iter()
+        .map(|role| (role, format!("{role}-test")))
+        .collect()
+}
+
+/// Six open packages at [`start`]: three breached (one with `/` in its
+/// reference), one due within 48 hours, one within 7 days, one later.
+async fn seed(app: &TestApp) {
+    let packages = [
+        (
+            "BR-1",
+            "very_high",
+            "2024-02-02T10:00:00Z",
+            "Birmingham",
+            "awaiting_enforcement",
+        ),
+        (
+            "BR-2",
+            "high",
+            "2024-01-20T09:00:00Z",
+            "Coventry",
+            "intelligence_development",
+        ),
+        (
+            "BR/3.x",
+            "medium",
+            "2024-01-10T10:00:00Z",
+            "Birmingham",
+            "awaiting_enforcement",
+        ),
+        (
+            "DUE-48",
+            "very_high",
+            "2024-02-04T13:00:00Z",
+            "Birmingham",
+            "awaiting_enforcement",
+        ),
+        (
+            "DUE-7",
+            "high",
+            "2024-02-01T10:00:00Z",
+            "Coventry",
+            "awaiting_enforcement",
+        ),
+        (
+            "LATER",
+            "standard",
+            "2024-02-05T09:00:00Z",
+            "Dudley",
+            "intelligence_development",
+        ),
+    ];
+    for (reference, grade, received, lpa, stage) in packages {
+        let response = app
+            .post(
+                "/api/v1/packages",
+                Role::Intake,
+                json!({"reference": reference, "risk_grade": grade, "received_at": received,
+                       "lpa": lpa, "stage": stage}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{reference}");
+    }
+}
+
+/// One person's browser: the session cookie kept by hand, no redirect
+/// followed.
+struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    session: Option<String>,
+}
+
+/// The value of cookie `name` in a response's `Set-Cookie` headers, with
+/// the whole header.
+fn set_cookie(response: &Response, name: &str) -> Option<(String, String)> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|header| {
+            let value = header[name.len() + 1..]
+                .split(';')
+                .next()
+                .unwrap()
+                .to_string();
+            (value, header)
+        })
+}
+
+/// The value of the first `input[name=csrf]` in `html`.
+fn csrf_in(html: &str) -> String {
+    let document = Html::parse_document(html);
+    let selector = Selector::parse("input[name=csrf]").unwrap();
+    document
+        .select(&selector)
+        .next()
+        .expect("a CSRF field")
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_string()
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in fields {
+        body.append_pair(key, value);
+    }
+    body.finish()
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            session: None,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.app.base)
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(session) = &self.session {
+            request = request.header(COOKIE, format!("ocset_session={session}"));
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `path`'s page as text, asserting 200.
+    async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(fields));
+        if let Some(session) = &self.session {
+            request = request.header(COOKIE, format!("ocset_session={session}"));
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Opens the sign-in form and posts `token` with the form's CSRF pair;
+    /// keeps the session cookie when one is set.
+    async fn sign_in_with(&mut self, token: &str) -> Response {
+        let form = self.client.get(self.url("/sign-in")).send().await.unwrap();
+        assert_eq!(form.status(), StatusCode::OK);
+        let (cookie, header) = set_cookie(&form, "ocset_sign_in").expect("the form's CSRF cookie");
+        assert!(
+            header.contains("HttpOnly") && header.contains("SameSite=Strict"),
+            "{header}"
+        );
+        let field = csrf_in(&form.text().await.unwrap());
+        assert_eq!(field, cookie, "the field and the cookie carry one value");
+        let response = self
+            .client
+            .post(self.url("/sign-in"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(COOKIE, format!("ocset_sign_in={cookie}"))
+            .body(form_body(&[("csrf", &field), ("token", token)]))
+            .send()
+            .await
+            .unwrap();
+        if let Some((session, _)) = set_cookie(&response, "ocset_session") {
+            self.session = Some(session);
+        }
+        response
+    }
+
+    /// Signs in with `role`'s token, asserting success.
+    async fn signed_in(app: &'a TestApp, role: Role) -> Browser<'a> {
+        let mut browser = Browser::new(app);
+        let response = browser.sign_in_with(app.token(role)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[LOCATION], "/");
+        browser
+    }
+}
+
+fn assert_to_sign_in(response: &Response, what: &str) {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{what}");
+    assert_eq!(response.headers()[LOCATION], "/sign-in", "{what}");
+}
+
+fn select<'d>(document: &'d Html, css: &str) -> Vec<scraper::ElementRef<'d>> {
+    let selector = Selector::parse(css).unwrap();
+    document.select(&selector).collect()
+}
+
+fn text_of(element: &scraper::ElementRef<'_>) -> String {
+    element.text().collect::<String>().trim().to_string()
+}
+
+async fn audit_actions(app: &TestApp) -> Vec<(String, String, Option<String>)> {
+    app.store
+        .audit_log(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|line| (line.actor, line.action, line.reference))
+        .collect()
+}
+
+async fn sign_in_sets_a_session_cookie_and_a_bad_token_is_refused(app: TestApp) {
+    let mut browser = Browser::new(&app);
+    let response = browser.sign_in_with(app.token(Role::Viewer)).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (id, header) = set_cookie(&response, "ocset_session").expect("a session cookie");
+    assert_eq!(id.len(), 64, "{header}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(
+            header.split("; ").any(|a| a == attribute),
+            "{attribute} in {header}"
+        );
+    }
+    assert!(
+        !header.contains("Secure"),
+        "no public https address: {header}"
+    );
+    assert!(!header.contains(app.token(Role::Viewer)), "{header}");
+    assert!(
+        audit_actions(&app).await.contains(&(
+            "token:viewer-test".into(),
+            "dashboard.signed_in".into(),
+            None
+        )),
+        "the sign-in is audited"
+    );
+    let page = browser.page("/").await;
+    assert!(page.contains("Signed in as viewer-test (viewer)"), "{page}");
+
+    let mut stranger = Browser::new(&app);
+    for bad in ["ocset_not-a-token", ""] {
+        let refused = stranger.sign_in_with(bad).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{bad:?}");
+        assert!(set_cookie(&refused, "ocset_session").is_none(), "{bad:?}");
+        let text = refused.text().await.unwrap();
+        assert!(text.contains("That token is not valid"), "{text}");
+    }
+    assert!(stranger.session.is_none());
+
+    // A sign-in post without the form's CSRF cookie is refused.
+    let forged = Browser::new(&app)
+        .client
+        .post(format!("{}/sign-in", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[
+            ("csrf", "abc"),
+            ("token", app.token(Role::Admin)),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie(&forged, "ocset_session").is_none());
+}
+
+async fn pages_redirect_to_sign_in_without_a_session(app: TestApp) {
+    let mut browser = Browser::new(&app);
+    for path in [
+        "/",
+        "/?lpa=Dudley",
+        "/breaches",
+        "/packages/BR-1",
+        "/packages/NOPE",
+    ] {
+        assert_to_sign_in(&browser.get(path).await, path);
+    }
+    browser.session = Some("f".repeat(64));
+    assert_to_sign_in(&browser.get("/").await, "an unknown session id");
+    let post = browser
+        .post(
+            "/packages/BR-1/acknowledge",
+            &[("csrf", "x"), ("note", "n")],
+        )
+        .await;
+    assert_to_sign_in(&post, "a post without a session");
+    // The API and its JSON 404 are unchanged.
+    let api = browser.get("/api/v1/status").await;
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    let missing = browser.get("/api/v1/nothing").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+/// The figures of the overview's table row `key`: open, breached, due
+/// within 7 days.
+fn row_figures(document: &Html, key: &str) -> [u64; 3] {
+    let row = select(document, &format!("tr[data-key=\"{key}\"]"));
+    assert_eq!(row.len(), 1, "one row {key}");
+    let cells: Vec<u64> = select(document, &format!("tr[data-key=\"{key}\"] td.number"))
+        .iter()
+        .map(|td| text_of(td).parse().unwrap())
+        .collect();
+    [cells[0], cells[1], cells[2]]
+}
+
+fn headline(document: &Html, id: &str) -> u64 {
+    text_of(&select(document, &format!("#{id}"))[0])
+        .parse()
+        .unwrap()
+}
+
+async fn assert_overview_matches_status(app: &TestApp, browser: &Browser<'_>, query: &str) {
+    let status: Value = app
+        .get(&format!("/api/v1/status{query}"), Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let document = Html::parse_document(&browser.page(&format!("/{query}")).await);
+    let mut open = 0;
+    let mut due_7 = 0;
+    for (stage, grades) in status["by_stage_and_grade"].as_object().unwrap() {
+        for (grade, figures) in grades.as_object().unwrap() {
+            let expected = [
+                figures["open"].as_u64().unwrap(),
+                figures["breached"].as_u64().unwrap(),
+                figures["due_within_7_days"].as_u64().unwrap(),
+            ];
+            assert_eq!(
+                row_figures(&document, &format!("{stage}/{grade}")),
+                expected,
+                "{stage}/{grade} {query}"
+            );
+            open += expected[0];
+            due_7 += expected[2];
+        }
+    }
+    for (grade, figures) in status["by_grade"].as_object().unwrap() {
+        let expected = [
+            figures["open"].as_u64().unwrap(),
+            figures["breached"].as_u64().unwrap(),
+            figures["due_within_7_days"].as_u64().unwrap(),
+        ];
+        assert_eq!(
+            row_figures(&document, &format!("all/{grade}")),
+            expected,
+            "all/{grade} {query}"
+        );
+    }
+    assert_eq!(headline(&document, "headline-open"), open, "{query}");
+    assert_eq!(
+        headline(&document, "headline-breached"),
+        status["breached"].as_u64().unwrap(),
+        "{query}"
+    );
+    assert_eq!(headline(&document, "headline-due-7d"), due_7, "{query}");
+    let scheduler = &status["scheduler"];
+    assert_eq!(
+        headline(&document, "scheduler-undelivered"),
+        scheduler["due_not_delivered"].as_u64().unwrap()
+    );
+    assert_eq!(
+        headline(&document, "scheduler-dead"),
+        scheduler["dead"].as_u64().unwrap()
+    );
+}
+
+async fn overview_figures_equal_the_status_figures(app: TestApp) {
+    let browser = Browser::signed_in(&app, Role::Viewer).await;
+    assert_overview_matches_status(&app, &browser, "").await;
+    assert_overview_matches_status(&app, &browser, "?lpa=Birmingham").await;
+    assert_overview_matches_status(&app, &browser, "?lpa=coventry").await;
+    let all = browser.page("/").await;
+    let birmingham = browser.page("/?lpa=Birmingham").await;
+    {
+        let all = Html::parse_document(&all);
+        assert_eq!(
+            [
+                headline(&all, "headline-open"),
+                headline(&all, "headline-breached"),
+                headline(&all, "headline-due-48h"),
+                headline(&all, "headline-due-7d"),
+            ],
+            [6, 3, 1, 2],
+            "the seeded packages"
+        );
+        assert_eq!(text_of(&select(&all, "#scheduler-last-pass")[0]), "never");
+        let birmingham = Html::parse_document(&birmingham);
+        assert_eq!(headline(&birmingham, "headline-due-48h"), 1);
+        let selected = select(&birmingham, "select#lpa option[selected]");
+        assert_eq!(text_of(&selected[0]), "Birmingham");
+    }
+    // An LPA the force does not have is refused, on a page.
+    let refused = browser.get("/?lpa=Atlantis").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("not one of the force"));
+}
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn every_response_carries_the_security_headers(app: TestApp) {
+    let browser = Browser::signed_in(&app, Role::Supervisor).await;
+    for path in [
+        "/",
+        "/breaches",
+        "/packages/BR-1",
+        "/packages/NOPE-1",
+        "/sign-in",
+        "/static/app.css",
+    ] {
+        let response = browser.get(path).await;
+        assert!(
+            response.status() == StatusCode::OK || response.status() == StatusCode::NOT_FOUND,
+            "{path}"
+        );
+        let headers = response.headers();
+        assert_eq!(headers["content-security-policy"], CSP, "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        if path.ends_with(".css") {
+            assert!(headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/css"));
+        } else {
+            assert_eq!(headers[CACHE_CONTROL], "no-store", "{path}");
+            assert!(
+                headers["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html"),
+                "{path}"
+            );
+        }
+    }
+    let stranger = Browser::new(&app).get("/").await;
+    assert_eq!(
+        stranger.headers()["content-security-policy"],
+        CSP,
+        "the redirect too"
+    );
+}
+
+async fn a_form_without_the_right_csrf_token_is_403_and_writes_nothing(app: TestApp) {
+    let browser = Browser::signed_in(&app, Role::Supervisor).await;
+    let page = browser.page("/breaches").await;
+    let csrf = csrf_in(&page);
+    let before = app.store.audit_log(None).await.unwrap().len();
+    let wrong = "0".repeat(64);
+    for fields in [
+        vec![("note", "Warrant Thursday")],
+        vec![("csrf", wrong.as_str()), ("note", "Warrant Thursday")],
+        vec![("csrf", ""), ("note", "Warrant Thursday")],
+    ] {
+        let response = browser.post("/packages/BR-1/acknowledge", &fields).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{fields:?}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains("security token"), "{text}");
+    }
+    let signed_out = browser.post("/sign-out", &[]).await;
+    assert_eq!(
+        signed_out.status(),
+        StatusCode::FORBIDDEN,
+        "sign-out needs the token too"
+    );
+    assert_eq!(
+        app.store.audit_log(None).await.unwrap().len(),
+        before,
+        "nothing written"
+    );
+    let detail: Value = app
+        .get("/api/v1/packages/BR-1", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(detail["acknowledgement"].is_null(), "{detail}");
+    // Another session's token is no good either.
+    let other = Browser::signed_in(&app, Role::Admin).await;
+    let others_csrf = csrf_in(&other.page("/").await);
+    assert_ne!(others_csrf, csrf);
+    let response = browser
+        .post(
+            "/packages/BR-1/acknowledge",
+            &[("csrf", &others_csrf), ("note", "n")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    browser.page("/").await;
+}
+
+async fn a_supervisor_acknowledges_a_breach_from_the_breaches_page(app: TestApp) {
+    let browser = Browser::signed_in(&app, Role::Supervisor).await;
+    let (link, action, csrf) = {
+        let document = Html::parse_document(&browser.page("/breaches").await);
+        let rows: Vec<String> = select(&document, "#breaches tbody tr")
+            .iter()
+            .map(|tr| tr.value().attr("data-reference").unwrap().to_string())
+            .collect();
+        assert_eq!(rows, ["BR-2", "BR/3.x", "BR-1"], "most overdue first");
+        let attr = |css: &str, name: &str| {
+            select(&document, css)[0]
+                .value()
+                .attr(name)
+                .unwrap()
+                .to_string()
+        };
+        (
+            attr("tr[data-reference=\"BR/3.x\"] a", "href"),
+            attr("tr[data-reference=\"BR-1\"] form", "action"),
+            attr("tr[data-reference=\"BR-1\"] form input[name=csrf]", "value"),
+        )
+    };
+    assert_eq!(link, "/packages/BR%2F3.x");
+    assert!(browser.page(&link).await.contains("Package BR/3.x"));
+    let response = browser
+        .post(
+            &action,
+            &[
+                ("csrf", &csrf),
+                ("back", "breaches"),
+                ("note", "Warrant with the magistrates; executing Thursday"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(location, "/breaches?acknowledged=BR-1");
+    {
+        let after = Html::parse_document(&browser.page(&location).await);
+        assert!(text_of(&select(&after, ".notice")[0]).contains("BR-1 is acknowledged"));
+        let cell = text_of(
+            &select(
+                &after,
+                "tr[data-reference=\"BR-1\"] td[data-label=Acknowledgement]",
+            )[0],
+        );
+        assert!(
+            cell.contains("token:supervisor-test") && cell.contains("executing Thursday"),
+            "{cell}"
+        );
+        assert!(select(&after, "tr[data-reference=\"BR-1\"] form").is_empty());
+    }
+
+    let detail: Value = app
+        .get("/api/v1/packages/BR-1", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["acknowledgement"]["by"], "token:supervisor-test",
+        "{detail}"
+    );
+    assert_eq!(
+        detail["acknowledgement"]["note"],
+        "Warrant with the magistrates; executing Thursday"
+    );
+    let lines = app.store.audit_log(None).await.unwrap();
+    let line = lines
+        .iter()
+        .find(|l| l.action == "package.acknowledged")
+        .expect("the acknowledgement is audited");
+    assert_eq!(line.actor, "token:supervisor-test");
+    assert_eq!(line.reference.as_deref(), Some("BR-1"));
+    assert!(line.request_id.is_some(), "with the request's id");
+    let listed = lines
+        .iter()
+        .filter(|l| l.action == "packages.listed" && l.actor == "token:supervisor-test")
+        .count();
+    assert!(listed >= 2, "each breaches page is audited as a list");
+
+    // Twice is refused with the domain's reason, and nothing is written.
+    let again = browser
+        .post(&action, &[("csrf", &csrf), ("note", "again")])
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(again.text().await.unwrap().contains("already acknowledged"));
+    // An empty note is refused.
+    let empty = browser
+        .post(
+            "/packages/BR-2/acknowledge",
+            &[("csrf", &csrf), ("note", " ")],
+        )
+        .await;
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // From the package page, back to it.
+    let from_package = browser
+        .post(
+            "/packages/BR-2/acknowledge",
+            &[
+                ("csrf", &csrf),
+                ("back", "package"),
+                ("note", "Arrest planned"),
+            ],
+        )
+        .await;
+    assert_eq!(from_package.headers()[LOCATION], "/packages/BR-2");
+}
+
+async fn a_viewer_cannot_acknowledge(app: TestApp) {
+    let browser = Browser::signed_in(&app, Role::Viewer).await;
+    let page = browser.page("/breaches").await;
+    let package = browser.page("/packages/BR-1").await;
+    let coventry = browser.page("/breaches?lpa=Coventry").await;
+    {
+        let coventry = Html::parse_document(&coventry);
+        let rows: Vec<&str> = select(&coventry, "#breaches tbody tr")
+            .iter()
+            .map(|tr| tr.value().attr("data-reference").unwrap())
+            .collect();
+        assert_eq!(rows, ["BR-2"], "one LPA's breaches");
+        assert_eq!(text_of(&select(&coventry, "h1")[0]), "Breaches: Coventry");
+    }
+    {
+        let document = Html::parse_document(&page);
+        assert_eq!(select(&document, "#breaches tbody tr").len(), 3);
+        assert!(
+            select(&document, "textarea[name=note]").is_empty(),
+            "no form for a viewer"
+        );
+        let package = Html::parse_document(&package);
+        assert!(select(&package, "textarea[name=note]").is_empty());
+    }
+    let csrf = csrf_in(&page); // the sign-out form's
+    let response = browser
+        .post(
+            "/packages/BR-1/acknowledge",
+            &[("csrf", &csrf), ("note", "Not mine to say")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("supervisor role"));
+    let detail: Value = app
+        .get("/api/v1/packages/BR-1", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(detail["acknowledgement"].is_null(), "{detail}");
+    assert!(!audit_actions(&app)
+        .await
+        .iter()
+        .any(|(_, action, _)| action == "package.acknowledged"));
+}
+
+async fn sign_out_ends_the_session(app: TestApp) {
+    let browser = Browser::signed_in(&app, Role::Supervisor).await;
+    let csrf = csrf_in(&browser.page("/").await);
+    let response = browser.post("/sign-out", &[("csrf", &csrf)]).await;
+    assert_to_sign_in(&response, "sign-out");
+    let (value, header) = set_cookie(&response, "ocset_session").expect("the cookie is cleared");
+    assert_eq!(value, "");
+    assert!(header.contains("Max-Age=0"), "{header}");
+    assert_to_sign_in(&browser.get("/").await, "the old cookie after sign-out");
+    assert!(audit_actions(&app).await.contains(&(
+        "token:supervisor-test".into(),
+        "dashboard.signed_out".into(),
+        None
+    )));
+}
+
+async fn sessions_expire_when_idle_and_with_their_token(app: TestApp) {
+    let browser = Browser::signed_in(&app, Role::Viewer).await;
+    app.clock.advance(Duration::minutes(29));
+    browser.page("/").await;
+    app.clock.advance(Duration::minutes(29));
+    browser.page("/breaches").await;
+    app.clock.advance(Duration::minutes(31));
+    assert_to_sign_in(&browser.get("/").await, "after 31 idle minutes");
+
+    let admin = Browser::signed_in(&app, Role::Admin).await;
+    let viewer = Browser::signed_in(&app, Role::Viewer).await;
+    admin.page("/").await;
+    app.store
+        .revoke_token("admin-test", app.clock.now(), &Actor::named("test"))
+        .await
+        .unwrap();
+    assert_to_sign_in(&admin.get("/").await, "the token was revoked");
+    viewer.page("/").await; // another token's session is unaffected
+}
+
+async fn the_package_page_shows_the_record_and_is_audited(app: TestApp) {
+    let browser = Browser::signed_in(&app, Role::Viewer).await;
+    let page = browser.page("/packages/br-1").await;
+    {
+        let document = Html::parse_document(&page);
+        assert_eq!(text_of(&select(&document, "h1")[0]), "Package BR-1");
+        assert_eq!(text_of(&select(&document, "#status")[0]), "Breached");
+        let deadline = text_of(&select(&document, "#deadline")[0]);
+        assert_eq!(deadline, "Sun 4 Feb 2024 10:00 – 1 day 2 hours overdue");
+        let history = select(&document, "ol.timeline li");
+        assert_eq!(history.len(), 1);
+        assert!(
+            text_of(&history[0]).starts_with("Fri 2 Feb 2024 10:00 – Received: Very high"),
+            "{}",
+            text_of(&history[0])
+        );
+        assert!(page.contains("No escalation yet."));
+    }
+    let read = app
+        .store
+        .audit_log(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.action == "package.read")
+        .expect("the read is audited");
+    assert_eq!(read.actor, "token:viewer-test");
+    assert_eq!(read.reference.as_deref(), Some("BR-1"));
+
+    let open = browser.page("/packages/DUE-48").await;
+    {
+        let open = Html::parse_document(&open);
+        assert_eq!(
+            text_of(&select(&open, "#deadline")[0]),
+            "Tue 6 Feb 2024 13:00 – 1 day 1 hour left"
+        );
+    }
+
+    // A scheduler pass escalates the breach: the page shows each level
+    // with to whom its message goes and how it went.
+    let scheduler = ocset_scheduler::scheduler::Scheduler::new(
+        app.store.clone(),
+        app.settings.clone(),
+        std::sync::Arc::new(app.clock.clone()),
+    );
+    scheduler.run_due().await.unwrap();
+    let escalated = browser.page("/packages/BR-1").await;
+    {
+        let document = Html::parse_document(&escalated);
+        let rows = select(&document, "#escalations tbody tr");
+        assert!(!rows.is_empty(), "{escalated}");
+        let deliveries: Vec<String> = select(&document, "#escalations ul.deliveries li")
+            .iter()
+            .map(text_of)
+            .collect();
+        assert!(
+            deliveries
+                .iter()
+                .any(|d| d.starts_with("email to ") && d.ends_with(": pending")),
+            "{deliveries:?}"
+        );
+    }
+    let overview = browser.page("/").await;
+    assert!(
+        !overview.contains(">never<"),
+        "the pass is shown: {overview}"
+    );
+
+    for missing in ["/packages/NOPE-1", "/packages/%20BR-1", "/packages/-bad"] {
+        let response = browser.get(missing).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("No package has reference"),
+            "{missing}"
+        );
+    }
+}
+
+/// Every page: it parses without an error, says it is English (UK), has
+/// one `h1` and headings in order, tables with captions and scoped
+/// headers, and the marking at the top and the bottom.
+async fn every_page_parses_and_carries_the_marking_twice(app: TestApp) {
+    let marking = app.settings.marking().to_string();
+    assert_eq!(marking, "OFFICIAL-SENSITIVE");
+    let supervisor = Browser::signed_in(&app, Role::Supervisor).await;
+    let mut pages = Vec::new();
+    for path in [
+        "/",
+        "/?lpa=Dudley",
+        "/breaches",
+        "/packages/BR-1",
+        "/packages/BR%2F3.x",
+        "/packages/NOPE-1",
+    ] {
+        pages.push((
+            path.to_string(),
+            supervisor.get(path).await.text().await.unwrap(),
+        ));
+    }
+    let sign_in = Browser::new(&app)
+        .client
+        .get(format!("{}/sign-in", app.base))
+        .send()
+        .await
+        .unwrap();
+    pages.push(("/sign-in".into(), sign_in.text().await.unwrap()));
+    let forbidden = supervisor
+        .post("/packages/BR-1/acknowledge", &[("note", "x")])
+        .await;
+    pages.push(("a 403".into(), forbidden.text().await.unwrap()));
+    for (path, html) in pages {
+        let document = Html::parse_document(&html);
+        assert!(document.errors.is_empty(), "{path}: {:?}", document.errors);
+        assert_eq!(
+            select(&document, "html")[0].value().attr("lang"),
+            Some("en-GB"),
+            "{path}"
+        );
+        let markings = select(&document, ".marking");
+        assert_eq!(markings.len(), 2, "{path}");
+        assert!(markings.iter().all(|m| text_of(m) == marking), "{path}");
+        assert_eq!(html.matches(&marking).count(), 2, "{path}");
+        assert_eq!(select(&document, "h1").len(), 1, "{path}");
+        let mut level = 1;
+        for heading in select(&document, "h1, h2, h3, h4") {
+            let this: u32 = heading.value().name()[1..].parse().unwrap();
+            assert!(this <= level + 1, "{path}: a heading skips a level");
+            level = this;
+        }
+        for table in select(&document, "table") {
+            assert_eq!(
+                table.select(&Selector::parse("caption").unwrap()).count(),
+                1,
+                "{path}"
+            );
+        }
+        for th in select(&document, "th") {
+            assert!(
+                th.value().attr("scope").is_some(),
+                "{path}: a header without scope"
+            );
+        }
+        assert!(
+            select(&document, "style, script, [style]").is_empty(),
+            "{path}: no inline style or script"
+        );
+    }
+}
+
+on_both_backends!(spawn_app;
+    sign_in_sets_a_session_cookie_and_a_bad_token_is_refused,
+    pages_redirect_to_sign_in_without_a_session,
+    overview_figures_equal_the_status_figures,
+    every_response_carries_the_security_headers,
+    a_form_without_the_right_csrf_token_is_403_and_writes_nothing,
+    a_supervisor_acknowledges_a_breach_from_the_breaches_page,
+    a_viewer_cannot_acknowledge,
+    sign_out_ends_the_session,
+    sessions_expire_when_idle_and_with_their_token,
+    the_package_page_shows_the_record_and_is_audited,
+    every_page_parses_and_carries_the_marking_twice,
+);
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_when_the_public_address_is_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::sqlite_url(dir.path());
+    let env = vec![(
+        "OCSET__HTTP__PUBLIC_URL".to_string(),
+        "https://ocset.example.police.uk".to_string(),
+    )];
+    let app = common::app::spawn_app_with(&url, start(), &tokens(), env).await;
+    let mut browser = Browser::new(&app);
+    let response = browser.sign_in_with(app.token(Role::Viewer)).await;
+    let (_, header) = set_cookie(&response, "ocset_session").unwrap();
+    assert!(header.split("; ").any(|a| a == "Secure"), "{header}");
+    assert!(
+        header.contains("HttpOnly") && header.contains("SameSite=Strict"),
+        "{header}"
+    );
+}
