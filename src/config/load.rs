@@ -191,11 +191,6 @@ mod tests {
         assert_eq!(s.policy.timescales(), &Timescales::default());
     }
 
-    /// Keys `config/default.toml` documents before the code that reads them
-    /// is on this branch (`http.public_url`, read by the dashboard): left
-    /// out of the check that every documented key is accepted.
-    const DOCUMENTED_AHEAD: &[(&str, &str)] = &[("http", "public_url")];
-
     /// `text` with every commented-out example (`# key = value`,
     /// `# [section]`, `# [[table]]`) uncommented; prose stays a comment.
     fn uncomment_examples(text: &str) -> String {
@@ -266,13 +261,7 @@ mod tests {
         );
 
         // Every key shown is one the service reads ...
-        let mut readable = documented.clone();
-        for (section, key) in DOCUMENTED_AHEAD {
-            if let Some(toml::Value::Table(table)) = readable.get_mut(*section) {
-                table.remove(*key);
-            }
-        }
-        let config: Config = toml::Value::Table(readable)
+        let config: Config = toml::Value::Table(documented.clone())
             .try_into()
             .expect("every key the file shows is accepted");
         // ... and every key it reads is shown (each optional one is set in
@@ -364,6 +353,27 @@ mod tests {
         assert_eq!(s.lpas.all().len(), 2);
         assert_eq!(s.policy.timescales().high, Timescale::Days(14));
         assert_eq!(s.policy.version().as_str(), "2025");
+    }
+
+    #[test]
+    fn emails_link_to_the_dashboard_when_no_case_system_link_is_set() {
+        let dashboard = with_groups("[http]\npublic_url = \"https://ocset.force.police.uk/\"\n");
+        let s = load_str(&dashboard, "f.toml", env(&[])).unwrap();
+        assert_eq!(
+            s.package_link("NCA/1 a").as_deref(),
+            Some("https://ocset.force.police.uk/packages/NCA%2F1%20a")
+        );
+        let both = format!(
+            "{dashboard}[links]\npackage_url = \"https://case-system.example/p/{{reference}}\"\n"
+        );
+        let s = load_str(&both, "f.toml", env(&[])).unwrap();
+        assert_eq!(
+            s.package_link("A-1").as_deref(),
+            Some("https://case-system.example/p/A-1"),
+            "the case system's link wins"
+        );
+        let s = load_str(GROUPS, "f.toml", env(&[])).unwrap();
+        assert_eq!(s.package_link("A-1"), None);
     }
 
     #[test]

@@ -51,9 +51,17 @@ impl Settings {
         self.config.http.public_url.as_deref()
     }
 
-    /// The case system's link for a package, when `links.package_url` is set.
+    /// The link for a package in emails: the case system's, when
+    /// `links.package_url` is set; otherwise its dashboard page under
+    /// `http.public_url`, when that is set.
     pub(crate) fn package_link(&self, reference: &str) -> Option<String> {
-        self.config.links.package_url(reference)
+        self.config.links.package_url(reference).or_else(|| {
+            let base = self.public_url()?.trim_end_matches('/');
+            crate::notify::config::LinksConfig {
+                package_url: Some(format!("{base}/packages/{{reference}}")),
+            }
+            .package_url(reference)
+        })
     }
 
     /// The configured webhooks.
