@@ -15,6 +15,7 @@
 //! every POST. Case data is audited as the API audits it: a package page
 //! through [`App::read`], a list through [`App::list`].
 
+mod charts;
 mod format;
 mod layout;
 mod pages;
