@@ -112,18 +112,32 @@ pub(super) async fn demo(
     // A token to sign in to the dashboard with, so the first run needs no
     // other step: a supervisor (to try acknowledging), named by when it was
     // made so that each run makes a new one.
-    let name = format!("demo-{}", app.now().format("%Y%m%d-%H%M%S"));
-    let token = app
-        .create_token(
-            &name,
-            crate::domain::Role::Supervisor,
-            &Actor::named(cli_actor()),
-        )
-        .await
-        .map_err(|e| match e {
-            crate::app::TokenError::BadName(e) => CliError::Other(anyhow::anyhow!(e)),
-            crate::app::TokenError::Store(e) => CliError::Store(e),
-        })?;
+    // A name already taken (two runs within one second, or a fixed test
+    // clock) takes the next free suffix.
+    let stamp = format!("demo-{}", app.now().format("%Y%m%d-%H%M%S"));
+    let actor = Actor::named(cli_actor());
+    let mut attempt = 1;
+    let (name, token) = loop {
+        let name = match attempt {
+            1 => stamp.clone(),
+            n => format!("{stamp}-{n}"),
+        };
+        match app
+            .create_token(&name, crate::domain::Role::Supervisor, &actor)
+            .await
+        {
+            Ok(token) => break (name, token),
+            Err(crate::app::TokenError::Store(crate::store::StoreError::DuplicateToken(_)))
+                if attempt < 100 =>
+            {
+                attempt += 1
+            }
+            Err(crate::app::TokenError::BadName(e)) => {
+                return Err(CliError::Other(anyhow::anyhow!(e)))
+            }
+            Err(crate::app::TokenError::Store(e)) => return Err(CliError::Store(e)),
+        }
+    };
     writeln!(
         out,
         "run `serve`, open http://{bind}/ and sign in with this supervisor token \
