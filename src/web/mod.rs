@@ -71,6 +71,12 @@ pub(crate) fn router(app: App) -> Router {
     Router::new()
         .route("/", get(pages::overview::page))
         .route("/breaches", get(pages::breaches::page))
+        .route("/due-soon", get(pages::due_soon::page))
+        .route("/officers", get(pages::officers::page))
+        .route("/officers/assign", post(pages::officers::assign))
+        .route("/reports/weekly", get(pages::weekly::page))
+        .route("/reports/weekly.csv", get(pages::weekly::csv))
+        .route("/audit", get(pages::audit::page))
         .route("/packages/{reference}", get(pages::package::page))
         .route(
             "/packages/{reference}/acknowledge",
