@@ -13,7 +13,9 @@
 //! `/sign-in`. Every response carries the security headers of
 //! [`finish`]; every form carries the session's CSRF token, checked on
 //! every POST. Case data is audited as the API audits it: a package page
-//! through [`App::read`], a list through [`App::list`].
+//! through [`App::read`], a list (breaches, due soon, officers) through
+//! [`App::list`], the weekly report and its CSV as `report.read`, the
+//! audit page as `audit.read`.
 
 mod format;
 mod layout;
