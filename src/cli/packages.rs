@@ -105,9 +105,32 @@ pub(super) async fn demo(
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
+    let bind = settings.config.http.bind.clone();
     let app = open_app(settings, clock).await?;
     let message = crate::demo::load(&app).await?;
     writeln!(out, "{message}").map_err(io)?;
+    // A token to sign in to the dashboard with, so the first run needs no
+    // other step: a supervisor (to try acknowledging), named by when it was
+    // made so that each run makes a new one.
+    let name = format!("demo-{}", app.now().format("%Y%m%d-%H%M%S"));
+    let token = app
+        .create_token(
+            &name,
+            crate::domain::Role::Supervisor,
+            &Actor::named(cli_actor()),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::app::TokenError::BadName(e) => CliError::Other(anyhow::anyhow!(e)),
+            crate::app::TokenError::Store(e) => CliError::Store(e),
+        })?;
+    writeln!(
+        out,
+        "run `serve`, open http://{bind}/ and sign in with this supervisor token \
+         ({name}; shown once, revoke it with `token revoke {name}`):"
+    )
+    .map_err(io)?;
+    writeln!(out, "{token}").map_err(io)?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@
 //! [`App::list`], the weekly report and its CSV as `report.read`, the
 //! audit page as `audit.read`.
 
+mod charts;
 mod format;
 mod layout;
 mod pages;

@@ -1213,6 +1213,32 @@ async fn digest_preview_renders_the_demo_week_in_every_format_and_names_a_bad_we
     );
 }
 
+/// `demo` ends by printing a supervisor token for the dashboard, on its
+/// last line, and where to use it; the token is stored (as its hash).
+#[test]
+fn demo_prints_a_token_to_sign_in_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let demo = ocset(dir.path(), &config, &["demo"], &[]);
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    let said = stdout(&demo);
+    let lines: Vec<&str> = said.lines().collect();
+    let token = lines.last().unwrap();
+    assert!(token.len() >= 32 && !token.contains(' '), "{said}");
+    assert!(
+        lines[lines.len() - 2].contains("open http://127.0.0.1:8080/ and sign in"),
+        "{said}"
+    );
+    let listed = stdout(&ocset(dir.path(), &config, &["token", "list"], &[]));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("demo-") && l.contains("supervisor")),
+        "{listed}"
+    );
+    assert!(!listed.contains(token), "the token itself is never listed");
+}
+
 /// `digest send` queues the week's digest to the weekly audience and
 /// delivers it at once (here as .eml files), audited; an unfinished week
 /// is refused naming `--week`.

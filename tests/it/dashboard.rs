@@ -434,6 +434,43 @@ async fn overview_figures_equal_the_status_figures(app: TestApp) {
         let selected = select(&birmingham, "select#lpa option[selected]");
         assert_eq!(text_of(&selected[0]), "Birmingham");
     }
+    // Per LPA, the figures the status gives for that LPA.
+    for lpa in ["Birmingham", "Coventry", "Dudley", "Walsall"] {
+        let status: Value = app
+            .get(&format!("/api/v1/status?lpa={lpa}"), Role::Viewer)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let all = Html::parse_document(&all);
+        let row = select(&all, &format!("#by-lpa tr[data-lpa=\"{lpa}\"] td"));
+        let figures: Vec<String> = row.iter().map(text_of).collect();
+        let open: u64 = status["open_by_stage"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(figures[0], open.to_string(), "{lpa}");
+        assert_eq!(figures[3], status["breached"].to_string(), "{lpa}");
+    }
+    // The 12 weeks: the weekly report's figures, as charts with their table.
+    let report: Value = app
+        .get("/api/v1/reports/weekly", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    {
+        let all = Html::parse_document(&all);
+        assert_eq!(select(&all, "#trend-table tbody tr").len(), 12);
+        assert_eq!(select(&all, "svg[role=img]").len(), 2);
+        let within = text_of(&select(&all, "#headline-within")[0]);
+        let expected = report["headline"]["percent_within_twelve_weeks"]
+            .as_f64()
+            .map_or("–".to_string(), |p| format!("{p:.1}%"));
+        assert_eq!(within, expected);
+    }
     // An LPA the force does not have is refused, on a page.
     let refused = browser.get("/?lpa=Atlantis").await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);

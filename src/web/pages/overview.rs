@@ -8,13 +8,14 @@
 //! [`App::position`]: crate::app::App::position
 //! [`App::scheduler_figures`]: crate::app::App::scheduler_figures
 
+use super::super::charts::{self, percent};
 use super::super::format::{time, time_or};
 use super::super::layout::{page as frame, Nav};
 use super::super::session::SignedIn;
 use super::super::{PageError, WebState};
 use super::{chrome, lpa_from_query};
 use crate::app::SchedulerFigures;
-use crate::domain::{Lpa, RiskGrade};
+use crate::domain::{Lpa, RiskGrade, Stage};
 use crate::position::{CurrentPosition, GradeFigures};
 use axum::extract::State;
 use axum::http::Uri;
@@ -37,6 +38,20 @@ async fn page_for(
         .await?;
     let scheduler = app.scheduler_figures().await?;
     let zone = app.settings().time_zone;
+    // The 12 weeks to the last complete one, from the same report as the
+    // weekly digest (it folds the ledger: issue 14 makes that cheap).
+    let week = crate::report::IsoWeek::last_complete(app.now(), zone);
+    let report = app.weekly_report(week).await?;
+    let by_lpa = match &lpa {
+        Some(_) => Vec::new(),
+        None => {
+            let mut rows = Vec::new();
+            for each in app.settings().lpas.all() {
+                rows.push((each.clone(), app.position(Some(each)).await?));
+            }
+            rows
+        }
+    };
     let open: u64 = position.open_by_stage.values().sum();
     let due_7: u64 = position
         .by_grade
@@ -56,13 +71,76 @@ async fn page_for(
                 li { a href="/breaches" { span.figure #headline-breached { (position.breached) } " breached" } }
                 li { span.figure #headline-due-48h { (due_48) } " due within 48 hours" }
                 li { span.figure #headline-due-7d { (due_7) } " due within 7 days" }
+                li {
+                    span.figure #headline-within { (percent(report.headline.percent_within_twelve_weeks)) }
+                    " enforced within timescale over the 12 weeks to " (week)
+                    @if let Some(change) = report.headline.percent_within_change {
+                        " (" (change_words(change)) ")"
+                    }
+                }
             }
             p.as-of { "As at " (time(position.as_of, zone)) ". Due figures count open packages not yet breached." }
             (lpa_filter(state, lpa.as_ref(), "/"))
             (position_table(&position, zone))
+            @if !by_lpa.is_empty() { (lpa_table(&by_lpa)) }
+            h2 { "The last 12 weeks" }
+            p { "Every LPA, to the end of " (week) ", from the weekly report." }
+            (charts::open_by_grade(&report.trend))
+            (charts::percent_within(&report.trend))
             (scheduler_health(&scheduler, zone))
         },
     ))
+}
+
+/// A change in percentage points, in words.
+fn change_words(points: f64) -> String {
+    if points.abs() < 0.05 {
+        "no change on the 12 weeks before".to_string()
+    } else {
+        format!(
+            "{} {:.1} points on the 12 weeks before",
+            if points > 0.0 { "up" } else { "down" },
+            points.abs()
+        )
+    }
+}
+
+/// The position per LPA now: open per queue, breached, due within 7 days.
+fn lpa_table(rows: &[(Lpa, CurrentPosition)]) -> Markup {
+    html! {
+        h2 { "Position by LPA" }
+        table.stack #by-lpa {
+            caption { "Open packages per LPA now: per queue, breached and due within 7 days" }
+            thead {
+                tr {
+                    th scope="col" { "LPA" }
+                    th scope="col" { "Open" }
+                    th scope="col" { "Intelligence development" }
+                    th scope="col" { "Awaiting enforcement" }
+                    th scope="col" { "Breached" }
+                    th scope="col" { "Due within 7 days" }
+                }
+            }
+            tbody {
+                @for (lpa, position) in rows {
+                    @let queue = |stage| position.open_by_stage.get(&stage).copied().unwrap_or(0);
+                    tr data-lpa=(lpa.as_str()) {
+                        th scope="row" data-label="LPA" { a href=(format!("/?lpa={}", lpa_query(lpa))) { (lpa.as_str()) } }
+                        td.number data-label="Open" { (position.open_by_stage.values().sum::<u64>()) }
+                        td.number data-label="Intelligence development" { (queue(Stage::IntelligenceDevelopment)) }
+                        td.number data-label="Awaiting enforcement" { (queue(Stage::AwaitingEnforcement)) }
+                        td.number data-label="Breached" { (position.breached) }
+                        td.number data-label="Due within 7 days" { (position.by_grade.values().map(|g| g.due_within_7_days).sum::<u64>()) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An LPA name for a query string.
+fn lpa_query(lpa: &Lpa) -> String {
+    form_urlencoded::byte_serialize(lpa.as_str().as_bytes()).collect()
 }
 
 /// `GET /`.
