@@ -492,6 +492,13 @@ fn describe_filter(filter: &PackageFilter, count: usize) -> String {
     if let Some((status, _)) = filter.status {
         parts.push(format!("status={status}"));
     }
+    if let Some((after, by)) = filter.deadline_within {
+        parts.push(format!(
+            "deadline_within={}..{}",
+            after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            by.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
     if filter.after.is_some() {
         parts.push("page=next".to_string());
     }

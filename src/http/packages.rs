@@ -259,6 +259,7 @@ pub(crate) fn filter_from(
             .map_err(|e| ApiError::invalid_field("lpa", e.0))?,
         stage: query.stage,
         status,
+        deadline_within: None,
         after: query.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: Some(limit),
     })

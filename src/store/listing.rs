@@ -108,6 +108,11 @@ pub(crate) fn list_packages<'f>(
         let condition = status_condition(&mut conditions, status, now);
         conditions.push(format!("({condition})"));
     }
+    if let Some((after, by)) = filter.deadline_within {
+        let after = conditions.bind(BindValue::Instant(stored_instant(after)));
+        let by = conditions.bind(BindValue::Instant(stored_instant(by)));
+        conditions.push(format!("deadline_at > {after} AND deadline_at <= {by}"));
+    }
     if let Some(PageKey {
         deadline_at,
         reference,

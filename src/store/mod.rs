@@ -159,6 +159,11 @@ pub struct PackageFilter {
     /// `due_soon` use the stored `due_soon_at`; the others need only the
     /// deadline, the stage and the stop time.
     pub status: Option<(PackageStatus, DateTime<Utc>)>,
+    /// Only packages whose deadline is after the first instant and at or
+    /// before the second: with the first "now", the open packages not yet
+    /// breached that fall due within a horizon (the dashboard's due-soon
+    /// worklist, counted as the position counts "due within").
+    pub deadline_within: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Only packages after this one in (deadline, reference) order: the
     /// keyset cursor of a paginated list.
     pub after: Option<PageKey>,

@@ -13,6 +13,14 @@ pub(crate) enum Nav {
     Overview,
     /// `/breaches`.
     Breaches,
+    /// `/due-soon`.
+    DueSoon,
+    /// `/officers`.
+    Officers,
+    /// `/reports/weekly`.
+    Weekly,
+    /// `/audit` (shown to administrators only).
+    Audit,
     /// A page that is none of them (a package, sign-in, an error).
     Elsewhere,
 }
@@ -51,6 +59,12 @@ pub(crate) fn page(chrome: Chrome<'_>, title: &str, content: Markup) -> Markup {
                             ul {
                                 li { a href="/" aria-current=[here(Nav::Overview)] { "Overview" } }
                                 li { a href="/breaches" aria-current=[here(Nav::Breaches)] { "Breaches" } }
+                                li { a href="/due-soon" aria-current=[here(Nav::DueSoon)] { "Due soon" } }
+                                li { a href="/officers" aria-current=[here(Nav::Officers)] { "Officers" } }
+                                li { a href="/reports/weekly" aria-current=[here(Nav::Weekly)] { "Weekly report" } }
+                                @if signed_in.may(crate::domain::Role::Admin) {
+                                    li { a href="/audit" aria-current=[here(Nav::Audit)] { "Audit" } }
+                                }
                             }
                         }
                         form.sign-out method="post" action="/sign-out" {

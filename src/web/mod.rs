@@ -13,7 +13,9 @@
 //! `/sign-in`. Every response carries the security headers of
 //! [`finish`]; every form carries the session's CSRF token, checked on
 //! every POST. Case data is audited as the API audits it: a package page
-//! through [`App::read`], a list through [`App::list`].
+//! through [`App::read`], a list (breaches, due soon, officers) through
+//! [`App::list`], the weekly report and its CSV as `report.read`, the
+//! audit page as `audit.read`.
 
 mod charts;
 mod format;
@@ -72,6 +74,12 @@ pub(crate) fn router(app: App) -> Router {
     Router::new()
         .route("/", get(pages::overview::page))
         .route("/breaches", get(pages::breaches::page))
+        .route("/due-soon", get(pages::due_soon::page))
+        .route("/officers", get(pages::officers::page))
+        .route("/officers/assign", post(pages::officers::assign))
+        .route("/reports/weekly", get(pages::weekly::page))
+        .route("/reports/weekly.csv", get(pages::weekly::csv))
+        .route("/audit", get(pages::audit::page))
         .route("/packages/{reference}", get(pages::package::page))
         .route(
             "/packages/{reference}/acknowledge",

@@ -309,6 +309,11 @@ async fn pages_redirect_to_sign_in_without_a_session(app: TestApp) {
         "/breaches",
         "/packages/BR-1",
         "/packages/NOPE",
+        "/due-soon",
+        "/officers",
+        "/reports/weekly",
+        "/reports/weekly.csv",
+        "/audit",
     ] {
         assert_to_sign_in(&browser.get(path).await, path);
     }
@@ -857,11 +862,20 @@ async fn every_page_parses_and_carries_the_marking_twice(app: TestApp) {
         "/packages/BR-1",
         "/packages/BR%2F3.x",
         "/packages/NOPE-1",
+        "/due-soon",
+        "/due-soon?within=48h&sort=lpa",
+        "/officers",
+        "/reports/weekly?week=2024-W05",
+        "/reports/weekly?week=2024-W07",
     ] {
         pages.push((
             path.to_string(),
             supervisor.get(path).await.text().await.unwrap(),
         ));
+    }
+    let admin = Browser::signed_in(&app, Role::Admin).await;
+    for path in ["/audit", "/audit?reference=BR-1&actor=intake"] {
+        pages.push((path.to_string(), admin.page(path).await));
     }
     let sign_in = Browser::new(&app)
         .client
@@ -913,6 +927,381 @@ async fn every_page_parses_and_carries_the_marking_twice(app: TestApp) {
     }
 }
 
+/// What `f` finds in `html` parsed (a parsed document is not `Send`, so
+/// it must not live across an `.await`).
+fn parsed<T>(html: &str, f: impl FnOnce(&Html) -> T) -> T {
+    f(&Html::parse_document(html))
+}
+
+/// The references of `table`'s rows in the page `html`, in order.
+fn references_in(html: &str, table: &str) -> Vec<String> {
+    parsed(html, |d| {
+        select(d, &format!("{table} tbody tr"))
+            .iter()
+            .map(|tr| tr.value().attr("data-reference").unwrap().to_string())
+            .collect()
+    })
+}
+
+/// The text of the first element `css` selects in `html`.
+fn text_at(html: &str, css: &str) -> String {
+    parsed(html, |d| text_of(&select(d, css)[0]))
+}
+
+/// Every package as the API lists it.
+async fn api_packages(app: &TestApp) -> Vec<Value> {
+    let page: Value = app
+        .get("/api/v1/packages?limit=1000", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["packages"].as_array().unwrap().clone()
+}
+
+/// The open, not breached packages the API says fall due within `within`
+/// of the test clock, by deadline.
+async fn due_within(app: &TestApp, within: Duration) -> Vec<String> {
+    let now = app.clock.now();
+    let mut due: Vec<(DateTime<Utc>, String)> = api_packages(app)
+        .await
+        .iter()
+        .filter(|p| p["status"] == "on_track" || p["status"] == "due_soon")
+        .map(|p| {
+            (
+                p["deadline_at"].as_str().unwrap().parse().unwrap(),
+                p["reference"].as_str().unwrap().to_string(),
+            )
+        })
+        .filter(|(deadline, _)| *deadline > now && *deadline <= now + within)
+        .collect();
+    due.sort();
+    due.into_iter().map(|(_, reference)| reference).collect()
+}
+
+async fn due_soon_lists_exactly_the_packages_due_within_the_horizon(app: TestApp) {
+    let browser = Browser::signed_in(&app, Role::Viewer).await;
+    let week = browser.page("/due-soon").await;
+    let expected_7d = due_within(&app, Duration::days(7)).await;
+    assert_eq!(expected_7d, ["DUE-48", "DUE-7"], "the seed");
+    assert_eq!(references_in(&week, "#due-soon"), expected_7d);
+    let links: Vec<String> = parsed(&week, |d| {
+        select(d, "#due-soon tbody th a")
+            .iter()
+            .map(|a| a.value().attr("href").unwrap().to_string())
+            .collect()
+    });
+    assert_eq!(links, ["/packages/DUE-48", "/packages/DUE-7"]);
+    let two_days = browser.page("/due-soon?within=48h").await;
+    let expected_48h = due_within(&app, Duration::hours(48)).await;
+    assert_eq!(expected_48h, ["DUE-48"]);
+    assert_eq!(references_in(&two_days, "#due-soon"), expected_48h);
+    let coventry = browser.page("/due-soon?lpa=Coventry").await;
+    assert_eq!(references_in(&coventry, "#due-soon"), ["DUE-7"]);
+    let dudley = browser.page("/due-soon?lpa=Dudley&sort=officer").await;
+    assert!(references_in(&dudley, "#due-soon").is_empty());
+    assert_eq!(parsed(&dudley, |d| select(d, "#no-due-soon").len()), 1);
+    let bad = browser.get("/due-soon?within=3w").await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Listed through the audited list path.
+    let lines = app.store.audit_log(None).await.unwrap();
+    assert!(
+        lines.iter().any(|l| l.actor == "token:viewer-test"
+            && l.action == "packages.listed"
+            && l.detail.as_deref().is_some_and(|d| d.contains("count=2"))),
+        "the list is audited"
+    );
+}
+
+/// The officers table as (officer, [open, breached, due 48h, due 7d]).
+fn officer_rows(document: &Html) -> Vec<(String, [u64; 4])> {
+    select(document, "#officers tbody tr")
+        .iter()
+        .map(|tr| {
+            let cells: Vec<u64> = tr
+                .select(&Selector::parse("td").unwrap())
+                .map(|td| text_of(&td).parse().unwrap())
+                .collect();
+            (
+                tr.value().attr("data-officer").unwrap().to_string(),
+                [cells[0], cells[1], cells[2], cells[3]],
+            )
+        })
+        .collect()
+}
+
+async fn officers_counts_follow_the_data_and_a_supervisor_assigns(app: TestApp) {
+    let assigned = app
+        .post(
+            "/api/v1/packages/DUE-7/assign",
+            Role::Supervisor,
+            json!({"officer": "dc.jones@police.example.uk"}),
+        )
+        .await;
+    assert_eq!(assigned.status(), StatusCode::OK);
+    let viewer = Browser::signed_in(&app, Role::Viewer).await;
+    let page = viewer.page("/officers").await;
+    assert_eq!(
+        parsed(&page, officer_rows),
+        [("dc.jones@police.example.uk".to_string(), [1, 0, 0, 1])]
+    );
+    let mut unassigned = references_in(&page, "#unassigned");
+    unassigned.sort();
+    assert_eq!(unassigned, ["BR-1", "BR-2", "BR/3.x", "DUE-48", "LATER"]);
+    assert!(
+        parsed(&page, |d| select(d, "input[name=officer]").is_empty()),
+        "no form for a viewer"
+    );
+    // A viewer's post is refused, and writes nothing.
+    let csrf = csrf_in(&page);
+    let refused = viewer
+        .post(
+            "/officers/assign",
+            &[
+                ("csrf", &csrf),
+                ("reference", "BR-1"),
+                ("officer", "dc.jones@police.example.uk"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let supervisor = Browser::signed_in(&app, Role::Supervisor).await;
+    let page = supervisor.page("/officers").await;
+    let csrf = csrf_in(&page);
+    assert_eq!(
+        parsed(&page, |d| select(d, "form.assign input[name=officer]")
+            .len()),
+        1
+    );
+    // A bad email: the page again, naming the field; nothing written.
+    let before = app.store.audit_log(None).await.unwrap().len();
+    let bad = supervisor
+        .post(
+            "/officers/assign",
+            &[
+                ("csrf", &csrf),
+                ("reference", "BR-1"),
+                ("officer", "not an email"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = text_at(&bad.text().await.unwrap(), "#assign-problem");
+    assert!(problem.starts_with("Officer email:"), "{problem}");
+    let after = app.store.audit_log(None).await.unwrap();
+    assert!(
+        !after[before..]
+            .iter()
+            .any(|l| l.action == "package.assigned"),
+        "nothing is written"
+    );
+    let detail: Value = app
+        .get("/api/v1/packages/BR-1", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(detail["assigned_officer"].is_null(), "{detail}");
+    // An unknown reference names the reference.
+    let unknown = supervisor
+        .post(
+            "/officers/assign",
+            &[
+                ("csrf", &csrf),
+                ("reference", "NOPE-1"),
+                ("officer", "dc.jones@police.example.uk"),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(unknown
+        .text()
+        .await
+        .unwrap()
+        .contains("Reference: no package"));
+
+    // A good one: 303 back, the API shows the officer, the audit the line.
+    let done = supervisor
+        .post(
+            "/officers/assign",
+            &[
+                ("csrf", &csrf),
+                ("reference", "BR-1"),
+                ("officer", "dc.jones@police.example.uk"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let location = done.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("/officers?assigned=BR-1"),
+        "{location}"
+    );
+    let detail: Value = app
+        .get("/api/v1/packages/BR-1", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["assigned_officer"], "dc.jones@police.example.uk");
+    assert!(audit_actions(&app).await.contains(&(
+        "token:supervisor-test".into(),
+        "package.assigned".into(),
+        Some("BR-1".into())
+    )));
+    let after = supervisor.page(&location).await;
+    assert_eq!(
+        parsed(&after, officer_rows),
+        [("dc.jones@police.example.uk".to_string(), [2, 1, 0, 1])]
+    );
+    assert!(text_at(&after, ".notice").contains("BR-1 is assigned"));
+}
+
+async fn the_weekly_page_shows_the_api_headline_and_downloads_the_csv(app: TestApp) {
+    // A week later, so that W06 (with the seed in it) has ended.
+    app.clock.advance(Duration::days(7));
+    let browser = Browser::signed_in(&app, Role::Viewer).await;
+    let default = browser.page("/reports/weekly").await;
+    assert_eq!(text_at(&default, "h1"), "Weekly report, 2024-W06");
+    let json: Value = app
+        .get("/api/v1/reports/weekly?week=2024-W06", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let headline = &json["headline"];
+    let shown = |id: &str| text_at(&default, &format!("#{id}"));
+    assert_eq!(shown("weekly-open"), headline["open"].to_string());
+    assert_eq!(shown("weekly-breached"), headline["breached"].to_string());
+    assert_eq!(
+        shown("weekly-due-48h"),
+        headline["due_within_48_hours"].to_string()
+    );
+    assert_eq!(
+        shown("weekly-due-7d"),
+        headline["due_within_7_days"].to_string()
+    );
+    assert_eq!(headline["open"], 6, "{headline}");
+    let breaches: Vec<String> = json["breaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["reference"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(references_in(&default, "#weekly-breaches"), breaches);
+    let link = parsed(&default, |d| {
+        select(d, "#csv-link")[0]
+            .value()
+            .attr("href")
+            .unwrap()
+            .to_string()
+    });
+    assert_eq!(link, "/reports/weekly.csv?week=2024-W06");
+    let csv = browser.get(&link).await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("ocset-weekly-2024-W06.csv"));
+    let body = csv.text().await.unwrap();
+    let api_csv = app
+        .get(
+            "/api/v1/reports/weekly?week=2024-W06&format=csv",
+            Role::Viewer,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, api_csv, "the same CSV as the API's");
+    let reads = app
+        .store
+        .audit_log(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.actor == "token:viewer-test" && l.action == "report.read")
+        .map(|l| l.detail.unwrap_or_default())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        reads,
+        [
+            "week 2024-W06, format html", // the page
+            "week 2024-W06, format json", // the API, to compare
+            "week 2024-W06, format csv",  // the page's link
+            "week 2024-W06, format csv",  // the API, to compare
+        ]
+    );
+    // A week not ended and a bad week: a message naming it, not a 500.
+    for week in ["2024-W07", "2024-W99", "last"] {
+        let response = browser.get(&format!("/reports/weekly?week={week}")).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{week}"
+        );
+        let problem = text_at(&response.text().await.unwrap(), "#week-problem");
+        assert!(problem.contains(week), "{week}: {problem}");
+        let csv = browser
+            .get(&format!("/reports/weekly.csv?week={week}"))
+            .await;
+        assert_eq!(csv.status(), StatusCode::UNPROCESSABLE_ENTITY, "{week} CSV");
+    }
+}
+
+async fn the_audit_page_is_for_admins_and_filters_by_reference(app: TestApp) {
+    let viewer = Browser::signed_in(&app, Role::Viewer).await;
+    assert_eq!(viewer.get("/audit").await.status(), StatusCode::FORBIDDEN);
+    let supervisor = Browser::signed_in(&app, Role::Supervisor).await;
+    assert_eq!(
+        supervisor.get("/audit").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let overview = viewer.page("/").await;
+    assert!(parsed(&overview, |d| select(d, "nav a[href='/audit']").is_empty()));
+    let admin = Browser::signed_in(&app, Role::Admin).await;
+    viewer.page("/packages/BR-1").await;
+    let all = admin.page("/audit").await;
+    assert_eq!(parsed(&all, |d| select(d, "nav a[href='/audit']").len()), 1);
+    let sequences: Vec<i64> = parsed(&all, |d| {
+        select(d, "#audit tbody tr")
+            .iter()
+            .map(|tr| tr.value().attr("data-sequence").unwrap().parse().unwrap())
+            .collect()
+    });
+    assert!(sequences.len() >= 8, "{}", sequences.len());
+    assert!(
+        sequences.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {sequences:?}"
+    );
+    let column = |html: &str, label: &str| -> Vec<String> {
+        parsed(html, |d| {
+            select(d, &format!("#audit tbody tr td[data-label={label}]"))
+                .iter()
+                .map(text_of)
+                .collect()
+        })
+    };
+    let one = admin.page("/audit?reference=BR-1").await;
+    let packages = column(&one, "Package");
+    assert!(!packages.is_empty());
+    assert!(packages.iter().all(|p| p == "BR-1"), "{packages:?}");
+    let actions = column(&one, "Action");
+    assert!(
+        actions.contains(&"package.created".to_string()),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"package.read".to_string()), "{actions:?}");
+    let by_viewer = admin.page("/audit?reference=BR-1&actor=viewer").await;
+    assert_eq!(column(&by_viewer, "Actor"), ["token:viewer-test"]);
+    assert!(audit_actions(&app)
+        .await
+        .iter()
+        .any(|(actor, action, _)| actor == "token:admin-test" && action == "audit.read"));
+}
+
 on_both_backends!(spawn_app;
     sign_in_sets_a_session_cookie_and_a_bad_token_is_refused,
     pages_redirect_to_sign_in_without_a_session,
@@ -925,6 +1314,10 @@ on_both_backends!(spawn_app;
     sessions_expire_when_idle_and_with_their_token,
     the_package_page_shows_the_record_and_is_audited,
     every_page_parses_and_carries_the_marking_twice,
+    due_soon_lists_exactly_the_packages_due_within_the_horizon,
+    officers_counts_follow_the_data_and_a_supervisor_assigns,
+    the_weekly_page_shows_the_api_headline_and_downloads_the_csv,
+    the_audit_page_is_for_admins_and_filters_by_reference,
 );
 
 #[tokio::test]

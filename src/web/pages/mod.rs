@@ -1,10 +1,14 @@
 //! The dashboard's pages, one file each, and what they share: reading a
 //! posted form, the frame's settings, links to packages, words for states.
 
+pub(crate) mod audit;
 pub(crate) mod breaches;
+pub(crate) mod due_soon;
+pub(crate) mod officers;
 pub(crate) mod overview;
 pub(crate) mod package;
 pub(crate) mod sign_in;
+pub(crate) mod weekly;
 
 use super::layout::{Chrome, Nav};
 use super::session::SignedIn;

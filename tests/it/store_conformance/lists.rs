@@ -557,6 +557,26 @@ async fn keyset_pages_return_every_package_once_in_order(store: Arc<dyn Store>) 
         .await,
         ["PG-E", "PG-Z", "PG-A"]
     );
+    // A deadline window: after its start (exclusive) and at or before its
+    // end, to the microsecond, in every format sqlx writes.
+    let window = |after: DateTime<Utc>, by: DateTime<Utc>| PackageFilter {
+        open_only: true,
+        deadline_within: Some((after, by)),
+        ..PackageFilter::default()
+    };
+    assert_eq!(
+        listed(&store, &window(d1, d2)).await,
+        ["PG-A", "PG-B", "PG-C", "PG-X"]
+    );
+    let micro = Duration::microseconds(1);
+    assert_eq!(
+        listed(&store, &window(d1 - micro, d2 - micro)).await,
+        ["PG-E"]
+    );
+    assert_eq!(listed(&store, &window(d2, d3)).await, ["PG-D", "PG-Y"]);
+    assert!(listed(&store, &window(d3, d3 + Duration::days(7)))
+        .await
+        .is_empty());
 }
 
 async fn the_position_counts_open_packages_per_stage_and_grade(store: Arc<dyn Store>) {
