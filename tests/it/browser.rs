@@ -356,12 +356,23 @@ async fn a_viewer_reads_the_dashboard_and_signs_out() {
     browser.assert_accessible(&axe).await;
     let package_path = format!("/packages/{reference}");
 
+    // The other pages a viewer reads are as accessible.
+    for path in ["/due-soon", "/officers", "/reports/weekly"] {
+        browser.goto(path).await;
+        browser.wait("h1").await;
+        assert_eq!(browser.path().await, path, "a viewer may read {path}");
+        browser.assert_accessible(&axe).await;
+    }
+
     // Wide and narrow screenshots; nothing scrolls sideways when narrow.
     for width in [1280, 420] {
         for (name, path) in [
             ("overview", "/"),
             ("breaches", "/breaches"),
             ("package", package_path.as_str()),
+            ("due-soon", "/due-soon"),
+            ("officers", "/officers"),
+            ("weekly", "/reports/weekly"),
         ] {
             let file = browser.screenshot(path, name, width).await;
             if width == 420 {
