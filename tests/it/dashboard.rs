@@ -1183,6 +1183,20 @@ async fn the_weekly_page_shows_the_api_headline_and_downloads_the_csv(app: TestA
         headline["due_within_7_days"].to_string()
     );
     assert_eq!(headline["open"], 6, "{headline}");
+    // The digest's other sections: flow, time in each queue, safeguarding.
+    let received = json["flow"]["week"]["received"].as_u64().unwrap();
+    assert!(
+        text_at(&default, "#flow-week caption")
+            .starts_with(&format!("In the week: {received} received")),
+        "{}",
+        text_at(&default, "#flow-week caption")
+    );
+    assert_eq!(received, 1, "of the seed, LATER alone was received in W06");
+    assert_eq!(
+        shown("safeguarding-identified"),
+        json["safeguarding"]["identified"].to_string()
+    );
+    assert!(default.contains("id=\"queue-time-twelve-weeks\""));
     let breaches: Vec<String> = json["breaches"]
         .as_array()
         .unwrap()

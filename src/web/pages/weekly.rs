@@ -235,6 +235,9 @@ fn report_body(state: &WebState, report: &WeeklyReport, week: IsoWeek) -> Markup
                 }
             }
         }
+        (flow_tables(report))
+        (timeliness_tables(report))
+        (safeguarding_table(report))
         h2 { "By LPA at the week's end" }
         table.stack #weekly-lpas {
             caption { "Open packages and breaches per LPA" }
@@ -283,6 +286,114 @@ fn report_body(state: &WebState, report: &WeeklyReport, week: IsoWeek) -> Markup
                         td.number data-label="Within timescale" { (percent(point.percent_within)) }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Received, enforced and closed, in the week and over 12 weeks, with
+/// enforcement within timescale per grade.
+fn flow_tables(report: &WeeklyReport) -> Markup {
+    let periods = [
+        ("week", "In the week", &report.flow.week),
+        ("twelve-weeks", "Over 12 weeks", &report.flow.twelve_weeks),
+    ];
+    html! {
+        h2 { "Received, enforced and closed" }
+        @for (id, label, figures) in periods {
+            table.stack id={ "flow-" (id) } {
+                caption {
+                    (label) ": " (figures.received) " received, " (figures.enforced)
+                    " enforced, " (figures.closed) " closed"
+                }
+                thead {
+                    tr {
+                        th scope="col" { "Grade" }
+                        th scope="col" { "Enforced within timescale" }
+                        th scope="col" { "Enforced late" }
+                        th scope="col" { "Within timescale" }
+                    }
+                }
+                tbody {
+                    @for line in &figures.by_grade {
+                        tr {
+                            th scope="row" data-label="Grade" { (line.grade.label()) }
+                            td.number data-label="Enforced within timescale" { (line.within) }
+                            td.number data-label="Enforced late" { (line.late) }
+                            td.number data-label="Within timescale" { (percent(line.percent_within)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Days in each queue for the packages that left it, and the outcomes.
+fn timeliness_tables(report: &WeeklyReport) -> Markup {
+    let days = |d: Option<f64>| d.map_or_else(|| "–".to_string(), |d| format!("{d:.1}"));
+    let periods = [
+        ("week", "Left in the week", &report.timeliness.week),
+        (
+            "twelve-weeks",
+            "Left over 12 weeks",
+            &report.timeliness.twelve_weeks,
+        ),
+    ];
+    html! {
+        h2 { "Time in each queue" }
+        @for (id, label, lines) in periods {
+            table.stack id={ "queue-time-" (id) } {
+                caption { (label) ": days spent in each queue by the packages that left it" }
+                thead {
+                    tr {
+                        th scope="col" { "Queue" }
+                        th scope="col" { "Left" }
+                        th scope="col" { "Median days" }
+                        th scope="col" { "90th percentile days" }
+                    }
+                }
+                tbody {
+                    @for line in lines {
+                        tr {
+                            th scope="row" data-label="Queue" { (line.stage.label()) }
+                            td.number data-label="Left" { (line.left) }
+                            td.number data-label="Median days" { (days(line.median_days)) }
+                            td.number data-label="90th percentile days" { (days(line.p90_days)) }
+                        }
+                    }
+                }
+            }
+        }
+        table.stack #outcomes {
+            caption { "How clocks stopped over 12 weeks" }
+            thead { tr { th scope="col" { "Outcome" } th scope="col" { "Packages" } } }
+            tbody {
+                @for (outcome, count) in &report.timeliness.outcomes_twelve_weeks {
+                    tr {
+                        th scope="row" data-label="Outcome" { (outcome.as_str().replace('_', " ")) }
+                        td.number data-label="Packages" { (count) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Safeguarding referrals in the week.
+fn safeguarding_table(report: &WeeklyReport) -> Markup {
+    let s = &report.safeguarding;
+    html! {
+        h2 { "Safeguarding" }
+        table.stack #safeguarding {
+            caption { "Child access identified and referrals to children's social services" }
+            thead { tr { th scope="col" { "Figure" } th scope="col" { "Packages" } } }
+            tbody {
+                tr { th scope="row" data-label="Figure" { "Child access identified in the week" } td.number #safeguarding-identified data-label="Packages" { (s.identified) } }
+                tr { th scope="row" data-label="Figure" { "Referred in the week within " (s.target_hours) " hours" } td.number data-label="Packages" { (s.referred_within_target) } }
+                tr { th scope="row" data-label="Figure" { "Referred in the week after " (s.target_hours) " hours" } td.number data-label="Packages" { (s.referred_late) } }
+                tr { th scope="row" data-label="Figure" { "Not yet referred at the week's end" } td.number data-label="Packages" { (s.outstanding) } }
+                tr { th scope="row" data-label="Figure" { "Of those, past the target" } td.number data-label="Packages" { (s.outstanding_overdue) } }
             }
         }
     }
