@@ -17,6 +17,10 @@ pub(super) fn check_config(
 ) -> Result<(), CliError> {
     let text = toml::to_string(&settings.config).map_err(|e| CliError::Other(e.into()))?;
     writeln!(out, "# effective configuration (passwords hidden)\n{text}").map_err(io)?;
+    for warning in settings.warnings() {
+        writeln!(out, "# warning: {warning}").map_err(io)?;
+        eprintln!("warning: {warning}");
+    }
     writeln!(
         out,
         "# {} is valid; deadline policy version {}",
@@ -48,6 +52,7 @@ pub(super) async fn serve(
 ) -> Result<(), CliError> {
     let url = settings.config.database.url.clone();
     let bind = settings.config.http.bind.clone();
+    let warnings = settings.warnings();
     let app = open_app(settings, clock).await?;
     let notifier = notifier(&app.settings_arc()).map_err(CliError::Other)?;
     let service = Service::build(app, Arc::new(notifier), &bind)
@@ -57,6 +62,9 @@ pub(super) async fn serve(
                 anyhow::Error::new(e).context(format!("binding the HTTP API to {bind}")),
             )
         })?;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
     tracing::info!(
         database = %url,
         api = %format!("http://{}", service.address()),

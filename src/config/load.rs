@@ -321,12 +321,18 @@ mod tests {
     #[test]
     fn the_production_example_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/production.example.toml");
-        let s = load(&path, env(&[])).unwrap();
+        let s = load(&path, env(&[("OCSET__MAIL__SMTP__PASSWORD", "x")])).unwrap();
         assert!(s.config.database.url.expose().starts_with("postgres://"));
         assert_eq!(s.config.log.format, LogFormat::Json);
         assert_eq!(s.policy.version().as_str(), "national-2024");
         let digests: Vec<&str> = s.digests().iter().map(|d| d.name.as_str()).collect();
         assert_eq!(digests, ["weekly", "daily-sergeants"]);
+        // It mails people: a production install that follows it emails.
+        assert_eq!(
+            s.config.mail.transport,
+            crate::notify::config::MailTransport::Smtp
+        );
+        assert!(s.warnings().is_empty(), "{:?}", s.warnings());
     }
 
     #[test]

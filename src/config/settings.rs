@@ -46,6 +46,20 @@ impl Settings {
         &self.config.mail.marking
     }
 
+    /// What a valid configuration does that an operator should know before
+    /// relying on it: mail written to files, nobody emailed. `check-config`
+    /// prints these and `serve` logs them at start.
+    pub(crate) fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.config.mail.transport == crate::notify::config::MailTransport::File {
+            warnings.push(format!(
+                "mail.transport is \"file\": every message is written as an .eml file under {} and nobody is emailed; set mail.transport = \"smtp\" and [mail.smtp] to email people",
+                self.config.mail.file_dir.display()
+            ));
+        }
+        warnings
+    }
+
     /// The address people reach the service at (`http.public_url`), if set.
     pub(crate) fn public_url(&self) -> Option<&str> {
         self.config.http.public_url.as_deref()

@@ -364,6 +364,32 @@ fn check_config_names_the_key_and_hides_passwords() {
     );
     assert!(!text.contains("hunter2") && !stderr(&ok).contains("hunter2"));
     assert!(text.contains("is valid"), "{text}");
+    // The shipped default writes mail to files: valid, and said plainly.
+    assert!(
+        stderr(&ok).contains("warning: mail.transport is \"file\"")
+            && text.contains("nobody is emailed"),
+        "{}",
+        stderr(&ok)
+    );
+    // The production example mails people: no warning.
+    let production = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/production.example.toml");
+    let checked = ocset(
+        dir.path(),
+        &production,
+        &["check-config"],
+        &[("OCSET__MAIL__SMTP__PASSWORD", "relay-secret-7")],
+    );
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert!(
+        !stderr(&checked).contains("warning"),
+        "{}",
+        stderr(&checked)
+    );
+    assert!(stdout(&checked).contains("transport = \"smtp\""));
+    assert!(
+        !stdout(&checked).contains("relay-secret-7")
+            && !stderr(&checked).contains("relay-secret-7")
+    );
 
     let bad = ocset(
         dir.path(),
