@@ -7,6 +7,7 @@
 //! table, so a screen reader (or a person who wants the numbers) reads the
 //! same data.
 
+use super::format::percent;
 use crate::domain::RiskGrade;
 use crate::report::TrendPoint;
 use maud::{html, Markup};
@@ -158,11 +159,6 @@ fn trend_table(points: &[TrendPoint]) -> Markup {
             }
         }
     }
-}
-
-/// A percentage as the dashboard shows it, or a dash when none applies.
-pub(crate) fn percent(value: Option<f64>) -> String {
-    value.map_or_else(|| "–".to_string(), |p| format!("{p:.1}%"))
 }
 
 /// The share of each week's enforcements that met the deadline, as bars

@@ -30,6 +30,11 @@ pub(crate) fn time_or(at: Option<DateTime<Utc>>, zone: Tz, none: &str) -> Markup
     }
 }
 
+/// A percentage with one decimal (`57.1%`), or a dash when none applies.
+pub(crate) fn percent(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_string(), |p| format!("{p:.1}%"))
+}
+
 /// How far `deadline` is from `now`, in words: "2 days 3 hours left" or
 /// "5 hours overdue".
 pub(crate) fn time_left(deadline: DateTime<Utc>, now: DateTime<Utc>) -> String {

@@ -99,7 +99,8 @@ fn opt<T: std::fmt::Display>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
 
-fn signed(value: i64) -> String {
+/// A change with its sign: `+3`, `0`, `-2`.
+pub(crate) fn signed(value: i64) -> String {
     if value > 0 {
         format!("+{value}")
     } else {

@@ -8,11 +8,11 @@
 //!
 //! [`App::list_packages`]: crate::app::App::list_packages
 
-use super::super::format::{time, time_left};
+use super::super::format::time;
 use super::super::layout::{page as frame, Nav};
 use super::super::session::SignedIn;
 use super::super::{PageError, WebState};
-use super::{chrome, lpa_from_query, package_path};
+use super::{chrome, lpa_from_query, open_packages_table};
 use crate::domain::{Lpa, Package};
 use crate::store::PackageFilter;
 use axum::extract::State;
@@ -132,35 +132,15 @@ pub(crate) async fn page(
             @if packages.is_empty() {
                 p #no-due-soon { "No open package falls due within the next " (within.words()) "." }
             } @else {
-                table.stack #due-soon {
-                    caption { (packages.len()) " packages due within " (within.words())
-                        @if more { " (the " (PAGE_LIMIT) " soonest; choose an LPA to see others)" } }
-                    thead {
-                        tr {
-                            th scope="col" { "Reference" }
-                            th scope="col" { "Grade" }
-                            th scope="col" { "Queue" }
-                            th scope="col" { "LPA" }
-                            th scope="col" { "Officer" }
-                            th scope="col" { "Deadline" }
-                            th scope="col" { "Time left" }
-                        }
-                    }
-                    tbody {
-                        @for package in &packages {
-                            @let reference = package.reference().to_string();
-                            tr data-reference=(reference) {
-                                th scope="row" data-label="Reference" { a href=(package_path(&reference)) { (reference) } }
-                                td data-label="Grade" { (package.grade().label()) }
-                                td data-label="Queue" { (package.stage().label()) }
-                                td data-label="LPA" { (package.lpa().as_str()) }
-                                td data-label="Officer" { (officer_of(package)) }
-                                td data-label="Deadline" { (time(package.deadline().at(), zone)) }
-                                td data-label="Time left" { (time_left(package.deadline().at(), now)) }
-                            }
-                        }
-                    }
-                }
+                (open_packages_table(
+                    "due-soon",
+                    html! { (packages.len()) " packages due within " (within.words())
+                        @if more { " (the " (PAGE_LIMIT) " soonest; choose an LPA to see others)" } },
+                    &packages,
+                    true,
+                    zone,
+                    now,
+                ))
             }
         },
     ))

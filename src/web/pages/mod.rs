@@ -10,10 +10,14 @@ pub(crate) mod package;
 pub(crate) mod sign_in;
 pub(crate) mod weekly;
 
+use super::format::{time, time_left};
 use super::layout::{Chrome, Nav};
 use super::session::SignedIn;
 use super::{PageError, WebState};
-use crate::domain::{Lpa, PackageStatus};
+use crate::domain::{Lpa, Package, PackageStatus};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use maud::{html, Markup};
 use std::collections::HashMap;
 
 /// A posted form's fields (`application/x-www-form-urlencoded`); a field
@@ -106,6 +110,53 @@ pub(crate) fn status_label(status: PackageStatus) -> &'static str {
 /// A snake_case name as words: `warrant_executed` → "warrant executed".
 pub(crate) fn words(name: &str) -> String {
     name.replace('_', " ")
+}
+
+/// A table of open packages by deadline (due soon, unassigned): each
+/// reference linking to its page, the officer's column when `with_officer`,
+/// and the time left at `now`.
+pub(crate) fn open_packages_table<'a>(
+    id: &str,
+    caption: Markup,
+    packages: impl IntoIterator<Item = &'a Package>,
+    with_officer: bool,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Markup {
+    html! {
+        table.stack id=(id) {
+            caption { (caption) }
+            thead {
+                tr {
+                    th scope="col" { "Reference" }
+                    th scope="col" { "Grade" }
+                    th scope="col" { "Queue" }
+                    th scope="col" { "LPA" }
+                    @if with_officer { th scope="col" { "Officer" } }
+                    th scope="col" { "Deadline" }
+                    th scope="col" { "Time left" }
+                }
+            }
+            tbody {
+                @for package in packages {
+                    @let reference = package.reference().to_string();
+                    tr data-reference=(reference) {
+                        th scope="row" data-label="Reference" { a href=(package_path(&reference)) { (reference) } }
+                        td data-label="Grade" { (package.grade().label()) }
+                        td data-label="Queue" { (package.stage().label()) }
+                        td data-label="LPA" { (package.lpa().as_str()) }
+                        @if with_officer {
+                            td data-label="Officer" {
+                                (package.assigned_officer().map_or("Unassigned".to_string(), ToString::to_string))
+                            }
+                        }
+                        td data-label="Deadline" { (time(package.deadline().at(), zone)) }
+                        td data-label="Time left" { (time_left(package.deadline().at(), now)) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

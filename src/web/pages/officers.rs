@@ -9,11 +9,11 @@
 //! [`App::list_packages`]: crate::app::App::list_packages
 //! [`App::change`]: crate::app::App::change
 
-use super::super::format::{time, time_left};
+use super::super::format::time;
 use super::super::layout::{csrf_field, page as frame, Nav};
 use super::super::session::SignedIn;
 use super::super::{PageError, WebState};
-use super::{check_csrf, chrome, form_fields, package_path};
+use super::{check_csrf, chrome, form_fields, open_packages_table};
 use crate::domain::{OfficerEmail, Package, Reference, Role};
 use crate::store::{PackageFilter, StoreError};
 use axum::body::Bytes;
@@ -166,32 +166,14 @@ async fn render(
             @if unassigned.is_empty() {
                 p #no-unassigned { "Every open package is assigned." }
             } @else {
-                table.stack #unassigned {
-                    caption { (unassigned.len()) " open packages with no officer, by deadline" }
-                    thead {
-                        tr {
-                            th scope="col" { "Reference" }
-                            th scope="col" { "Grade" }
-                            th scope="col" { "Queue" }
-                            th scope="col" { "LPA" }
-                            th scope="col" { "Deadline" }
-                            th scope="col" { "Time left" }
-                        }
-                    }
-                    tbody {
-                        @for package in &unassigned {
-                            @let reference = package.reference().to_string();
-                            tr data-reference=(reference) {
-                                th scope="row" data-label="Reference" { a href=(package_path(&reference)) { (reference) } }
-                                td data-label="Grade" { (package.grade().label()) }
-                                td data-label="Queue" { (package.stage().label()) }
-                                td data-label="LPA" { (package.lpa().as_str()) }
-                                td data-label="Deadline" { (time(package.deadline().at(), zone)) }
-                                td data-label="Time left" { (time_left(package.deadline().at(), now)) }
-                            }
-                        }
-                    }
-                }
+                (open_packages_table(
+                    "unassigned",
+                    html! { (unassigned.len()) " open packages with no officer, by deadline" },
+                    unassigned.iter().copied(),
+                    false,
+                    zone,
+                    now,
+                ))
             }
             @if supervisor {
                 h2 { "Assign a package" }

@@ -8,7 +8,8 @@
 //! [`App::position`]: crate::app::App::position
 //! [`App::scheduler_figures`]: crate::app::App::scheduler_figures
 
-use super::super::charts::{self, percent};
+use super::super::charts;
+use super::super::format::percent;
 use super::super::format::{time, time_or};
 use super::super::layout::{page as frame, Nav};
 use super::super::session::SignedIn;

@@ -12,7 +12,7 @@
 //!
 //! [`App::weekly_report`]: crate::app::App::weekly_report
 
-use super::super::format::time;
+use super::super::format::{percent, time};
 use super::super::layout::{page as frame, Nav};
 use super::super::session::SignedIn;
 use super::super::{PageError, WebState};
@@ -134,20 +134,6 @@ fn week_picker(value: &str) -> Markup {
     }
 }
 
-/// A signed change: `+2`, `-1`, `0`.
-fn signed(value: i64) -> String {
-    if value > 0 {
-        format!("+{value}")
-    } else {
-        value.to_string()
-    }
-}
-
-/// A percentage with one decimal, or "–".
-fn percent(value: Option<f64>) -> String {
-    value.map_or_else(|| "–".to_string(), |v| format!("{v:.1}%"))
-}
-
 /// The report under its `h1`.
 fn report_body(state: &WebState, report: &WeeklyReport, week: IsoWeek) -> Markup {
     let zone = state.app.settings().time_zone;
@@ -163,7 +149,7 @@ fn report_body(state: &WebState, report: &WeeklyReport, week: IsoWeek) -> Markup
         }
         dl.figures aria-label="Headline figures" {
             div { dt { "Open" } dd #weekly-open { (h.open) } }
-            div { dt { "Change on last week" } dd #weekly-open-change { (signed(h.open_change)) } }
+            div { dt { "Change on last week" } dd #weekly-open-change { (render::signed(h.open_change)) } }
             div { dt { "Breached" } dd #weekly-breached { (h.breached) } }
             div { dt { "Due within 48 hours" } dd #weekly-due-48h { (h.due_within_48_hours) } }
             div { dt { "Due within 7 days" } dd #weekly-due-7d { (h.due_within_7_days) } }
@@ -192,7 +178,7 @@ fn report_body(state: &WebState, report: &WeeklyReport, week: IsoWeek) -> Markup
                         tr {
                             th scope="row" data-label="Grade" { (grade.label()) }
                             td.number data-label="Open" { (line.open) }
-                            td.number data-label="Change on last week" { (signed(line.open_change)) }
+                            td.number data-label="Change on last week" { (render::signed(line.open_change)) }
                             td.number data-label="Oldest" { (line.oldest_age_days.map_or("–".to_string(), |d| d.to_string())) }
                             td.number data-label="Breached" { (line.breached) }
                             td.number data-label="Due within 7 days" { (line.due_within_7_days) }
