@@ -31,3 +31,13 @@ pub mod text;
 pub mod tokens;
 pub(crate) mod wake;
 pub(crate) mod web;
+
+/// The crate's version (Cargo.toml).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The commit the binary was built from (`build.rs`: `OCSET_COMMIT` or
+/// `git rev-parse`), or "unknown".
+pub const COMMIT: &str = env!("OCSET_COMMIT");
+
+/// What `--version` prints after the name: the version and the commit.
+pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("OCSET_COMMIT"), ")");

@@ -26,7 +26,11 @@ use std::sync::Arc;
 /// Tracks OCSET intelligence packages against the national enforcement
 /// timescales and escalates before and after their deadlines.
 #[derive(Debug, Parser)]
-#[command(name = "ocset-scheduler", version, propagate_version = true)]
+#[command(
+    name = "ocset-scheduler",
+    version = crate::LONG_VERSION,
+    propagate_version = true
+)]
 pub struct Cli {
     /// The configuration file. Environment variables OCSET__SECTION__KEY
     /// override its keys.
