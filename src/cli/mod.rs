@@ -67,8 +67,15 @@ pub enum Command {
     /// List packages with their deadlines and status.
     List(ListArgs),
     /// Check the configuration file and environment overrides, and print the
-    /// effective configuration (passwords hidden).
-    CheckConfig,
+    /// effective configuration (passwords hidden) and any warnings: mail to
+    /// files or example addresses, plain HTTP beyond this host, passwords in
+    /// the file.
+    CheckConfig {
+        /// Refuse (exit status 1) while any warning remains: the gate for a
+        /// production install.
+        #[arg(long)]
+        production: bool,
+    },
     /// Create, list or revoke API tokens.
     #[command(subcommand)]
     Token(TokenAction),
@@ -195,6 +202,9 @@ pub enum CliError {
     /// The configuration has faults.
     #[error("the configuration is not valid:\n{}", list(.0))]
     Config(Vec<ConfigError>),
+    /// `check-config --production` found what production must not do.
+    #[error("the configuration is valid but not fit for production:\n{}", list(.0))]
+    NotForProduction(Vec<ConfigError>),
     /// The import file has faults; nothing was imported.
     #[error("{}; nothing was imported:\n{}", count(.0.len()), list(.0))]
     Import(Vec<crate::app::RowError>),
@@ -337,7 +347,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), CliError> {
     let done = match command {
-        Command::CheckConfig => serve::check_config(&settings, out),
+        Command::CheckConfig { production } => serve::check_config(&settings, production, out),
         Command::Migrate => serve::migrate(settings, clock, out).await,
         Command::Serve => serve::serve(settings, clock, shutdown).await,
         Command::Token(action) => tokens::token(action, settings, clock, out).await,

@@ -9,17 +9,23 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 
-/// `check-config`: prints the effective configuration (passwords hidden)
-/// and the deadline policy version.
+/// `check-config`: prints the effective configuration (passwords hidden),
+/// the production concerns as warnings, and the deadline policy version.
+/// With `production`, the concerns are a refusal.
 pub(super) fn check_config(
     settings: &Settings,
+    production: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
     let text = toml::to_string(&settings.config).map_err(|e| CliError::Other(e.into()))?;
     writeln!(out, "# effective configuration (passwords hidden)\n{text}").map_err(io)?;
-    for warning in settings.warnings() {
-        writeln!(out, "# warning: {warning}").map_err(io)?;
-        eprintln!("warning: {warning}");
+    let concerns = settings.concerns();
+    if production && !concerns.is_empty() {
+        return Err(CliError::NotForProduction(concerns.to_vec()));
+    }
+    for concern in concerns {
+        writeln!(out, "# warning: {concern}").map_err(io)?;
+        eprintln!("warning: {concern}");
     }
     writeln!(
         out,
@@ -52,7 +58,7 @@ pub(super) async fn serve(
 ) -> Result<(), CliError> {
     let url = settings.config.database.url.clone();
     let bind = settings.config.http.bind.clone();
-    let warnings = settings.warnings();
+    let concerns = settings.concerns().to_vec();
     let app = open_app(settings, clock).await?;
     let notifier = notifier(&app.settings_arc()).map_err(CliError::Other)?;
     let service = Service::build(app, Arc::new(notifier), &bind)
@@ -62,8 +68,13 @@ pub(super) async fn serve(
                 anyhow::Error::new(e).context(format!("binding the HTTP API to {bind}")),
             )
         })?;
-    for warning in &warnings {
-        tracing::warn!("{warning}");
+    for concern in &concerns {
+        tracing::warn!(
+            key = %concern.key,
+            source = %concern.source_name,
+            "not fit for production: {}",
+            concern.reason
+        );
     }
     tracing::info!(
         database = %url,

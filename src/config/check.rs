@@ -30,6 +30,12 @@ impl Faults<'_> {
             reason,
         });
     }
+
+    /// Whether `key`'s value came from an environment variable rather than
+    /// the file.
+    pub(super) fn set_by_environment(&self, key: &str) -> bool {
+        (self.source_of)(key).starts_with(super::load::FROM_ENVIRONMENT)
+    }
 }
 
 /// Checks `config` as a whole and builds the settings from it, or returns
@@ -59,8 +65,15 @@ pub(super) fn check(
     delivery(&config, &mut faults);
     let policy = time_zone.and_then(|tz| policy(&config, tz, &mut faults));
 
+    let mut concerns = Faults {
+        source_of,
+        errors: Vec::new(),
+    };
+    super::production::concerns(&config, &mut concerns);
+
     match (time_zone, policy, lpas) {
         (Some(time_zone), Some(policy), Some(lpas)) if faults.errors.is_empty() => Ok(Settings {
+            concerns: concerns.errors,
             audiences: audiences(&config),
             config,
             time_zone,
@@ -115,6 +128,17 @@ fn single_values(config: &Config, faults: &mut Faults) {
             format!(
                 "must start with sqlite: or postgres: (got {})",
                 config.database.url
+            ),
+        );
+    }
+    if config.database.replicas == 0 {
+        faults.add("database.replicas", "must be at least 1".into());
+    } else if config.database.replicas > 1 && url.starts_with("sqlite:") {
+        faults.add(
+            "database.replicas",
+            format!(
+                "is {} but database.url is SQLite: a SQLite file belongs to one process; replicas need PostgreSQL",
+                config.database.replicas
             ),
         );
     }

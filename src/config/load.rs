@@ -7,6 +7,10 @@ use super::{Config, ConfigError, Settings, ENV_PREFIX};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// How a fault's source names an environment variable: `environment
+/// variable OCSET__…`.
+pub(super) const FROM_ENVIRONMENT: &str = "environment variable";
+
 /// Loads `path`, applies the `OCSET__` variables of `env`, and checks the
 /// result. `env` is passed in so tests need not touch the process environment.
 pub fn load(
@@ -53,8 +57,8 @@ pub fn load_str(
 
     // Environment overrides, remembered so errors can name the variable.
     let mut from_env: BTreeMap<String, String> = BTreeMap::new();
-    let mut errors = Vec::new();
-    let env: BTreeMap<String, String> = env.into_iter().collect();
+    let mut env: BTreeMap<String, String> = env.into_iter().collect();
+    let (named, mut errors) = read_secret_files(&mut env);
     let mut vars: Vec<(String, String)> = env
         .iter()
         .filter(|(name, _)| name.starts_with(ENV_PREFIX))
@@ -69,10 +73,10 @@ pub fn load_str(
         let key = path.join(".");
         match apply_override(&mut merged, &path, &value) {
             Ok(()) => {
-                from_env.insert(key, name);
+                from_env.insert(key, named.get(&name).cloned().unwrap_or(name));
             }
             Err(reason) => errors.push(ConfigError {
-                source_name: format!("environment variable {name}"),
+                source_name: format!("{FROM_ENVIRONMENT} {}", named.get(&name).unwrap_or(&name)),
                 key,
                 reason,
             }),
@@ -92,7 +96,7 @@ pub fn load_str(
                     || key.starts_with(&format!("{k}["))
             })
             .max_by_key(|(k, _)| k.len())
-            .map(|(_, var)| format!("environment variable {var}"))
+            .map(|(_, var)| format!("{FROM_ENVIRONMENT} {var}"))
             .unwrap_or_else(|| file_name.to_string())
     };
     let config: Config =
@@ -106,6 +110,56 @@ pub fn load_str(
             }]
         })?;
     check(config, &source_of, &|name| env.get(name).cloned())
+}
+
+/// The variables whose value may instead be read from a file named by the
+/// same name with `_FILE` added, as container platforms hand over secrets
+/// (`OCSET__DATABASE__URL_FILE=/run/secrets/database_url`). Only these:
+/// other keys may themselves end in `_FILE` (`mail.smtp.ca_file`).
+pub(crate) const SECRET_FILE_VARIABLES: [&str; 2] =
+    ["OCSET__DATABASE__URL", "OCSET__MAIL__SMTP__PASSWORD"];
+
+/// Replaces each `…_FILE` variable of [`SECRET_FILE_VARIABLES`] in `env` by
+/// the variable it stands for, holding the file's content less its final
+/// line break. Returns which variable each came from (to name it in
+/// faults) and the faults: an unreadable file, or both forms set.
+fn read_secret_files(
+    env: &mut BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<ConfigError>) {
+    let mut named = BTreeMap::new();
+    let mut errors = Vec::new();
+    for name in SECRET_FILE_VARIABLES {
+        let file_var = format!("{name}_FILE");
+        let Some(path) = env.remove(&file_var) else {
+            continue;
+        };
+        let key = name[ENV_PREFIX.len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+            .join(".");
+        let fault = |reason: String| ConfigError {
+            source_name: format!("{FROM_ENVIRONMENT} {file_var}"),
+            key: key.clone(),
+            reason,
+        };
+        if env.contains_key(name) {
+            errors.push(fault(format!(
+                "{name} is set as well; set one or the other"
+            )));
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let value = text.strip_suffix('\n').unwrap_or(&text);
+                let value = value.strip_suffix('\r').unwrap_or(value);
+                env.insert(name.to_string(), value.to_string());
+                named.insert(name.to_string(), file_var);
+            }
+            Err(e) => errors.push(fault(format!("cannot read the secret file {path}: {e}"))),
+        }
+    }
+    (named, errors)
 }
 
 /// Lays `over` onto `base`: tables merge key by key, anything else replaces.
@@ -332,7 +386,78 @@ mod tests {
             s.config.mail.transport,
             crate::notify::config::MailTransport::Smtp
         );
-        assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+        assert!(s.concerns().is_empty(), "{:?}", s.concerns());
+    }
+
+    #[test]
+    fn secrets_can_come_from_files_named_by_file_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let url_file = dir.path().join("database_url");
+        std::fs::write(&url_file, "postgres://ocset:s3cret@db/ocset\n").unwrap();
+        let password_file = dir.path().join("smtp_password");
+        std::fs::write(&password_file, "relay-pw\r\n").unwrap();
+        let text = with_groups(
+            "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"smtp.force.example\"\nusername = \"ocset\"\n",
+        );
+        let vars = [
+            ("OCSET__DATABASE__URL_FILE", url_file.to_str().unwrap()),
+            (
+                "OCSET__MAIL__SMTP__PASSWORD_FILE",
+                password_file.to_str().unwrap(),
+            ),
+        ];
+        let s = load_str(&text, "t.toml", env(&vars)).unwrap();
+        assert_eq!(
+            s.config.database.url.expose(),
+            "postgres://ocset:s3cret@db/ocset"
+        );
+        assert_eq!(
+            s.config
+                .mail
+                .smtp
+                .password
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret),
+            Some("relay-pw")
+        );
+        // A fault in a value read from a file names the _FILE variable.
+        std::fs::write(&url_file, "mysql://db\n").unwrap();
+        let errors = load_str(&text, "t.toml", env(&vars)).unwrap_err();
+        assert_eq!(
+            errors[0].source_name,
+            "environment variable OCSET__DATABASE__URL_FILE"
+        );
+        assert_eq!(errors[0].key, "database.url");
+
+        let missing = [("OCSET__DATABASE__URL_FILE", "/no/such/secret")];
+        let errors = load_str(GROUPS, "t.toml", env(&missing)).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].source_name,
+            "environment variable OCSET__DATABASE__URL_FILE"
+        );
+        assert!(
+            errors[0]
+                .reason
+                .contains("cannot read the secret file /no/such/secret"),
+            "{errors:?}"
+        );
+        let both = [
+            ("OCSET__DATABASE__URL_FILE", url_file.to_str().unwrap()),
+            ("OCSET__DATABASE__URL", "sqlite://x.db"),
+        ];
+        let errors = load_str(GROUPS, "t.toml", env(&both)).unwrap_err();
+        assert!(
+            errors[0].reason.contains("set one or the other"),
+            "{errors:?}"
+        );
+        // Other keys ending in _file are ordinary keys, not secret files.
+        let ca = [("OCSET__MAIL__FILE_DIR", "/var/lib/ocset/outbox")];
+        let s = load_str(GROUPS, "t.toml", env(&ca)).unwrap();
+        assert_eq!(
+            s.config.mail.file_dir,
+            std::path::PathBuf::from("/var/lib/ocset/outbox")
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! section by section (`digests.rs` the `[[digest]]` tables) into
 //! [`Settings`] (`settings.rs`), the view the rest of the service reads.
 //! The sections as written are in `sections.rs` and `recipients.rs`;
+//! `production.rs` lists what a valid configuration does that production
+//! must not (warnings; `check-config --production` refuses them);
 //! `audience.rs` resolves who hears of each escalation level into outbox
 //! destinations, the one place a recipient is tied to a channel.
 //! Configuration produces domain types (a deadline policy, LPAs, digest
@@ -17,6 +19,7 @@ mod audience;
 mod check;
 mod digests;
 mod load;
+mod production;
 mod recipients;
 mod sections;
 mod settings;

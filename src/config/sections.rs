@@ -100,6 +100,11 @@ pub(crate) struct HttpConfig {
     /// session cookie is marked `Secure`. Unset by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) public_url: Option<String>,
+    /// Whether a TLS-terminating proxy (or a Kubernetes ingress) stands in
+    /// front of `bind`: the service itself speaks plain HTTP, so listening
+    /// beyond loopback without one would put tokens and case data on the
+    /// network in clear. `check-config --production` refuses that.
+    pub(crate) behind_tls_proxy: bool,
 }
 
 impl Default for HttpConfig {
@@ -107,6 +112,7 @@ impl Default for HttpConfig {
         Self {
             bind: "127.0.0.1:8080".into(),
             public_url: None,
+            behind_tls_proxy: false,
         }
     }
 }
@@ -141,6 +147,9 @@ pub struct DatabaseConfig {
     pub url: DatabaseUrl,
     /// The most connections the pool opens.
     pub max_connections: u32,
+    /// How many `serve` processes share this database (1 by default). More
+    /// than one needs PostgreSQL: a SQLite file belongs to one process.
+    pub replicas: u32,
 }
 
 impl Default for DatabaseConfig {
@@ -148,6 +157,7 @@ impl Default for DatabaseConfig {
         Self {
             url: DatabaseUrl("sqlite://data/ocset.db".into()),
             max_connections: 5,
+            replicas: 1,
         }
     }
 }
@@ -162,6 +172,12 @@ impl DatabaseUrl {
     /// The URL with its password, to connect with. Never log this.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the URL carries a password (in its user part or as a
+    /// `password=` parameter): whatever redaction would hide.
+    pub(crate) fn has_password(&self) -> bool {
+        redact_url(&self.0) != self.0
     }
 }
 
@@ -292,6 +308,7 @@ mod tests {
             database: DatabaseConfig {
                 url,
                 max_connections: 1,
+                replicas: 1,
             },
             ..Config::default()
         };

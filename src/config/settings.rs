@@ -32,6 +32,9 @@ pub struct Settings {
     /// Who hears of each escalation level, by level name, resolved at load
     /// (see [`Settings::audience`]).
     pub(super) audiences: BTreeMap<String, Audience>,
+    /// What this valid configuration does that production must not
+    /// (`production.rs`), each named by its key and source.
+    pub(super) concerns: Vec<super::ConfigError>,
 }
 
 impl Settings {
@@ -46,18 +49,13 @@ impl Settings {
         &self.config.mail.marking
     }
 
-    /// What a valid configuration does that an operator should know before
-    /// relying on it: mail written to files, nobody emailed. `check-config`
-    /// prints these and `serve` logs them at start.
-    pub(crate) fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
-        if self.config.mail.transport == crate::notify::config::MailTransport::File {
-            warnings.push(format!(
-                "mail.transport is \"file\": every message is written as an .eml file under {} and nobody is emailed; set mail.transport = \"smtp\" and [mail.smtp] to email people",
-                self.config.mail.file_dir.display()
-            ));
-        }
-        warnings
+    /// What this valid configuration does that a production service must
+    /// not: mail to files or to example addresses, plain HTTP beyond this
+    /// host, passwords in the file (see `config/production.rs`).
+    /// `check-config` prints them, `serve` logs them at start, and
+    /// `check-config --production` refuses the configuration.
+    pub(crate) fn concerns(&self) -> &[super::ConfigError] {
+        &self.concerns
     }
 
     /// The address people reach the service at (`http.public_url`), if set.

@@ -101,6 +101,16 @@ pub struct SmtpConfig {
     /// How long one SMTP command may take before the send fails (and is
     /// retried later).
     pub timeout_seconds: u64,
+    /// A PEM file of certificate authorities to trust for the relay's
+    /// certificate, beside the public web roots: for a relay whose
+    /// certificate a force's private CA signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The name announced in `EHLO`: the name the relay knows this host by.
+    /// By default the machine's host name (or `[127.0.0.1]` when that is not
+    /// a domain name); relays that check it need it set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hello_name: Option<String>,
 }
 
 impl Default for SmtpConfig {
@@ -112,6 +122,8 @@ impl Default for SmtpConfig {
             username: None,
             password: None,
             timeout_seconds: 30,
+            ca_file: None,
+            hello_name: None,
         }
     }
 }
@@ -127,6 +139,8 @@ impl PartialEq for SmtpConfig {
             username,
             password,
             timeout_seconds,
+            ca_file,
+            hello_name,
         } = self;
         *host == other.host
             && *port == other.port
@@ -135,6 +149,8 @@ impl PartialEq for SmtpConfig {
             && password.as_ref().map(ExposeSecret::expose_secret)
                 == other.password.as_ref().map(ExposeSecret::expose_secret)
             && *timeout_seconds == other.timeout_seconds
+            && *ca_file == other.ca_file
+            && *hello_name == other.hello_name
     }
 }
 
@@ -191,6 +207,19 @@ impl MailConfig {
                 if smtp.timeout_seconds == 0 {
                     fault("mail.smtp.timeout_seconds", "must be at least 1".into());
                 }
+                if let Some(path) = &smtp.ca_file {
+                    if let Err(reason) = smtp.trusted_authorities(path) {
+                        fault("mail.smtp.ca_file", reason);
+                    }
+                }
+                if let Some(name) = &smtp.hello_name {
+                    if !is_domain_name(name) {
+                        fault(
+                            "mail.smtp.hello_name",
+                            format!("{name:?} is not a domain name such as ocset.force.police.uk"),
+                        );
+                    }
+                }
                 match (&smtp.username, &smtp.password) {
                     (Some(_), None) => fault(
                         "mail.smtp.password",
@@ -217,9 +246,45 @@ impl MailConfig {
     }
 }
 
+impl SmtpConfig {
+    /// The certificate authorities in `path` (`ca_file`), read and parsed,
+    /// or why they cannot be used.
+    pub(crate) fn trusted_authorities(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<lettre::transport::smtp::client::Certificate, String> {
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        // lettre reads a file with no PEM block as an empty list: say so.
+        if !pem
+            .windows(b"-----BEGIN CERTIFICATE-----".len())
+            .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+        {
+            return Err(format!(
+                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ));
+        }
+        lettre::transport::smtp::client::Certificate::from_pem(&pem)
+            .map_err(|e| format!("{} is not a PEM certificate file: {e}", path.display()))
+    }
+}
+
+/// True for a domain name: dot-separated labels of letters, digits and
+/// inner hyphens, each 1 to 63 characters, 253 at most in all.
+pub(crate) fn is_domain_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
 /// True for `localhost` and loopback addresses, where traffic never leaves
 /// the machine.
-fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host

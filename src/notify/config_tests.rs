@@ -214,3 +214,44 @@ fn webhook_urls_never_print_their_path() {
         "http://127.0.0.1:9000/***"
     );
 }
+
+#[test]
+fn a_ca_file_must_hold_a_certificate_and_a_hello_name_must_be_a_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = |extra: &str| -> MailConfig {
+        toml::from_str(&format!(
+            "transport = \"smtp\"\n[smtp]\nhost = \"smtp.example-force.police.uk\"\n{extra}"
+        ))
+        .unwrap()
+    };
+    let missing = dir.path().join("missing.pem");
+    let faults = smtp(&format!("ca_file = {:?}\n", missing.display().to_string())).check();
+    assert_eq!(keys(&faults), ["mail.smtp.ca_file"]);
+    assert!(faults[0].1.contains("cannot read"), "{}", faults[0].1);
+
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "this is not a certificate\n").unwrap();
+    let faults = smtp(&format!("ca_file = {:?}\n", not_pem.display().to_string())).check();
+    assert_eq!(keys(&faults), ["mail.smtp.ca_file"]);
+    assert!(
+        faults[0].1.contains("no PEM certificate"),
+        "{}",
+        faults[0].1
+    );
+
+    let broken = dir.path().join("broken.pem");
+    std::fs::write(
+        &broken,
+        "-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let faults = smtp(&format!("ca_file = {:?}\n", broken.display().to_string())).check();
+    assert_eq!(keys(&faults), ["mail.smtp.ca_file"]);
+
+    for bad in ["ocset scheduler", "-ocset.force", "ocset..force", ""] {
+        let faults = smtp(&format!("hello_name = {bad:?}\n")).check();
+        assert_eq!(keys(&faults), ["mail.smtp.hello_name"], "{bad:?}");
+    }
+    let good = smtp("hello_name = \"ocset-scheduler.example-force.police.uk\"\n");
+    assert!(good.check().is_empty(), "{:?}", good.check());
+}

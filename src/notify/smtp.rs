@@ -54,10 +54,20 @@ impl SmtpPool {
     pub(crate) fn new(config: &SmtpConfig) -> anyhow::Result<Self> {
         let tls_parameters = match config.tls {
             SmtpTls::None => None,
-            SmtpTls::StartTls | SmtpTls::Implicit => Some(
-                TlsParameters::new(config.host.clone())
-                    .context("cannot set up TLS for mail.smtp.host")?,
-            ),
+            SmtpTls::StartTls | SmtpTls::Implicit => {
+                let mut builder = TlsParameters::builder(config.host.clone());
+                if let Some(path) = &config.ca_file {
+                    let authorities = config
+                        .trusted_authorities(path)
+                        .map_err(|reason| anyhow::anyhow!("mail.smtp.ca_file: {reason}"))?;
+                    builder = builder.add_root_certificate(authorities);
+                }
+                Some(
+                    builder
+                        .build()
+                        .context("cannot set up TLS for mail.smtp.host")?,
+                )
+            }
         };
         let credentials = match (&config.username, &config.password) {
             (Some(user), Some(password)) => Some(Credentials::new(
@@ -72,7 +82,7 @@ impl SmtpPool {
             tls: config.tls,
             tls_parameters,
             credentials,
-            hello: ClientId::default(),
+            hello: hello_name(config.hello_name.as_deref()),
             timeout: Duration::from_secs(config.timeout_seconds),
             idle: Mutex::new(Vec::new()),
         })
@@ -206,4 +216,22 @@ pub(crate) fn classify(error: lettre::transport::smtp::Error) -> DeliveryError {
     } else {
         DeliveryError::Transient(format!("the mail server did not take the message: {error}"))
     }
+}
+
+/// The name to announce in `EHLO`: `configured` (`mail.smtp.hello_name`,
+/// checked at load), else the machine's host name when it is a domain name,
+/// else the address literal `[127.0.0.1]` that RFC 5321 allows a client
+/// with no name.
+fn hello_name(configured: Option<&str>) -> ClientId {
+    let host = || {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|name| name.trim().to_string())
+            .filter(|name| super::config::is_domain_name(name))
+    };
+    configured
+        .map(str::to_string)
+        .or_else(host)
+        .map(ClientId::Domain)
+        .unwrap_or_default()
 }

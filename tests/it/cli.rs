@@ -366,10 +366,21 @@ fn check_config_names_the_key_and_hides_passwords() {
     assert!(text.contains("is valid"), "{text}");
     // The shipped default writes mail to files: valid, and said plainly.
     assert!(
-        stderr(&ok).contains("warning: mail.transport is \"file\"")
+        stderr(&ok).contains("ocset.toml: mail.transport: is \"file\"")
             && text.contains("nobody is emailed"),
         "{}",
         stderr(&ok)
+    );
+    // As a production gate it is refused, every concern listed.
+    let gate = ocset(dir.path(), &config, &["check-config", "--production"], &[]);
+    assert_eq!(gate.status.code(), Some(1), "{}", stderr(&gate));
+    let refusal = stderr(&gate);
+    assert!(
+        refusal.contains("valid but not fit for production")
+            && refusal.contains("mail.transport: is \"file\"")
+            && refusal.contains("recipients.ocset_sergeants.default: \"ocset.sergeants@force.example\" is at a reserved example domain")
+            && refusal.contains("links.package_url: is unset"),
+        "{refusal}"
     );
     // The production example mails people: no warning.
     let production = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/production.example.toml");
@@ -385,6 +396,17 @@ fn check_config_names_the_key_and_hides_passwords() {
         "{}",
         stderr(&checked)
     );
+    // ... and passes the production gate, its password from a secret file.
+    let secret = dir.path().join("smtp_password");
+    std::fs::write(&secret, "relay-secret-7\n").unwrap();
+    let gated = ocset(
+        dir.path(),
+        &production,
+        &["check-config", "--production"],
+        &[("OCSET__MAIL__SMTP__PASSWORD_FILE", secret.to_str().unwrap())],
+    );
+    assert!(gated.status.success(), "{}", stderr(&gated));
+    assert!(!stdout(&gated).contains("relay-secret-7"));
     assert!(stdout(&checked).contains("transport = \"smtp\""));
     assert!(
         !stdout(&checked).contains("relay-secret-7")

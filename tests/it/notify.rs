@@ -831,3 +831,71 @@ async fn webhook_failures_are_sorted_into_retry_or_not() {
             .await,
     );
 }
+
+/// A relay certificate for `localhost` signed by a private certificate
+/// authority made here, as a force's own CA signs its relay's: the CA's
+/// PEM (for `mail.smtp.ca_file`) and the relay's TLS acceptor.
+fn private_relay() -> (String, tokio_rustls::TlsAcceptor) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Example Force Private CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let relay_key = KeyPair::generate().unwrap();
+    let relay_cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&relay_key, &ca_cert, &ca_key)
+        .unwrap();
+    let server = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![relay_cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(relay_key.serialize_der())),
+        )
+        .unwrap();
+    (
+        ca_cert.pem(),
+        tokio_rustls::TlsAcceptor::from(Arc::new(server)),
+    )
+}
+
+#[tokio::test]
+async fn starttls_trusts_a_private_ca_only_when_given_and_announces_the_hello_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_pem, acceptor) = private_relay();
+    let ca_file = dir.path().join("force-ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let smtp = TestSmtp::start_with_tls(acceptor).await;
+    let mut config = smtp_config(smtp.port());
+    config.smtp.host = "localhost".into();
+    config.smtp.tls = SmtpTls::StartTls;
+
+    // The public roots do not know the force's CA: refused, nothing sent.
+    let untrusting = EmailSender::new(&config).unwrap();
+    let reason = assert_transient(untrusting.send(&notice().into(), SERGEANT).await);
+    assert!(reason.contains("certificate"), "{reason}");
+    assert!(smtp.messages().is_empty());
+
+    config.smtp.ca_file = Some(ca_file);
+    config.smtp.hello_name = Some("ocset-scheduler.example-force.police.uk".into());
+    assert!(config.check().is_empty(), "{:?}", config.check());
+    let trusting = EmailSender::new(&config).unwrap();
+    trusting.send(&notice().into(), SERGEANT).await.unwrap();
+    assert_eq!(smtp.messages().len(), 1);
+    assert_eq!(smtp.messages()[0].to, [SERGEANT]);
+    assert_eq!(smtp.tls_upgrades(), 1, "the message went over TLS");
+    // EHLO before STARTTLS and again after it, both with the name given.
+    let names = smtp.hello_names();
+    assert_eq!(
+        names[names.len() - 2..],
+        [
+            "ocset-scheduler.example-force.police.uk",
+            "ocset-scheduler.example-force.police.uk"
+        ],
+        "{names:?}"
+    );
+}

@@ -2,15 +2,17 @@
 //! protocol's state machine, and a Tokio loop of ours owns the sockets, so a
 //! test can refuse an address, fail for a while, stop the server (every
 //! connection closed, the port refusing) and start it again on the same
-//! port. Mail is kept in memory in arrival order.
+//! port. Mail is kept in memory in arrival order. Started with a TLS
+//! acceptor, it offers STARTTLS, as a force's relay does.
 
-use mailin::{Action, Handler, Response, SessionBuilder};
+use mailin::{Action, Handler, Response, Session, SessionBuilder};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 
 /// One message as the server received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,8 @@ struct State {
     rejected: Vec<String>,
     fail_temporarily: bool,
     connections: usize,
+    hello_names: Vec<String>,
+    tls_upgrades: usize,
 }
 
 /// The test's handle on the server.
@@ -40,6 +44,7 @@ pub struct TestSmtp {
     port: u16,
     state: Arc<Mutex<State>>,
     running: Option<Running>,
+    tls: Option<TlsAcceptor>,
 }
 
 struct Running {
@@ -50,15 +55,35 @@ struct Running {
 impl TestSmtp {
     /// Starts a server on a free port of 127.0.0.1.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts a server that offers STARTTLS with `tls`'s certificate.
+    pub async fn start_with_tls(tls: TlsAcceptor) -> Self {
+        Self::start_with(Some(tls)).await
+    }
+
+    async fn start_with(tls: Option<TlsAcceptor>) -> Self {
         let listener = listen(0).await;
         let port = listener.local_addr().expect("local address").port();
         let mut smtp = Self {
             port,
             state: Arc::default(),
             running: None,
+            tls,
         };
         smtp.serve(listener);
         smtp
+    }
+
+    /// The names clients announced in EHLO (or HELO), in order.
+    pub fn hello_names(&self) -> Vec<String> {
+        self.state.lock().unwrap().hello_names.clone()
+    }
+
+    /// How many sessions were upgraded to TLS by STARTTLS.
+    pub fn tls_upgrades(&self) -> usize {
+        self.state.lock().unwrap().tls_upgrades
     }
 
     /// The port it listens on (the same after a restart).
@@ -112,6 +137,7 @@ impl TestSmtp {
     fn serve(&mut self, listener: TcpListener) {
         let (stop, mut stopped) = watch::channel(false);
         let state = Arc::clone(&self.state);
+        let tls = self.tls.clone();
         let server = tokio::spawn(async move {
             let mut connections = JoinSet::new();
             loop {
@@ -120,7 +146,7 @@ impl TestSmtp {
                     accepted = listener.accept() => {
                         let Ok((stream, peer)) = accepted else { continue };
                         state.lock().unwrap().connections += 1;
-                        connections.spawn(converse(stream, peer, Arc::clone(&state)));
+                        connections.spawn(converse(stream, peer, Arc::clone(&state), tls.clone()));
                     }
                     // Reap finished conversations so the set does not grow.
                     Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -145,49 +171,87 @@ async fn listen(port: u16) -> TcpListener {
     socket.listen(64).expect("listen")
 }
 
-/// One client's session: lines in, mailin's responses out.
-async fn converse(stream: TcpStream, peer: SocketAddr, state: Arc<Mutex<State>>) {
-    let (reader, mut writer) = stream.into_split();
-    let mut reader = BufReader::new(reader);
+/// One client's session: lines in, mailin's responses out; after
+/// STARTTLS, the same session over TLS.
+async fn converse(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<Mutex<State>>,
+    tls: Option<TlsAcceptor>,
+) {
     let handler = Recorder {
-        state,
+        state: Arc::clone(&state),
         from: String::new(),
         to: Vec::new(),
         data: Vec::new(),
     };
-    let mut session = SessionBuilder::new("test-smtp.localhost").build(peer.ip(), handler);
-    if write(&mut writer, &session.greeting()).await.is_err() {
+    let mut builder = SessionBuilder::new("test-smtp.localhost");
+    if tls.is_some() {
+        builder.enable_start_tls();
+    }
+    let mut session = builder.build(peer.ip(), handler);
+    let mut clear = BufReader::new(stream);
+    if write(&mut clear, &session.greeting()).await.is_err() {
         return;
     }
+    if talk(&mut clear, &mut session).await == Ended::Closed {
+        return;
+    }
+    let Some(acceptor) = tls else { return };
+    let Ok(encrypted) = acceptor.accept(clear.into_inner()).await else {
+        return;
+    };
+    state.lock().unwrap().tls_upgrades += 1;
+    session.tls_active();
+    talk(&mut BufReader::new(encrypted), &mut session).await;
+}
+
+/// How a stretch of conversation ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// The connection is over.
+    Closed,
+    /// The client asked for TLS and was told to go ahead.
+    UpgradeTls,
+}
+
+/// Answers lines until the client leaves or asks for TLS.
+async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut BufReader<S>,
+    session: &mut Session<Recorder>,
+) -> Ended {
     let mut line = Vec::new();
     loop {
         line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
+        match stream.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return Ended::Closed,
             Ok(_) => {}
         }
         let response = session.process(&line);
         match response.action {
             Action::NoReply => {}
             Action::Reply => {
-                if write(&mut writer, &response).await.is_err() {
-                    return;
+                if write(stream, &response).await.is_err() {
+                    return Ended::Closed;
                 }
             }
-            // Close, or a TLS upgrade this server never offers.
-            _ => {
-                let _ = write(&mut writer, &response).await;
-                return;
+            Action::UpgradeTls => {
+                return match write(stream, &response).await {
+                    Ok(()) => Ended::UpgradeTls,
+                    Err(_) => Ended::Closed,
+                };
+            }
+            Action::Close => {
+                let _ = write(stream, &response).await;
+                return Ended::Closed;
             }
         }
     }
 }
 
-async fn write(
-    writer: &mut tokio::net::tcp::OwnedWriteHalf,
-    response: &Response,
-) -> std::io::Result<()> {
-    writer.write_all(&response.buffer()?).await
+async fn write<S: AsyncWrite + Unpin>(stream: &mut S, response: &Response) -> std::io::Result<()> {
+    stream.write_all(&response.buffer()?).await?;
+    stream.flush().await
 }
 
 /// The mailin handler: answers as the test asked, and keeps each message.
@@ -203,6 +267,15 @@ fn try_again_later() -> Response {
 }
 
 impl Handler for Recorder {
+    fn helo(&mut self, _ip: IpAddr, domain: &str) -> Response {
+        self.state
+            .lock()
+            .unwrap()
+            .hello_names
+            .push(domain.to_string());
+        mailin::response::OK
+    }
+
     fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
         if self.state.lock().unwrap().fail_temporarily {
             return try_again_later();
