@@ -152,7 +152,16 @@ pub fn init_logging(settings: &Settings) {
         // Colour codes only for a person at a terminal, not in log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match settings.config.log.format {
-        config::LogFormat::Json => builder.json().try_init(),
+        // One object per line; the event's fields at the top level beside
+        // timestamp, level, target and message, and the span it happened
+        // in (a request's method, route and id) under "span". README "Logs"
+        // lists the names: they are a contract with the force's log search.
+        config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
         config::LogFormat::Text => builder.try_init(),
     };
 }

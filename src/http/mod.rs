@@ -22,7 +22,7 @@ use error::ApiError;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -195,14 +195,33 @@ async fn record_metrics(
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_string();
+    let request_id = request_id_of(&request).unwrap_or_default().to_string();
     let response = next.run(request).await.into_response();
-    metrics.record(
-        &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    metrics.record(&method, &route, status, elapsed);
+    access_log(&method, &route, status, elapsed, &request_id);
     response
+}
+
+/// The access log's target: one line per request at `info`, which a log
+/// filter can silence on its own (`info,ocset_scheduler::access=warn`).
+pub(crate) const ACCESS_LOG: &str = "ocset_scheduler::access";
+
+/// Writes the access log line for one request: the method, the route
+/// template (never the path, which would carry a package reference), the
+/// status, the latency and the request id. Never the query, a header or a
+/// token. Field names are part of the log's contract (README "Logs").
+fn access_log(method: &str, route: &str, status: u16, elapsed: Duration, request_id: &str) {
+    tracing::info!(
+        target: ACCESS_LOG,
+        method,
+        route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        request_id,
+        "request"
+    );
 }
 
 /// The HTTP server, bound and ready to run.

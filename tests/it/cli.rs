@@ -535,6 +535,42 @@ fn every_command_has_help() {
     );
 }
 
+/// `--version` names the commit the binary was built from, so a log line,
+/// a metric or a bug report can be tied to the exact source.
+#[test]
+fn version_names_the_commit() {
+    let out = Process::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert_eq!(
+        text.trim(),
+        format!(
+            "ocset-scheduler {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            ocset_scheduler::COMMIT
+        )
+    );
+    // Built from a git checkout (as here), the commit is the one checked
+    // out, unless OCSET_COMMIT (as a container build passes) named another.
+    let git = Process::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    if let Ok(git) = git {
+        if git.status.success() && std::env::var_os("OCSET_COMMIT").is_none() {
+            assert_eq!(ocset_scheduler::COMMIT, stdout(&git).trim());
+        }
+    }
+    assert!(
+        ocset_scheduler::COMMIT == "unknown"
+            || ocset_scheduler::COMMIT
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'),
+        "{}",
+        ocset_scheduler::COMMIT
+    );
+}
+
 /// A child process killed when the test ends, even when it fails early.
 struct KillOnDrop(std::process::Child);
 
@@ -548,6 +584,15 @@ impl Drop for KillOnDrop {
 /// Starts the real binary's `serve` in `dir` on a free port, with its log
 /// (standard error) to read.
 fn serve(dir: &Path, config: &Path) -> (KillOnDrop, std::io::BufReader<std::process::ChildStderr>) {
+    serve_with(dir, config, &[])
+}
+
+/// As [`serve`], with environment variables set.
+fn serve_with(
+    dir: &Path,
+    config: &Path,
+    env: &[(&str, &str)],
+) -> (KillOnDrop, std::io::BufReader<std::process::ChildStderr>) {
     let mut child = KillOnDrop(
         Process::new(BIN)
             .current_dir(dir)
@@ -555,6 +600,7 @@ fn serve(dir: &Path, config: &Path) -> (KillOnDrop, std::io::BufReader<std::proc
             .arg(config)
             .arg("serve")
             .env("OCSET__HTTP__BIND", "127.0.0.1:0")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -674,6 +720,134 @@ async fn serve_answers_with_cli_tokens_and_stops_cleanly_on_sigterm() {
     assert!(
         !seen.contains(&token) && !rest.contains(&token),
         "tokens are never logged"
+    );
+}
+
+/// With `log.format = "json"`, every line `serve` writes is one JSON object
+/// with the documented names, and each request has an access line: method,
+/// route template, status, latency and request id, never the reference
+/// asked for or a token.
+#[tokio::test]
+async fn serve_logs_json_lines_with_an_access_line_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let made = ocset(
+        dir.path(),
+        &config,
+        &[
+            "token",
+            "create",
+            "--name",
+            "force-systems",
+            "--role",
+            "viewer",
+        ],
+        &[],
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let token = stdout(&made).lines().last().unwrap().to_string();
+
+    let (mut child, mut log) = serve_with(dir.path(), &config, &[("OCSET__LOG__FORMAT", "json")]);
+    let mut lines: Vec<Value> = Vec::new();
+    let base = loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut log, &mut line).unwrap();
+        assert!(n > 0, "serve exited before it was running: {lines:?}");
+        let event: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+        lines.push(event.clone());
+        if event["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is running"))
+        {
+            break event["api"].as_str().expect("the api field").to_string();
+        }
+    };
+
+    let http = reqwest::Client::new();
+    let secret_reference = "OCSET-LOGTEST-0042";
+    let missing = http
+        .get(format!(
+            "{base}/api/v1/packages/{secret_reference}?q={secret_reference}"
+        ))
+        .bearer_auth(&token)
+        .header("x-request-id", "req-log-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad_token = "ocset_not-a-real-token-123";
+    let refused = http
+        .get(format!("{base}/api/v1/status"))
+        .bearer_auth(bad_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let refused_id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+
+    let killed = Process::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.0.wait().unwrap().success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut log, &mut rest).unwrap();
+    for line in rest.lines() {
+        lines.push(
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}")),
+        );
+    }
+
+    for event in &lines {
+        for name in ["timestamp", "level", "target", "message"] {
+            assert!(event[name].is_string(), "{name} missing in {event}");
+        }
+        assert!(
+            event.get("fields").is_none(),
+            "event fields are at the top level: {event}"
+        );
+    }
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|e| e["target"] == "ocset_scheduler::access")
+        .collect();
+    let by_id = |id: &str| -> &Value {
+        access
+            .iter()
+            .find(|e| e["request_id"] == id)
+            .unwrap_or_else(|| panic!("no access line for {id}: {access:?}"))
+    };
+    let line = by_id("req-log-1");
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["message"], "request");
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["route"], "/api/v1/packages/{reference}");
+    assert_eq!(line["status"], 404);
+    assert!(
+        line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{line}"
+    );
+    let line = by_id(&refused_id);
+    assert_eq!(line["route"], "/api/v1/status");
+    assert_eq!(line["status"], 401);
+
+    let whole = serde_json::to_string(&lines).unwrap();
+    for secret in [secret_reference, token.as_str(), bad_token] {
+        assert!(!whole.contains(secret), "{secret} is in the log: {whole}");
+    }
+    assert!(
+        lines
+            .last()
+            .and_then(|e| e["message"].as_str())
+            .is_some_and(|m| m.contains("stopped cleanly")),
+        "{:?}",
+        lines.last()
     );
 }
 
