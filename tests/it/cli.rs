@@ -1100,7 +1100,7 @@ fn json_log_lines_never_carry_a_key_twice() {
         assert_eq!(duplicate_keys(line), Vec::<String>::new(), "{line}");
     }
     let first: Value = serde_json::from_str(delivered[0]).unwrap();
-    assert_eq!(first["fields"]["message"], "message delivered", "{first}");
+    assert_eq!(first["message"], "message delivered", "{first}");
 }
 
 /// The CLI's audit actor is the operating system's user, not `$USER`: set
