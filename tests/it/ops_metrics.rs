@@ -143,6 +143,21 @@ async fn each_digest_shows_when_it_was_last_queued_and_delivered(s: Scraped) {
     );
     assert_eq!(value(&text, oldest), 0.0);
 
+    // A week sent on demand (`digest send`) is no scheduled run: still 0.
+    let on_demand = s
+        .world
+        .instance
+        .digests
+        .send_week("2024-W08".parse().unwrap(), &Actor::named("cli:test"))
+        .await
+        .unwrap();
+    assert_eq!(on_demand, 2);
+    s.world.instance.dispatcher.drain().await.unwrap();
+    assert_eq!(s.world.smtp.messages().len(), 2);
+    let text = s.scrape().await;
+    assert_eq!(value(&text, weekly_queued), 0.0);
+    assert_eq!(value(&text, weekly_sent), 0.0);
+
     // Monday 4 March 2024, 07:00 GMT: the weekly digest is queued, and ten
     // minutes later still not delivered.
     let clock = &s.world.clock;
@@ -161,7 +176,7 @@ async fn each_digest_shows_when_it_was_last_queued_and_delivered(s: Scraped) {
 
     // Delivered at 07:10: sent then, nothing waiting.
     s.world.instance.dispatcher.drain().await.unwrap();
-    assert!(s.world.smtp.messages().len() >= 2);
+    assert!(s.world.smtp.messages().len() >= 4);
     clock.set(utc("2024-03-04T07:11:00Z"));
     let text = s.scrape().await;
     assert_eq!(
