@@ -31,7 +31,8 @@ trap cleanup EXIT
 
 if ! command -v promtool >/dev/null; then
     echo "installing promtool (Debian package prometheus)"
-    timeout 600 apt-get install -y --no-install-recommends prometheus >/dev/null
+    timeout 600 apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+        || { timeout 300 apt-get update -qq && timeout 600 apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 fi
 echo "$(promtool --version 2>&1 | head -n 1)"
 

@@ -77,7 +77,8 @@ fi
 echo "== the system calls serve makes, against SystemCallFilter"
 if ! command -v strace >/dev/null; then
     echo "installing strace"
-    timeout 300 apt-get install -y --no-install-recommends strace >/dev/null
+    timeout 300 apt-get install -y -qq --no-install-recommends strace >/dev/null \
+        || { timeout 300 apt-get update -qq && timeout 300 apt-get install -y -qq --no-install-recommends strace >/dev/null; }
 fi
 # As the unit runs it: an unprivileged user (DynamicUser=), no
 # capabilities (CapabilityBoundingSet=), no new privileges.
