@@ -122,4 +122,35 @@ impl App {
     pub(crate) async fn delivery_stats(&self) -> Result<DeliveryStats, StoreError> {
         self.store.delivery_stats().await
     }
+
+    /// Each configured `[[digest]]`, in the order configured, with when a
+    /// scheduled run of it was last queued and last delivered (`None`:
+    /// never). A schedule no longer configured is left out.
+    pub(crate) async fn digest_figures(&self) -> Result<Vec<DigestFigures>, StoreError> {
+        let runs = self.store.digest_runs().await?;
+        Ok(self
+            .settings
+            .digests()
+            .iter()
+            .map(|schedule| {
+                let run = runs.iter().find(|run| run.schedule == schedule.name);
+                DigestFigures {
+                    name: schedule.name.clone(),
+                    last_queued_at: run.map(|run| run.last_queued_at),
+                    last_sent_at: run.and_then(|run| run.last_sent_at),
+                }
+            })
+            .collect())
+    }
+}
+
+/// When a configured digest last went, for `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DigestFigures {
+    /// The `[[digest]]` schedule's name.
+    pub(crate) name: String,
+    /// When a scheduled run was last queued; `None` if never.
+    pub(crate) last_queued_at: Option<DateTime<Utc>>,
+    /// When one of its messages was last delivered; `None` if never.
+    pub(crate) last_sent_at: Option<DateTime<Utc>>,
 }

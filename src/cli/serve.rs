@@ -56,6 +56,9 @@ pub(super) async fn serve(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), CliError> {
+    // /metrics' process_start_time_seconds: before the migrations, which
+    // may wait on another replica's.
+    crate::http::process::note_start();
     let url = settings.config.database.url.clone();
     let bind = settings.config.http.bind.clone();
     let concerns = settings.concerns().to_vec();

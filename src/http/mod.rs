@@ -8,6 +8,7 @@ pub(crate) mod metrics;
 pub(crate) mod openapi;
 pub(crate) mod ops;
 pub(crate) mod packages;
+pub(crate) mod process;
 pub(crate) mod reports;
 pub(crate) mod status;
 
@@ -235,6 +236,7 @@ pub struct ApiServer {
 impl ApiServer {
     /// Binds `bind` (port 0 picks a free port, for tests) and builds the routes.
     pub async fn build(app: App, bind: &str) -> std::io::Result<Self> {
+        process::note_start();
         let listener = TcpListener::bind(bind).await?;
         let address = listener.local_addr()?;
         let state = AppState {

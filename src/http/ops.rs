@@ -35,30 +35,12 @@ pub(crate) async fn healthz() -> Json<Health> {
     responses((status = 200, body = Health),
         (status = 503, body = Health, headers(("Retry-After" = u32, description = "seconds to wait before asking again")))))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> axum::response::Response {
-    let not_ready = match state.app.is_ready().await {
-        // The database answers reads; but while the scheduler's passes
-        // fail, writes do (a full disk answers reads): not ready.
-        Ok(true) => match state.app.pass_health().figures() {
-            crate::scheduler::PassHealthFigures {
-                failing: true,
-                last_failure,
-            } => format!(
-                "the scheduler's passes are failing ({}): the database refuses writes",
-                last_failure.map_or("other", |(_, kind)| kind)
-            ),
-            _ => {
-                return Json(Health {
-                    status: "ready",
-                    reason: None,
-                })
-                .into_response()
-            }
-        },
-        Ok(false) => "the database migrations are not all applied".into(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            "the database is not answering".into()
-        }
+    let Err(not_ready) = readiness(&state).await else {
+        return Json(Health {
+            status: "ready",
+            reason: None,
+        })
+        .into_response();
     };
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -72,6 +54,30 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> axum::response::Res
         }),
     )
         .into_response()
+}
+
+/// Whether this instance is ready, or why not: what `/readyz` answers and
+/// `/metrics` shows as `ocset_ready`.
+async fn readiness(state: &AppState) -> Result<(), String> {
+    match state.app.is_ready().await {
+        // The database answers reads; but while the scheduler's passes
+        // fail, writes do (a full disk answers reads): not ready.
+        Ok(true) => match state.app.pass_health().figures() {
+            crate::scheduler::PassHealthFigures {
+                failing: true,
+                last_failure,
+            } => Err(format!(
+                "the scheduler's passes are failing ({}): the database refuses writes",
+                last_failure.map_or("other", |(_, kind)| kind)
+            )),
+            _ => Ok(()),
+        },
+        Ok(false) => Err("the database migrations are not all applied".into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            Err("the database is not answering".into())
+        }
+    }
 }
 
 /// Prometheus metrics in text format.
@@ -125,6 +131,14 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             }
             out.push_str("# HELP ocset_notification_retries_total Failed delivery attempts that were retried.\n# TYPE ocset_notification_retries_total counter\n");
             let _ = writeln!(out, "ocset_notification_retries_total {}", stats.retries);
+            out.push_str("# HELP ocset_notifications_oldest_undelivered_age_seconds How long the oldest message neither delivered nor dead has waited (0 when none).\n# TYPE ocset_notifications_oldest_undelivered_age_seconds gauge\n");
+            let age = stats
+                .oldest_undelivered_at
+                .map_or(0, |at| (state.app.now() - at).num_seconds().max(0));
+            let _ = writeln!(
+                out,
+                "ocset_notifications_oldest_undelivered_age_seconds {age}"
+            );
         }
         Err(e) => tracing::warn!(error = %e, "metrics could not read the outbox"),
     }
@@ -140,6 +154,44 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             );
         }
     }
+    match state.app.digest_figures().await {
+        Ok(digests) => {
+            // 0 for "never", so that an alert on the time since the last
+            // run fires for a digest that has never gone, too.
+            let seconds =
+                |at: Option<chrono::DateTime<chrono::Utc>>| at.map_or(0, |at| at.timestamp());
+            out.push_str("# HELP ocset_digest_last_queued_timestamp_seconds When a scheduled run of each configured digest was last queued (0: never).\n# TYPE ocset_digest_last_queued_timestamp_seconds gauge\n");
+            for digest in &digests {
+                let _ = writeln!(
+                    out,
+                    "ocset_digest_last_queued_timestamp_seconds{{digest=\"{}\"}} {}",
+                    super::metrics::escape(&digest.name),
+                    seconds(digest.last_queued_at)
+                );
+            }
+            out.push_str("# HELP ocset_digest_last_sent_timestamp_seconds When the mail server last accepted a message of each configured digest's scheduled runs (0: never).\n# TYPE ocset_digest_last_sent_timestamp_seconds gauge\n");
+            for digest in &digests {
+                let _ = writeln!(
+                    out,
+                    "ocset_digest_last_sent_timestamp_seconds{{digest=\"{}\"}} {}",
+                    super::metrics::escape(&digest.name),
+                    seconds(digest.last_sent_at)
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics could not read the digests"),
+    }
+    let ready = u8::from(readiness(&state).await.is_ok());
+    out.push_str("# HELP ocset_ready 1 when this instance is ready (what /readyz answers).\n# TYPE ocset_ready gauge\n");
+    let _ = writeln!(out, "ocset_ready {ready}");
+    out.push_str("# HELP ocset_build_info The version and commit of the running binary.\n# TYPE ocset_build_info gauge\n");
+    let _ = writeln!(
+        out,
+        "ocset_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+        super::metrics::escape(crate::VERSION),
+        super::metrics::escape(crate::COMMIT)
+    );
+    super::process::render(&mut out);
     state.metrics.render_requests(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

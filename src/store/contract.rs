@@ -2,9 +2,9 @@
 //! whatever the backend. [`super::SqlStore`] implements it for both.
 
 use super::{
-    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DigestDraft, EscalationRecord, LedgerEntry,
-    LedgerEvent, PackageChange, PackageCounts, PackageFilter, PassSummary, SchedulerStatus,
-    StageGradeFigures, StoreError,
+    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DigestDraft, DigestRun, EscalationRecord,
+    LedgerEntry, LedgerEvent, PackageChange, PackageCounts, PackageFilter, PassSummary,
+    SchedulerStatus, StageGradeFigures, StoreError,
 };
 use crate::domain::{Package, Reference};
 use crate::outbox::{DeliveryStats, Queue};
@@ -163,6 +163,10 @@ pub trait Store: Queue {
     /// The recipients a scheduled digest run (its occurrence key, such as
     /// `weekly/2024-W05`) has been queued for.
     async fn digest_recipients(&self, occurrence: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Per `[[digest]]` schedule that has run: when a scheduled run was
+    /// last queued and when one of its messages was last delivered.
+    async fn digest_runs(&self) -> Result<Vec<DigestRun>, StoreError>;
 
     /// Queues each digest in one transaction: records it, queues its
     /// message and appends its audit line (`digest.queued`, by `actor`). A

@@ -6,7 +6,7 @@ use super::audit::insert_audit;
 use super::dialect::Dialect;
 use super::outbox::INSERT_OUTBOX;
 use super::rows::{json_text, stored_instant, AuditValues};
-use super::{Actor, DigestDraft, SqlStore, StoreError};
+use super::{Actor, DigestDraft, DigestRun, SqlStore, StoreError};
 use crate::outbox::{Destination, Payload};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
@@ -26,6 +26,23 @@ pub(crate) const SET_DIGEST_MESSAGE: &str = "UPDATE digests SET outbox_id = $2 W
 /// The recipients scheduled run `$1` was queued for.
 pub(crate) const SELECT_DIGEST_RECIPIENTS: &str =
     "SELECT recipient FROM digests WHERE occurrence = $1 ORDER BY recipient";
+
+/// Per schedule, when a scheduled run was last queued (for any recipient)
+/// and when a message of one was last accepted by the mail server; on-demand
+/// sends (no occurrence) are not counted. Reads every scheduled digest row:
+/// a few per recipient per day or week.
+pub(crate) const DIGEST_LAST_RUNS: &str = "SELECT d.schedule AS schedule, \
+     MAX(d.queued_at) AS last_queued_at, MAX(o.sent_at) AS last_sent_at \
+     FROM digests d LEFT JOIN outbox o ON o.id = d.outbox_id AND o.status = 'sent' \
+     WHERE d.occurrence IS NOT NULL GROUP BY d.schedule ORDER BY d.schedule";
+
+/// One row of [`DIGEST_LAST_RUNS`].
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct DigestRunRow {
+    schedule: String,
+    last_queued_at: DateTime<Utc>,
+    last_sent_at: Option<DateTime<Utc>>,
+}
 
 impl<DB> SqlStore<DB>
 where
@@ -54,6 +71,22 @@ where
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::db("reading which digests were queued"))
+    }
+
+    /// [`super::Store::digest_runs`].
+    pub(super) async fn last_digest_runs(&self) -> Result<Vec<DigestRun>, StoreError> {
+        let rows: Vec<DigestRunRow> = sqlx::query_as(DIGEST_LAST_RUNS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading when digests last went"))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| DigestRun {
+                schedule: row.schedule,
+                last_queued_at: row.last_queued_at,
+                last_sent_at: row.last_sent_at,
+            })
+            .collect())
     }
 
     /// [`super::Store::queue_digests`].

@@ -437,6 +437,19 @@ pub struct EscalationRecord {
     pub deliveries: Vec<DeliveryRecord>,
 }
 
+/// When a digest schedule last ran: the figures `/metrics` shows so that
+/// an alert can say a digest did not go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestRun {
+    /// The `[[digest]]` schedule's name.
+    pub schedule: String,
+    /// When a scheduled run of it was last queued, for any recipient.
+    pub last_queued_at: DateTime<Utc>,
+    /// When the mail server last accepted one of its messages; `None` while
+    /// none has been delivered.
+    pub last_sent_at: Option<DateTime<Utc>>,
+}
+
 /// A digest to queue for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestDraft {

@@ -20,9 +20,9 @@ use super::dialect::Dialect;
 use super::rows::{all_migrations_applied, stored_instant};
 use super::sql::BindValue;
 use super::{
-    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DigestDraft, EscalationRecord, LedgerEntry,
-    LedgerEvent, PackageChange, PackageCounts, PackageFilter, PassSummary, SchedulerStatus,
-    StageGradeFigures, Store, StoreError,
+    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DigestDraft, DigestRun, EscalationRecord,
+    LedgerEntry, LedgerEvent, PackageChange, PackageCounts, PackageFilter, PassSummary,
+    SchedulerStatus, StageGradeFigures, Store, StoreError,
 };
 use crate::domain::{Package, Reference};
 use crate::outbox::{DeliveryOutcome, DeliveryStats, OutboxMessage, Queue, QueueError};
@@ -407,6 +407,10 @@ where
 
     async fn digest_recipients(&self, occurrence: &str) -> Result<Vec<String>, StoreError> {
         self.queued_digest_recipients(occurrence).await
+    }
+
+    async fn digest_runs(&self) -> Result<Vec<DigestRun>, StoreError> {
+        self.last_digest_runs().await
     }
 
     async fn queue_digests(

@@ -18,6 +18,7 @@ mod dashboard;
 mod digest;
 mod escalation;
 mod notify;
+mod ops_metrics;
 mod report_html;
 mod reports_api;
 mod store_conformance;
