@@ -129,7 +129,8 @@ def render(directory):
     for image in k.get("images", []):
         for doc in docs:
             for template in pod_specs(doc):
-                for container in template["spec"].get("containers", []):
+                for container in (template["spec"].get("initContainers", [])
+                                  + template["spec"].get("containers", [])):
                     name, _, tag = container["image"].partition(":")
                     if name == image["name"]:
                         container["image"] = f"{image.get('newName', name)}:{image.get('newTag', tag)}"
@@ -179,7 +180,7 @@ def check(docs):
                 if "configMap" in volume and volume["configMap"]["name"] not in config_maps:
                     fail(f"{where}: volume {volume['name']} mounts ConfigMap "
                          f"{volume['configMap']['name']}, not in the set")
-            for container in spec["containers"]:
+            for container in spec.get("initContainers", []) + spec["containers"]:
                 at = f"{where} container {container['name']}"
                 sc = {**pod, **container.get("securityContext", {})}
                 expected = {"runAsNonRoot": True, "runAsUser": 10001,
@@ -222,6 +223,9 @@ def check(docs):
         args = job["spec"]["template"]["spec"]["containers"][0].get("args", [])
         if args[-1:] != ["migrate"]:
             fail(f"{name_of(job)}: the Job must run migrate")
+        gates = [c.get("args", []) for c in job["spec"]["template"]["spec"].get("initContainers", [])]
+        if not any(g[-2:] == ["check-config", "--production"] for g in gates):
+            fail(f"{name_of(job)}: the Job must run check-config --production before migrating")
     for kind in ("Service", "PodDisruptionBudget", "NetworkPolicy"):
         found = by_kind.get(kind, [])
         if not found:
