@@ -700,3 +700,61 @@ async fn postgres_is_refused_naming_pg_dump_and_pg_restore() {
     })
     .await;
 }
+
+/// The real binary, as an operator runs it: `backup` and `restore` with
+/// their help, their output and their exit status.
+#[test]
+fn the_binary_backs_up_restores_and_exits_non_zero_on_a_refusal() {
+    use std::process::Command as Process;
+    let bin = env!("CARGO_BIN_EXE_ocset-scheduler");
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("data/ocset.db");
+    let config = common::config_in(dir.path(), &format!("sqlite://{}", live.display()));
+    let ocset = |args: &[&str]| {
+        let mut command = Process::new(bin);
+        command
+            .current_dir(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(args);
+        for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("OCSET__")) {
+            command.env_remove(name);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (_, help, _) = ocset(&["backup", "--help"]);
+    assert!(
+        help.contains("pg_dump -Fc") && help.contains("--config <PATH>"),
+        "{help}"
+    );
+    let (_, help, _) = ocset(&["restore", "--help"]);
+    assert!(
+        help.contains("pg_restore") && help.contains("--force"),
+        "{help}"
+    );
+
+    assert!(ocset(&["demo"]).0);
+    let (ok, out, err) = ocset(&["backup", "nightly.db"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("backup written to ") && out.contains("35 packages"),
+        "{out}"
+    );
+    let (ok, _, err) = ocset(&["backup", "nightly.db"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = ocset(&["restore", "nightly.db"]);
+    assert!(!ok && err.contains("--force"), "{err}");
+    let (ok, out, err) = ocset(&["restore", "nightly.db", "--force"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("was replaced") && out.contains("sent again"),
+        "{out}"
+    );
+    let (ok, audit, _) = ocset(&["audit"]);
+    assert!(ok && audit.contains("database.restored"), "{audit}");
+}
