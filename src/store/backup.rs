@@ -340,10 +340,20 @@ fn check_header(path: &Path) -> Result<(), BackupError> {
     })
 }
 
-/// Checks the SQLite database open on `connection` (the file `path`) as a
-/// restore needs it: whole (`integrity_check`), an ocset database, with no
-/// migration this binary does not know or that differs from its own; and
-/// counts what it holds. Closes the connection.
+/// Which migrations [`inspect`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Migrations {
+    /// Only this binary's (a restore: the service must be able to run it).
+    Ours,
+    /// Any (a backup copies the database as it is, even one migrated by a
+    /// newer version: that version can restore it).
+    Any,
+}
+
+/// Checks the SQLite database open on `connection` (the file `path`):
+/// whole (`integrity_check`), an ocset database, with `migrations` (for a
+/// restore, none this binary does not know or that differs from its own);
+/// and counts what it holds. Closes the connection.
 ///
 /// The connection is taken, not borrowed: a borrowed one meets sqlx's
 /// higher-ranked executor bounds and the future is then not `Send` for
@@ -351,8 +361,9 @@ fn check_header(path: &Path) -> Result<(), BackupError> {
 async fn inspect(
     mut connection: SqliteConnection,
     path: &Path,
+    migrations: Migrations,
 ) -> Result<BackupContents, BackupError> {
-    let contents = inspect_on(&mut connection, path).await;
+    let contents = inspect_on(&mut connection, path, migrations).await;
     let _ = connection.close().await;
     contents
 }
@@ -361,6 +372,7 @@ async fn inspect(
 async fn inspect_on(
     connection: &mut SqliteConnection,
     path: &Path,
+    migrations: Migrations,
 ) -> Result<BackupContents, BackupError> {
     let not_sqlite = |e: sqlx::Error| match sqlite_code(&e) {
         Some(SQLITE_NOTADB) => BackupError::NotSqlite {
@@ -408,7 +420,11 @@ async fn inspect_on(
         .fetch_all(&mut *connection)
         .await
         .map_err(not_sqlite)?;
-    check_migrations(path, &applied)?;
+    if migrations == Migrations::Ours {
+        check_migrations(path, &applied)?;
+    } else if applied.is_empty() {
+        return Err(not_ocset("no migration was ever applied to it".into()));
+    }
     // One statement for the four counts (the table names are constants).
     let (packages, events, audit_lines, outbox_rows): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM packages), (SELECT COUNT(*) FROM package_events), \
@@ -492,13 +508,13 @@ fn own_connection(path: &Path) -> SqliteConnectOptions {
 }
 
 /// Reads a backup just written (read-only) and checks it as a restore
-/// would.
+/// would, whatever its migrations.
 async fn inspect_file(path: &Path) -> Result<BackupContents, BackupError> {
     check_header(path)?;
     let connection = SqliteConnection::connect_with(&own_connection(path).read_only(true))
         .await
         .map_err(StoreError::db("opening the backup to check it"))?;
-    inspect(connection, path).await
+    inspect(connection, path, Migrations::Any).await
 }
 
 impl<DB> SqlStore<DB>
@@ -659,7 +675,7 @@ pub(super) async fn restore_sqlite(
     let connection = SqliteConnection::connect_with(&own_connection(&temp))
         .await
         .map_err(StoreError::db("opening the copy of the backup"))?;
-    let mut contents = inspect(connection, &temp)
+    let mut contents = inspect(connection, &temp, Migrations::Ours)
         .await
         .map_err(|e| named_as(e, &from))?;
     contents.path = from.clone();
