@@ -4,9 +4,10 @@
 //! *ledger*, the append-only record of package events it writes to.) Commands and
 //! handlers go through its methods, never the store: packages here, reports
 //! and digests in [`reports`], the audit log, tokens and operational
-//! figures in [`admin`].
+//! figures in [`admin`], backups and restores in [`backup`].
 
 mod admin;
+mod backup;
 mod reports;
 
 pub(crate) use admin::TokenError;

@@ -5,6 +5,7 @@
 //! writes to the writer it is given, so tests drive it in-process with
 //! their own clock.
 
+mod backup;
 mod digest;
 mod packages;
 mod serve;
@@ -94,6 +95,23 @@ pub enum Command {
     /// The weekly performance digest.
     #[command(subcommand)]
     Digest(DigestAction),
+    /// Write a consistent copy of the SQLite database to a new file (0600),
+    /// safe while the service runs; audited. Prints what it holds. On
+    /// PostgreSQL use `pg_dump -Fc` instead.
+    Backup {
+        /// The new file; an existing one is never overwritten.
+        path: PathBuf,
+    },
+    /// Put a backup made by `backup` in place of the SQLite database, after
+    /// checking it; audited in the restored database. Stop the service
+    /// first. On PostgreSQL use `pg_restore` instead.
+    Restore {
+        /// The backup file.
+        path: PathBuf,
+        /// Replace the database if one exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// What to do with the weekly digest.
@@ -214,6 +232,9 @@ pub enum CliError {
     /// Storage refused or failed (the database unreachable, a corrupt row).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A backup or restore was refused or failed; the text says why.
+    #[error(transparent)]
+    Backup(#[from] crate::store::BackupError),
     /// The outbox's queue failed (the store behind it; the same text).
     #[error(transparent)]
     Queue(#[from] crate::outbox::QueueError),
@@ -363,6 +384,10 @@ pub async fn run(
             digest::send(week, settings, clock, out).await
         }
         Command::Demo => packages::demo(settings, clock, out).await,
+        Command::Backup { path } => backup::backup(&path, settings, clock, out).await,
+        Command::Restore { path, force } => {
+            backup::restore(&path, force, settings, clock, out).await
+        }
     };
     match done {
         Err(CliError::OutputClosed) => Ok(()),

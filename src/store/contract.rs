@@ -2,14 +2,15 @@
 //! whatever the backend. [`super::SqlStore`] implements it for both.
 
 use super::{
-    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DigestDraft, DigestRun, EscalationRecord,
-    LedgerEntry, LedgerEvent, PackageChange, PackageCounts, PackageFilter, PassSummary,
-    SchedulerStatus, StageGradeFigures, StoreError,
+    Actor, ApiToken, AuditRecord, BackupContents, BackupError, ComposeFn, DecideFn, DigestDraft,
+    DigestRun, EscalationRecord, LedgerEntry, LedgerEvent, PackageChange, PackageCounts,
+    PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, StoreError,
 };
 use crate::domain::{Package, Reference};
 use crate::outbox::{DeliveryStats, Queue};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::path::Path;
 
 /// The ledger's storage. One implementation, generic over the backend
 /// ([`super::SqlStore`]); one conformance suite (`tests/it/store_conformance/`)
@@ -75,6 +76,12 @@ pub trait Store: Queue {
         recorded_at: DateTime<Utc>,
         change: PackageChange,
     ) -> Result<Package, StoreError>;
+
+    /// Writes a consistent copy of the whole database to the new file `to`
+    /// (0600; never over an existing file) while writers carry on, checks
+    /// it as a restore would, and says what it holds. Backends copied by
+    /// their own tools refuse, naming them.
+    async fn backup(&self, to: &Path) -> Result<BackupContents, BackupError>;
 
     /// How many packages are stored, and how many are demo data.
     async fn count_packages(&self) -> Result<PackageCounts, StoreError>;

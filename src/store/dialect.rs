@@ -62,6 +62,11 @@ pub trait Dialect: sqlx::Database {
     /// The column of the plan's rows that describes one step.
     const EXPLAIN_STEP_COLUMN: usize;
 
+    /// How the whole database is backed up and restored: by the service
+    /// (`VACUUM INTO` a file), or by the backend's own tools, which the
+    /// `backup` and `restore` commands then name in their refusal.
+    const BACKUP: super::BackupMethod;
+
     /// This backend's migrations, embedded at compile time.
     fn migrator() -> &'static Migrator;
 

@@ -58,6 +58,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 mod audit;
+mod backup;
 mod contract;
 mod dialect;
 mod digests;
@@ -74,6 +75,7 @@ mod sql_store;
 pub mod sqlite;
 mod tokens;
 
+pub use backup::{BackupContents, BackupError, BackupMethod, RestoreBy, Restored};
 pub use contract::Store;
 pub use dialect::Dialect;
 pub(crate) use failure::failure_kind;
@@ -480,4 +482,43 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, 
     } else {
         Err(StoreError::UnsupportedUrl(crate::text::redact_url(url)))
     }
+}
+
+/// Puts the backup `from` in place of the database `url` names (SQLite;
+/// `force` replaces an existing database), with a `database.restored`
+/// audit line from `by` in it. Nothing is opened or written when it is
+/// refused. PostgreSQL is refused, naming `pg_restore`.
+pub async fn restore(
+    url: &str,
+    from: &std::path::Path,
+    force: bool,
+    by: &RestoreBy,
+) -> Result<Restored, BackupError> {
+    use sqlx::{Postgres, Sqlite};
+    let (method, backend) = if url.starts_with("sqlite:") {
+        (
+            <Sqlite as Dialect>::BACKUP,
+            <Sqlite as sqlx::Database>::NAME,
+        )
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        (
+            <Postgres as Dialect>::BACKUP,
+            <Postgres as sqlx::Database>::NAME,
+        )
+    } else {
+        return Err(StoreError::UnsupportedUrl(crate::text::redact_url(url)).into());
+    };
+    match method {
+        BackupMethod::VacuumInto => backup::restore_sqlite(url, from, force, by).await,
+        BackupMethod::Tools { restore, .. } => Err(BackupError::Unsupported {
+            action: "restore",
+            backend,
+            tool: restore,
+        }),
+    }
+}
+
+/// The database file an SQLite `url` names; an error for an in-memory one.
+pub fn sqlite_file(url: &str) -> Result<std::path::PathBuf, BackupError> {
+    backup::sqlite_file(url)
 }

@@ -12,7 +12,7 @@ use super::outbox::{
 };
 use super::packages::SELECT_PACKAGE;
 use super::sql::{as_str, join, joined_len};
-use super::{SqlStore, StoreError};
+use super::{BackupMethod, SqlStore, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgQueryResult;
 use sqlx::Postgres;
@@ -109,6 +109,14 @@ impl Dialect for Postgres {
     /// custom plan for those values.
     const EXPLAIN: &'static str = "EXPLAIN ";
     const EXPLAIN_STEP_COLUMN: usize = 0;
+
+    /// PostgreSQL's own tools: a custom-format dump restores table by
+    /// table in parallel, and WAL archiving gives point-in-time recovery,
+    /// neither of which one connection of the service could.
+    const BACKUP: BackupMethod = BackupMethod::Tools {
+        backup: "pg_dump -Fc",
+        restore: "pg_restore",
+    };
 
     fn migrator() -> &'static Migrator {
         static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");

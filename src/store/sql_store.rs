@@ -20,9 +20,9 @@ use super::dialect::Dialect;
 use super::rows::{all_migrations_applied, stored_instant};
 use super::sql::BindValue;
 use super::{
-    Actor, ApiToken, AuditRecord, ComposeFn, DecideFn, DigestDraft, DigestRun, EscalationRecord,
-    LedgerEntry, LedgerEvent, PackageChange, PackageCounts, PackageFilter, PassSummary,
-    SchedulerStatus, StageGradeFigures, Store, StoreError,
+    Actor, ApiToken, AuditRecord, BackupContents, BackupError, ComposeFn, DecideFn, DigestDraft,
+    DigestRun, EscalationRecord, LedgerEntry, LedgerEvent, PackageChange, PackageCounts,
+    PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, Store, StoreError,
 };
 use crate::domain::{Package, Reference};
 use crate::outbox::{DeliveryOutcome, DeliveryStats, OutboxMessage, Queue, QueueError};
@@ -320,6 +320,10 @@ where
     ) -> Result<Package, StoreError> {
         self.change_package(reference, actor, recorded_at, change)
             .await
+    }
+
+    async fn backup(&self, to: &std::path::Path) -> Result<BackupContents, BackupError> {
+        self.backup_to(to).await
     }
 
     async fn count_packages(&self) -> Result<PackageCounts, StoreError> {

@@ -14,7 +14,7 @@ use super::outbox::{
 };
 use super::packages::SELECT_PACKAGE;
 use super::sql::{as_str, join, joined_len};
-use super::{SqlStore, StoreError};
+use super::{BackupMethod, SqlStore, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteQueryResult, SqliteSynchronous};
 use sqlx::Sqlite;
@@ -106,6 +106,9 @@ impl Dialect for Sqlite {
     /// `(id, parent, notused, detail)`.
     const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
     const EXPLAIN_STEP_COLUMN: usize = 3;
+
+    /// A consistent copy while writers carry on (`backup.rs`).
+    const BACKUP: BackupMethod = BackupMethod::VacuumInto;
 
     fn migrator() -> &'static Migrator {
         static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");

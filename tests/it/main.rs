@@ -12,6 +12,7 @@ mod common;
 
 mod api;
 mod architecture;
+mod backup;
 mod browser;
 mod cli;
 mod dashboard;
