@@ -26,7 +26,10 @@ fn main() {
             if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
                 println!("cargo:rerun-if-changed={}", common.join(branch).display());
             }
-            println!("cargo:rerun-if-changed={}", common.join("packed-refs").display());
+            println!(
+                "cargo:rerun-if-changed={}",
+                common.join("packed-refs").display()
+            );
         }
     }
 }

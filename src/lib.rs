@@ -40,4 +40,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const COMMIT: &str = env!("OCSET_COMMIT");
 
 /// What `--version` prints after the name: the version and the commit.
-pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("OCSET_COMMIT"), ")");
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("OCSET_COMMIT"),
+    ")"
+);
