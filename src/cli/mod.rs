@@ -1,11 +1,12 @@
 //! The command line: `serve`, `migrate`, `import`, `list`, `check-config`,
-//! `token`, `audit`, `demo`, `digest`. Each takes `--config PATH`. [`run`]
+//! `token`, `audit`, `demo`, `digest`, `healthcheck`. Each takes `--config PATH`. [`run`]
 //! dispatches to one function per command (`serve.rs`, `packages.rs`,
 //! `tokens.rs`, `digest.rs`), each going through the application facade, and
 //! writes to the writer it is given, so tests drive it in-process with
 //! their own clock.
 
 mod digest;
+mod health;
 mod packages;
 mod serve;
 mod tokens;
@@ -22,6 +23,7 @@ use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Tracks OCSET intelligence packages against the national enforcement
 /// timescales and escalates before and after their deadlines.
@@ -87,6 +89,18 @@ pub enum Command {
     /// The weekly performance digest.
     #[command(subcommand)]
     Digest(DigestAction),
+    /// Ask a running service whether it is ready (GET /readyz), as a
+    /// container's HEALTHCHECK does: exit status 0 when it answers 200,
+    /// 1 otherwise, with the reason.
+    Healthcheck {
+        /// The URL to ask; by default /readyz at http.bind, a wildcard
+        /// address (0.0.0.0 or ::) asked on loopback.
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
 }
 
 /// What to do with the weekly digest.
@@ -353,6 +367,9 @@ pub async fn run(
             digest::send(week, settings, clock, out).await
         }
         Command::Demo => packages::demo(settings, clock, out).await,
+        Command::Healthcheck { url, timeout } => {
+            health::healthcheck(url, Duration::from_secs(timeout), &settings, out).await
+        }
     };
     match done {
         Err(CliError::OutputClosed) => Ok(()),
