@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # The ocset-scheduler container image: a Rust build stage, then a small
 # Debian runtime with the one binary, run as a non-root user, every
 # writable byte under the volume /var/lib/ocset-scheduler (the root file
@@ -27,7 +25,6 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY migrations ./migrations
-COPY config ./config
 RUN cargo build --release --locked \
     && cp target/release/ocset-scheduler /usr/local/bin/ocset-scheduler \
     && /usr/local/bin/ocset-scheduler --version

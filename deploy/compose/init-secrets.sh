@@ -6,8 +6,11 @@
 # Usage: deploy/compose/init-secrets.sh
 set -euo pipefail
 dir="$(cd "$(dirname "$0")" && pwd)/secrets"
-mkdir -p "$dir"
 umask 077
+mkdir -p "$dir"
+# Only the owner reaches the files from the host; the containers see them
+# through their own mounts.
+chmod 0700 "$dir"
 if [ ! -s "$dir/postgres_password" ]; then
     # 24 random bytes as hex: nothing a URL would need to escape.
     od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$dir/postgres_password"

@@ -19,10 +19,10 @@
 #      read by `podman-compose config`, its secrets made by its script.
 #
 # Usage: tests/deploy/container.sh            (target/debug/ocset-scheduler,
-#                                              built if missing)
-#        RELEASE=1 tests/deploy/container.sh  (builds target/release and
-#                                              prints the image's size)
-#        BINARY=path tests/deploy/container.sh
+#                                              built by cargo if not current)
+#        RELEASE=1 tests/deploy/container.sh  (the same with target/release;
+#                                              the image's size is printed)
+#        BINARY=path tests/deploy/container.sh (a binary built elsewhere)
 # Needs: root (rootful podman), PostgreSQL on 127.0.0.1:5432 with trust auth
 # for user postgres (OCSET_TEST_PG_ADMIN overrides), python3, and network to
 # Debian's mirror, PyPI and npm the first time: installs podman, mmdebstrap
@@ -122,16 +122,21 @@ if ! pm image exists "$BASE_IMAGE"; then
 fi
 
 # ---- the binary and the image ---------------------------------------------
-if [ "${RELEASE:-0}" = 1 ]; then
-    BINARY=${BINARY:-target/release/ocset-scheduler}
+# The binary of this tree (cargo does nothing when `cargo test` has just
+# built it), so its --version names HEAD; or the one BINARY names, as built.
+if [ -n "${BINARY:-}" ]; then
+    [ -x "$BINARY" ] || fail "no binary at $BINARY"
+    COMMIT=$("$BINARY" --version | sed -n 's/.*(commit \(.*\))$/\1/p')
+elif [ "${RELEASE:-0}" = 1 ]; then
+    BINARY=target/release/ocset-scheduler
     say "building the release binary"
-    timeout 1800 cargo build --release --locked --quiet
+    timeout 2400 cargo build --release --locked --quiet
+    COMMIT=$(git rev-parse --short=12 HEAD)
 else
-    BINARY=${BINARY:-target/debug/ocset-scheduler}
-    [ -x "$BINARY" ] || timeout 1800 cargo build --locked --quiet
+    BINARY=target/debug/ocset-scheduler
+    timeout 1800 cargo build --locked --quiet
+    COMMIT=$(git rev-parse --short=12 HEAD)
 fi
-[ -x "$BINARY" ] || fail "no binary at $BINARY"
-COMMIT=$(git rev-parse --short=12 HEAD)
 VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 say "building $IMAGE from $BINARY (commit $COMMIT)"
 pm build --quiet --format docker --network=host --target prebuilt \
@@ -300,12 +305,32 @@ PORT_A=$(free_port)
 PORT_B=$(free_port)
 service_env "$DB_URL" "$PORT_A" >"$WORK/a.env"
 service_env "$DB_URL" "$PORT_B" >"$WORK/b.env"
+# As compose gives it: the database URL in a secret file named by
+# OCSET__DATABASE__URL_FILE, when the binary reads such variables (a binary
+# without them refuses the unknown key, and the URL stays in the environment).
+printf '%s' "$DB_URL" >"$WORK/database_url"
+chmod 0644 "$WORK/database_url"
+SECRET=(-v "$WORK/database_url:/run/secrets/database_url:ro")
+grep -v '^OCSET__DATABASE__URL=' "$WORK/a.env" >"$WORK/probe.env"
+echo "OCSET__DATABASE__URL_FILE=/run/secrets/database_url" >>"$WORK/probe.env"
+if pm run --rm --network=host --env-file "$WORK/probe.env" "${SECRET[@]}" "$IMAGE" check-config 2>/dev/null \
+    | grep -q "${RUN_ID}_pair"; then
+    for replica in a b; do
+        grep -v '^OCSET__DATABASE__URL=' "$WORK/$replica.env" >"$WORK/$replica.tmp"
+        echo "OCSET__DATABASE__URL_FILE=/run/secrets/database_url" >>"$WORK/$replica.tmp"
+        mv "$WORK/$replica.tmp" "$WORK/$replica.env"
+    done
+    say "the replicas read the database URL from a secret file (OCSET__DATABASE__URL_FILE)"
+else
+    SECRET=()
+    say "this binary does not read OCSET__*_FILE: the database URL goes in the environment"
+fi
 : >"$WORK/mail.jsonl"
-run_image "$WORK/a.env" --rm "$IMAGE" migrate >/dev/null 2>&1 || fail "the one-shot migrate failed"
-TOKEN=$(run_image "$WORK/a.env" --rm "$IMAGE" token create --name "ctr-pair" --role intake 2>/dev/null | tail -1)
+run_image "$WORK/a.env" --rm "${SECRET[@]}" "$IMAGE" migrate >/dev/null 2>&1 || fail "the one-shot migrate failed"
+TOKEN=$(run_image "$WORK/a.env" --rm "${SECRET[@]}" "$IMAGE" token create --name "ctr-pair" --role intake 2>/dev/null | tail -1)
 for replica in a b; do
     CONTAINERS+=("$RUN_ID-$replica")
-    run_image "$WORK/$replica.env" -d --name "$RUN_ID-$replica" "$IMAGE" >/dev/null
+    run_image "$WORK/$replica.env" -d --name "$RUN_ID-$replica" "${SECRET[@]}" "$IMAGE" >/dev/null
 done
 wait_for "curl -sf --max-time 2 http://127.0.0.1:$PORT_A/readyz && curl -sf --max-time 2 http://127.0.0.1:$PORT_B/readyz" 60 \
     || fail "the replicas were not both ready within 60 s"
