@@ -107,7 +107,8 @@ if ! pm image exists "$BASE_IMAGE"; then
         say "making the Debian bookworm base with mmdebstrap (cached in $CACHE)"
         # merged /usr without the usrmerge package (and the perl it pulls
         # in), no documentation or locales, no apt lists: as slim images are.
-        timeout 600 mmdebstrap --quiet --variant=minbase \
+        rm -rf "$CACHE/debian-bookworm.tar.part"
+        timeout 600 mmdebstrap --quiet --format=tar --variant=minbase \
             --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
             --dpkgopt='path-exclude=/usr/share/man/*' \
             --dpkgopt='path-exclude=/usr/share/doc/*' \
@@ -115,7 +116,8 @@ if ! pm image exists "$BASE_IMAGE"; then
             --dpkgopt='path-exclude=/usr/share/locale/*' \
             --dpkgopt='path-exclude=/usr/share/info/*' \
             --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/log/*.log' \
-            bookworm "$CACHE/debian-bookworm.tar.part"
+            bookworm "$CACHE/debian-bookworm.tar.part" >"$WORK/mmdebstrap.log" 2>&1 \
+            || { tail -30 "$WORK/mmdebstrap.log" >&2; fail "mmdebstrap failed"; }
         mv "$CACHE/debian-bookworm.tar.part" "$CACHE/debian-bookworm.tar"
     fi
     pm import -q "$CACHE/debian-bookworm.tar" "$BASE_IMAGE" >/dev/null
@@ -139,10 +141,16 @@ else
 fi
 VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 say "building $IMAGE from $BINARY (commit $COMMIT)"
+previous=$(pm image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 pm build --quiet --format docker --network=host --target prebuilt \
     --build-arg BASE="$BASE_IMAGE" --build-arg BINARY="$BINARY" \
     --build-arg OCSET_COMMIT="$COMMIT" --build-arg OCSET_VERSION="$VERSION" \
     -t "$IMAGE" . >/dev/null
+# The last run's image (its binary layer) goes; the base stage's layers
+# stay as the next run's cache.
+if [ -n "$previous" ] && [ "$previous" != "$(pm image inspect --format '{{.Id}}' "$IMAGE")" ]; then
+    pm rmi "$previous" >/dev/null 2>&1 || true
+fi
 size=$(pm image inspect --format '{{.Size}}' "$IMAGE")
 say "image size: $((size / 1000000)) MB ($size bytes) with $BINARY"
 
