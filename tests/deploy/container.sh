@@ -305,6 +305,12 @@ pm logs "$SERVE" 2>&1 | grep -q '"message":"SIGTERM received; stopping"' || fail
 pm logs "$SERVE" 2>&1 | grep -q '"message":"ocset-scheduler stopped cleanly"' || fail "no clean-stop line in the log"
 pm logs "$SERVE" 2>&1 | grep -q "$TOKEN" && fail "the token is in the log"
 say "stopped by SIGTERM in ${stop_took} s, exit status 0"
+# With the service gone, the health command fails, naming what it asked.
+if run_image "$WORK/one.env" --rm "$IMAGE" healthcheck --timeout 2 >"$WORK/unhealthy.out" 2>&1; then
+    fail "healthcheck passed with no service running"
+fi
+grep -q "cannot reach http://127.0.0.1:$PORT/readyz" "$WORK/unhealthy.out" \
+    || { cat "$WORK/unhealthy.out" >&2; fail "healthcheck did not say why it failed"; }
 
 # ---- 3. the compose topology: one-shot migrate, two replicas, one sink ----
 say "two replicas over one database"
