@@ -175,11 +175,13 @@ SMTP_PORT=$(cat "$WORK/sink.port")
 [ -n "$SMTP_PORT" ] || fail "the mail sink did not start"
 touch "$WORK/mail.jsonl"
 
+# Creates the database ocsetctrPID_$1, to be dropped on exit, and sets
+# DB_URL to it (not printed: DATABASES must grow in this shell).
 new_database() {
     local name="${RUN_ID}_$1"
     psql -q "$ADMIN_URL" -c "CREATE DATABASE $name" >/dev/null
     DATABASES+=("$name")
-    echo "$DB_HOST_URL/$name"
+    DB_URL="$DB_HOST_URL/$name"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -245,7 +247,7 @@ PY
 
 # ---- 2. migrate, serve, an escalation by SMTP, health, SIGTERM -----------
 say "one container: migrate, serve, escalate, stop"
-DB_URL=$(new_database one)
+new_database one
 PORT=$(free_port)
 service_env "$DB_URL" "$PORT" >"$WORK/one.env"
 pm volume create "$RUN_ID-data" >/dev/null
@@ -314,7 +316,7 @@ grep -q "cannot reach http://127.0.0.1:$PORT/readyz" "$WORK/unhealthy.out" \
 
 # ---- 3. the compose topology: one-shot migrate, two replicas, one sink ----
 say "two replicas over one database"
-DB_URL=$(new_database pair)
+new_database pair
 PORT_A=$(free_port)
 PORT_B=$(free_port)
 service_env "$DB_URL" "$PORT_A" >"$WORK/a.env"
