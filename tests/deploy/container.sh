@@ -22,7 +22,9 @@
 #                                              built by cargo if not current)
 #        RELEASE=1 tests/deploy/container.sh  (the same with target/release;
 #                                              the image's size is printed)
-#        BINARY=path tests/deploy/container.sh (a binary built elsewhere)
+#        BINARY=target/release/ocset-scheduler tests/deploy/container.sh
+#            (that binary as it is, not rebuilt; .dockerignore admits only
+#            target/debug/ and target/release/ocset-scheduler to the build)
 # Needs: root (rootful podman), PostgreSQL on 127.0.0.1:5432 with trust auth
 # for user postgres (OCSET_TEST_PG_ADMIN overrides), python3, and network to
 # Debian's mirror, PyPI and npm the first time: installs podman, mmdebstrap
