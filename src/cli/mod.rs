@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `import`, `list`, `check-config`,
-//! `token`, `audit`, `demo`, `digest`. Each takes `--config PATH`. [`run`]
+//! `token`, `audit`, `demo`, `digest`, `healthcheck`. Each takes `--config PATH`. [`run`]
 //! dispatches to one function per command (`serve.rs`, `packages.rs`,
 //! `tokens.rs`, `digest.rs`), each going through the application facade, and
 //! writes to the writer it is given, so tests drive it in-process with
@@ -7,6 +7,7 @@
 
 mod backup;
 mod digest;
+mod health;
 mod packages;
 mod serve;
 mod tokens;
@@ -23,6 +24,7 @@ use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Tracks OCSET intelligence packages against the national enforcement
 /// timescales and escalates before and after their deadlines.
@@ -111,6 +113,18 @@ pub enum Command {
         /// Replace the database if one exists.
         #[arg(long)]
         force: bool,
+    },
+    /// Ask a running service whether it is ready (GET /readyz), as a
+    /// container's HEALTHCHECK does: exit status 0 when it answers 200,
+    /// 1 otherwise, with the reason.
+    Healthcheck {
+        /// The URL to ask; by default /readyz at http.bind, a wildcard
+        /// address (0.0.0.0 or ::) asked on loopback.
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
     },
 }
 
@@ -387,6 +401,9 @@ pub async fn run(
         Command::Backup { path } => backup::backup(&path, settings, clock, out).await,
         Command::Restore { path, force } => {
             backup::restore(&path, force, settings, clock, out).await
+    },
+        Command::Healthcheck { url, timeout } => {
+            health::healthcheck(url, Duration::from_secs(timeout), &settings, out).await
         }
     };
     match done {
