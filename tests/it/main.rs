@@ -17,6 +17,7 @@ mod cli;
 mod dashboard;
 mod digest;
 mod escalation;
+mod migrations;
 mod notify;
 mod report_html;
 mod reports_api;
