@@ -19,6 +19,21 @@ sink against what the seeded ledger owes:
   replicas
       two `serve` processes on one PostgreSQL database, packages arriving
       through both APIs: no line sent twice.
+  rolling
+      three `serve` replicas on one PostgreSQL database under a steady load
+      of packages falling due (imported with instants spread over the run,
+      and posted through the replicas' APIs), a rolling restart of all
+      three (SIGTERM, exit status 0, restart, /readyz) and a kill -9 of
+      one, then a drain: nothing lost, nothing duplicated, resends only for
+      what was in flight at the kill; and a daily digest whose local time
+      (Europe/London) falls during the restarts arrives once per recipient.
+  migrate-together
+      three `serve` replicas started at the same instant on a fresh empty
+      PostgreSQL database (ROUNDS times): all ready, each migration applied
+      once, none failed; then an older binary's view of a newer schema
+      (a migration it does not know recorded as applied): the running
+      replicas stay ready, a restarting one refuses to start. The same
+      start on one SQLite file is reported, not expected to succeed.
   pg-refusing
       PostgreSQL refusing connections (ALLOW_CONNECTIONS false and its
       sessions terminated) while the API is polled: only 503 (with
@@ -40,7 +55,7 @@ kind). A message is identified by its recipient and the set of its lines
   resends     a message received again (same recipient, same lines)
 
 Usage: bench/faults/run.sh [SCENARIO...]   (all by default; see --help)
-KILLS, WAVES and SEED set the counts and the random seed; KEEP=1 keeps
+KILLS, WAVES, ROUNDS and SEED set the counts and the random seed; KEEP=1 keeps
 each scenario's folder (configuration, CSV files, the service's JSON logs).
 Needs: root (tmpfs mount for sqlite-full), PostgreSQL at
 127.0.0.1:5432 with trust authentication (or OCSET_TEST_POSTGRES_URL),
@@ -73,6 +88,7 @@ import urllib.request
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiosmtpd.controller import Controller
 
@@ -211,6 +227,20 @@ def parse_lines(recipient: str, raw: bytes) -> frozenset[Line]:
     return frozenset(lines)
 
 
+# The subject of a digest (src/report: "[MARKING] OCSET daily: ..." or
+# "... OCSET weekly performance, ..."): recorded apart, not parsed for lines.
+DIGEST_SUBJECT = re.compile(r"\bOCSET (daily|weekly)\b")
+
+
+@dataclass(frozen=True)
+class DigestReceived:
+    """One digest message the sink accepted for one recipient."""
+
+    at: float
+    recipient: str
+    subject: str
+
+
 @dataclass(frozen=True)
 class Received:
     """One message the sink accepted for one recipient."""
@@ -238,6 +268,7 @@ class Sink:
         self.refused = 0
         self._lock = threading.Lock()
         self._received: list[Received] = []
+        self._digests: list[DigestReceived] = []
         self._controller: Controller | None = None
 
     # aiosmtpd handler hooks
@@ -257,8 +288,13 @@ class Sink:
         if self.delay:
             await asyncio.sleep(random.uniform(0, 2 * self.delay))
         now = time.monotonic()
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        subject = str(message["subject"] or "")
         with self._lock:
             for recipient in envelope.rcpt_tos:
+                if DIGEST_SUBJECT.search(subject):
+                    self._digests.append(DigestReceived(now, recipient.lower(), subject))
+                    continue
                 lines = parse_lines(recipient.lower(), envelope.content)
                 self._received.append(Received(now, recipient.lower(), lines))
         return "250 OK"
@@ -280,6 +316,10 @@ class Sink:
     def count(self) -> int:
         with self._lock:
             return len(self._received)
+
+    def digests(self) -> list[DigestReceived]:
+        with self._lock:
+            return list(self._digests)
 
 
 # ---------------------------------------------------------------------------
@@ -403,12 +443,19 @@ class Ledger:
     owed: set[Line] = field(default_factory=set)
     serial: int = 0
     prefix: str = "F"
+    # Escalations each package owes: one, or two for a breach due later
+    # (its warning is already due, and is recorded and sent first, unless
+    # the first pass after it was stored came after the breach too: then
+    # the warning is recorded `superseded` and not sent; see `supersede`).
+    levels: dict[str, int] = field(default_factory=dict)
 
     def package(self, kind: str, officer: str, lpa: str, due_in: float = 0.0) -> dict:
         """A very-high package whose `kind` ("warning" or "breach") is due
         `due_in` seconds from now (at once by default), and nothing else for
         hours: a warning falls due 36 h after receipt, the breach at 48 h
-        and its repeat 24 h later."""
+        and its repeat 24 h later. A breach due at once owes the breach
+        only (a pass records the latest level due); a breach due later owes
+        its warning now as well."""
         self.serial += 1
         reference = f"{self.prefix}-{self.serial:05d}"
         now = dt.datetime.now(dt.timezone.utc)
@@ -417,10 +464,11 @@ class Ledger:
         # either side of it during the run.
         received = now - dt.timedelta(hours=hours) + dt.timedelta(seconds=due_in or -1800)
         sergeants = SOUTH_SERGEANTS if lpa == "South" else SERGEANTS
-        if kind == "warning":
+        if kind == "warning" or due_in:
             self.owed |= {(officer, reference, "due_soon"), (sergeants, reference, "due_soon")}
-        else:
+        if kind == "breach":
             self.owed |= {(sergeants, reference, "breached"), (INSPECTOR, reference, "breached")}
+        self.levels[reference] = 2 if kind == "breach" and due_in else 1
         return {
             "reference": reference,
             "risk_grade": "very_high",
@@ -429,6 +477,14 @@ class Ledger:
             "stage": "awaiting_enforcement",
             "assigned_officer": officer,
         }
+
+    def supersede(self, references: list[str]) -> bool:
+        """Drops the warnings the service recorded as superseded by their
+        breach (both due at its first pass: the warning is not sent).
+        True when each was a breach due later, the only case owing both."""
+        for reference in references:
+            self.owed -= {line for line in self.owed if line[1] == reference and line[2] == "due_soon"}
+        return all(self.levels.get(reference) == 2 for reference in references)
 
     def batch(self, size: int, officers: list[str], due_in=lambda: 0.0) -> list[dict]:
         """`size` packages: mostly warnings to officers drawn from `officers`, some breaches."""
@@ -487,7 +543,8 @@ class Scenario:
     sink, the configuration and environment, and every process started, all
     cleaned up by `close` whatever happened."""
 
-    def __init__(self, name: str, backend: str, sink_delay: float = 0.0, folder: Path | None = None):
+    def __init__(self, name: str, backend: str, sink_delay: float = 0.0, folder: Path | None = None,
+                 extra_config: str = ""):
         self.name = name
         self.services: list[Serve] = []
         self.lives = 0
@@ -502,7 +559,7 @@ class Scenario:
             raise
         self.ledger = Ledger(prefix=name.upper().replace("-", "")[:6])
         config = self.dir / "campaign.toml"
-        config.write_text(CONFIG)
+        config.write_text(CONFIG + extra_config)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("OCSET__")},
             "CAMPAIGN_CONFIG": str(config),
@@ -884,6 +941,376 @@ def replicas(waves: int) -> dict:
         }
 
 
+class Load(threading.Thread):
+    """A steady load through the replicas' APIs: a package every `every`
+    seconds, posted to a replica picked at random among those up, its
+    level falling due 0 to `due_within` seconds later. Notes each answer;
+    a package the API did not answer 201 for is owed only if it was stored
+    (a replica stopping may answer nothing yet have stored it)."""
+
+    def __init__(self, s: "Scenario", up: dict[int, "Serve"], token: str, officers: list[str],
+                 every: float = 0.3, due_within: float = 15.0):
+        super().__init__(daemon=True)
+        self.s, self.up, self.token, self.officers = s, up, token, officers
+        self.every, self.due_within = every, due_within
+        self.answers: dict[int, int] = {}
+        self.unanswered: list[dict] = []  # not 201: stored or not, decided at the end
+        self.posted = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            ports = list(self.up)
+            if ports:
+                package = self.s.ledger.package(
+                    "breach" if random.random() < 0.2 else "warning", random.choice(self.officers),
+                    random.choice(["North", "South"]), random.uniform(0.5, self.due_within))
+                status = http(random.choice(ports), "POST", "/api/v1/packages", self.token, package, 15)[0]
+                self.posted += 1
+                self.answers[status] = self.answers.get(status, 0) + 1
+                if status != 201:
+                    self.unanswered.append(package)
+            self._done.wait(self.every)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=30)
+
+    def settle(self) -> int:
+        """Drops from the ledger what was neither answered 201 nor stored;
+        returns how many packages that was."""
+        stored = {
+            row["reference"] for row in self.s.db.rows(
+                "SELECT reference FROM packages WHERE reference IN ("
+                + ",".join(f"'{p['reference']}'" for p in self.unanswered) + ")")
+        } if self.unanswered else set()
+        dropped = [p["reference"] for p in self.unanswered if p["reference"] not in stored]
+        self.s.ledger.owed -= {line for line in self.s.ledger.owed if line[1] in dropped}
+        return len(dropped)
+
+
+def held_by(s: "Scenario", pid: int) -> list[dict]:
+    """The outbox rows a (stopped or killed) process `pid` still holds."""
+    return s.db.rows(
+        "SELECT destination, notice FROM outbox WHERE status = 'sending' "
+        f"AND locked_by LIKE 'dispatcher-{pid}-%'")
+
+
+def accepted_unmarked(s: "Scenario", rows: list[dict]) -> int:
+    """Of `rows` (held, not marked sent), those the sink already accepted:
+    each will be sent once more when its lease runs out."""
+    copies = s.copies()
+    return sum(1 for row in rows if copies.get(message_key(row["destination"], row["notice"]), 0) > 0)
+
+
+def rolling(span: float) -> dict:
+    """Three replicas, a rolling restart and a kill -9 under load; a digest once.
+
+    150 packages are imported whose levels fall due evenly over the first
+    `span` seconds, and the load posts one every 0.3 s to a replica that is
+    up (due 0.5 to 15 s later) until the kill is over. A daily digest
+    (`daily-rolling`, to the sergeants group: two addresses) is set for the
+    next whole minute at least 40 s ahead, local time in Europe/London; the
+    second replica's SIGTERM comes half a second before it. Each replica in
+    turn gets SIGTERM, must exit with status 0, is started again on its port
+    and must answer /readyz 200 before the next. Once the digest arrived,
+    a replica caught holding messages (claimed rows, `sending`) is killed
+    (-9) and started again. Then the load stops and everything drains.
+    The sink takes 0 to 0.1 s over each message, so that sends overlap.
+    """
+    london = ZoneInfo("Europe/London")
+    local_now = dt.datetime.now(london)
+    digest_local = (local_now + dt.timedelta(seconds=40)).replace(second=0, microsecond=0) \
+        + dt.timedelta(minutes=1)
+    if digest_local.date() != local_now.date():
+        raise RuntimeError("too close to midnight in London for a daily digest today; run it again after 00:02")
+    digest_at = time.monotonic() + (digest_local - local_now).total_seconds()
+    occurrence = f"daily-rolling/{digest_local.date().isoformat()}"
+    extra = (f'\n[[digest]]\nname = "daily-rolling"\nkind = "daily"\nat = "{digest_local:%H:%M}"\n'
+             'audience = ["sergeants"]\n')
+    with scenario("rolling", "postgres", sink_delay=0.05, extra_config=extra) as s:
+        officers = [f"officer{i:02d}@campaign.example" for i in range(40)]
+        imported = 150
+        s.import_packages([
+            s.ledger.package("breach" if i % 5 == 0 else "warning", random.choice(officers),
+                             random.choice(["North", "South"]), 2 + i * span / imported)
+            for i in range(imported)
+        ])
+        ports = [free_port() for _ in range(3)]
+        replicas_now = [s.serve(port=port) for port in ports]
+        for service in replicas_now:
+            if not wait_for(lambda: http(service.port, "GET", "/readyz")[0] == 200, 30, 0.1):
+                raise RuntimeError(f"replica on {service.port} not ready; see {service.log_path}")
+        up = {service.port: service for service in replicas_now}
+        token = s.token("intake")
+        load = Load(s, up, token, officers)
+        load.start()
+        time.sleep(5)
+        log(f"rolling: digest {occurrence} at {digest_local:%H:%M} London")
+        restarts = []
+        for i in range(3):
+            if i == 1:
+                # The second replica gets SIGTERM half a second before the
+                # digest falls due: the other two race to queue it, and it
+                # checks again as it comes back.
+                time.sleep(max(5.0, digest_at - 0.5 - time.monotonic()))
+            elif i == 2:
+                time.sleep(10)
+            old = replicas_now[i]
+            del up[old.port]
+            time.sleep(0.2)  # the load's request to it, if one was under way, finishes
+            pid = old.proc.pid
+            began = time.monotonic()
+            old.proc.send_signal(signal.SIGTERM)
+            try:
+                status = old.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                old.kill9()
+                status = "killed after 30 s"
+            exit_seconds = time.monotonic() - began
+            time.sleep(2 * s.sink.delay + 0.1)
+            left = held_by(s, pid)
+            new = s.serve(port=old.port, wait=False)
+            ready = wait_for(lambda: http(new.port, "GET", "/readyz")[0] == 200, 30, 0.05)
+            replicas_now[i] = new
+            up[new.port] = new
+            restarts.append({
+                "replica": i + 1, "exit status": status, "exit seconds": round(exit_seconds, 2),
+                "held after exit": len(left), "of which accepted, not marked sent": accepted_unmarked(s, left),
+                "seconds from SIGTERM to /readyz 200 again": round(time.monotonic() - began, 2) if ready else None,
+            })
+            log(f"rolling: restart {restarts[-1]}")
+        digest_arrived = wait_for(lambda: len(s.sink.digests()) >= 2, max(10.0, digest_at - time.monotonic() + 60), 0.2)
+        # kill -9 of a replica caught holding messages (claimed, being
+        # sent), or of one at random if none is caught within 30 s.
+        pids = {service.proc.pid: i for i, service in enumerate(replicas_now)}
+        holders: list[int] = []
+
+        def caught() -> bool:
+            holders[:] = [
+                pids[pid] for row in s.db.rows("SELECT DISTINCT locked_by FROM outbox WHERE status = 'sending'")
+                if (pid := int(row["locked_by"].split("-")[1])) in pids
+            ]
+            return bool(holders)
+
+        flowing = wait_for(caught, 30, 0.0)
+        victim = holders[0] if holders else random.randrange(3)
+        old = replicas_now[victim]
+        del up[old.port]
+        pid = old.proc.pid
+        old.kill9()
+        time.sleep(2 * s.sink.delay + 0.1)
+        in_flight = held_by(s, pid)
+        unmarked = accepted_unmarked(s, in_flight)
+        log(f"rolling: kill -9 of replica {victim + 1}: {len(in_flight)} held, {unmarked} accepted not marked sent")
+        killed_at = time.monotonic()
+        new = s.serve(port=old.port, wait=False)
+        ready_after_kill = wait_for(lambda: http(new.port, "GET", "/readyz")[0] == 200, 30, 0.05)
+        restart_seconds = time.monotonic() - killed_at
+        replicas_now[victim] = new
+        up[new.port] = new
+        time.sleep(10)
+        load.stop()
+        dropped = load.settle()
+        # Every level owed recorded (notified or superseded), then queued.
+        stored = [row["reference"] for row in s.db.rows("SELECT reference FROM packages")]
+        levels = sum(s.ledger.levels[reference] for reference in stored)
+        wait_for(lambda: int(s.db.scalar("SELECT COUNT(*) AS n FROM escalations")) >= levels, 60, 0.2)
+        wait_for(lambda: s.outbox_open() == 0, 60, 0.2)
+        superseded = [row["reference"] for row in s.db.rows(
+            "SELECT p.reference FROM escalations e JOIN packages p ON p.id = e.package_id "
+            "WHERE e.status = 'superseded' AND e.level = 'warning'")]
+        superseded_ok = s.ledger.supersede(superseded)
+        drained = s.wait_delivered(120) and wait_for(lambda: s.outbox_open() == 0, 60, 0.2)
+        final_exits = []
+        for service in replicas_now:
+            service.proc.send_signal(signal.SIGTERM)
+            try:
+                final_exits.append(service.proc.wait(timeout=30))
+            except subprocess.TimeoutExpired:
+                service.kill9()
+                final_exits.append("killed after 30 s")
+        tally = s.tally()
+        owed_escalations = sum(s.ledger.levels[reference] for reference in stored) - len(superseded)
+        escalations = int(s.db.scalar("SELECT COUNT(*) AS n FROM escalations WHERE status = 'notified'"))
+        outbox = s.db.rows("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+        digests = s.sink.digests()
+        per_recipient: dict[str, int] = {}
+        for mail in digests:
+            per_recipient[mail.recipient] = per_recipient.get(mail.recipient, 0) + 1
+        recorded = s.db.rows(f"SELECT recipient FROM digests WHERE occurrence = '{occurrence}' ORDER BY recipient")
+        # Per replica life, the messages its digest job queued for the run
+        # (a run it found already queued logs 0), or None if it ran none.
+        queued_by = []
+        for service in s.services:
+            runs = [json.loads(line)["fields"]["messages"] for line in service.log_path.read_text().splitlines()
+                    if '"digest queued"' in line]
+            queued_by.append(sum(runs) if runs else None)
+        by_life = [
+            sum(1 for line in service.log_path.read_text().splitlines() if '"message delivered"' in line)
+            for service in s.services
+        ]
+        got = {line for mail in s.sink.received() for line in mail.lines}
+        lost = sorted(s.ledger.owed - got)[:10]
+        lost_detail = [
+            (line, [(r["level"], r["status"]) for r in s.db.rows(
+                "SELECT e.level, e.status FROM escalations e JOIN packages p ON p.id = e.package_id "
+                f"WHERE p.reference = '{line[1]}' ORDER BY e.id")])
+            for line in lost
+        ]
+        expected_resends = unmarked + sum(r["of which accepted, not marked sent"] for r in restarts)
+        digest_once = (per_recipient == {SERGEANTS: 1, SOUTH_SERGEANTS: 1}
+                       and [r["recipient"] for r in recorded] == sorted([SERGEANTS, SOUTH_SERGEANTS]))
+        return {
+            "scenario": "rolling",
+            "packages imported (due over the first seconds)": f"{imported} ({span:.0f} s)",
+            "packages posted through the APIs": load.posted,
+            "API answers (code: count)": dict(sorted(load.answers.items())),
+            "posted, not answered 201 and not stored (not owed)": dropped,
+            "packages stored": len(stored),
+            "escalations notified (owed: one a package, two for a breach due later, less superseded)":
+                f"{escalations} ({owed_escalations})",
+            "warnings superseded by their breach at the first pass (not sent, by design)": len(superseded),
+            "restarts (SIGTERM one at a time)": restarts,
+            "kill -9: replica, claimed rows it held, of which accepted not marked sent":
+                f"{victim + 1}, {len(in_flight)}, {unmarked}",
+            "kill -9 fell while the victim held messages": flowing,
+            "seconds from kill -9 to /readyz 200 again": round(restart_seconds, 2) if ready_after_kill else None,
+            "lines owed": tally.owed,
+            "messages": tally.messages,
+            "lost lines": tally.lost,
+            "lost lines (the first 10, with the escalations recorded for their packages)": lost_detail,
+            "duplicated lines": tally.duplicated,
+            "resends (expected: accepted not marked sent)": f"{tally.resends} ({expected_resends})",
+            "messages delivered by each replica life": by_life,
+            "outbox after drain": {r["status"]: r["n"] for r in outbox},
+            "final SIGTERM exit statuses": final_exits,
+            "digest": f"{occurrence} at {digest_local:%H:%M} Europe/London",
+            "digest messages per recipient": per_recipient,
+            "digest rows recorded for the occurrence": len(recorded),
+            "digest messages queued by each replica life (None: it found the run queued, or ran none)": queued_by,
+            "ok": drained and digest_arrived and digest_once and superseded_ok
+            and tally.lost == 0 and tally.duplicated == 0
+            and tally.resends == expected_resends and escalations == owed_escalations
+            and all(r["exit status"] == 0 and r["seconds from SIGTERM to /readyz 200 again"] is not None
+                    for r in restarts)
+            and ready_after_kill and final_exits == [0, 0, 0]
+            and all(r["status"] == "sent" for r in outbox),
+        }
+
+
+def start_together(s: "Scenario", count: int) -> list[Serve]:
+    """`count` replicas of `serve` started at once (no waiting between), each
+    on its own port."""
+    services = []
+    for _ in range(count):
+        env = dict(s.env, OCSET__HTTP__BIND=f"127.0.0.1:{free_port()}")
+        s.lives += 1
+        services.append(Serve(env, s.dir / f"serve-{s.lives}.log"))
+    for service in services:  # Popen only: a few milliseconds apart
+        service.start(wait=False)
+        s.services.append(service)
+    return services
+
+
+def settle_start(services: list[Serve], timeout: float) -> list[dict]:
+    """Waits until each replica answers /readyz 200 or has exited."""
+    began = time.monotonic()
+    outcome: dict[int, dict] = {}
+    while time.monotonic() - began < timeout and len(outcome) < len(services):
+        for i, service in enumerate(services):
+            if i in outcome:
+                continue
+            if not service.alive():
+                last = service.log_path.read_text(errors="replace").strip().splitlines()[-1:]
+                outcome[i] = {"ready": False, "exit status": service.proc.returncode,
+                              "last log line": last[0][:300] if last else ""}
+            elif http(service.port, "GET", "/readyz", timeout=2)[0] == 200:
+                outcome[i] = {"ready": True, "seconds": round(time.monotonic() - began, 2)}
+        time.sleep(0.02)
+    return [outcome.get(i, {"ready": False, "exit status": None, "last log line": "not ready in time"})
+            for i in range(len(services))]
+
+
+def migrate_together(rounds: int) -> dict:
+    """Three replicas started at once on a fresh database, `rounds` times.
+
+    PostgreSQL: all must become ready, with one `_sqlx_migrations` row per
+    file in migrations/postgres (successful), and none may have failed.
+    Then, in the first round, a newer release is simulated by recording a
+    migration this binary does not know: the running replicas must stay
+    ready, and one restarted must refuse to start, naming it (sqlx will not
+    run against a schema it does not know); with the row gone it starts.
+    SQLite: the same start on one file, reported as it happens.
+    """
+    files = sorted((ROOT / "migrations/postgres").glob("*.sql"))
+    pg_rounds, upgrade = [], {}
+    for round_ in range(rounds):
+        with scenario("migrate-together", "postgres") as s:
+            services = start_together(s, 3)
+            outcome = settle_start(services, 60)
+            rows = s.db.rows("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            failures = [line for line in s.log_lines() if line.get("level") == "ERROR" or "raw" in line]
+            pg_rounds.append({
+                "ready": sum(1 for o in outcome if o["ready"]),
+                "seconds to ready": [o.get("seconds") for o in outcome],
+                "failed": [o for o in outcome if not o["ready"]],
+                "_sqlx_migrations rows (successful)": f"{len(rows)} ({sum(1 for r in rows if r['success'])})",
+                "versions": [r["version"] for r in rows],
+                "error log lines": len(failures),
+            })
+            log(f"migrate-together: round {round_ + 1}: {pg_rounds[-1]}")
+            if round_ == 0 and all(o["ready"] for o in outcome):
+                s.db.psql("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) "
+                          "VALUES (99, 'from a newer release', true, '\\x00', 0)")
+                time.sleep(1)
+                still_ready = [http(service.port, "GET", "/readyz")[0] for service in services]
+                older = services[0]
+                older.stop()
+                again = Serve(older.env, older.log_path)
+                again.start(wait=False)
+                s.services.append(again)
+                refused = settle_start([again], 30)[0]
+                s.db.psql("DELETE FROM _sqlx_migrations WHERE version = 99")
+                after = Serve(older.env, older.log_path).start(wait=False)
+                s.services.append(after)
+                upgrade = {
+                    "/readyz of the running replicas with a newer migration recorded": still_ready,
+                    "a replica restarted then": refused,
+                    "with that row gone, it starts (ready)": settle_start([after], 30)[0]["ready"],
+                }
+                log(f"migrate-together: upgrade {upgrade}")
+    sqlite_rounds = []
+    for round_ in range(max(1, rounds // 2)):
+        with scenario("migrate-together-sqlite", "sqlite") as s:
+            outcome = settle_start(start_together(s, 3), 60)
+            try:
+                rows = s.db.rows("SELECT version FROM _sqlx_migrations WHERE success")
+            except sqlite3.Error:
+                rows = []
+            sqlite_rounds.append({"ready": sum(1 for o in outcome if o["ready"]),
+                                  "failed": [o for o in outcome if not o["ready"]],
+                                  "_sqlx_migrations rows": len(rows)})
+            log(f"migrate-together: sqlite round {round_ + 1}: {sqlite_rounds[-1]}")
+    ok_rounds = all(
+        r["ready"] == 3 and not r["failed"] and r["versions"] == list(range(1, len(files) + 1))
+        and r["_sqlx_migrations rows (successful)"] == f"{len(files)} ({len(files)})" and r["error log lines"] == 0
+        for r in pg_rounds
+    )
+    refused = upgrade.get("a replica restarted then", {})
+    return {
+        "scenario": "migrate-together",
+        "migration files (migrations/postgres)": len(files),
+        "PostgreSQL rounds (three replicas started at once on a fresh database)": pg_rounds,
+        "upgrade: an older binary against a newer schema": upgrade,
+        "SQLite rounds (three on one fresh file; reported, not expected)": sqlite_rounds,
+        "ok": ok_rounds and len(pg_rounds) == rounds
+        and upgrade.get("/readyz of the running replicas with a newer migration recorded") == [200, 200, 200]
+        and not refused.get("ready", True) and refused.get("exit status") not in (0, None)
+        and upgrade.get("with that row gone, it starts (ready)") is True,
+    }
+
+
 def pg_refusing(outage: float) -> dict:
     """PostgreSQL refusing connections while the API is polled.
 
@@ -1060,13 +1487,16 @@ def sqlite_full(full_for: float) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    names = ["kills-sqlite", "kills-postgres", "smtp", "replicas", "pg-refusing", "sqlite-full"]
+    names = ["kills-sqlite", "kills-postgres", "smtp", "replicas", "rolling", "migrate-together",
+             "pg-refusing", "sqlite-full"]
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                         help=f"one or more of {', '.join(names)} (default: all)")
     parser.add_argument("--kills", type=int, default=int(os.environ.get("KILLS", 30)),
                         help="kill -9 per backend (KILLS, default 30)")
     parser.add_argument("--waves", type=int, default=int(os.environ.get("WAVES", 20)),
                         help="waves of 30 packages for the replicas (WAVES, default 20)")
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 5)),
+                        help="fresh databases three replicas start on at once (ROUNDS, default 5)")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("SEED", time.time_ns() % 100000)))
     args = parser.parse_args()
     random.seed(args.seed)
@@ -1080,6 +1510,8 @@ def main() -> int:
         "kills-postgres": lambda: kills("postgres", args.kills),
         "smtp": smtp,
         "replicas": lambda: replicas(args.waves),
+        "rolling": lambda: rolling(60.0),
+        "migrate-together": lambda: migrate_together(args.rounds),
         "pg-refusing": lambda: pg_refusing(8.0),
         "sqlite-full": lambda: sqlite_full(15.0),
     }

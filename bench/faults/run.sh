@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The fault campaign (bench/faults/campaign.py): builds the release binary,
 # installs aiosmtpd if it is missing, and runs every scenario, or the ones
-# named. Loopback only; bounded (about 10 minutes for all on 2 cores); it
+# named. Loopback only; bounded (about 12 minutes for all on 2 cores); it
 # stops by itself and removes what it made. Run as root (the sqlite-full
 # scenario mounts a tmpfs) with PostgreSQL at 127.0.0.1:5432 (trust) or
 # OCSET_TEST_POSTGRES_URL set.
 #
 #   bench/faults/run.sh                          # all scenarios
 #   bench/faults/run.sh kills-sqlite smtp        # some
+#   bench/faults/run.sh rolling migrate-together # the replica story (2 min)
 #   KILLS=50 SEED=7 bench/faults/run.sh kills-postgres
 #
 # Figures go to standard output as JSON, one object per scenario, each with

@@ -18,6 +18,7 @@ mod cli;
 mod dashboard;
 mod digest;
 mod escalation;
+mod migrations;
 mod notify;
 mod ops_metrics;
 mod report_html;
