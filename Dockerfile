@@ -46,7 +46,6 @@ LABEL org.opencontainers.image.title="ocset-scheduler" \
       org.opencontainers.image.description="Tracks OCSET intelligence packages against the national enforcement timescales and escalates before and after their deadlines." \
       org.opencontainers.image.version="${OCSET_VERSION}" \
       org.opencontainers.image.revision="${OCSET_COMMIT}" \
-      org.opencontainers.image.source="https://github.com/ocset/ocset-scheduler" \
       org.opencontainers.image.licenses="MIT"
 # The SQLite file (when database.url is sqlite) and .eml files (when
 # mail.transport is file) live here, and nothing is written anywhere else.
