@@ -401,7 +401,7 @@ pub async fn run(
         Command::Backup { path } => backup::backup(&path, settings, clock, out).await,
         Command::Restore { path, force } => {
             backup::restore(&path, force, settings, clock, out).await
-    },
+        }
         Command::Healthcheck { url, timeout } => {
             health::healthcheck(url, Duration::from_secs(timeout), &settings, out).await
         }
