@@ -135,9 +135,28 @@ fn mode(path: &Path) -> u32 {
 /// last ones can land among the idle ones after that close last looked
 /// (sqlx 0.8), and stay open until the pool is dropped; the second close
 /// finds it idle and closes it.
-async fn close(store: &SqliteStore) {
+async fn close(store: SqliteStore, database: &Path) {
     store.pool().close().await;
     store.pool().close().await;
+    // sqlx may keep a connection returned during `close` until the pool is
+    // dropped, and a dropped connection is closed on its worker thread
+    // after the drop returns. The last connection to close a WAL database
+    // removes its `-wal` file: wait for that (bounded), so the next step
+    // finds the database released, as after a service's exit.
+    drop(store);
+    let wal = database.with_file_name(format!(
+        "{}-wal",
+        database.file_name().unwrap().to_string_lossy()
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while wal.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} still open 20 s after its pool closed",
+            database.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// A service's parts over the SQLite file `database`, mailing `smtp`,
@@ -285,8 +304,8 @@ async fn a_round_trip_keeps_the_ledger_the_audit_log_and_the_outbox_row_for_row(
     let sent_before = smtp.messages().len();
     let round = service.dispatcher.drain().await.unwrap();
     assert_eq!(round.sent, pending);
-    close(&store).await;
     drop(service);
+    close(store, &live).await;
     let said = run(
         Command::Restore {
             path: backup.clone(),
@@ -312,7 +331,8 @@ async fn a_round_trip_keeps_the_ledger_the_audit_log_and_the_outbox_row_for_row(
     let (service, store) = service_over(dir.path(), &live, &smtp, &clock).await;
     assert_eq!(service.dispatcher.drain().await.unwrap().sent, pending);
     assert_eq!(smtp.messages().len(), sent_before + 2 * pending);
-    close(&store).await;
+    drop(service);
+    close(store, &live).await;
 }
 
 /// Creates packages through the API one after another until `stop` is
@@ -460,7 +480,8 @@ async fn setup() -> Setup {
     app.create(&input, &Actor::named("test")).await.unwrap();
     let backup = dir.path().join("backup.db");
     app.backup(&backup, &Actor::named("test")).await.unwrap();
-    close(&store).await;
+    drop(app);
+    close(store, &live).await;
     Setup {
         dir,
         live,
@@ -663,7 +684,7 @@ async fn a_database_in_use_is_not_replaced() {
     );
     // Still usable: the refusal took nothing from it.
     assert!(open.count_packages().await.unwrap().total > 0);
-    close(&open).await;
+    close(open, &s.live).await;
     run(
         Command::Restore {
             path: s.backup.clone(),
