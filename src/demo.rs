@@ -135,6 +135,24 @@ const LEDGER: &[(RiskGrade, i64, Stage, Then)] = {
     ]
 };
 
+/// Breached demo packages a supervisor has acknowledged: (row of
+/// [`LEDGER`], breach reason code, note). Different reasons, so the weekly
+/// report's breaches by reason has something to show; other breaches are
+/// left unacknowledged, for the dashboard's form.
+const ACKNOWLEDGED: &[(usize, &str, &str)] = &[
+    (
+        2,
+        "awaiting_communications_data",
+        "Subscriber checks requested (demo)",
+    ),
+    (5, "suspect_not_located", "Address checks under way (demo)"),
+    (
+        16,
+        "resourcing",
+        "Team on a priority operation this week (demo)",
+    ),
+];
+
 /// Loads the demo ledger. Returns what it did, for the user to read; an
 /// error when the database holds real packages.
 pub async fn load(app: &App) -> Result<String, StoreError> {
@@ -230,6 +248,22 @@ pub async fn load(app: &App) -> Result<String, StoreError> {
             })
             .await?;
         }
+    }
+    let reasons = &app.settings().breach_reasons;
+    for &(row, code, note) in ACKNOWLEDGED {
+        let reference = crate::domain::Reference::parse(&format!("{DEMO_PREFIX}{:04}", row + 1))
+            .map_err(|e| StoreError::Corrupt(e.0))?;
+        // A force's own list may not have the demo's reason: "other" is
+        // always listed (configuration checks it).
+        let reason = reasons
+            .parse(code)
+            .or_else(|_| reasons.parse(crate::domain::breach_reason::OTHER))
+            .map_err(StoreError::Corrupt)?;
+        let by = demo_actor().name;
+        app.change(&reference, &demo_actor(), move |p, now| {
+            p.acknowledge(&reason, note, &by, now)
+        })
+        .await?;
     }
     Ok(format!(
         "loaded {} fictional packages ({}0001 to {}{:04}) relative to {}",

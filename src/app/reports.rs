@@ -16,6 +16,7 @@ impl App {
             settings.marking(),
             settings.config.safeguarding.referral_within,
         )
+        .with_reasons(settings.breach_reasons.clone())
     }
 
     /// Every ledger event that took effect before `until`, oldest first:

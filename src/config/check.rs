@@ -6,7 +6,7 @@ use super::audience::audiences;
 use super::digests::digest_schedules;
 use super::{Config, ConfigError, RecipientGroup, Settings, ASSIGNED_OFFICER};
 use crate::domain::{
-    DeadlinePolicy, EscalationLevel, Lpas, OfficerEmail, PackageClock, Timescales,
+    BreachReasons, DeadlinePolicy, EscalationLevel, Lpas, OfficerEmail, PackageClock, Timescales,
 };
 use crate::notify::config::check_webhooks;
 use chrono_tz::Tz;
@@ -63,6 +63,7 @@ pub(super) fn check(
         .filter_map(|hook| hook.secret(env).map(|secret| (hook.name.clone(), secret)))
         .collect();
     delivery(&config, &mut faults);
+    let breach_reasons = breach_reasons(&config, &mut faults);
     let policy = time_zone.and_then(|tz| policy(&config, tz, &mut faults));
 
     let mut concerns = Faults {
@@ -79,12 +80,54 @@ pub(super) fn check(
             time_zone,
             policy,
             lpas,
+            breach_reasons,
             path: PathBuf::new(),
             webhook_secrets,
             digests,
         }),
         _ => Err(faults.errors),
     }
+}
+
+/// `[[breach_reasons]]`: at least one; each code lower-case snake_case and
+/// unique, each label present; `other` listed, so that a breach whose cause
+/// is not on the list can still be acknowledged (its note says why).
+fn breach_reasons(config: &Config, faults: &mut Faults) -> BreachReasons {
+    let entries = &config.breach_reasons.0;
+    let mut seen = HashSet::new();
+    for (i, entry) in entries.iter().enumerate() {
+        if !crate::domain::breach_reason::is_code(&entry.code) {
+            faults.add(
+                &format!("breach_reasons[{i}].code"),
+                format!(
+                    "{:?} is not a reason code: lower-case snake_case, such as awaiting_partner_agency, at most 40 characters",
+                    entry.code
+                ),
+            );
+        } else if !seen.insert(entry.code.as_str()) {
+            faults.add(
+                &format!("breach_reasons[{i}].code"),
+                format!("{:?} is listed twice", entry.code),
+            );
+        }
+        if entry.label.trim().is_empty() {
+            faults.add(
+                &format!("breach_reasons[{i}].label"),
+                format!("the reason {:?} needs a label", entry.code),
+            );
+        }
+    }
+    if !entries
+        .iter()
+        .any(|e| e.code == crate::domain::breach_reason::OTHER)
+    {
+        faults.add(
+            "breach_reasons",
+            "must list the reason \"other\", for causes not on the list (the note says what)"
+                .into(),
+        );
+    }
+    BreachReasons::checked(entries.clone())
 }
 
 /// `force.time_zone`: an IANA name, parsed once here and held as a [`Tz`].
@@ -366,6 +409,54 @@ fn policy(config: &Config, tz: Tz, faults: &mut Faults) -> Option<DeadlinePolicy
 mod tests {
     use super::super::load_str;
     use super::super::test_support::{env, with_groups};
+
+    #[test]
+    fn breach_reasons_default_to_the_built_in_list_and_faults_name_the_entry() {
+        let settings = load_str(&with_groups(""), "f.toml", env(&[])).unwrap();
+        assert_eq!(
+            settings.breach_reasons.codes(),
+            [
+                "awaiting_communications_data",
+                "suspect_not_located",
+                "resourcing",
+                "awaiting_partner_agency",
+                "other"
+            ]
+        );
+        let text = r#"
+[[breach_reasons]]
+code = "weather"
+label = "Severe weather"
+[[breach_reasons]]
+code = "other"
+label = "Other"
+"#;
+        let settings = load_str(&with_groups(text), "f.toml", env(&[])).unwrap();
+        assert_eq!(settings.breach_reasons.codes(), ["weather", "other"]);
+        let text = r#"
+[[breach_reasons]]
+code = "Bad Code"
+label = "x"
+[[breach_reasons]]
+code = "weather"
+label = " "
+[[breach_reasons]]
+code = "weather"
+label = "Weather"
+"#;
+        let err = load_str(&with_groups(text), "f.toml", env(&[])).unwrap_err();
+        let keys: Vec<&str> = err.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "breach_reasons[0].code",
+                "breach_reasons[1].label",
+                "breach_reasons[2].code",
+                "breach_reasons"
+            ],
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn ladder_faults_name_the_level() {

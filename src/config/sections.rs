@@ -3,7 +3,10 @@
 //! notify (`[mail]`, `[links]`, `[[webhook]]`) are defined there.
 
 use super::RecipientGroup;
-use crate::domain::{default_ladder, EscalationLevel, RegradePolicy, Timescale, Timescales};
+use crate::domain::{
+    default_ladder, default_reasons, EscalationLevel, ReasonEntry, RegradePolicy, Timescale,
+    Timescales,
+};
 use crate::notify::config::{LinksConfig, MailConfig, WebhookConfig};
 pub use crate::outbox::DeliveryConfig;
 use crate::text::redact_url;
@@ -46,6 +49,21 @@ pub struct Config {
     pub(crate) digest: Vec<DigestConfig>,
     /// `[log]`: the log level filter and the format (text or JSON).
     pub(crate) log: LogConfig,
+    /// Why a deadline was missed, as `[[breach_reasons]]` tables: the
+    /// reasons a supervisor chooses from when acknowledging a breach.
+    pub(crate) breach_reasons: BreachReasonsConfig,
+}
+
+/// `[[breach_reasons]]`: the whole list, replacing the built-in one
+/// ([`default_reasons`]) when the file gives any.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub(crate) struct BreachReasonsConfig(pub(crate) Vec<ReasonEntry>);
+
+impl Default for BreachReasonsConfig {
+    fn default() -> Self {
+        Self(default_reasons())
+    }
 }
 
 /// A `[[digest]]` table as written; checked into a [`DigestSchedule`](crate::domain::DigestSchedule).

@@ -3,7 +3,7 @@
 //! the deadline policy, the LPAs, the digest schedules).
 
 use super::{Audience, Config};
-use crate::domain::{DeadlinePolicy, DigestSchedule, LadderTiming, Lpas};
+use crate::domain::{BreachReasons, DeadlinePolicy, DigestSchedule, LadderTiming, Lpas};
 use crate::notify::config::WebhookConfig;
 use chrono_tz::Tz;
 use secrecy::SecretString;
@@ -21,6 +21,8 @@ pub struct Settings {
     pub policy: DeadlinePolicy,
     /// The force's LPAs.
     pub(crate) lpas: Lpas,
+    /// The reasons a breach can be acknowledged with (`[[breach_reasons]]`).
+    pub(crate) breach_reasons: BreachReasons,
     /// Where the configuration was read from.
     pub(crate) path: PathBuf,
     /// Each webhook's signing secret, read from the environment variable

@@ -347,9 +347,16 @@ mod tests {
         let p = package(RiskGrade::High, "2024-01-01T00:00:00Z");
         let sent = walk(&t, p, utc("2024-01-20T00:00:00Z"), |now, p| {
             if now == utc("2024-01-10T00:00:00Z") {
-                p.acknowledge("warrant being sought", "token:sgt", now)
-                    .unwrap()
-                    .package
+                p.acknowledge(
+                    &crate::domain::BreachReasons::default()
+                        .parse("resourcing")
+                        .unwrap(),
+                    "warrant being sought",
+                    "token:sgt",
+                    now,
+                )
+                .unwrap()
+                .package
             } else {
                 p
             }

@@ -31,6 +31,7 @@ macro_rules! named_by_as_str {
 }
 
 pub(crate) mod access;
+pub(crate) mod breach_reason;
 pub(crate) mod coverage;
 pub(crate) mod digest_schedule;
 pub(crate) mod escalation;
@@ -46,6 +47,7 @@ pub(crate) mod week;
 mod package_tests;
 
 pub use access::Role;
+pub use breach_reason::{default_reasons, BreachReason, BreachReasons, ReasonEntry};
 pub(crate) use coverage::LpaCoverage;
 pub(crate) use digest_schedule::{DigestKind, DigestPeriod, DigestSchedule, Occurrence};
 pub use escalation::{DueLevel, Relation};

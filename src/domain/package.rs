@@ -2,6 +2,7 @@
 //! append to its ledger. The moves themselves, and the rules that refuse
 //! them, are in `moves`.
 
+use super::breach_reason::BreachReason;
 use super::fields::{Lpa, OfficerEmail, Reference};
 use super::grade::RiskGrade;
 use super::stage::{Outcome, PackageState, Stage, StopKind};
@@ -174,6 +175,11 @@ pub enum EventKind {
     },
     /// A supervisor acknowledged the breach of the current deadline.
     Acknowledged {
+        /// Why the deadline was missed, from the force's list; absent in
+        /// events recorded before reasons were asked for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<String>)]
+        reason: Option<BreachReason>,
         /// The supervisor's note saying what is being done.
         note: String,
         /// The deadline whose breach was acknowledged.
@@ -234,6 +240,10 @@ pub struct Acknowledgement {
     pub at: DateTime<Utc>,
     /// Who made it (the actor's name).
     pub by: String,
+    /// Why the deadline was missed (a code from the force's list); null
+    /// for acknowledgements recorded before reasons were asked for.
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<BreachReason>,
     /// The supervisor's note.
     pub note: String,
     /// The deadline it acknowledges the breach of.

@@ -481,7 +481,16 @@ fn every_reason_and_note_passes_the_one_free_text_rule() {
             "{text:?}: {}",
             regrade.reason
         );
-        let ack = p.acknowledge(text, "token:sgt", now).unwrap_err();
+        let ack = p
+            .acknowledge(
+                &crate::domain::BreachReasons::default()
+                    .parse("resourcing")
+                    .unwrap(),
+                text,
+                "token:sgt",
+                now,
+            )
+            .unwrap_err();
         assert_eq!(ack.field, "note", "{text:?}");
         assert!(ack.reason.contains(says), "{text:?}: {}", ack.reason);
         let moved = p
@@ -492,8 +501,54 @@ fn every_reason_and_note_passes_the_one_free_text_rule() {
     }
     // A line break is a note's own; a reference may not hold one.
     assert!(p
-        .acknowledge("warrant sought\nsuspect away", "token:sgt", now)
+        .acknowledge(
+            &crate::domain::BreachReasons::default()
+                .parse("resourcing")
+                .unwrap(),
+            "warrant sought\nsuspect away",
+            "token:sgt",
+            now
+        )
         .is_ok());
     assert!(Reference::parse("EX\u{202E}-01").is_err());
     assert!(Reference::parse("EX\n01").is_err());
+}
+
+#[test]
+fn an_acknowledgement_keeps_its_reason_and_other_is_explained_by_the_note() {
+    let p = package(
+        RiskGrade::VeryHigh,
+        "2024-01-01T09:00:00Z",
+        OpenStage::AwaitingEnforcement,
+    );
+    let now = p.deadline().at() + chrono::Duration::hours(1);
+    let reasons = crate::domain::BreachReasons::default();
+    let other = reasons.parse("other").unwrap();
+    // "other" says nothing by itself: the note, always required, says what.
+    let blank = p.acknowledge(&other, "  ", "token:sgt", now).unwrap_err();
+    assert_eq!(blank.field, "note");
+    let change = p
+        .acknowledge(&other, "witness abroad until Friday", "token:sgt", now)
+        .unwrap();
+    let ack = change.package.acknowledgement().unwrap();
+    assert_eq!(ack.reason.as_ref().map(|r| r.code()), Some("other"));
+    let json = serde_json::to_value(&change.event).unwrap();
+    assert_eq!(json["kind"], "acknowledged");
+    assert_eq!(json["reason"], "other");
+    // An event recorded before reasons reads back with none.
+    let old: EventKind = serde_json::from_value(serde_json::json!({
+        "kind": "acknowledged",
+        "note": "warrant sought",
+        "deadline_at": "2024-01-03T09:00:00Z"
+    }))
+    .unwrap();
+    assert!(matches!(old, EventKind::Acknowledged { reason: None, .. }));
+    // A stored code of the wrong shape is refused on reading.
+    assert!(serde_json::from_value::<EventKind>(serde_json::json!({
+        "kind": "acknowledged",
+        "reason": "Not A Code",
+        "note": "n",
+        "deadline_at": "2024-01-03T09:00:00Z"
+    }))
+    .is_err());
 }

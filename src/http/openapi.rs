@@ -65,14 +65,14 @@ impl Modify for BearerAuth {
 }
 
 /// The OpenAPI document for the API, stamped with the crate's version and
-/// naming the force's LPAs (`lpas`; any name when empty); served at
-/// `/api/v1/openapi.json`.
-pub(crate) fn document(lpas: &[Lpa]) -> Value {
+/// naming the force's LPAs (`lpas`; any name when empty) and breach reason
+/// codes (`reasons`); served at `/api/v1/openapi.json`.
+pub(crate) fn document(lpas: &[Lpa], reasons: &[&str]) -> Value {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     let mut doc = serde_json::to_value(doc).expect("the OpenAPI document serialises");
     complete_operations(&mut doc);
-    complete_schemas(&mut doc, lpas);
+    complete_schemas(&mut doc, lpas, reasons);
     plain_descriptions(&mut doc);
     doc
 }
@@ -285,7 +285,7 @@ fn one_of_names(names: &[&str], description: &str) -> Value {
 
 /// Writes the request schemas whole, exactly as the handlers read them,
 /// and the LPA list into every `lpa` parameter.
-fn complete_schemas(doc: &mut Value, lpas: &[Lpa]) {
+fn complete_schemas(doc: &mut Value, lpas: &[Lpa], reasons: &[&str]) {
     let lpa = if lpas.is_empty() {
         text("A Local Policing Area.", 64, false)
     } else {
@@ -398,8 +398,16 @@ fn complete_schemas(doc: &mut Value, lpas: &[Lpa]) {
         "type": "object",
         "description": "A supervisor's acknowledgement of a breach.",
         "additionalProperties": false,
-        "required": ["note"],
-        "properties": {"note": note("What is being done about it; shown in the weekly digest. No names.")},
+        "required": ["reason", "note"],
+        "properties": {
+            "reason": {
+                "type": "string",
+                "enum": reasons,
+                "description": "Why the deadline was missed: one of the force's breach reasons (`[[breach_reasons]]`). Counted in the weekly report's breaches by reason.",
+                "example": reasons.first(),
+            },
+            "note": note("What is being done about it; shown in the weekly digest. No names."),
+        },
     });
     // Query and path parameters.
     let Some(paths) = doc["paths"].as_object_mut() else {
@@ -491,6 +499,28 @@ fn plain_doc(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_acknowledgement_needs_a_reason_from_the_configured_codes() {
+        let doc = document(&[], &["weather", "other"]);
+        let schemas = &doc["components"]["schemas"];
+        let body = &schemas["Acknowledge"];
+        assert_eq!(body["required"], json!(["reason", "note"]));
+        assert_eq!(
+            body["properties"]["reason"]["enum"],
+            json!(["weather", "other"])
+        );
+        // Read back, a reason may be absent (recorded before reasons).
+        let read = &schemas["Acknowledgement"];
+        assert!(read["properties"]["reason"].is_object(), "{read}");
+        assert!(
+            !read["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("reason")),
+            "{read}"
+        );
+    }
 
     #[test]
     fn intra_doc_links_become_plain_text() {

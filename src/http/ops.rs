@@ -200,5 +200,9 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 pub(crate) async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
-    Json(super::openapi::document(state.app.settings().lpas.all()))
+    let settings = state.app.settings();
+    Json(super::openapi::document(
+        settings.lpas.all(),
+        &settings.breach_reasons.codes(),
+    ))
 }

@@ -122,6 +122,12 @@ pub(crate) struct PackageDetail {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Acknowledge {
+    /// Why the deadline was missed: a code from the force's
+    /// `[[breach_reasons]]` list (the document lists them). Counted in the
+    /// weekly report's breaches by reason.
+    #[serde(default)]
+    #[schema(example = "awaiting_communications_data")]
+    pub(crate) reason: Option<String>,
     /// What is being done about it; shown in the weekly digest. No names.
     #[schema(example = "Warrant application with the magistrates; executing Thursday")]
     pub(crate) note: String,
@@ -481,8 +487,9 @@ pub(crate) async fn safeguarding(
     Ok(Json(state.app.view(&package)))
 }
 
-/// Acknowledge the breach of a package's current deadline: repeats of its
-/// escalations stop; the breach still counts everywhere and the note is kept.
+/// Acknowledge the breach of a package's current deadline with the reason it
+/// was missed: repeats of its escalations stop; the breach still counts
+/// everywhere, and the reason and note are kept.
 #[utoipa::path(post, path = "/api/v1/packages/{reference}/acknowledge", tag = "packages", request_body = Acknowledge,
     params(("reference" = String, Path, description = "URL-encoded reference")),
     security(("bearer" = [])),
@@ -496,12 +503,22 @@ pub(crate) async fn acknowledge(
     ApiJson(body): ApiJson<Acknowledge>,
 ) -> Result<Json<PackageView>, ApiError> {
     let reference = reference(&text)?;
+    // Checked before anything is read or written: a bad reason writes nothing.
+    let reasons = &state.app.settings().breach_reasons;
+    let reason = match body.reason.as_deref() {
+        Some(text) => reasons.parse(text),
+        None => Err(format!(
+            "is required: one of {}",
+            reasons.codes().join(", ")
+        )),
+    }
+    .map_err(|why| ApiError::invalid_field("reason", format!("reason: {why}")))?;
     let actor = caller.actor();
     let by = actor.name.clone();
     let package = state
         .app
         .change(&reference, &actor, move |p, now| {
-            p.acknowledge(&body.note, &by, now)
+            p.acknowledge(&reason, &body.note, &by, now)
         })
         .await?;
     Ok(Json(state.app.view(&package)))

@@ -202,6 +202,7 @@ pub(super) mod tests {
             time_zone: London,
             marking: "OFFICIAL-SENSITIVE".into(),
             referral_within: Duration::hours(24),
+            reasons: crate::domain::BreachReasons::default(),
         }
     }
 
@@ -243,6 +244,7 @@ pub(super) mod tests {
         pub(crate) fn acknowledge(&mut self, reference: &str, note: &str) {
             let last = self.last(reference);
             let kind = EventKind::Acknowledged {
+                reason: None,
                 note: note.into(),
                 deadline_at: last.deadline_at,
             };

@@ -4,7 +4,7 @@
 //! report both read the ledger through [`histories`], so they agree.
 
 use super::OpenPackageLine;
-use crate::domain::{EventKind, Outcome, RiskGrade, Stage};
+use crate::domain::{BreachReason, EventKind, Outcome, RiskGrade, Stage};
 use crate::store::LedgerEvent;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -93,9 +93,9 @@ impl History<'_> {
                     p.officer = assigned_officer.clone();
                 }
                 EventKind::Assigned { to, .. } => p.officer = Some(to.clone()),
-                EventKind::Acknowledged { note, deadline_at } => {
-                    p.acknowledgement = Some((note.clone(), *deadline_at))
-                }
+                EventKind::Acknowledged {
+                    note, deadline_at, ..
+                } => p.acknowledgement = Some((note.clone(), *deadline_at)),
                 EventKind::SafeguardingUpdated {
                     child_access_identified_at,
                     referral_made_at,
@@ -107,6 +107,26 @@ impl History<'_> {
             }
         }
         p
+    }
+
+    /// Why the deadline a stopped clock missed was missed: the reason given
+    /// when that deadline's breach was acknowledged before the stop; `None`
+    /// when it was not acknowledged, or acknowledged before reasons were
+    /// asked for ("not given").
+    pub(super) fn reason_at_stop(&self, stop: &Stop) -> Option<BreachReason> {
+        self.events
+            .iter()
+            .rev()
+            .filter(|e| e.occurred_at <= stop.at)
+            .find_map(|e| match &e.kind {
+                EventKind::Acknowledged {
+                    reason,
+                    deadline_at,
+                    ..
+                } if *deadline_at == stop.deadline_at => Some(reason.clone()),
+                _ => None,
+            })
+            .flatten()
     }
 
     /// Stays in the queues that ended, and the clock's stop, before `until`.

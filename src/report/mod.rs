@@ -30,7 +30,7 @@ pub(crate) fn spreadsheet_safe(text: &str) -> String {
     }
 }
 
-use crate::domain::{EventKind, Outcome, RiskGrade, Stage, Timescale};
+use crate::domain::{BreachReason, BreachReasons, EventKind, Outcome, RiskGrade, Stage, Timescale};
 use crate::store::LedgerEvent;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -51,6 +51,8 @@ pub struct ReportParams {
     pub(crate) marking: String,
     /// How soon after child access is identified the referral is due.
     pub(crate) referral_within: Duration,
+    /// The force's breach reasons, for their labels and order.
+    pub(crate) reasons: BreachReasons,
 }
 
 impl ReportParams {
@@ -62,7 +64,15 @@ impl ReportParams {
             time_zone,
             marking: marking.to_string(),
             referral_within: Duration::hours(i64::from(referral_within.nominal_hours())),
+            reasons: BreachReasons::default(),
         }
+    }
+
+    /// The same parameters labelling breach reasons from `reasons` (the
+    /// built-in list otherwise).
+    pub fn with_reasons(mut self, reasons: BreachReasons) -> Self {
+        self.reasons = reasons;
+        self
     }
 }
 
@@ -97,6 +107,10 @@ pub struct WeeklyReport {
     /// Open packages per grade at the end of each of the last 12 weeks,
     /// oldest first, ending with this week.
     pub trend: Vec<TrendPoint>,
+    /// Why deadlines were missed: per reason (the force's list in order,
+    /// then any reason no longer listed, then "not given"), the breaches
+    /// acknowledged in the week and the packages enforced late in it.
+    pub breach_reasons: Vec<ReasonLine>,
     /// Every open package at the week's end (for the CSV), by deadline.
     pub(crate) open_packages: Vec<OpenPackageLine>,
 }
@@ -224,6 +238,26 @@ pub struct SafeguardingFigures {
     /// Of those, past the target.
     pub outstanding_overdue: u64,
 }
+
+/// One reason a deadline was missed, with its figures for the week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReasonLine {
+    /// The reason's code; `None` for "not given" (no acknowledgement, or
+    /// one recorded before reasons were asked for).
+    pub reason: Option<String>,
+    /// What people read: the configured label, or "Not given".
+    pub label: String,
+    /// Breaches acknowledged in the week with this reason.
+    pub acknowledged: u64,
+    /// Packages enforced in the week after their deadline whose breach was
+    /// acknowledged with this reason (for "not given": not acknowledged,
+    /// or acknowledged without a reason). These add up to the week's late
+    /// enforcements.
+    pub enforced_late: u64,
+}
+
+/// The label of the "not given" line of the breaches by reason.
+pub(crate) const REASON_NOT_GIVEN: &str = "Not given";
 
 /// One LPA at the week's end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -395,6 +429,51 @@ fn outcomes(stops: &[Stop], from: DateTime<Utc>, to: DateTime<Utc>) -> BTreeMap<
     counts
 }
 
+/// The breaches by reason: a line per configured reason in order, then one
+/// per reason given that the list no longer has, then "not given".
+fn reason_lines(
+    reasons: &BreachReasons,
+    acknowledged: &[Option<BreachReason>],
+    enforced_late: &[Option<BreachReason>],
+) -> Vec<ReasonLine> {
+    let mut codes: Vec<Option<String>> = reasons
+        .codes()
+        .into_iter()
+        .map(|c| Some(c.to_string()))
+        .collect();
+    let mut dropped: Vec<Option<String>> = acknowledged
+        .iter()
+        .chain(enforced_late)
+        .flatten()
+        .map(|r| Some(r.code().to_string()))
+        .filter(|c| !codes.contains(c))
+        .collect();
+    dropped.sort();
+    dropped.dedup();
+    codes.extend(dropped);
+    codes.push(None);
+    let count = |given: &[Option<BreachReason>], code: &Option<String>| {
+        given
+            .iter()
+            .filter(|r| r.as_ref().map(|r| r.code().to_string()) == *code)
+            .count() as u64
+    };
+    codes
+        .into_iter()
+        .map(|code| ReasonLine {
+            label: match &code {
+                Some(c) => BreachReason::stored(c)
+                    .map(|r| reasons.label(&r).to_string())
+                    .unwrap_or_else(|_| c.clone()),
+                None => REASON_NOT_GIVEN.to_string(),
+            },
+            acknowledged: count(acknowledged, &code),
+            enforced_late: count(enforced_late, &code),
+            reason: code,
+        })
+        .collect()
+}
+
 impl WeeklyReport {
     /// Builds the report for `week` from the ledger's events (at least all
     /// those before the week's end, in sequence order; later ones are
@@ -455,11 +534,30 @@ impl WeeklyReport {
 
         let mut stays = Vec::new();
         let mut stops = Vec::new();
+        let mut late_reasons = Vec::new();
         for h in &histories {
             let (s, stop) = h.stays_and_stop(end);
             stays.extend(s);
+            if let Some(stop) = &stop {
+                if stop.stage == Stage::Enforced
+                    && stop.at > stop.deadline_at
+                    && within(stop.at, start, end)
+                {
+                    late_reasons.push(h.reason_at_stop(stop));
+                }
+            }
             stops.extend(stop);
         }
+        let acknowledged_reasons: Vec<Option<BreachReason>> = histories
+            .iter()
+            .flat_map(|h| h.events.iter())
+            .filter(|e| within(e.occurred_at, start, end))
+            .filter_map(|e| match &e.kind {
+                EventKind::Acknowledged { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect();
+        let breach_reasons = reason_lines(&params.reasons, &acknowledged_reasons, &late_reasons);
 
         let target = params.referral_within;
         let folded_now: Vec<Folded> = histories.iter().map(|h| h.at(end)).collect();
@@ -585,6 +683,7 @@ impl WeeklyReport {
             safeguarding,
             by_lpa: lpas.into_values().collect(),
             trend,
+            breach_reasons,
             open_packages,
         }
     }

@@ -10,6 +10,7 @@ fn params() -> ReportParams {
         time_zone: London,
         marking: "OFFICIAL-SENSITIVE".into(),
         referral_within: Duration::hours(24),
+        reasons: BreachReasons::default(),
     }
 }
 
@@ -293,6 +294,7 @@ fn breaches_carry_days_overdue_and_the_acknowledgement_of_this_deadline_only() {
         Stage::AwaitingEnforcement,
         deadline,
         EventKind::Acknowledged {
+            reason: None,
             note: "Warrant booked".into(),
             deadline_at: deadline,
         },
@@ -322,6 +324,7 @@ fn breaches_carry_days_overdue_and_the_acknowledgement_of_this_deadline_only() {
         Stage::AwaitingEnforcement,
         deadline - Duration::days(1),
         EventKind::Acknowledged {
+            reason: None,
             note: "old".into(),
             deadline_at: deadline - Duration::days(9),
         },
@@ -551,4 +554,187 @@ fn with_nothing_enforced_the_headline_has_no_percentage() {
     assert_eq!(report.headline.open, 42);
     assert_eq!(report.headline.percent_within_twelve_weeks, None);
     assert_eq!(report.headline.percent_within_change, None);
+}
+
+#[test]
+fn breaches_by_reason_count_the_weeks_acknowledgements_and_late_enforcements() {
+    let w = week("2024-W05");
+    let (start, end) = (w.starts_at(London), w.ends_at(London));
+    // Every deadline passed the Saturday before the week; clocks stop on
+    // the Wednesday of it.
+    let deadline = start - Duration::days(2);
+    let wednesday = start + Duration::days(2);
+    let reason = |code: &str| Some(BreachReason::stored(code).unwrap());
+    let mut ledger = TestLedger::default();
+    let ack = |ledger: &mut TestLedger, r: &str, at, why, for_deadline| {
+        ledger.push(
+            r,
+            at,
+            RiskGrade::High,
+            Stage::AwaitingEnforcement,
+            deadline,
+            EventKind::Acknowledged {
+                reason: why,
+                note: "in hand".into(),
+                deadline_at: for_deadline,
+            },
+        )
+    };
+    let enforce = |ledger: &mut TestLedger, r: &str, at| {
+        ledger.moved(
+            r,
+            at,
+            RiskGrade::High,
+            Stage::AwaitingEnforcement,
+            Stage::Enforced,
+            deadline,
+            Some(Outcome::WarrantExecuted),
+        )
+    };
+    for r in ["R1", "R2", "R3", "R4", "R5", "R6", "R7"] {
+        ledger.created(
+            r,
+            deadline - Duration::days(7),
+            RiskGrade::High,
+            Stage::AwaitingEnforcement,
+            deadline,
+        );
+    }
+    // R1: acknowledged in the week (resourcing), then enforced late in it.
+    ack(
+        &mut ledger,
+        "R1",
+        start + Duration::hours(1),
+        reason("resourcing"),
+        deadline,
+    );
+    enforce(&mut ledger, "R1", wednesday);
+    // R2: acknowledged in the week (suspect not located), still open.
+    ack(
+        &mut ledger,
+        "R2",
+        start + Duration::hours(2),
+        reason("suspect_not_located"),
+        deadline,
+    );
+    // R3: enforced late, never acknowledged.
+    enforce(&mut ledger, "R3", wednesday);
+    // R4: acknowledged before reasons were asked for, enforced late.
+    ack(
+        &mut ledger,
+        "R4",
+        deadline + Duration::hours(1),
+        None,
+        deadline,
+    );
+    enforce(&mut ledger, "R4", wednesday);
+    // R5: acknowledged last week with a reason the list has since dropped.
+    ack(
+        &mut ledger,
+        "R5",
+        deadline + Duration::hours(1),
+        reason("weather"),
+        deadline,
+    );
+    enforce(&mut ledger, "R5", wednesday);
+    // R6: the reason was given for an earlier deadline: not this breach's.
+    ack(
+        &mut ledger,
+        "R6",
+        deadline - Duration::days(9),
+        reason("resourcing"),
+        deadline - Duration::days(9),
+    );
+    enforce(&mut ledger, "R6", wednesday);
+    // R7: acknowledged in the week after: not in this week's figures.
+    ack(
+        &mut ledger,
+        "R7",
+        end + Duration::hours(1),
+        reason("other"),
+        deadline,
+    );
+
+    let report = WeeklyReport::build(w, &ledger.events, &params());
+    let lines: Vec<(Option<&str>, &str, u64, u64)> = report
+        .breach_reasons
+        .iter()
+        .map(|l| {
+            (
+                l.reason.as_deref(),
+                l.label.as_str(),
+                l.acknowledged,
+                l.enforced_late,
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (
+                Some("awaiting_communications_data"),
+                "Awaiting communications data",
+                0,
+                0
+            ),
+            (Some("suspect_not_located"), "Suspect not located", 1, 0),
+            (Some("resourcing"), "Resourcing", 1, 1),
+            (
+                Some("awaiting_partner_agency"),
+                "Awaiting partner agency",
+                0,
+                0
+            ),
+            (Some("other"), "Other (see note)", 0, 0),
+            (Some("weather"), "weather", 0, 1),
+            (None, REASON_NOT_GIVEN, 0, 3),
+        ]
+    );
+    // The late enforcements by reason add up to the week's late figure.
+    let late: u64 = report.flow.week.by_grade.iter().map(|g| g.late).sum();
+    assert_eq!(late, 5);
+    assert_eq!(
+        report
+            .breach_reasons
+            .iter()
+            .map(|l| l.enforced_late)
+            .sum::<u64>(),
+        late
+    );
+
+    // Every rendering carries the same figures.
+    let json: serde_json::Value = serde_json::from_str(&render::json(&report)).unwrap();
+    assert_eq!(
+        json["breach_reasons"][2],
+        serde_json::json!({"reason": "resourcing", "label": "Resourcing", "acknowledged": 1, "enforced_late": 1})
+    );
+    assert_eq!(
+        json["breach_reasons"][6],
+        serde_json::json!({"reason": null, "label": "Not given", "acknowledged": 0, "enforced_late": 3})
+    );
+    let text = render::text(&report);
+    assert!(text.contains("8. Why deadlines were missed"), "{text}");
+    for (label, acknowledged, late) in [
+        ("Suspect not located", 1, 0),
+        ("Resourcing", 1, 1),
+        ("weather", 0, 1),
+        ("Not given", 0, 3),
+    ] {
+        let line = format!("  {label:<32} {acknowledged:>12} {late:>13}\n");
+        assert!(text.contains(&line), "{line:?} in {text}");
+    }
+    let page = render::html(&report);
+    let table = page.split("<table id=\"breach-reasons\"").nth(1).unwrap();
+    assert_eq!(
+        crate::report::html::row_cells(table, "Resourcing"),
+        ["Resourcing", "1", "1"]
+    );
+    assert_eq!(
+        crate::report::html::row_cells(table, "Not given"),
+        ["Not given", "0", "3"]
+    );
+    assert_eq!(
+        crate::report::html::row_cells(table, "Total"),
+        ["Total", "2", "5"]
+    );
 }

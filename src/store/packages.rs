@@ -29,18 +29,18 @@ pub(crate) const SELECT_PACKAGE: &str = {
 };
 
 /// The columns a write sets from a [`PackageValues`], in the order
-/// [`SqlStore::bind_package_values`] binds them (`$1` to `$20`).
+/// [`SqlStore::bind_package_values`] binds them (`$1` to `$21`).
 pub(super) const PACKAGE_WRITE_COLUMNS: &str = "reference, risk_grade, stage, lpa, \
     assigned_officer, received_at, deadline_at, clock_started_at, policy_version, stage_since, \
     clock_stopped_at, outcome, child_access_identified_at, safeguarding_referral_at, \
     next_due_at, due_soon_at, acknowledged_at, acknowledged_by, acknowledgement_note, \
-    acknowledged_deadline_at";
+    acknowledged_deadline_at, acknowledgement_reason";
 
 /// How many values [`SqlStore::bind_package_values`] binds.
-pub(super) const PACKAGE_WRITE_VALUES: usize = 20;
+pub(super) const PACKAGE_WRITE_VALUES: usize = 21;
 
 /// Rewrites a package's state, keyed by its reference as stored (`$1`; the row is
-/// already held by the transaction). `$21` is `updated_at`. Returns the row
+/// already held by the transaction). `$22` is `updated_at`. Returns the row
 /// as stored, so the caller hands back exactly what a later read will see.
 pub(crate) const UPDATE_PACKAGE: &str = {
     const PARTS: &[&str] = &[
@@ -49,7 +49,8 @@ pub(crate) const UPDATE_PACKAGE: &str = {
          stage_since = $10, clock_stopped_at = $11, outcome = $12, \
          child_access_identified_at = $13, safeguarding_referral_at = $14, next_due_at = $15, \
          due_soon_at = $16, acknowledged_at = $17, acknowledged_by = $18, \
-         acknowledgement_note = $19, acknowledged_deadline_at = $20, updated_at = $21 \
+         acknowledgement_note = $19, acknowledged_deadline_at = $20, \
+         acknowledgement_reason = $21, updated_at = $22 \
          WHERE reference = $1 RETURNING ",
         PACKAGE_ROW_COLUMNS,
     ];
@@ -129,6 +130,7 @@ where
             .bind(v.acknowledged_by)
             .bind(v.acknowledgement_note)
             .bind(v.acknowledged_deadline_at)
+            .bind(v.acknowledgement_reason)
     }
 
     /// [`super::Store::insert_packages`].
@@ -351,9 +353,9 @@ mod tests {
     fn insert_places_the_shared_time_after_each_rows_values() {
         let sql = insert_packages(2);
         assert!(sql.contains("($2, $3,"), "{sql}");
-        assert!(sql.contains("$21, $1, $1), ($22,"), "{sql}");
+        assert!(sql.contains("$22, $1, $1), ($23,"), "{sql}");
         assert!(
-            sql.ends_with("$41, $1, $1) ON CONFLICT DO NOTHING RETURNING id, reference"),
+            sql.ends_with("$43, $1, $1) ON CONFLICT DO NOTHING RETURNING id, reference"),
             "{sql}"
         );
     }

@@ -5,9 +5,9 @@
 
 use super::{ApiToken, AuditRecord, LedgerEntry, LedgerEvent, StageGradeFigures, StoreError};
 use crate::domain::{
-    Acknowledgement, ClockStop, Deadline, EventKind, Lpas, OfficerEmail, OpenStage, Outcome,
-    Package, PackageParts, PackageState, PolicyVersion, Reference, RiskGrade, Role, Safeguarding,
-    Stage, StopKind,
+    Acknowledgement, BreachReason, ClockStop, Deadline, EventKind, Lpas, OfficerEmail, OpenStage,
+    Outcome, Package, PackageParts, PackageState, PolicyVersion, Reference, RiskGrade, Role,
+    Safeguarding, Stage, StopKind,
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use std::fmt::Display;
@@ -42,6 +42,7 @@ pub(crate) struct PackageRow {
     pub(super) acknowledged_by: Option<String>,
     pub(super) acknowledgement_note: Option<String>,
     pub(super) acknowledged_deadline_at: Option<DateTime<Utc>>,
+    pub(super) acknowledgement_reason: Option<String>,
 }
 
 /// One row of `package_events` with its package's reference, as
@@ -140,19 +141,28 @@ impl TryFrom<PackageRow> for Package {
             row.acknowledged_deadline_at,
         ) {
             (Some(acknowledged_at), Some(by), Some(note), Some(deadline_at)) => {
+                // Absent for an acknowledgement made before reasons were
+                // asked for; a code the list has since dropped still reads.
+                let reason = row
+                    .acknowledgement_reason
+                    .as_deref()
+                    .map(BreachReason::stored)
+                    .transpose()
+                    .map_err(|e| corrupt(&at, "acknowledgement_reason", e))?;
                 Some(Acknowledgement {
                     at: acknowledged_at,
                     by,
+                    reason,
                     note,
                     deadline_at,
                 })
             }
-            (None, None, None, None) => None,
+            (None, None, None, None) if row.acknowledgement_reason.is_none() => None,
             _ => {
                 return Err(corrupt(
                     &at,
                     "acknowledged_at",
-                    "an acknowledgement needs its time, author, note and deadline together",
+                    "an acknowledgement needs its time, author, note and deadline together, and a reason needs an acknowledgement",
                 ))
             }
         };
@@ -235,6 +245,7 @@ pub(crate) struct PackageValues<'a> {
     pub(super) acknowledged_by: Option<&'a str>,
     pub(super) acknowledgement_note: Option<&'a str>,
     pub(super) acknowledged_deadline_at: Option<DateTime<Utc>>,
+    pub(super) acknowledgement_reason: Option<&'a str>,
 }
 
 impl<'a> PackageValues<'a> {
@@ -270,6 +281,9 @@ impl<'a> PackageValues<'a> {
             acknowledged_by: acknowledgement.map(|a| a.by.as_str()),
             acknowledgement_note: acknowledgement.map(|a| a.note.as_str()),
             acknowledged_deadline_at: acknowledgement.map(|a| stored_instant(a.deadline_at)),
+            acknowledgement_reason: acknowledgement
+                .and_then(|a| a.reason.as_ref())
+                .map(BreachReason::code),
         }
     }
 }

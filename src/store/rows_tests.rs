@@ -28,6 +28,7 @@ fn open_row() -> PackageRow {
         acknowledged_by: None,
         acknowledgement_note: None,
         acknowledged_deadline_at: None,
+        acknowledgement_reason: None,
     }
 }
 
@@ -114,6 +115,20 @@ fn every_inconsistent_column_is_refused() {
             "acknowledged_at",
             Box::new(|r| r.acknowledgement_note = Some("warrant sought".into())),
         ),
+        (
+            "acknowledged_at",
+            Box::new(|r| r.acknowledgement_reason = Some("resourcing".into())),
+        ),
+        (
+            "acknowledgement_reason",
+            Box::new(|r| {
+                r.acknowledged_at = Some(at("2024-05-09T09:00:00Z"));
+                r.acknowledged_by = Some("token:sergeant".into());
+                r.acknowledgement_note = Some("warrant being sought".into());
+                r.acknowledged_deadline_at = Some(r.deadline_at);
+                r.acknowledgement_reason = Some("Not A Code".into());
+            }),
+        ),
     ];
     for (column, spoil) in cases {
         let mut row = open_row();
@@ -152,6 +167,20 @@ fn an_acknowledged_row_restores_its_acknowledgement() {
     assert_eq!(acknowledgement.by, "token:sergeant");
     assert_eq!(acknowledgement.note, "warrant being sought");
     assert_eq!(acknowledgement.deadline_at, at("2024-05-08T09:00:00Z"));
+    assert_eq!(acknowledgement.reason, None, "recorded before reasons");
+}
+
+#[test]
+fn an_acknowledged_row_restores_its_reason() {
+    let mut row = open_row();
+    row.acknowledged_at = Some(at("2024-05-09T09:00:00Z"));
+    row.acknowledged_by = Some("token:sergeant".into());
+    row.acknowledgement_note = Some("warrant being sought".into());
+    row.acknowledged_deadline_at = Some(row.deadline_at);
+    row.acknowledgement_reason = Some("suspect_not_located".into());
+    let package = Package::try_from(row).unwrap();
+    let reason = package.acknowledgement().unwrap().reason.as_ref();
+    assert_eq!(reason.map(|r| r.code()), Some("suspect_not_located"));
 }
 
 fn event_row(kind: &str, details: &str) -> EventRow {

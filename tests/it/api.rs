@@ -128,7 +128,7 @@ async fn acknowledging_a_breach_needs_a_supervisor_and_a_breach(app: TestApp) {
         "awaiting_enforcement",
     )
     .await;
-    let note = json!({"note": "warrant application with the magistrates"});
+    let note = json!({"reason": "awaiting_partner_agency", "note": "warrant application with the magistrates"});
     let intake = app
         .post(
             "/api/v1/packages/ACK-1/acknowledge",
@@ -149,7 +149,7 @@ async fn acknowledging_a_breach_needs_a_supervisor_and_a_breach(app: TestApp) {
         .post(
             "/api/v1/packages/ACK-1/acknowledge",
             Role::Supervisor,
-            json!({"note": " "}),
+            json!({"reason": "resourcing", "note": " "}),
         )
         .await;
     assert_error(
@@ -159,6 +159,59 @@ async fn acknowledging_a_breach_needs_a_supervisor_and_a_breach(app: TestApp) {
         Some("note"),
     )
     .await;
+    // A missing, unknown or mistyped reason is a 422 naming the field and
+    // the allowed codes, and writes nothing.
+    let allowed = "awaiting_communications_data, suspect_not_located, resourcing, awaiting_partner_agency, other";
+    for (case, body) in [
+        ("missing", json!({"note": "warrant sought"})),
+        (
+            "unknown",
+            json!({"reason": "weather", "note": "warrant sought"}),
+        ),
+        (
+            "a label",
+            json!({"reason": "Resourcing", "note": "warrant sought"}),
+        ),
+        ("empty", json!({"reason": "", "note": "warrant sought"})),
+        ("null", json!({"reason": null, "note": "warrant sought"})),
+    ] {
+        let refused = app
+            .post("/api/v1/packages/ACK-1/acknowledge", Role::Supervisor, body)
+            .await;
+        let error = error_named(
+            case,
+            refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("reason"),
+        )
+        .await;
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(allowed), "{case}: {message}");
+    }
+    let mistyped = app
+        .post(
+            "/api/v1/packages/ACK-1/acknowledge",
+            Role::Supervisor,
+            json!({"reason": 3, "note": "warrant sought"}),
+        )
+        .await;
+    error_named(
+        "a number",
+        mistyped,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Some("reason"),
+    )
+    .await;
+    let untouched: Value = app
+        .get("/api/v1/packages/ACK-1", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(untouched["acknowledgement"].is_null(), "{untouched}");
+    assert_eq!(untouched["events"].as_array().unwrap().len(), 1);
     let done = app
         .post(
             "/api/v1/packages/ACK-1/acknowledge",
@@ -188,8 +241,24 @@ async fn acknowledging_a_breach_needs_a_supervisor_and_a_breach(app: TestApp) {
     );
     assert_eq!(detail["acknowledgement"]["by"], "token:supervisor-test");
     assert_eq!(
-        detail["events"].as_array().unwrap().last().unwrap()["kind"],
-        "acknowledged"
+        detail["acknowledgement"]["reason"],
+        "awaiting_partner_agency"
+    );
+    let last = detail["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "acknowledged");
+    assert_eq!(last["reason"], "awaiting_partner_agency");
+    // The document lists the configured reasons, and requires one.
+    let doc: Value = app
+        .get("/api/v1/openapi.json", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let schema = &doc["components"]["schemas"]["Acknowledge"];
+    assert_eq!(schema["required"], json!(["reason", "note"]));
+    assert_eq!(
+        schema["properties"]["reason"]["enum"],
+        json!(allowed.split(", ").collect::<Vec<_>>())
     );
     let status: Value = app
         .get("/api/v1/status", Role::Viewer)

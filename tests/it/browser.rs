@@ -422,6 +422,12 @@ async fn a_supervisor_acknowledges_a_breach_through_the_form() {
         .and_then(|a| a.strip_suffix("/acknowledge"))
         .unwrap()
         .to_string();
+    form.find(Locator::Css("select[name=reason]"))
+        .await
+        .unwrap()
+        .select_by_value("awaiting_communications_data")
+        .await
+        .unwrap();
     let note = "Warrant with the magistrates; executing Thursday";
     form.find(Locator::Css("textarea[name=note]"))
         .await
@@ -461,5 +467,9 @@ async fn a_supervisor_acknowledges_a_breach_through_the_form() {
         "{detail}"
     );
     assert_eq!(detail["acknowledgement"]["note"], note, "{detail}");
+    assert_eq!(
+        detail["acknowledgement"]["reason"], "awaiting_communications_data",
+        "{detail}"
+    );
     browser.close().await;
 }

@@ -590,12 +590,70 @@ async fn a_supervisor_acknowledges_a_breach_from_the_breaches_page(app: TestApp)
                 .unwrap()
                 .to_string()
         };
+        // The reason is chosen from the configured list, and required.
+        let select_reason = &select(
+            &document,
+            "tr[data-reference=\"BR-1\"] form select[name=reason]",
+        )[0];
+        assert!(select_reason.value().attr("required").is_some());
+        let options: Vec<(String, String)> = select(
+            &document,
+            "tr[data-reference=\"BR-1\"] form select[name=reason] option",
+        )
+        .iter()
+        .map(|o| (o.value().attr("value").unwrap().to_string(), text_of(o)))
+        .collect();
+        assert_eq!(
+            options,
+            [
+                ("", "Choose a reason"),
+                (
+                    "awaiting_communications_data",
+                    "Awaiting communications data"
+                ),
+                ("suspect_not_located", "Suspect not located"),
+                ("resourcing", "Resourcing"),
+                ("awaiting_partner_agency", "Awaiting partner agency"),
+                ("other", "Other (see note)"),
+            ]
+            .map(|(v, l)| (v.to_string(), l.to_string()))
+        );
         (
             attr("tr[data-reference=\"BR/3.x\"] a", "href"),
             attr("tr[data-reference=\"BR-1\"] form", "action"),
             attr("tr[data-reference=\"BR-1\"] form input[name=csrf]", "value"),
         )
     };
+    // Without a reason, or with one not on the list: refused, naming the
+    // allowed reasons, and nothing is written.
+    let before = app.store.audit_log(None).await.unwrap().len();
+    for reason in [None, Some("weather")] {
+        let mut fields = vec![("csrf", csrf.as_str()), ("note", "Warrant Thursday")];
+        fields.extend(reason.map(|r| ("reason", r)));
+        let refused = browser.post(&action, &fields).await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{reason:?}"
+        );
+        let text = refused.text().await.unwrap();
+        assert!(
+            text.contains("Why the deadline was missed") && text.contains("suspect_not_located"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        app.store
+            .audit_log(None)
+            .await
+            .unwrap()
+            .iter()
+            .skip(before)
+            .filter(|l| l.action == "package.acknowledged")
+            .count(),
+        0,
+        "nothing acknowledged"
+    );
     assert_eq!(link, "/packages/BR%2F3.x");
     assert!(browser.page(&link).await.contains("Package BR/3.x"));
     let response = browser
@@ -604,6 +662,7 @@ async fn a_supervisor_acknowledges_a_breach_from_the_breaches_page(app: TestApp)
             &[
                 ("csrf", &csrf),
                 ("back", "breaches"),
+                ("reason", "suspect_not_located"),
                 ("note", "Warrant with the magistrates; executing Thursday"),
             ],
         )
@@ -621,7 +680,9 @@ async fn a_supervisor_acknowledges_a_breach_from_the_breaches_page(app: TestApp)
             )[0],
         );
         assert!(
-            cell.contains("token:supervisor-test") && cell.contains("executing Thursday"),
+            cell.contains("token:supervisor-test")
+                && cell.contains("Suspect not located")
+                && cell.contains("executing Thursday"),
             "{cell}"
         );
         assert!(select(&after, "tr[data-reference=\"BR-1\"] form").is_empty());
@@ -641,6 +702,7 @@ async fn a_supervisor_acknowledges_a_breach_from_the_breaches_page(app: TestApp)
         detail["acknowledgement"]["note"],
         "Warrant with the magistrates; executing Thursday"
     );
+    assert_eq!(detail["acknowledgement"]["reason"], "suspect_not_located");
     let lines = app.store.audit_log(None).await.unwrap();
     let line = lines
         .iter()
@@ -657,7 +719,10 @@ async fn a_supervisor_acknowledges_a_breach_from_the_breaches_page(app: TestApp)
 
     // Twice is refused with the domain's reason, and nothing is written.
     let again = browser
-        .post(&action, &[("csrf", &csrf), ("note", "again")])
+        .post(
+            &action,
+            &[("csrf", &csrf), ("reason", "resourcing"), ("note", "again")],
+        )
         .await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert!(again.text().await.unwrap().contains("already acknowledged"));
@@ -665,7 +730,7 @@ async fn a_supervisor_acknowledges_a_breach_from_the_breaches_page(app: TestApp)
     let empty = browser
         .post(
             "/packages/BR-2/acknowledge",
-            &[("csrf", &csrf), ("note", " ")],
+            &[("csrf", &csrf), ("reason", "resourcing"), ("note", " ")],
         )
         .await;
     assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -676,11 +741,49 @@ async fn a_supervisor_acknowledges_a_breach_from_the_breaches_page(app: TestApp)
             &[
                 ("csrf", &csrf),
                 ("back", "package"),
+                ("reason", "other"),
                 ("note", "Arrest planned"),
             ],
         )
         .await;
     assert_eq!(from_package.headers()[LOCATION], "/packages/BR-2");
+    // The package page shows the reason with the acknowledgement and in
+    // the history.
+    let package_page = browser.page("/packages/BR-2").await;
+    let (shown, history) = {
+        let page = Html::parse_document(&package_page);
+        (
+            text_of(&select(&page, "#acknowledgement")[0]),
+            text_of(&select(&page, "ol.timeline")[0]),
+        )
+    };
+    assert!(
+        shown.contains("Why the deadline was missed: Other (see note). Arrest planned"),
+        "{shown}"
+    );
+    assert!(
+        history.contains("acknowledged (Other (see note)): Arrest planned"),
+        "{history}"
+    );
+    // A week on, that week's report counts both acknowledgements by reason.
+    // (The session has expired by then: a new one.)
+    app.clock.advance(Duration::days(7));
+    let viewer = Browser::signed_in(&app, Role::Viewer).await;
+    let weekly_page = viewer.page("/reports/weekly").await;
+    let weekly = Html::parse_document(&weekly_page);
+    let figures = |reason: &str| -> Vec<String> {
+        select(
+            &weekly,
+            &format!("#weekly-breach-reasons tr[data-reason={reason}] td"),
+        )
+        .iter()
+        .map(text_of)
+        .collect()
+    };
+    assert_eq!(figures("suspect_not_located"), ["1", "0"]);
+    assert_eq!(figures("other"), ["1", "0"]);
+    assert_eq!(figures("resourcing"), ["0", "0"]);
+    assert_eq!(figures("not_given"), ["0", "0"]);
 }
 
 async fn a_viewer_cannot_acknowledge(app: TestApp) {

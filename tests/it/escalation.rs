@@ -277,7 +277,16 @@ async fn acknowledgement_stops_repeats_and_enforcement_stops_everything(w: World
     app.change(
         &Reference::parse("VH-ACK").unwrap(),
         &Actor::named("token:sgt"),
-        |p, now| p.acknowledge("warrant sought", "token:sgt", now),
+        |p, now| {
+            p.acknowledge(
+                &ocset_scheduler::domain::BreachReasons::default()
+                    .parse("resourcing")
+                    .unwrap(),
+                "warrant sought",
+                "token:sgt",
+                now,
+            )
+        },
     )
     .await
     .unwrap();

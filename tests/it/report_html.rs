@@ -584,20 +584,31 @@ async fn the_weekly_html_parses_with_its_tables_figures_and_chart() {
 async fn the_daily_html_parses_with_a_table_per_lpa_and_every_line() {
     let demo = demo().await;
     // A supervisor acknowledges a breach with a note that is not HTML.
-    let before = daily_report(&demo, now()).await;
+    // (A minute on: the demo's own acknowledgements are made at `now`.)
+    let before = daily_report(&demo, now() + Duration::minutes(1)).await;
     let breach = before
         .lpas
         .iter()
         .flat_map(|l| &l.breached)
-        .next()
-        .expect("the demo has a breach")
+        // The demo acknowledges some breaches itself.
+        .find(|b| b.acknowledgement.is_none())
+        .expect("the demo has an unacknowledged breach")
         .reference
         .clone();
     demo.app
         .change(
             &Reference::parse(&breach).unwrap(),
             &Actor::named("test"),
-            |package, at| package.acknowledge(NOTE, "test", at),
+            |package, at| {
+                package.acknowledge(
+                    &ocset_scheduler::domain::BreachReasons::default()
+                        .parse("resourcing")
+                        .unwrap(),
+                    NOTE,
+                    "test",
+                    at,
+                )
+            },
         )
         .await
         .unwrap();
@@ -758,4 +769,57 @@ fn the_notice_email_html_parses_with_a_table_per_package_and_what_to_do() {
         assert_eq!(values[1..4], ["High", "Dudley", "Awaiting enforcement"]);
         assert_eq!(values[6], "pc.one@force.example");
     }
+}
+
+#[tokio::test]
+async fn the_demo_acknowledges_breaches_with_reasons_and_the_weekly_html_counts_them() {
+    let demo = demo().await;
+    // The week of `now`, when the demo's supervisor acknowledged them.
+    let week: IsoWeek = "2026-W48".parse().unwrap();
+    let events = demo
+        .store
+        .events_before(week.ends_at(demo.params.time_zone))
+        .await
+        .unwrap();
+    let report = WeeklyReport::build(week, &events, &demo.params);
+    let acknowledged: Vec<(Option<&str>, u64)> = report
+        .breach_reasons
+        .iter()
+        .map(|l| (l.reason.as_deref(), l.acknowledged))
+        .collect();
+    assert_eq!(
+        acknowledged,
+        [
+            (Some("awaiting_communications_data"), 1),
+            (Some("suspect_not_located"), 1),
+            (Some("resourcing"), 1),
+            (Some("awaiting_partner_agency"), 0),
+            (Some("other"), 0),
+            (None, 0),
+        ]
+    );
+    let page = render::html(&report);
+    let html = parse(&page);
+    let reasons = table(&html, "breach-reasons");
+    assert_eq!(
+        headers(reasons),
+        strings(&[
+            "Reason",
+            "Breaches acknowledged this week",
+            "Enforced late this week"
+        ])
+    );
+    assert_eq!(body(reasons).len(), report.breach_reasons.len() + 1);
+    for line in &report.breach_reasons {
+        assert_eq!(
+            row_of(reasons, &line.label),
+            [
+                line.label.clone(),
+                line.acknowledged.to_string(),
+                line.enforced_late.to_string()
+            ]
+        );
+    }
+    let late: u64 = report.breach_reasons.iter().map(|l| l.enforced_late).sum();
+    assert_eq!(row_of(reasons, "Total"), ["Total", "3", &late.to_string()]);
 }

@@ -7,6 +7,7 @@ use crate::domain::fields::OfficerEmail;
 use crate::domain::grade::RiskGrade;
 use crate::domain::stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 use crate::domain::timescale::DeadlinePolicy;
+use crate::domain::BreachReason;
 use chrono::{DateTime, Utc};
 
 /// A move the rules refuse, naming the field at fault. Nothing is written.
@@ -86,11 +87,13 @@ fn check_note(field: &'static str, text: &str) -> Result<(), MoveRefused> {
 }
 
 impl Package {
-    /// Acknowledges the breach of the current deadline with a note, as
-    /// `by`: repeats stop, the breach still counts. Only an open package at
-    /// or past its deadline can be acknowledged, once per deadline.
+    /// Acknowledges the breach of the current deadline with a reason (why
+    /// it was missed) and a note, as `by`: repeats stop, the breach still
+    /// counts. Only an open package at or past its deadline can be
+    /// acknowledged, once per deadline.
     pub fn acknowledge(
         &self,
+        reason: &BreachReason,
         note: &str,
         by: &str,
         now: DateTime<Utc>,
@@ -121,6 +124,7 @@ impl Package {
         parts.acknowledgement = Some(Acknowledgement {
             at: now,
             by: by.to_string(),
+            reason: Some(reason.clone()),
             note: note.to_string(),
             deadline_at,
         });
@@ -128,6 +132,7 @@ impl Package {
             package: Package(parts),
             occurred_at: now,
             event: EventKind::Acknowledged {
+                reason: Some(reason.clone()),
                 note: note.to_string(),
                 deadline_at,
             },

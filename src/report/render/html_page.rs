@@ -6,7 +6,7 @@ use crate::report::html::{
     self, fixed, group_head, head, note_row, number, raw_cell, row, tds, words, CAPTION, FONT, H2,
     TABLE,
 };
-use crate::report::{LpaLine, OpenPackageLine, PositionLine, WeeklyReport};
+use crate::report::{LpaLine, OpenPackageLine, PositionLine, ReasonLine, WeeklyReport};
 use crate::text::esc;
 use std::fmt::Write;
 
@@ -299,8 +299,45 @@ pub fn html(report: &WeeklyReport) -> String {
 
     h.push_str(&trend_chart(report));
     h.push_str(&within_chart(report));
+    h.push_str(&reasons_table(report));
     h.push_str(&marking);
     h.push_str("</body></html>");
+    h
+}
+
+/// Why deadlines were missed: per reason, the breaches acknowledged in the
+/// week and the packages enforced late in it, with a total row.
+fn reasons_table(report: &WeeklyReport) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<h2 style=\"{H2}\">9. Why deadlines were missed</h2><table id=\"breach-reasons\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">The reason a supervisor gave when acknowledging each breach; \"Not given\" when the breach was not acknowledged or no reason was recorded</caption>"
+    );
+    h.push_str(&head(&[
+        words("Reason"),
+        number("Breaches acknowledged this week"),
+        number("Enforced late this week"),
+    ]));
+    for l in &report.breach_reasons {
+        h.push_str(&row(
+            &[
+                words(&l.label),
+                number(l.acknowledged),
+                number(l.enforced_late),
+            ],
+            "",
+        ));
+    }
+    let sum = |f: fn(&ReasonLine) -> u64| report.breach_reasons.iter().map(f).sum::<u64>();
+    h.push_str(&row(
+        &[
+            words("Total"),
+            number(sum(|l| l.acknowledged)),
+            number(sum(|l| l.enforced_late)),
+        ],
+        TOTAL,
+    ));
+    h.push_str("</table>");
     h
 }
 
@@ -506,7 +543,12 @@ mod tests {
             "{page}"
         );
         assert!(page.contains(">Due within 48 hours: 0; within 7 days: 0.</p>"));
-        let chart = page.split("<table id=\"within-trend\"").nth(1).unwrap();
+        // The chart's own table: the breach reasons' table follows it.
+        let chart = page
+            .split("<table id=\"within-trend\"")
+            .nth(1)
+            .and_then(|rest| rest.split("<h2").next())
+            .unwrap();
         assert!(page.find("id=\"trend\"").unwrap() < page.find("id=\"within-trend\"").unwrap());
         assert_eq!(chart.matches("None enforced").count(), 11);
         let last_row = chart.split("<tr><td style").last().unwrap();

@@ -164,6 +164,22 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
     }
     trend_chart(&mut t, &report.trend);
     within_chart(&mut t, &report.trend);
+    let _ = writeln!(
+        t,
+        "\n8. Why deadlines were missed (the reason given on acknowledging; \"Not given\" when none)"
+    );
+    let _ = writeln!(
+        t,
+        "  {:<32} {:>12} {:>13}",
+        "reason", "acknowledged", "enforced late"
+    );
+    for l in &report.breach_reasons {
+        let _ = writeln!(
+            t,
+            "  {:<32} {:>12} {:>13}",
+            l.label, l.acknowledged, l.enforced_late
+        );
+    }
     let _ = writeln!(t, "\n{m}");
     t
 }

@@ -1,7 +1,7 @@
 //! `/breaches`: open packages past their deadline, most overdue first (the
 //! list `/api/v1/breaches` gives, through the same audited [`App::list`]
 //! path), each linking to its page; a supervisor acknowledges each
-//! unacknowledged breach here with a note, through the same
+//! unacknowledged breach here with a reason and a note, through the same
 //! [`App::change`] and `acknowledge` move as the API.
 //!
 //! [`App::list`]: crate::app::App::list
@@ -12,7 +12,7 @@ use super::super::layout::{csrf_field, page as frame, Nav};
 use super::super::session::SignedIn;
 use super::super::{PageError, WebState};
 use super::{check_csrf, chrome, form_fields, lpa_from_query, package_path};
-use crate::domain::{Package, PackageStatus, Reference, Role};
+use crate::domain::{Acknowledgement, BreachReasons, Package, PackageStatus, Reference, Role};
 use crate::store::PackageFilter;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -32,14 +32,39 @@ pub(crate) fn is_acknowledged(package: &Package) -> bool {
         .is_some_and(|a| a.deadline_at == package.deadline().at())
 }
 
-/// The acknowledgement form for one package, for a supervisor; `back`
-/// says which page to return to (`breaches` or `package`).
-pub(crate) fn acknowledge_form(signed_in: &SignedIn, reference: &str, back: &str) -> Markup {
+/// Why an acknowledged breach was missed, in words: the reason's label, or
+/// that none was recorded (acknowledgements made before reasons were asked
+/// for).
+pub(crate) fn reason_words<'a>(reasons: &'a BreachReasons, ack: &'a Acknowledgement) -> &'a str {
+    ack.reason
+        .as_ref()
+        .map_or("no reason recorded", |r| reasons.label(r))
+}
+
+/// The acknowledgement form for one package, for a supervisor: the reason
+/// from the force's list, and a note; `back` says which page to return to
+/// (`breaches` or `package`).
+pub(crate) fn acknowledge_form(
+    signed_in: &SignedIn,
+    reasons: &BreachReasons,
+    reference: &str,
+    back: &str,
+) -> Markup {
     let field = format!("note-{reference}");
+    let reason_field = format!("reason-{reference}");
     html! {
         form.acknowledge method="post" action={ (package_path(reference)) "/acknowledge" } {
             (csrf_field(signed_in))
             input type="hidden" name="back" value=(back);
+            div.field {
+                label for=(reason_field) { "Why the deadline was missed" }
+                select id=(reason_field) name="reason" required {
+                    option value="" { "Choose a reason" }
+                    @for entry in reasons.entries() {
+                        option value=(entry.code) { (entry.label) }
+                    }
+                }
+            }
             div.field {
                 label for=(field) { "Note: what is being done (no names)" }
                 textarea id=(field) name="note" rows="2" required maxlength=(crate::domain::MAX_NOTE_CHARS) {}
@@ -59,6 +84,7 @@ pub(crate) async fn page(
     let app = &state.app;
     let now = app.now();
     let zone = app.settings().time_zone;
+    let reasons = &app.settings().breach_reasons;
     let filter = PackageFilter {
         status: Some((PackageStatus::Breached, now)),
         lpa: lpa.as_ref().map(ToString::to_string),
@@ -114,9 +140,9 @@ pub(crate) async fn page(
                                 td data-label="Officer" { (package.assigned_officer().map_or("Unassigned".to_string(), ToString::to_string)) }
                                 td data-label="Acknowledgement" {
                                     @match package.acknowledgement().filter(|_| is_acknowledged(package)) {
-                                        Some(ack) => { "By " (ack.by) " at " (time(ack.at, zone)) ": " (ack.note) }
+                                        Some(ack) => { "By " (ack.by) " at " (time(ack.at, zone)) " (" (reason_words(reasons, ack)) "): " (ack.note) }
                                         None => {
-                                            @if supervisor { (acknowledge_form(&signed_in, &reference, "breaches")) }
+                                            @if supervisor { (acknowledge_form(&signed_in, reasons, &reference, "breaches")) }
                                             @else { "Not acknowledged" }
                                         }
                                     }
@@ -150,13 +176,17 @@ pub(crate) async fn acknowledge(
     }
     let reference = Reference::parse_exact(&text)
         .map_err(|_| PageError::NotFound(format!("No package has reference {text}.")))?;
+    let reasons = &state.app.settings().breach_reasons;
+    let reason = reasons
+        .parse(fields.get("reason").map(String::as_str).unwrap_or_default())
+        .map_err(|why| PageError::Invalid(format!("Why the deadline was missed: {why}")))?;
     let note = fields.get("note").cloned().unwrap_or_default();
     let actor = signed_in.actor();
     let by = actor.name.clone();
     let package = state
         .app
         .change(&reference, &actor, move |p, now| {
-            p.acknowledge(&note, &by, now)
+            p.acknowledge(&reason, &note, &by, now)
         })
         .await?;
     let stored = package.reference().to_string();

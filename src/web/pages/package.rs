@@ -10,9 +10,9 @@ use super::super::format::{time, time_left, time_or};
 use super::super::layout::{page as frame, Nav};
 use super::super::session::SignedIn;
 use super::super::{PageError, WebState};
-use super::breaches::{acknowledge_form, is_acknowledged};
+use super::breaches::{acknowledge_form, is_acknowledged, reason_words};
 use super::{chrome, status_label, words};
-use crate::domain::{EventKind, PackageStatus, Reference, Role};
+use crate::domain::{BreachReasons, EventKind, PackageStatus, Reference, Role};
 use crate::store::{EscalationRecord, LedgerEvent};
 use axum::extract::{Path, State};
 use chrono_tz::Tz;
@@ -32,6 +32,7 @@ pub(crate) async fn page(
         .await?
         .ok_or_else(not_found)?;
     let zone = app.settings().time_zone;
+    let reasons = &app.settings().breach_reasons;
     let now = app.now();
     let package = &record.package;
     let view = app.view(package);
@@ -70,11 +71,11 @@ pub(crate) async fn page(
             }
             h2 { "Acknowledgement" }
             @match package.acknowledgement().filter(|_| is_acknowledged(package)) {
-                Some(ack) => p #acknowledgement { "Acknowledged by " (ack.by) " at " (time(ack.at, zone)) ": " (ack.note) }
+                Some(ack) => p #acknowledgement { "Acknowledged by " (ack.by) " at " (time(ack.at, zone)) ". Why the deadline was missed: " span.reason { (reason_words(reasons, ack)) } ". " (ack.note) }
                 None => {
                     @if view.status == PackageStatus::Breached {
                         p #acknowledgement { "The breach is not acknowledged." }
-                        @if signed_in.may(Role::Supervisor) { (acknowledge_form(&signed_in, &reference, "package")) }
+                        @if signed_in.may(Role::Supervisor) { (acknowledge_form(&signed_in, reasons, &reference, "package")) }
                     } @else {
                         p #acknowledgement { "Nothing to acknowledge: the package has not breached its current deadline." }
                     }
@@ -83,7 +84,7 @@ pub(crate) async fn page(
             h2 { "History" }
             ol.timeline {
                 @for event in &record.events {
-                    li { (time(event.occurred_at, zone)) " – " (describe(event, zone)) span.actor { " (" (event.actor) ")" } }
+                    li { (time(event.occurred_at, zone)) " – " (describe(event, zone, reasons)) span.actor { " (" (event.actor) ")" } }
                 }
             }
             h2 { "Escalations" }
@@ -93,7 +94,7 @@ pub(crate) async fn page(
 }
 
 /// One ledger event in words.
-fn describe(event: &LedgerEvent, zone: Tz) -> Markup {
+fn describe(event: &LedgerEvent, zone: Tz, reasons: &BreachReasons) -> Markup {
     match &event.kind {
         EventKind::Created {
             risk_grade,
@@ -128,8 +129,13 @@ fn describe(event: &LedgerEvent, zone: Tz) -> Markup {
         EventKind::Assigned { from, to } => html! {
             "Assigned to " (to) @if let Some(from) = from { " (was " (from) ")" }
         },
-        EventKind::Acknowledged { note, deadline_at } => html! {
-            "Breach of the deadline " (time(*deadline_at, zone)) " acknowledged: " (note)
+        EventKind::Acknowledged {
+            reason,
+            note,
+            deadline_at,
+        } => html! {
+            "Breach of the deadline " (time(*deadline_at, zone)) " acknowledged ("
+            (reason.as_ref().map_or("no reason recorded", |r| reasons.label(r))) "): " (note)
         },
         EventKind::SafeguardingUpdated {
             child_access_identified_at,

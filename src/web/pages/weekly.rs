@@ -221,6 +221,26 @@ fn report_body(state: &WebState, report: &WeeklyReport, week: IsoWeek) -> Markup
                 }
             }
         }
+        h2 { "Why deadlines were missed" }
+        table.stack #weekly-breach-reasons {
+            caption { "The reason given when each breach was acknowledged; \"Not given\" when it was not acknowledged or no reason was recorded" }
+            thead {
+                tr {
+                    th scope="col" { "Reason" }
+                    th scope="col" { "Breaches acknowledged this week" }
+                    th scope="col" { "Enforced late this week" }
+                }
+            }
+            tbody {
+                @for line in &report.breach_reasons {
+                    tr data-reason=(line.reason.as_deref().unwrap_or("not_given")) {
+                        th scope="row" data-label="Reason" { (line.label) }
+                        td.number data-label="Breaches acknowledged this week" { (line.acknowledged) }
+                        td.number data-label="Enforced late this week" { (line.enforced_late) }
+                    }
+                }
+            }
+        }
         (flow_tables(report))
         (timeliness_tables(report))
         (safeguarding_table(report))

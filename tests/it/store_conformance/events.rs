@@ -7,7 +7,9 @@ use super::fixtures::{
 };
 use super::harness::Raw;
 use chrono::{DateTime, Duration, Utc};
-use ocset_scheduler::domain::{Acknowledgement, EventKind, OfficerEmail, RiskGrade, Stage};
+use ocset_scheduler::domain::{
+    Acknowledgement, BreachReason, EventKind, OfficerEmail, RiskGrade, Stage,
+};
 use ocset_scheduler::store::{Actor, Store, StoreError};
 use std::sync::Arc;
 
@@ -220,8 +222,15 @@ async fn an_acknowledgement_is_stored_in_the_ledger_and_the_audit_log(store: Arc
             &supervisor,
             at,
             Box::new(move |p| {
-                p.acknowledge("  warrant being sought  ", "token:sergeant", at)
-                    .map(|c| entry(c, None))
+                p.acknowledge(
+                    &ocset_scheduler::domain::BreachReasons::default()
+                        .parse("resourcing")
+                        .unwrap(),
+                    "  warrant being sought  ",
+                    "token:sergeant",
+                    at,
+                )
+                .map(|c| entry(c, None))
             }),
         )
         .await
@@ -234,6 +243,7 @@ async fn an_acknowledgement_is_stored_in_the_ledger_and_the_audit_log(store: Arc
         &Acknowledgement {
             at,
             by: "token:sergeant".into(),
+            reason: Some(BreachReason::try_from("resourcing".to_string()).unwrap()),
             note: "warrant being sought".into(),
             deadline_at: back.deadline().at(),
         }
@@ -244,6 +254,7 @@ async fn an_acknowledgement_is_stored_in_the_ledger_and_the_audit_log(store: Arc
     assert_eq!(
         last.kind,
         EventKind::Acknowledged {
+            reason: Some(BreachReason::try_from("resourcing".to_string()).unwrap()),
             note: "warrant being sought".into(),
             deadline_at: back.deadline().at(),
         }
@@ -270,8 +281,15 @@ async fn an_acknowledgement_is_stored_in_the_ledger_and_the_audit_log(store: Arc
             &supervisor,
             at,
             Box::new(move |p| {
-                p.acknowledge("again", "token:other", at)
-                    .map(|c| entry(c, None))
+                p.acknowledge(
+                    &ocset_scheduler::domain::BreachReasons::default()
+                        .parse("resourcing")
+                        .unwrap(),
+                    "again",
+                    "token:other",
+                    at,
+                )
+                .map(|c| entry(c, None))
             }),
         )
         .await;

@@ -31,6 +31,7 @@ conformance! {
     raw: [
         readiness_needs_every_migration_applied_successfully,
         a_ledger_holding_references_differing_in_case_is_not_migrated_silently,
+        an_acknowledgement_from_before_breach_reasons_reads_with_no_reason,
         stopping_the_clock_stores_the_stop_and_clears_next_due,
     ],
     db: [],
@@ -103,6 +104,56 @@ async fn a_ledger_holding_references_differing_in_case_is_not_migrated_silently(
         .insert_packages(&[created(plain("x-2"))], &Actor::named("cli:test"), now())
         .await
         .is_err());
+}
+
+async fn an_acknowledgement_from_before_breach_reasons_reads_with_no_reason(
+    store: Arc<dyn Store>,
+    raw: Raw,
+) {
+    // A ledger from before migration 0004: an acknowledged package, and no
+    // reason column (dropped here, as it was before the migration).
+    migrated(&store).await;
+    insert(&store, vec![plain("ACK-OLD"), plain("NOT-ACK")]).await;
+    raw.execute(
+        "UPDATE packages SET acknowledged_at = deadline_at, acknowledged_by = 'token:sgt', \
+         acknowledgement_note = 'warrant sought', acknowledged_deadline_at = deadline_at \
+         WHERE reference = 'ACK-OLD'",
+    )
+    .await
+    .unwrap();
+    raw.execute("ALTER TABLE packages DROP COLUMN acknowledgement_reason")
+        .await
+        .unwrap();
+    raw.execute("DELETE FROM _sqlx_migrations WHERE version = 4")
+        .await
+        .unwrap();
+    store
+        .migrate()
+        .await
+        .expect("migration 0004 on an old ledger");
+    let old = stored(&store, "ACK-OLD").await;
+    let acknowledgement = old.acknowledgement().expect("still acknowledged");
+    assert_eq!(acknowledgement.note, "warrant sought");
+    assert_eq!(acknowledgement.reason, None, "no reason recorded");
+    // A reason belongs to an acknowledgement, and is a code.
+    for bad in [
+        "UPDATE packages SET acknowledgement_reason = 'resourcing' WHERE reference = 'NOT-ACK'",
+        "UPDATE packages SET acknowledgement_reason = 'Not a code' WHERE reference = 'ACK-OLD'",
+    ] {
+        assert!(raw.execute(bad).await.is_err(), "{bad}");
+    }
+    raw.execute(
+        "UPDATE packages SET acknowledgement_reason = 'resourcing' WHERE reference = 'ACK-OLD'",
+    )
+    .await
+    .unwrap();
+    let reason = stored(&store, "ACK-OLD")
+        .await
+        .acknowledgement()
+        .unwrap()
+        .reason
+        .clone();
+    assert_eq!(reason.as_ref().map(|r| r.code()), Some("resourcing"));
 }
 
 async fn inserted_packages_read_back_exactly(store: Arc<dyn Store>) {

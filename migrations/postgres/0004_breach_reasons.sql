@@ -1,0 +1,9 @@
+-- Why a deadline was missed: the reason (a code from the force's
+-- `[[breach_reasons]]` list) given with an acknowledgement. Additive:
+-- acknowledgements recorded before this migration have none ("no reason
+-- recorded"). A reason belongs to an acknowledgement, so it is only present
+-- with one: the acknowledgement stays whole or absent, its reason optional.
+ALTER TABLE packages ADD COLUMN acknowledgement_reason TEXT;
+ALTER TABLE packages ADD CONSTRAINT packages_acknowledgement_reason_with_acknowledgement
+    CHECK (acknowledgement_reason IS NULL
+           OR (acknowledged_at IS NOT NULL AND acknowledgement_reason ~ '^[a-z][a-z0-9_]{0,39}$'));
