@@ -135,27 +135,41 @@ fn mode(path: &Path) -> u32 {
 /// last ones can land among the idle ones after that close last looked
 /// (sqlx 0.8), and stay open until the pool is dropped; the second close
 /// finds it idle and closes it.
-async fn close(store: SqliteStore, database: &Path) {
+async fn close(store: SqliteStore) {
     store.pool().close().await;
     store.pool().close().await;
-    // sqlx may keep a connection returned during `close` until the pool is
-    // dropped, and a dropped connection is closed on its worker thread
-    // after the drop returns. The last connection to close a WAL database
-    // removes its `-wal` file: wait for that (bounded), so the next step
-    // finds the database released, as after a service's exit.
-    drop(store);
-    let wal = database.with_file_name(format!(
-        "{}-wal",
-        database.file_name().unwrap().to_string_lossy()
-    ));
+}
+
+/// Restores `from` over `settings`' database with `--force` once the
+/// pools the test closed have let go of it: a connection sqlx returned
+/// during `close` is closed only when its pool drops, on its worker thread
+/// after the drop returns, so the restore may briefly find the database
+/// in use (as a restore run the moment a service exits could). Retries
+/// only that refusal, for at most 20 s; anything else is returned at once.
+async fn restore_once_released(
+    from: &Path,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<String, CliError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while wal.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} still open 20 s after its pool closed",
-            database.display()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    loop {
+        let restored = run(
+            Command::Restore {
+                path: from.to_path_buf(),
+                force: true,
+            },
+            settings,
+            now,
+        )
+        .await;
+        match restored {
+            Err(CliError::Backup(BackupError::InUse(_)))
+                if std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
     }
 }
 
@@ -312,17 +326,10 @@ async fn a_round_trip_keeps_the_ledger_the_audit_log_and_the_outbox_row_for_row(
     let round = service.dispatcher.drain().await.unwrap();
     assert_eq!(round.sent, pending);
     drop(service);
-    close(store, &live).await;
-    let said = run(
-        Command::Restore {
-            path: backup.clone(),
-            force: true,
-        },
-        &settings,
-        restored_at,
-    )
-    .await
-    .unwrap();
+    close(store).await;
+    let said = restore_once_released(&backup, &settings, restored_at)
+        .await
+        .unwrap();
     assert!(said.contains("was replaced"), "{said}");
     assert!(
         listing(dir.path()).iter().all(|n| !n.contains("restore")),
@@ -339,7 +346,7 @@ async fn a_round_trip_keeps_the_ledger_the_audit_log_and_the_outbox_row_for_row(
     assert_eq!(service.dispatcher.drain().await.unwrap().sent, pending);
     assert_eq!(smtp.messages().len(), sent_before + 2 * pending);
     drop(service);
-    close(store, &live).await;
+    close(store).await;
 }
 
 /// Creates packages through the API one after another until `stop` is
@@ -488,7 +495,7 @@ async fn setup() -> Setup {
     let backup = dir.path().join("backup.db");
     app.backup(&backup, &Actor::named("test")).await.unwrap();
     drop(app);
-    close(store, &live).await;
+    close(store).await;
     Setup {
         dir,
         live,
@@ -691,17 +698,10 @@ async fn a_database_in_use_is_not_replaced() {
     );
     // Still usable: the refusal took nothing from it.
     assert!(open.count_packages().await.unwrap().total > 0);
-    close(open, &s.live).await;
-    run(
-        Command::Restore {
-            path: s.backup.clone(),
-            force: true,
-        },
-        &s.settings,
-        start(),
-    )
-    .await
-    .expect("restored once nothing has it open");
+    close(open).await;
+    restore_once_released(&s.backup, &s.settings, start())
+        .await
+        .expect("restored once nothing has it open");
 }
 
 #[tokio::test]
