@@ -49,10 +49,12 @@ impl Metrics {
 
     /// The request metrics in Prometheus text format.
     pub(crate) fn render_requests(&self, out: &mut String) {
-        out.push_str(
-            "# HELP ocset_http_requests_total HTTP requests by method, route and status.\n",
+        family(
+            out,
+            "ocset_http_requests_total",
+            "counter",
+            "HTTP requests by method, route and status.",
         );
-        out.push_str("# TYPE ocset_http_requests_total counter\n");
         for ((method, route, status), count) in self.requests.lock().expect("metrics lock").iter() {
             let _ = writeln!(
                 out,
@@ -60,8 +62,12 @@ impl Metrics {
                 escape(route)
             );
         }
-        out.push_str("# HELP ocset_http_request_duration_seconds HTTP request latency by method and route.\n");
-        out.push_str("# TYPE ocset_http_request_duration_seconds histogram\n");
+        family(
+            out,
+            "ocset_http_request_duration_seconds",
+            "histogram",
+            "HTTP request latency by method and route.",
+        );
         for ((method, route), latency) in self.latency.lock().expect("metrics lock").iter() {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
             for (bound, count) in BUCKETS.iter().zip(latency.counts.iter()) {
@@ -87,6 +93,12 @@ impl Metrics {
             );
         }
     }
+}
+
+/// Starts a metric family in Prometheus text format: its `# HELP` and
+/// `# TYPE` lines (`kind` is `gauge`, `counter` or `histogram`).
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
 /// Escapes a label value.

@@ -1,6 +1,7 @@
 //! Unauthenticated operational endpoints: liveness, readiness, metrics and
 //! the OpenAPI document. None of them reveals a reference or a name.
 
+use super::metrics::family;
 use super::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -80,6 +81,9 @@ async fn readiness(state: &AppState) -> Result<(), String> {
     }
 }
 
+/// `ocset_ledger_up`'s help text, the same whether the ledger was read.
+const LEDGER_UP_HELP: &str = "1 when the ledger could be read for these metrics.";
+
 /// Prometheus metrics in text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
@@ -87,7 +91,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     let mut out = String::new();
     match state.app.position(None).await {
         Ok(position) => {
-            out.push_str("# HELP ocset_open_packages Open packages by grade and stage.\n# TYPE ocset_open_packages gauge\n");
+            family(
+                &mut out,
+                "ocset_open_packages",
+                "gauge",
+                "Open packages by grade and stage.",
+            );
             for (stage, grades) in &position.by_stage_and_grade {
                 for (grade, figures) in grades {
                     let _ = writeln!(
@@ -97,7 +106,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
                     );
                 }
             }
-            out.push_str("# HELP ocset_breached_packages Open packages at or past their deadline, by grade.\n# TYPE ocset_breached_packages gauge\n");
+            family(
+                &mut out,
+                "ocset_breached_packages",
+                "gauge",
+                "Open packages at or past their deadline, by grade.",
+            );
             for (grade, figures) in &position.by_grade {
                 let _ = writeln!(
                     out,
@@ -105,22 +119,34 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
                     figures.breached
                 );
             }
-            out.push_str("# HELP ocset_breached_packages_total_open All open packages at or past their deadline.\n# TYPE ocset_breached_packages_total_open gauge\n");
+            family(
+                &mut out,
+                "ocset_breached_packages_total_open",
+                "gauge",
+                "All open packages at or past their deadline.",
+            );
             let _ = writeln!(
                 out,
                 "ocset_breached_packages_total_open {}",
                 position.breached
             );
-            out.push_str("# HELP ocset_ledger_up 1 when the ledger could be read for these metrics.\n# TYPE ocset_ledger_up gauge\nocset_ledger_up 1\n");
+            family(&mut out, "ocset_ledger_up", "gauge", LEDGER_UP_HELP);
+            out.push_str("ocset_ledger_up 1\n");
         }
         Err(e) => {
             tracing::warn!(error = %e, "metrics could not read the ledger");
-            out.push_str("# HELP ocset_ledger_up 1 when the ledger could be read for these metrics.\n# TYPE ocset_ledger_up gauge\nocset_ledger_up 0\n");
+            family(&mut out, "ocset_ledger_up", "gauge", LEDGER_UP_HELP);
+            out.push_str("ocset_ledger_up 0\n");
         }
     }
     match state.app.delivery_stats().await {
         Ok(stats) => {
-            out.push_str("# HELP ocset_notifications Outbox messages by status.\n# TYPE ocset_notifications gauge\n");
+            family(
+                &mut out,
+                "ocset_notifications",
+                "gauge",
+                "Outbox messages by status.",
+            );
             for (status, n) in [
                 ("pending", stats.pending),
                 ("sending", stats.sending),
@@ -129,9 +155,19 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             ] {
                 let _ = writeln!(out, "ocset_notifications{{status=\"{status}\"}} {n}");
             }
-            out.push_str("# HELP ocset_notification_retries_total Failed delivery attempts that were retried.\n# TYPE ocset_notification_retries_total counter\n");
+            family(
+                &mut out,
+                "ocset_notification_retries_total",
+                "counter",
+                "Failed delivery attempts that were retried.",
+            );
             let _ = writeln!(out, "ocset_notification_retries_total {}", stats.retries);
-            out.push_str("# HELP ocset_notifications_oldest_undelivered_age_seconds How long the oldest message neither delivered nor dead has waited (0 when none).\n# TYPE ocset_notifications_oldest_undelivered_age_seconds gauge\n");
+            family(
+                &mut out,
+                "ocset_notifications_oldest_undelivered_age_seconds",
+                "gauge",
+                "How long the oldest message neither delivered nor dead has waited (0 when none).",
+            );
             let age = stats
                 .oldest_undelivered_at
                 .map_or(0, |at| (state.app.now() - at).num_seconds().max(0));
@@ -143,10 +179,20 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         Err(e) => tracing::warn!(error = %e, "metrics could not read the outbox"),
     }
     if let Ok(figures) = state.app.scheduler_figures().await {
-        out.push_str("# HELP ocset_scheduler_lag_seconds How long the oldest due work has waited.\n# TYPE ocset_scheduler_lag_seconds gauge\n");
+        family(
+            &mut out,
+            "ocset_scheduler_lag_seconds",
+            "gauge",
+            "How long the oldest due work has waited.",
+        );
         let _ = writeln!(out, "ocset_scheduler_lag_seconds {}", figures.lag_seconds);
         if let Some(at) = figures.last_pass_at {
-            out.push_str("# HELP ocset_scheduler_last_pass_timestamp_seconds When the scheduler last ran a pass.\n# TYPE ocset_scheduler_last_pass_timestamp_seconds gauge\n");
+            family(
+                &mut out,
+                "ocset_scheduler_last_pass_timestamp_seconds",
+                "gauge",
+                "When the scheduler last ran a pass.",
+            );
             let _ = writeln!(
                 out,
                 "ocset_scheduler_last_pass_timestamp_seconds {}",
@@ -160,7 +206,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             // run fires for a digest that has never gone, too.
             let seconds =
                 |at: Option<chrono::DateTime<chrono::Utc>>| at.map_or(0, |at| at.timestamp());
-            out.push_str("# HELP ocset_digest_last_queued_timestamp_seconds When a scheduled run of each configured digest was last queued (0: never).\n# TYPE ocset_digest_last_queued_timestamp_seconds gauge\n");
+            family(
+                &mut out,
+                "ocset_digest_last_queued_timestamp_seconds",
+                "gauge",
+                "When a scheduled run of each configured digest was last queued (0: never).",
+            );
             for digest in &digests {
                 let _ = writeln!(
                     out,
@@ -169,7 +220,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
                     seconds(digest.last_queued_at)
                 );
             }
-            out.push_str("# HELP ocset_digest_last_sent_timestamp_seconds When the mail server last accepted a message of each configured digest's scheduled runs (0: never).\n# TYPE ocset_digest_last_sent_timestamp_seconds gauge\n");
+            family(&mut out, "ocset_digest_last_sent_timestamp_seconds", "gauge", "When the mail server last accepted a message of each configured digest's scheduled runs (0: never).");
             for digest in &digests {
                 let _ = writeln!(
                     out,
@@ -182,9 +233,19 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         Err(e) => tracing::warn!(error = %e, "metrics could not read the digests"),
     }
     let ready = u8::from(readiness(&state).await.is_ok());
-    out.push_str("# HELP ocset_ready 1 when this instance is ready (what /readyz answers).\n# TYPE ocset_ready gauge\n");
+    family(
+        &mut out,
+        "ocset_ready",
+        "gauge",
+        "1 when this instance is ready (what /readyz answers).",
+    );
     let _ = writeln!(out, "ocset_ready {ready}");
-    out.push_str("# HELP ocset_build_info The version and commit of the running binary.\n# TYPE ocset_build_info gauge\n");
+    family(
+        &mut out,
+        "ocset_build_info",
+        "gauge",
+        "The version and commit of the running binary.",
+    );
     let _ = writeln!(
         out,
         "ocset_build_info{{version=\"{}\",commit=\"{}\"}} 1",

@@ -5,6 +5,7 @@
 //! series that need it are left out). Only the process's own directory is
 //! read, which the hardened systemd unit's `ProcSubset=pid` leaves visible.
 
+use super::metrics::family;
 use std::fmt::Write;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -43,29 +44,57 @@ pub(crate) fn render(out: &mut String) {
     let started = note_start()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    out.push_str("# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n# TYPE process_start_time_seconds gauge\n");
+    family(
+        out,
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+    );
     let _ = writeln!(out, "process_start_time_seconds {started:.3}");
     let Some(figures) = read() else { return };
-    out.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n");
+    family(
+        out,
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+    );
     let _ = writeln!(
         out,
         "process_resident_memory_bytes {}",
         figures.resident_bytes
     );
-    out.push_str("# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n# TYPE process_virtual_memory_bytes gauge\n");
+    family(
+        out,
+        "process_virtual_memory_bytes",
+        "gauge",
+        "Virtual memory size in bytes.",
+    );
     let _ = writeln!(
         out,
         "process_virtual_memory_bytes {}",
         figures.virtual_bytes
     );
-    out.push_str("# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\n");
+    family(
+        out,
+        "process_cpu_seconds_total",
+        "counter",
+        "Total user and system CPU time spent in seconds.",
+    );
     let _ = writeln!(out, "process_cpu_seconds_total {:.2}", figures.cpu_seconds);
-    out.push_str(
-        "# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\n",
+    family(
+        out,
+        "process_open_fds",
+        "gauge",
+        "Number of open file descriptors.",
     );
     let _ = writeln!(out, "process_open_fds {}", figures.open_fds);
     if let Some(max) = figures.max_fds {
-        out.push_str("# HELP process_max_fds Maximum number of open file descriptors.\n# TYPE process_max_fds gauge\n");
+        family(
+            out,
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+        );
         let _ = writeln!(out, "process_max_fds {max}");
     }
 }
