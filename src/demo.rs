@@ -132,8 +132,45 @@ const LEDGER: &[(RiskGrade, i64, Stage, Then)] = {
             IntelligenceDevelopment,
             Stop(Stage::Closed, Outcome::Transferred, 6 * 24),
         ),
+        (
+            Medium,
+            26 * 24,
+            AwaitingEnforcement,
+            Stop(Stage::Enforced, Outcome::WarrantExecuted, 22 * 24),
+        ),
     ]
 };
+
+/// Packages enforced late whose breach a supervisor acknowledged before
+/// enforcement: (row of [`LEDGER`], breach reason code, note, hours after
+/// receipt). The reason goes with the late enforcement into the week's
+/// figures ("Enforced late" by reason).
+const ACKNOWLEDGED_THEN_ENFORCED: &[(usize, &str, &str, i64)] = &[
+    (
+        27,
+        "awaiting_communications_data",
+        "Subscriber data awaited from the provider (demo)",
+        50,
+    ),
+    (
+        29,
+        "suspect_not_located",
+        "Suspect away from the home address (demo)",
+        8 * 24,
+    ),
+    (
+        33,
+        "resourcing",
+        "Enforcement team on a priority operation (demo)",
+        61 * 24,
+    ),
+    (
+        35,
+        "awaiting_partner_agency",
+        "Awaiting a strategy meeting with children's services (demo)",
+        21 * 24 + 6,
+    ),
+];
 
 /// Breached demo packages a supervisor has acknowledged: (row of
 /// [`LEDGER`], breach reason code, note). Different reasons, so the weekly
@@ -152,6 +189,16 @@ const ACKNOWLEDGED: &[(usize, &str, &str)] = &[
         "Team on a priority operation this week (demo)",
     ),
 ];
+
+/// The demo's breach reason `code`, or "other" when the force's own list
+/// does not have it ("other" is always listed: configuration checks it).
+fn demo_reason(app: &App, code: &str) -> Result<crate::domain::BreachReason, StoreError> {
+    let reasons = &app.settings().breach_reasons;
+    reasons
+        .parse(code)
+        .or_else(|_| reasons.parse(crate::domain::breach_reason::OTHER))
+        .map_err(StoreError::Corrupt)
+}
 
 /// Loads the demo ledger. Returns what it did, for the user to read; an
 /// error when the database holds real packages.
@@ -211,6 +258,16 @@ pub async fn load(app: &App) -> Result<String, StoreError> {
             .map_err(|e| StoreError::Corrupt(e.0))?;
         let start = received(*age);
         let at = move |hours: i64| -> DateTime<Utc> { start + Duration::hours(hours) };
+        if let Some(&(_, code, note, h)) = ACKNOWLEDGED_THEN_ENFORCED.iter().find(|a| a.0 == i) {
+            let reason = demo_reason(app, code)?;
+            let by = demo_actor().name;
+            // Acknowledged at its historical time, before the enforcement
+            // below.
+            app.change(&reference, &demo_actor(), move |p, _| {
+                p.acknowledge(&reason, note, &by, at(h))
+            })
+            .await?;
+        }
         match *then {
             Then::Nothing => {}
             Then::Awaiting(h) => {
@@ -249,16 +306,10 @@ pub async fn load(app: &App) -> Result<String, StoreError> {
             .await?;
         }
     }
-    let reasons = &app.settings().breach_reasons;
     for &(row, code, note) in ACKNOWLEDGED {
         let reference = crate::domain::Reference::parse(&format!("{DEMO_PREFIX}{:04}", row + 1))
             .map_err(|e| StoreError::Corrupt(e.0))?;
-        // A force's own list may not have the demo's reason: "other" is
-        // always listed (configuration checks it).
-        let reason = reasons
-            .parse(code)
-            .or_else(|_| reasons.parse(crate::domain::breach_reason::OTHER))
-            .map_err(StoreError::Corrupt)?;
+        let reason = demo_reason(app, code)?;
         let by = demo_actor().name;
         app.change(&reference, &demo_actor(), move |p, now| {
             p.acknowledge(&reason, note, &by, now)

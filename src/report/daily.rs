@@ -45,6 +45,16 @@ pub struct DailyReport {
     pub lpas: Vec<DailyLpa>,
 }
 
+impl DailyLine {
+    /// The acknowledgement of this breach as people read it.
+    pub(crate) fn acknowledged(&self) -> Option<String> {
+        super::acknowledgement_text(
+            self.acknowledgement_reason.as_deref(),
+            self.acknowledgement.as_deref(),
+        )
+    }
+}
+
 /// One LPA's breaches and packages due soon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DailyLpa {
@@ -78,6 +88,8 @@ pub struct DailyLine {
     pub officer: Option<String>,
     /// A supervisor's acknowledgement note on the breach of this deadline.
     pub acknowledgement: Option<String>,
+    /// The reason given with it, by its label in the force's list.
+    pub acknowledgement_reason: Option<String>,
 }
 
 /// Builds the list as of `now` from the ledger's events (at least those
@@ -110,7 +122,7 @@ pub(crate) fn build_for(
         .iter()
         .map(|h| h.at(now))
         .filter(|p: &Folded| p.is_open() && coverage.covers(&p.lpa))
-        .map(|p| open_line(&p, now))
+        .map(|p| open_line(&p, now, &params.reasons))
         .filter(|p| p.deadline_at <= horizon)
         .map(|p| DailyLine {
             hours_overdue: (p.deadline_at <= now).then(|| (now - p.deadline_at).num_hours()),
@@ -122,6 +134,7 @@ pub(crate) fn build_for(
             deadline_at: p.deadline_at,
             officer: p.officer,
             acknowledgement: p.acknowledgement,
+            acknowledgement_reason: p.acknowledgement_reason,
         })
         .collect();
     // Earliest deadline first is most overdue first, then due soonest.
@@ -242,9 +255,20 @@ pub(super) mod tests {
         }
 
         pub(crate) fn acknowledge(&mut self, reference: &str, note: &str) {
+            self.acknowledge_for(reference, None, note);
+        }
+
+        /// An acknowledgement with the reason `reason` (a code).
+        pub(crate) fn acknowledge_for(
+            &mut self,
+            reference: &str,
+            reason: Option<&str>,
+            note: &str,
+        ) {
             let last = self.last(reference);
             let kind = EventKind::Acknowledged {
-                reason: None,
+                reason: reason
+                    .map(|r| crate::domain::BreachReason::stored(r).expect("a reason code")),
                 note: note.into(),
                 deadline_at: last.deadline_at,
             };
@@ -318,7 +342,11 @@ pub(super) mod tests {
             -h(72),
             Some("pc.one@force.example"),
         );
-        l.acknowledge("B-LATE-3D", "Warrant refused; re-applying Friday");
+        l.acknowledge_for(
+            "B-LATE-3D",
+            Some("awaiting_communications_data"),
+            "Warrant refused; re-applying Friday",
+        );
         l.package(
             "B-LATE-1H",
             "Birmingham",
@@ -437,6 +465,16 @@ pub(super) mod tests {
             late.acknowledgement.as_deref(),
             Some("Warrant refused; re-applying Friday")
         );
+        // The reason by its label in the force's list, before the note.
+        assert_eq!(
+            late.acknowledgement_reason.as_deref(),
+            Some("Awaiting communications data")
+        );
+        assert_eq!(
+            late.acknowledged().as_deref(),
+            Some("Awaiting communications data: Warrant refused; re-applying Friday")
+        );
+        assert_eq!(bham.breached[1].acknowledgement_reason, None);
         assert_eq!(bham.breached[1].hours_overdue, Some(1), "whole hours");
         assert_eq!(report.lpas[1].breached[0].hours_overdue, Some(0));
         let left: Vec<Option<i64>> = bham.due.iter().map(|l| l.hours_left).collect();

@@ -48,6 +48,7 @@ pub(crate) fn daily_csv(report: &DailyReport) -> String {
             "hours_overdue",
             "hours_left",
             "assigned_officer",
+            "breach_reason",
             "acknowledgement",
         ])
         .expect("writing to memory");
@@ -67,6 +68,7 @@ pub(crate) fn daily_csv(report: &DailyReport) -> String {
                     .unwrap_or_default(),
                 line.hours_left.map(|h| h.to_string()).unwrap_or_default(),
                 spreadsheet_safe(line.officer.as_deref().unwrap_or_default()),
+                spreadsheet_safe(line.acknowledgement_reason.as_deref().unwrap_or_default()),
                 spreadsheet_safe(line.acknowledgement.as_deref().unwrap_or_default()),
             ])
             .expect("writing to memory");
@@ -118,9 +120,8 @@ pub(crate) fn daily_text(report: &DailyReport) -> String {
                     local(report, line.deadline_at, "%a %-d %b %H:%M"),
                     hours(line),
                     line.officer.as_deref().unwrap_or("unassigned"),
-                    line.acknowledgement
-                        .as_deref()
-                        .map(|note| format!(" | acknowledged: {}", one_line(note)))
+                    line.acknowledged()
+                        .map(|note| format!(" | acknowledged: {}", one_line(&note)))
                         .unwrap_or_default()
                 );
             }
@@ -200,7 +201,7 @@ pub fn daily_html(report: &DailyReport) -> String {
                     fixed(local(report, line.deadline_at, "%a %-d %b %Y %H:%M")),
                     number(hours(line)),
                     words(line.officer.as_deref().unwrap_or("Unassigned")),
-                    words(line.acknowledgement.as_deref().unwrap_or(no_note)),
+                    words(line.acknowledged().as_deref().unwrap_or(no_note)),
                 ],
                 ground,
             ));
@@ -319,7 +320,7 @@ mod tests {
         assert!(text.contains("Birmingham: 2 breached, 3 due"), "{text}");
         assert!(text.contains("Coventry: 1 breached, 3 due"), "{text}");
         assert!(
-            text.contains("    B-LATE-3D | Medium | Birmingham | Awaiting enforcement | deadline Mon 23 Nov 08:00 | overdue by 3 days | pc.one@force.example | acknowledged: Warrant refused; re-applying Friday\n"),
+            text.contains("    B-LATE-3D | Medium | Birmingham | Awaiting enforcement | deadline Mon 23 Nov 08:00 | overdue by 3 days | pc.one@force.example | acknowledged: Awaiting communications data: Warrant refused; re-applying Friday\n"),
             "{text}"
         );
         assert!(text.contains("C-LATE-NOW | High | Coventry | Awaiting enforcement | deadline Thu 26 Nov 08:00 | overdue by under 1 hour | pc.two@force.example\n"), "{text}");
@@ -372,7 +373,7 @@ mod tests {
                 "Mon 23 Nov 2026 08:00",
                 "overdue by 3 days",
                 "pc.one@force.example",
-                "Warrant refused; re-applying Friday"
+                "Awaiting communications data: Warrant refused; re-applying Friday"
             ]
         );
         assert_eq!(
@@ -408,7 +409,7 @@ mod tests {
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
         let notes: Vec<String> = reader
             .records()
-            .map(|r| r.unwrap()[11].to_string())
+            .map(|r| r.unwrap()[12].to_string())
             .filter(|note| note.contains("HYPERLINK"))
             .collect();
         assert_eq!(notes, ["'=HYPERLINK(\"http://x.example\",\"click\")"]);
@@ -463,6 +464,7 @@ mod tests {
                 "72",
                 "",
                 "pc.one@force.example",
+                "Awaiting communications data",
                 "Warrant refused; re-applying Friday"
             ]
         );
@@ -472,6 +474,10 @@ mod tests {
         assert_eq!(value["total_due"], 6);
         assert_eq!(value["coverage"]["all_except"], serde_json::json!([]));
         assert_eq!(value["lpas"][0]["breached"][0]["hours_overdue"], 72);
+        assert_eq!(
+            value["lpas"][0]["breached"][0]["acknowledgement_reason"],
+            "Awaiting communications data"
+        );
         assert_eq!(value["lpas"][1]["due"][0]["reference"], "C-DUE-1S");
     }
 

@@ -4,7 +4,7 @@
 //! report both read the ledger through [`histories`], so they agree.
 
 use super::OpenPackageLine;
-use crate::domain::{BreachReason, EventKind, Outcome, RiskGrade, Stage};
+use crate::domain::{BreachReason, BreachReasons, EventKind, Outcome, RiskGrade, Stage};
 use crate::store::LedgerEvent;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -20,7 +20,9 @@ pub(super) struct Folded {
     pub(super) deadline_at: Option<DateTime<Utc>>,
     pub(super) stage_since: Option<DateTime<Utc>>,
     pub(super) officer: Option<String>,
-    pub(super) acknowledgement: Option<(String, DateTime<Utc>)>,
+    /// The latest acknowledgement: its reason (absent in events from before
+    /// reasons were asked for), its note, and the deadline it was for.
+    pub(super) acknowledgement: Option<(Option<BreachReason>, String, DateTime<Utc>)>,
     pub(super) child_access_at: Option<DateTime<Utc>>,
     pub(super) referral_at: Option<DateTime<Utc>>,
 }
@@ -94,8 +96,10 @@ impl History<'_> {
                 }
                 EventKind::Assigned { to, .. } => p.officer = Some(to.clone()),
                 EventKind::Acknowledged {
-                    note, deadline_at, ..
-                } => p.acknowledgement = Some((note.clone(), *deadline_at)),
+                    reason,
+                    note,
+                    deadline_at,
+                } => p.acknowledgement = Some((reason.clone(), note.clone(), *deadline_at)),
                 EventKind::SafeguardingUpdated {
                     child_access_identified_at,
                     referral_made_at,
@@ -170,10 +174,22 @@ fn whole_days(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (to - from).num_days()
 }
 
-pub(super) fn open_line(p: &Folded, now: DateTime<Utc>) -> OpenPackageLine {
+/// The line for an open package at `now`; a breach reason is shown by
+/// its label in the force's list (`reasons`).
+pub(super) fn open_line(
+    p: &Folded,
+    now: DateTime<Utc>,
+    reasons: &BreachReasons,
+) -> OpenPackageLine {
     let deadline_at = p.deadline_at.expect("a folded package has a deadline");
     let received_at = p.received_at.unwrap_or(deadline_at);
     let breached = deadline_at <= now;
+    // An acknowledgement belongs to one deadline: a regrade that moved it
+    // made a new breach, not acknowledged.
+    let acknowledgement = p
+        .acknowledgement
+        .as_ref()
+        .filter(|(_, _, acked)| *acked == deadline_at);
     OpenPackageLine {
         reference: p.reference.clone(),
         grade: p.grade.expect("a folded package has a grade"),
@@ -184,12 +200,9 @@ pub(super) fn open_line(p: &Folded, now: DateTime<Utc>) -> OpenPackageLine {
         age_days: whole_days(received_at, now),
         days_overdue: breached.then(|| whole_days(deadline_at, now)),
         officer: p.officer.clone(),
-        // An acknowledgement belongs to one deadline: a regrade that moved
-        // it made a new breach, not acknowledged.
-        acknowledgement: p
-            .acknowledgement
-            .as_ref()
-            .filter(|(_, acked)| *acked == deadline_at)
-            .map(|(note, _)| note.clone()),
+        acknowledgement: acknowledgement.map(|(_, note, _)| note.clone()),
+        acknowledgement_reason: acknowledgement
+            .and_then(|(reason, _, _)| reason.as_ref())
+            .map(|reason| reasons.label(reason).to_string()),
     }
 }

@@ -313,6 +313,30 @@ pub struct OpenPackageLine {
     pub(crate) officer: Option<String>,
     /// A supervisor's acknowledgement note on the breach of this deadline.
     pub(crate) acknowledgement: Option<String>,
+    /// The reason given with that acknowledgement, by its label in the
+    /// force's list; `None` when not acknowledged or given no reason.
+    pub(crate) acknowledgement_reason: Option<String>,
+}
+
+/// An acknowledgement as people read it: the reason's label and the note
+/// ("Resourcing: two officers on leave"), or the note alone when no reason
+/// was given (acknowledged before reasons were asked for).
+pub(crate) fn acknowledgement_text(reason: Option<&str>, note: Option<&str>) -> Option<String> {
+    match (reason, note) {
+        (Some(reason), Some(note)) => Some(format!("{reason}: {note}")),
+        (Some(reason), None) => Some(reason.to_string()),
+        (None, note) => note.map(str::to_string),
+    }
+}
+
+impl OpenPackageLine {
+    /// The acknowledgement of this breach as people read it.
+    pub(crate) fn acknowledged(&self) -> Option<String> {
+        acknowledgement_text(
+            self.acknowledgement_reason.as_deref(),
+            self.acknowledgement.as_deref(),
+        )
+    }
 }
 
 fn within(at: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
@@ -495,8 +519,10 @@ impl WeeklyReport {
         let now_open = open_at(end);
         let before_open = open_at(start);
 
-        let mut open_packages: Vec<OpenPackageLine> =
-            now_open.iter().map(|p| open_line(p, end)).collect();
+        let mut open_packages: Vec<OpenPackageLine> = now_open
+            .iter()
+            .map(|p| open_line(p, end, &params.reasons))
+            .collect();
         open_packages
             .sort_by(|a, b| (a.deadline_at, &a.reference).cmp(&(b.deadline_at, &b.reference)));
         let breaches: Vec<OpenPackageLine> = open_packages

@@ -294,7 +294,7 @@ fn breaches_carry_days_overdue_and_the_acknowledgement_of_this_deadline_only() {
         Stage::AwaitingEnforcement,
         deadline,
         EventKind::Acknowledged {
-            reason: None,
+            reason: Some(crate::domain::BreachReason::stored("suspect_not_located").unwrap()),
             note: "Warrant booked".into(),
             deadline_at: deadline,
         },
@@ -355,6 +355,31 @@ fn breaches_carry_days_overdue_and_the_acknowledgement_of_this_deadline_only() {
             ),
         ]
     );
+    // The reason goes with the note, by its label, in every rendering.
+    let b1 = &report.breaches[1];
+    assert_eq!(
+        b1.acknowledgement_reason.as_deref(),
+        Some("Suspect not located")
+    );
+    assert_eq!(
+        b1.acknowledged().as_deref(),
+        Some("Suspect not located: Warrant booked")
+    );
+    assert_eq!(report.breaches[0].acknowledged(), None);
+    assert!(crate::report::render::text(&report)
+        .contains("acknowledged: Suspect not located: Warrant booked"));
+    assert!(crate::report::render::html(&report).contains("Suspect not located: Warrant booked"));
+    let csv = crate::report::render::csv(&report);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let row = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[column("reference")] == "NCA-B1")
+        .unwrap();
+    assert_eq!(&row[column("breach_reason")], "Suspect not located");
+    assert_eq!(&row[column("acknowledgement")], "Warrant booked");
     assert_eq!(report.by_lpa[0].breached, 2);
 }
 

@@ -686,7 +686,16 @@ async fn the_daily_html_parses_with_a_table_per_lpa_and_every_line() {
             );
             if line.reference == breach {
                 assert_eq!(line.acknowledgement.as_deref(), Some(NOTE));
-                assert_eq!(cells[7], NOTE, "the note is text, not markup");
+                // The reason's label, then the note, as text, not markup.
+                let reason = line
+                    .acknowledgement_reason
+                    .as_deref()
+                    .expect("acknowledged with a reason");
+                assert_eq!(
+                    cells[7],
+                    format!("{reason}: {NOTE}"),
+                    "the note is text, not markup"
+                );
             }
         }
     }
@@ -822,4 +831,46 @@ async fn the_demo_acknowledges_breaches_with_reasons_and_the_weekly_html_counts_
     }
     let late: u64 = report.breach_reasons.iter().map(|l| l.enforced_late).sum();
     assert_eq!(row_of(reasons, "Total"), ["Total", "3", &late.to_string()]);
+}
+
+#[tokio::test]
+async fn the_demo_enforces_late_with_reasons_and_the_week_counts_them_by_reason() {
+    let demo = demo().await;
+    // 2026-W47 (16–23 Nov): DEMO-0028 (very high, received 13 Nov 12:00,
+    // enforced 60 hours later, 16 Nov 00:00) and DEMO-0036 (medium,
+    // received 30 Oct 12:00, due 20 Nov 12:00, enforced 21 Nov 12:00),
+    // each acknowledged with a reason before its enforcement.
+    let report = weekly_report(&demo).await;
+    let late: Vec<(Option<&str>, u64)> = report
+        .breach_reasons
+        .iter()
+        .map(|l| (l.reason.as_deref(), l.enforced_late))
+        .collect();
+    assert_eq!(
+        late,
+        [
+            (Some("awaiting_communications_data"), 1),
+            (Some("suspect_not_located"), 0),
+            (Some("resourcing"), 0),
+            (Some("awaiting_partner_agency"), 1),
+            (Some("other"), 0),
+            (None, 0),
+        ]
+    );
+    // In the ledger, the acknowledgement comes before the enforcement, at
+    // its historical time.
+    let events = demo.store.events_before(now()).await.unwrap();
+    let kinds: Vec<(&str, DateTime<Utc>)> = events
+        .iter()
+        .filter(|e| e.reference.as_str() == "DEMO-0036")
+        .map(|e| (e.kind.name(), e.occurred_at))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("created", utc("2026-10-30T12:00:00Z")),
+            ("acknowledged", utc("2026-11-20T18:00:00Z")),
+            ("stage_changed", utc("2026-11-21T12:00:00Z")),
+        ]
+    );
 }

@@ -20,6 +20,7 @@ pub fn csv(report: &WeeklyReport) -> String {
         "breached",
         "days_overdue",
         "assigned_officer",
+        "breach_reason",
         "acknowledgement",
     ];
     writer.write_record(header).expect("writing to memory");
@@ -38,6 +39,7 @@ pub fn csv(report: &WeeklyReport) -> String {
                 p.days_overdue.is_some().to_string(),
                 p.days_overdue.map(|d| d.to_string()).unwrap_or_default(),
                 spreadsheet_safe(p.officer.as_deref().unwrap_or_default()),
+                spreadsheet_safe(p.acknowledgement_reason.as_deref().unwrap_or_default()),
                 spreadsheet_safe(p.acknowledgement.as_deref().unwrap_or_default()),
             ])
             .expect("writing to memory");

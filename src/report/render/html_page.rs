@@ -20,7 +20,7 @@ fn breach_row(report: &WeeklyReport, b: &OpenPackageLine) -> String {
             fixed(local_date(report, b.deadline_at)),
             number(opt(b.days_overdue)),
             words(b.officer.as_deref().unwrap_or("Unassigned")),
-            words(b.acknowledgement.as_deref().unwrap_or("Not acknowledged")),
+            words(b.acknowledged().as_deref().unwrap_or("Not acknowledged")),
         ],
         "",
     )

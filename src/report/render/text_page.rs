@@ -76,8 +76,7 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
             b.lpa,
             opt(b.days_overdue),
             b.officer.as_deref().unwrap_or("unassigned"),
-            b.acknowledgement
-                .as_deref()
+            b.acknowledged()
                 .map(|n| format!("acknowledged: {n}"))
                 .unwrap_or_else(|| "not acknowledged".into())
         );

@@ -215,7 +215,7 @@ fn report_body(state: &WebState, report: &WeeklyReport, week: IsoWeek) -> Markup
                             td data-label="Deadline" { (time(line.deadline_at, zone)) }
                             td.number data-label="Days overdue" { (line.days_overdue.map_or("–".to_string(), |d| d.to_string())) }
                             td data-label="Officer" { (line.officer.as_deref().unwrap_or("Unassigned")) }
-                            td data-label="Acknowledgement" { (line.acknowledgement.as_deref().unwrap_or("Not acknowledged")) }
+                            td data-label="Acknowledgement" { (line.acknowledged().as_deref().unwrap_or("Not acknowledged")) }
                         }
                     }
                 }
