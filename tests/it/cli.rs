@@ -1295,7 +1295,19 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     let clock = ManualClock::new(utc("2026-11-26T12:00:00Z"));
 
     let said = run(Command::Demo, &settings, &clock).await.unwrap();
-    assert!(said.contains("loaded 35 fictional packages"), "{said}");
+    // "loaded N fictional packages (DEMO-0001 to DEMO-000N) …": the count
+    // and the last reference agree, and the list shows every one.
+    let loaded: usize = said
+        .strip_prefix("loaded ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        said.contains(&format!(
+            "fictional packages (DEMO-0001 to DEMO-{loaded:04})"
+        )),
+        "{said}"
+    );
     let list = |args: ListArgs| run(Command::List(args), &settings, &clock);
     let json = list(ListArgs {
         json: true,
@@ -1304,7 +1316,7 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     .await
     .unwrap();
     let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
-    assert_eq!(rows.len(), 35);
+    assert_eq!(rows.len(), loaded);
     let values = |field: &str| -> std::collections::BTreeSet<String> {
         rows.iter()
             .map(|r| r[field].as_str().unwrap().to_string())
