@@ -8,9 +8,11 @@
 //! last 12 weeks). Every event row carries the grade, stage and deadline
 //! after it, so the fold needs nothing but the events.
 
+pub mod capacity;
 pub mod daily;
 pub mod daily_render;
 mod fold;
+pub mod forecast;
 pub mod html;
 pub mod render;
 
