@@ -48,15 +48,17 @@ impl CapacityParams {
 }
 
 /// The capacity and demand report at an instant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CapacityReport {
     /// The protective marking.
     pub(crate) marking: String,
     /// The instant the report describes ("now").
     pub generated_at: DateTime<Utc>,
     /// The force time zone, as its IANA name.
+    #[schema(value_type = String, example = "Europe/London")]
     pub(crate) time_zone: Tz,
     /// The last ISO week that had ended by `generated_at`.
+    #[schema(value_type = String, example = "2024-W05")]
     pub last_complete_week: IsoWeek,
     /// Complete weeks since the week of the ledger's first receipt (that
     /// week included), at most 52: how far back the figures can reach.
@@ -80,7 +82,7 @@ pub struct CapacityReport {
 }
 
 /// A count for one grade.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct GradeCount {
     /// The grade.
     pub grade: RiskGrade,
@@ -89,7 +91,7 @@ pub struct GradeCount {
 }
 
 /// A total over a window and its weekly mean.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WindowFigure {
     /// The grade; `None` for every grade together.
     pub grade: Option<RiskGrade>,
@@ -102,7 +104,7 @@ pub struct WindowFigure {
 
 /// Time spent in one queue by packages of one grade that left it in the
 /// window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StageGradeTime {
     /// The queue.
     pub stage: Stage,
@@ -117,13 +119,15 @@ pub struct StageGradeTime {
 }
 
 /// Demand and work over the last `weeks` complete weeks.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CapacityWindow {
     /// 12 or 52.
     pub weeks: u32,
     /// The window's first week.
+    #[schema(value_type = String, example = "2024-W05")]
     pub first_week: IsoWeek,
     /// Its last week (the last complete one).
+    #[schema(value_type = String, example = "2024-W05")]
     pub last_week: IsoWeek,
     /// Of its weeks, those the ledger reaches (the means divide by this).
     pub weeks_with_history: u32,
@@ -140,9 +144,10 @@ pub struct CapacityWindow {
 }
 
 /// One complete week's demand and throughput.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WeekLine {
     /// The week.
+    #[schema(value_type = String, example = "2024-W05")]
     pub week: IsoWeek,
     /// Packages received, per grade on receipt.
     pub received_by_grade: BTreeMap<RiskGrade, u64>,
@@ -155,7 +160,7 @@ pub struct WeekLine {
 }
 
 /// One officer's load.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OfficerLine {
     /// The officer's work address.
     pub officer: String,
