@@ -37,6 +37,11 @@ pub struct CapacityParams {
 }
 
 impl CapacityParams {
+    /// The parameters a weekly report's carry (its capacity section).
+    pub(crate) fn of_report(params: &super::ReportParams) -> Self {
+        Self::new(params.time_zone, &params.marking, params.timescales)
+    }
+
     /// The parameters from the settings' values.
     pub fn new(time_zone: Tz, marking: &str, timescales: Timescales) -> Self {
         Self {
@@ -443,6 +448,49 @@ impl CapacityReport {
     /// Open packages now, every grade.
     pub fn open_total(&self) -> u64 {
         self.open_now.iter().map(|g| g.count).sum()
+    }
+}
+
+/// The capacity section of the weekly report (and its digest): the last
+/// 12 weeks' demand and throughput and the 4-week forecast.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacitySummary {
+    /// Packages received in the last 12 complete weeks, per grade then
+    /// every grade.
+    pub received: Vec<WindowFigure>,
+    /// Packages enforced in those weeks, every grade.
+    pub enforced: WindowFigure,
+    /// Packages closed without enforcement in those weeks.
+    pub closed: WindowFigure,
+    /// Open packages at the report's instant.
+    pub open: u64,
+    /// The forecast of the next 4 weeks, if the ledger has history.
+    pub forecast_four_weeks: Option<super::forecast::Horizon>,
+}
+
+impl CapacitySummary {
+    /// The summary of the capacity report at `now`.
+    pub(crate) fn at(events: &[LedgerEvent], now: DateTime<Utc>, params: &CapacityParams) -> Self {
+        CapacityReport::build(events, now, params).summary()
+    }
+}
+
+impl CapacityReport {
+    /// Its capacity section for the weekly report.
+    pub fn summary(&self) -> CapacitySummary {
+        let w = self
+            .window(SHORT_WEEKS)
+            .expect("every report has its 12 weeks");
+        CapacitySummary {
+            received: w.received.clone(),
+            enforced: CapacityWindow::total(&w.enforced).clone(),
+            closed: w.closed.clone(),
+            open: self.open_total(),
+            forecast_four_weeks: self
+                .forecast
+                .as_ref()
+                .and_then(|f| f.horizons.first().cloned()),
+        }
     }
 }
 

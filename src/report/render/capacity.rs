@@ -4,7 +4,9 @@
 //! with the weekly digest's capacity section ([`digest_lines`]).
 
 use crate::domain::{RiskGrade, Stage};
-use crate::report::capacity::{CapacityReport, CapacityWindow, WindowFigure, SHORT_WEEKS};
+use crate::report::capacity::{
+    CapacityReport, CapacitySummary, CapacityWindow, WindowFigure, SHORT_WEEKS,
+};
 use crate::report::forecast::{Horizon, Range};
 use crate::report::html::{
     self, fixed, group_head, head, note_row, number, row, words, CAPTION, FONT, H2, TABLE,
@@ -56,37 +58,38 @@ fn packages(n: u64) -> &'static str {
 /// last 12 weeks, and the 4-week forecast. The weekly digest's capacity
 /// section is these lines.
 pub fn digest_lines(report: &CapacityReport) -> Vec<String> {
+    summary_lines(&report.summary())
+}
+
+/// [`digest_lines`] from the weekly report's capacity section.
+pub(crate) fn summary_lines(summary: &CapacitySummary) -> Vec<String> {
     let mut lines = Vec::new();
-    if let Some(w) = report.window(SHORT_WEEKS) {
-        let received = CapacityWindow::total(&w.received);
-        let by_grade: Vec<String> = RiskGrade::ALL
-            .iter()
-            .map(|g| {
-                format!(
-                    "{} {}",
-                    g.label().to_lowercase(),
-                    CapacityWindow::of_grade(&w.received, *g).total
-                )
-            })
-            .collect();
-        lines.push(format!(
-            "Demand: {} {} received in the last {} complete weeks ({} a week; {}).",
-            received.total,
-            packages(received.total),
-            w.weeks,
-            mean(received.weekly_mean),
-            by_grade.join(", ")
-        ));
-        let enforced = CapacityWindow::total(&w.enforced);
-        lines.push(format!(
-            "Throughput: {} enforced ({} a week) and {} closed; {} open now.",
-            enforced.total,
-            mean(enforced.weekly_mean),
-            w.closed.total,
-            report.open_total()
-        ));
-    }
-    match report.forecast.as_ref().and_then(|f| f.horizons.first()) {
+    let received = CapacityWindow::total(&summary.received);
+    let by_grade: Vec<String> = RiskGrade::ALL
+        .iter()
+        .map(|g| {
+            format!(
+                "{} {}",
+                g.label().to_lowercase(),
+                CapacityWindow::of_grade(&summary.received, *g).total
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "Demand: {} {} received in the last {SHORT_WEEKS} complete weeks ({} a week; {}).",
+        received.total,
+        packages(received.total),
+        mean(received.weekly_mean),
+        by_grade.join(", ")
+    ));
+    lines.push(format!(
+        "Throughput: {} enforced ({} a week) and {} closed; {} open now.",
+        summary.enforced.total,
+        mean(summary.enforced.weekly_mean),
+        summary.closed.total,
+        summary.open
+    ));
+    match &summary.forecast_four_weeks {
         Some(h) => {
             let officers = h
                 .officers_needed
@@ -106,6 +109,38 @@ pub fn digest_lines(report: &CapacityReport) -> Vec<String> {
         None => lines.push("No forecast: the ledger has no complete week of history yet.".into()),
     }
     lines
+}
+
+/// Where the whole capacity report is, for the weekly report's section.
+const WHOLE_REPORT: &str = "The whole capacity report, with how the forecast is made: the dashboard's Capacity page, `ocset-scheduler capacity`, or GET /api/v1/reports/capacity.";
+
+/// The weekly report's capacity section as plain text (the digest's).
+pub(crate) fn weekly_section_text(summary: &CapacitySummary) -> String {
+    let mut t = String::from("\nCapacity and demand (as at the week's end)\n");
+    for line in summary_lines(summary) {
+        let _ = writeln!(t, "  {line}");
+    }
+    let _ = writeln!(t, "  {WHOLE_REPORT}");
+    t
+}
+
+/// The weekly report's capacity section as email HTML.
+pub(crate) fn weekly_section_html(summary: &CapacitySummary) -> String {
+    let mut h = format!(
+        "<h2 style=\"{H2}\">Capacity and demand (as at the week's end)</h2><div id=\"capacity\">"
+    );
+    for line in summary_lines(summary)
+        .iter()
+        .chain([&WHOLE_REPORT.to_string()])
+    {
+        let _ = write!(
+            h,
+            "<p style=\"{FONT};font-size:13px;margin:2px 0\">{}</p>",
+            esc(line)
+        );
+    }
+    h.push_str("</div>");
+    h
 }
 
 fn window_rows(figures: &[WindowFigure]) -> Vec<(String, &WindowFigure)> {
@@ -643,6 +678,35 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
         assert!(json["forecast"].is_null());
         assert_eq!(json["time_zone"], "Europe/London");
+    }
+
+    #[test]
+    fn the_weekly_report_carries_the_capacity_section_at_the_weeks_end() {
+        use crate::report::tests_support::snapshot_report;
+        let weekly = snapshot_report();
+        // DOMAIN.md's snapshot: the 10 packages awaiting enforcement were
+        // received within 35 days of W05's end, and nothing was enforced.
+        let received = CapacityWindow::total(&weekly.capacity.received);
+        assert!(received.total >= 10, "{received:?}");
+        assert_eq!(weekly.capacity.enforced.total, 0);
+        let text = crate::report::render::text(&weekly);
+        let section = weekly_section_text(&weekly.capacity);
+        assert!(text.contains(&section), "{text}");
+        assert!(
+            section.contains(&format!(
+                "Demand: {} packages received in the last 12 complete weeks",
+                received.total
+            )),
+            "{section}"
+        );
+        assert!(section.contains("Next 4 weeks"), "{section}");
+        // The marking still closes the text.
+        assert!(text.trim_end().ends_with("OFFICIAL-SENSITIVE"));
+        let html = crate::report::render::html(&weekly);
+        assert!(html.contains("<div id=\"capacity\">"), "{html}");
+        let json: serde_json::Value =
+            serde_json::from_str(&crate::report::render::json(&weekly)).unwrap();
+        assert_eq!(json["capacity"]["received"][4]["total"], received.total);
     }
 
     #[test]
