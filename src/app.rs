@@ -8,6 +8,7 @@
 
 mod admin;
 mod backup;
+mod capacity;
 mod reports;
 
 pub(crate) use admin::TokenError;

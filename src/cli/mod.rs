@@ -1,17 +1,19 @@
 //! The command line: `serve`, `migrate`, `import`, `list`, `check-config`,
-//! `token`, `audit`, `demo`, `digest`, `healthcheck`. Each takes `--config PATH`. [`run`]
+//! `token`, `audit`, `demo`, `digest`, `capacity`, `healthcheck`. Each takes `--config PATH`. [`run`]
 //! dispatches to one function per command (`serve.rs`, `packages.rs`,
 //! `tokens.rs`, `digest.rs`), each going through the application facade, and
 //! writes to the writer it is given, so tests drive it in-process with
 //! their own clock.
 
 mod backup;
+mod capacity;
 mod digest;
 mod health;
 mod packages;
 mod serve;
 mod tokens;
 
+pub use capacity::CapacityFormat;
 pub use serve::{block_on, init_logging, shutdown_signal};
 
 use crate::app::App;
@@ -97,6 +99,14 @@ pub enum Command {
     /// The weekly performance digest.
     #[command(subcommand)]
     Digest(DigestAction),
+    /// The capacity and demand report now: packages received per week and
+    /// grade over 12 and 52 weeks, time in each queue, throughput, each
+    /// officer's load, and a forecast of the next 4 and 8 weeks (audited).
+    Capacity {
+        /// text, json or html.
+        #[arg(long, value_enum, default_value_t = CapacityFormat::Text)]
+        format: CapacityFormat,
+    },
     /// Write a consistent copy of the SQLite database to a new file (0600),
     /// safe while the service runs; audited. Prints what it holds. On
     /// PostgreSQL use `pg_dump -Fc` instead.
@@ -397,6 +407,7 @@ pub async fn run(
         Command::Digest(DigestAction::Send { week }) => {
             digest::send(week, settings, clock, out).await
         }
+        Command::Capacity { format } => capacity::capacity(format, settings, clock, out).await,
         Command::Demo => packages::demo(settings, clock, out).await,
         Command::Backup { path } => backup::backup(&path, settings, clock, out).await,
         Command::Restore { path, force } => {

@@ -297,7 +297,6 @@ impl DeadlinePolicy {
     }
 
     /// The timescales in force.
-    #[cfg(test)]
     pub(crate) fn timescales(&self) -> &Timescales {
         &self.timescales
     }

@@ -2,6 +2,7 @@
 //! application that binds them, and the layers every request passes
 //! (request id, body limit, metrics, tracing).
 
+pub(crate) mod capacity;
 pub(crate) mod error;
 pub(crate) mod extract;
 pub(crate) mod metrics;
@@ -72,6 +73,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/breaches", get(status::breaches))
         .route("/api/v1/reports/weekly", get(reports::weekly))
+        .route("/api/v1/reports/capacity", get(capacity::capacity))
         .route("/api/v1/openapi.json", get(ops::openapi))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

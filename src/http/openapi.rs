@@ -12,7 +12,7 @@
 //!   package to every move it can make;
 //! - descriptions in plain CommonMark (Rust's intra-doc links removed).
 
-use super::{error, ops, packages, reports, status};
+use super::{capacity, error, ops, packages, reports, status};
 use crate::app::PackageView;
 use crate::domain::Lpa;
 use crate::position::{CurrentPosition, GradeFigures};
@@ -29,7 +29,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         packages::create, packages::read, packages::list, packages::regrade, packages::move_stage,
         packages::assign, packages::safeguarding, packages::acknowledge, status::status, status::breaches,
-        reports::weekly,
+        reports::weekly, capacity::capacity,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     components(schemas(
@@ -41,12 +41,13 @@ use utoipa::{Modify, OpenApi};
         crate::outbox::DeliveryRecord, crate::outbox::Destination, crate::domain::Acknowledgement,
         crate::domain::PackageClock, crate::domain::RiskGrade, crate::domain::Stage,
         crate::domain::Outcome, crate::domain::PackageStatus,
+        crate::report::capacity::CapacityReport,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "packages", description = "Intelligence packages and their moves"),
         (name = "status", description = "Where are we now?"),
-        (name = "reports", description = "The weekly performance report"),
+        (name = "reports", description = "The weekly performance report, and the capacity and demand report"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]

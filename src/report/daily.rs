@@ -216,6 +216,7 @@ pub(super) mod tests {
             marking: "OFFICIAL-SENSITIVE".into(),
             referral_within: Duration::hours(24),
             reasons: crate::domain::BreachReasons::default(),
+            timescales: crate::domain::Timescales::default(),
         }
     }
 

@@ -8,9 +8,11 @@
 //! last 12 weeks). Every event row carries the grade, stage and deadline
 //! after it, so the fold needs nothing but the events.
 
+pub mod capacity;
 pub mod daily;
 pub mod daily_render;
 mod fold;
+pub mod forecast;
 pub mod html;
 pub mod render;
 
@@ -53,6 +55,8 @@ pub struct ReportParams {
     pub(crate) referral_within: Duration,
     /// The force's breach reasons, for their labels and order.
     pub(crate) reasons: BreachReasons,
+    /// Each grade's timescale, for the capacity section's forecast.
+    pub(crate) timescales: crate::domain::Timescales,
 }
 
 impl ReportParams {
@@ -65,7 +69,15 @@ impl ReportParams {
             marking: marking.to_string(),
             referral_within: Duration::hours(i64::from(referral_within.nominal_hours())),
             reasons: BreachReasons::default(),
+            timescales: crate::domain::Timescales::default(),
         }
+    }
+
+    /// The same parameters with the configured timescales (the defaults
+    /// otherwise), for the capacity section's forecast.
+    pub fn with_timescales(mut self, timescales: crate::domain::Timescales) -> Self {
+        self.timescales = timescales;
+        self
     }
 
     /// The same parameters labelling breach reasons from `reasons` (the
@@ -113,6 +125,9 @@ pub struct WeeklyReport {
     pub breach_reasons: Vec<ReasonLine>,
     /// Every open package at the week's end (for the CSV), by deadline.
     pub(crate) open_packages: Vec<OpenPackageLine>,
+    /// Demand over the last 12 weeks and the 4-week forecast, as at the
+    /// week's end (`report/capacity.rs`).
+    pub capacity: capacity::CapacitySummary,
 }
 
 /// The answer first: the week's position and timeliness in a few figures,
@@ -711,6 +726,11 @@ impl WeeklyReport {
             trend,
             breach_reasons,
             open_packages,
+            capacity: capacity::CapacitySummary::at(
+                events,
+                end,
+                &capacity::CapacityParams::of_report(params),
+            ),
         }
     }
 

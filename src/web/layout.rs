@@ -19,6 +19,8 @@ pub(crate) enum Nav {
     Officers,
     /// `/reports/weekly`.
     Weekly,
+    /// `/capacity`.
+    Capacity,
     /// `/audit` (shown to administrators only).
     Audit,
     /// A page that is none of them (a package, sign-in, an error).
@@ -62,6 +64,7 @@ pub(crate) fn page(chrome: Chrome<'_>, title: &str, content: Markup) -> Markup {
                                 li { a href="/due-soon" aria-current=[here(Nav::DueSoon)] { "Due soon" } }
                                 li { a href="/officers" aria-current=[here(Nav::Officers)] { "Officers" } }
                                 li { a href="/reports/weekly" aria-current=[here(Nav::Weekly)] { "Weekly report" } }
+                                li { a href="/capacity" aria-current=[here(Nav::Capacity)] { "Capacity" } }
                                 @if signed_in.may(crate::domain::Role::Admin) {
                                     li { a href="/audit" aria-current=[here(Nav::Audit)] { "Audit" } }
                                 }

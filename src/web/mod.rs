@@ -79,6 +79,7 @@ pub(crate) fn router(app: App) -> Router {
         .route("/officers/assign", post(pages::officers::assign))
         .route("/reports/weekly", get(pages::weekly::page))
         .route("/reports/weekly.csv", get(pages::weekly::csv))
+        .route("/capacity", get(pages::capacity::page))
         .route("/audit", get(pages::audit::page))
         .route("/packages/{reference}", get(pages::package::page))
         .route(

@@ -357,7 +357,7 @@ async fn a_viewer_reads_the_dashboard_and_signs_out() {
     let package_path = format!("/packages/{reference}");
 
     // The other pages a viewer reads are as accessible.
-    for path in ["/due-soon", "/officers", "/reports/weekly"] {
+    for path in ["/due-soon", "/officers", "/reports/weekly", "/capacity"] {
         browser.goto(path).await;
         browser.wait("h1").await;
         assert_eq!(browser.path().await, path, "a viewer may read {path}");
@@ -373,6 +373,7 @@ async fn a_viewer_reads_the_dashboard_and_signs_out() {
             ("due-soon", "/due-soon"),
             ("officers", "/officers"),
             ("weekly", "/reports/weekly"),
+            ("capacity", "/capacity"),
         ] {
             let file = browser.screenshot(path, name, width).await;
             if width == 420 {

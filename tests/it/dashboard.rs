@@ -313,6 +313,7 @@ async fn pages_redirect_to_sign_in_without_a_session(app: TestApp) {
         "/officers",
         "/reports/weekly",
         "/reports/weekly.csv",
+        "/capacity",
         "/audit",
     ] {
         assert_to_sign_in(&browser.get(path).await, path);
@@ -970,6 +971,7 @@ async fn every_page_parses_and_carries_the_marking_twice(app: TestApp) {
         "/officers",
         "/reports/weekly?week=2024-W05",
         "/reports/weekly?week=2024-W07",
+        "/capacity",
     ] {
         pages.push((
             path.to_string(),
@@ -1368,6 +1370,71 @@ async fn the_weekly_page_shows_the_api_headline_and_downloads_the_csv(app: TestA
     }
 }
 
+async fn the_capacity_page_shows_the_api_figures_and_is_audited(app: TestApp) {
+    // A week later, so that W06 (with the seed in it) is a complete week.
+    app.clock.advance(Duration::days(7));
+    let browser = Browser::signed_in(&app, Role::Viewer).await;
+    let page = browser.page("/capacity").await;
+    assert_eq!(text_at(&page, "h1"), "Capacity and demand");
+    assert_eq!(
+        text_at(&page, "nav a[aria-current=page]"),
+        "Capacity",
+        "the navigation marks the page"
+    );
+    let json: Value = app
+        .get("/api/v1/reports/capacity", Role::Viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let open: u64 = json["open_now"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap())
+        .sum();
+    assert!(open > 0, "the seed leaves packages open: {json}");
+    assert_eq!(text_at(&page, "#capacity-open"), open.to_string());
+    let mean = json["windows"][0]["received"][4]["weekly_mean"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(
+        text_at(&page, "#capacity-received-mean"),
+        format!("{mean:.1}")
+    );
+    let officers: Vec<String> = json["officers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["officer"].as_str().unwrap().to_string())
+        .collect();
+    let shown: Vec<String> = parsed(&page, |d| {
+        select(d, "#capacity-officers tbody tr")
+            .iter()
+            .map(|tr| tr.value().attr("data-officer").unwrap().to_string())
+            .collect()
+    });
+    assert_eq!(shown, officers);
+    assert_eq!(
+        text_at(&page, "#capacity-method"),
+        json["method"].as_str().unwrap()
+    );
+    assert_eq!(
+        parsed(&page, |d| select(d, "#capacity-weeks tbody tr").len()),
+        12
+    );
+    let reads = app
+        .store
+        .audit_log(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.actor == "token:viewer-test" && l.action == "report.read")
+        .map(|l| l.detail.unwrap_or_default())
+        .collect::<Vec<_>>();
+    assert_eq!(reads, ["capacity, format html", "capacity, format json"]);
+}
+
 async fn the_audit_page_is_for_admins_and_filters_by_reference(app: TestApp) {
     let viewer = Browser::signed_in(&app, Role::Viewer).await;
     assert_eq!(viewer.get("/audit").await.status(), StatusCode::FORBIDDEN);
@@ -1434,6 +1501,7 @@ on_both_backends!(spawn_app;
     due_soon_lists_exactly_the_packages_due_within_the_horizon,
     officers_counts_follow_the_data_and_a_supervisor_assigns,
     the_weekly_page_shows_the_api_headline_and_downloads_the_csv,
+    the_capacity_page_shows_the_api_figures_and_is_audited,
     the_audit_page_is_for_admins_and_filters_by_reference,
 );
 

@@ -269,4 +269,21 @@ async fn a_digest_owed_over_an_empty_ledger_waits_for_the_demo_data() {
     let weekly = w.mail_to(SLT).pop().expect("the weekly digest");
     assert!(weekly.text.contains("DEMO-"), "{}", weekly.text);
     assert!(weekly.attachments[0].body.contains("DEMO-0001"));
+    // The capacity section: the demo's 12 weeks of demand and the forecast.
+    assert!(
+        weekly
+            .text
+            .contains("Capacity and demand (as at the week's end)")
+            && weekly
+                .text
+                .contains("received in the last 12 complete weeks")
+            && weekly.text.contains("Next 4 weeks"),
+        "{}",
+        weekly.text
+    );
+    assert!(
+        weekly.html.contains("<div id=\"capacity\">"),
+        "{}",
+        weekly.html
+    );
 }

@@ -14,6 +14,7 @@ mod api;
 mod architecture;
 mod backup;
 mod browser;
+mod capacity_api;
 mod cli;
 mod dashboard;
 mod digest;

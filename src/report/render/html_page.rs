@@ -300,6 +300,7 @@ pub fn html(report: &WeeklyReport) -> String {
     h.push_str(&trend_chart(report));
     h.push_str(&within_chart(report));
     h.push_str(&reasons_table(report));
+    h.push_str(&super::capacity::weekly_section_html(&report.capacity));
     h.push_str(&marking);
     h.push_str("</body></html>");
     h

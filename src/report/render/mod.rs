@@ -13,6 +13,8 @@ mod csv_file;
 mod html_page;
 mod text_page;
 
+pub mod capacity;
+
 pub use csv_file::csv;
 pub use html_page::{html, TREND_BAR_MAX_PX, WITHIN_BAR_MAX_PX};
 pub(crate) use text_page::text;

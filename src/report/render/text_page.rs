@@ -179,6 +179,7 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
             l.label, l.acknowledged, l.enforced_late
         );
     }
+    t.push_str(&super::capacity::weekly_section_text(&report.capacity));
     let _ = writeln!(t, "\n{m}");
     t
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod breaches;
+pub(crate) mod capacity;
 pub(crate) mod due_soon;
 pub(crate) mod officers;
 pub(crate) mod overview;
