@@ -1,12 +1,13 @@
-//! `digest preview` and `digest send`: the weekly report for an ended
-//! week, written out or queued to the weekly digests' audience.
+//! `digest preview` and `digest send`: the report for an ended week (or,
+//! to preview, a month or a quarter), written out or queued to the weekly
+//! digests' audience.
 
 use super::{cli_actor, io, open_app, CliError, DigestFormat};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::digest::job::DigestJob;
 use crate::outbox::{Deliver, Dispatcher};
-use crate::report::{render, IsoWeek};
+use crate::report::{render, CalendarMonth, IsoWeek, PeriodKind, Quarter, ReportPeriod};
 use crate::service::notifier;
 use crate::store::Actor;
 use chrono::{DateTime, Utc};
@@ -24,22 +25,50 @@ fn ended_week(week: Option<IsoWeek>, now: DateTime<Utc>, tz: Tz) -> Result<IsoWe
     Ok(week)
 }
 
-/// `digest preview`: the weekly report for `week`, rendered as `format`,
-/// its reading audited.
+/// The period a command asked for: at most one of `--week`, `--month`,
+/// `--quarter` (the command line refuses two).
+#[derive(Debug, Default)]
+pub(super) struct Asked {
+    pub(super) week: Option<IsoWeek>,
+    pub(super) month: Option<CalendarMonth>,
+    pub(super) quarter: Option<Quarter>,
+}
+
+impl Asked {
+    /// The period asked for, or by default the last complete week; one
+    /// that has not ended yet is refused, naming its option.
+    fn ended(self, now: DateTime<Utc>, tz: Tz) -> Result<ReportPeriod, CliError> {
+        let (option, period) = match (self.month, self.quarter) {
+            (Some(month), _) => ("--month", month.into()),
+            (None, Some(quarter)) => ("--quarter", quarter.into()),
+            (None, None) => match self.week {
+                Some(week) => ("--week", week.into()),
+                None => ("--week", PeriodKind::Week.last_complete(now, tz)),
+            },
+        };
+        period
+            .check_ended(now, tz)
+            .map_err(|reason| CliError::Usage(format!("{option}: {reason}")))?;
+        Ok(period)
+    }
+}
+
+/// `digest preview`: the report for the period asked for, rendered as
+/// `format`, its reading audited.
 pub(super) async fn preview(
-    week: Option<IsoWeek>,
+    asked: Asked,
     format: DigestFormat,
     settings: Settings,
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
     let now = clock.now();
-    let week = ended_week(week, now, settings.time_zone)?;
+    let period = asked.ended(now, settings.time_zone)?;
     let app = open_app(settings, clock).await?;
-    let report = app.weekly_report(week).await?;
+    let report = app.period_report(period).await?;
     // The report lists references, so reading it is audited like a list.
     let format_name = format!("{format:?}").to_ascii_lowercase();
-    let detail = format!("week {week}, format {format_name}");
+    let detail = format!("{} {period}, format {format_name}", period.kind().as_str());
     app.record_read(&Actor::named(cli_actor()), "report.previewed", &detail, now)
         .await?;
     let body = match format {

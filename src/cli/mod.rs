@@ -131,12 +131,20 @@ pub enum Command {
 /// What to do with the weekly digest.
 #[derive(Debug, Subcommand)]
 pub enum DigestAction {
-    /// Write the weekly report to stdout without sending it.
+    /// Write the weekly (or monthly, or quarterly) report to stdout
+    /// without sending it.
     Preview {
         /// The ISO week, as 2024-W05 (Monday to Monday in the force time
         /// zone); by default the last complete week.
-        #[arg(long, value_parser = parse_week)]
+        #[arg(long, value_parser = parse_week, conflicts_with_all = ["month", "quarter"])]
         week: Option<crate::report::IsoWeek>,
+        /// A calendar month, as 2024-02, for the monthly report (the 1st
+        /// to the 1st in the force time zone).
+        #[arg(long, value_parser = parse_month, conflicts_with = "quarter")]
+        month: Option<crate::report::CalendarMonth>,
+        /// A quarter, as 2024-Q1, for the quarterly report.
+        #[arg(long, value_parser = parse_quarter)]
+        quarter: Option<crate::report::Quarter>,
         /// html, text, json or csv (the open packages and breaches).
         #[arg(long, value_enum, default_value_t = DigestFormat::Text)]
         format: DigestFormat,
@@ -167,6 +175,16 @@ pub enum DigestFormat {
 fn parse_week(text: &str) -> Result<crate::report::IsoWeek, String> {
     text.parse()
         .map_err(|e: crate::report::BadWeek| e.to_string())
+}
+
+fn parse_month(text: &str) -> Result<crate::report::CalendarMonth, String> {
+    text.parse()
+        .map_err(|e: crate::report::BadPeriod| e.to_string())
+}
+
+fn parse_quarter(text: &str) -> Result<crate::report::Quarter, String> {
+    text.parse()
+        .map_err(|e: crate::report::BadPeriod| e.to_string())
 }
 
 /// What to do with tokens.
@@ -391,8 +409,18 @@ pub async fn run(
         }
         Command::Import { file } => packages::import(&file, settings, clock, out).await,
         Command::List(args) => packages::list(args, settings, clock, out).await,
-        Command::Digest(DigestAction::Preview { week, format }) => {
-            digest::preview(week, format, settings, clock, out).await
+        Command::Digest(DigestAction::Preview {
+            week,
+            month,
+            quarter,
+            format,
+        }) => {
+            let asked = digest::Asked {
+                week,
+                month,
+                quarter,
+            };
+            digest::preview(asked, format, settings, clock, out).await
         }
         Command::Digest(DigestAction::Send { week }) => {
             digest::send(week, settings, clock, out).await
