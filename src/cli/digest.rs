@@ -1,6 +1,6 @@
-//! `digest preview` and `digest send`: the report for an ended week (or,
-//! to preview, a month or a quarter), written out or queued to the weekly
-//! digests' audience.
+//! `digest preview` and `digest send`: the report for an ended week, month
+//! or quarter, written out or queued to the audience of the weekly,
+//! monthly or quarterly digests.
 
 use super::{cli_actor, io, open_app, CliError, DigestFormat};
 use crate::clock::Clock;
@@ -14,16 +14,6 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::io::Write;
 use std::sync::Arc;
-
-/// The week a digest command reports: `week`, or by default the last
-/// complete one; a week that has not ended yet is refused, naming `--week`
-/// (its figures would still change).
-fn ended_week(week: Option<IsoWeek>, now: DateTime<Utc>, tz: Tz) -> Result<IsoWeek, CliError> {
-    let week = week.unwrap_or_else(|| IsoWeek::last_complete(now, tz));
-    week.check_ended(now, tz)
-        .map_err(|reason| CliError::Usage(format!("--week: {reason}")))?;
-    Ok(week)
-}
 
 /// The period a command asked for: at most one of `--week`, `--month`,
 /// `--quarter` (the command line refuses two).
@@ -84,25 +74,26 @@ pub(super) async fn preview(
     Ok(())
 }
 
-/// `digest send`: queues the weekly digest for `week` again and delivers
-/// what it can now.
+/// `digest send`: queues the digest for the period asked for (by default
+/// the last complete week) again and delivers what it can now.
 pub(super) async fn send(
-    week: Option<IsoWeek>,
+    asked: Asked,
     settings: Settings,
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
     let now = clock.now();
-    let week = ended_week(week, now, settings.time_zone)?;
+    let period = asked.ended(now, settings.time_zone)?;
+    let adjective = period.kind().adjective();
     let notifier: Arc<dyn Deliver> = Arc::new(notifier(&settings).map_err(CliError::Other)?);
     let delivery = settings.config.delivery.clone();
     let app = open_app(settings, clock.clone()).await?;
     let job = DigestJob::over(app.clone());
-    let queued = job.send_week(week, &Actor::named(cli_actor())).await?;
+    let queued = job.send_period(period, &Actor::named(cli_actor())).await?;
     if queued == 0 {
-        return Err(CliError::Usage(
-            "no weekly [[digest]] schedule is configured, so the digest has no audience".into(),
-        ));
+        return Err(CliError::Usage(format!(
+            "no {adjective} [[digest]] schedule is configured, so the digest has no audience"
+        )));
     }
     // Deliver now, as the service would: a running service may take
     // some of them instead (claims never overlap).
@@ -111,7 +102,7 @@ pub(super) async fn send(
     let report = dispatcher.drain().await?;
     writeln!(
         out,
-        "queued the weekly digest for {week} to {queued} recipient(s); the outbox delivered {} message(s), {} wait to be tried again, {} failed for good",
+        "queued the {adjective} digest for {period} to {queued} recipient(s); the outbox delivered {} message(s), {} wait to be tried again, {} failed for good",
         report.sent, report.retried, report.dead
     )
     .map_err(io)?;

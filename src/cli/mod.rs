@@ -150,12 +150,19 @@ pub enum DigestAction {
         format: DigestFormat,
     },
     /// Send the weekly digest for a week again, now, to the audience of
-    /// every weekly `[[digest]]` schedule (audited; the scheduled run is
-    /// not affected). Queues the messages and delivers what it can.
+    /// every weekly `[[digest]]` schedule (or a month's or quarter's to
+    /// every monthly or quarterly one; audited; the scheduled run is not
+    /// affected). Queues the messages and delivers what it can.
     Send {
         /// The ISO week, as 2024-W05; by default the last complete week.
-        #[arg(long, value_parser = parse_week)]
+        #[arg(long, value_parser = parse_week, conflicts_with_all = ["month", "quarter"])]
         week: Option<crate::report::IsoWeek>,
+        /// A calendar month, as 2024-02: the monthly digest.
+        #[arg(long, value_parser = parse_month, conflicts_with = "quarter")]
+        month: Option<crate::report::CalendarMonth>,
+        /// A quarter, as 2024-Q1: the quarterly digest.
+        #[arg(long, value_parser = parse_quarter)]
+        quarter: Option<crate::report::Quarter>,
     },
 }
 
@@ -422,8 +429,17 @@ pub async fn run(
             };
             digest::preview(asked, format, settings, clock, out).await
         }
-        Command::Digest(DigestAction::Send { week }) => {
-            digest::send(week, settings, clock, out).await
+        Command::Digest(DigestAction::Send {
+            week,
+            month,
+            quarter,
+        }) => {
+            let asked = digest::Asked {
+                week,
+                month,
+                quarter,
+            };
+            digest::send(asked, settings, clock, out).await
         }
         Command::Demo => packages::demo(settings, clock, out).await,
         Command::Backup { path } => backup::backup(&path, settings, clock, out).await,

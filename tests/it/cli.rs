@@ -1540,6 +1540,22 @@ async fn digest_preview_renders_a_month_or_a_quarter_and_takes_one_period() {
             &["digest", "preview", "--quarter", "2024-Q5"][..],
             "\"2024-Q5\" is not a quarter",
         ),
+        // The shipped configuration has no monthly schedule to send to.
+        (
+            &["digest", "send", "--month", "2024-02"][..],
+            "no monthly [[digest]] schedule is configured",
+        ),
+        (
+            &[
+                "digest",
+                "send",
+                "--quarter",
+                "2024-Q1",
+                "--week",
+                "2024-W05",
+            ][..],
+            "cannot be used with",
+        ),
     ] {
         let bad = ocset(dir.path(), &config_path, args, &[]);
         assert!(!bad.status.success(), "{args:?}");
