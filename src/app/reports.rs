@@ -2,7 +2,7 @@
 //! module folds them (pure), and digests are queued through it.
 
 use super::App;
-use crate::domain::IsoWeek;
+use crate::domain::{IsoWeek, ReportPeriod};
 use crate::report::{ReportParams, WeeklyReport};
 use crate::store::{Actor, DigestDraft, LedgerEvent, StoreError};
 use chrono::{DateTime, Utc};
@@ -37,17 +37,27 @@ impl App {
     /// their connection returned, so it starves no worker thread (a pass
     /// holding SQLite's write lock must keep being polled).
     pub(crate) async fn weekly_report(&self, week: IsoWeek) -> Result<WeeklyReport, StoreError> {
+        self.period_report(ReportPeriod::Week(week)).await
+    }
+
+    /// The report for any period (a week, a month, a quarter), as
+    /// [`App::weekly_report`] builds a week's: from the events before its
+    /// end, folded off the runtime, not audited here.
+    pub(crate) async fn period_report(
+        &self,
+        period: ReportPeriod,
+    ) -> Result<WeeklyReport, StoreError> {
         let params = self.report_params();
-        let events = self.events_before(week.ends_at(params.time_zone)).await?;
+        let events = self.events_before(period.ends_at(params.time_zone)).await?;
         let build =
-            tokio::task::spawn_blocking(move || WeeklyReport::build(week, &events, &params));
+            tokio::task::spawn_blocking(move || WeeklyReport::build_for(period, &events, &params));
         match build.await {
             Ok(report) => Ok(report),
             // A panic in the fold is the caller's panic (the API answers it
             // 500); the build is cancelled only when the runtime stops.
             Err(e) => match e.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => panic!("building the weekly report was cancelled: {e}"),
+                Err(e) => panic!("building the {period} report was cancelled: {e}"),
             },
         }
     }

@@ -1,12 +1,13 @@
-//! `digest preview` and `digest send`: the weekly report for an ended
-//! week, written out or queued to the weekly digests' audience.
+//! `digest preview` and `digest send`: the report for an ended week, month
+//! or quarter, written out or queued to the audience of the weekly,
+//! monthly or quarterly digests.
 
 use super::{cli_actor, io, open_app, CliError, DigestFormat};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::digest::job::DigestJob;
 use crate::outbox::{Deliver, Dispatcher};
-use crate::report::{render, IsoWeek};
+use crate::report::{render, CalendarMonth, IsoWeek, PeriodKind, Quarter, ReportPeriod};
 use crate::service::notifier;
 use crate::store::Actor;
 use chrono::{DateTime, Utc};
@@ -14,32 +15,50 @@ use chrono_tz::Tz;
 use std::io::Write;
 use std::sync::Arc;
 
-/// The week a digest command reports: `week`, or by default the last
-/// complete one; a week that has not ended yet is refused, naming `--week`
-/// (its figures would still change).
-fn ended_week(week: Option<IsoWeek>, now: DateTime<Utc>, tz: Tz) -> Result<IsoWeek, CliError> {
-    let week = week.unwrap_or_else(|| IsoWeek::last_complete(now, tz));
-    week.check_ended(now, tz)
-        .map_err(|reason| CliError::Usage(format!("--week: {reason}")))?;
-    Ok(week)
+/// The period a command asked for: at most one of `--week`, `--month`,
+/// `--quarter` (the command line refuses two).
+#[derive(Debug, Default)]
+pub(super) struct Asked {
+    pub(super) week: Option<IsoWeek>,
+    pub(super) month: Option<CalendarMonth>,
+    pub(super) quarter: Option<Quarter>,
 }
 
-/// `digest preview`: the weekly report for `week`, rendered as `format`,
-/// its reading audited.
+impl Asked {
+    /// The period asked for, or by default the last complete week; one
+    /// that has not ended yet is refused, naming its option.
+    fn ended(self, now: DateTime<Utc>, tz: Tz) -> Result<ReportPeriod, CliError> {
+        let (option, period) = match (self.month, self.quarter) {
+            (Some(month), _) => ("--month", month.into()),
+            (None, Some(quarter)) => ("--quarter", quarter.into()),
+            (None, None) => match self.week {
+                Some(week) => ("--week", week.into()),
+                None => ("--week", PeriodKind::Week.last_complete(now, tz)),
+            },
+        };
+        period
+            .check_ended(now, tz)
+            .map_err(|reason| CliError::Usage(format!("{option}: {reason}")))?;
+        Ok(period)
+    }
+}
+
+/// `digest preview`: the report for the period asked for, rendered as
+/// `format`, its reading audited.
 pub(super) async fn preview(
-    week: Option<IsoWeek>,
+    asked: Asked,
     format: DigestFormat,
     settings: Settings,
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
     let now = clock.now();
-    let week = ended_week(week, now, settings.time_zone)?;
+    let period = asked.ended(now, settings.time_zone)?;
     let app = open_app(settings, clock).await?;
-    let report = app.weekly_report(week).await?;
+    let report = app.period_report(period).await?;
     // The report lists references, so reading it is audited like a list.
     let format_name = format!("{format:?}").to_ascii_lowercase();
-    let detail = format!("week {week}, format {format_name}");
+    let detail = format!("{} {period}, format {format_name}", period.kind().as_str());
     app.record_read(&Actor::named(cli_actor()), "report.previewed", &detail, now)
         .await?;
     let body = match format {
@@ -55,25 +74,26 @@ pub(super) async fn preview(
     Ok(())
 }
 
-/// `digest send`: queues the weekly digest for `week` again and delivers
-/// what it can now.
+/// `digest send`: queues the digest for the period asked for (by default
+/// the last complete week) again and delivers what it can now.
 pub(super) async fn send(
-    week: Option<IsoWeek>,
+    asked: Asked,
     settings: Settings,
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
     let now = clock.now();
-    let week = ended_week(week, now, settings.time_zone)?;
+    let period = asked.ended(now, settings.time_zone)?;
+    let adjective = period.kind().adjective();
     let notifier: Arc<dyn Deliver> = Arc::new(notifier(&settings).map_err(CliError::Other)?);
     let delivery = settings.config.delivery.clone();
     let app = open_app(settings, clock.clone()).await?;
     let job = DigestJob::over(app.clone());
-    let queued = job.send_week(week, &Actor::named(cli_actor())).await?;
+    let queued = job.send_period(period, &Actor::named(cli_actor())).await?;
     if queued == 0 {
-        return Err(CliError::Usage(
-            "no weekly [[digest]] schedule is configured, so the digest has no audience".into(),
-        ));
+        return Err(CliError::Usage(format!(
+            "no {adjective} [[digest]] schedule is configured, so the digest has no audience"
+        )));
     }
     // Deliver now, as the service would: a running service may take
     // some of them instead (claims never overlap).
@@ -82,7 +102,7 @@ pub(super) async fn send(
     let report = dispatcher.drain().await?;
     writeln!(
         out,
-        "queued the weekly digest for {week} to {queued} recipient(s); the outbox delivered {} message(s), {} wait to be tried again, {} failed for good",
+        "queued the {adjective} digest for {period} to {queued} recipient(s); the outbox delivered {} message(s), {} wait to be tried again, {} failed for good",
         report.sent, report.retried, report.dead
     )
     .map_err(io)?;

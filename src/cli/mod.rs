@@ -141,23 +141,38 @@ pub enum Command {
 /// What to do with the weekly digest.
 #[derive(Debug, Subcommand)]
 pub enum DigestAction {
-    /// Write the weekly report to stdout without sending it.
+    /// Write the weekly (or monthly, or quarterly) report to stdout
+    /// without sending it.
     Preview {
         /// The ISO week, as 2024-W05 (Monday to Monday in the force time
         /// zone); by default the last complete week.
-        #[arg(long, value_parser = parse_week)]
+        #[arg(long, value_parser = parse_week, conflicts_with_all = ["month", "quarter"])]
         week: Option<crate::report::IsoWeek>,
+        /// A calendar month, as 2024-02, for the monthly report (the 1st
+        /// to the 1st in the force time zone).
+        #[arg(long, value_parser = parse_month, conflicts_with = "quarter")]
+        month: Option<crate::report::CalendarMonth>,
+        /// A quarter, as 2024-Q1, for the quarterly report.
+        #[arg(long, value_parser = parse_quarter)]
+        quarter: Option<crate::report::Quarter>,
         /// html, text, json or csv (the open packages and breaches).
         #[arg(long, value_enum, default_value_t = DigestFormat::Text)]
         format: DigestFormat,
     },
     /// Send the weekly digest for a week again, now, to the audience of
-    /// every weekly `[[digest]]` schedule (audited; the scheduled run is
-    /// not affected). Queues the messages and delivers what it can.
+    /// every weekly `[[digest]]` schedule (or a month's or quarter's to
+    /// every monthly or quarterly one; audited; the scheduled run is not
+    /// affected). Queues the messages and delivers what it can.
     Send {
         /// The ISO week, as 2024-W05; by default the last complete week.
-        #[arg(long, value_parser = parse_week)]
+        #[arg(long, value_parser = parse_week, conflicts_with_all = ["month", "quarter"])]
         week: Option<crate::report::IsoWeek>,
+        /// A calendar month, as 2024-02: the monthly digest.
+        #[arg(long, value_parser = parse_month, conflicts_with = "quarter")]
+        month: Option<crate::report::CalendarMonth>,
+        /// A quarter, as 2024-Q1: the quarterly digest.
+        #[arg(long, value_parser = parse_quarter)]
+        quarter: Option<crate::report::Quarter>,
     },
 }
 
@@ -177,6 +192,16 @@ pub enum DigestFormat {
 fn parse_week(text: &str) -> Result<crate::report::IsoWeek, String> {
     text.parse()
         .map_err(|e: crate::report::BadWeek| e.to_string())
+}
+
+fn parse_month(text: &str) -> Result<crate::report::CalendarMonth, String> {
+    text.parse()
+        .map_err(|e: crate::report::BadPeriod| e.to_string())
+}
+
+fn parse_quarter(text: &str) -> Result<crate::report::Quarter, String> {
+    text.parse()
+        .map_err(|e: crate::report::BadPeriod| e.to_string())
 }
 
 /// What to do with tokens.
@@ -401,11 +426,30 @@ pub async fn run(
         }
         Command::Import { file } => packages::import(&file, settings, clock, out).await,
         Command::List(args) => packages::list(args, settings, clock, out).await,
-        Command::Digest(DigestAction::Preview { week, format }) => {
-            digest::preview(week, format, settings, clock, out).await
+        Command::Digest(DigestAction::Preview {
+            week,
+            month,
+            quarter,
+            format,
+        }) => {
+            let asked = digest::Asked {
+                week,
+                month,
+                quarter,
+            };
+            digest::preview(asked, format, settings, clock, out).await
         }
-        Command::Digest(DigestAction::Send { week }) => {
-            digest::send(week, settings, clock, out).await
+        Command::Digest(DigestAction::Send {
+            week,
+            month,
+            quarter,
+        }) => {
+            let asked = digest::Asked {
+                week,
+                month,
+                quarter,
+            };
+            digest::send(asked, settings, clock, out).await
         }
         Command::Capacity { format } => capacity::capacity(format, settings, clock, out).await,
         Command::Demo => packages::demo(settings, clock, out).await,

@@ -52,6 +52,15 @@ fn schedule(
             ));
             None
         }
+        (Some(kind @ (DigestKind::Monthly | DigestKind::Quarterly)), Some(_)) => {
+            faults.push((
+                key("day"),
+                format!(
+                    "is for weekly digests; a {kind} digest goes on the first working day (Monday to Friday) after the period ends, so remove it"
+                ),
+            ));
+            None
+        }
         (_, Some(text)) => digest::parse_day(text)
             .map_err(|reason| faults.push((key("day"), reason)))
             .ok(),
@@ -67,7 +76,7 @@ fn schedule(
             kind,
             day: match kind {
                 DigestKind::Weekly => Some(day.unwrap_or(chrono::Weekday::Mon)),
-                DigestKind::Daily => None,
+                DigestKind::Daily | DigestKind::Monthly | DigestKind::Quarterly => None,
             },
             at,
             audience: entry.audience.clone(),
@@ -108,7 +117,8 @@ fn audience(
             continue;
         };
         // A daily digest is split by LPA, so every LPA needs somebody
-        // (as an escalation does); a weekly one is force-wide.
+        // (as an escalation does); the weekly, monthly and quarterly ones
+        // are force-wide.
         let whom = match kind {
             Some(DigestKind::Daily) => members.unreached(&config.force.lpas),
             _ => members.addresses().is_empty().then(String::new),
@@ -189,6 +199,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn monthly_and_quarterly_digests_are_force_wide_and_take_no_day() {
+        let text = with_groups(
+            "[[digest]]\nname = \"monthly\"\nkind = \"monthly\"\nat = \"07:00\"\naudience = [\"ppu_slt\"]\n\n[[digest]]\nname = \"qpr\"\nkind = \"quarterly\"\nat = \"07:30\"\naudience = [\"ocset_inspector\"]\n",
+        );
+        let s = load_str(&text, "f.toml", env(&[])).unwrap();
+        let got: Vec<_> = s.digests().iter().map(|d| (d.kind, d.day)).collect();
+        assert_eq!(
+            got,
+            [(DigestKind::Monthly, None), (DigestKind::Quarterly, None)]
+        );
+    }
+
     /// The faults of `digest` tables laid over the test groups, each as
     /// "key: reason".
     fn digest_faults(digest: &str) -> Vec<String> {
@@ -225,10 +248,12 @@ mod tests {
 
     #[test]
     fn each_digest_fault_is_refused_with_its_key() {
-        let cases: [(String, &str); 12] = [
-            (digest_table("hourly", ""), "digest[0].kind: \"hourly\" is not a digest kind (weekly or daily)"),
+        let cases: [(String, &str); 14] = [
+            (digest_table("hourly", ""), "digest[0].kind: \"hourly\" is not a digest kind (weekly, daily, monthly or quarterly)"),
             (digest_table("weekly", "day = \"funday\""), "digest[0].day: \"funday\" is not a day of the week"),
             (digest_table("daily", "day = \"monday\""), "digest[0].day: is for weekly digests"),
+            (digest_table("monthly", "day = \"monday\""), "digest[0].day: is for weekly digests; a monthly digest goes on the first working day"),
+            (digest_table("quarterly", "day = \"friday\""), "digest[0].day: is for weekly digests; a quarterly digest goes on the first working day"),
             (digest_table("weekly", "").replace("07:00", "7am"), "digest[0].at: \"7am\" is not a time like 07:00"),
             (
                 format!("{}{}", digest_table("weekly", ""), digest_table("daily", "")),

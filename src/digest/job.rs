@@ -7,13 +7,16 @@
 //! key (`weekly/2024-W05`) in the transaction that queues its message, so a
 //! restart or a second instance finds it recorded and queues nothing. A
 //! service that was down at the scheduled time queues the run when it
-//! starts again, that week (weekly) or that day (daily). A run owed while
+//! starts again, that week (weekly), that day (daily), that month
+//! (monthly) or that quarter (quarterly). A run owed while
 //! the ledger holds no package waits, unrecorded, for the first package.
 
 use crate::app::App;
 use crate::clock::Clock;
 use crate::config::{lpas_of, Settings};
-use crate::domain::{DigestKind, DigestPeriod, DigestSchedule, IsoWeek, LpaCoverage, Occurrence};
+use crate::domain::{
+    DigestKind, DigestPeriod, DigestSchedule, IsoWeek, LpaCoverage, Occurrence, ReportPeriod,
+};
 use crate::outbox::{Attachment, DigestMail};
 use crate::report::{daily, daily_render, render, WeeklyReport};
 use crate::store::{Actor, DigestDraft, Store};
@@ -180,10 +183,20 @@ impl DigestJob {
     /// scheduled run went out, and audited as asked by `actor`. Returns how
     /// many messages it queued; none when no weekly schedule is configured.
     pub async fn send_week(&self, week: IsoWeek, actor: &Actor) -> anyhow::Result<usize> {
+        self.send_period(week.into(), actor).await
+    }
+
+    /// Queues the report for `period` (a week, a month, a quarter) to the
+    /// audience of every schedule of its kind (weekly, monthly,
+    /// quarterly), on demand, as [`DigestJob::send_week`] does a week's.
+    /// Returns how many messages it queued; none when no schedule of that
+    /// kind is configured.
+    pub async fn send_period(&self, period: ReportPeriod, actor: &Actor) -> anyhow::Result<usize> {
         let now = self.app.now();
+        let kind = DigestKind::reporting(period.kind());
         let mut recipients: BTreeMap<String, LpaCoverage> = BTreeMap::new();
         for schedule in self.settings().digests() {
-            if schedule.kind == DigestKind::Weekly {
+            if schedule.kind == kind {
                 for (address, coverage) in self.recipients(schedule) {
                     recipients.entry(address).or_insert(coverage);
                 }
@@ -192,12 +205,12 @@ impl DigestJob {
         if recipients.is_empty() {
             return Ok(0);
         }
-        let mail = self.weekly_mail(week, ON_DEMAND).await?;
+        let mail = self.report_mail(period, ON_DEMAND).await?;
         let drafts: Vec<DigestDraft> = recipients
             .into_keys()
             .map(|recipient| DigestDraft {
                 schedule: ON_DEMAND.into(),
-                period: week.to_string(),
+                period: period.to_string(),
                 occurrence: None,
                 recipient,
                 mail: mail.clone(),
@@ -278,8 +291,9 @@ impl DigestJob {
         };
         Ok(match run.period {
             // The same report for everyone: the force-wide picture.
-            DigestPeriod::Week(week) => {
-                let mail = self.weekly_mail(week, &schedule.name).await?;
+            DigestPeriod::Week(_) | DigestPeriod::Month(_) | DigestPeriod::Quarter(_) => {
+                let period = run.period.report_period().expect("a report's period");
+                let mail = self.report_mail(period, &schedule.name).await?;
                 recipients
                     .into_iter()
                     .map(|(recipient, _)| draft(recipient, mail.clone()))
@@ -321,26 +335,27 @@ impl DigestJob {
         })
     }
 
-    /// The weekly report for `week`, rendered as a digest.
-    async fn weekly_mail(&self, week: IsoWeek, digest: &str) -> anyhow::Result<DigestMail> {
+    /// The report for `period` (weekly, monthly or quarterly), rendered
+    /// as a digest.
+    async fn report_mail(&self, period: ReportPeriod, digest: &str) -> anyhow::Result<DigestMail> {
         let params = self.app.report_params();
         let events = self
             .app
-            .events_before(week.ends_at(params.time_zone))
+            .events_before(period.ends_at(params.time_zone))
             .await?;
         let digest = digest.to_string();
         self.off_the_runtime(move || {
-            let weekly = WeeklyReport::build(week, &events, &params);
+            let report = WeeklyReport::build_for(period, &events, &params);
             DigestMail {
                 digest,
                 marking: params.marking.clone(),
-                subject: render::subject(&weekly),
-                text: render::text(&weekly),
-                html: render::html(&weekly),
+                subject: render::subject(&report),
+                text: render::text(&report),
+                html: render::html(&report),
                 attachment: Some(Attachment {
-                    filename: format!("ocset-weekly-{week}.csv"),
+                    filename: format!("ocset-{}-{period}.csv", period.kind().adjective()),
                     content_type: CSV.into(),
-                    body: render::csv(&weekly),
+                    body: render::csv(&report),
                 }),
             }
         })

@@ -1,5 +1,6 @@
 //! When digests are due: each `[[digest]]` schedule names a local time in the
-//! force time zone (Monday 07:00, or every day at 08:00), and this module
+//! force time zone (Monday 07:00, every day at 08:00, or the first working
+//! day after each month or quarter at 07:00), and this module
 //! turns it into instants and the period each run reports on. Pure: no I/O,
 //! no clock; the caller passes `now`.
 //!
@@ -9,6 +10,7 @@
 //! times that do not exist or happen twice (see
 //! [`earliest_instant_at_or_after`]).
 
+use crate::domain::period::{CalendarMonth, PeriodKind, Quarter, ReportPeriod};
 use crate::domain::timescale::earliest_instant_at_or_after;
 use crate::domain::week::IsoWeek;
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, Utc, Weekday};
@@ -25,14 +27,41 @@ pub(crate) enum DigestKind {
     Weekly,
     /// The sergeants' daily list of breaches and packages due in 48 hours.
     Daily,
+    /// The monthly performance report (the PPU's monthly SIM) for the
+    /// month just ended, on the first working day after it.
+    Monthly,
+    /// The quarterly performance report (the QPR with the ACC for crime)
+    /// for the quarter just ended, on the first working day after it.
+    Quarterly,
 }
 
 impl DigestKind {
-    /// The name used in configuration: `weekly` or `daily`.
+    /// The name used in configuration: `weekly`, `daily`, `monthly` or
+    /// `quarterly`.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             DigestKind::Weekly => "weekly",
             DigestKind::Daily => "daily",
+            DigestKind::Monthly => "monthly",
+            DigestKind::Quarterly => "quarterly",
+        }
+    }
+
+    /// The calendar period a monthly or quarterly digest reports on.
+    fn calendar_period(self) -> Option<PeriodKind> {
+        match self {
+            DigestKind::Monthly => Some(PeriodKind::Month),
+            DigestKind::Quarterly => Some(PeriodKind::Quarter),
+            DigestKind::Weekly | DigestKind::Daily => None,
+        }
+    }
+
+    /// The kind of digest that reports on periods of `kind`.
+    pub(crate) fn reporting(kind: PeriodKind) -> Self {
+        match kind {
+            PeriodKind::Week => DigestKind::Weekly,
+            PeriodKind::Month => DigestKind::Monthly,
+            PeriodKind::Quarter => DigestKind::Quarterly,
         }
     }
 }
@@ -50,7 +79,11 @@ impl FromStr for DigestKind {
         match value.trim() {
             "weekly" => Ok(DigestKind::Weekly),
             "daily" => Ok(DigestKind::Daily),
-            _ => Err(format!("{value:?} is not a digest kind (weekly or daily)")),
+            "monthly" => Ok(DigestKind::Monthly),
+            "quarterly" => Ok(DigestKind::Quarterly),
+            _ => Err(format!(
+                "{value:?} is not a digest kind (weekly, daily, monthly or quarterly)"
+            )),
         }
     }
 }
@@ -104,10 +137,10 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
 pub(crate) struct DigestSchedule {
     /// Unique among schedules, e.g. `weekly-slt`; the base of each run's key.
     pub(crate) name: String,
-    /// Weekly or daily.
+    /// Weekly, daily, monthly or quarterly.
     pub(crate) kind: DigestKind,
-    /// Weekly: the day it is sent (Monday when absent). Daily: `None`, and
-    /// ignored if set.
+    /// Weekly: the day it is sent (Monday when absent). Otherwise `None`,
+    /// and ignored if set.
     pub(crate) day: Option<Weekday>,
     /// The local time in the force time zone, e.g. 07:00.
     pub(crate) at: NaiveTime,
@@ -122,16 +155,52 @@ pub(crate) enum DigestPeriod {
     Week(IsoWeek),
     /// A daily run: the local date it ran on (the position as of the run).
     Day(NaiveDate),
+    /// A monthly run: the month just ended.
+    Month(CalendarMonth),
+    /// A quarterly run: the quarter just ended.
+    Quarter(Quarter),
 }
 
 impl DigestPeriod {
-    /// `2024-W05` for a week, `2024-02-03` for a day.
+    /// `2024-W05` for a week, `2024-02-03` for a day, `2024-02` for a
+    /// month, `2024-Q1` for a quarter.
     pub(crate) fn key(&self) -> String {
         match self {
             DigestPeriod::Week(week) => week.to_string(),
             DigestPeriod::Day(date) => date.format("%Y-%m-%d").to_string(),
+            DigestPeriod::Month(month) => month.to_string(),
+            DigestPeriod::Quarter(quarter) => quarter.to_string(),
         }
     }
+
+    /// The report period of a weekly, monthly or quarterly run; `None`
+    /// for a daily one.
+    pub(crate) fn report_period(&self) -> Option<ReportPeriod> {
+        match self {
+            DigestPeriod::Week(week) => Some((*week).into()),
+            DigestPeriod::Month(month) => Some((*month).into()),
+            DigestPeriod::Quarter(quarter) => Some((*quarter).into()),
+            DigestPeriod::Day(_) => None,
+        }
+    }
+
+    fn of(period: ReportPeriod) -> Self {
+        match period {
+            ReportPeriod::Week(week) => DigestPeriod::Week(week),
+            ReportPeriod::Month(month) => DigestPeriod::Month(month),
+            ReportPeriod::Quarter(quarter) => DigestPeriod::Quarter(quarter),
+        }
+    }
+}
+
+/// The first working day (Monday to Friday) on or after `date`. Bank
+/// holidays are not known: a run due on one goes that day.
+pub(crate) fn first_working_day(date: NaiveDate) -> NaiveDate {
+    let mut day = date;
+    while matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+        day = day.succ_opt().expect("within chrono's range");
+    }
+    day
 }
 
 impl fmt::Display for DigestPeriod {
@@ -172,6 +241,15 @@ impl DigestSchedule {
     /// date of `due_at`.
     pub(crate) fn latest_at_or_before(&self, now: DateTime<Utc>, tz: Tz) -> Option<Occurrence> {
         let today = now.with_timezone(&tz).date_naive();
+        if let Some(kind) = self.kind.calendar_period() {
+            // The run for the period before this one is due early in this
+            // one; if not yet, the latest is the run due early in the last.
+            let last = ReportPeriod::containing(kind, today).previous();
+            return [last, last.previous()]
+                .into_iter()
+                .map(|period| self.calendar_run(period, tz))
+                .find(|run| run.due_at <= now);
+        }
         let first = today.checked_sub_days(Days::new(SEARCH_DAYS))?;
         let mut date = today.checked_add_days(Days::new(1))?;
         while date >= first {
@@ -186,6 +264,14 @@ impl DigestSchedule {
     /// The first scheduled instant strictly after `now`.
     pub(crate) fn next_after(&self, now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
         let today = now.with_timezone(&tz).date_naive();
+        if let Some(kind) = self.kind.calendar_period() {
+            let last = ReportPeriod::containing(kind, today).previous();
+            return [last, last.next()]
+                .into_iter()
+                .map(|period| self.calendar_run(period, tz).due_at)
+                .find(|due| *due > now)
+                .expect("the run after this period's is later than today");
+        }
         let mut date = today.pred_opt().expect("now is within chrono's range");
         loop {
             if let Some(due_at) = self.instant_on(date, tz).filter(|due| *due > now) {
@@ -196,10 +282,12 @@ impl DigestSchedule {
     }
 
     /// The run owed at `now`: the latest at or before it, while `now` is
-    /// still in the same local week (weekly) or on the same local date
-    /// (daily) as its due instant. A service that was down at the
-    /// scheduled time sends the run when it starts again that week or day;
-    /// after that the run is left, since the next is near and says more.
+    /// still in the same local week (weekly), on the same local date
+    /// (daily), or in the same month or quarter (monthly, quarterly) as
+    /// its due instant. A service that was down at the scheduled time
+    /// sends the run when it starts again that week, day, month or
+    /// quarter; after that the run is left, since the next is near and
+    /// says more.
     pub(crate) fn owed_at(&self, now: DateTime<Utc>, tz: Tz) -> Option<Occurrence> {
         let run = self.latest_at_or_before(now, tz)?;
         let local = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
@@ -208,8 +296,24 @@ impl DigestSchedule {
                 IsoWeek::containing(local(run.due_at)) == IsoWeek::containing(local(now))
             }
             DigestKind::Daily => local(run.due_at) == local(now),
+            DigestKind::Monthly | DigestKind::Quarterly => {
+                let kind = self.kind.calendar_period().expect("a calendar digest");
+                ReportPeriod::containing(kind, local(run.due_at))
+                    == ReportPeriod::containing(kind, local(now))
+            }
         };
         same.then_some(run)
+    }
+
+    /// The run that reports on `period` (a month or a quarter): due at the
+    /// schedule's local time on the first working day after it ends.
+    fn calendar_run(&self, period: ReportPeriod, tz: Tz) -> Occurrence {
+        let day = first_working_day(period.next_first_day());
+        Occurrence {
+            schedule: self.name.clone(),
+            due_at: earliest_instant_at_or_after(tz, day.and_time(self.at)),
+            period: DigestPeriod::of(period),
+        }
     }
 
     /// The occurrence due at `due_at` (an instant this schedule names).
@@ -218,6 +322,10 @@ impl DigestSchedule {
         let period = match self.kind {
             DigestKind::Weekly => DigestPeriod::Week(IsoWeek::containing(date).previous()),
             DigestKind::Daily => DigestPeriod::Day(date),
+            DigestKind::Monthly | DigestKind::Quarterly => {
+                let kind = self.kind.calendar_period().expect("a calendar digest");
+                DigestPeriod::of(ReportPeriod::containing(kind, date).previous())
+            }
         };
         Occurrence {
             schedule: self.name.clone(),
@@ -234,6 +342,8 @@ impl DigestSchedule {
         let fires = match self.kind {
             DigestKind::Weekly => date.weekday() == self.day.unwrap_or(Weekday::Mon),
             DigestKind::Daily => true,
+            // Found by `calendar_run`, never by searching dates.
+            DigestKind::Monthly | DigestKind::Quarterly => false,
         };
         fires.then(|| earliest_instant_at_or_after(tz, date.and_time(self.at)))
     }

@@ -409,3 +409,118 @@ fn a_run_missed_while_down_is_owed_until_its_week_or_day_is_over() {
     assert_eq!(daily.owed_at(at("2024-07-01T23:00:00Z"), tz), None);
     assert_eq!(daily.owed_at(at("2024-07-01T06:59:59Z"), tz), None);
 }
+
+fn calendar(kind: DigestKind, name: &str, at: &str) -> DigestSchedule {
+    DigestSchedule {
+        name: name.into(),
+        kind,
+        day: None,
+        at: parse_time(at).unwrap(),
+        audience: vec!["ppu_slt".into()],
+    }
+}
+
+#[test]
+fn the_first_working_day_skips_the_weekend_only() {
+    // Saturday 1 June 2024 -> Monday 3 June; Sunday 1 October 2023 ->
+    // Monday 2 October; a weekday is itself (bank holidays are not known:
+    // New Year's Day 2025, a Wednesday, is a working day here).
+    assert_eq!(first_working_day(date("2024-06-01")), date("2024-06-03"));
+    assert_eq!(first_working_day(date("2023-10-01")), date("2023-10-02"));
+    assert_eq!(first_working_day(date("2024-03-01")), date("2024-03-01"));
+    assert_eq!(first_working_day(date("2025-01-01")), date("2025-01-01"));
+}
+
+#[test]
+fn a_monthly_digest_goes_on_the_first_working_day_after_the_month() {
+    let s = calendar(DigestKind::Monthly, "monthly", "07:00");
+    // May 2024 ends on Friday the 31st: its run is Monday 3 June, 07:00
+    // BST (06:00 UTC), not on the weekend.
+    assert_eq!(
+        s.next_after(utc("2024-05-31T12:00:00Z"), London),
+        utc("2024-06-03T06:00:00Z")
+    );
+    assert_eq!(
+        latest(&s, "2024-06-03T06:00:00Z"),
+        (utc("2024-06-03T06:00:00Z"), "monthly/2024-05".into())
+    );
+    // A second before it, the latest run was April's, on Wednesday 1 May.
+    assert_eq!(
+        latest(&s, "2024-06-03T05:59:59Z"),
+        (utc("2024-05-01T06:00:00Z"), "monthly/2024-04".into())
+    );
+    // ... and that run is no longer owed in June; May's is not yet due.
+    assert_eq!(s.owed_at(utc("2024-06-03T05:59:59Z"), London), None);
+    // Once due, May's run is owed for the rest of June (catch-up after
+    // downtime), then left when July begins.
+    for now in [
+        "2024-06-03T06:00:00Z",
+        "2024-06-14T12:00:00Z",
+        "2024-06-30T22:59:59Z",
+    ] {
+        let owed = s.owed_at(utc(now), London).unwrap();
+        assert_eq!(owed.key(), "monthly/2024-05", "{now}");
+    }
+    assert_eq!(s.owed_at(utc("2024-06-30T23:00:00Z"), London), None);
+    // October 2024 ends after the autumn change: its run is Friday 1
+    // November at 07:00 GMT, 07:00 UTC.
+    assert_eq!(
+        s.next_after(utc("2024-10-31T12:00:00Z"), London),
+        utc("2024-11-01T07:00:00Z")
+    );
+    // February 2024 ends on the 29th (a Thursday): Friday 1 March.
+    assert_eq!(
+        latest(&s, "2024-03-01T07:00:00Z"),
+        (utc("2024-03-01T07:00:00Z"), "monthly/2024-02".into())
+    );
+    // March 2024 ends on Sunday 31st, the night the clocks go forward:
+    // Monday 1 April, 07:00 BST.
+    assert_eq!(
+        s.next_after(utc("2024-03-31T12:00:00Z"), London),
+        utc("2024-04-01T06:00:00Z")
+    );
+}
+
+#[test]
+fn a_quarterly_digest_goes_on_the_first_working_day_after_the_quarter() {
+    let s = calendar(DigestKind::Quarterly, "quarterly", "07:30");
+    for (now, due, key) in [
+        // Q1 2024 ends Sunday 31 March: Monday 1 April, 07:30 BST.
+        (
+            "2024-03-15T12:00:00Z",
+            "2024-04-01T06:30:00Z",
+            "quarterly/2024-Q1",
+        ),
+        // Q2 2024 ends Sunday 30 June: Monday 1 July.
+        (
+            "2024-04-01T06:30:00Z",
+            "2024-07-01T06:30:00Z",
+            "quarterly/2024-Q2",
+        ),
+        // Q3 2023 ends Saturday 30 September: Monday 2 October.
+        (
+            "2023-09-29T12:00:00Z",
+            "2023-10-02T06:30:00Z",
+            "quarterly/2023-Q3",
+        ),
+        // Q4 2024: Wednesday 1 January 2025, 07:30 GMT (a bank holiday,
+        // which is not known).
+        (
+            "2024-12-31T12:00:00Z",
+            "2025-01-01T07:30:00Z",
+            "quarterly/2024-Q4",
+        ),
+    ] {
+        assert_eq!(s.next_after(utc(now), London), utc(due), "{now}");
+        assert_eq!(latest(&s, due), (utc(due), key.to_string()));
+        assert_eq!(s.owed_at(utc(due), London).unwrap().key(), key);
+    }
+    // Owed for the rest of the quarter in which it fell due.
+    assert_eq!(
+        s.owed_at(utc("2024-06-30T22:00:00Z"), London)
+            .unwrap()
+            .key(),
+        "quarterly/2024-Q1"
+    );
+    assert_eq!(s.owed_at(utc("2024-07-01T06:29:59Z"), London), None);
+}

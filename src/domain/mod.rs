@@ -39,6 +39,7 @@ pub(crate) mod fields;
 pub(crate) mod grade;
 pub(crate) mod ladder;
 pub(crate) mod package;
+pub(crate) mod period;
 pub(crate) mod stage;
 pub(crate) mod timescale;
 pub(crate) mod week;
@@ -61,6 +62,7 @@ pub(crate) use package::MAX_NOTE_CHARS;
 pub use package::{
     Acknowledgement, Change, EventKind, Package, PackageParts, PackageStatus, Refusal, Safeguarding,
 };
+pub use period::{BadPeriod, CalendarMonth, PeriodKind, Quarter, ReportPeriod};
 pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 pub use timescale::{
     Deadline, DeadlinePolicy, PolicyVersion, RegradePolicy, Timescale, Timescales,

@@ -57,6 +57,11 @@ impl IsoWeek {
         self.monday
     }
 
+    /// The Monday it starts on, as a local date.
+    pub(crate) fn first_day(&self) -> NaiveDate {
+        self.monday
+    }
+
     /// The week before.
     pub(crate) fn previous(&self) -> Self {
         Self {
@@ -93,15 +98,7 @@ impl IsoWeek {
     /// report's callers refuse it with this reason: "2024-W05 has not
     /// ended yet (it ends 2024-02-05T00:00:00+00:00)".
     pub(crate) fn check_ended(&self, now: DateTime<Utc>, tz: Tz) -> Result<(), String> {
-        let ends_at = self.ends_at(tz);
-        if ends_at > now {
-            Err(format!(
-                "{self} has not ended yet (it ends {})",
-                ends_at.to_rfc3339()
-            ))
-        } else {
-            Ok(())
-        }
+        super::period::ReportPeriod::Week(*self).check_ended(now, tz)
     }
 }
 

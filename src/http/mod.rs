@@ -73,6 +73,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/breaches", get(status::breaches))
         .route("/api/v1/reports/weekly", get(reports::weekly))
+        .route("/api/v1/reports/monthly", get(reports::monthly))
+        .route("/api/v1/reports/quarterly", get(reports::quarterly))
         .route("/api/v1/reports/capacity", get(capacity::capacity))
         .route("/api/v1/openapi.json", get(ops::openapi))
         .route("/healthz", get(ops::healthz))

@@ -29,7 +29,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         packages::create, packages::read, packages::list, packages::regrade, packages::move_stage,
         packages::assign, packages::safeguarding, packages::acknowledge, status::status, status::breaches,
-        reports::weekly, capacity::capacity,
+        reports::weekly, reports::monthly, reports::quarterly, capacity::capacity,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     components(schemas(
@@ -47,7 +47,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "packages", description = "Intelligence packages and their moves"),
         (name = "status", description = "Where are we now?"),
-        (name = "reports", description = "The weekly performance report, and the capacity and demand report"),
+        (name = "reports", description = "The performance report over a week, a month or a quarter, and the capacity and demand report"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]
@@ -206,6 +206,12 @@ pub(crate) const CURSOR_PATTERN: &str = r"^[0-9]{1,10}\.[0-9]{9}~[^\u0000-\u001F
 /// An ISO week from 2000 to 2099 that exists: week 53 only in the years
 /// that have one.
 pub(crate) const WEEK_PATTERN: &str = r"^\s*(20[0-9]{2}-[Ww](0[1-9]|[1-4][0-9]|5[0-2])|20(04|09|15|20|26|32|37|43|48|54|60|65|71|76|82|88|93|99)-[Ww]53)\s*$";
+
+/// A calendar month from 2000 to 2099 (`domain::CalendarMonth`).
+pub(crate) const MONTH_PATTERN: &str = r"^\s*20[0-9]{2}-(0[1-9]|1[0-2])\s*$";
+
+/// A quarter from 2000 to 2099 (`domain::Quarter`).
+pub(crate) const QUARTER_PATTERN: &str = r"^\s*20[0-9]{2}-[Qq][1-4]\s*$";
 
 /// An officer's work email address (`domain::OfficerEmail`), unanchored.
 const EMAIL: &str = r#"[^\s@<>,;"()\[\]\\\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"#;
@@ -432,6 +438,8 @@ fn complete_schemas(doc: &mut Value, lpas: &[Lpa], reasons: &[&str]) {
                     }
                     Some("cursor") => json!({"type": "string", "pattern": CURSOR_PATTERN}),
                     Some("week") => json!({"type": "string", "pattern": WEEK_PATTERN}),
+                    Some("month") => json!({"type": "string", "pattern": MONTH_PATTERN}),
+                    Some("quarter") => json!({"type": "string", "pattern": QUARTER_PATTERN}),
                     Some("grade") => json!({"type": "string", "enum": grades}),
                     Some("stage") => {
                         json!({"type": "string", "enum": ["intelligence_development", "awaiting_enforcement", "enforced", "closed"]})
@@ -586,6 +594,34 @@ mod tests {
         for bad in ["2024-W53", "2024-W+1", "2024-W00", "1999-W01", "2024-W5"] {
             assert!(
                 !week(bad) && bad.parse::<crate::report::IsoWeek>().is_err(),
+                "{bad}"
+            );
+        }
+        let month = regex_lite(MONTH_PATTERN);
+        for good in ["2024-02", "2000-12", " 2099-01 "] {
+            assert!(
+                month(good) && good.parse::<crate::report::CalendarMonth>().is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "2024-13", "2024-00", "2024-2", "1999-12", "2100-01", "2024-Q1",
+        ] {
+            assert!(
+                !month(bad) && bad.parse::<crate::report::CalendarMonth>().is_err(),
+                "{bad}"
+            );
+        }
+        let quarter = regex_lite(QUARTER_PATTERN);
+        for good in ["2024-Q1", "2099-q4", " 2000-Q2 "] {
+            assert!(
+                quarter(good) && good.parse::<crate::report::Quarter>().is_ok(),
+                "{good}"
+            );
+        }
+        for bad in ["2024-Q0", "2024-Q5", "2024-Q", "1999-Q1", "2024-03"] {
+            assert!(
+                !quarter(bad) && bad.parse::<crate::report::Quarter>().is_err(),
                 "{bad}"
             );
         }

@@ -1,23 +1,27 @@
-//! `/api/v1/reports/weekly`: the weekly performance report that PPU SLT and
-//! the ACC for crime read, as JSON or as the CSV of open packages.
+//! `/api/v1/reports/{weekly,monthly,quarterly}`: the performance report
+//! over an ISO week (PPU SLT and the ACC for crime, weekly), a calendar
+//! month (the PPU's monthly SIM) or a quarter (the QPR with the ACC), as
+//! JSON or as the CSV of open packages at the period's end.
 
 use super::error::ApiError;
 use super::extract::{need, Allowed, ApiQuery};
 use super::AppState;
-use crate::report::{render, IsoWeek};
+use crate::report::{render, CalendarMonth, IsoWeek, PeriodKind, Quarter, ReportPeriod};
+use crate::store::Actor;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-/// A rendering of the weekly report over HTTP.
+/// A rendering of a report over HTTP.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum ReportFormat {
     /// Every figure, as JSON.
     #[default]
     Json,
-    /// The open packages at the week's end, breaches flagged, as CSV.
+    /// The open packages at the period's end, breaches flagged, as CSV.
     Csv,
 }
 
@@ -61,22 +65,143 @@ pub(crate) async fn weekly(
 ) -> Result<Response, ApiError> {
     // One instant for the default, the "has it ended" check and the audit line.
     let now = state.app.now();
+    let period = chosen::<IsoWeek>(&state, "week", query.week.as_deref(), PeriodKind::Week, now)?;
+    answer(&state, &caller.actor(), period, query.format, now).await
+}
+
+/// Which month, and in which rendering.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct MonthlyQuery {
+    /// A calendar month that has ended, `2024-02` (the 1st 00:00 to the
+    /// next month's 1st 00:00 in the force time zone); the last complete
+    /// month when absent.
+    #[param(example = "2024-02")]
+    pub(crate) month: Option<String>,
+    /// `json` (the default) or `csv`.
+    #[param(inline)]
+    pub(crate) format: Option<ReportFormat>,
+}
+
+/// The monthly performance report (the PPU's monthly SIM) for one
+/// calendar month, rebuilt from the ledger: the weekly report's sections
+/// over the month, its trend over 12 months, compared with the month
+/// before and the same month a year before. Each read is audited
+/// (`report.read`).
+#[utoipa::path(get, path = "/api/v1/reports/monthly", tag = "reports", params(MonthlyQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report: JSON (every figure), or with `format=csv` the open packages at the month's end as an attachment",
+            content((Object = "application/json"), (String = "text/csv"))),
+        (status = 401, body = super::error::ErrorEnvelope),
+        (status = 422, description = "a bad or unfinished `month`, a bad `format`, or an unknown parameter", body = super::error::ErrorEnvelope)))]
+pub(crate) async fn monthly(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<need::Viewer>,
+    ApiQuery(query): ApiQuery<MonthlyQuery>,
+) -> Result<Response, ApiError> {
+    let now = state.app.now();
+    let period = chosen::<CalendarMonth>(
+        &state,
+        "month",
+        query.month.as_deref(),
+        PeriodKind::Month,
+        now,
+    )?;
+    answer(&state, &caller.actor(), period, query.format, now).await
+}
+
+/// Which quarter, and in which rendering.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct QuarterlyQuery {
+    /// A quarter that has ended, `2024-Q1` (January to March, local
+    /// midnight to local midnight in the force time zone); the last
+    /// complete quarter when absent.
+    #[param(example = "2024-Q1")]
+    pub(crate) quarter: Option<String>,
+    /// `json` (the default) or `csv`.
+    #[param(inline)]
+    pub(crate) format: Option<ReportFormat>,
+}
+
+/// The quarterly performance report (the QPR with the ACC for crime) for
+/// one quarter, rebuilt from the ledger: the weekly report's sections over
+/// the quarter, its trend over 8 quarters, compared with the quarter
+/// before and the same quarter a year before. Each read is audited
+/// (`report.read`).
+#[utoipa::path(get, path = "/api/v1/reports/quarterly", tag = "reports", params(QuarterlyQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The report: JSON (every figure), or with `format=csv` the open packages at the quarter's end as an attachment",
+            content((Object = "application/json"), (String = "text/csv"))),
+        (status = 401, body = super::error::ErrorEnvelope),
+        (status = 422, description = "a bad or unfinished `quarter`, a bad `format`, or an unknown parameter", body = super::error::ErrorEnvelope)))]
+pub(crate) async fn quarterly(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<need::Viewer>,
+    ApiQuery(query): ApiQuery<QuarterlyQuery>,
+) -> Result<Response, ApiError> {
+    let now = state.app.now();
+    let period = chosen::<Quarter>(
+        &state,
+        "quarter",
+        query.quarter.as_deref(),
+        PeriodKind::Quarter,
+        now,
+    )?;
+    answer(&state, &caller.actor(), period, query.format, now).await
+}
+
+/// The period a query names in `field` (parsed as `P`), or the last
+/// complete one of `kind`; refused, naming `field`, when it is not a
+/// period of that kind or has not ended.
+fn chosen<P>(
+    state: &AppState,
+    field: &str,
+    text: Option<&str>,
+    kind: PeriodKind,
+    now: DateTime<Utc>,
+) -> Result<ReportPeriod, ApiError>
+where
+    P: std::str::FromStr + Into<ReportPeriod>,
+    P::Err: std::fmt::Display,
+{
     let tz = state.app.settings().time_zone;
-    let week = match query.week.as_deref() {
+    let period = match text {
         Some(text) => text
-            .parse::<IsoWeek>()
-            .map_err(|e| ApiError::invalid_field("week", format!("week: {e}")))?,
-        None => IsoWeek::last_complete(now, tz),
+            .parse::<P>()
+            .map_err(|e| ApiError::invalid_field(field, format!("{field}: {e}")))?
+            .into(),
+        None => kind.last_complete(now, tz),
     };
-    week.check_ended(now, tz)
-        .map_err(|reason| ApiError::invalid_field("week", format!("week: {reason}")))?;
-    let format = query.format.unwrap_or_default();
-    let report = state.app.weekly_report(week).await?;
+    period
+        .check_ended(now, tz)
+        .map_err(|reason| ApiError::invalid_field(field, format!("{field}: {reason}")))?;
+    Ok(period)
+}
+
+/// The report for `period`, its read audited, in `format`.
+async fn answer(
+    state: &AppState,
+    actor: &Actor,
+    period: ReportPeriod,
+    format: Option<ReportFormat>,
+    now: DateTime<Utc>,
+) -> Result<Response, ApiError> {
+    let format = format.unwrap_or_default();
+    let report = state.app.period_report(period).await?;
     // Written before the answer is sent, like the package reads and lists.
-    let detail = format!("week {week}, format {}", format.as_str());
+    let detail = format!(
+        "{} {period}, format {}",
+        period.kind().as_str(),
+        format.as_str()
+    );
     state
         .app
-        .record_read(&caller.actor(), "report.read", &detail, now)
+        .record_read(actor, "report.read", &detail, now)
         .await?;
     Ok(match format {
         ReportFormat::Json => (
@@ -88,8 +213,12 @@ pub(crate) async fn weekly(
         )
             .into_response(),
         ReportFormat::Csv => {
-            // The week is YYYY-Www by construction, so the name needs no quoting.
-            let disposition = format!("attachment; filename=\"ocset-weekly-{week}.csv\"");
+            // The period is YYYY-Www, YYYY-MM or YYYY-Qn by construction,
+            // so the name needs no quoting.
+            let disposition = format!(
+                "attachment; filename=\"ocset-{}-{period}.csv\"",
+                period.kind().adjective()
+            );
             (
                 [
                     (
@@ -99,7 +228,7 @@ pub(crate) async fn weekly(
                     (
                         header::CONTENT_DISPOSITION,
                         HeaderValue::from_str(&disposition)
-                            .expect("an ISO week is a valid header value"),
+                            .expect("a period's name is a valid header value"),
                     ),
                 ],
                 render::csv(&report),

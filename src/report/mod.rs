@@ -16,9 +16,15 @@ pub mod forecast;
 pub mod html;
 pub mod render;
 
+/// Months and quarters are calendar arithmetic too; a report covers any
+/// of the three kinds of period.
+pub use crate::domain::period::{BadPeriod, CalendarMonth, PeriodKind, Quarter, ReportPeriod};
 /// The ISO week is calendar arithmetic and lives in the domain (digest
 /// schedules count in it too); the report is where most readers meet it.
 pub use crate::domain::week::{BadWeek, IsoWeek};
+
+mod comparison;
+pub use comparison::{ComparedPeriod, Comparison, FigureChange, PeriodFigures};
 
 /// A text cell as a spreadsheet should show it: a value that starts like a
 /// formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading
@@ -39,10 +45,6 @@ use chrono_tz::Tz;
 use fold::{histories, open_line, Folded, History, Stay, Stop};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// How many weeks the trend and the longer figures cover, the report's week
-/// included.
-pub(crate) const TREND_WEEKS: i64 = 12;
 
 /// What a report needs besides the ledger.
 #[derive(Debug, Clone)]
@@ -88,13 +90,26 @@ impl ReportParams {
     }
 }
 
-/// The weekly performance report.
+/// The performance report over one period: an ISO week (the weekly
+/// report, its name kept), a calendar month or a quarter, with the same
+/// sections. In a monthly or quarterly report every figure the model names
+/// for "the week" (`flow.week`, `timeliness.week`, the position "at the
+/// week's end") is the period's, and every figure named for "twelve weeks"
+/// covers the trend window: the last [`PeriodKind::trend_periods`] periods
+/// (12 weeks, 12 months or 8 quarters), the report's own included.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeeklyReport {
     /// The protective marking.
     pub(crate) marking: String,
-    /// The week, `2024-W05`.
+    /// The week, `2024-W05`; for a month or a quarter, the ISO week its
+    /// last day falls in (readers of `period` need not look at it).
     pub(crate) week: IsoWeek,
+    /// The period the report covers: `2024-W05`, `2024-02` or `2024-Q1`.
+    pub(crate) period: ReportPeriod,
+    /// `week`, `month` or `quarter`.
+    pub(crate) period_kind: PeriodKind,
+    /// How many periods the trend and the longer figures cover.
+    pub(crate) trend_periods: u32,
     /// Monday 00:00 local, as an instant.
     pub(crate) starts_at: DateTime<Utc>,
     /// The next Monday 00:00 local (exclusive): the figures' "now".
@@ -123,10 +138,14 @@ pub struct WeeklyReport {
     /// then any reason no longer listed, then "not given"), the breaches
     /// acknowledged in the week and the packages enforced late in it.
     pub breach_reasons: Vec<ReasonLine>,
+    /// The period's figures beside the previous period's and the same
+    /// period's a year before, where the ledger reaches back that far.
+    pub comparison: Comparison,
     /// Every open package at the week's end (for the CSV), by deadline.
     pub(crate) open_packages: Vec<OpenPackageLine>,
     /// Demand over the last 12 weeks and the 4-week forecast, as at the
-    /// week's end (`report/capacity.rs`).
+    /// period's end (`report/capacity.rs`), whatever the period: the
+    /// capacity figures are weekly for every cadence.
     pub capacity: capacity::CapacitySummary,
 }
 
@@ -287,11 +306,13 @@ pub struct LpaLine {
     pub breached: u64,
 }
 
-/// Open packages per grade at the end of one week.
+/// Open packages per grade at the end of one period of the trend.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrendPoint {
-    /// The week.
+    /// The week; for a month or a quarter, the ISO week its last day is in.
     pub week: IsoWeek,
+    /// The period: a week, a month or a quarter, as the report's.
+    pub period: ReportPeriod,
     /// Open per grade (every grade present).
     pub open_by_grade: BTreeMap<RiskGrade, u64>,
     /// Open in all.
@@ -518,10 +539,17 @@ impl WeeklyReport {
     /// those before the week's end, in sequence order; later ones are
     /// ignored).
     pub fn build(week: IsoWeek, events: &[LedgerEvent], params: &ReportParams) -> Self {
+        Self::build_for(ReportPeriod::Week(week), events, params)
+    }
+
+    /// Builds the report for any period (a week, a month, a quarter) from
+    /// the ledger's events (at least all those before the period's end, in
+    /// sequence order; later ones are ignored).
+    pub fn build_for(period: ReportPeriod, events: &[LedgerEvent], params: &ReportParams) -> Self {
         let tz = params.time_zone;
-        let (start, end) = (week.starts_at(tz), week.ends_at(tz));
-        let first_week = week.weeks_before(TREND_WEEKS - 1);
-        let window_start = first_week.starts_at(tz);
+        let (start, end) = (period.starts_at(tz), period.ends_at(tz));
+        let trend_periods = period.kind().trend_periods();
+        let window_start = period.periods_before(trend_periods - 1).starts_at(tz);
 
         let histories = histories(events, end);
         let open_at = |at: DateTime<Utc>| -> Vec<Folded> {
@@ -652,13 +680,13 @@ impl WeeklyReport {
             }
         }
 
-        let trend = (0..TREND_WEEKS)
+        let trend = (0..trend_periods)
             .rev()
             .map(|n| {
-                let w = week.weeks_before(n);
-                let open = open_at(w.ends_at(tz));
+                let p = period.periods_before(n);
+                let open = open_at(p.ends_at(tz));
                 let (enforced_within, enforced_late, percent_within) =
-                    within_and_late(&flow(&histories, &stops, w.starts_at(tz), w.ends_at(tz)));
+                    within_and_late(&flow(&histories, &stops, p.starts_at(tz), p.ends_at(tz)));
                 let open_by_grade = RiskGrade::ALL
                     .iter()
                     .map(|g| {
@@ -669,7 +697,8 @@ impl WeeklyReport {
                     })
                     .collect();
                 TrendPoint {
-                    week: w,
+                    week: p.iso_week(),
+                    period: p,
                     open_by_grade,
                     open: open.len() as u64,
                     enforced_within,
@@ -681,7 +710,7 @@ impl WeeklyReport {
 
         let twelve_weeks = flow(&histories, &stops, window_start, end);
         let (_, _, percent_within_twelve_weeks) = within_and_late(&twelve_weeks);
-        let previous_window = week.weeks_before(TREND_WEEKS).starts_at(tz);
+        let previous_window = period.periods_before(trend_periods).starts_at(tz);
         let (_, _, percent_before) =
             within_and_late(&flow(&histories, &stops, previous_window, start));
         let due_by = |horizon: DateTime<Utc>| {
@@ -702,9 +731,14 @@ impl WeeklyReport {
                 .map(|(now, before)| one_decimal(now - before)),
         };
 
+        let comparison = comparison::compare(period, events, &histories, &stops, tz);
+
         WeeklyReport {
             marking: params.marking.clone(),
-            week,
+            week: period.iso_week(),
+            period,
+            period_kind: period.kind(),
+            trend_periods,
             starts_at: start,
             ends_at: end,
             time_zone: tz,
@@ -725,6 +759,7 @@ impl WeeklyReport {
             by_lpa: lpas.into_values().collect(),
             trend,
             breach_reasons,
+            comparison,
             open_packages,
             capacity: capacity::CapacitySummary::at(
                 events,
@@ -742,6 +777,11 @@ impl WeeklyReport {
             .expect("every queue and grade has a line")
     }
 
+    /// The period the report covers.
+    pub fn period(&self) -> ReportPeriod {
+        self.period
+    }
+
     /// Open packages in a queue at the week's end.
     pub fn open_in(&self, stage: Stage) -> u64 {
         self.position
@@ -754,6 +794,9 @@ impl WeeklyReport {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod period_tests;
 
 #[cfg(test)]
 mod spreadsheet_tests {

@@ -207,6 +207,7 @@ mod tests {
         let open_by_grade = RiskGrade::ALL.into_iter().zip(counts).collect();
         TrendPoint {
             week: IsoWeek::new(2024, week).unwrap(),
+            period: IsoWeek::new(2024, week).unwrap().into(),
             open_by_grade,
             open: counts.iter().sum(),
             enforced_within: within,

@@ -1309,6 +1309,8 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
         ("/api/v1/status", "get"),
         ("/api/v1/breaches", "get"),
         ("/api/v1/reports/weekly", "get"),
+        ("/api/v1/reports/monthly", "get"),
+        ("/api/v1/reports/quarterly", "get"),
         ("/api/v1/reports/capacity", "get"),
         ("/api/v1/openapi.json", "get"),
         ("/healthz", "get"),
@@ -1321,7 +1323,7 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
             "{method} {path} is missing from the OpenAPI document"
         );
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 15);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 17);
     // Every documented operation is routed: none falls through to the
     // "no such endpoint" fallback or answers 405.
     for (path, method) in expected {

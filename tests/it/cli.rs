@@ -1401,6 +1401,8 @@ async fn digest_preview_renders_the_demo_week_in_every_format_and_names_a_bad_we
         run(
             Command::Digest(DigestAction::Preview {
                 week: week.map(|w| w.parse().unwrap()),
+                month: None,
+                quarter: None,
                 format,
             }),
             &settings,
@@ -1445,6 +1447,120 @@ async fn digest_preview_renders_the_demo_week_in_every_format_and_names_a_bad_we
         "{}",
         stderr(&bad)
     );
+}
+
+/// `digest preview --month` and `--quarter` render the monthly and
+/// quarterly reports; a period not yet ended is refused naming its option,
+/// and two periods at once are refused by the command line.
+#[tokio::test]
+async fn digest_preview_renders_a_month_or_a_quarter_and_takes_one_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let settings = config::load(&config_path, Vec::new()).unwrap();
+    let clock = ManualClock::new(utc("2026-11-25T12:00:00Z"));
+    run(Command::Demo, &settings, &clock).await.unwrap();
+    let preview = |month: Option<&str>, quarter: Option<&str>, format: DigestFormat| {
+        run(
+            Command::Digest(DigestAction::Preview {
+                week: None,
+                month: month.map(|m| m.parse().unwrap()),
+                quarter: quarter.map(|q| q.parse().unwrap()),
+                format,
+            }),
+            &settings,
+            &clock,
+        )
+    };
+    let json: Value = serde_json::from_str(
+        &preview(Some("2026-10"), None, DigestFormat::Json)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["period"], "2026-10");
+    assert_eq!(json["trend"].as_array().unwrap().len(), 12);
+    let text = preview(None, Some("2026-Q3"), DigestFormat::Text)
+        .await
+        .unwrap();
+    assert!(
+        text.contains("OCSET quarterly performance, 2026-Q3\nWed 1 Jul 2026 to Wed 30 Sep 2026"),
+        "{text}"
+    );
+    let running = preview(Some("2026-11"), None, DigestFormat::Text)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        running.contains("--month: 2026-11 has not ended yet"),
+        "{running}"
+    );
+    let running = preview(None, Some("2026-Q4"), DigestFormat::Text)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        running.contains("--quarter: 2026-Q4 has not ended yet"),
+        "{running}"
+    );
+    let audit = run(
+        Command::Audit {
+            reference: None,
+            json: false,
+        },
+        &settings,
+        &clock,
+    )
+    .await
+    .unwrap();
+    assert!(audit.contains("month 2026-10, format json"), "{audit}");
+
+    for (args, says) in [
+        (
+            &[
+                "digest", "preview", "--week", "2024-W05", "--month", "2024-02",
+            ][..],
+            "cannot be used with",
+        ),
+        (
+            &[
+                "digest",
+                "preview",
+                "--month",
+                "2024-02",
+                "--quarter",
+                "2024-Q1",
+            ][..],
+            "cannot be used with",
+        ),
+        (
+            &["digest", "preview", "--month", "2024-13"][..],
+            "\"2024-13\" is not a calendar month",
+        ),
+        (
+            &["digest", "preview", "--quarter", "2024-Q5"][..],
+            "\"2024-Q5\" is not a quarter",
+        ),
+        // The shipped configuration has no monthly schedule to send to.
+        (
+            &["digest", "send", "--month", "2024-02"][..],
+            "no monthly [[digest]] schedule is configured",
+        ),
+        (
+            &[
+                "digest",
+                "send",
+                "--quarter",
+                "2024-Q1",
+                "--week",
+                "2024-W05",
+            ][..],
+            "cannot be used with",
+        ),
+    ] {
+        let bad = ocset(dir.path(), &config_path, args, &[]);
+        assert!(!bad.status.success(), "{args:?}");
+        assert!(stderr(&bad).contains(says), "{args:?}: {}", stderr(&bad));
+    }
 }
 
 /// `demo` ends by printing a supervisor token for the dashboard, on its

@@ -21,7 +21,11 @@ const BIRMINGHAM_SERGEANTS: &str = "birmingham.ocset.sergeants@force.example";
 /// A ledger with packages in Birmingham and Coventry, one of them breached
 /// early in March 2024 (the clock starts on Friday 1 March 2024).
 async fn world(url: String) -> World {
-    let w = World::start(url, utc("2024-03-01T09:00:00Z")).await;
+    seeded(World::start(url, utc("2024-03-01T09:00:00Z")).await).await
+}
+
+/// `w` with the three packages of [`world`].
+async fn seeded(w: World) -> World {
     for (reference, grade, lpa, received) in [
         (
             "BHM-1",
@@ -286,4 +290,170 @@ async fn a_digest_owed_over_an_empty_ledger_waits_for_the_demo_data() {
         "{}",
         weekly.html
     );
+}
+
+/// Monthly and quarterly digests beside the shipped weekly and daily ones:
+/// the monthly (the PPU's SIM) to PPU SLT at 07:00, the quarterly (the QPR)
+/// to the ACC's office at 07:30, Europe/London.
+mod calendar {
+    use super::*;
+
+    async fn calendar_world(url: String) -> World {
+        let digests = r#"[
+            {name = "weekly", kind = "weekly", at = "07:00", audience = ["ppu_slt", "acc_crime"]},
+            {name = "daily-sergeants", kind = "daily", at = "08:00", audience = ["ocset_sergeants"]},
+            {name = "monthly", kind = "monthly", at = "07:00", audience = ["ppu_slt"]},
+            {name = "quarterly", kind = "quarterly", at = "07:30", audience = ["acc_crime"]},
+        ]"#;
+        let extra = vec![("OCSET__DIGEST".to_string(), digests.to_string())];
+        seeded(World::start_with(url, utc("2024-03-01T09:00:00Z"), extra).await).await
+    }
+
+    /// The subjects of the mail `address` has received that name `kind`
+    /// ("monthly", "quarterly"), oldest first.
+    fn subjects(w: &World, address: &str, kind: &str) -> Vec<String> {
+        w.mail_to(address)
+            .into_iter()
+            .map(|m| m.subject)
+            .filter(|s| s.contains(&format!("OCSET {kind} performance")))
+            .collect()
+    }
+
+    on_both_backends!(
+        calendar_world;
+        the_monthly_digest_goes_once_on_the_first_working_day_after_the_month,
+        monthly_and_quarterly_digests_missed_while_down_go_when_the_service_returns,
+    );
+
+    async fn the_monthly_digest_goes_once_on_the_first_working_day_after_the_month(w: World) {
+        // May 2024 ends on Friday the 31st; the first working day after it
+        // is Monday 3 June, and 07:00 BST is 06:00 UTC. Nothing on the
+        // weekend (April's run, due on 1 May, is no longer owed in June).
+        for at in [
+            "2024-06-01T10:00:00Z",
+            "2024-06-02T10:00:00Z",
+            "2024-06-03T05:59:59Z",
+        ] {
+            w.run_at(utc(at)).await;
+            assert!(subjects(&w, SLT, "monthly").is_empty(), "{at}");
+        }
+        let due = utc("2024-06-03T06:00:00Z");
+        w.run_at(due).await;
+        assert_eq!(
+            subjects(&w, SLT, "monthly"),
+            ["[OFFICIAL-SENSITIVE] OCSET monthly performance, May 2024"]
+        );
+        let mail = w
+            .mail_to(SLT)
+            .into_iter()
+            .find(|m| m.subject.contains("monthly"))
+            .unwrap();
+        assert!(
+            mail.text.contains("OCSET monthly performance, 2024-05"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.text.contains("Last 12 months"), "{}", mail.text);
+        assert!(mail.html.contains("<table"));
+        assert_eq!(mail.attachments[0].filename, "ocset-monthly-2024-05.csv");
+        for reference in ["BHM-1", "BHM-2", "COV-1"] {
+            assert!(mail.attachments[0].body.contains(reference), "{reference}");
+        }
+        // Only to the monthly audience: the ACC's office has none.
+        assert!(subjects(&w, ACC, "monthly").is_empty());
+
+        // Later that morning, and after a restart (a new job, nothing
+        // remembered but the database): not again.
+        w.run_at(due + Duration::minutes(5)).await;
+        let restarted = instance(w.settings.clone(), &w.url, &w.clock, "worker-b").await;
+        w.clock.set(due + Duration::hours(3));
+        restarted.digests.run_due().await.unwrap();
+        restarted.dispatcher.drain().await.unwrap();
+        w.run_at(utc("2024-06-28T12:00:00Z")).await;
+        assert_eq!(subjects(&w, SLT, "monthly").len(), 1, "once");
+        assert_eq!(
+            w.instance
+                .app
+                .store()
+                .digest_recipients("monthly/2024-05")
+                .await
+                .unwrap(),
+            [SLT]
+        );
+        // June's goes on Monday 1 July.
+        w.run_at(utc("2024-07-01T06:00:00Z")).await;
+        assert_eq!(
+            subjects(&w, SLT, "monthly").last().unwrap(),
+            "[OFFICIAL-SENSITIVE] OCSET monthly performance, June 2024"
+        );
+    }
+
+    /// `digest send --month` queues the month to the monthly audience
+    /// only, on demand, audited.
+    #[tokio::test]
+    async fn sending_a_month_on_demand_goes_to_the_monthly_audience() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = calendar_world(common::sqlite_url(dir.path())).await;
+        w.clock.set(utc("2024-03-05T12:00:00Z"));
+        let month = "2024-02".parse().unwrap();
+        let queued = w
+            .instance
+            .digests
+            .send_period(month, &Actor::named("cli:inspector"))
+            .await
+            .unwrap();
+        assert_eq!(queued, 1, "PPU SLT, the monthly audience");
+        w.instance.dispatcher.drain().await.unwrap();
+        assert_eq!(
+            subjects(&w, SLT, "monthly"),
+            ["[OFFICIAL-SENSITIVE] OCSET monthly performance, February 2024"]
+        );
+        assert!(w.mail_to(ACC).is_empty());
+        let audit = w.instance.app.store().audit_log(None).await.unwrap();
+        assert!(audit.iter().any(|line| line.actor == "cli:inspector"
+            && line.detail.as_deref() == Some("on-demand 2024-02 to ppu.slt@force.example")));
+    }
+
+    async fn monthly_and_quarterly_digests_missed_while_down_go_when_the_service_returns(w: World) {
+        // Down from before Monday 1 April 2024 (March's and Q1's runs, at
+        // 06:00 and 06:30 UTC) until Wednesday 3 April: both go at start.
+        w.run_at(utc("2024-04-03T10:00:00Z")).await;
+        assert_eq!(
+            subjects(&w, SLT, "monthly"),
+            ["[OFFICIAL-SENSITIVE] OCSET monthly performance, March 2024"]
+        );
+        assert_eq!(
+            subjects(&w, ACC, "quarterly"),
+            ["[OFFICIAL-SENSITIVE] OCSET quarterly performance, Q1 2024 (January to March)"]
+        );
+        let q1 = w
+            .mail_to(ACC)
+            .into_iter()
+            .find(|m| m.subject.contains("quarterly"))
+            .unwrap();
+        assert_eq!(q1.attachments[0].filename, "ocset-quarterly-2024-Q1.csv");
+        assert!(q1.text.contains("Last 8 quarters"), "{}", q1.text);
+        // Not again that month, nor that quarter.
+        w.run_at(utc("2024-04-20T10:00:00Z")).await;
+        assert_eq!(subjects(&w, SLT, "monthly").len(), 1);
+        assert_eq!(subjects(&w, ACC, "quarterly").len(), 1);
+
+        // Down through the whole of May: April's run (due Wednesday 1 May)
+        // is left once June begins; May's goes on Monday 3 June.
+        w.run_at(utc("2024-06-03T05:00:00Z")).await;
+        assert_eq!(subjects(&w, SLT, "monthly").len(), 1, "April's is left");
+        w.run_at(utc("2024-06-03T06:00:00Z")).await;
+        assert_eq!(
+            subjects(&w, SLT, "monthly").last().unwrap(),
+            "[OFFICIAL-SENSITIVE] OCSET monthly performance, May 2024"
+        );
+        assert!(w
+            .instance
+            .app
+            .store()
+            .digest_recipients("monthly/2024-04")
+            .await
+            .unwrap()
+            .is_empty());
+    }
 }

@@ -1,4 +1,4 @@
-//! End-to-end tests of `GET /api/v1/reports/weekly`: the real server on port
+//! End-to-end tests of `GET /api/v1/reports/{weekly,monthly,quarterly}`: the real server on port
 //! 0, driven over HTTP by reqwest, on SQLite and on PostgreSQL, with a clock
 //! the test controls. The answers are compared with the report model built
 //! directly from the same store, so these tests check the endpoint, not the
@@ -8,7 +8,7 @@ use crate::common::app::TestApp;
 use crate::common::{self, utc};
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::Role;
-use ocset_scheduler::report::{self, render, IsoWeek, ReportParams};
+use ocset_scheduler::report::{self, render, IsoWeek, ReportParams, ReportPeriod};
 use ocset_scheduler::store::AuditRecord;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -98,17 +98,32 @@ impl TestApp {
         self.weekly_as(query, Some(self.token(Role::Viewer))).await
     }
 
+    /// The report at `/api/v1/reports/{which}{query}`, as a viewer asks.
+    async fn report(&self, which: &str, query: &str) -> Response {
+        self.http
+            .get(format!("{}/api/v1/reports/{which}{query}", self.base))
+            .bearer_auth(self.token(Role::Viewer))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The report built straight from the store, as the handler should.
     async fn model(&self, week: IsoWeek) -> report::WeeklyReport {
+        self.model_of(ReportPeriod::Week(week)).await
+    }
+
+    /// The report over any period, built straight from the store.
+    async fn model_of(&self, period: ReportPeriod) -> report::WeeklyReport {
         let settings = &self.settings;
         let params = ReportParams::new(
             settings.time_zone,
             settings.marking(),
             settings.config.safeguarding.referral_within,
         );
-        let until = week.ends_at(params.time_zone);
+        let until = period.ends_at(params.time_zone);
         let events = self.store.events_before(until).await.unwrap();
-        report::WeeklyReport::build(week, &events, &params)
+        report::WeeklyReport::build_for(period, &events, &params)
     }
 
     async fn audit(&self) -> Vec<AuditRecord> {
@@ -134,6 +149,10 @@ on_both_backends!(
     bad_weeks_and_formats_are_refused_and_only_good_reads_audited,
     the_default_week_is_the_last_complete_one,
     the_report_is_documented_and_routed,
+    monthly_and_quarterly_reports_are_the_model_for_their_period,
+    bad_months_and_quarters_are_refused_naming_the_parameter,
+    the_default_month_and_quarter_are_the_last_complete_ones,
+    monthly_and_quarterly_reports_are_documented,
 );
 
 async fn the_json_report_is_the_model_for_the_week(app: TestApp) {
@@ -315,5 +334,167 @@ async fn the_report_is_documented_and_routed(app: TestApp) {
     for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
         let name = &piece[..piece.find('"').unwrap()];
         assert!(schemas.contains_key(name), "dangling $ref to {name}");
+    }
+}
+
+async fn monthly_and_quarterly_reports_are_the_model_for_their_period(app: TestApp) {
+    let january: ReportPeriod = "2024-01".parse().unwrap();
+    let response = app.report("monthly", "?month=2024-01").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let got: Value = response.json().await.unwrap();
+    let expected: Value =
+        serde_json::from_str(&render::json(&app.model_of(january).await)).unwrap();
+    assert_eq!(got, expected);
+    // The seed's figures: three received on 29 January, one enforced.
+    assert_eq!(got["period"], "2024-01");
+    assert_eq!(got["period_kind"], "month");
+    assert_eq!(got["trend_periods"], 12);
+    assert_eq!(got["flow"]["week"]["received"], 3);
+    assert_eq!(got["flow"]["week"]["enforced"], 1);
+    assert_eq!(got["trend"].as_array().unwrap().len(), 12);
+    assert_eq!(
+        got["comparison"]["previous"]["note"],
+        "no comparison: the ledger starts on 2024-01-29"
+    );
+
+    let csv = app.report("monthly", "?month=2024-01&format=csv").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert_eq!(
+        csv.headers()["content-disposition"],
+        "attachment; filename=\"ocset-monthly-2024-01.csv\""
+    );
+    let body = csv.text().await.unwrap();
+    assert_eq!(body, render::csv(&app.model_of(january).await));
+    assert!(body.starts_with("marking,month,"), "{body}");
+
+    // After the first quarter has ended (10:00 BST on 1 April).
+    app.clock.set(utc("2024-04-01T09:00:00Z"));
+    let q1: ReportPeriod = "2024-Q1".parse().unwrap();
+    let got: Value = app
+        .report("quarterly", "?quarter=2024-Q1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expected: Value = serde_json::from_str(&render::json(&app.model_of(q1).await)).unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(got["period"], "2024-Q1");
+    assert_eq!(got["trend_periods"], 8);
+    assert_eq!(got["flow"]["week"]["received"], 3);
+    assert_eq!(got["ends_at"], "2024-03-31T23:00:00Z");
+    let csv = app.report("quarterly", "?quarter=2024-Q1&format=csv").await;
+    assert_eq!(
+        csv.headers()["content-disposition"],
+        "attachment; filename=\"ocset-quarterly-2024-Q1.csv\""
+    );
+}
+
+async fn bad_months_and_quarters_are_refused_naming_the_parameter(app: TestApp) {
+    let before = app.audit().await.len();
+    let cases = [
+        (
+            "monthly",
+            "?month=2024-13",
+            "month",
+            "is not a calendar month",
+        ),
+        ("monthly", "?month=2024-Q1", "month", "expected YYYY-MM"),
+        ("monthly", "?month=", "month", "is not a calendar month"),
+        // February is running at the clock's 5 February.
+        ("monthly", "?month=2024-02", "month", "has not ended yet"),
+        ("monthly", "?week=2024-W05", "week", "unknown field"),
+        ("monthly", "?month=2024-01&format=pdf", "format", "pdf"),
+        (
+            "quarterly",
+            "?quarter=2024-Q5",
+            "quarter",
+            "is not a quarter",
+        ),
+        (
+            "quarterly",
+            "?quarter=2024-03",
+            "quarter",
+            "expected YYYY-Qn",
+        ),
+        (
+            "quarterly",
+            "?quarter=2024-Q1",
+            "quarter",
+            "has not ended yet",
+        ),
+        ("quarterly", "?month=2024-01", "month", "unknown field"),
+    ];
+    for (which, query, field, why) in cases {
+        assert_refused(app.report(which, query).await, field, why).await;
+    }
+    assert_eq!(
+        app.audit().await.len(),
+        before,
+        "a refused request writes nothing"
+    );
+    assert_eq!(
+        app.report("monthly", "?month=2024-01").await.status(),
+        StatusCode::OK
+    );
+    let lines = app.audit().await;
+    let new = &lines[before..];
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0].action, "report.read");
+    assert_eq!(new[0].actor, "token:leaders");
+    assert_eq!(new[0].detail.as_deref(), Some("month 2024-01, format json"));
+}
+
+async fn the_default_month_and_quarter_are_the_last_complete_ones(app: TestApp) {
+    // 5 February 2024: January and 2023-Q4 are the last complete ones.
+    let month: Value = app.report("monthly", "").await.json().await.unwrap();
+    assert_eq!(month["period"], "2024-01");
+    let quarter: Value = app.report("quarterly", "").await.json().await.unwrap();
+    assert_eq!(quarter["period"], "2023-Q4");
+    // 2023-Q4 is before the ledger: nothing in it, nothing to compare.
+    assert_eq!(quarter["flow"]["week"]["received"], 0);
+    // A month's end is exclusive: at midnight on 1 March February has ended.
+    app.clock.set(utc("2024-02-29T23:59:59Z"));
+    let month: Value = app.report("monthly", "").await.json().await.unwrap();
+    assert_eq!(month["period"], "2024-01");
+    app.clock.set(utc("2024-03-01T00:00:00Z"));
+    let month: Value = app.report("monthly", "").await.json().await.unwrap();
+    assert_eq!(month["period"], "2024-02");
+    assert_eq!(
+        month["comparison"]["previous"]["note"],
+        "no comparison: the ledger starts on 2024-01-29"
+    );
+}
+
+async fn monthly_and_quarterly_reports_are_documented(app: TestApp) {
+    let doc: Value = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (path, param, pattern_ok, pattern_bad) in [
+        ("/api/v1/reports/monthly", "month", "2024-02", "2024-13"),
+        ("/api/v1/reports/quarterly", "quarter", "2024-Q1", "2024-Q5"),
+    ] {
+        let operation = &doc["paths"][path]["get"];
+        assert!(operation.is_object(), "{path} is documented");
+        let params = operation["parameters"].as_array().unwrap();
+        let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, [param, "format"]);
+        let pattern = params[0]["schema"]["pattern"].as_str().unwrap();
+        let re = regex::Regex::new(pattern).unwrap();
+        assert!(
+            re.is_match(pattern_ok) && !re.is_match(pattern_bad),
+            "{pattern}"
+        );
+        for status in ["200", "401", "422", "500", "503"] {
+            assert!(
+                operation["responses"][status].is_object(),
+                "{path} documents {status}"
+            );
+        }
     }
 }

@@ -115,8 +115,8 @@ pub(crate) fn summary_lines(summary: &CapacitySummary) -> Vec<String> {
 const WHOLE_REPORT: &str = "The whole capacity report, with how the forecast is made: the dashboard's Capacity page, `ocset-scheduler capacity`, or GET /api/v1/reports/capacity.";
 
 /// The weekly report's capacity section as plain text (the digest's).
-pub(crate) fn weekly_section_text(summary: &CapacitySummary) -> String {
-    let mut t = String::from("\nCapacity and demand (as at the week's end)\n");
+pub(crate) fn weekly_section_text(summary: &CapacitySummary, period_noun: &str) -> String {
+    let mut t = format!("\nCapacity and demand (as at the {period_noun}'s end)\n");
     for line in summary_lines(summary) {
         let _ = writeln!(t, "  {line}");
     }
@@ -125,9 +125,9 @@ pub(crate) fn weekly_section_text(summary: &CapacitySummary) -> String {
 }
 
 /// The weekly report's capacity section as email HTML.
-pub(crate) fn weekly_section_html(summary: &CapacitySummary) -> String {
+pub(crate) fn weekly_section_html(summary: &CapacitySummary, period_noun: &str) -> String {
     let mut h = format!(
-        "<h2 style=\"{H2}\">Capacity and demand (as at the week's end)</h2><div id=\"capacity\">"
+        "<h2 style=\"{H2}\">Capacity and demand (as at the {period_noun}'s end)</h2><div id=\"capacity\">"
     );
     for line in summary_lines(summary)
         .iter()
@@ -690,7 +690,7 @@ mod tests {
         assert!(received.total >= 10, "{received:?}");
         assert_eq!(weekly.capacity.enforced.total, 0);
         let text = crate::report::render::text(&weekly);
-        let section = weekly_section_text(&weekly.capacity);
+        let section = weekly_section_text(&weekly.capacity, "week");
         assert!(text.contains(&section), "{text}");
         assert!(
             section.contains(&format!(

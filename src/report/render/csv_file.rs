@@ -1,4 +1,4 @@
-//! The weekly report as one CSV of open packages, for a spreadsheet.
+//! The report (weekly, monthly or quarterly) as one CSV of open packages, for a spreadsheet.
 
 use super::super::{spreadsheet_safe, WeeklyReport};
 
@@ -9,7 +9,8 @@ pub fn csv(report: &WeeklyReport) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header = [
         "marking",
-        "week",
+        // `week` for a weekly report (as it always was), `month` or `quarter`.
+        report.period_kind.as_str(),
         "reference",
         "risk_grade",
         "stage",
@@ -28,7 +29,7 @@ pub fn csv(report: &WeeklyReport) -> String {
         writer
             .write_record([
                 report.marking.clone(),
-                report.week.to_string(),
+                report.period.to_string(),
                 spreadsheet_safe(&p.reference),
                 p.grade.as_str().into(),
                 p.stage.as_str().into(),

@@ -1,6 +1,7 @@
 //! The weekly report as HTML for email: inline styles and tables only.
 
-use super::{headline_lines, local_date, opt, outcome_label, percent, period, signed, week_ending};
+use super::{ending, headline_lines, local_date, noun, opt, outcome_label, percent, period};
+use super::{period_ending, signed, this_period, title, window};
 use crate::domain::{RiskGrade, Stage};
 use crate::report::html::{
     self, fixed, group_head, head, note_row, number, raw_cell, row, tds, words, CAPTION, FONT, H2,
@@ -36,9 +37,10 @@ const TOTAL: &str = ";font-weight:bold;background:#f4f4f4";
 pub fn html(report: &WeeklyReport) -> String {
     let marking = html::marking(&report.marking);
     let mut h = String::new();
-    let _ = write!(h, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{} OCSET weekly performance {}</title></head><body style=\"margin:12px\">", esc(&report.marking), report.week);
+    let (noun, this, window) = (noun(report), this_period(report), window(report));
+    let _ = write!(h, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{} {} {}</title></head><body style=\"margin:12px\">", esc(&report.marking), title(report), report.period);
     h.push_str(&marking);
-    let _ = write!(h, "<h1 style=\"{FONT};font-size:20px;margin:8px 0\">OCSET weekly performance, {}</h1><p style=\"{FONT};font-size:13px;margin:0 0 8px 0\">{}</p>", report.week, esc(&period(report)));
+    let _ = write!(h, "<h1 style=\"{FONT};font-size:20px;margin:8px 0\">{}, {}</h1><p style=\"{FONT};font-size:13px;margin:0 0 8px 0\">{}</p>", title(report), report.period, esc(&period(report)));
     // The answer first, before any table: three lines in words.
     h.push_str("<div id=\"headline\" style=\"border-left:4px solid #1d4f91;padding:2px 0 2px 10px;margin:8px 0 12px 0\">");
     for (i, line) in headline_lines(report).iter().enumerate() {
@@ -53,7 +55,7 @@ pub fn html(report: &WeeklyReport) -> String {
 
     let _ = write!(
         h,
-        "<h2 style=\"{H2}\">1. Open packages at the week's end</h2>"
+        "<h2 style=\"{H2}\">1. Open packages at the {noun}'s end</h2>"
     );
     for stage in Stage::OPEN {
         let _ = write!(
@@ -66,7 +68,7 @@ pub fn html(report: &WeeklyReport) -> String {
         h.push_str(&head(&[
             words("Grade"),
             number("Open"),
-            number("Change on last week"),
+            number(format!("Change on last {noun}")),
             number("Oldest (days since receipt)"),
             number("Breached"),
             number("Due within 7 days"),
@@ -114,8 +116,8 @@ pub fn html(report: &WeeklyReport) -> String {
         number("Closed without enforcement"),
     ]));
     for (label, f) in [
-        ("This week", &report.flow.week),
-        ("Last 12 weeks", &report.flow.twelve_weeks),
+        (&this, &report.flow.week),
+        (&window, &report.flow.twelve_weeks),
     ] {
         h.push_str(&row(
             &[
@@ -131,8 +133,8 @@ pub fn html(report: &WeeklyReport) -> String {
     let _ = write!(h, "<table id=\"within-timescale\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Enforced within the national timescale, by grade at enforcement</caption>");
     h.push_str(&group_head(&[
         ("", 1),
-        ("This week", 3),
-        ("Last 12 weeks", 3),
+        (this.as_str(), 3),
+        (window.as_str(), 3),
     ]));
     h.push_str(&head(&[
         words("Grade"),
@@ -165,7 +167,7 @@ pub fn html(report: &WeeklyReport) -> String {
     }
     h.push_str("</table>");
 
-    let _ = write!(h, "<h2 style=\"{H2}\">3. Packages past their deadline at the week's end ({})</h2><table id=\"breaches\" style=\"{TABLE}\">", report.breaches.len());
+    let _ = write!(h, "<h2 style=\"{H2}\">3. Packages past their deadline at the {noun}'s end ({})</h2><table id=\"breaches\" style=\"{TABLE}\">", report.breaches.len());
     h.push_str(&head(&[
         words("Reference"),
         words("Grade"),
@@ -188,8 +190,8 @@ pub fn html(report: &WeeklyReport) -> String {
     let _ = write!(h, "<h2 style=\"{H2}\">4. Time in each stage</h2><table id=\"timeliness\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Days spent in the stage by the packages that left it</caption>");
     h.push_str(&group_head(&[
         ("", 1),
-        ("This week", 3),
-        ("Last 12 weeks", 3),
+        (this.as_str(), 3),
+        (window.as_str(), 3),
     ]));
     h.push_str(&head(&[
         words("Stage"),
@@ -221,11 +223,7 @@ pub fn html(report: &WeeklyReport) -> String {
     }
     h.push_str("</table>");
     let _ = write!(h, "<table id=\"outcomes\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Outcomes of the packages enforced or closed</caption>");
-    h.push_str(&head(&[
-        words("Outcome"),
-        number("This week"),
-        number("Last 12 weeks"),
-    ]));
+    h.push_str(&head(&[words("Outcome"), number(&this), number(&window)]));
     if report.timeliness.outcomes_twelve_weeks.is_empty() {
         h.push_str(&note_row("None", 3));
     }
@@ -246,10 +244,10 @@ pub fn html(report: &WeeklyReport) -> String {
     let g = &report.safeguarding;
     let _ = write!(h, "<h2 style=\"{H2}\">5. Safeguarding referrals</h2><table id=\"safeguarding\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Referrals to children's social services, due within {} hours of a suspect's access to a child being identified</caption>", g.target_hours);
     h.push_str(&head(&[
-        number("Child access identified this week"),
-        number("Referred within target this week"),
-        number("Referred late this week"),
-        number("Not yet referred at the week's end"),
+        number(format!("Child access identified this {noun}")),
+        number(format!("Referred within target this {noun}")),
+        number(format!("Referred late this {noun}")),
+        number(format!("Not yet referred at the {noun}'s end")),
         number("Of which past target"),
     ]));
     h.push_str(&row(
@@ -266,7 +264,7 @@ pub fn html(report: &WeeklyReport) -> String {
 
     let _ = write!(
         h,
-        "<h2 style=\"{H2}\">6. Open packages by LPA at the week's end</h2><table id=\"by-lpa\" style=\"{TABLE}\">"
+        "<h2 style=\"{H2}\">6. Open packages by LPA at the {noun}'s end</h2><table id=\"by-lpa\" style=\"{TABLE}\">"
     );
     h.push_str(&head(&[
         words("LPA"),
@@ -300,7 +298,11 @@ pub fn html(report: &WeeklyReport) -> String {
     h.push_str(&trend_chart(report));
     h.push_str(&within_chart(report));
     h.push_str(&reasons_table(report));
-    h.push_str(&super::capacity::weekly_section_html(&report.capacity));
+    h.push_str(&super::comparison::html(report, 10));
+    h.push_str(&super::capacity::weekly_section_html(
+        &report.capacity,
+        super::noun(report),
+    ));
     h.push_str(&marking);
     h.push_str("</body></html>");
     h
@@ -316,8 +318,8 @@ fn reasons_table(report: &WeeklyReport) -> String {
     );
     h.push_str(&head(&[
         words("Reason"),
-        number("Breaches acknowledged this week"),
-        number("Enforced late this week"),
+        number(format!("Breaches acknowledged this {}", noun(report))),
+        number(format!("Enforced late this {}", noun(report))),
     ]));
     for l in &report.breach_reasons {
         h.push_str(&row(
@@ -359,8 +361,9 @@ fn trend_chart(report: &WeeklyReport) -> String {
         .unwrap_or(0)
         .max(1);
     let mut h = format!(
-        "<h2 style=\"{H2}\">7. Open packages at the end of each of the last {} weeks</h2>",
-        report.trend.len()
+        "<h2 style=\"{H2}\">7. Open packages at the end of each of the last {} {}s</h2>",
+        report.trend.len(),
+        noun(report)
     );
     // The key, as coloured cells: Outlook drops the background of a span.
     let _ = write!(
@@ -376,14 +379,14 @@ fn trend_chart(report: &WeeklyReport) -> String {
         );
     }
     let _ = write!(h, "</tr></table><table id=\"trend\" style=\"{TABLE}\">");
-    let mut header = vec![words("Week ending")];
+    let mut header = vec![words(ending(report))];
     header.extend(RiskGrade::ALL.iter().map(|g| number(g.label())));
     header.push(number("Total open"));
     header.push(words("Open packages by grade"));
     h.push_str(&head(&header));
     for point in &report.trend {
         let count = |grade| point.open_by_grade.get(&grade).copied().unwrap_or(0);
-        let mut cells = vec![fixed(week_ending(report, point.week))];
+        let mut cells = vec![fixed(period_ending(report, point.period))];
         cells.extend(RiskGrade::ALL.iter().map(|g| number(count(*g))));
         cells.push(number(point.open));
         let mut bar = String::new();
@@ -424,11 +427,12 @@ fn bar_cell(width: u64, colour: &str, title: &str) -> String {
 /// green and the late part grey, `WITHIN_BAR_MAX_PX` wide in all.
 fn within_chart(report: &WeeklyReport) -> String {
     let mut h = format!(
-        "<h2 style=\"{H2}\">8. Enforced within timescale in each of the last {} weeks</h2><table id=\"within-trend\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Packages enforced in the week by their deadline (green) and after it (grey), every grade</caption>",
-        report.trend.len()
+        "<h2 style=\"{H2}\">8. Enforced within timescale in each of the last {} {noun}s</h2><table id=\"within-trend\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Packages enforced in the {noun} by their deadline (green) and after it (grey), every grade</caption>",
+        report.trend.len(),
+        noun = noun(report)
     );
     h.push_str(&head(&[
-        words("Week ending"),
+        words(ending(report)),
         number("Within timescale"),
         number("Late"),
         number("% within"),
@@ -437,7 +441,7 @@ fn within_chart(report: &WeeklyReport) -> String {
     for point in &report.trend {
         let total = point.enforced_within + point.enforced_late;
         let cells = [
-            fixed(week_ending(report, point.week)),
+            fixed(period_ending(report, point.period)),
             number(point.enforced_within),
             number(point.enforced_late),
             number(percent(point.percent_within)),

@@ -9,6 +9,7 @@
 //!
 //! [`RiskGrade::ALL`]: crate::domain::RiskGrade::ALL
 
+mod comparison;
 mod csv_file;
 mod html_page;
 mod text_page;
@@ -19,7 +20,7 @@ pub use csv_file::csv;
 pub use html_page::{html, TREND_BAR_MAX_PX, WITHIN_BAR_MAX_PX};
 pub(crate) use text_page::text;
 
-use super::{IsoWeek, WeeklyReport};
+use super::{ReportPeriod, WeeklyReport};
 use crate::domain::Outcome;
 use chrono::{DateTime, Utc};
 
@@ -29,20 +30,21 @@ use chrono::{DateTime, Utc};
 pub(crate) fn headline_lines(report: &WeeklyReport) -> [String; 3] {
     let h = &report.headline;
     let packages = |n: u64| if n == 1 { "package" } else { "packages" };
+    let (noun, window) = (noun(report), window(report).to_lowercase());
     let percent = match (h.percent_within_twelve_weeks, h.percent_within_change) {
-        (None, _) => "none enforced in the last 12 weeks".to_string(),
-        (Some(now), None) => format!("{now:.1}% over the last 12 weeks"),
+        (None, _) => format!("none enforced in the {window}"),
+        (Some(now), None) => format!("{now:.1}% over the {window}"),
         (Some(now), Some(0.0)) => {
-            format!("{now:.1}% over the last 12 weeks (no change on last week)")
+            format!("{now:.1}% over the {window} (no change on last {noun})")
         }
         (Some(now), Some(change)) => format!(
-            "{now:.1}% over the last 12 weeks ({} points on last week)",
+            "{now:.1}% over the {window} ({} points on last {noun})",
             signed_points(change)
         ),
     };
     [
         format!(
-            "{} {} open at the week's end ({} on last week), {} breached.",
+            "{} {} open at the {noun}'s end ({} on last {noun}), {} breached.",
             h.open,
             packages(h.open),
             signed(h.open_change),
@@ -72,14 +74,44 @@ pub fn json(report: &WeeklyReport) -> String {
     serde_json::to_string_pretty(report).expect("the report serialises")
 }
 
-/// The subject line of the digest email.
+/// The subject line of the digest email: "[OFFICIAL-SENSITIVE] OCSET
+/// weekly performance, week 5 2024", "… monthly performance, February
+/// 2024".
 pub(crate) fn subject(report: &WeeklyReport) -> String {
     format!(
-        "[{}] OCSET weekly performance, week {} {}",
+        "[{}] {}, {}",
         report.marking,
-        report.week.week(),
-        report.week.year()
+        title(report),
+        report.period.label()
     )
+}
+
+/// "OCSET weekly performance" (or monthly, or quarterly).
+pub(crate) fn title(report: &WeeklyReport) -> String {
+    format!("OCSET {} performance", report.period_kind.adjective())
+}
+
+/// The period's noun in running text: `week`, `month`, `quarter`.
+pub(crate) fn noun(report: &WeeklyReport) -> &'static str {
+    report.period_kind.as_str()
+}
+
+/// "This week" (or month, or quarter): the column of the period's figures.
+pub(crate) fn this_period(report: &WeeklyReport) -> String {
+    format!("This {}", noun(report))
+}
+
+/// "Last 12 weeks" (12 months, 8 quarters): the trend window's column.
+pub(crate) fn window(report: &WeeklyReport) -> String {
+    format!("Last {} {}s", report.trend_periods, noun(report))
+}
+
+/// "Week ending" (or month, or quarter): the trend's first column.
+pub(crate) fn ending(report: &WeeklyReport) -> String {
+    let noun = noun(report);
+    let mut first = noun[..1].to_uppercase();
+    first.push_str(&noun[1..]);
+    format!("{first} ending")
 }
 
 fn local_date(report: &WeeklyReport, at: DateTime<Utc>) -> String {
@@ -128,11 +160,12 @@ fn outcome_label(outcome: Outcome) -> &'static str {
     }
 }
 
-/// The last day of `week` in the force time zone: "Sun 22 Nov 2026".
-fn week_ending(report: &WeeklyReport, week: IsoWeek) -> String {
+/// The last day of a trend's `period` in the force time zone: "Sun 22
+/// Nov 2026".
+fn period_ending(report: &WeeklyReport, period: ReportPeriod) -> String {
     local_date(
         report,
-        week.ends_at(report.time_zone) - chrono::Duration::seconds(1),
+        period.ends_at(report.time_zone) - chrono::Duration::seconds(1),
     )
 }
 

@@ -1,6 +1,7 @@
 //! The weekly report as plain text: the email's text part and the terminal.
 
-use super::{headline_lines, opt, outcome_label, percent, period, signed};
+use super::{headline_lines, noun, opt, outcome_label, percent, period, signed};
+use super::{this_period, title, window};
 use crate::domain::{RiskGrade, Stage};
 use crate::report::{StageTime, TrendPoint, WeeklyReport};
 use std::fmt::Write;
@@ -11,12 +12,13 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
     let mut t = String::new();
     let m = &report.marking;
     let _ = writeln!(t, "{m}\n");
-    let _ = writeln!(t, "OCSET weekly performance, {}", report.week);
+    let _ = writeln!(t, "{}, {}", title(report), report.period);
+    let (noun, this, window) = (noun(report), this_period(report), window(report));
     let _ = writeln!(t, "{}\n", period(report));
     for line in headline_lines(report) {
         let _ = writeln!(t, "{line}");
     }
-    let _ = writeln!(t, "\n1. Current position at the week's end");
+    let _ = writeln!(t, "\n1. Current position at the {noun}'s end");
     for stage in Stage::OPEN {
         let _ = writeln!(t, "\n{} ({} open)", stage.label(), report.open_in(stage));
         let _ = writeln!(
@@ -40,8 +42,8 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
     }
     let _ = writeln!(t, "\n2. Flow");
     for (label, f) in [
-        ("This week", &report.flow.week),
-        ("Last 12 weeks", &report.flow.twelve_weeks),
+        (&this, &report.flow.week),
+        (&window, &report.flow.twelve_weeks),
     ] {
         let _ = writeln!(
             t,
@@ -61,7 +63,7 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
     }
     let _ = writeln!(
         t,
-        "\n3. Breaches at the week's end ({})",
+        "\n3. Breaches at the {noun}'s end ({})",
         report.breaches.len()
     );
     if report.breaches.is_empty() {
@@ -95,13 +97,13 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
             opt(s.p90_days)
         );
     };
-    let _ = writeln!(t, "This week:");
+    let _ = writeln!(t, "{this}:");
     report
         .timeliness
         .week
         .iter()
         .for_each(|s| stage_line(&mut t, s));
-    let _ = writeln!(t, "Last 12 weeks:");
+    let _ = writeln!(t, "{window}:");
     report
         .timeliness
         .twelve_weeks
@@ -115,7 +117,7 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
         .collect();
     let _ = writeln!(
         t,
-        "Outcomes this week: {}",
+        "Outcomes this {noun}: {}",
         if outcomes.is_empty() {
             "none".into()
         } else {
@@ -137,7 +139,7 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
             l.lpa, l.intelligence_development, l.awaiting_enforcement, l.breached
         );
     }
-    let _ = writeln!(t, "\n7. Open packages at the end of each week");
+    let _ = writeln!(t, "\n7. Open packages at the end of each {noun}");
     // One column per grade, right-aligned and one wider than its name, so
     // a column's numbers stand clear of the one before whatever the grades.
     let columns: Vec<(String, usize)> = RiskGrade::ALL
@@ -148,13 +150,13 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
             (name, width)
         })
         .collect();
-    let _ = write!(t, "  {:<8}", "week");
+    let _ = write!(t, "  {:<8}", noun);
     for (name, width) in &columns {
         let _ = write!(t, " {name:>width$}");
     }
     let _ = writeln!(t, " {:>6}", "total");
     for p in &report.trend {
-        let _ = write!(t, "  {:<8}", p.week.to_string());
+        let _ = write!(t, "  {:<8}", p.period.to_string());
         for (grade, (_, width)) in RiskGrade::ALL.iter().zip(&columns) {
             let n = p.open_by_grade.get(grade).copied().unwrap_or(0);
             let _ = write!(t, " {n:>width$}");
@@ -162,7 +164,7 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
         let _ = writeln!(t, " {:>6}", p.open);
     }
     trend_chart(&mut t, &report.trend);
-    within_chart(&mut t, &report.trend);
+    within_chart(&mut t, &report.trend, noun);
     let _ = writeln!(
         t,
         "\n8. Why deadlines were missed (the reason given on acknowledging; \"Not given\" when none)"
@@ -179,7 +181,11 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
             l.label, l.acknowledged, l.enforced_late
         );
     }
-    t.push_str(&super::capacity::weekly_section_text(&report.capacity));
+    t.push_str(&super::comparison::text(report, 9));
+    t.push_str(&super::capacity::weekly_section_text(
+        &report.capacity,
+        super::noun(report),
+    ));
     let _ = writeln!(t, "\n{m}");
     t
 }
@@ -215,16 +221,16 @@ fn trend_chart(t: &mut String, trend: &[TrendPoint]) {
                 bar.extend(std::iter::repeat_n(grade_letter(grade), width));
             }
         }
-        let _ = writeln!(t, "  {:<8} {:>5} {bar}", p.week.to_string(), p.open);
+        let _ = writeln!(t, "  {:<8} {:>5} {bar}", p.period.to_string(), p.open);
     }
 }
 
 /// The share of each week's enforcements made within timescale, as a
 /// plain-text bar of `TEXT_BAR_MAX / 2` characters: `#` within, `.` late.
-fn within_chart(t: &mut String, trend: &[TrendPoint]) {
+fn within_chart(t: &mut String, trend: &[TrendPoint], noun: &str) {
     let _ = writeln!(
         t,
-        "\n8. Enforced within timescale in each week (# within, . late)"
+        "\n8. Enforced within timescale in each {noun} (# within, . late)"
     );
     let full = TEXT_BAR_MAX / 2;
     for p in trend {
@@ -242,7 +248,7 @@ fn within_chart(t: &mut String, trend: &[TrendPoint]) {
             }
             _ => "     -  none enforced".to_string(),
         };
-        let _ = writeln!(t, "  {:<8} {line}", p.week.to_string());
+        let _ = writeln!(t, "  {:<8} {line}", p.period.to_string());
     }
 }
 

@@ -111,8 +111,19 @@ pub fn config_in(dir: &Path, database_url: &str) -> PathBuf {
 /// SMTP without TLS to the test server on `smtp_port`, with links to a
 /// case system.
 pub fn smtp_settings(dir: &Path, url: &str, smtp_port: u16) -> ocset_scheduler::config::Settings {
+    smtp_settings_with(dir, url, smtp_port, Vec::new())
+}
+
+/// [`smtp_settings`] with `extra` environment overrides laid over them
+/// (`OCSET__DIGEST` for more digest schedules, for example).
+pub fn smtp_settings_with(
+    dir: &Path,
+    url: &str,
+    smtp_port: u16,
+    extra: Vec<(String, String)>,
+) -> ocset_scheduler::config::Settings {
     let path = config_in(dir, url);
-    let env = vec![
+    let mut env = vec![
         ("OCSET__MAIL__TRANSPORT".to_string(), "smtp".to_string()),
         (
             "OCSET__MAIL__SMTP__HOST".to_string(),
@@ -129,6 +140,7 @@ pub fn smtp_settings(dir: &Path, url: &str, smtp_port: u16) -> ocset_scheduler::
             "https://case-system.example/packages/{reference}".to_string(),
         ),
     ];
+    env.extend(extra);
     ocset_scheduler::config::load(&path, env).unwrap()
 }
 

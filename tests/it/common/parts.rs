@@ -73,9 +73,24 @@ impl World {
     /// Starts the SMTP server and the instance over `url`, with the clock at
     /// `start`.
     pub async fn start(url: String, start: DateTime<Utc>) -> World {
+        Self::start_with(url, start, Vec::new()).await
+    }
+
+    /// [`World::start`] with `extra` environment overrides on the
+    /// configuration (more `[[digest]]` schedules, for example).
+    pub async fn start_with(
+        url: String,
+        start: DateTime<Utc>,
+        extra: Vec<(String, String)>,
+    ) -> World {
         let dir = tempfile::tempdir().unwrap();
         let smtp = TestSmtp::start().await;
-        let settings = Arc::new(super::smtp_settings(dir.path(), &url, smtp.port()));
+        let settings = Arc::new(super::smtp_settings_with(
+            dir.path(),
+            &url,
+            smtp.port(),
+            extra,
+        ));
         let clock = ManualClock::new(start);
         let instance = instance(settings.clone(), &url, &clock, "worker-a").await;
         World {
