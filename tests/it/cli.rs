@@ -1295,7 +1295,8 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     let clock = ManualClock::new(utc("2026-11-26T12:00:00Z"));
 
     let said = run(Command::Demo, &settings, &clock).await.unwrap();
-    assert!(said.contains("loaded 35 fictional packages"), "{said}");
+    // 35 showing every state now, and 239 of history for the capacity report.
+    assert!(said.contains("loaded 274 fictional packages"), "{said}");
     let list = |args: ListArgs| run(Command::List(args), &settings, &clock);
     let json = list(ListArgs {
         json: true,
@@ -1304,7 +1305,7 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     .await
     .unwrap();
     let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
-    assert_eq!(rows.len(), 35);
+    assert_eq!(rows.len(), 274);
     let values = |field: &str| -> std::collections::BTreeSet<String> {
         rows.iter()
             .map(|r| r[field].as_str().unwrap().to_string())
