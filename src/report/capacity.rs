@@ -623,7 +623,10 @@ fn method_text(input: &ForecastInput, forecast: Option<&Forecast>, recent: &[Wee
          clocks stopped (enforced or closed), at random with replacement. New packages \
          arrive at random times in their week with their grade's timescale; the open queue \
          is worked earliest deadline first, the week's stops spread evenly through it, and a \
-         package breaches when its deadline passes before it is reached. A range is the \
+         package breaches when its deadline passes before it is reached. Once the queue falls \
+         behind, earliest deadline first spends each stop on a package already late, so most \
+         deadlines after that are missed too: the breach figure is what happens if nothing \
+         changes, not a target. A range is the \
          10th to 90th percentile of the futures and the central figure their median: if the \
          coming weeks are like the last {n}, about 8 in 10 outcomes fall inside the range. \
          It cannot foresee what those weeks do not hold (a surge of referrals, a change of \

@@ -474,6 +474,57 @@ mod tests {
         assert!(r.contains(9.0) && r.contains(1.0) && !r.contains(9.5));
     }
 
+    fn input(open_days: &[i64], stops: u64) -> ForecastInput {
+        let now: DateTime<Utc> = "2024-03-06T12:00:00Z".parse().unwrap();
+        ForecastInput {
+            now,
+            time_zone: chrono_tz::Europe::London,
+            timescales: Timescales::default(),
+            // Two weeks of history with no arrivals: only the open queue.
+            arrivals: vec![[0; 4]; 2],
+            stops: vec![stops; 2],
+            open_deadlines: open_days.iter().map(|d| now + Duration::days(*d)).collect(),
+            officer_rate: Some(2.0),
+            seed: 1,
+        }
+    }
+
+    /// Deadlines (days from now) of an open queue worked out by hand: two
+    /// breached, three due in week 1, two in week 2, one in week 6, one
+    /// beyond the 8 weeks.
+    const QUEUE: [i64; 9] = [-3, -1, 2, 4, 6, 9, 12, 40, 70];
+
+    #[test]
+    fn the_needed_throughput_is_the_largest_weekly_demand_bound() {
+        let f = forecast(&input(&QUEUE, 0)).unwrap();
+        // Week 1: 2 breached + 3 = 5; week 2: 7 / 2 = 3.5 → 4; week 6:
+        // 8 / 6 → 2. The largest is 5, in every future (no arrivals).
+        for h in &f.horizons {
+            assert_eq!(h.needed_per_week.central, 5, "{h:?}");
+            assert_eq!(h.needed_per_week.low, h.needed_per_week.high);
+            // 5 a week at 2 per officer: 3 officers (2.5 rounded up).
+            assert_eq!(h.officers_needed.unwrap().central, 3);
+        }
+        assert_eq!(f.already_breached, 2);
+    }
+
+    #[test]
+    fn with_no_stops_every_deadline_in_the_horizon_is_missed_and_with_enough_none() {
+        let none = forecast(&input(&QUEUE, 0)).unwrap();
+        // 4 weeks: the deadlines at 2, 4, 6, 9 and 12 days; 8 weeks: and 40.
+        assert_eq!(none.horizons[0].breaches.central, 5);
+        assert_eq!(none.horizons[1].breaches.central, 6);
+        assert_eq!(none.horizons[0].open_at_end.central, 9);
+        assert_eq!(none.horizons[0].stops.central, 0);
+        // 14 stops a week, one every 12 hours from 6 hours in, earliest
+        // deadline first: the breached two go first, then each of the rest
+        // is reached before its deadline; the queue is empty within a week.
+        let enough = forecast(&input(&QUEUE, 14)).unwrap();
+        assert_eq!(enough.horizons[1].breaches.central, 0);
+        assert_eq!(enough.horizons[0].open_at_end.central, 0);
+        assert_eq!(enough.horizons[0].stops.central, 9);
+    }
+
     #[test]
     fn officers_are_whole_and_rounded_up() {
         assert_eq!(officers_for(10, 2.5), 4);

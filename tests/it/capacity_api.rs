@@ -292,6 +292,26 @@ async fn the_capacity_command_renders_the_demo_ledger_in_every_format() {
     )
     .unwrap();
     assert_eq!(json["last_complete_week"], "2026-W47");
+    // The demo's year of history: every one of the 52 weeks, seven officers
+    // stopping clocks, and a forecast from the last 12 weeks.
+    assert_eq!(json["history_weeks"], 52);
+    assert_eq!(json["forecast"]["history_weeks"], 12);
+    let stopping = json["officers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["enforced_twelve_weeks"].as_u64().unwrap() > 0)
+        .count();
+    assert!(stopping >= 7, "{json}");
+    let weeks = json["weeks"].as_array().unwrap();
+    // Packages every week, but for the oldest, which the history reaches
+    // in part.
+    assert!(
+        weeks[1..]
+            .iter()
+            .all(|w| w["received"].as_u64().unwrap() >= 1),
+        "{json}"
+    );
     assert!(
         json["forecast"]["horizons"].as_array().unwrap().len() == 2,
         "{json}"

@@ -1304,7 +1304,7 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
         .unwrap_or_else(|| panic!("{said}"));
     assert!(
         said.contains(&format!(
-            "fictional packages (DEMO-0001 to DEMO-{loaded:04})"
+            "fictional packages (DEMO-0001 to DEMO-{loaded:04}"
         )),
         "{said}"
     );

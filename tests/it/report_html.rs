@@ -841,20 +841,21 @@ async fn the_demo_enforces_late_with_reasons_and_the_week_counts_them_by_reason(
     // received 30 Oct 12:00, due 20 Nov 12:00, enforced 21 Nov 12:00),
     // each acknowledged with a reason before its enforcement.
     let report = weekly_report(&demo).await;
-    let late: Vec<(Option<&str>, u64)> = report
+    // (The demo's year of history may enforce others late that week, with
+    // no reason given: "Not given" is left out here.)
+    let late: Vec<(&str, u64)> = report
         .breach_reasons
         .iter()
-        .map(|l| (l.reason.as_deref(), l.enforced_late))
+        .filter_map(|l| Some((l.reason.as_deref()?, l.enforced_late)))
         .collect();
     assert_eq!(
         late,
         [
-            (Some("awaiting_communications_data"), 1),
-            (Some("suspect_not_located"), 0),
-            (Some("resourcing"), 0),
-            (Some("awaiting_partner_agency"), 1),
-            (Some("other"), 0),
-            (None, 0),
+            ("awaiting_communications_data", 1),
+            ("suspect_not_located", 0),
+            ("resourcing", 0),
+            ("awaiting_partner_agency", 1),
+            ("other", 0),
         ]
     );
     // In the ledger, the acknowledgement comes before the enforcement, at
