@@ -39,6 +39,7 @@ pub(crate) mod fields;
 pub(crate) mod grade;
 pub(crate) mod ladder;
 pub(crate) mod package;
+pub(crate) mod review;
 pub(crate) mod stage;
 pub(crate) mod timescale;
 pub(crate) mod week;
@@ -57,10 +58,12 @@ pub use grade::RiskGrade;
 pub use ladder::EscalationLevel;
 pub use ladder::{default_ladder, LadderTiming, LevelTime, PackageClock};
 pub use package::MoveRefused;
+pub use package::Review;
 pub(crate) use package::MAX_NOTE_CHARS;
 pub use package::{
     Acknowledgement, Change, EventKind, Package, PackageParts, PackageStatus, Refusal, Safeguarding,
 };
+pub use review::ReviewIntervals;
 pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 pub use timescale::{
     Deadline, DeadlinePolicy, PolicyVersion, RegradePolicy, Timescale, Timescales,

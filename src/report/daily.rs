@@ -229,6 +229,7 @@ pub(super) mod tests {
                 assigned_officer: officer.map(Into::into),
                 deadline_at,
                 policy_version: "national-2024".into(),
+                review_clock_started_at: None,
             };
             self.push(
                 reference,

@@ -59,6 +59,7 @@ impl TestLedger {
             assigned_officer: None,
             deadline_at,
             policy_version: "national-2024".into(),
+            review_clock_started_at: None,
         };
         self.push(reference, at, grade, stage, deadline_at, kind);
     }

@@ -1527,3 +1527,83 @@ fn digest_send_delivers_the_week_to_its_audience_and_refuses_an_unfinished_week(
         stderr(&early)
     );
 }
+
+#[test]
+fn review_records_a_review_as_the_os_user_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let imported = import_rows(
+        dir.path(),
+        &config,
+        "one.csv",
+        &["REV-CLI,Standard,2024-03-01 10:00,Birmingham,awaiting_enforcement,"],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let reviewed = ocset(
+        dir.path(),
+        &config,
+        &[
+            "review",
+            "REV-CLI",
+            "--note",
+            "new intelligence: access to a child",
+            "--grade",
+            "high",
+        ],
+        &[],
+    );
+    assert!(reviewed.status.success(), "{}", stderr(&reviewed));
+    let said = stdout(&reviewed);
+    assert!(
+        said.starts_with("reviewed REV-CLI: High; next review due "),
+        "{said}"
+    );
+    let listed = listed_json(dir.path(), &config);
+    assert_eq!(listed[0]["risk_grade"], "high");
+    assert!(listed[0]["next_review_due_at"].is_string(), "{}", listed[0]);
+    let audit = stdout(&ocset(
+        dir.path(),
+        &config,
+        &["audit", "--reference", "REV-CLI"],
+        &[],
+    ));
+    assert!(
+        audit.contains("package.regraded") && audit.contains("package.reviewed"),
+        "{audit}"
+    );
+    assert!(audit.contains("cli:"), "{audit}");
+    for (args, why) in [
+        (vec!["review", "REV-CLI", "--note", " "], "note"),
+        (
+            vec![
+                "review",
+                "REV-CLI",
+                "--note",
+                "ok",
+                "--at",
+                "2099-01-01 10:00",
+            ],
+            "reviewed_at",
+        ),
+        (
+            vec!["review", "REV-CLI", "--note", "ok", "--at", "soon"],
+            "--at",
+        ),
+        (vec!["review", "NO-SUCH", "--note", "ok"], "NO-SUCH"),
+    ] {
+        let refused = ocset(dir.path(), &config, &args, &[]);
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(
+            stderr(&refused).contains(why),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+    }
+    let refused = ocset(
+        dir.path(),
+        &config,
+        &["review", "REV-CLI", "--note", "ok", "--grade", "urgent"],
+        &[],
+    );
+    assert!(!refused.status.success());
+}

@@ -704,6 +704,7 @@ fn notice_item(kind: NoticeKind, reference: &str, deadline: &str) -> NoticeItem 
         received_at: utc("2026-11-18T10:00:00Z"),
         deadline_at: utc(deadline),
         referral_due_at: None,
+        review_due_at: None,
         assigned_officer: Some("pc.one@force.example".into()),
         link: Some(format!("https://case-system.example/packages/{reference}")),
     }

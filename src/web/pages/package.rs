@@ -126,6 +126,23 @@ fn describe(event: &LedgerEvent, zone: Tz, reasons: &BreachReasons) -> Markup {
             @if let Some(outcome) = outcome { " (" (words(outcome.as_str())) ")" }
             @if let Some(note) = note { ": " (note) }
         },
+        EventKind::Reviewed {
+            note,
+            risk_grade,
+            regraded_from,
+            review_due_at,
+            next_review_due_at,
+        } => html! {
+            "Risk reviewed: "
+            @if let Some(from) = regraded_from { "regraded from " (from.label()) " to " (risk_grade.label()) }
+            @else { (risk_grade.label()) " confirmed" }
+            ": " (note) ". Was due " (time(*review_due_at, zone))
+            @if event.occurred_at > *review_due_at { " (late)" }
+            "; next review due " (time(*next_review_due_at, zone))
+        },
+        EventKind::ReviewClockStarted => html! {
+            "Review clock started (reviews were introduced)"
+        },
         EventKind::Assigned { from, to } => html! {
             "Assigned to " (to) @if let Some(from) = from { " (was " (from) ")" }
         },
