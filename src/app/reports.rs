@@ -17,6 +17,7 @@ impl App {
             settings.config.safeguarding.referral_within,
         )
         .with_reasons(settings.breach_reasons.clone())
+        .with_review_intervals(settings.ladder_timing().review_every)
     }
 
     /// Every ledger event that took effect before `until`, oldest first:

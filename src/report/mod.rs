@@ -13,6 +13,7 @@ pub mod daily_render;
 mod fold;
 pub mod html;
 pub mod render;
+pub mod reviews;
 
 /// The ISO week is calendar arithmetic and lives in the domain (digest
 /// schedules count in it too); the report is where most readers meet it.
@@ -53,6 +54,8 @@ pub struct ReportParams {
     pub(crate) referral_within: Duration,
     /// The force's breach reasons, for their labels and order.
     pub(crate) reasons: BreachReasons,
+    /// How often each grade is reviewed, to replay review clocks.
+    pub(crate) review_every: crate::domain::ReviewIntervals,
 }
 
 impl ReportParams {
@@ -65,7 +68,15 @@ impl ReportParams {
             marking: marking.to_string(),
             referral_within: Duration::hours(i64::from(referral_within.nominal_hours())),
             reasons: BreachReasons::default(),
+            review_every: Default::default(),
         }
+    }
+
+    /// The same parameters replaying review clocks with `intervals` (the
+    /// defaults otherwise).
+    pub fn with_review_intervals(mut self, intervals: crate::domain::ReviewIntervals) -> Self {
+        self.review_every = intervals;
+        self
     }
 
     /// The same parameters labelling breach reasons from `reasons` (the
@@ -113,6 +124,9 @@ pub struct WeeklyReport {
     pub breach_reasons: Vec<ReasonLine>,
     /// Every open package at the week's end (for the CSV), by deadline.
     pub(crate) open_packages: Vec<OpenPackageLine>,
+    /// Risk reviews per grade: due in the week, done on time, done late,
+    /// overdue at the week's end (`reviews.rs`).
+    pub reviews: Vec<reviews::ReviewLine>,
 }
 
 /// The answer first: the week's position and timeliness in a few figures,
@@ -685,6 +699,7 @@ impl WeeklyReport {
             trend,
             breach_reasons,
             open_packages,
+            reviews: reviews::review_lines(&histories, start, end, &params.review_every, tz),
         }
     }
 

@@ -11,6 +11,7 @@ fn params() -> ReportParams {
         marking: "OFFICIAL-SENSITIVE".into(),
         referral_within: Duration::hours(24),
         reasons: BreachReasons::default(),
+        review_every: Default::default(),
     }
 }
 

@@ -300,8 +300,53 @@ pub fn html(report: &WeeklyReport) -> String {
     h.push_str(&trend_chart(report));
     h.push_str(&within_chart(report));
     h.push_str(&reasons_table(report));
+    h.push_str(&reviews_table(report));
     h.push_str(&marking);
     h.push_str("</body></html>");
+    h
+}
+
+/// Risk reviews per grade: due in the week, done on time, done late,
+/// overdue at the week's end, with a total row.
+fn reviews_table(report: &WeeklyReport) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<h2 style=\"{H2}\">10. Risk reviews</h2><table id=\"reviews\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Reviews of each open package's risk, at its grade's interval: due this week, done this week on time or late, and overdue at the week's end</caption>"
+    );
+    h.push_str(&head(&[
+        words("Grade"),
+        number("Due this week"),
+        number("Done on time"),
+        number("Done late"),
+        number("Overdue at the week's end"),
+    ]));
+    for l in &report.reviews {
+        h.push_str(&row(
+            &[
+                words(l.grade.label()),
+                number(l.due),
+                number(l.done_on_time),
+                number(l.done_late),
+                number(l.overdue_at_end),
+            ],
+            "",
+        ));
+    }
+    let sum = |f: fn(&crate::report::reviews::ReviewLine) -> u64| {
+        report.reviews.iter().map(f).sum::<u64>()
+    };
+    h.push_str(&row(
+        &[
+            words("Total"),
+            number(sum(|l| l.due)),
+            number(sum(|l| l.done_on_time)),
+            number(sum(|l| l.done_late)),
+            number(sum(|l| l.overdue_at_end)),
+        ],
+        TOTAL,
+    ));
+    h.push_str("</table>");
     h
 }
 

@@ -180,8 +180,34 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
             l.label, l.acknowledged, l.enforced_late
         );
     }
+    reviews_text(&mut t, &report.reviews);
     let _ = writeln!(t, "\n{m}");
     t
+}
+
+/// Risk reviews per grade: due in the week, done on time, done late,
+/// overdue at the week's end.
+fn reviews_text(t: &mut String, lines: &[crate::report::reviews::ReviewLine]) {
+    let _ = writeln!(
+        t,
+        "\n9. Risk reviews (due in the week; done in it on time or late; overdue at its end)"
+    );
+    let _ = writeln!(
+        t,
+        "  {:<10} {:>5} {:>8} {:>5} {:>8}",
+        "grade", "due", "on time", "late", "overdue"
+    );
+    for l in lines {
+        let _ = writeln!(
+            t,
+            "  {:<10} {:>5} {:>8} {:>5} {:>8}",
+            l.grade.label(),
+            l.due,
+            l.done_on_time,
+            l.done_late,
+            l.overdue_at_end
+        );
+    }
 }
 
 /// The longest bar of a plain-text chart, in characters.
