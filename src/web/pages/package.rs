@@ -68,6 +68,15 @@ pub(crate) async fn page(
                 div { dt { "Child access identified" } dd { (time_or(view.child_access_identified_at, zone, "not recorded")) } }
                 div { dt { "Safeguarding referral" } dd { (time_or(view.safeguarding_referral_at, zone, "not recorded")) } }
                 div { dt { "Deadline policy" } dd { (view.policy_version) } }
+                @if let Some(next) = view.next_review_due_at {
+                    div { dt { "Next risk review" } dd #next-review {
+                        (time(next, zone)) " – " strong { (time_left(next, now)) }
+                    } }
+                }
+            }
+            @if open && signed_in.may(Role::Supervisor) {
+                h2 { "Review the risk" }
+                (super::review::review_form(&signed_in, &reference, view.risk_grade))
             }
             h2 { "Acknowledgement" }
             @match package.acknowledgement().filter(|_| is_acknowledged(package)) {
