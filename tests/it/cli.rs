@@ -1295,7 +1295,7 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     let clock = ManualClock::new(utc("2026-11-26T12:00:00Z"));
 
     let said = run(Command::Demo, &settings, &clock).await.unwrap();
-    assert!(said.contains("loaded 35 fictional packages"), "{said}");
+    assert!(said.contains("loaded 39 fictional packages"), "{said}");
     let list = |args: ListArgs| run(Command::List(args), &settings, &clock);
     let json = list(ListArgs {
         json: true,
@@ -1304,7 +1304,27 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     .await
     .unwrap();
     let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
-    assert_eq!(rows.len(), 35);
+    assert_eq!(rows.len(), 39);
+    // The review demo: one reviewed on time, one late and overdue again,
+    // one never reviewed, one raised to high by its review.
+    let review = |reference: &str| -> &Value {
+        rows.iter()
+            .find(|r| r["reference"] == reference)
+            .unwrap_or_else(|| panic!("{reference}"))
+    };
+    let now = utc("2026-11-26T12:00:00Z");
+    let due = |reference: &str| -> chrono::DateTime<chrono::Utc> {
+        review(reference)["next_review_due_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(due("DEMO-R001") > now);
+    assert!(due("DEMO-R002") < now);
+    assert!(due("DEMO-R003") < now);
+    assert!(due("DEMO-R004") > now);
+    assert_eq!(review("DEMO-R004")["risk_grade"], "high");
     let values = |field: &str| -> std::collections::BTreeSet<String> {
         rows.iter()
             .map(|r| r[field].as_str().unwrap().to_string())

@@ -628,7 +628,26 @@ async fn the_daily_html_parses_with_a_table_per_lpa_and_every_line() {
     );
     let tz: chrono_tz::Tz = report.time_zone;
     let headings: Vec<String> = html.select(&select("h2")).map(text).collect();
-    assert_eq!(headings.len(), report.lpas.len());
+    // One per LPA, then the overdue risk reviews (the demo has some).
+    assert!(!report.reviews_overdue.is_empty());
+    assert_eq!(headings.len(), report.lpas.len() + 1);
+    assert_eq!(
+        headings[report.lpas.len()],
+        format!("Risk reviews overdue: {}", report.reviews_overdue.len())
+    );
+    let reviews = table(&html, "reviews-overdue");
+    assert_eq!(
+        headers(reviews),
+        strings(&[
+            "Reference",
+            "Grade",
+            "LPA",
+            "Review due",
+            "Overdue by",
+            "Officer"
+        ])
+    );
+    assert_eq!(body(reviews).len(), report.reviews_overdue.len());
     for (i, lpa) in report.lpas.iter().enumerate() {
         assert_eq!(
             headings[i],
