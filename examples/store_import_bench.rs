@@ -55,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
                 next_due_at: Some(warning_at(&package)),
                 due_soon_at: Some(warning_at(&package)),
                 package,
+                preceded_by: Vec::new(),
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

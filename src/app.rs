@@ -76,6 +76,12 @@ pub(crate) struct PackageView {
     pub(crate) child_access_identified_at: Option<DateTime<Utc>>,
     /// When the social-services referral was made.
     pub(crate) safeguarding_referral_at: Option<DateTime<Utc>>,
+    /// Where the review clock last (re)started: the last review, the
+    /// upgrade that introduced reviews, or receipt.
+    pub(crate) review_clock_started_at: DateTime<Utc>,
+    /// When the next risk review is due; null once the package is enforced
+    /// or closed.
+    pub(crate) next_review_due_at: Option<DateTime<Utc>>,
 }
 
 /// One fault in an import, where a sergeant can find it in the file.
@@ -222,6 +228,7 @@ impl App {
             package: change.package,
             event: change.event,
             occurred_at: change.occurred_at,
+            preceded_by: Vec::new(),
         }
     }
 
@@ -425,6 +432,54 @@ impl App {
         result
     }
 
+    /// Records a supervisor's review of a package's risk
+    /// ([`Package::review`]): confirming the grade, or changing it to
+    /// `grade` by a regrade with its usual rules, at `reviewed_at` (now when
+    /// absent). The regrade, if any, and the review are written in one
+    /// transaction, each with its audit line; the review clock restarts.
+    pub async fn review(
+        &self,
+        reference: &Reference,
+        actor: &Actor,
+        grade: Option<RiskGrade>,
+        note: String,
+        reviewed_at: Option<DateTime<Utc>>,
+    ) -> Result<Package, StoreError> {
+        let now = self.now();
+        let app = self.clone();
+        let result = self
+            .store
+            .update_package(
+                reference,
+                actor,
+                now,
+                Box::new(move |package| {
+                    let settings = &app.settings;
+                    let review = package.review(
+                        grade,
+                        &note,
+                        reviewed_at.unwrap_or(now),
+                        now,
+                        &settings.policy,
+                        &settings.ladder_timing().review_every,
+                    )?;
+                    let mut entry = app.entry(review.review);
+                    entry.preceded_by = review
+                        .regrade
+                        .map(|regrade| (regrade.event, regrade.occurred_at))
+                        .into_iter()
+                        .collect();
+                    Ok(entry)
+                }),
+            )
+            .await;
+        if let Ok(package) = &result {
+            self.changed
+                .due_at(self.settings.ladder_timing().first_due(package));
+        }
+        result
+    }
+
     /// The view of one package at the current instant.
     pub(crate) fn view(&self, package: &Package) -> PackageView {
         let timing = self.settings.ladder_timing();
@@ -445,6 +500,8 @@ impl App {
             outcome: stop.map(|s| s.outcome()),
             child_access_identified_at: package.safeguarding().child_access_identified_at(),
             safeguarding_referral_at: package.safeguarding().referral_made_at(),
+            review_clock_started_at: package.review_clock_started_at(),
+            next_review_due_at: package.review_due_at(&timing.review_every, timing.time_zone),
         }
     }
 

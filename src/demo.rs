@@ -320,10 +320,87 @@ pub async fn load(app: &App) -> Result<String, StoreError> {
     }
     // A year of closed history behind them, for the capacity report.
     let past = history::load(app, now, &lpas, LEDGER.len() + 1).await?;
-    let total = LEDGER.len() + past;
+    let numbered = LEDGER.len() + past;
+    let reviewed = load_reviews(app, now, &lpas).await?;
     Ok(format!(
-        "loaded {total} fictional packages ({DEMO_PREFIX}0001 to {DEMO_PREFIX}{total:04}; \
-         the last {past} are a year of history for the capacity report) relative to {}",
+        "loaded {} fictional packages ({DEMO_PREFIX}0001 to {DEMO_PREFIX}{numbered:04}, \
+         the last {past} a year of history for the capacity report, and {reviewed} with \
+         risk reviews, {DEMO_PREFIX}R001 to {DEMO_PREFIX}R{reviewed:03}) relative to {}",
+        numbered + reviewed,
         now.to_rfc3339()
     ))
+}
+
+/// One demo review: hours after receipt, and the new grade if it changes.
+type DemoReview = (i64, Option<RiskGrade>);
+
+/// The review demo: (grade, received hours ago, reviews as (hours after
+/// receipt, new grade), note). Default intervals: high 3 days, medium 7,
+/// standard 14.
+const REVIEWED: &[(RiskGrade, i64, &[DemoReview], &str)] = &[
+    // Reviewed on time (day 10 of 14); next due on day 24.
+    (
+        RiskGrade::Standard,
+        20 * 24,
+        &[(10 * 24, None)],
+        "Intelligence unchanged; grade stands (demo)",
+    ),
+    // Reviewed a day late (day 4 of 3); the next, due on day 7, is overdue.
+    (
+        RiskGrade::High,
+        8 * 24,
+        &[(4 * 24, None)],
+        "Reviewed late: sergeant on leave (demo)",
+    ),
+    // Never reviewed: overdue since day 7.
+    (RiskGrade::Medium, 10 * 24, &[], ""),
+    // Reviewed on day 5 and raised to high: a regrade with the review.
+    (
+        RiskGrade::Standard,
+        6 * 24,
+        &[(5 * 24, Some(RiskGrade::High))],
+        "New intelligence: suspect has access to a child (demo)",
+    ),
+];
+
+/// Loads the review demo: packages stored as if the service had held them
+/// since receipt (their review clocks start at receipt, not at this load),
+/// then their reviews through [`App::review`]. Returns how many.
+async fn load_reviews(app: &App, now: DateTime<Utc>, lpas: &[String]) -> Result<usize, StoreError> {
+    let rules = app.intake_rules();
+    for (i, (grade, age, reviews, note)) in REVIEWED.iter().enumerate() {
+        let reference = format!("{DEMO_PREFIX}R{:03}", i + 1);
+        let received = now - Duration::hours(*age);
+        let input = NewPackage {
+            reference: reference.clone(),
+            risk_grade: grade.as_str().into(),
+            received_at: received.to_rfc3339(),
+            lpa: lpas[i % lpas.len()].clone(),
+            stage: Stage::AwaitingEnforcement.as_str().into(),
+            assigned_officer: Some(format!("pc{:02}@ocset.example", i + 1)),
+            ..NewPackage::default()
+        };
+        let package = rules
+            .admit(&input, now)
+            .map_err(|faults| StoreError::Corrupt(format!("demo data was refused: {faults:?}")))?;
+        let mut parts = package.parts().clone();
+        parts.review_clock_started_at = None;
+        let entry = app.created_entry(crate::domain::Package::from_parts(parts));
+        app.store()
+            .insert_packages(&[entry], &demo_actor(), now)
+            .await?;
+        let reference =
+            crate::domain::Reference::parse(&reference).map_err(|e| StoreError::Corrupt(e.0))?;
+        for (after, regrade) in reviews.iter() {
+            app.review(
+                &reference,
+                &demo_actor(),
+                *regrade,
+                note.to_string(),
+                Some(received + Duration::hours(*after)),
+            )
+            .await?;
+        }
+    }
+    Ok(REVIEWED.len())
 }

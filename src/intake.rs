@@ -204,6 +204,12 @@ impl IntakeRules {
                 },
                 safeguarding,
                 acknowledgement: None,
+                // Grading a package as it is entered is its first risk
+                // assessment: the review clock of a package entered after
+                // its receipt (an import of a backlog at go-live, a late
+                // entry) starts at entry, so a backlog imported at once is
+                // not overdue for review at once.
+                review_clock_started_at: (received_at < now).then_some(now),
             })),
             _ => Err(errors),
         }
@@ -244,6 +250,20 @@ mod tests {
             child_access_identified_at: None,
             safeguarding_referral_at: None,
         }
+    }
+
+    #[test]
+    fn the_review_clock_of_a_package_entered_after_receipt_starts_at_entry() {
+        let late = rules().admit(&good(), now()).unwrap();
+        assert_eq!(late.parts().review_clock_started_at, Some(now()));
+        assert_eq!(late.review_clock_started_at(), now());
+        let on_time = NewPackage {
+            received_at: "2024-06-01T12:00:00Z".into(),
+            ..good()
+        };
+        let on_time = rules().admit(&on_time, now()).unwrap();
+        assert_eq!(on_time.parts().review_clock_started_at, None);
+        assert_eq!(on_time.review_clock_started_at(), now());
     }
 
     #[test]

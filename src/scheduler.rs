@@ -40,6 +40,8 @@ pub(crate) fn notice_kind(clock: PackageClock, relation: Relation) -> NoticeKind
         (PackageClock::Enforcement, Relation::Before) => NoticeKind::DueSoon,
         (PackageClock::Enforcement, Relation::At) => NoticeKind::Breached,
         (PackageClock::Enforcement, Relation::After) => NoticeKind::LongOverdue,
+        (PackageClock::Review, Relation::Before) => NoticeKind::ReviewDueSoon,
+        (PackageClock::Review, _) => NoticeKind::ReviewOverdue,
     }
 }
 
@@ -75,6 +77,7 @@ impl Escalator {
             received_at: package.received_at(),
             deadline_at: package.deadline().at(),
             referral_due_at: (due.clock == PackageClock::Safeguarding).then_some(due.clock_due_at),
+            review_due_at: (due.clock == PackageClock::Review).then_some(due.clock_due_at),
             assigned_officer: package.assigned_officer().map(ToString::to_string),
             link: self.settings.package_link(package.reference().as_str()),
         }
@@ -349,6 +352,7 @@ marking = "OFFICIAL-SENSITIVE"
             },
             safeguarding: Safeguarding::default(),
             acknowledgement: None,
+            review_clock_started_at: None,
         })
     }
 

@@ -350,9 +350,14 @@ mod tests {
             !sleeper.is_finished(),
             "a package due at the same instant does not wake it"
         );
-        app.create(&received("C-3", start - chrono::Duration::hours(2)), &actor)
-            .await
-            .unwrap();
+        // Received 14 hours before: its warning (36 hours after receipt)
+        // comes before the others' first review (a day after entry).
+        app.create(
+            &received("C-3", start - chrono::Duration::hours(14)),
+            &actor,
+        )
+        .await
+        .unwrap();
         let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), sleeper)
             .await
             .expect("a package due sooner wakes it")

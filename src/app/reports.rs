@@ -18,6 +18,7 @@ impl App {
         )
         .with_reasons(settings.breach_reasons.clone())
         .with_timescales(*settings.policy.timescales())
+        .with_review_intervals(settings.ladder_timing().review_every)
     }
 
     /// Every ledger event that took effect before `until`, oldest first:

@@ -10,6 +10,7 @@ mod capacity;
 mod digest;
 mod health;
 mod packages;
+mod review;
 mod serve;
 mod tokens;
 
@@ -71,6 +72,10 @@ pub enum Command {
     },
     /// List packages with their deadlines and status.
     List(ListArgs),
+    /// Record a supervisor's review of a package's risk: confirm its grade
+    /// or change it (a regrade with its usual rules); the review clock
+    /// restarts. Prints when the next review is due.
+    Review(review::ReviewArgs),
     /// Check the configuration file and environment overrides, and print the
     /// effective configuration (passwords hidden) and any warnings: mail to
     /// files or example addresses, plain HTTP beyond this host, passwords in
@@ -426,6 +431,7 @@ pub async fn run(
         }
         Command::Import { file } => packages::import(&file, settings, clock, out).await,
         Command::List(args) => packages::list(args, settings, clock, out).await,
+        Command::Review(args) => review::review(args, settings, clock, out).await,
         Command::Digest(DigestAction::Preview {
             week,
             month,

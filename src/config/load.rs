@@ -223,7 +223,7 @@ mod tests {
     use super::super::test_support::{env, with_groups, GROUPS};
     use super::super::LogFormat;
     use super::*;
-    use crate::domain::{Timescale, Timescales};
+    use crate::domain::{ReviewIntervals, RiskGrade, Timescale, Timescales};
     use std::collections::BTreeSet;
 
     #[test]
@@ -233,7 +233,8 @@ mod tests {
         assert_eq!(s.config.escalation, Config::default().escalation);
         assert_eq!(s.time_zone, chrono_tz::Europe::London);
         assert_eq!(s.policy.timescales(), &Timescales::default());
-        assert_eq!(s.ladder().len(), 4);
+        assert_eq!(s.ladder().len(), 5);
+        assert_eq!(s.ladder_timing().review_every, ReviewIntervals::default());
     }
 
     #[test]
@@ -523,6 +524,47 @@ mod tests {
                 load_str(GROUPS, "f.toml", env(&[("OCSET__HTTP__PUBLIC_URL", bad)])).unwrap_err();
             assert_eq!(err[0].key, "http.public_url", "{bad}");
         }
+    }
+
+    #[test]
+    fn review_intervals_default_per_grade_and_bad_ones_name_their_key() {
+        let s = load_str(
+            &with_groups("[review.every]\nhigh = \"2d\"\nstandard = \"336h\"\n"),
+            "cfg.toml",
+            env(&[]),
+        )
+        .unwrap();
+        let every = s.ladder_timing().review_every;
+        assert_eq!(every.for_grade(RiskGrade::High), Timescale::Days(2));
+        assert_eq!(every.for_grade(RiskGrade::Standard), Timescale::Hours(336));
+        // Grades left out keep their defaults.
+        assert_eq!(every.for_grade(RiskGrade::VeryHigh), Timescale::Days(1));
+        assert_eq!(every.for_grade(RiskGrade::Medium), Timescale::Days(7));
+        for (text, key) in [
+            ("[review.every]\nhigh = \"3x\"\n", "review.every.high"),
+            ("[review.every]\nmedium = \"0d\"\n", "review.every.medium"),
+        ] {
+            let err = load_str(&with_groups(text), "cfg.toml", env(&[])).unwrap_err();
+            assert_eq!(err[0].key, key, "{text}");
+        }
+        let err = load_str(
+            &with_groups("[review.every]\ncritical = \"1d\"\n"),
+            "cfg.toml",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(
+            err[0].reason.contains("unknown field `critical`"),
+            "{}",
+            err[0]
+        );
+        let err = load_str(
+            GROUPS,
+            "f.toml",
+            env(&[("OCSET__REVIEW__EVERY__VERY_HIGH", "soon")]),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].key, "review.every.very_high");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use super::RecipientGroup;
 use crate::domain::{
-    default_ladder, default_reasons, EscalationLevel, ReasonEntry, RegradePolicy, Timescale,
-    Timescales,
+    default_ladder, default_reasons, EscalationLevel, ReasonEntry, RegradePolicy, ReviewIntervals,
+    Timescale, Timescales,
 };
 use crate::notify::config::{LinksConfig, MailConfig, WebhookConfig};
 pub use crate::outbox::DeliveryConfig;
@@ -52,6 +52,18 @@ pub struct Config {
     /// Why a deadline was missed, as `[[breach_reasons]]` tables: the
     /// reasons a supervisor chooses from when acknowledging a breach.
     pub(crate) breach_reasons: BreachReasonsConfig,
+    /// `[review]`: how often open packages' risk is reviewed.
+    pub(crate) review: ReviewConfig,
+}
+
+/// `[review]`: the review clock. `[review.every]` has one key per grade
+/// (`very_high = "1d"` ...), each a timescale; a grade left out keeps its
+/// default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ReviewConfig {
+    /// How often each grade's open packages are reviewed.
+    pub(crate) every: ReviewIntervals,
 }
 
 /// `[[breach_reasons]]`: the whole list, replacing the built-in one

@@ -103,6 +103,7 @@ impl Settings {
             levels: &self.config.escalation.levels,
             time_zone: self.time_zone,
             referral_within: self.config.safeguarding.referral_within,
+            review_every: self.config.review.every,
         }
     }
 }

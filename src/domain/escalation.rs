@@ -122,7 +122,7 @@ impl LadderTiming<'_> {
         };
         let breached = package.state().is_open() && now >= package.deadline().at();
         for level in self.levels {
-            if level.clock == PackageClock::Enforcement && !level.applies_to(package.grade()) {
+            if level.clock.follows_grade() && !level.applies_to(package.grade()) {
                 continue;
             }
             let Some((started, clock_due_at)) = self.clock_span(package, level.clock) else {
@@ -165,8 +165,8 @@ mod tests {
     use super::*;
     use crate::domain::{
         default_ladder, Change, DeadlinePolicy, EscalationLevel, Lpas, OpenStage, Outcome,
-        PackageParts, PackageState, Reference, RegradePolicy, RiskGrade, Safeguarding, Stage,
-        Timescales,
+        PackageParts, PackageState, Reference, Refusal, RegradePolicy, RiskGrade, Safeguarding,
+        Stage, Timescales,
     };
     use chrono_tz::Europe::London;
 
@@ -198,7 +198,17 @@ mod tests {
             },
             safeguarding: Safeguarding::default(),
             acknowledgement: None,
+            review_clock_started_at: None,
         })
+    }
+
+    /// The default ladder without its review level: the tests of the
+    /// enforcement and safeguarding clocks read clearer without reviews.
+    fn enforcement_ladder() -> Vec<EscalationLevel> {
+        default_ladder()
+            .into_iter()
+            .filter(|l| l.clock != PackageClock::Review)
+            .collect()
     }
 
     fn timing(levels: &[EscalationLevel]) -> LadderTiming<'_> {
@@ -206,6 +216,7 @@ mod tests {
             levels,
             time_zone: London,
             referral_within: Timescale::Hours(24),
+            review_every: Default::default(),
         }
     }
 
@@ -240,7 +251,7 @@ mod tests {
 
     #[test]
     fn a_very_high_package_lives_its_whole_life() {
-        let levels = default_ladder();
+        let levels = enforcement_ladder();
         let t = timing(&levels);
         let p = package(RiskGrade::VeryHigh, "2024-01-01T00:00:00Z");
         let sent = walk(&t, p, utc("2024-01-12T00:00:00Z"), |_, p| p);
@@ -270,7 +281,7 @@ mod tests {
 
     #[test]
     fn every_grade_warns_at_75_percent_and_breaches_at_the_deadline() {
-        let levels = default_ladder();
+        let levels = enforcement_ladder();
         let t = timing(&levels);
         let cases = [
             (
@@ -300,7 +311,7 @@ mod tests {
 
     #[test]
     fn daily_repeats_keep_local_time_across_the_march_change() {
-        let mut levels = default_ladder();
+        let mut levels = enforcement_ladder();
         levels[1].repeat_every = Some(Timescale::Days(1));
         let t = timing(&levels);
         // High received 10:00 GMT 22 March: due 10:00 GMT 29 March; repeats
@@ -325,7 +336,7 @@ mod tests {
 
     #[test]
     fn after_downtime_only_the_latest_repeat_is_owed_and_the_warning_is_superseded() {
-        let levels = default_ladder();
+        let levels = enforcement_ladder();
         let t = timing(&levels);
         let p = package(RiskGrade::VeryHigh, "2024-01-01T00:00:00Z");
         // Down from before the warning until 3.5 days after the deadline.
@@ -342,7 +353,7 @@ mod tests {
 
     #[test]
     fn acknowledgement_stops_repeats_but_not_the_senior_level() {
-        let levels = default_ladder();
+        let levels = enforcement_ladder();
         let t = timing(&levels);
         let p = package(RiskGrade::High, "2024-01-01T00:00:00Z");
         let sent = walk(&t, p, utc("2024-01-20T00:00:00Z"), |now, p| {
@@ -379,7 +390,7 @@ mod tests {
 
     #[test]
     fn enforcement_stops_everything() {
-        let levels = default_ladder();
+        let levels = enforcement_ladder();
         let t = timing(&levels);
         let p = package(RiskGrade::High, "2024-01-01T00:00:00Z");
         let sent = walk(&t, p, utc("2024-02-01T00:00:00Z"), |now, p| {
@@ -401,7 +412,7 @@ mod tests {
 
     #[test]
     fn regrades_apply_the_levels_afresh_to_the_new_deadline() {
-        let levels = default_ladder();
+        let levels = enforcement_ladder();
         let t = timing(&levels);
         let p = package(RiskGrade::Standard, "2024-01-01T00:00:00Z");
         // Upgraded to high on 10 January: the new deadline (8 January) has
@@ -436,7 +447,7 @@ mod tests {
 
     #[test]
     fn safeguarding_repeats_until_the_referral() {
-        let levels = default_ladder();
+        let levels = enforcement_ladder();
         let t = timing(&levels);
         let p = package(RiskGrade::Standard, "2024-01-01T00:00:00Z");
         let access = utc("2024-01-02T09:00:00Z");
@@ -472,7 +483,7 @@ mod tests {
 
     #[test]
     fn levels_limited_to_grades_skip_the_others() {
-        let mut levels = default_ladder();
+        let mut levels = enforcement_ladder();
         levels[0].grades = Some(vec![RiskGrade::VeryHigh]);
         let t = timing(&levels);
         let p = package(RiskGrade::High, "2024-01-01T00:00:00Z");
@@ -511,5 +522,223 @@ mod tests {
             (k, at, next),
             (3, utc("2024-01-04T00:00:00Z"), utc("2024-01-05T00:00:00Z"))
         );
+    }
+
+    fn review_levels() -> Vec<EscalationLevel> {
+        default_ladder()
+            .into_iter()
+            .filter(|l| l.clock == PackageClock::Review)
+            .collect()
+    }
+
+    /// (instant, occurrence, the review clock's due instant) of each review
+    /// escalation first found due while walking.
+    fn reviews(
+        sent: &[(DateTime<Utc>, String, u32, bool)],
+        plans: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Vec<(DateTime<Utc>, u32, DateTime<Utc>)> {
+        sent.iter()
+            .filter(|s| s.1 == "review")
+            .map(|s| {
+                let clock_due = plans.iter().find(|p| p.0 == s.0).unwrap().1;
+                (s.0, s.2, clock_due)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_overdue_review_escalates_once_per_occurrence_and_a_review_restarts_the_clock() {
+        let levels = review_levels();
+        let t = timing(&levels);
+        let p = package(RiskGrade::Standard, "2024-01-01T10:00:00Z");
+        let review_at = utc("2024-01-16T12:00:00Z");
+        let mut keys = Vec::new();
+        let sent = walk(&t, p, utc("2024-02-01T00:00:00Z"), |now, p| {
+            let plan = t.plan(&p, now);
+            for due in &plan.due {
+                keys.push((now, due.clock_due_at));
+            }
+            if now > review_at && p.review_clock_started_at() < review_at {
+                p.review(
+                    None,
+                    "risk unchanged",
+                    review_at,
+                    now,
+                    &policy(),
+                    &Default::default(),
+                )
+                .unwrap()
+                .review
+                .package
+            } else {
+                p
+            }
+        });
+        let got = reviews(&sent, &keys);
+        assert_eq!(
+            got,
+            [
+                // Due 14 days after receipt, then daily until reviewed.
+                (utc("2024-01-15T10:00:00Z"), 0, utc("2024-01-15T10:00:00Z")),
+                (utc("2024-01-16T10:00:00Z"), 1, utc("2024-01-15T10:00:00Z")),
+                // Reviewed at 12:00 on the 16th (recorded at the next look,
+                // the 17th): nothing more of that cycle; the next cycle is
+                // due 14 days after the review, a new occurrence key.
+                (utc("2024-01-30T12:00:00Z"), 0, utc("2024-01-30T12:00:00Z")),
+                (utc("2024-01-31T12:00:00Z"), 1, utc("2024-01-30T12:00:00Z")),
+            ]
+        );
+    }
+
+    #[test]
+    fn review_levels_keep_local_time_across_the_march_change() {
+        let mut levels = review_levels();
+        levels[0].repeat_every = Some(Timescale::Days(1));
+        let t = timing(&levels);
+        // High (3 days) received 10:00 GMT 28 March: due 10:00 BST 31 March,
+        // 09:00 UTC; repeats at 10:00 local.
+        let p = package(RiskGrade::High, "2024-03-28T10:00:00Z");
+        let plan = t.plan(&p, utc("2024-04-01T09:30:00Z"));
+        assert_eq!(plan.due.len(), 1);
+        assert_eq!(plan.due[0].clock, PackageClock::Review);
+        assert_eq!(plan.due[0].clock_due_at, utc("2024-03-31T09:00:00Z"));
+        assert_eq!(plan.due[0].occurrence, 1);
+        assert_eq!(plan.due[0].due_at, utc("2024-04-01T09:00:00Z"));
+        assert_eq!(plan.due[0].relation, Relation::At);
+        assert_eq!(plan.next_due_at, Some(utc("2024-04-02T09:00:00Z")));
+    }
+
+    #[test]
+    fn a_review_that_changes_the_grade_times_the_next_review_by_the_new_grade() {
+        let levels = default_ladder();
+        let t = timing(&levels);
+        let p = package(RiskGrade::Standard, "2024-01-01T10:00:00Z");
+        let at = utc("2024-01-05T10:00:00Z");
+        let review = p
+            .review(
+                Some(RiskGrade::High),
+                "new intelligence: access to a child",
+                at,
+                at,
+                &policy(),
+                &Default::default(),
+            )
+            .unwrap();
+        let regrade = review.regrade.expect("the grade changed");
+        assert!(matches!(
+            regrade.event,
+            crate::domain::EventKind::Regraded {
+                to: RiskGrade::High,
+                ..
+            }
+        ));
+        let reviewed = review.review.package;
+        assert_eq!(reviewed.grade(), RiskGrade::High);
+        // High: every 3 days from the review.
+        let plan = t.plan(&reviewed, at);
+        assert!(plan.due.iter().all(|d| d.clock != PackageClock::Review));
+        let later = t.plan(&reviewed, utc("2024-01-08T10:00:00Z"));
+        let review_due: Vec<_> = later
+            .due
+            .iter()
+            .filter(|d| d.clock == PackageClock::Review)
+            .map(|d| d.clock_due_at)
+            .collect();
+        assert_eq!(review_due, [utc("2024-01-08T10:00:00Z")]);
+    }
+
+    #[test]
+    fn packages_open_at_the_upgrade_are_not_all_overdue_at_once() {
+        let levels = review_levels();
+        let t = timing(&levels);
+        // Received weeks or months before the upgrade, never reviewed.
+        let upgrade = utc("2024-06-03T08:00:00Z");
+        let received = [
+            (RiskGrade::VeryHigh, "2024-06-01T09:00:00Z"),
+            (RiskGrade::High, "2024-05-20T09:00:00Z"),
+            (RiskGrade::Medium, "2024-05-01T09:00:00Z"),
+            (RiskGrade::Standard, "2024-04-10T09:00:00Z"),
+        ];
+        let mut firsts = Vec::new();
+        for (grade, at) in received {
+            let mut parts = package(grade, at).parts().clone();
+            // What migration 0005 stores for a package open at the upgrade.
+            parts.review_clock_started_at = Some(upgrade);
+            let p = Package::from_parts(parts);
+            let plan = t.plan(&p, upgrade);
+            assert!(plan.due.is_empty(), "{grade}: nothing due at the upgrade");
+            firsts.push(plan.next_due_at.unwrap());
+            // Counted from receipt, every one would have been overdue.
+            let mut from_receipt = p.parts().clone();
+            from_receipt.review_clock_started_at = None;
+            assert_eq!(
+                t.plan(&Package::from_parts(from_receipt), upgrade)
+                    .due
+                    .len(),
+                1,
+                "{grade}"
+            );
+        }
+        assert_eq!(
+            firsts,
+            [
+                utc("2024-06-04T08:00:00Z"),
+                utc("2024-06-06T08:00:00Z"),
+                utc("2024-06-10T08:00:00Z"),
+                utc("2024-06-17T08:00:00Z"),
+            ],
+            "one interval of each grade after the upgrade"
+        );
+    }
+
+    #[test]
+    fn reviews_are_refused_in_the_future_before_receipt_or_out_of_order() {
+        let p = package(RiskGrade::Medium, "2024-01-01T10:00:00Z");
+        let now = utc("2024-01-10T10:00:00Z");
+        let intervals = Default::default();
+        let review = |p: &Package, at: &str, note: &str| {
+            p.review(None, note, utc(at), now, &policy(), &intervals)
+        };
+        let err = review(&p, "2024-01-10T11:00:00Z", "ok").unwrap_err();
+        assert_eq!((err.field, err.kind), ("reviewed_at", Refusal::Invalid));
+        let err = review(&p, "2023-12-31T10:00:00Z", "ok").unwrap_err();
+        assert_eq!((err.field, err.kind), ("reviewed_at", Refusal::Conflict));
+        let err = review(&p, "2024-01-05T10:00:00Z", "  ").unwrap_err();
+        assert_eq!((err.field, err.kind), ("note", Refusal::Invalid));
+        let reviewed = review(&p, "2024-01-05T10:00:00Z", "ok").unwrap().review;
+        assert!(matches!(
+            reviewed.event,
+            crate::domain::EventKind::Reviewed {
+                regraded_from: None,
+                risk_grade: RiskGrade::Medium,
+                ..
+            }
+        ));
+        let err = review(&reviewed.package, "2024-01-04T10:00:00Z", "ok").unwrap_err();
+        assert_eq!((err.field, err.kind), ("reviewed_at", Refusal::Conflict));
+        // The current grade given again is a confirmation, not a regrade.
+        let same = p
+            .review(
+                Some(RiskGrade::Medium),
+                "confirmed",
+                now,
+                now,
+                &policy(),
+                &intervals,
+            )
+            .unwrap();
+        assert!(same.regrade.is_none());
+        let closed = p
+            .move_stage(
+                Stage::Closed,
+                now,
+                Some(Outcome::NoFurtherAction),
+                None,
+                now,
+            )
+            .unwrap()
+            .package;
+        let err = review(&closed, "2024-01-10T10:00:00Z", "ok").unwrap_err();
+        assert_eq!((err.field, err.kind), ("reviewed_at", Refusal::Conflict));
     }
 }

@@ -3,6 +3,7 @@
 
 use super::grade::RiskGrade;
 use super::package::{Package, PackageStatus};
+use super::review::ReviewIntervals;
 use super::timescale::{earliest_instant_at_or_after, Deadline, Timescale};
 use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
@@ -140,6 +141,17 @@ pub enum PackageClock {
     Enforcement,
     /// From child access being identified to the social-services referral.
     Safeguarding,
+    /// From receipt or the last review to the next review, while the
+    /// package is open; length from the grade (`[review.every]`).
+    Review,
+}
+
+impl PackageClock {
+    /// True when the clock's length, and so its levels' `grades` limits,
+    /// follow the package's grade: every clock but safeguarding's.
+    pub(crate) fn follows_grade(self) -> bool {
+        self != PackageClock::Safeguarding
+    }
 }
 
 /// One level of the escalation ladder.
@@ -164,6 +176,16 @@ pub struct EscalationLevel {
 }
 
 impl EscalationLevel {
+    /// The level's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The clock the level watches.
+    pub fn clock(&self) -> PackageClock {
+        self.clock
+    }
+
     /// True when the level applies to packages of `grade`.
     pub(crate) fn applies_to(&self, grade: RiskGrade) -> bool {
         self.grades
@@ -212,11 +234,18 @@ pub fn default_ladder() -> Vec<EscalationLevel> {
             &["ocset_sergeants"],
             Some("24h"),
         ),
+        level(
+            "review",
+            PackageClock::Review,
+            "0",
+            &["ocset_sergeants"],
+            Some("24h"),
+        ),
     ]
 }
 
 /// The ladder with what it needs to time a package's levels: the force time
-/// zone and the length of the safeguarding-referral clock.
+/// zone and the lengths of the safeguarding-referral and review clocks.
 #[derive(Debug, Clone, Copy)]
 pub struct LadderTiming<'a> {
     /// The force's escalation levels, in configuration order.
@@ -226,12 +255,15 @@ pub struct LadderTiming<'a> {
     pub time_zone: Tz,
     /// How long after child access is identified the referral is due.
     pub referral_within: Timescale,
+    /// How often each grade's open packages are reviewed.
+    pub review_every: ReviewIntervals,
 }
 
 impl LadderTiming<'_> {
     /// Where a package's `clock` started and when it is due, while it runs.
     /// The enforcement clock runs until enforcement or closure; the
-    /// safeguarding clock from child access being identified until referral.
+    /// safeguarding clock from child access being identified until referral;
+    /// the review clock from its last restart while the package is open.
     pub(crate) fn clock_span(
         &self,
         package: &Package,
@@ -256,6 +288,9 @@ impl LadderTiming<'_> {
                     _ => None,
                 }
             }
+            PackageClock::Review => package
+                .review_due_at(&self.review_every, self.time_zone)
+                .map(|due| (package.review_clock_started_at(), due)),
         }
     }
 
@@ -267,9 +302,7 @@ impl LadderTiming<'_> {
     ) -> Vec<(&EscalationLevel, DateTime<Utc>)> {
         self.levels
             .iter()
-            .filter(|level| {
-                level.clock == PackageClock::Safeguarding || level.applies_to(package.grade())
-            })
+            .filter(|level| !level.clock.follows_grade() || level.applies_to(package.grade()))
             .filter_map(|level| {
                 let (started, due) = self.clock_span(package, level.clock)?;
                 Some((level, level.at.instant(started, due, self.time_zone)))
@@ -278,7 +311,7 @@ impl LadderTiming<'_> {
     }
 
     /// The earliest instant any level falls due for `package`: its first
-    /// `next_due_at`. `None` when both clocks have stopped.
+    /// `next_due_at`. `None` when every clock has stopped.
     pub(crate) fn first_due(&self, package: &Package) -> Option<DateTime<Utc>> {
         self.first_instants(package)
             .into_iter()
@@ -402,8 +435,14 @@ mod tests {
     fn default_ladder_is_the_design_table() {
         let ladder = default_ladder();
         let names: Vec<&str> = ladder.iter().map(|l| l.name.as_str()).collect();
-        assert_eq!(names, ["warning", "breach", "senior", "safeguarding"]);
+        assert_eq!(
+            names,
+            ["warning", "breach", "senior", "safeguarding", "review"]
+        );
         assert_eq!(ladder[1].repeat_every, Some(Timescale::Hours(24)));
         assert_eq!(ladder[3].clock, PackageClock::Safeguarding);
+        assert_eq!(ladder[4].clock, PackageClock::Review);
+        assert_eq!(ladder[4].at.to_string(), "0");
+        assert_eq!(ladder[4].repeat_every, Some(Timescale::Hours(24)));
     }
 }

@@ -40,6 +40,7 @@ pub(crate) mod grade;
 pub(crate) mod ladder;
 pub(crate) mod package;
 pub(crate) mod period;
+pub(crate) mod review;
 pub(crate) mod stage;
 pub(crate) mod timescale;
 pub(crate) mod week;
@@ -58,11 +59,13 @@ pub use grade::RiskGrade;
 pub use ladder::EscalationLevel;
 pub use ladder::{default_ladder, LadderTiming, LevelTime, PackageClock};
 pub use package::MoveRefused;
+pub use package::Review;
 pub(crate) use package::MAX_NOTE_CHARS;
 pub use package::{
     Acknowledgement, Change, EventKind, Package, PackageParts, PackageStatus, Refusal, Safeguarding,
 };
 pub use period::{BadPeriod, CalendarMonth, PeriodKind, Quarter, ReportPeriod};
+pub use review::ReviewIntervals;
 pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 pub use timescale::{
     Deadline, DeadlinePolicy, PolicyVersion, RegradePolicy, Timescale, Timescales,

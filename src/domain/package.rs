@@ -15,7 +15,7 @@ mod moves;
 pub(crate) use moves::MAX_NOTE_CHARS;
 
 pub use moves::MoveRefused;
-pub use moves::{Change, Refusal};
+pub use moves::{Change, Refusal, Review};
 
 /// When child access was identified and when the referral to children's
 /// social services was made. A referral cannot precede the identification.
@@ -138,6 +138,11 @@ pub enum EventKind {
         deadline_at: DateTime<Utc>,
         /// The policy version it was computed under.
         policy_version: String,
+        /// Where the review clock started, when not at receipt: the
+        /// package's entry into the service, for one entered after its
+        /// receipt. Absent in events recorded before reviews existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review_clock_started_at: Option<DateTime<Utc>>,
     },
     /// New intelligence changed the grade.
     Regraded {
@@ -192,6 +197,26 @@ pub enum EventKind {
         /// When the referral was made.
         referral_made_at: Option<DateTime<Utc>>,
     },
+    /// A supervisor reviewed the package's risk: the review clock restarts.
+    /// A review that changed the grade follows its `regraded` event.
+    Reviewed {
+        /// What the supervisor considered and decided (no names).
+        note: String,
+        /// The grade after the review: confirmed, or the new one.
+        risk_grade: RiskGrade,
+        /// The grade before, when the review changed it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        regraded_from: Option<RiskGrade>,
+        /// When this review was due (the cycle it closes): the review was on
+        /// time when it took effect at or before this instant.
+        review_due_at: DateTime<Utc>,
+        /// When the next review is due.
+        next_review_due_at: DateTime<Utc>,
+    },
+    /// The review clock started for a package received before reviews
+    /// existed: written once by migration 0005, at the upgrade, for every
+    /// package then open.
+    ReviewClockStarted,
 }
 
 impl EventKind {
@@ -204,6 +229,8 @@ impl EventKind {
             EventKind::Assigned { .. } => "assigned",
             EventKind::SafeguardingUpdated { .. } => "safeguarding_updated",
             EventKind::Acknowledged { .. } => "acknowledged",
+            EventKind::Reviewed { .. } => "reviewed",
+            EventKind::ReviewClockStarted => "review_clock_started",
         }
     }
 }
@@ -228,6 +255,9 @@ pub struct PackageParts {
     pub safeguarding: Safeguarding,
     /// A supervisor's acknowledgement of the breach of the current deadline.
     pub acknowledgement: Option<Acknowledgement>,
+    /// Where the review clock last restarted: the last review, or the
+    /// upgrade that introduced reviews; `None` runs it from receipt.
+    pub review_clock_started_at: Option<DateTime<Utc>>,
 }
 
 /// A supervisor's acknowledgement of a breach: repeats of the breach's
@@ -354,6 +384,7 @@ impl Package {
             assigned_officer: self.0.assigned_officer.as_ref().map(ToString::to_string),
             deadline_at: self.0.deadline.at(),
             policy_version: self.0.deadline.policy_version().to_string(),
+            review_clock_started_at: self.0.review_clock_started_at,
         }
     }
 }

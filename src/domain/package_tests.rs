@@ -32,6 +32,7 @@ fn package(grade: RiskGrade, received: &str, stage: OpenStage) -> Package {
         },
         safeguarding: Safeguarding::default(),
         acknowledgement: None,
+        review_clock_started_at: None,
     })
 }
 
@@ -44,6 +45,7 @@ fn timing(levels: &[EscalationLevel]) -> LadderTiming<'_> {
         levels,
         time_zone: London,
         referral_within: Timescale::Hours(24),
+        review_every: Default::default(),
     }
 }
 
@@ -343,7 +345,7 @@ fn assignment_and_safeguarding_updates() {
 }
 
 #[test]
-fn first_due_covers_both_clocks() {
+fn first_due_covers_every_clock() {
     let levels = ladder();
     let t = timing(&levels);
     let now = utc("2024-01-05T00:00:00Z");
@@ -352,8 +354,22 @@ fn first_due_covers_both_clocks() {
         "2024-01-01T00:00:00Z",
         OpenStage::AwaitingEnforcement,
     );
-    // Warning at 75% of 60 days = 45 days.
-    assert_eq!(t.first_due(&p), Some(utc("2024-02-15T00:00:00Z")));
+    // The first review, 14 days after receipt, comes before the warning
+    // at 75% of 60 days = 45 days.
+    assert_eq!(t.first_due(&p), Some(utc("2024-01-15T00:00:00Z")));
+    let reviewed = p
+        .review(
+            None,
+            "risk unchanged",
+            utc("2024-01-04T00:00:00Z"),
+            now,
+            &policy(),
+            &Default::default(),
+        )
+        .unwrap()
+        .review
+        .package;
+    assert_eq!(t.first_due(&reviewed), Some(utc("2024-01-18T00:00:00Z")));
     let access = utc("2024-01-02T00:00:00Z");
     let with_access = p
         .update_safeguarding(Some(access), None, now)
@@ -364,7 +380,7 @@ fn first_due_covers_both_clocks() {
         .update_safeguarding(None, Some(utc("2024-01-02T12:00:00Z")), now)
         .unwrap()
         .package;
-    assert_eq!(t.first_due(&referred), Some(utc("2024-02-15T00:00:00Z")));
+    assert_eq!(t.first_due(&referred), Some(utc("2024-01-15T00:00:00Z")));
     let closed = referred
         .move_stage(
             Stage::Closed,

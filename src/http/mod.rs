@@ -70,6 +70,10 @@ pub(crate) fn router(state: AppState) -> Router {
             "/api/v1/packages/{reference}/acknowledge",
             post(packages::acknowledge),
         )
+        .route(
+            "/api/v1/packages/{reference}/reviews",
+            post(packages::review),
+        )
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/breaches", get(status::breaches))
         .route("/api/v1/reports/weekly", get(reports::weekly))

@@ -28,14 +28,14 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         packages::create, packages::read, packages::list, packages::regrade, packages::move_stage,
-        packages::assign, packages::safeguarding, packages::acknowledge, status::status, status::breaches,
+        packages::assign, packages::safeguarding, packages::acknowledge, packages::review, status::status, status::breaches,
         reports::weekly, reports::monthly, reports::quarterly, capacity::capacity,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     components(schemas(
         PackageView, CurrentPosition, GradeFigures, error::ErrorEnvelope, error::ErrorBody,
         packages::CreatePackage, packages::Regrade, packages::MoveStage, packages::Assign,
-        packages::SafeguardingUpdate, packages::Acknowledge, packages::PackageDetail, crate::app::SchedulerFigures, status::StatusAnswer, packages::PackagePage,
+        packages::SafeguardingUpdate, packages::Acknowledge, packages::Review, packages::PackageDetail, crate::app::SchedulerFigures, status::StatusAnswer, packages::PackagePage,
         status::Breach, status::Breaches, ops::Health,
         crate::store::LedgerEvent, crate::domain::EventKind, crate::store::EscalationRecord,
         crate::outbox::DeliveryRecord, crate::outbox::Destination, crate::domain::Acknowledgement,
@@ -166,6 +166,7 @@ fn complete_operations(doc: &mut Value) {
         ("assign", "assign"),
         ("safeguarding", "safeguarding"),
         ("acknowledge", "acknowledge"),
+        ("review", "review"),
     ] {
         links.insert(
             name.into(),
@@ -414,6 +415,17 @@ fn complete_schemas(doc: &mut Value, lpas: &[Lpa], reasons: &[&str]) {
                 "example": reasons.first(),
             },
             "note": note("What is being done about it; shown in the weekly digest. No names."),
+        },
+    });
+    schemas["Review"] = json!({
+        "type": "object",
+        "description": "A supervisor's review of a package's risk: the grade confirmed or changed. The review clock restarts at `reviewed_at`.",
+        "additionalProperties": false,
+        "required": ["note"],
+        "properties": {
+            "note": note("What was considered and decided; kept in the package's history. No names."),
+            "risk_grade": nullable(one_of_names(&grades, "The grade after the review when it changes (a regrade with its usual rules); absent, null or the current grade confirms it.")),
+            "reviewed_at": nullable(instant("When the review was made; now when absent. Not in the future; not before receipt or the last review (409).")),
         },
     });
     // Query and path parameters.

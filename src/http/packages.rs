@@ -133,6 +133,25 @@ pub(crate) struct Acknowledge {
     pub(crate) note: String,
 }
 
+/// A supervisor's review of a package's risk.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Review {
+    /// What was considered and decided; kept in the package's history.
+    /// No names.
+    #[schema(example = "Intelligence unchanged; suspect still at the address; grade stands")]
+    pub(crate) note: String,
+    /// The grade after the review when it changes (a regrade with its usual
+    /// rules); absent, null or the current grade confirms it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "high")]
+    pub(crate) risk_grade: Option<RiskGrade>,
+    /// When the review was made; now when absent. Not in the future, not
+    /// before receipt or the last review.
+    #[serde(default)]
+    pub(crate) reviewed_at: Option<String>,
+}
+
 /// Filters and paging for the list.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -483,6 +502,38 @@ pub(crate) async fn safeguarding(
         .change(&reference, &caller.actor(), move |p, now| {
             p.update_safeguarding(access, referral, now)
         })
+        .await?;
+    Ok(Json(state.app.view(&package)))
+}
+
+/// Record a supervisor's review of a package's risk: the grade confirmed, or
+/// changed (a regrade with its usual rules, in the same transaction). The
+/// review clock restarts: the next review is due one interval of the grade
+/// later (`next_review_due_at` in the answer).
+#[utoipa::path(post, path = "/api/v1/packages/{reference}/reviews", tag = "packages", request_body = Review,
+    params(("reference" = String, Path, description = "URL-encoded reference")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PackageView), (status = 403, body = super::error::ErrorEnvelope),
+              (status = 404, body = super::error::ErrorEnvelope),
+              (status = 409, description = "the package is enforced or closed, or the time is before its receipt or its last review", body = super::error::ErrorEnvelope),
+              (status = 422, body = super::error::ErrorEnvelope)))]
+pub(crate) async fn review(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<need::Supervisor>,
+    Path(text): Path<String>,
+    ApiJson(body): ApiJson<Review>,
+) -> Result<Json<PackageView>, ApiError> {
+    let reference = reference(&text)?;
+    let reviewed_at = optional_instant(&state, "reviewed_at", &body.reviewed_at)?;
+    let package = state
+        .app
+        .review(
+            &reference,
+            &caller.actor(),
+            body.risk_grade,
+            body.note,
+            reviewed_at,
+        )
         .await?;
     Ok(Json(state.app.view(&package)))
 }

@@ -185,7 +185,9 @@ fn html_package(out: &mut String, row: &PackageLine) {
         Some(link) => format!("{}<br>{}", escape(&row.reference), escape(link)),
         None => escape(&row.reference),
     };
-    let (deadline_note, referral_note) = if row.referral_due.is_some() {
+    // The time left or overdue sits beside the instant it is measured to.
+    let own_clock = row.referral_due.as_ref().or(row.review_due.as_ref());
+    let (deadline_note, referral_note) = if own_clock.is_some() {
         ("", relative.as_str())
     } else {
         (relative.as_str(), "")
@@ -206,6 +208,8 @@ fn html_package(out: &mut String, row: &PackageLine) {
             "Referral due",
             format!("{}{referral_note}", escape(referral)),
         ));
+    } else if let Some(review) = &row.review_due {
+        cells.push(("Review due", format!("{}{referral_note}", escape(review))));
     }
     cells.push(("Assigned officer", escape(&row.officer)));
     let _ = writeln!(
@@ -344,6 +348,7 @@ mod tests {
             received_at: "2024-03-21T10:00:00Z".parse().unwrap(),
             deadline_at: "2024-03-28T10:00:00Z".parse().unwrap(),
             referral_due_at: None,
+            review_due_at: None,
             assigned_officer: Some("pc.jones@force.example".into()),
             link: None,
         }

@@ -59,6 +59,8 @@ pub(crate) struct PackageLine {
     pub(crate) deadline: String,
     /// For safeguarding items: when the referral is or was due.
     pub(crate) referral_due: Option<String>,
+    /// For review items: when the review is or was due.
+    pub(crate) review_due: Option<String>,
     /// Time left or overdue, measured to the instant the item is about
     /// (the referral for safeguarding items, else the deadline).
     pub(crate) relative: String,
@@ -87,6 +89,10 @@ impl PackageLine {
                 .referral_due_at
                 .filter(|_| safeguarding)
                 .map(|at| local_time(at, tz)),
+            review_due: item
+                .review_due_at
+                .filter(|_| item.kind.clock() == crate::domain::PackageClock::Review)
+                .map(|at| local_time(at, tz)),
             relative: relative(due, as_of),
             overdue: due < as_of,
             officer: item
@@ -107,12 +113,18 @@ impl PackageLine {
             ("Stage", self.stage.to_string()),
             ("Received", self.received.clone()),
         ];
-        match &self.referral_due {
-            Some(referral) => {
+        match (&self.referral_due, &self.review_due) {
+            (Some(referral), _) => {
                 fields.push(("Deadline", self.deadline.clone()));
                 fields.push(("Referral due", format!("{referral}, {}", self.relative)));
             }
-            None => fields.push(("Deadline", format!("{}, {}", self.deadline, self.relative))),
+            (None, Some(review)) => {
+                fields.push(("Deadline", self.deadline.clone()));
+                fields.push(("Review due", format!("{review}, {}", self.relative)));
+            }
+            (None, None) => {
+                fields.push(("Deadline", format!("{}, {}", self.deadline, self.relative)))
+            }
         }
         fields.push(("Assigned officer", self.officer.clone()));
         if let Some(link) = &self.link {

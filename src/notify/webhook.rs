@@ -322,6 +322,7 @@ mod tests {
                 received_at: "2024-03-01T10:00:00Z".parse().unwrap(),
                 deadline_at: "2024-03-22T10:00:00Z".parse().unwrap(),
                 referral_due_at: None,
+                review_due_at: None,
                 assigned_officer: None,
                 link: None,
             })

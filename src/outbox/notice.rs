@@ -18,10 +18,14 @@ pub enum NoticeKind {
     LongOverdue,
     /// The enforcement deadline has been reached.
     Breached,
+    /// A risk review is overdue (the review clock passed).
+    ReviewOverdue,
     /// A safeguarding referral will soon be due.
     SafeguardingDueSoon,
     /// The enforcement deadline is approaching (a level before it).
     DueSoon,
+    /// A risk review will soon be due (a review level before it).
+    ReviewDueSoon,
 }
 
 impl NoticeKind {
@@ -34,6 +38,7 @@ impl NoticeKind {
             NoticeKind::LongOverdue | NoticeKind::Breached | NoticeKind::DueSoon => {
                 PackageClock::Enforcement
             }
+            NoticeKind::ReviewOverdue | NoticeKind::ReviewDueSoon => PackageClock::Review,
         }
     }
 
@@ -61,6 +66,14 @@ impl NoticeKind {
                 "package is approaching its enforcement deadline",
                 "packages are approaching their enforcement deadline",
             ),
+            NoticeKind::ReviewOverdue => (
+                "package has an overdue risk review",
+                "packages have an overdue risk review",
+            ),
+            NoticeKind::ReviewDueSoon => (
+                "package has a risk review due soon",
+                "packages have a risk review due soon",
+            ),
         };
         format!("{count} {}", if count == 1 { one } else { many })
     }
@@ -85,6 +98,12 @@ impl NoticeKind {
             }
             NoticeKind::DueSoon => {
                 "Plan the enforcement before the deadline, and assign an officer to any package without one."
+            }
+            NoticeKind::ReviewOverdue => {
+                "Review the package's risk now: confirm or change its grade, and record the review."
+            }
+            NoticeKind::ReviewDueSoon => {
+                "Review the package's risk before it is due, and record the review."
             }
         }
     }
@@ -113,6 +132,10 @@ pub struct NoticeItem {
     pub deadline_at: DateTime<Utc>,
     /// For safeguarding items, when the referral is (or was) due.
     pub referral_due_at: Option<DateTime<Utc>>,
+    /// For review items, when the review is (or was) due. Absent from
+    /// notices queued before reviews existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_due_at: Option<DateTime<Utc>>,
     /// The assigned officer's address, if assigned.
     pub assigned_officer: Option<String>,
     /// A link to the package in the case system, from `links.package_url`.
@@ -121,13 +144,13 @@ pub struct NoticeItem {
 
 impl NoticeItem {
     /// The instant this item is measured against: the referral due time for
-    /// safeguarding items, else the enforcement deadline.
+    /// safeguarding items, the review due time for review items, else the
+    /// enforcement deadline.
     pub(crate) fn due_at(&self) -> DateTime<Utc> {
-        match self.kind {
-            NoticeKind::SafeguardingOverdue | NoticeKind::SafeguardingDueSoon => {
-                self.referral_due_at.unwrap_or(self.deadline_at)
-            }
-            _ => self.deadline_at,
+        match self.kind.clock() {
+            PackageClock::Safeguarding => self.referral_due_at.unwrap_or(self.deadline_at),
+            PackageClock::Review => self.review_due_at.unwrap_or(self.deadline_at),
+            PackageClock::Enforcement => self.deadline_at,
         }
     }
 }
@@ -196,6 +219,7 @@ pub(super) mod tests {
             received_at: "2024-01-01T10:00:00Z".parse().unwrap(),
             deadline_at: due.parse().unwrap(),
             referral_due_at: None,
+            review_due_at: None,
             assigned_officer: None,
             link: None,
         }

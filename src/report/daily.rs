@@ -43,6 +43,9 @@ pub struct DailyReport {
     /// Per LPA, by name. An LPA named in an `Only` coverage appears even
     /// with nothing in it, so its reader sees that it was looked at.
     pub lpas: Vec<DailyLpa>,
+    /// Open packages in the LPAs covered whose risk review is overdue,
+    /// most overdue first.
+    pub reviews_overdue: Vec<super::reviews::OverdueReview>,
 }
 
 impl DailyLine {
@@ -118,7 +121,13 @@ pub(crate) fn build_for(
     coverage: &LpaCoverage,
 ) -> DailyReport {
     let horizon = now + Duration::hours(DUE_WITHIN_HOURS);
-    let mut lines: Vec<DailyLine> = histories(events, now)
+    let histories = histories(events, now);
+    let reviews_overdue =
+        super::reviews::overdue_at(&histories, now, &params.review_every, params.time_zone)
+            .into_iter()
+            .filter(|r| coverage.covers(&r.lpa))
+            .collect();
+    let mut lines: Vec<DailyLine> = histories
         .iter()
         .map(|h| h.at(now))
         .filter(|p: &Folded| p.is_open() && coverage.covers(&p.lpa))
@@ -173,6 +182,7 @@ pub(crate) fn build_for(
         total_breached,
         total_due,
         lpas: by_lpa.into_values().collect(),
+        reviews_overdue,
     }
 }
 
@@ -217,6 +227,7 @@ pub(super) mod tests {
             referral_within: Duration::hours(24),
             reasons: crate::domain::BreachReasons::default(),
             timescales: crate::domain::Timescales::default(),
+            review_every: Default::default(),
         }
     }
 
@@ -243,6 +254,7 @@ pub(super) mod tests {
                 assigned_officer: officer.map(Into::into),
                 deadline_at,
                 policy_version: "national-2024".into(),
+                review_clock_started_at: None,
             };
             self.push(
                 reference,

@@ -128,6 +128,26 @@ pub(crate) fn daily_text(report: &DailyReport) -> String {
         }
         let _ = writeln!(t);
     }
+    if !report.reviews_overdue.is_empty() {
+        let _ = writeln!(
+            t,
+            "Risk reviews overdue: {}, most overdue first",
+            report.reviews_overdue.len()
+        );
+        for r in &report.reviews_overdue {
+            let _ = writeln!(
+                t,
+                "    {} | {} | {} | review due {} | overdue by {} | {}",
+                r.reference,
+                r.grade.label(),
+                r.lpa,
+                local(report, r.due_at, "%a %-d %b %H:%M"),
+                crate::text::describe_duration(report.as_of - r.due_at),
+                r.officer.as_deref().unwrap_or("unassigned"),
+            );
+        }
+        let _ = writeln!(t);
+    }
     let _ = writeln!(t, "{m}");
     t
 }
@@ -204,6 +224,35 @@ pub fn daily_html(report: &DailyReport) -> String {
                     words(line.acknowledged().as_deref().unwrap_or(no_note)),
                 ],
                 ground,
+            ));
+        }
+        h.push_str("</table>");
+    }
+    if !report.reviews_overdue.is_empty() {
+        let _ = write!(
+            h,
+            "<h2 style=\"{H2}\">Risk reviews overdue: {}</h2><table id=\"reviews-overdue\" style=\"{TABLE}\">",
+            report.reviews_overdue.len()
+        );
+        h.push_str(&head(&[
+            words("Reference"),
+            words("Grade"),
+            words("LPA"),
+            words("Review due"),
+            number("Overdue by"),
+            words("Officer"),
+        ]));
+        for r in &report.reviews_overdue {
+            h.push_str(&row(
+                &[
+                    fixed(&r.reference),
+                    fixed(r.grade.label()),
+                    words(&r.lpa),
+                    fixed(local(report, r.due_at, "%a %-d %b %Y %H:%M")),
+                    number(crate::text::describe_duration(report.as_of - r.due_at)),
+                    words(r.officer.as_deref().unwrap_or("Unassigned")),
+                ],
+                "",
             ));
         }
         h.push_str("</table>");

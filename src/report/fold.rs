@@ -25,6 +25,9 @@ pub(super) struct Folded {
     pub(super) acknowledgement: Option<(Option<BreachReason>, String, DateTime<Utc>)>,
     pub(super) child_access_at: Option<DateTime<Utc>>,
     pub(super) referral_at: Option<DateTime<Utc>>,
+    /// Where the review clock last (re)started: receipt, a review, or the
+    /// upgrade that introduced reviews.
+    pub(super) review_started: Option<DateTime<Utc>>,
 }
 
 impl Folded {
@@ -87,10 +90,12 @@ impl History<'_> {
                 EventKind::Created {
                     lpa,
                     assigned_officer,
+                    review_clock_started_at,
                     ..
                 } => {
                     p.received_at = Some(e.occurred_at);
                     p.stage_since = Some(e.occurred_at);
+                    p.review_started = Some(review_clock_started_at.unwrap_or(e.occurred_at));
                     p.lpa = lpa.clone();
                     p.officer = assigned_officer.clone();
                 }
@@ -106,6 +111,9 @@ impl History<'_> {
                 } => {
                     p.child_access_at = *child_access_identified_at;
                     p.referral_at = *referral_made_at;
+                }
+                EventKind::Reviewed { .. } | EventKind::ReviewClockStarted => {
+                    p.review_started = Some(e.occurred_at)
                 }
                 EventKind::Regraded { .. } | EventKind::StageChanged { .. } => {}
             }

@@ -15,6 +15,7 @@ mod fold;
 pub mod forecast;
 pub mod html;
 pub mod render;
+pub mod reviews;
 
 /// Months and quarters are calendar arithmetic too; a report covers any
 /// of the three kinds of period.
@@ -59,6 +60,8 @@ pub struct ReportParams {
     pub(crate) reasons: BreachReasons,
     /// Each grade's timescale, for the capacity section's forecast.
     pub(crate) timescales: crate::domain::Timescales,
+    /// How often each grade is reviewed, to replay review clocks.
+    pub(crate) review_every: crate::domain::ReviewIntervals,
 }
 
 impl ReportParams {
@@ -72,6 +75,7 @@ impl ReportParams {
             referral_within: Duration::hours(i64::from(referral_within.nominal_hours())),
             reasons: BreachReasons::default(),
             timescales: crate::domain::Timescales::default(),
+            review_every: Default::default(),
         }
     }
 
@@ -79,6 +83,13 @@ impl ReportParams {
     /// otherwise), for the capacity section's forecast.
     pub fn with_timescales(mut self, timescales: crate::domain::Timescales) -> Self {
         self.timescales = timescales;
+        self
+    }
+
+    /// The same parameters replaying review clocks with `intervals` (the
+    /// defaults otherwise).
+    pub fn with_review_intervals(mut self, intervals: crate::domain::ReviewIntervals) -> Self {
+        self.review_every = intervals;
         self
     }
 
@@ -143,6 +154,9 @@ pub struct WeeklyReport {
     pub comparison: Comparison,
     /// Every open package at the week's end (for the CSV), by deadline.
     pub(crate) open_packages: Vec<OpenPackageLine>,
+    /// Risk reviews per grade: due in the week, done on time, done late,
+    /// overdue at the week's end (`reviews.rs`).
+    pub reviews: Vec<reviews::ReviewLine>,
     /// Demand over the last 12 weeks and the 4-week forecast, as at the
     /// period's end (`report/capacity.rs`), whatever the period: the
     /// capacity figures are weekly for every cadence.
@@ -761,6 +775,7 @@ impl WeeklyReport {
             breach_reasons,
             comparison,
             open_packages,
+            reviews: reviews::review_lines(&histories, start, end, &params.review_every, tz),
             capacity: capacity::CapacitySummary::at(
                 events,
                 end,

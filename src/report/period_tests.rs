@@ -47,6 +47,7 @@ fn package(
         assigned_officer: None,
         deadline_at: deadline,
         policy_version: "national-2024".into(),
+        review_clock_started_at: None,
     };
     ledger.push(reference, at(received), grade, first, deadline, kind);
     let mut from = first;
@@ -360,7 +361,7 @@ fn a_monthly_report_reads_as_a_month_in_every_rendering() {
     assert!(capacity.contains("week"), "{text}");
     assert!(
         text.contains(
-            "9. Compared with last month and the same month a year before\nLast month (2024-01):\n"
+            "10. Compared with last month and the same month a year before\nLast month (2024-01):\n"
         ),
         "{text}"
     );

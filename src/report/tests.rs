@@ -12,6 +12,7 @@ fn params() -> ReportParams {
         referral_within: Duration::hours(24),
         reasons: BreachReasons::default(),
         timescales: crate::domain::Timescales::default(),
+        review_every: Default::default(),
     }
 }
 
@@ -60,6 +61,7 @@ impl TestLedger {
             assigned_officer: None,
             deadline_at,
             policy_version: "national-2024".into(),
+            review_clock_started_at: None,
         };
         self.push(reference, at, grade, stage, deadline_at, kind);
     }

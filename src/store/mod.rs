@@ -91,6 +91,11 @@ pub struct LedgerEntry {
     pub event: EventKind,
     /// When the change took effect.
     pub occurred_at: DateTime<Utc>,
+    /// Events appended before `event`, in order, in the same transaction,
+    /// each with when it took effect: the regrade a review made. Each
+    /// records the package's state after the whole change. Empty for every
+    /// other change.
+    pub preceded_by: Vec<(EventKind, DateTime<Utc>)>,
     /// The next instant an escalation level falls due; `None` when nothing
     /// more can fall due (the clocks have stopped).
     pub next_due_at: Option<DateTime<Utc>>,

@@ -29,18 +29,18 @@ pub(crate) const SELECT_PACKAGE: &str = {
 };
 
 /// The columns a write sets from a [`PackageValues`], in the order
-/// [`SqlStore::bind_package_values`] binds them (`$1` to `$21`).
+/// [`SqlStore::bind_package_values`] binds them (`$1` to `$22`).
 pub(super) const PACKAGE_WRITE_COLUMNS: &str = "reference, risk_grade, stage, lpa, \
     assigned_officer, received_at, deadline_at, clock_started_at, policy_version, stage_since, \
     clock_stopped_at, outcome, child_access_identified_at, safeguarding_referral_at, \
     next_due_at, due_soon_at, acknowledged_at, acknowledged_by, acknowledgement_note, \
-    acknowledged_deadline_at, acknowledgement_reason";
+    acknowledged_deadline_at, acknowledgement_reason, review_clock_started_at";
 
 /// How many values [`SqlStore::bind_package_values`] binds.
-pub(super) const PACKAGE_WRITE_VALUES: usize = 21;
+pub(super) const PACKAGE_WRITE_VALUES: usize = 22;
 
 /// Rewrites a package's state, keyed by its reference as stored (`$1`; the row is
-/// already held by the transaction). `$22` is `updated_at`. Returns the row
+/// already held by the transaction). `$23` is `updated_at`. Returns the row
 /// as stored, so the caller hands back exactly what a later read will see.
 pub(crate) const UPDATE_PACKAGE: &str = {
     const PARTS: &[&str] = &[
@@ -50,7 +50,7 @@ pub(crate) const UPDATE_PACKAGE: &str = {
          child_access_identified_at = $13, safeguarding_referral_at = $14, next_due_at = $15, \
          due_soon_at = $16, acknowledged_at = $17, acknowledged_by = $18, \
          acknowledgement_note = $19, acknowledged_deadline_at = $20, \
-         acknowledgement_reason = $21, updated_at = $22 \
+         acknowledgement_reason = $21, review_clock_started_at = $22, updated_at = $23 \
          WHERE reference = $1 RETURNING ",
         PACKAGE_ROW_COLUMNS,
     ];
@@ -131,6 +131,7 @@ where
             .bind(v.acknowledgement_note)
             .bind(v.acknowledged_deadline_at)
             .bind(v.acknowledgement_reason)
+            .bind(v.review_clock_started_at)
     }
 
     /// [`super::Store::insert_packages`].
@@ -295,18 +296,28 @@ where
                 .await
                 .map_err(StoreError::db("writing the changed package"))?;
         let updated = Package::try_from(row)?;
-        let event = EventValues::new(package_id, &entry, &actor.name, recorded_at);
-        Self::bind_event_values(sqlx::query(&insert_events(1)), &event)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("appending the change's event"))?;
-        let action = format!("package.{}", entry.event.name());
-        let audit = AuditValues::new(actor, &action, None, recorded_at);
-        Self::bind_audit_values(sqlx::query(&insert_audit(1)), &audit)
-            .bind(reference.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("auditing the change"))?;
+        // Each event with its audit line, the preceding ones (a review's
+        // regrade) first.
+        let events = entry
+            .preceded_by
+            .iter()
+            .map(|(event, at)| (event, *at))
+            .chain([(&entry.event, entry.occurred_at)]);
+        for event in events {
+            let values =
+                EventValues::of(package_id, &entry.package, event, &actor.name, recorded_at);
+            Self::bind_event_values(sqlx::query(&insert_events(1)), &values)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("appending the change's event"))?;
+            let action = format!("package.{}", event.0.name());
+            let audit = AuditValues::new(actor, &action, None, recorded_at);
+            Self::bind_audit_values(sqlx::query(&insert_audit(1)), &audit)
+                .bind(reference.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("auditing the change"))?;
+        }
         tx.commit()
             .await
             .map_err(StoreError::db("committing the change"))?;
@@ -353,9 +364,9 @@ mod tests {
     fn insert_places_the_shared_time_after_each_rows_values() {
         let sql = insert_packages(2);
         assert!(sql.contains("($2, $3,"), "{sql}");
-        assert!(sql.contains("$22, $1, $1), ($23,"), "{sql}");
+        assert!(sql.contains("$23, $1, $1), ($24,"), "{sql}");
         assert!(
-            sql.ends_with("$43, $1, $1) ON CONFLICT DO NOTHING RETURNING id, reference"),
+            sql.ends_with("$45, $1, $1) ON CONFLICT DO NOTHING RETURNING id, reference"),
             "{sql}"
         );
     }

@@ -43,6 +43,7 @@ pub(crate) struct PackageRow {
     pub(super) acknowledgement_note: Option<String>,
     pub(super) acknowledged_deadline_at: Option<DateTime<Utc>>,
     pub(super) acknowledgement_reason: Option<String>,
+    pub(super) review_clock_started_at: Option<DateTime<Utc>>,
 }
 
 /// One row of `package_events` with its package's reference, as
@@ -180,6 +181,7 @@ impl TryFrom<PackageRow> for Package {
             state,
             safeguarding,
             acknowledgement,
+            review_clock_started_at: row.review_clock_started_at,
         }))
     }
 }
@@ -246,6 +248,7 @@ pub(crate) struct PackageValues<'a> {
     pub(super) acknowledgement_note: Option<&'a str>,
     pub(super) acknowledged_deadline_at: Option<DateTime<Utc>>,
     pub(super) acknowledgement_reason: Option<&'a str>,
+    pub(super) review_clock_started_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> PackageValues<'a> {
@@ -284,6 +287,7 @@ impl<'a> PackageValues<'a> {
             acknowledgement_reason: acknowledgement
                 .and_then(|a| a.reason.as_ref())
                 .map(BreachReason::code),
+            review_clock_started_at: parts.review_clock_started_at.map(stored_instant),
         }
     }
 }
@@ -311,19 +315,35 @@ impl<'a> EventValues<'a> {
         actor: &'a str,
         recorded_at: DateTime<Utc>,
     ) -> Self {
-        let package = &entry.package;
+        Self::of(
+            package_id,
+            &entry.package,
+            (&entry.event, entry.occurred_at),
+            actor,
+            recorded_at,
+        )
+    }
+
+    /// `event`, which took effect at the instant beside it, appended to
+    /// package row `package_id` with `package`'s state.
+    pub(crate) fn of(
+        package_id: i64,
+        package: &crate::domain::Package,
+        (event, occurred_at): (&EventKind, DateTime<Utc>),
+        actor: &'a str,
+        recorded_at: DateTime<Utc>,
+    ) -> Self {
         Self {
             package_id,
-            kind: entry.event.name(),
-            occurred_at: stored_instant(entry.occurred_at),
+            kind: event.name(),
+            occurred_at: stored_instant(occurred_at),
             recorded_at: stored_instant(recorded_at),
             actor,
             risk_grade: package.grade().as_str(),
             stage: package.stage().as_str(),
             deadline_at: stored_instant(package.deadline().at()),
             // Strings, enums and instants only: serialising cannot fail.
-            details: serde_json::to_string(&entry.event)
-                .expect("an EventKind always serialises to JSON"),
+            details: serde_json::to_string(event).expect("an EventKind always serialises to JSON"),
         }
     }
 }

@@ -29,6 +29,7 @@ fn open_row() -> PackageRow {
         acknowledgement_note: None,
         acknowledged_deadline_at: None,
         acknowledgement_reason: None,
+        review_clock_started_at: None,
     }
 }
 

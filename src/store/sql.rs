@@ -17,7 +17,8 @@ pub(crate) const PACKAGE_ROW_COLUMNS: &str =
     "id, reference, risk_grade, stage, lpa, assigned_officer, received_at, \
      deadline_at, clock_started_at, policy_version, stage_since, clock_stopped_at, \
      outcome, child_access_identified_at, safeguarding_referral_at, acknowledged_at, \
-     acknowledged_by, acknowledgement_note, acknowledged_deadline_at, acknowledgement_reason";
+     acknowledged_by, acknowledgement_note, acknowledged_deadline_at, acknowledgement_reason, \
+     review_clock_started_at";
 
 /// The length of `parts` joined: the `N` of [`join`].
 pub(crate) const fn joined_len(parts: &[&str]) -> usize {

@@ -86,6 +86,7 @@ pub(crate) fn router(app: App) -> Router {
             "/packages/{reference}/acknowledge",
             post(pages::breaches::acknowledge),
         )
+        .route("/packages/{reference}/review", post(pages::review::review))
         .route(
             "/sign-in",
             get(pages::sign_in::form).post(pages::sign_in::submit),

@@ -1306,6 +1306,7 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
         ("/api/v1/packages/{reference}/assign", "post"),
         ("/api/v1/packages/{reference}/safeguarding", "post"),
         ("/api/v1/packages/{reference}/acknowledge", "post"),
+        ("/api/v1/packages/{reference}/reviews", "post"),
         ("/api/v1/status", "get"),
         ("/api/v1/breaches", "get"),
         ("/api/v1/reports/weekly", "get"),
@@ -1323,7 +1324,7 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
             "{method} {path} is missing from the OpenAPI document"
         );
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 17);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 18);
     // Every documented operation is routed: none falls through to the
     // "no such endpoint" fallback or answers 405.
     for (path, method) in expected {

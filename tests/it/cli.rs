@@ -1295,17 +1295,15 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     let clock = ManualClock::new(utc("2026-11-26T12:00:00Z"));
 
     let said = run(Command::Demo, &settings, &clock).await.unwrap();
-    // "loaded N fictional packages (DEMO-0001 to DEMO-000N) …": the count
-    // and the last reference agree, and the list shows every one.
+    // "loaded N fictional packages (DEMO-0001 to DEMO-…, … DEMO-R001 to
+    // DEMO-R00k)": the list shows every one of the N.
     let loaded: usize = said
         .strip_prefix("loaded ")
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{said}"));
     assert!(
-        said.contains(&format!(
-            "fictional packages (DEMO-0001 to DEMO-{loaded:04}"
-        )),
+        said.contains("fictional packages (DEMO-0001 to DEMO-"),
         "{said}"
     );
     let list = |args: ListArgs| run(Command::List(args), &settings, &clock);
@@ -1317,6 +1315,26 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     .unwrap();
     let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
     assert_eq!(rows.len(), loaded);
+    // The review demo: one reviewed on time, one late and overdue again,
+    // one never reviewed, one raised to high by its review.
+    let review = |reference: &str| -> &Value {
+        rows.iter()
+            .find(|r| r["reference"] == reference)
+            .unwrap_or_else(|| panic!("{reference}"))
+    };
+    let now = utc("2026-11-26T12:00:00Z");
+    let due = |reference: &str| -> chrono::DateTime<chrono::Utc> {
+        review(reference)["next_review_due_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(due("DEMO-R001") > now);
+    assert!(due("DEMO-R002") < now);
+    assert!(due("DEMO-R003") < now);
+    assert!(due("DEMO-R004") > now);
+    assert_eq!(review("DEMO-R004")["risk_grade"], "high");
     let values = |field: &str| -> std::collections::BTreeSet<String> {
         rows.iter()
             .map(|r| r[field].as_str().unwrap().to_string())
@@ -1654,4 +1672,84 @@ fn digest_send_delivers_the_week_to_its_audience_and_refuses_an_unfinished_week(
         "{}",
         stderr(&early)
     );
+}
+
+#[test]
+fn review_records_a_review_as_the_os_user_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let imported = import_rows(
+        dir.path(),
+        &config,
+        "one.csv",
+        &["REV-CLI,Standard,2024-03-01 10:00,Birmingham,awaiting_enforcement,"],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let reviewed = ocset(
+        dir.path(),
+        &config,
+        &[
+            "review",
+            "REV-CLI",
+            "--note",
+            "new intelligence: access to a child",
+            "--grade",
+            "high",
+        ],
+        &[],
+    );
+    assert!(reviewed.status.success(), "{}", stderr(&reviewed));
+    let said = stdout(&reviewed);
+    assert!(
+        said.starts_with("reviewed REV-CLI: High; next review due "),
+        "{said}"
+    );
+    let listed = listed_json(dir.path(), &config);
+    assert_eq!(listed[0]["risk_grade"], "high");
+    assert!(listed[0]["next_review_due_at"].is_string(), "{}", listed[0]);
+    let audit = stdout(&ocset(
+        dir.path(),
+        &config,
+        &["audit", "--reference", "REV-CLI"],
+        &[],
+    ));
+    assert!(
+        audit.contains("package.regraded") && audit.contains("package.reviewed"),
+        "{audit}"
+    );
+    assert!(audit.contains("cli:"), "{audit}");
+    for (args, why) in [
+        (vec!["review", "REV-CLI", "--note", " "], "note"),
+        (
+            vec![
+                "review",
+                "REV-CLI",
+                "--note",
+                "ok",
+                "--at",
+                "2099-01-01 10:00",
+            ],
+            "reviewed_at",
+        ),
+        (
+            vec!["review", "REV-CLI", "--note", "ok", "--at", "soon"],
+            "--at",
+        ),
+        (vec!["review", "NO-SUCH", "--note", "ok"], "NO-SUCH"),
+    ] {
+        let refused = ocset(dir.path(), &config, &args, &[]);
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(
+            stderr(&refused).contains(why),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+    }
+    let refused = ocset(
+        dir.path(),
+        &config,
+        &["review", "REV-CLI", "--note", "ok", "--grade", "urgent"],
+        &[],
+    );
+    assert!(!refused.status.success());
 }

@@ -1503,7 +1503,95 @@ on_both_backends!(spawn_app;
     the_weekly_page_shows_the_api_headline_and_downloads_the_csv,
     the_capacity_page_shows_the_api_figures_and_is_audited,
     the_audit_page_is_for_admins_and_filters_by_reference,
+    a_supervisor_reviews_the_risk_from_the_package_page,
 );
+
+async fn a_supervisor_reviews_the_risk_from_the_package_page(app: TestApp) {
+    // A viewer sees when the next review is due, and no form.
+    let viewer = Browser::signed_in(&app, Role::Viewer).await;
+    let page = viewer.page("/packages/BR-2").await;
+    assert!(page.contains("id=\"next-review\""), "{page}");
+    assert!(!page.contains("form class=\"review\""));
+    let csrf = csrf_in(&page);
+    let refused = viewer
+        .post(
+            "/packages/BR-2/review",
+            &[("csrf", &csrf), ("note", "looked"), ("risk_grade", "high")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let supervisor = Browser::signed_in(&app, Role::Supervisor).await;
+    let page = supervisor.page("/packages/BR-2").await;
+    assert!(page.contains("form class=\"review\""), "{page}");
+    let csrf = csrf_in(&page);
+    let forged = supervisor
+        .post(
+            "/packages/BR-2/review",
+            &[
+                ("csrf", "forged"),
+                ("note", "looked"),
+                ("risk_grade", "high"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let no_note = supervisor
+        .post(
+            "/packages/BR-2/review",
+            &[("csrf", &csrf), ("note", " "), ("risk_grade", "high")],
+        )
+        .await;
+    assert_eq!(no_note.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let done = supervisor
+        .post(
+            "/packages/BR-2/review",
+            &[
+                ("csrf", &csrf),
+                ("note", "New intelligence: raise it"),
+                ("risk_grade", "very_high"),
+                ("reviewed_at", ""),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(done.headers()[LOCATION], "/packages/BR-2");
+    let history = {
+        let page = supervisor.page("/packages/BR-2").await;
+        let document = Html::parse_document(&page);
+        text_of(&select(&document, "ol.timeline")[0])
+    };
+    assert!(
+        history.contains("Regraded from High to Very high"),
+        "{history}"
+    );
+    assert!(
+        history
+            .contains("Risk reviewed: regraded from High to Very high: New intelligence: raise it"),
+        "{history}"
+    );
+    // The week's report counts it. BR-2 was entered at the start (after
+    // its receipt), so its review clock started then: as a high package its
+    // first review was due 3 days later, in this week, and the review, made
+    // at once, was on time; it is counted under high, the grade it was due
+    // under. Its next review, as very high, was due a day later and is
+    // overdue at the week's end.
+    app.clock.advance(Duration::days(7));
+    let viewer = Browser::signed_in(&app, Role::Viewer).await;
+    let weekly = Html::parse_document(&viewer.page("/reports/weekly").await);
+    let high: Vec<String> = select(&weekly, "#weekly-reviews tr[data-grade=high] td")
+        .iter()
+        .map(text_of)
+        .collect();
+    assert_eq!(high[1], "1", "done on time: {high:?}");
+    let very_high: Vec<String> = select(&weekly, "#weekly-reviews tr[data-grade=very_high] td")
+        .iter()
+        .map(text_of)
+        .collect();
+    assert!(
+        very_high[3] != "0",
+        "BR-2 overdue at the end: {very_high:?}"
+    );
+}
 
 #[tokio::test]
 async fn the_session_cookie_is_secure_when_the_public_address_is_https() {

@@ -305,8 +305,9 @@ mod calendar {
             {name = "monthly", kind = "monthly", at = "07:00", audience = ["ppu_slt"]},
             {name = "quarterly", kind = "quarterly", at = "07:30", audience = ["acc_crime"]},
         ]"#;
-        let extra = vec![("OCSET__DIGEST".to_string(), digests.to_string())];
-        seeded(World::start_with(url, utc("2024-03-01T09:00:00Z"), extra).await).await
+        let mut env = crate::common::REVIEWS_BEYOND_THE_TEST.to_vec();
+        env.push(("OCSET__DIGEST", digests));
+        seeded(World::start_with(url, utc("2024-03-01T09:00:00Z"), &env).await).await
     }
 
     /// The subjects of the mail `address` has received that name `kind`

@@ -24,4 +24,5 @@ mod notify;
 mod ops_metrics;
 mod report_html;
 mod reports_api;
+mod reviews;
 mod store_conformance;

@@ -86,3 +86,145 @@ async fn postgres_replicas_migrating_a_fresh_database_at_once_apply_each_migrati
     })
     .await;
 }
+
+/// A database of either backend, reached without the store: for building
+/// the schema of an older release.
+enum OldDatabase {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl OldDatabase {
+    /// Applies the shipped migrations up to `version` only, as a release
+    /// that stopped there did.
+    async fn migrate_to(&self, version: i64) {
+        let folder = match self {
+            OldDatabase::Sqlite(_) => "migrations/sqlite",
+            OldDatabase::Postgres(_) => "migrations/postgres",
+        };
+        let mut migrator =
+            sqlx::migrate::Migrator::new(Path::new(env!("CARGO_MANIFEST_DIR")).join(folder))
+                .await
+                .unwrap();
+        let older: Vec<_> = migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect();
+        migrator.migrations = older.into();
+        match self {
+            OldDatabase::Sqlite(pool) => migrator.run(pool).await.unwrap(),
+            OldDatabase::Postgres(pool) => migrator.run(pool).await.unwrap(),
+        }
+    }
+
+    async fn execute(&self, sql: &str) {
+        match self {
+            OldDatabase::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+            OldDatabase::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// An open package (its stored next instant far off), a closed one, and an
+/// escalation, as a release at migration 0004 stored them. Times as
+/// SQLite's text; PostgreSQL reads the same literals as timestamps.
+const BEFORE_REVIEWS: &str = "
+INSERT INTO packages (id, reference, risk_grade, stage, lpa, received_at, deadline_at,
+    clock_started_at, policy_version, stage_since, clock_stopped_at, outcome, next_due_at,
+    due_soon_at, created_at, updated_at)
+VALUES
+    (1, 'OLD-OPEN', 'standard', 'awaiting_enforcement', 'Dudley', '2024-01-01T10:00:00+00:00',
+     '2024-03-01T10:00:00+00:00', '2024-01-01T10:00:00+00:00', 'v1', '2024-01-01T10:00:00+00:00',
+     NULL, NULL, '2099-01-01T00:00:00+00:00', '2024-02-15T04:00:00+00:00',
+     '2024-01-01T10:00:00+00:00', '2024-01-01T10:00:00+00:00'),
+    (2, 'OLD-CLOSED', 'high', 'closed', 'Dudley', '2024-01-01T10:00:00+00:00',
+     '2024-01-08T10:00:00+00:00', '2024-01-01T10:00:00+00:00', 'v1', '2024-01-03T10:00:00+00:00',
+     '2024-01-03T10:00:00+00:00', 'no_further_action', NULL, NULL,
+     '2024-01-01T10:00:00+00:00', '2024-01-03T10:00:00+00:00');
+INSERT INTO escalations (id, package_id, level, clock, occurrence, clock_due_at, due_at,
+    relation, status, recorded_at)
+VALUES (7, 1, 'breach', 'enforcement', 0, '2024-03-01T10:00:00+00:00',
+    '2024-03-01T10:00:00+00:00', 'at', 'notified', '2024-03-01T10:00:05+00:00');
+";
+
+/// Upgrading a database at migration 0004 starts the review clock of each
+/// open package at the upgrade (not at receipt, which would make every one
+/// overdue at once), says so in the ledger and the audit log, brings its
+/// stored next instant forward so the next pass plans the review clock,
+/// keeps the escalations, and admits review-clock escalations.
+async fn the_review_clock_starts_at_the_upgrade(old: OldDatabase, url: &str) {
+    use ocset_scheduler::domain::{EventKind, Reference};
+    old.migrate_to(4).await;
+    old.execute(BEFORE_REVIEWS).await;
+    let before = chrono::Utc::now() - chrono::Duration::milliseconds(1);
+    let store = ocset_scheduler::store::connect(url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let after = chrono::Utc::now();
+    let open = Reference::parse("OLD-OPEN").unwrap();
+    let package = store.package(&open).await.unwrap().unwrap();
+    let started = package.review_clock_started_at();
+    assert!(
+        before <= started && started <= after,
+        "{before} <= {started} <= {after}"
+    );
+    let closed = Reference::parse("OLD-CLOSED").unwrap();
+    let closed = store.package(&closed).await.unwrap().unwrap();
+    assert_eq!(closed.parts().review_clock_started_at, None);
+    let events = store.events(&open).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, EventKind::ReviewClockStarted);
+    assert_eq!(events[0].actor, "migration");
+    assert_eq!(events[0].occurred_at, started);
+    assert!(store
+        .events(&Reference::parse("OLD-CLOSED").unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+    let audit = store.audit_log(Some(&open)).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|line| line.action == "package.review_clock_started" && line.actor == "migration"));
+    // Planned again at the first pass, not in 2099.
+    let wake = store.next_wake().await.unwrap().unwrap();
+    assert!(wake <= after, "{wake}");
+    assert_eq!(store.escalations(&open).await.unwrap().len(), 1);
+    old.execute(
+        "INSERT INTO escalations (package_id, level, clock, occurrence, clock_due_at, due_at, \
+         relation, status, recorded_at) VALUES (1, 'review', 'review', 0, \
+         '2024-01-15T10:00:00+00:00', '2024-01-15T10:00:00+00:00', 'at', 'notified', \
+         '2024-01-15T10:00:05+00:00')",
+    )
+    .await;
+    let escalations = store.escalations(&open).await.unwrap();
+    assert_eq!(escalations.len(), 2);
+    assert!(
+        escalations
+            .iter()
+            .any(|e| e.level == "breach" && e.occurrence == 0),
+        "the rebuild kept the rows"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_the_review_clock_starts_at_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::sqlite_url(dir.path());
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true).foreign_keys(true))
+        .await
+        .unwrap();
+    the_review_clock_starts_at_the_upgrade(OldDatabase::Sqlite(pool), &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_review_clock_starts_at_the_upgrade() {
+    common::with_postgres(|url| async move {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        the_review_clock_starts_at_the_upgrade(OldDatabase::Postgres(pool.clone()), &url).await;
+        pool.close().await;
+    })
+    .await;
+}

@@ -47,6 +47,7 @@ fn notice() -> Notice {
         received_at: at(received),
         deadline_at: at(deadline),
         referral_due_at: None,
+        review_due_at: None,
         assigned_officer: None,
         link: links.package_url(reference),
     };

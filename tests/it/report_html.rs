@@ -628,7 +628,26 @@ async fn the_daily_html_parses_with_a_table_per_lpa_and_every_line() {
     );
     let tz: chrono_tz::Tz = report.time_zone;
     let headings: Vec<String> = html.select(&select("h2")).map(text).collect();
-    assert_eq!(headings.len(), report.lpas.len());
+    // One per LPA, then the overdue risk reviews (the demo has some).
+    assert!(!report.reviews_overdue.is_empty());
+    assert_eq!(headings.len(), report.lpas.len() + 1);
+    assert_eq!(
+        headings[report.lpas.len()],
+        format!("Risk reviews overdue: {}", report.reviews_overdue.len())
+    );
+    let reviews = table(&html, "reviews-overdue");
+    assert_eq!(
+        headers(reviews),
+        strings(&[
+            "Reference",
+            "Grade",
+            "LPA",
+            "Review due",
+            "Overdue by",
+            "Officer"
+        ])
+    );
+    assert_eq!(body(reviews).len(), report.reviews_overdue.len());
     for (i, lpa) in report.lpas.iter().enumerate() {
         assert_eq!(
             headings[i],
@@ -713,6 +732,7 @@ fn notice_item(kind: NoticeKind, reference: &str, deadline: &str) -> NoticeItem 
         received_at: utc("2026-11-18T10:00:00Z"),
         deadline_at: utc(deadline),
         referral_due_at: None,
+        review_due_at: None,
         assigned_officer: Some("pc.one@force.example".into()),
         link: Some(format!("https://case-system.example/packages/{reference}")),
     }

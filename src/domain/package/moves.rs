@@ -1,10 +1,11 @@
-//! The moves a package can make (acknowledge, regrade, move stage, assign,
-//! update safeguarding), the rules that refuse them, and the change each
-//! accepted move makes.
+//! The moves a package can make (acknowledge, regrade, review, move stage,
+//! assign, update safeguarding), the rules that refuse them, and the change
+//! each accepted move makes.
 
 use super::{Acknowledgement, EventKind, Package, Safeguarding};
 use crate::domain::fields::OfficerEmail;
 use crate::domain::grade::RiskGrade;
+use crate::domain::review::ReviewIntervals;
 use crate::domain::stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 use crate::domain::timescale::DeadlinePolicy;
 use crate::domain::BreachReason;
@@ -62,6 +63,19 @@ pub struct Change {
     pub occurred_at: DateTime<Utc>,
     /// What to append to the ledger.
     pub event: EventKind,
+}
+
+/// What a review changes: the regrade it made, if it changed the grade,
+/// then the review itself. Both are written in one transaction, the regrade
+/// first, so the ledger reads "regraded, then reviewed".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// The regrade, made with the regrade move's own rules, when the review
+    /// changed the grade.
+    pub regrade: Option<Change>,
+    /// The review: the package after it (its review clock restarted) and
+    /// the `reviewed` event.
+    pub review: Change,
 }
 
 /// The longest reason or note accepted.
@@ -170,6 +184,75 @@ impl Package {
                 ),
             )),
         }
+    }
+
+    /// Reviews the package's risk at `at` with `note`, confirming its grade
+    /// or changing it to `grade` (a regrade under `policy`, with its usual
+    /// rules; the note is its reason). The review clock restarts at `at`;
+    /// the next review is due one interval of the grade after the review.
+    /// Refused for a stopped package, a time in the future (invalid), or a
+    /// time before receipt or before the review clock's last restart
+    /// (conflicts with the record).
+    pub fn review(
+        &self,
+        grade: Option<RiskGrade>,
+        note: &str,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        policy: &DeadlinePolicy,
+        intervals: &ReviewIntervals,
+    ) -> Result<Review, MoveRefused> {
+        self.require_open("reviewed_at")?;
+        self.check_time("reviewed_at", at, now)?;
+        let note = note.trim();
+        if note.is_empty() {
+            return Err(MoveRefused::invalid(
+                "note",
+                "a review needs a note saying what was considered",
+            ));
+        }
+        check_note("note", note)?;
+        let started = self.review_clock_started_at();
+        if at < started {
+            return Err(MoveRefused::conflict(
+                "reviewed_at",
+                "is before the review clock last restarted (the last review, or the package's entry into the service): reviews are recorded in order",
+            ));
+        }
+        let tz = policy.time_zone();
+        let review_due_at = self
+            .review_due_at(intervals, tz)
+            .expect("an open package has a review clock");
+        // The grade it already has is a confirmation, not a regrade: a form
+        // offers the current grade first.
+        let regrade = match grade {
+            Some(grade) if grade != self.grade() => {
+                Some(self.regrade(grade, note, at, now, policy)?)
+            }
+            _ => None,
+        };
+        let before = regrade.as_ref().map_or(self, |r| &r.package);
+        let mut parts = before.0.clone();
+        parts.review_clock_started_at = Some(at);
+        let package = Package(parts);
+        let next_review_due_at = package
+            .review_due_at(intervals, tz)
+            .expect("an open package has a review clock");
+        let event = EventKind::Reviewed {
+            note: note.to_string(),
+            risk_grade: package.grade(),
+            regraded_from: regrade.as_ref().map(|_| self.grade()),
+            review_due_at,
+            next_review_due_at,
+        };
+        Ok(Review {
+            regrade,
+            review: Change {
+                package,
+                occurred_at: at,
+                event,
+            },
+        })
     }
 
     /// Regrades to `grade` at `at`, moving the deadline under `policy`.

@@ -62,6 +62,7 @@ impl Ledger {
                 assigned_officer: officer.map(str::to_string),
                 deadline_at: deadline,
                 policy_version: "national-2024".into(),
+                review_clock_started_at: None,
             },
         );
     }

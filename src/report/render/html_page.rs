@@ -298,13 +298,59 @@ pub fn html(report: &WeeklyReport) -> String {
     h.push_str(&trend_chart(report));
     h.push_str(&within_chart(report));
     h.push_str(&reasons_table(report));
-    h.push_str(&super::comparison::html(report, 10));
+    h.push_str(&reviews_table(report));
+    h.push_str(&super::comparison::html(report, 11));
     h.push_str(&super::capacity::weekly_section_html(
         &report.capacity,
         super::noun(report),
     ));
     h.push_str(&marking);
     h.push_str("</body></html>");
+    h
+}
+
+/// Risk reviews per grade: due in the week, done on time, done late,
+/// overdue at the week's end, with a total row.
+fn reviews_table(report: &WeeklyReport) -> String {
+    let mut h = String::new();
+    let noun = super::noun(report);
+    let _ = write!(
+        h,
+        "<h2 style=\"{H2}\">10. Risk reviews</h2><table id=\"reviews\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Reviews of each open package's risk, at its grade's interval: due this {noun}, done this {noun} on time or late, and overdue at the {noun}'s end</caption>"
+    );
+    h.push_str(&head(&[
+        words("Grade"),
+        number(format!("Due this {noun}")),
+        number("Done on time"),
+        number("Done late"),
+        number(format!("Overdue at the {noun}'s end")),
+    ]));
+    for l in &report.reviews {
+        h.push_str(&row(
+            &[
+                words(l.grade.label()),
+                number(l.due),
+                number(l.done_on_time),
+                number(l.done_late),
+                number(l.overdue_at_end),
+            ],
+            "",
+        ));
+    }
+    let sum = |f: fn(&crate::report::reviews::ReviewLine) -> u64| {
+        report.reviews.iter().map(f).sum::<u64>()
+    };
+    h.push_str(&row(
+        &[
+            words("Total"),
+            number(sum(|l| l.due)),
+            number(sum(|l| l.done_on_time)),
+            number(sum(|l| l.done_late)),
+            number(sum(|l| l.overdue_at_end)),
+        ],
+        TOTAL,
+    ));
+    h.push_str("</table>");
     h
 }
 

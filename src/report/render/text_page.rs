@@ -181,13 +181,40 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
             l.label, l.acknowledged, l.enforced_late
         );
     }
-    t.push_str(&super::comparison::text(report, 9));
+    reviews_text(&mut t, report);
+    t.push_str(&super::comparison::text(report, 10));
     t.push_str(&super::capacity::weekly_section_text(
         &report.capacity,
         super::noun(report),
     ));
     let _ = writeln!(t, "\n{m}");
     t
+}
+
+/// Risk reviews per grade: due in the week, done on time, done late,
+/// overdue at the week's end.
+fn reviews_text(t: &mut String, report: &WeeklyReport) {
+    let _ = writeln!(
+        t,
+        "\n9. Risk reviews (due in the {}; done in it on time or late; overdue at its end)",
+        super::noun(report)
+    );
+    let _ = writeln!(
+        t,
+        "  {:<10} {:>5} {:>8} {:>5} {:>8}",
+        "grade", "due", "on time", "late", "overdue"
+    );
+    for l in &report.reviews {
+        let _ = writeln!(
+            t,
+            "  {:<10} {:>5} {:>8} {:>5} {:>8}",
+            l.grade.label(),
+            l.due,
+            l.done_on_time,
+            l.done_late,
+            l.overdue_at_end
+        );
+    }
 }
 
 /// The longest bar of a plain-text chart, in characters.

@@ -8,6 +8,7 @@ pub(crate) mod due_soon;
 pub(crate) mod officers;
 pub(crate) mod overview;
 pub(crate) mod package;
+pub(crate) mod review;
 pub(crate) mod sign_in;
 pub(crate) mod weekly;
 

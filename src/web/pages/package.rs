@@ -68,6 +68,15 @@ pub(crate) async fn page(
                 div { dt { "Child access identified" } dd { (time_or(view.child_access_identified_at, zone, "not recorded")) } }
                 div { dt { "Safeguarding referral" } dd { (time_or(view.safeguarding_referral_at, zone, "not recorded")) } }
                 div { dt { "Deadline policy" } dd { (view.policy_version) } }
+                @if let Some(next) = view.next_review_due_at {
+                    div { dt { "Next risk review" } dd #next-review {
+                        (time(next, zone)) " – " strong { (time_left(next, now)) }
+                    } }
+                }
+            }
+            @if open && signed_in.may(Role::Supervisor) {
+                h2 { "Review the risk" }
+                (super::review::review_form(&signed_in, &reference, view.risk_grade))
             }
             h2 { "Acknowledgement" }
             @match package.acknowledgement().filter(|_| is_acknowledged(package)) {
@@ -125,6 +134,23 @@ fn describe(event: &LedgerEvent, zone: Tz, reasons: &BreachReasons) -> Markup {
             "Moved from " (from.label()) " to " (to.label())
             @if let Some(outcome) = outcome { " (" (words(outcome.as_str())) ")" }
             @if let Some(note) = note { ": " (note) }
+        },
+        EventKind::Reviewed {
+            note,
+            risk_grade,
+            regraded_from,
+            review_due_at,
+            next_review_due_at,
+        } => html! {
+            "Risk reviewed: "
+            @if let Some(from) = regraded_from { "regraded from " (from.label()) " to " (risk_grade.label()) }
+            @else { (risk_grade.label()) " confirmed" }
+            ": " (note) ". Was due " (time(*review_due_at, zone))
+            @if event.occurred_at > *review_due_at { " (late)" }
+            "; next review due " (time(*next_review_due_at, zone))
+        },
+        EventKind::ReviewClockStarted => html! {
+            "Review clock started (reviews were introduced)"
         },
         EventKind::Assigned { from, to } => html! {
             "Assigned to " (to) @if let Some(from) = from { " (was " (from) ")" }

@@ -244,6 +244,7 @@ fn report_body(state: &WebState, report: &WeeklyReport, week: IsoWeek) -> Markup
         (flow_tables(report))
         (timeliness_tables(report))
         (safeguarding_table(report))
+        (reviews_table(report))
         h2 { "By LPA at the week's end" }
         table.stack #weekly-lpas {
             caption { "Open packages and breaches per LPA" }
@@ -379,6 +380,36 @@ fn timeliness_tables(report: &WeeklyReport) -> Markup {
                     tr {
                         th scope="row" data-label="Outcome" { (outcome.as_str().replace('_', " ")) }
                         td.number data-label="Packages" { (count) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Risk reviews per grade in the week.
+fn reviews_table(report: &WeeklyReport) -> Markup {
+    html! {
+        h2 { "Risk reviews" }
+        table.stack #weekly-reviews {
+            caption { "Reviews of each open package's risk at its grade's interval: due this week, done this week on time or late, overdue at the week's end" }
+            thead {
+                tr {
+                    th scope="col" { "Grade" }
+                    th scope="col" { "Due this week" }
+                    th scope="col" { "Done on time" }
+                    th scope="col" { "Done late" }
+                    th scope="col" { "Overdue at the week's end" }
+                }
+            }
+            tbody {
+                @for line in &report.reviews {
+                    tr data-grade=(line.grade.as_str()) {
+                        th scope="row" data-label="Grade" { (line.grade.label()) }
+                        td.number data-label="Due this week" { (line.due) }
+                        td.number data-label="Done on time" { (line.done_on_time) }
+                        td.number data-label="Done late" { (line.done_late) }
+                        td.number data-label="Overdue at the week's end" { (line.overdue_at_end) }
                     }
                 }
             }

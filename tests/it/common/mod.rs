@@ -107,20 +107,30 @@ pub fn config_in(dir: &Path, database_url: &str) -> PathBuf {
     path
 }
 
+/// Review intervals beyond every test's horizon (ten years), as
+/// environment overrides: the tests of the enforcement and safeguarding
+/// clocks read their mail without the review clock's. The review clock's
+/// own tests leave them out.
+pub const REVIEWS_BEYOND_THE_TEST: &[(&str, &str)] = &[
+    ("OCSET__REVIEW__EVERY__VERY_HIGH", "3650d"),
+    ("OCSET__REVIEW__EVERY__HIGH", "3650d"),
+    ("OCSET__REVIEW__EVERY__MEDIUM", "3650d"),
+    ("OCSET__REVIEW__EVERY__STANDARD", "3650d"),
+];
+
 /// The shipped configuration over `url` (written into `dir`), mailing by
 /// SMTP without TLS to the test server on `smtp_port`, with links to a
 /// case system.
 pub fn smtp_settings(dir: &Path, url: &str, smtp_port: u16) -> ocset_scheduler::config::Settings {
-    smtp_settings_with(dir, url, smtp_port, Vec::new())
+    smtp_settings_with(dir, url, smtp_port, &[])
 }
 
-/// [`smtp_settings`] with `extra` environment overrides laid over them
-/// (`OCSET__DIGEST` for more digest schedules, for example).
+/// As [`smtp_settings`], with more environment overrides.
 pub fn smtp_settings_with(
     dir: &Path,
     url: &str,
     smtp_port: u16,
-    extra: Vec<(String, String)>,
+    extra: &[(&str, &str)],
 ) -> ocset_scheduler::config::Settings {
     let path = config_in(dir, url);
     let mut env = vec![
@@ -140,7 +150,7 @@ pub fn smtp_settings_with(
             "https://case-system.example/packages/{reference}".to_string(),
         ),
     ];
-    env.extend(extra);
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     ocset_scheduler::config::load(&path, env).unwrap()
 }
 

@@ -71,25 +71,22 @@ pub struct World {
 
 impl World {
     /// Starts the SMTP server and the instance over `url`, with the clock at
-    /// `start`.
+    /// `start`, under the shipped configuration with reviews due beyond the
+    /// test ([`super::REVIEWS_BEYOND_THE_TEST`]).
     pub async fn start(url: String, start: DateTime<Utc>) -> World {
-        Self::start_with(url, start, Vec::new()).await
+        Self::start_with(url, start, super::REVIEWS_BEYOND_THE_TEST).await
     }
 
-    /// [`World::start`] with `extra` environment overrides on the
-    /// configuration (more `[[digest]]` schedules, for example).
-    pub async fn start_with(
-        url: String,
-        start: DateTime<Utc>,
-        extra: Vec<(String, String)>,
-    ) -> World {
+    /// As [`World::start`], with the shipped configuration overridden by
+    /// `env` only (the review clock's tests give none).
+    pub async fn start_with(url: String, start: DateTime<Utc>, env: &[(&str, &str)]) -> World {
         let dir = tempfile::tempdir().unwrap();
         let smtp = TestSmtp::start().await;
         let settings = Arc::new(super::smtp_settings_with(
             dir.path(),
             &url,
             smtp.port(),
-            extra,
+            env,
         ));
         let clock = ManualClock::new(start);
         let instance = instance(settings.clone(), &url, &clock, "worker-a").await;

@@ -89,6 +89,7 @@ pub(super) fn created(package: Package) -> LedgerEntry {
         next_due_at: Some(warning_at(&package)),
         due_soon_at: Some(warning_at(&package)),
         package,
+        preceded_by: Vec::new(),
     }
 }
 
@@ -101,6 +102,7 @@ pub(super) fn entry(change: Change, next_due_at: Option<DateTime<Utc>>) -> Ledge
         occurred_at: change.occurred_at,
         event: change.event,
         next_due_at,
+        preceded_by: Vec::new(),
     }
 }
 
@@ -266,6 +268,7 @@ pub(super) fn notice_item(package: &Package, due: &DueLevel) -> NoticeItem {
         received_at: package.received_at(),
         deadline_at: package.deadline().at(),
         referral_due_at: None,
+        review_due_at: None,
         assigned_officer: package.assigned_officer().map(ToString::to_string),
         link: None,
     }
@@ -277,12 +280,18 @@ pub(super) fn ladder_plan(
     at: DateTime<Utc>,
     destinations: Vec<Destination>,
 ) -> impl Fn(&Package) -> DueDecision + Send + Sync {
-    let levels = default_ladder();
+    // The store's behaviour, not the ladder's: the review level would only
+    // add escalations to every count.
+    let levels: Vec<_> = default_ladder()
+        .into_iter()
+        .filter(|level| level.clock() != ocset_scheduler::domain::PackageClock::Review)
+        .collect();
     move |package: &Package| {
         let timing = LadderTiming {
             levels: &levels,
             time_zone: chrono_tz::Europe::London,
             referral_within: Timescale::Hours(24),
+            review_every: Default::default(),
         };
         let owed = timing.plan(package, at);
         DueDecision {

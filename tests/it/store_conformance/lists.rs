@@ -256,6 +256,7 @@ fn shaped(
         state,
         safeguarding: Safeguarding::default(),
         acknowledgement: None,
+        review_clock_started_at: None,
     })
 }
 
@@ -272,6 +273,7 @@ async fn insert_with_due_soon(
             next_due_at: None,
             due_soon_at: *due_soon_at,
             package: package.clone(),
+            preceded_by: Vec::new(),
         })
         .collect();
     store

@@ -226,6 +226,7 @@ async fn queue_items(
             received_at: now() - Duration::days(7),
             deadline_at: now(),
             referral_due_at: None,
+            review_due_at: None,
             assigned_officer: None,
             link: None,
         })

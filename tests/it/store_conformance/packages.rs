@@ -194,6 +194,7 @@ async fn inserted_packages_read_back_exactly(store: Arc<dyn Store>) {
         },
         safeguarding: Safeguarding::new(Some(at("2024-05-01T09:00:00Z")), None).unwrap(),
         acknowledgement: None,
+        review_clock_started_at: Some(at("2024-05-06T10:00:00.5Z")),
     });
     // A package imported already closed.
     let mut closed_parts = plain("NCA-2024-0004").parts().clone();
