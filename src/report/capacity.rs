@@ -632,7 +632,8 @@ fn method_text(input: &ForecastInput, forecast: Option<&Forecast>, recent: &[Wee
          It cannot foresee what those weeks do not hold (a surge of referrals, a change of \
          staffing, a new timescale). The throughput needed is the fewest clocks stopped per \
          week that would meet every deadline in the horizon, the breached packages cleared \
-         first; ",
+         first: with a backlog it is the rate needed to recover now, so the rate needed from \
+         the second week on, once the first week's are stopped, is given too; ",
         n = f.history_weeks
     ));
     match input.officer_rate {

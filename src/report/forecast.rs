@@ -197,6 +197,13 @@ pub struct Horizon {
     /// Officers needed for `needed_per_week` at the median officer's
     /// rate; `None` when no officer stopped a clock in the history.
     pub officers_needed: Option<Range>,
+    /// Clocks to stop per week from the second week on, once the first
+    /// week's (the breached and those due within it) are stopped: the
+    /// steady need, where `needed_per_week` is often the backlog's.
+    pub needed_after_first_week: Range,
+    /// Officers needed for `needed_after_first_week` at the median
+    /// officer's rate.
+    pub officers_after_first_week: Option<Range>,
 }
 
 /// The forecast: one [`Horizon`] per entry of [`HORIZONS`].
@@ -225,6 +232,7 @@ struct RunFigures {
     open_at_end: Vec<u64>,
     breaches: Vec<u64>,
     needed: Vec<u64>,
+    needed_after: Vec<u64>,
 }
 
 const WEEK: Duration = Duration::days(7);
@@ -247,6 +255,17 @@ pub(crate) fn forecast(input: &ForecastInput) -> Option<Forecast> {
         .enumerate()
         .map(|(h, &w)| {
             let needed = column(&|r| r.needed[h]);
+            let after = column(&|r| r.needed_after[h]);
+            let officers = |needed: &Range| {
+                input
+                    .officer_rate
+                    .filter(|rate| *rate > 0.0)
+                    .map(|rate| Range {
+                        low: officers_for(needed.low, rate),
+                        central: officers_for(needed.central, rate),
+                        high: officers_for(needed.high, rate),
+                    })
+            };
             Horizon {
                 weeks: w,
                 ends_at: input.now + WEEK * w as i32,
@@ -262,15 +281,10 @@ pub(crate) fn forecast(input: &ForecastInput) -> Option<Forecast> {
                 stops: column(&|r| r.stops[h]),
                 open_at_end: column(&|r| r.open_at_end[h]),
                 breaches: column(&|r| r.breaches[h]),
-                officers_needed: input
-                    .officer_rate
-                    .filter(|rate| *rate > 0.0)
-                    .map(|rate| Range {
-                        low: officers_for(needed.low, rate),
-                        central: officers_for(needed.central, rate),
-                        high: officers_for(needed.high, rate),
-                    }),
+                officers_needed: officers(&needed),
                 needed_per_week: needed,
+                officers_after_first_week: officers(&after),
+                needed_after_first_week: after,
             }
         })
         .collect();
@@ -334,6 +348,9 @@ fn simulate(input: &ForecastInput, rng: &mut SplitMix64, horizon_weeks: usize) -
         figures
             .needed
             .push(needed_per_week(input, &arrivals, weeks as usize));
+        figures
+            .needed_after
+            .push(needed_after_first_week(input, &arrivals, weeks as usize));
     }
 
     // Earliest deadline first: a min-heap on (deadline, arrival order).
@@ -406,6 +423,18 @@ fn simulate(input: &ForecastInput, rng: &mut SplitMix64, horizon_weeks: usize) -
     figures
 }
 
+/// The packages (open now or arriving) whose deadline falls by the end
+/// of week `t` from now, the breached included.
+fn due_by_week(
+    input: &ForecastInput,
+    arrivals: &[(DateTime<Utc>, DateTime<Utc>, usize)],
+    t: usize,
+) -> u64 {
+    let by = input.now + WEEK * t as i32;
+    (input.open_deadlines.iter().filter(|d| **d <= by).count()
+        + arrivals.iter().filter(|(_, d, _)| *d <= by).count()) as u64
+}
+
 /// The fewest stops a week, held constant, that stop every clock by its
 /// deadline at week granularity over `weeks` weeks: for each `t` in
 /// `1..=weeks`, the packages due by the end of week `t` (breached ones
@@ -416,12 +445,24 @@ fn needed_per_week(
     weeks: usize,
 ) -> u64 {
     (1..=weeks)
-        .map(|t| {
-            let by = input.now + WEEK * t as i32;
-            let due = input.open_deadlines.iter().filter(|d| **d <= by).count()
-                + arrivals.iter().filter(|(_, d, _)| *d <= by).count();
-            (due as u64).div_ceil(t as u64)
-        })
+        .map(|t| due_by_week(input, arrivals, t).div_ceil(t as u64))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The same bound from the second week on, once everything due by the end
+/// of the first is stopped: for each `t` in `2..=weeks`, the packages due
+/// in weeks 2 to `t` divided by `t - 1`, rounded up; the largest. A
+/// backlog makes the first week's bound the largest, so this is the rate
+/// that holds the timescales after it is cleared.
+fn needed_after_first_week(
+    input: &ForecastInput,
+    arrivals: &[(DateTime<Utc>, DateTime<Utc>, usize)],
+    weeks: usize,
+) -> u64 {
+    let first = due_by_week(input, arrivals, 1);
+    (2..=weeks)
+        .map(|t| (due_by_week(input, arrivals, t) - first).div_ceil(t as u64 - 1))
         .max()
         .unwrap_or(0)
 }
@@ -504,6 +545,15 @@ mod tests {
             assert_eq!(h.needed_per_week.low, h.needed_per_week.high);
             // 5 a week at 2 per officer: 3 officers (2.5 rounded up).
             assert_eq!(h.officers_needed.unwrap().central, 3);
+            // After the first week: week 2 has 2 due (2 / 1 = 2); weeks 2
+            // to 4, 2 (2 / 3 → 1); weeks 2 to 6, 3 (3 / 5 → 1); 2 to 8, 3
+            // (3 / 7 → 1). The largest is 2: one officer at 2 a week.
+            assert_eq!(h.needed_after_first_week.central, 2, "{h:?}");
+            assert_eq!(
+                h.needed_after_first_week.low,
+                h.needed_after_first_week.high
+            );
+            assert_eq!(h.officers_after_first_week.unwrap().central, 1);
         }
         assert_eq!(f.already_breached, 2);
     }

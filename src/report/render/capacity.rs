@@ -91,19 +91,21 @@ pub(crate) fn summary_lines(summary: &CapacitySummary) -> Vec<String> {
     ));
     match &summary.forecast_four_weeks {
         Some(h) => {
-            let officers = h
-                .officers_needed
-                .as_ref()
-                .map(|o| format!(", about {} officers", range(o)))
-                .unwrap_or_default();
+            let officers = |o: &Option<Range>| {
+                o.as_ref()
+                    .map(|o| format!(", about {} officers", range(o)))
+                    .unwrap_or_default()
+            };
             lines.push(format!(
-                "Next {} weeks (central, with the 10th–90th percentile range): {} received; {} open at the end if throughput holds; {} expected to breach; to meet every deadline, {} clocks stopped a week{}.",
+                "Next {} weeks (central, with the 10th–90th percentile range): {} received; {} open at the end if throughput holds; {} expected to breach; to meet every deadline, {} clocks stopped a week{} (from the second week on, once the first week's are stopped, {} a week{}).",
                 h.weeks,
                 range(&h.arrivals),
                 range(&h.open_at_end),
                 range(&h.breaches),
                 range(&h.needed_per_week),
-                officers
+                officers(&h.officers_needed),
+                range(&h.needed_after_first_week),
+                officers(&h.officers_after_first_week)
             ));
         }
         None => lines.push("No forecast: the ledger has no complete week of history yet.".into()),
@@ -184,6 +186,19 @@ fn forecast_rows(horizons: &[Horizon]) -> Vec<(String, Vec<String>)> {
     rows.push((
         "Officers needed at the median rate".into(),
         each(&|h| h.officers_needed.as_ref().map(range).unwrap_or("-".into())),
+    ));
+    rows.push((
+        "Needed per week after the first".into(),
+        each(&|h| range(&h.needed_after_first_week)),
+    ));
+    rows.push((
+        "Officers needed after the first week".into(),
+        each(&|h| {
+            h.officers_after_first_week
+                .as_ref()
+                .map(range)
+                .unwrap_or("-".into())
+        }),
     ));
     rows
 }

@@ -236,6 +236,18 @@ fn forecast_rows() -> Vec<(String, Box<dyn Fn(&Horizon) -> String>)> {
         "Officers needed at the median rate".into(),
         Box::new(|h| h.officers_needed.as_ref().map_or("–".to_string(), range)),
     ));
+    rows.push((
+        "Needed a week after the first".into(),
+        Box::new(|h| range(&h.needed_after_first_week)),
+    ));
+    rows.push((
+        "Officers needed after the first week".into(),
+        Box::new(|h| {
+            h.officers_after_first_week
+                .as_ref()
+                .map_or("–".to_string(), range)
+        }),
+    ));
     rows
 }
 
