@@ -5,7 +5,8 @@ enumerations, lengths, which fields go together. A few rules are about
 time itself, which a schema cannot express:
 
 - a time may not lie more than 5 minutes ahead of now;
-- an ISO week's report exists only once the week has ended;
+- an ISO week's, a month's or a quarter's report exists only once it has
+  ended;
 - a local time (``YYYY-MM-DD HH:MM``) must exist exactly once in the
   force's time zone (not skipped or repeated by a clock change);
 - within one request, child access comes no earlier than receipt, and a
@@ -30,6 +31,8 @@ FORCE_TIME_ZONE = ZoneInfo("Europe/London")
 RFC3339 = re.compile(r"^(\s*)(20\d\d)(-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d))(\s*)$")
 LOCAL = re.compile(r"^(\s*)(20\d\d)(-\d\d-\d\d) (\d\d)(:\d\d(?::\d\d)?)(\s*)$")
 WEEK = re.compile(r"^(\s*)(20\d\d)-([Ww])(\d\d)(\s*)$")
+MONTH = re.compile(r"^(\s*)(20\d\d)-(\d\d)(\s*)$")
+QUARTER = re.compile(r"^(\s*)(20\d\d)-([Qq])([1-4])(\s*)$")
 # Years with an ISO week 53, for a week-53 value moved into the past.
 YEARS_WITH_WEEK_53 = (2004, 2009, 2015)
 
@@ -96,7 +99,7 @@ def _instant_of(value):
     return _instant(value) if isinstance(value, str) else None
 
 
-TIME_FIELDS = ("received_at", "child_access_identified_at", "referral_made_at", "at")
+TIME_FIELDS = ("received_at", "child_access_identified_at", "referral_made_at", "at", "reviewed_at")
 
 
 @schemathesis.hook
@@ -112,9 +115,28 @@ def map_body(ctx, body):
     return body
 
 
+def _ended_month_or_quarter(query: dict) -> None:
+    """A month or quarter asked for that has not ended: the same one in a
+    past year."""
+    for key, pattern, first_month in (
+        ("month", MONTH, lambda m: int(m.group(3))),
+        ("quarter", QUARTER, lambda m: 3 * int(m.group(4)) - 2),
+    ):
+        value = query.get(key)
+        m = pattern.match(value) if isinstance(value, str) else None
+        if not m or not 1 <= first_month(m) <= 12:
+            continue
+        year, month = int(m.group(2)), first_month(m) + (0 if key == "month" else 2)
+        ends = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=FORCE_TIME_ZONE)
+        if ends > dt.datetime.now(dt.timezone.utc):
+            query[key] = value[: m.start(2)] + str(_past_year(year)) + value[m.end(2) :]
+
+
 @schemathesis.hook
 def map_query(ctx, query):
-    """An ISO week asked for: one that has ended."""
+    """An ISO week, month or quarter asked for: one that has ended."""
+    if isinstance(query, dict):
+        _ended_month_or_quarter(query)
     if not isinstance(query, dict) or not isinstance(query.get("week"), str):
         return query
     m = WEEK.match(query["week"])
