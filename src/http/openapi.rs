@@ -432,7 +432,14 @@ fn complete_schemas(doc: &mut Value, lpas: &[Lpa], reasons: &[&str]) {
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
     };
-    for item in paths.values_mut() {
+    for (path, item) in paths.iter_mut() {
+        // The capacity report renders to read (text, HTML); the
+        // performance reports export their open packages (CSV).
+        let formats = if path.ends_with("/capacity") {
+            json!(["json", "text", "html"])
+        } else {
+            json!(["json", "csv"])
+        };
         for operation in item
             .as_object_mut()
             .into_iter()
@@ -459,7 +466,7 @@ fn complete_schemas(doc: &mut Value, lpas: &[Lpa], reasons: &[&str]) {
                     Some("status") => {
                         json!({"type": "string", "enum": ["on_track", "due_soon", "breached", "met", "missed", "closed"]})
                     }
-                    Some("format") => json!({"type": "string", "enum": ["json", "csv"]}),
+                    Some("format") => json!({"type": "string", "enum": formats}),
                     _ => continue,
                 };
                 parameter["schema"] = schema;
@@ -540,6 +547,27 @@ mod tests {
                 .unwrap()
                 .contains(&json!("reason")),
             "{read}"
+        );
+    }
+
+    #[test]
+    fn each_report_offers_the_formats_its_handler_takes() {
+        let doc = document(&[], &["other"]);
+        let formats = |path: &str| -> Vec<String> {
+            let parameters = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+            let format = parameters.iter().find(|p| p["name"] == "format").unwrap();
+            serde_json::from_value(format["schema"]["enum"].clone()).unwrap()
+        };
+        for path in [
+            "/api/v1/reports/weekly",
+            "/api/v1/reports/monthly",
+            "/api/v1/reports/quarterly",
+        ] {
+            assert_eq!(formats(path), ["json", "csv"], "{path}");
+        }
+        assert_eq!(
+            formats("/api/v1/reports/capacity"),
+            ["json", "text", "html"]
         );
     }
 
