@@ -148,13 +148,19 @@ INSERT INTO escalations (id, package_id, level, clock, occurrence, clock_due_at,
     relation, status, recorded_at)
 VALUES (7, 1, 'breach', 'enforcement', 0, '2024-03-01T10:00:00+00:00',
     '2024-03-01T10:00:00+00:00', 'at', 'notified', '2024-03-01T10:00:05+00:00');
+INSERT INTO outbox (id, destination, notice, status, attempts, run_at, created_at, sent_at)
+VALUES (3, '{\"channel\":\"email\",\"to\":\"sgt@force.example\"}', '{}', 'sent', 1, '2024-03-01T10:00:05+00:00', '2024-03-01T10:00:05+00:00',
+    '2024-03-01T10:00:06+00:00');
+INSERT INTO outbox_escalations (outbox_id, escalation_id) VALUES (3, 7);
 ";
 
 /// Upgrading a database at migration 0004 starts the review clock of each
 /// open package at the upgrade (not at receipt, which would make every one
 /// overdue at once), says so in the ledger and the audit log, brings its
 /// stored next instant forward so the next pass plans the review clock,
-/// keeps the escalations, and admits review-clock escalations.
+/// keeps the escalations (and the messages that refer to them: SQLite
+/// rebuilds the table under a foreign key), and admits review-clock
+/// escalations.
 async fn the_review_clock_starts_at_the_upgrade(old: OldDatabase, url: &str) {
     use ocset_scheduler::domain::{EventKind, Reference};
     old.migrate_to(4).await;
@@ -190,7 +196,10 @@ async fn the_review_clock_starts_at_the_upgrade(old: OldDatabase, url: &str) {
     // Planned again at the first pass, not in 2099.
     let wake = store.next_wake().await.unwrap().unwrap();
     assert!(wake <= after, "{wake}");
-    assert_eq!(store.escalations(&open).await.unwrap().len(), 1);
+    let kept = store.escalations(&open).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    // The message that sent it still refers to it.
+    assert_eq!(kept[0].deliveries.len(), 1, "{kept:?}");
     old.execute(
         "INSERT INTO escalations (package_id, level, clock, occurrence, clock_due_at, due_at, \
          relation, status, recorded_at) VALUES (1, 'review', 'review', 0, \
