@@ -40,7 +40,7 @@ pub struct ReviewIntervals {
 impl Default for ReviewIntervals {
     /// At least two reviews inside each grade's national timescale (48 h,
     /// 7, 21 and 60 days), and a standard package, which can wait
-    /// two months, still looked at fortnightly: see docs/notes/review.md.
+    /// two months, still looked at fortnightly: see README, "Risk reviews".
     fn default() -> Self {
         Self {
             very_high: Timescale::Days(1),
