@@ -8,9 +8,10 @@
 //! each cycle is due one interval of the grade after it started. A cycle
 //! ends with a review (`reviewed`, which records when it was due, so
 //! on time or late does not depend on today's configuration), or when the
-//! package's clock stops. A regrade before the cycle is due moves its due
-//! instant to the new grade's; one after it leaves the cycle overdue as it
-//! was.
+//! package's clock stops. A regrade moves the cycle's due instant to the
+//! new grade's interval from the same start, as `Package::review_due_at`
+//! does for the escalations: a downgrade can take an overdue review out
+//! of overdue, an upgrade can make it overdue at once.
 //!
 //! Counting, for a period:
 //! - **due**: cycles whose due instant falls in the period, reviewed (early,
@@ -132,13 +133,12 @@ fn cycles(
                 });
             }
             EventKind::Regraded { .. } => {
+                // The new grade's interval from the same start, due or
+                // not: the rule the scheduler escalates by
+                // (`Package::review_due_at`), so the reports agree with it.
                 if let Some(cycle) = current.as_mut() {
-                    if at < cycle.due_at {
-                        // Not yet due: the new grade's interval from the
-                        // same start.
-                        cycle.grade = e.risk_grade;
-                        cycle.due_at = due(e.risk_grade, cycle.started);
-                    }
+                    cycle.grade = e.risk_grade;
+                    cycle.due_at = due(e.risk_grade, cycle.started);
                 }
             }
             EventKind::StageChanged { .. } if e.stage.stops_clock() => {
@@ -451,6 +451,30 @@ mod tests {
             ]
         );
         assert_eq!(overdue[0].lpa, "Dudley");
+    }
+
+    #[test]
+    fn a_regrade_after_the_review_fell_due_times_it_as_the_scheduler_does() {
+        // H, medium: due 8 March 10:00; downgraded to standard on the
+        // 10th, so due 15 March (14 days from receipt), as the package's
+        // own clock says; I, standard: due 15 March; raised to very high on
+        // the 3rd, so due on the 2nd, overdue at once.
+        let mut l = TestLedger::default();
+        received(&mut l, "H", RiskGrade::Medium, "2024-03-01T10:00:00Z")
+            .regraded("2024-03-10T10:00:00Z", RiskGrade::Standard);
+        received(&mut l, "I", RiskGrade::Standard, "2024-03-01T10:00:00Z")
+            .regraded("2024-03-03T10:00:00Z", RiskGrade::VeryHigh);
+        let at = utc("2024-03-11T00:00:00Z");
+        let histories = crate::report::fold::histories(&l.events, at);
+        let overdue = overdue_at(&histories, at, &ReviewIntervals::default(), London);
+        let got: Vec<(&str, RiskGrade, DateTime<Utc>)> = overdue
+            .iter()
+            .map(|o| (o.reference.as_str(), o.grade, o.due_at))
+            .collect();
+        assert_eq!(
+            got,
+            [("I", RiskGrade::VeryHigh, utc("2024-03-02T10:00:00Z"))]
+        );
     }
 
     #[test]

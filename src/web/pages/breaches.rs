@@ -11,14 +11,13 @@ use super::super::format::{time, time_left};
 use super::super::layout::{csrf_field, page as frame, Nav};
 use super::super::session::SignedIn;
 use super::super::{PageError, WebState};
-use super::{check_csrf, chrome, form_fields, lpa_from_query, package_path};
+use super::{chrome, lpa_from_query, package_path, see_other, supervisor_form};
 use crate::domain::{Acknowledgement, BreachReasons, Package, PackageStatus, Reference, Role};
 use crate::store::PackageFilter;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
+use axum::response::Response;
 use maud::{html, Markup};
 
 /// The most breaches one page shows.
@@ -166,14 +165,7 @@ pub(crate) async fn acknowledge(
     Path(text): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let fields = form_fields(&body);
-    check_csrf(&signed_in, &fields)?;
-    if !signed_in.may(Role::Supervisor) {
-        return Err(PageError::Forbidden(format!(
-            "Acknowledging a breach needs the supervisor role; you are signed in as {}.",
-            signed_in.session.role
-        )));
-    }
+    let fields = supervisor_form(&signed_in, &body, "Acknowledging a breach")?;
     let reference = Reference::parse_exact(&text)
         .map_err(|_| PageError::NotFound(format!("No package has reference {text}.")))?;
     let reasons = &state.app.settings().breach_reasons;
@@ -194,7 +186,5 @@ pub(crate) async fn acknowledge(
         Some("package") => package_path(&stored),
         _ => format!("/breaches?acknowledged={}", super::encode(&stored)),
     };
-    let location = HeaderValue::from_str(&location)
-        .map_err(|_| PageError::Invalid("the reference cannot be written in a link".into()))?;
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    see_other(&location)
 }

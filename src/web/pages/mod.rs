@@ -48,6 +48,37 @@ pub(crate) fn check_csrf(
     }
 }
 
+/// A supervisor's posted form: its fields, once its CSRF token (first)
+/// and then the supervisor role are checked. `doing` names the action in
+/// the refusal ("Recording a review").
+pub(crate) fn supervisor_form(
+    signed_in: &SignedIn,
+    body: &[u8],
+    doing: &str,
+) -> Result<HashMap<String, String>, PageError> {
+    let fields = form_fields(body);
+    check_csrf(signed_in, &fields)?;
+    if !signed_in.may(crate::domain::Role::Supervisor) {
+        return Err(PageError::Forbidden(format!(
+            "{doing} needs the supervisor role; you are signed in as {}.",
+            signed_in.session.role
+        )));
+    }
+    Ok(fields)
+}
+
+/// A 303 to `location` after a form has acted.
+pub(crate) fn see_other(location: &str) -> Result<axum::response::Response, PageError> {
+    use axum::response::IntoResponse;
+    let location = axum::http::HeaderValue::from_str(location)
+        .map_err(|_| PageError::Invalid("the reference cannot be written in a link".into()))?;
+    Ok((
+        axum::http::StatusCode::SEE_OTHER,
+        [(axum::http::header::LOCATION, location)],
+    )
+        .into_response())
+}
+
 /// The frame for a signed-in page.
 pub(crate) fn chrome<'a>(state: &'a WebState, signed_in: &'a SignedIn, current: Nav) -> Chrome<'a> {
     Chrome {

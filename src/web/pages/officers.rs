@@ -13,13 +13,12 @@ use super::super::format::time;
 use super::super::layout::{csrf_field, page as frame, Nav};
 use super::super::session::SignedIn;
 use super::super::{PageError, WebState};
-use super::{check_csrf, chrome, form_fields, open_packages_table};
+use super::{chrome, form_fields, open_packages_table, see_other, supervisor_form};
 use crate::domain::{OfficerEmail, Package, Reference, Role};
 use crate::store::{PackageFilter, StoreError};
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
@@ -217,14 +216,7 @@ pub(crate) async fn assign(
     signed_in: SignedIn,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let fields = form_fields(&body);
-    check_csrf(&signed_in, &fields)?;
-    if !signed_in.may(Role::Supervisor) {
-        return Err(PageError::Forbidden(format!(
-            "Assigning a package needs the supervisor role; you are signed in as {}.",
-            signed_in.session.role
-        )));
-    }
+    let fields = supervisor_form(&signed_in, &body, "Assigning a package")?;
     let reference_text = fields
         .get("reference")
         .map(|r| r.trim().to_string())
@@ -298,9 +290,7 @@ pub(crate) async fn assign(
         super::encode(&package.reference().to_string()),
         super::encode(&officer)
     );
-    let location = HeaderValue::from_str(&location)
-        .map_err(|_| PageError::Invalid("the reference cannot be written in a link".into()))?;
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    see_other(&location)
 }
 
 /// The page again with a refusal, answered with `status`.

@@ -9,13 +9,11 @@
 use super::super::layout::csrf_field;
 use super::super::session::SignedIn;
 use super::super::{PageError, WebState};
-use super::{check_csrf, form_fields, package_path};
-use crate::domain::{parse_instant, Reference, RiskGrade, Role};
+use super::{package_path, see_other, supervisor_form};
+use crate::domain::{parse_instant, Reference, RiskGrade};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 
 /// The form: the grade (the current one first, meaning "confirmed"), a
@@ -54,14 +52,7 @@ pub(crate) async fn review(
     Path(text): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let fields = form_fields(&body);
-    check_csrf(&signed_in, &fields)?;
-    if !signed_in.may(Role::Supervisor) {
-        return Err(PageError::Forbidden(format!(
-            "Recording a review needs the supervisor role; you are signed in as {}.",
-            signed_in.session.role
-        )));
-    }
+    let fields = supervisor_form(&signed_in, &body, "Recording a review")?;
     let reference = Reference::parse_exact(&text)
         .map_err(|_| PageError::NotFound(format!("No package has reference {text}.")))?;
     let grade = match fields.get("risk_grade").map(|g| g.trim()) {
@@ -84,7 +75,5 @@ pub(crate) async fn review(
         .app
         .review(&reference, &signed_in.actor(), grade, note, reviewed_at)
         .await?;
-    let location = HeaderValue::from_str(&package_path(package.reference().as_str()))
-        .map_err(|_| PageError::Invalid("the reference cannot be written in a link".into()))?;
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    see_other(&package_path(package.reference().as_str()))
 }
