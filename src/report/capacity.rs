@@ -9,9 +9,9 @@
 //! count: the 12 and 52 weeks are the ones that ended by `now`. The
 //! forecast ([`super::forecast`]) resamples the last 12 of them.
 
-use super::fold::histories;
+use super::fold::{histories, History};
 use super::forecast::{forecast, Fnv64, Forecast, ForecastInput, FEW_WEEKS, RUNS};
-use super::{median, percentile, IsoWeek};
+use super::{median, one_decimal, percentile, within, IsoWeek};
 use crate::domain::{EventKind, RiskGrade, Stage, Timescales};
 use crate::store::LedgerEvent;
 use chrono::{DateTime, Utc};
@@ -181,10 +181,6 @@ pub struct OfficerLine {
     pub median_days_to_enforcement: Option<f64>,
 }
 
-fn one_decimal(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
-}
-
 fn days(length: chrono::Duration) -> f64 {
     length.num_seconds() as f64 / 86_400.0
 }
@@ -213,13 +209,13 @@ struct Read {
     stops: Vec<Stopped>,
 }
 
-fn read(events: &[LedgerEvent], now: DateTime<Utc>) -> Read {
+fn read(histories: &[History<'_>]) -> Read {
     let mut out = Read {
         received: Vec::new(),
         stays: Vec::new(),
         stops: Vec::new(),
     };
-    for history in histories(events, now) {
+    for history in histories {
         let mut entered: Option<DateTime<Utc>> = None;
         let mut officer: Option<String> = None;
         let mut received_at = None;
@@ -263,10 +259,6 @@ fn read(events: &[LedgerEvent], now: DateTime<Utc>) -> Read {
     out
 }
 
-fn within(at: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
-    from <= at && at < to
-}
-
 fn sorted(mut values: Vec<f64>) -> Vec<f64> {
     values.sort_by(f64::total_cmp);
     values
@@ -276,9 +268,20 @@ impl CapacityReport {
     /// Folds `events` (those that took effect before `now` count) into
     /// the report at `now`.
     pub fn build(events: &[LedgerEvent], now: DateTime<Utc>, params: &CapacityParams) -> Self {
+        Self::from_histories(&histories(events, now), events, now, params)
+    }
+
+    /// As [`build`](Self::build), from the ledger already folded per
+    /// package up to `now` (`histories`), as a report over a period has it.
+    pub(super) fn from_histories(
+        histories: &[History<'_>],
+        events: &[LedgerEvent],
+        now: DateTime<Utc>,
+        params: &CapacityParams,
+    ) -> Self {
         let tz = params.time_zone;
         let last = IsoWeek::last_complete(now, tz);
-        let read = read(events, now);
+        let read = read(histories);
 
         let first_receipt = read.received.iter().map(|(at, _)| *at).min();
         // Weeks (of the last 52) that end after the first receipt.
@@ -327,7 +330,7 @@ impl CapacityReport {
             .collect();
 
         // The state now, per package.
-        let folded: Vec<_> = histories(events, now)
+        let folded: Vec<_> = histories
             .iter()
             .map(|h| h.at(now))
             .filter(|p| p.is_open())
@@ -470,8 +473,13 @@ pub struct CapacitySummary {
 
 impl CapacitySummary {
     /// The summary of the capacity report at `now`.
-    pub(crate) fn at(events: &[LedgerEvent], now: DateTime<Utc>, params: &CapacityParams) -> Self {
-        CapacityReport::build(events, now, params).summary()
+    pub(super) fn at(
+        histories: &[History<'_>],
+        events: &[LedgerEvent],
+        now: DateTime<Utc>,
+        params: &CapacityParams,
+    ) -> Self {
+        CapacityReport::from_histories(histories, events, now, params).summary()
     }
 }
 

@@ -297,7 +297,7 @@ pub(crate) fn forecast(input: &ForecastInput) -> Option<Forecast> {
             .iter()
             .filter(|d| **d <= input.now)
             .count() as u64,
-        officer_rate: input.officer_rate.map(|r| (r * 10.0).round() / 10.0),
+        officer_rate: input.officer_rate.map(super::one_decimal),
         horizons,
     })
 }

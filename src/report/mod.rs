@@ -777,6 +777,7 @@ impl WeeklyReport {
             open_packages,
             reviews: reviews::review_lines(&histories, start, end, &params.review_every, tz),
             capacity: capacity::CapacitySummary::at(
+                &histories,
                 events,
                 end,
                 &capacity::CapacityParams::of_report(params),
