@@ -81,6 +81,21 @@ pub struct Review {
 /// The longest reason or note accepted.
 pub(crate) const MAX_NOTE_CHARS: usize = 2000;
 
+/// A reason or note a move cannot do without, as `field`: trimmed, refused
+/// when empty (saying `why` one is needed), then checked as [`check_note`].
+fn required_note<'a>(
+    field: &'static str,
+    text: &'a str,
+    why: &str,
+) -> Result<&'a str, MoveRefused> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(MoveRefused::invalid(field, why));
+    }
+    check_note(field, text)?;
+    Ok(text)
+}
+
 /// Checks a reason or note (already trimmed) as `field`: at most
 /// [`MAX_NOTE_CHARS`], line breaks allowed, and otherwise the one rule for
 /// free text ([`crate::domain::fields::forbidden_char`]).
@@ -113,14 +128,11 @@ impl Package {
         now: DateTime<Utc>,
     ) -> Result<Change, MoveRefused> {
         self.require_open("note")?;
-        let note = note.trim();
-        if note.is_empty() {
-            return Err(MoveRefused::invalid(
-                "note",
-                "an acknowledgement needs a note saying what is being done",
-            ));
-        }
-        check_note("note", note)?;
+        let note = required_note(
+            "note",
+            note,
+            "an acknowledgement needs a note saying what is being done",
+        )?;
         let deadline_at = self.0.deadline.at();
         if now < deadline_at {
             return Err(MoveRefused::conflict(
@@ -204,14 +216,11 @@ impl Package {
     ) -> Result<Review, MoveRefused> {
         self.require_open("reviewed_at")?;
         self.check_time("reviewed_at", at, now)?;
-        let note = note.trim();
-        if note.is_empty() {
-            return Err(MoveRefused::invalid(
-                "note",
-                "a review needs a note saying what was considered",
-            ));
-        }
-        check_note("note", note)?;
+        let note = required_note(
+            "note",
+            note,
+            "a review needs a note saying what was considered",
+        )?;
         let started = self.review_clock_started_at();
         if at < started {
             return Err(MoveRefused::conflict(
@@ -266,11 +275,7 @@ impl Package {
     ) -> Result<Change, MoveRefused> {
         self.require_open("risk_grade")?;
         self.check_time("at", at, now)?;
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(MoveRefused::invalid("reason", "a regrade needs a reason"));
-        }
-        check_note("reason", reason)?;
+        let reason = required_note("reason", reason, "a regrade needs a reason")?;
         if grade == self.grade() {
             return Err(MoveRefused::conflict(
                 "risk_grade",
