@@ -65,7 +65,7 @@ pub(crate) async fn weekly(
 ) -> Result<Response, ApiError> {
     // One instant for the default, the "has it ended" check and the audit line.
     let now = state.app.now();
-    let period = chosen::<IsoWeek>(&state, "week", query.week.as_deref(), PeriodKind::Week, now)?;
+    let period = chosen::<IsoWeek>(&state, query.week.as_deref(), PeriodKind::Week, now)?;
     answer(&state, &caller.actor(), period, query.format, now).await
 }
 
@@ -102,13 +102,7 @@ pub(crate) async fn monthly(
     ApiQuery(query): ApiQuery<MonthlyQuery>,
 ) -> Result<Response, ApiError> {
     let now = state.app.now();
-    let period = chosen::<CalendarMonth>(
-        &state,
-        "month",
-        query.month.as_deref(),
-        PeriodKind::Month,
-        now,
-    )?;
+    let period = chosen::<CalendarMonth>(&state, query.month.as_deref(), PeriodKind::Month, now)?;
     answer(&state, &caller.actor(), period, query.format, now).await
 }
 
@@ -145,22 +139,16 @@ pub(crate) async fn quarterly(
     ApiQuery(query): ApiQuery<QuarterlyQuery>,
 ) -> Result<Response, ApiError> {
     let now = state.app.now();
-    let period = chosen::<Quarter>(
-        &state,
-        "quarter",
-        query.quarter.as_deref(),
-        PeriodKind::Quarter,
-        now,
-    )?;
+    let period = chosen::<Quarter>(&state, query.quarter.as_deref(), PeriodKind::Quarter, now)?;
     answer(&state, &caller.actor(), period, query.format, now).await
 }
 
-/// The period a query names in `field` (parsed as `P`), or the last
-/// complete one of `kind`; refused, naming `field`, when it is not a
-/// period of that kind or has not ended.
+/// The period a query names in the parameter named for `kind` (`week`,
+/// `month`, `quarter`; parsed as `P`), or the last complete one of `kind`;
+/// refused, naming the parameter, when it is not a period of that kind or
+/// has not ended.
 fn chosen<P>(
     state: &AppState,
-    field: &str,
     text: Option<&str>,
     kind: PeriodKind,
     now: DateTime<Utc>,
@@ -170,6 +158,7 @@ where
     P::Err: std::fmt::Display,
 {
     let tz = state.app.settings().time_zone;
+    let field = kind.as_str();
     let period = match text {
         Some(text) => text
             .parse::<P>()
