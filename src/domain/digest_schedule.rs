@@ -47,13 +47,21 @@ impl DigestKind {
         }
     }
 
-    /// The calendar period a monthly or quarterly digest reports on.
-    fn calendar_period(self) -> Option<PeriodKind> {
+    /// The kind of period a weekly, monthly or quarterly digest reports
+    /// on; `None` for the daily list.
+    fn report_kind(self) -> Option<PeriodKind> {
         match self {
+            DigestKind::Weekly => Some(PeriodKind::Week),
             DigestKind::Monthly => Some(PeriodKind::Month),
             DigestKind::Quarterly => Some(PeriodKind::Quarter),
-            DigestKind::Weekly | DigestKind::Daily => None,
+            DigestKind::Daily => None,
         }
+    }
+
+    /// The calendar period a monthly or quarterly digest reports on (its
+    /// run is found from the period, not by searching dates).
+    fn calendar_period(self) -> Option<PeriodKind> {
+        self.report_kind().filter(|kind| *kind != PeriodKind::Week)
     }
 
     /// The kind of digest that reports on periods of `kind`.
@@ -291,16 +299,12 @@ impl DigestSchedule {
     pub(crate) fn owed_at(&self, now: DateTime<Utc>, tz: Tz) -> Option<Occurrence> {
         let run = self.latest_at_or_before(now, tz)?;
         let local = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
-        let same = match self.kind {
-            DigestKind::Weekly => {
-                IsoWeek::containing(local(run.due_at)) == IsoWeek::containing(local(now))
-            }
-            DigestKind::Daily => local(run.due_at) == local(now),
-            DigestKind::Monthly | DigestKind::Quarterly => {
-                let kind = self.kind.calendar_period().expect("a calendar digest");
+        let same = match self.kind.report_kind() {
+            Some(kind) => {
                 ReportPeriod::containing(kind, local(run.due_at))
                     == ReportPeriod::containing(kind, local(now))
             }
+            None => local(run.due_at) == local(now),
         };
         same.then_some(run)
     }
@@ -319,13 +323,9 @@ impl DigestSchedule {
     /// The occurrence due at `due_at` (an instant this schedule names).
     fn occurrence(&self, due_at: DateTime<Utc>, tz: Tz) -> Occurrence {
         let date = due_at.with_timezone(&tz).date_naive();
-        let period = match self.kind {
-            DigestKind::Weekly => DigestPeriod::Week(IsoWeek::containing(date).previous()),
-            DigestKind::Daily => DigestPeriod::Day(date),
-            DigestKind::Monthly | DigestKind::Quarterly => {
-                let kind = self.kind.calendar_period().expect("a calendar digest");
-                DigestPeriod::of(ReportPeriod::containing(kind, date).previous())
-            }
+        let period = match self.kind.report_kind() {
+            Some(kind) => DigestPeriod::of(ReportPeriod::containing(kind, date).previous()),
+            None => DigestPeriod::Day(date),
         };
         Occurrence {
             schedule: self.name.clone(),
