@@ -176,11 +176,6 @@ pub struct EscalationLevel {
 }
 
 impl EscalationLevel {
-    /// The level's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The clock the level watches.
     pub fn clock(&self) -> PackageClock {
         self.clock

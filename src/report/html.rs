@@ -151,6 +151,9 @@ pub(super) fn raw_cell(html: &str) -> String {
 
 /// The text of each `<td>` in the first row of `page` with a cell reading
 /// exactly `key` (the renderers' tests read tables with it).
+/// How a total row stands out from the rows it adds up.
+pub(crate) const TOTAL: &str = ";font-weight:bold;background:#f4f4f4";
+
 #[cfg(test)]
 pub(super) fn row_cells(page: &str, key: &str) -> Vec<String> {
     let row = page

@@ -9,7 +9,7 @@ use crate::report::capacity::{
 };
 use crate::report::forecast::{Horizon, Range};
 use crate::report::html::{
-    self, fixed, group_head, head, note_row, number, row, words, CAPTION, FONT, H2, TABLE,
+    self, fixed, group_head, head, note_row, number, row, words, CAPTION, FONT, H2, TABLE, TOTAL,
 };
 use crate::text::esc;
 use std::fmt::Write;
@@ -407,11 +407,9 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// How a total row stands out.
-const TOTAL: &str = ";font-weight:bold;background:#f4f4f4";
-
 /// The report's body as HTML (headings and tables, inline styles), for a
 /// page or an email: everything but the document's head and the marking.
-pub fn html_body(report: &CapacityReport) -> String {
+fn html_body(report: &CapacityReport) -> String {
     let mut h = String::new();
     h.push_str("<div id=\"capacity-headline\" style=\"border-left:4px solid #1d4f91;padding:2px 0 2px 10px;margin:8px 0 12px 0\">");
     for line in digest_lines(report) {

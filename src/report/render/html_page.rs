@@ -5,7 +5,7 @@ use super::{period_ending, signed, this_period, title, window};
 use crate::domain::{RiskGrade, Stage};
 use crate::report::html::{
     self, fixed, group_head, head, note_row, number, raw_cell, row, tds, words, CAPTION, FONT, H2,
-    TABLE,
+    TABLE, TOTAL,
 };
 use crate::report::{LpaLine, OpenPackageLine, PositionLine, ReasonLine, WeeklyReport};
 use crate::text::esc;
@@ -26,9 +26,6 @@ fn breach_row(report: &WeeklyReport, b: &OpenPackageLine) -> String {
         "",
     )
 }
-
-/// How a total row stands out from the rows it adds up.
-const TOTAL: &str = ";font-weight:bold;background:#f4f4f4";
 
 /// The HTML report for email: tables with inline styles only (Outlook
 /// ignores style sheets) and the 12-week trend as a bar chart made of table
