@@ -414,6 +414,24 @@ impl App {
         actor: &Actor,
         make: impl FnOnce(&Package, DateTime<Utc>) -> Result<Change, MoveRefused> + Send + 'static,
     ) -> Result<Package, StoreError> {
+        self.write(reference, actor, move |app, package, now| {
+            make(package, now).map(|change| app.entry(change))
+        })
+        .await
+    }
+
+    /// Writes the ledger entry `make` builds from the package as stored
+    /// (held against other writers) at the current instant, then wakes the
+    /// scheduler if the package now falls due sooner: what every move
+    /// shares.
+    async fn write(
+        &self,
+        reference: &Reference,
+        actor: &Actor,
+        make: impl FnOnce(&App, &Package, DateTime<Utc>) -> Result<LedgerEntry, MoveRefused>
+            + Send
+            + 'static,
+    ) -> Result<Package, StoreError> {
         let now = self.now();
         let app = self.clone();
         let result = self
@@ -422,7 +440,7 @@ impl App {
                 reference,
                 actor,
                 now,
-                Box::new(move |package| make(package, now).map(|change| app.entry(change))),
+                Box::new(move |package| make(&app, package, now)),
             )
             .await;
         if let Ok(package) = &result {
@@ -445,39 +463,25 @@ impl App {
         note: String,
         reviewed_at: Option<DateTime<Utc>>,
     ) -> Result<Package, StoreError> {
-        let now = self.now();
-        let app = self.clone();
-        let result = self
-            .store
-            .update_package(
-                reference,
-                actor,
+        self.write(reference, actor, move |app, package, now| {
+            let settings = &app.settings;
+            let review = package.review(
+                grade,
+                &note,
+                reviewed_at.unwrap_or(now),
                 now,
-                Box::new(move |package| {
-                    let settings = &app.settings;
-                    let review = package.review(
-                        grade,
-                        &note,
-                        reviewed_at.unwrap_or(now),
-                        now,
-                        &settings.policy,
-                        &settings.ladder_timing().review_every,
-                    )?;
-                    let mut entry = app.entry(review.review);
-                    entry.preceded_by = review
-                        .regrade
-                        .map(|regrade| (regrade.event, regrade.occurred_at))
-                        .into_iter()
-                        .collect();
-                    Ok(entry)
-                }),
-            )
-            .await;
-        if let Ok(package) = &result {
-            self.changed
-                .due_at(self.settings.ladder_timing().first_due(package));
-        }
-        result
+                &settings.policy,
+                &settings.ladder_timing().review_every,
+            )?;
+            let mut entry = app.entry(review.review);
+            entry.preceded_by = review
+                .regrade
+                .map(|regrade| (regrade.event, regrade.occurred_at))
+                .into_iter()
+                .collect();
+            Ok(entry)
+        })
+        .await
     }
 
     /// The view of one package at the current instant.

@@ -40,7 +40,6 @@ impl TestApp {
     /// one enforced a day later. Then the clock stands at [`asked_at`].
     async fn seed_capacity(&self) {
         use ocset_scheduler::clock::Clock;
-        let intake = self.token(Role::Intake);
         let now = self.clock.now().to_rfc3339();
         for body in [
             json!({"reference": "CAP-1", "risk_grade": "high", "received_at": now, "lpa": "Dudley",
@@ -51,24 +50,18 @@ impl TestApp {
                    "stage": "intelligence_development"}),
         ] {
             let response = self
-                .http
-                .post(format!("{}/api/v1/packages", self.base))
-                .bearer_auth(intake)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
+                .post("/api/v1/packages", Role::Intake, body.clone())
+                .await;
             assert_eq!(response.status(), StatusCode::CREATED, "{body}");
         }
         self.clock.advance(Duration::days(1));
         let response = self
-            .http
-            .post(format!("{}/api/v1/packages/CAP-1/stage", self.base))
-            .bearer_auth(intake)
-            .json(&json!({"stage": "enforced", "outcome": "arrest"}))
-            .send()
-            .await
-            .unwrap();
+            .post(
+                "/api/v1/packages/CAP-1/stage",
+                Role::Intake,
+                json!({"stage": "enforced", "outcome": "arrest"}),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         self.clock.set(asked_at());
     }
@@ -87,7 +80,7 @@ impl TestApp {
     }
 
     async fn capacity(&self, query: &str) -> Response {
-        self.capacity_as(query, Some(self.token(Role::Viewer)))
+        self.get(&format!("/api/v1/reports/capacity{query}"), Role::Viewer)
             .await
     }
 
