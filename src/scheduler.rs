@@ -26,6 +26,11 @@ use tokio::sync::Notify;
 /// How often the scheduler refreshes the database planner's statistics.
 pub(crate) const MAINTAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// How often the scheduler moves the position's mark to now (the loop
+/// wakes at least every safety tick, so the mark is at most a minute and a
+/// tick old).
+pub(crate) const MARK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Decides what a due package owes and how the messages are grouped.
 #[derive(Debug, Clone)]
 pub(crate) struct Escalator {
@@ -249,6 +254,7 @@ impl Scheduler {
     ) {
         tokio::pin!(shutdown);
         let mut maintained = std::time::Instant::now();
+        let mut marked: Option<std::time::Instant> = None;
         let mut backoff = Backoff::default();
         let mut failures = FailureLog::default();
         loop {
@@ -259,6 +265,14 @@ impl Scheduler {
                     tracing::warn!(error = %e, "refreshing the planner's statistics failed");
                 }
                 maintained = std::time::Instant::now();
+            }
+            // Keep the position's mark recent, so a read of the position
+            // adds only the deadlines passed in the last minute or so.
+            if marked.is_none_or(|at| at.elapsed() >= MARK_EVERY) {
+                if let Err(e) = self.store.advance_position_mark(self.clock.now()).await {
+                    tracing::warn!(error = %e, "moving the position's mark failed");
+                }
+                marked = Some(std::time::Instant::now());
             }
             let retry_at = match self.run_due().await {
                 Ok(report) => {

@@ -88,14 +88,34 @@ pub trait Store: Queue {
 
     /// The open packages per stage and grade at `now` (only combinations
     /// that have packages), optionally for one LPA. `due_soon` counts those
-    /// not breached whose deadline is at or before `due_by`. Reads through
-    /// the (stage, risk_grade) index, never the stopped packages.
+    /// not breached whose deadline is at or before `due_by`. Read from the
+    /// counters the database keeps (migration 0006) and the deadlines
+    /// passed since their mark: a few rows, whatever the number of packages.
     async fn position(
         &self,
         now: DateTime<Utc>,
         due_by: DateTime<Utc>,
         lpa: Option<&str>,
     ) -> Result<Vec<StageGradeFigures>, StoreError>;
+
+    /// The same figures as [`Store::position`], counted from every open
+    /// package: the reference the counters are checked against (tests, and
+    /// a diagnosis), never a request's read.
+    async fn recounted_position(
+        &self,
+        now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
+        lpa: Option<&str>,
+    ) -> Result<Vec<StageGradeFigures>, StoreError>;
+
+    /// Moves the position's mark forward to `now`, so that a read of the
+    /// position adds only the deadlines passed since (see
+    /// `store/counters.rs`). Returns false when the mark is already at or
+    /// after `now` (another instance moved it): it never moves back.
+    async fn advance_position_mark(&self, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Where the position's mark is.
+    async fn position_mark(&self) -> Result<DateTime<Utc>, StoreError>;
 
     /// Stores a new API token's hash and appends `token.created` to the
     /// audit log. A name already used (even revoked) is
@@ -159,6 +179,10 @@ pub trait Store: Queue {
 
     /// The outbox's figures.
     async fn delivery_stats(&self) -> Result<DeliveryStats, StoreError>;
+
+    /// The same figures as [`Store::delivery_stats`], counted from every
+    /// message: the reference its counters are checked against.
+    async fn recounted_delivery_stats(&self) -> Result<DeliveryStats, StoreError>;
 
     /// The last pass and the oldest due work at `now`.
     async fn scheduler_status(&self, now: DateTime<Utc>) -> Result<SchedulerStatus, StoreError>;

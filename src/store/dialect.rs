@@ -20,6 +20,10 @@ pub trait Dialect: sqlx::Database {
     /// reference `$1` and holds it until the transaction ends.
     const LOCK_PACKAGE: &'static str;
 
+    /// Reads the position's mark (`at`) and holds it against writers until
+    /// the transaction ends (SQLite's write transaction already does).
+    const LOCK_POSITION_MARK: &'static str;
+
     /// Rows per multi-row `INSERT` of a batch (packages take 22 values a
     /// row, events 9, audit lines 1 plus 5 shared).
     const INSERT_CHUNK_ROWS: usize;
@@ -27,6 +31,10 @@ pub trait Dialect: sqlx::Database {
     /// What a package list reads `FROM`: `packages`, or `packages` with the
     /// index that serves the list's order named.
     const PACKAGE_LIST_SOURCE: &'static str;
+
+    /// What the position's oldest receipt reads `FROM`: `packages`, or
+    /// `packages` with its (stage, grade, LPA, receipt) index named.
+    const OLDEST_SOURCE: &'static str;
 
     /// Statements that keep the query planner's statistics fresh, run after
     /// migrating and periodically.

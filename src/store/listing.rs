@@ -141,7 +141,7 @@ pub(crate) fn list_packages<'f>(
 /// in `packages_position` (stage, risk_grade, lpa, deadline_at,
 /// received_at), so both backends answer it from that index alone, reading
 /// only the open stages' part of it.
-pub(crate) fn position(for_one_lpa: bool) -> String {
+pub(crate) fn recount_position(for_one_lpa: bool) -> String {
     let lpa = if for_one_lpa {
         // Naming every grade (the column's CHECK allows no other) lets the
         // index be searched on stage, grade and LPA together, rather than
@@ -212,31 +212,25 @@ where
             .collect()
     }
 
-    /// [`super::Store::position`].
-    pub(super) async fn open_position(
+    /// [`super::Store::recounted_position`]: every open package read.
+    pub(super) async fn recounted_position(
         &self,
         now: DateTime<Utc>,
         due_by: DateTime<Utc>,
         lpa: Option<&str>,
     ) -> Result<Vec<StageGradeFigures>, StoreError> {
-        let statement = position(lpa.is_some());
+        let statement = recount_position(lpa.is_some());
         let mut query = sqlx::query_as::<_, StageGradeFiguresRow>(&statement)
             .bind(stored_instant(now))
             .bind(stored_instant(due_by));
         if let Some(lpa) = lpa {
             query = query.bind(lpa);
         }
-        let mut rows = query
+        let rows = query
             .fetch_all(&self.pool)
             .await
-            .map_err(StoreError::db("reading the position"))?
-            .into_iter()
-            .map(StageGradeFigures::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        // In the domain's order (workflow stage, then gravest grade first),
-        // which text order on either backend is not.
-        rows.sort_by_key(|row| (row.stage, row.grade));
-        Ok(rows)
+            .map_err(StoreError::db("recounting the position"))?;
+        Self::position_rows(rows)
     }
 }
 
@@ -331,13 +325,13 @@ mod tests {
 
     #[test]
     fn position_filters_the_lpa_only_when_asked() {
-        assert!(!position(false).contains("$3"));
+        assert!(!recount_position(false).contains("$3"));
         // Every grade, quoted, most urgent first: `'very_high', 'high', ...`.
         let grades: Vec<String> = RiskGrade::ALL
             .iter()
             .map(|g| format!("'{}'", g.as_str()))
             .collect();
-        assert!(position(true).ends_with(&format!(
+        assert!(recount_position(true).ends_with(&format!(
             " WHERE stage IN ('intelligence_development', 'awaiting_enforcement') \
              AND risk_grade IN ({}) \
              AND lpa = $3 GROUP BY stage, risk_grade",

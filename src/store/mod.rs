@@ -60,6 +60,7 @@ use std::sync::Arc;
 mod audit;
 mod backup;
 mod contract;
+mod counters;
 mod dialect;
 mod digests;
 mod escalations;

@@ -404,21 +404,4 @@ where
             .map_err(StoreError::db("recording how a delivery ended"))?;
         Ok(DB::rows_affected(&finished) == 1)
     }
-
-    /// [`super::Store::delivery_stats`].
-    pub(super) async fn outbox_figures(&self) -> Result<DeliveryStats, StoreError> {
-        let groups: Vec<DeliveryCountRow> = sqlx::query_as(DELIVERY_COUNTS)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db("counting messages"))?;
-        let mut stats = DeliveryStats::default();
-        for group in &groups {
-            group.add_to(&mut stats)?;
-        }
-        stats.oldest_undelivered_at = sqlx::query_scalar(OLDEST_UNDELIVERED)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(StoreError::db("finding the oldest undelivered message"))?;
-        Ok(stats)
-    }
 }

@@ -29,6 +29,7 @@ impl Dialect for Postgres {
         const PARTS: &[&str] = &[SELECT_PACKAGE, " FOR UPDATE"];
         as_str(&join::<{ joined_len(PARTS) }>(PARTS))
     };
+    const LOCK_POSITION_MARK: &'static str = "SELECT at FROM position_mark WHERE id = 1 FOR UPDATE";
 
     /// Large statements, since each is a round trip: 500 rows of 22 values
     /// stays far below PostgreSQL's limit of 65,535 parameters.
@@ -36,6 +37,9 @@ impl Dialect for Postgres {
 
     /// PostgreSQL's planner picks the (deadline, reference) index itself.
     const PACKAGE_LIST_SOURCE: &'static str = "packages";
+
+    /// PostgreSQL's planner picks `packages_oldest` itself.
+    const OLDEST_SOURCE: &'static str = "packages";
 
     /// Autovacuum keeps PostgreSQL's statistics fresh.
     const MAINTAIN: &'static [&'static str] = &[];

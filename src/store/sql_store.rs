@@ -339,6 +339,23 @@ where
         self.open_position(now, due_by, lpa).await
     }
 
+    async fn recounted_position(
+        &self,
+        now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
+        lpa: Option<&str>,
+    ) -> Result<Vec<StageGradeFigures>, StoreError> {
+        self.recounted_position(now, due_by, lpa).await
+    }
+
+    async fn advance_position_mark(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.advance_mark(now).await
+    }
+
+    async fn position_mark(&self) -> Result<DateTime<Utc>, StoreError> {
+        SqlStore::position_mark(self).await
+    }
+
     async fn create_token(
         &self,
         token: &ApiToken,
@@ -395,7 +412,11 @@ where
     }
 
     async fn delivery_stats(&self) -> Result<DeliveryStats, StoreError> {
-        self.outbox_figures().await
+        self.counted_delivery_stats().await
+    }
+
+    async fn recounted_delivery_stats(&self) -> Result<DeliveryStats, StoreError> {
+        SqlStore::recounted_delivery_stats(self).await
     }
 
     async fn scheduler_status(&self, now: DateTime<Utc>) -> Result<SchedulerStatus, StoreError> {
