@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::{
-    default_ladder, Change, DeadlinePolicy, DueLevel, LadderTiming, Lpas, Package, Reference,
-    RegradePolicy, Relation, Timescale, Timescales,
+    default_ladder, Change, ClockStop, Deadline, DeadlinePolicy, DueLevel, LadderTiming, Lpas,
+    OpenStage, Outcome, Package, PackageParts, PackageState, PolicyVersion, Reference,
+    RegradePolicy, Relation, RiskGrade, Safeguarding, StopKind, Timescale, Timescales,
 };
 use ocset_scheduler::intake::{IntakeRules, NewPackage};
 use ocset_scheduler::outbox::{
@@ -419,4 +420,55 @@ pub(super) async fn finish(
         .finish_delivery(message.id, worker, &outcome, at)
         .await
         .expect("finishing a delivery")
+}
+
+/// Where a [`shaped`] package is: open in a queue, or stopped at an instant.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Shape {
+    Open(OpenStage),
+    Enforced(DateTime<Utc>),
+    Closed(DateTime<Utc>),
+}
+
+pub(super) const DEVELOPING: Shape = Shape::Open(OpenStage::IntelligenceDevelopment);
+pub(super) const AWAITING: Shape = Shape::Open(OpenStage::AwaitingEnforcement);
+
+/// A package with exactly this deadline, built from parts (intake would
+/// compute the deadline itself), so a case can put it anywhere in time.
+pub(super) fn shaped(
+    text: &str,
+    grade: RiskGrade,
+    lpa: &str,
+    received_at: DateTime<Utc>,
+    deadline_at: DateTime<Utc>,
+    shape: Shape,
+) -> Package {
+    let state = match shape {
+        Shape::Open(stage) => PackageState::Open {
+            stage,
+            since: received_at,
+        },
+        Shape::Enforced(stopped_at) => PackageState::Stopped(
+            ClockStop::new(StopKind::Enforced, stopped_at, Outcome::Arrest).unwrap(),
+        ),
+        Shape::Closed(stopped_at) => PackageState::Stopped(
+            ClockStop::new(StopKind::Closed, stopped_at, Outcome::NoFurtherAction).unwrap(),
+        ),
+    };
+    Package::from_parts(PackageParts {
+        reference: reference(text),
+        received_at,
+        lpa: Lpas::restore(lpa.into()),
+        assigned_officer: None,
+        deadline: Deadline::restore(
+            grade,
+            deadline_at,
+            received_at,
+            PolicyVersion::new("national-2024"),
+        ),
+        state,
+        safeguarding: Safeguarding::default(),
+        acknowledgement: None,
+        review_clock_started_at: None,
+    })
 }

@@ -1,11 +1,13 @@
 //! Packages listed, filtered, paged and counted: the filters, keyset pages,
 //! counts and the position (open packages per stage and grade).
 
-use super::fixtures::{admitted, at, entry, insert, migrated, now, plain, reference, stored};
+use super::fixtures::{
+    admitted, at, entry, insert, migrated, now, plain, reference, shaped, stored, Shape, AWAITING,
+    DEVELOPING,
+};
 use chrono::{DateTime, Duration, Utc};
 use ocset_scheduler::domain::{
-    ClockStop, Deadline, Lpas, OpenStage, Outcome, Package, PackageParts, PackageState,
-    PackageStatus, PolicyVersion, RiskGrade, Safeguarding, Stage, StopKind,
+    ClockStop, Outcome, Package, PackageState, PackageStatus, RiskGrade, Stage, StopKind,
 };
 use ocset_scheduler::store::{
     Actor, LedgerEntry, PackageCounts, PackageFilter, PageKey, StageGradeFigures, Store,
@@ -210,56 +212,6 @@ async fn counts_tell_demo_packages_by_their_exact_prefix(store: Arc<dyn Store>) 
 }
 
 /// Where a hand-built package stands.
-#[derive(Debug, Clone, Copy)]
-enum Shape {
-    Open(OpenStage),
-    Enforced(DateTime<Utc>),
-    Closed(DateTime<Utc>),
-}
-
-const DEVELOPING: Shape = Shape::Open(OpenStage::IntelligenceDevelopment);
-const AWAITING: Shape = Shape::Open(OpenStage::AwaitingEnforcement);
-
-/// A package with exactly this deadline, built from parts (intake would
-/// compute the deadline itself), so a case can put it anywhere in time.
-fn shaped(
-    text: &str,
-    grade: RiskGrade,
-    lpa: &str,
-    received_at: DateTime<Utc>,
-    deadline_at: DateTime<Utc>,
-    shape: Shape,
-) -> Package {
-    let state = match shape {
-        Shape::Open(stage) => PackageState::Open {
-            stage,
-            since: received_at,
-        },
-        Shape::Enforced(stopped_at) => PackageState::Stopped(
-            ClockStop::new(StopKind::Enforced, stopped_at, Outcome::Arrest).unwrap(),
-        ),
-        Shape::Closed(stopped_at) => PackageState::Stopped(
-            ClockStop::new(StopKind::Closed, stopped_at, Outcome::NoFurtherAction).unwrap(),
-        ),
-    };
-    Package::from_parts(PackageParts {
-        reference: reference(text),
-        received_at,
-        lpa: Lpas::restore(lpa.into()),
-        assigned_officer: None,
-        deadline: Deadline::restore(
-            grade,
-            deadline_at,
-            received_at,
-            PolicyVersion::new("national-2024"),
-        ),
-        state,
-        safeguarding: Safeguarding::default(),
-        acknowledgement: None,
-        review_clock_started_at: None,
-    })
-}
-
 /// Stores packages, each with the instant it becomes due soon.
 async fn insert_with_due_soon(
     store: &Arc<dyn Store>,
