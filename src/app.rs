@@ -9,6 +9,7 @@
 mod admin;
 mod backup;
 mod capacity;
+mod read_audit;
 mod reports;
 
 pub(crate) use admin::TokenError;
@@ -40,6 +41,8 @@ pub struct App {
     changed: Arc<Alarm>,
     /// How the service's scheduler passes are going (its loop records them).
     pass_health: Arc<crate::scheduler::PassHealth>,
+    /// Reads' audit lines, committed together when readers overlap.
+    reads: Arc<read_audit::ReadAudit>,
 }
 
 /// A package as readers see it: every stored fact plus its derived status.
@@ -168,7 +171,28 @@ impl App {
             clock,
             changed: Arc::new(Alarm::new()),
             pass_health: Arc::default(),
+            reads: Arc::default(),
         }
+    }
+
+    /// Appends the audit line of a read (shown something) before it is
+    /// answered, sharing the commit with concurrent readers.
+    pub(crate) async fn audit_read(
+        &self,
+        actor: &Actor,
+        action: &str,
+        reference: Option<&Reference>,
+        detail: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let line = crate::store::AuditLine {
+            actor: actor.clone(),
+            action: action.to_string(),
+            reference: reference.cloned(),
+            detail: detail.map(str::to_string),
+            at,
+        };
+        self.reads.append(&self.store, line).await
     }
 
     /// How the service's scheduler passes are going: the scheduler's loop
@@ -345,8 +369,7 @@ impl App {
         // Found in any case; the history and the audit line use the
         // reference as stored.
         let reference = package.reference();
-        self.store
-            .audit(actor, "package.read", Some(reference), None, self.now())
+        self.audit_read(actor, "package.read", Some(reference), None, self.now())
             .await?;
         let events = self.store.events(reference).await?;
         let escalations = self.store.escalations(reference).await?;
@@ -530,8 +553,7 @@ impl App {
     ) -> Result<Vec<Package>, StoreError> {
         let packages = self.store.list_packages(filter).await?;
         let detail = describe_filter(filter, packages.len());
-        self.store
-            .audit(actor, "packages.listed", None, Some(&detail), self.now())
+        self.audit_read(actor, "packages.listed", None, Some(&detail), self.now())
             .await?;
         Ok(packages)
     }

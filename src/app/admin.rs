@@ -30,9 +30,7 @@ impl App {
         detail: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.store
-            .audit(actor, action, None, Some(detail), at)
-            .await
+        self.audit_read(actor, action, None, Some(detail), at).await
     }
 
     /// The audit log, oldest first; only the lines about `reference` when
@@ -92,9 +90,7 @@ impl App {
         actor: &Actor,
         action: &str,
     ) -> Result<(), StoreError> {
-        self.store
-            .audit(actor, action, None, None, self.now())
-            .await
+        self.audit_read(actor, action, None, None, self.now()).await
     }
 
     /// Every token, revoked ones included (never the tokens themselves).

@@ -5,7 +5,7 @@
 use super::dialect::Dialect;
 use super::rows::{AuditRow, AuditValues};
 use super::sql::{as_str, join, joined_len, values_groups};
-use super::{Actor, AuditRecord, SqlStore, StoreError};
+use super::{Actor, AuditLine, AuditRecord, SqlStore, StoreError};
 use crate::domain::Reference;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
@@ -93,6 +93,29 @@ where
             .await
             .map_err(StoreError::db("appending to the audit log"))?;
         Ok(())
+    }
+
+    /// [`super::Store::audit_lines`]: one statement a line (prepared
+    /// once), in one transaction, so a batch costs one commit.
+    pub(super) async fn append_audit_lines(&self, lines: &[AuditLine]) -> Result<(), StoreError> {
+        let statement = insert_audit(1);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("appending to the audit log"))?;
+        for line in lines {
+            let audit =
+                AuditValues::new(&line.actor, &line.action, line.detail.as_deref(), line.at);
+            Self::bind_audit_values(sqlx::query(&statement), &audit)
+                .bind(line.reference.as_ref().map(Reference::as_str))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("appending to the audit log"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("appending to the audit log"))
     }
 
     /// [`super::Store::audit_log`].

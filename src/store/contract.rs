@@ -2,9 +2,9 @@
 //! whatever the backend. [`super::SqlStore`] implements it for both.
 
 use super::{
-    Actor, ApiToken, AuditRecord, BackupContents, BackupError, ComposeFn, DecideFn, DigestDraft,
-    DigestRun, EscalationRecord, LedgerEntry, LedgerEvent, PackageChange, PackageCounts,
-    PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, StoreError,
+    Actor, ApiToken, AuditLine, AuditRecord, BackupContents, BackupError, ComposeFn, DecideFn,
+    DigestDraft, DigestRun, EscalationRecord, LedgerEntry, LedgerEvent, PackageChange,
+    PackageCounts, PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, StoreError,
 };
 use crate::domain::{Package, Reference};
 use crate::outbox::{DeliveryStats, Queue};
@@ -153,6 +153,9 @@ pub trait Store: Queue {
         detail: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// Appends several audit lines in one transaction: all or none.
+    async fn audit_lines(&self, lines: &[AuditLine]) -> Result<(), StoreError>;
 
     /// The audit log, oldest first: all of it, or the lines about one package.
     async fn audit_log(

@@ -21,6 +21,9 @@ const SQLITE_LOCK: [i64; 2] = [5, 6];
 /// - `data`: a stored row that cannot be read back;
 /// - `other`: the rest (a duplicate, a refused move, a migration).
 pub(crate) fn failure_kind(error: &StoreError) -> &'static str {
+    if let StoreError::Shared(inner) = error {
+        return failure_kind(inner);
+    }
     // A full disk is "disk" though the API answers it 503 like the rest of
     // "could not reach the database", whose one rule the API follows.
     if let StoreError::Database { source, .. } = error {

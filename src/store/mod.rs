@@ -243,6 +243,22 @@ pub struct AuditRecord {
 /// receives the package as stored and returns the entry to write, or refuses.
 pub type PackageChange = Box<dyn FnOnce(&Package) -> Result<LedgerEntry, MoveRefused> + Send>;
 
+/// One audit line to append (a read, or an action that is not a ledger
+/// write), for [`Store::audit_lines`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLine {
+    /// Who.
+    pub actor: Actor,
+    /// What: `packages.listed`, `package.read`, ...
+    pub action: String,
+    /// The package it is about, if one.
+    pub reference: Option<Reference>,
+    /// What was shown (a filter, a period), never a token.
+    pub detail: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -276,6 +292,10 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// One failure shared by everyone who waited on the same write (the
+    /// read audit's shared commit); it is what the failure inside is.
+    #[error(transparent)]
+    Shared(Arc<StoreError>),
 }
 
 impl StoreError {
@@ -301,6 +321,9 @@ impl StoreError {
     /// operator frees space, so a client should try again, not report a
     /// fault of the service.
     pub fn is_unavailable(&self) -> bool {
+        if let StoreError::Shared(inner) = self {
+            return inner.is_unavailable();
+        }
         let StoreError::Database { source, .. } = self else {
             return false;
         };

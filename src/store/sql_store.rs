@@ -20,9 +20,10 @@ use super::dialect::Dialect;
 use super::rows::{all_migrations_applied, stored_instant};
 use super::sql::BindValue;
 use super::{
-    Actor, ApiToken, AuditRecord, BackupContents, BackupError, ComposeFn, DecideFn, DigestDraft,
-    DigestRun, EscalationRecord, LedgerEntry, LedgerEvent, PackageChange, PackageCounts,
-    PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, Store, StoreError,
+    Actor, ApiToken, AuditLine, AuditRecord, BackupContents, BackupError, ComposeFn, DecideFn,
+    DigestDraft, DigestRun, EscalationRecord, LedgerEntry, LedgerEvent, PackageChange,
+    PackageCounts, PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, Store,
+    StoreError,
 };
 use crate::domain::{Package, Reference};
 use crate::outbox::{DeliveryOutcome, DeliveryStats, OutboxMessage, Queue, QueueError};
@@ -392,6 +393,10 @@ where
     ) -> Result<(), StoreError> {
         self.append_audit(actor, action, reference, detail, at)
             .await
+    }
+
+    async fn audit_lines(&self, lines: &[AuditLine]) -> Result<(), StoreError> {
+        self.append_audit_lines(lines).await
     }
 
     async fn audit_log(
