@@ -81,11 +81,23 @@ pub(crate) fn existing_references(count: usize) -> String {
     )
 }
 
-/// All packages, and those whose reference starts with `$1`. `substr`, not
-/// `LIKE`: SQLite's `LIKE` ignores case, PostgreSQL's does not, and a demo
-/// count must not depend on the backend.
-pub(crate) const COUNT_PACKAGES: &str = "SELECT COUNT(*), \
-     COUNT(CASE WHEN substr(reference, 1, length($1)) = $1 THEN 1 END) FROM packages";
+/// All packages (from the counters of migration 0006), and those whose
+/// reference starts with the demo prefix: from `$1` (the prefix) up to `$2`
+/// (the prefix with its last character's successor), a range of the unique
+/// reference index in byte order on both backends (SQLite's BINARY,
+/// PostgreSQL's `COLLATE "C"`), so case counts as `substr` would.
+pub(crate) const COUNT_PACKAGES: &str = "SELECT \
+     (SELECT CAST(COALESCE(SUM(packages), 0) AS BIGINT) FROM position_counts), \
+     (SELECT COUNT(*) FROM packages WHERE reference >= $1 AND reference < $2)";
+
+/// The first text after every text that starts with `prefix` (ASCII).
+fn after_prefix(prefix: &str) -> String {
+    let mut bytes = prefix.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last += 1;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
 
 impl<DB> SqlStore<DB>
 where
@@ -328,6 +340,7 @@ where
     pub(super) async fn package_counts(&self) -> Result<PackageCounts, StoreError> {
         let (total, demo): (i64, i64) = sqlx::query_as(COUNT_PACKAGES)
             .bind(crate::domain::DEMO_PREFIX)
+            .bind(after_prefix(crate::domain::DEMO_PREFIX))
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::db("counting packages"))?;
@@ -342,6 +355,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_range_ends_after_every_reference_with_the_prefix() {
+        assert_eq!(after_prefix("DEMO-"), "DEMO.");
+        assert!("DEMO-zzz" < "DEMO." && "DEMO." <= "DEMO.1" && "DEMOA" > "DEMO.");
+    }
     use crate::store::events::{EVENT_COLUMNS, EVENT_VALUES};
 
     #[test]
