@@ -5,6 +5,7 @@
 use super::fixtures::{
     admitted, at, created, entry, insert, migrated, now, plain, policy, reference,
 };
+use super::harness::{Raw, TestDb};
 use chrono::{DateTime, Utc};
 use ocset_scheduler::domain::RiskGrade;
 use ocset_scheduler::store::{Actor, ReportSnapshot, SnapshotKey, Store};
@@ -20,7 +21,10 @@ conformance!(
     ],
     raw: [],
     db: [],
-    postgres_only: [],
+    postgres_only: [
+        a_save_waits_for_a_writer_that_invalidated_and_then_refuses,
+        a_writer_that_invalidates_after_a_save_drops_the_saved_snapshot,
+    ],
 );
 
 fn key(period_key: &str, fingerprint: &str) -> SnapshotKey {
@@ -240,4 +244,117 @@ async fn a_back_dated_move_drops_the_snapshots_from_its_instant_on(store: Arc<dy
         .await;
     assert!(refused.is_err(), "a regrade before receipt is refused");
     assert_eq!(kept(&store).await, ["2024-W20", "2024-W21"]);
+}
+
+/// The PostgreSQL pool under test.
+fn postgres(db: &TestDb) -> sqlx::PgPool {
+    match &db.raw {
+        Raw::Postgres(store) => store.pool().clone(),
+        Raw::Sqlite(_) => unreachable!("a PostgreSQL case"),
+    }
+}
+
+/// Waits (bounded) until a statement waits for a lock on
+/// `report_snapshots`: the other side of the race has reached it.
+async fn until_one_waits_on_snapshots(pool: &sqlx::PgPool) {
+    const WAITING: &str = "SELECT COUNT(*) FROM pg_locks \
+         WHERE NOT granted AND relation = 'report_snapshots'::regclass";
+    for _ in 0..500 {
+        let waiting: i64 = sqlx::query_scalar(WAITING).fetch_one(pool).await.unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("nothing waited for report_snapshots' lock within 5 s");
+}
+
+/// A writer that has appended a back-dated event and run its
+/// invalidation, not yet committed, holds a save off; once it commits,
+/// the save counts its event and keeps nothing.
+async fn a_save_waits_for_a_writer_that_invalidated_and_then_refuses(db: TestDb) {
+    let store = db.store.clone();
+    migrated(&store).await;
+    insert(&store, vec![plain("S-1")]).await;
+    let stale = snapshot(&store, "2024-W21", "aaaa", at("2024-05-27T00:00:00Z")).await;
+    let pool = postgres(&db);
+    let mut writer = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO package_events (package_id, kind, occurred_at, recorded_at, actor, \
+         risk_grade, stage, deadline_at, details) SELECT package_id, kind, occurred_at, \
+         recorded_at, actor, risk_grade, stage, deadline_at, details FROM package_events LIMIT 1",
+    )
+    .execute(&mut *writer)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM report_snapshots WHERE period_end > $1")
+        .bind(at("2024-05-20T09:00:00Z"))
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+    let saving = tokio::spawn({
+        let store = store.clone();
+        async move { store.save_report_snapshot(&stale).await }
+    });
+    until_one_waits_on_snapshots(&pool).await;
+    writer.commit().await.unwrap();
+    assert!(
+        !saving.await.unwrap().unwrap(),
+        "the save saw the writer's event"
+    );
+    assert!(kept(&store).await.is_empty());
+}
+
+/// A save that holds the lock first (its row inserted, not committed)
+/// makes a back-dated move's invalidation wait; once the save commits,
+/// the move's DELETE sees the saved row and drops it.
+async fn a_writer_that_invalidates_after_a_save_drops_the_saved_snapshot(db: TestDb) {
+    let store = db.store.clone();
+    migrated(&store).await;
+    insert(&store, vec![plain("S-1")]).await;
+    let pool = postgres(&db);
+    let mut save = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE report_snapshots IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *save)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO report_snapshots (period_kind, period_key, fingerprint, period_end, \
+         model, events_folded, computed_at) VALUES ('week', '2024-W22', 'aaaa', $1, '{}', 1, $2)",
+    )
+    .bind(at("2024-06-03T00:00:00Z"))
+    .bind(now())
+    .execute(&mut *save)
+    .await
+    .unwrap();
+    let moving = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .update_package(
+                    &reference("S-1"),
+                    &Actor::named("token:sergeant"),
+                    now(),
+                    Box::new(move |package| {
+                        package
+                            .regrade(
+                                RiskGrade::High,
+                                "new intelligence",
+                                at("2024-05-28T09:30:00Z"),
+                                now(),
+                                &policy(),
+                            )
+                            .map(|change| entry(change, None))
+                    }),
+                )
+                .await
+        }
+    });
+    until_one_waits_on_snapshots(&pool).await;
+    save.commit().await.unwrap();
+    moving.await.unwrap().unwrap();
+    assert!(
+        kept(&store).await.is_empty(),
+        "the move dropped the row saved meanwhile"
+    );
 }
