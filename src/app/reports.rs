@@ -4,7 +4,7 @@
 use super::App;
 use crate::domain::{IsoWeek, ReportPeriod};
 use crate::report::{ReportParams, WeeklyReport};
-use crate::store::{Actor, DigestDraft, LedgerEvent, StoreError};
+use crate::store::{Actor, DigestDraft, LedgerEvent, ReportSnapshot, SnapshotKey, StoreError};
 use chrono::{DateTime, Utc};
 
 impl App {
@@ -23,7 +23,8 @@ impl App {
 
     /// Every ledger event that took effect before `until`, oldest first:
     /// what a report folds. For callers that fold off the async runtime
-    /// (the digest job); others use [`App::weekly_report`].
+    /// (the digest job's daily list, the capacity report); weekly, monthly
+    /// and quarterly reports come from [`App::period_report`].
     pub(crate) async fn events_before(
         &self,
         until: DateTime<Utc>,
@@ -31,36 +32,99 @@ impl App {
         self.store.events_before(until).await
     }
 
-    /// The weekly report for `week`, rebuilt from the events before its
-    /// end. Not audited: a caller that shows it records the read with
-    /// `App::record_read`. The fold (the whole ledger: seconds for a large
-    /// one) runs on Tokio's blocking pool, after the events are read and
-    /// their connection returned, so it starves no worker thread (a pass
-    /// holding SQLite's write lock must keep being polled).
+    /// The weekly report for `week`, as [`App::period_report`] builds it.
+    /// Not audited: a caller that shows it records the read with
+    /// `App::record_read`.
     pub(crate) async fn weekly_report(&self, week: IsoWeek) -> Result<WeeklyReport, StoreError> {
         self.period_report(ReportPeriod::Week(week)).await
     }
 
-    /// The report for any period (a week, a month, a quarter), as
-    /// [`App::weekly_report`] builds a week's: from the events before its
-    /// end, folded off the runtime, not audited here.
-    pub(crate) async fn period_report(
-        &self,
-        period: ReportPeriod,
-    ) -> Result<WeeklyReport, StoreError> {
+    /// The report for any period (a week, a month, a quarter), not
+    /// audited here.
+    ///
+    /// A period that has ended is served from its snapshot when one is
+    /// kept under the settings in force ([`ReportParams::fingerprint`]):
+    /// one row read, the ledger not at all. Otherwise the report is folded
+    /// from the events before the period's end and, for an ended period,
+    /// kept (`report_snapshots`); any later ledger write that lands in the
+    /// period drops it in the write's own transaction, so a kept model is
+    /// always the one a fold would give. The period still running is
+    /// always folded and never kept.
+    ///
+    /// The fold (the whole ledger: seconds for a large one) and the
+    /// model's JSON run on Tokio's blocking pool, after the events are
+    /// read and their connection returned, so they starve no worker thread
+    /// (a pass holding SQLite's write lock must keep being polled).
+    pub async fn period_report(&self, period: ReportPeriod) -> Result<WeeklyReport, StoreError> {
         let params = self.report_params();
-        let events = self.events_before(period.ends_at(params.time_zone)).await?;
-        let build =
-            tokio::task::spawn_blocking(move || WeeklyReport::build_for(period, &events, &params));
-        match build.await {
-            Ok(report) => Ok(report),
-            // A panic in the fold is the caller's panic (the API answers it
-            // 500); the build is cancelled only when the runtime stops.
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => panic!("building the {period} report was cancelled: {e}"),
-            },
+        let ends_at = period.ends_at(params.time_zone);
+        if ends_at > self.clock.now() {
+            let events = self.events_before(ends_at).await?;
+            let what = format!("building the {period} report");
+            return Ok(off_the_runtime(what, move || {
+                WeeklyReport::build_for(period, &events, &params)
+            })
+            .await);
         }
+        let key = SnapshotKey {
+            period_kind: period.kind().as_str().to_string(),
+            period_key: period.key(),
+            fingerprint: params.fingerprint(),
+        };
+        if let Some(model) = self.store.report_snapshot(&key).await? {
+            let what = format!("reading the {period} report's snapshot");
+            match off_the_runtime(what, move || serde_json::from_str::<WeeklyReport>(&model)).await
+            {
+                Ok(report) if report.period() == period => return Ok(report),
+                // Not expected (the fingerprint names the build): fold
+                // again, and the save below replaces it.
+                Ok(other) => tracing::warn!(
+                    period = %period,
+                    kept = %other.period(),
+                    "a report snapshot holds another period; folding the ledger instead"
+                ),
+                Err(e) => tracing::warn!(
+                    period = %period,
+                    error = %e,
+                    "a report snapshot could not be read; folding the ledger instead"
+                ),
+            }
+        }
+        let events = self.events_before(ends_at).await?;
+        let events_folded = events.len() as u64;
+        let what = format!("building the {period} report");
+        let (report, model) = off_the_runtime(what, move || {
+            let report = WeeklyReport::build_for(period, &events, &params);
+            let model = serde_json::to_string(&report);
+            (report, model)
+        })
+        .await;
+        let snapshot = match model {
+            Ok(model) => ReportSnapshot {
+                key,
+                period_end: ends_at,
+                model,
+                events_folded,
+                computed_at: self.clock.now(),
+            },
+            Err(e) => {
+                tracing::warn!(period = %period, error = %e, "a report could not be kept as JSON");
+                return Ok(report);
+            }
+        };
+        // Keeping it is an optimisation: the report is served whatever
+        // becomes of the save.
+        match self.store.save_report_snapshot(&snapshot).await {
+            Ok(true) => {}
+            Ok(false) => tracing::info!(
+                period = %period,
+                "report not kept: an event landed in its period while it was folded"
+            ),
+            Err(e) => {
+                tracing::warn!(period = %period, error = %e, "a report snapshot was not saved")
+            }
+        }
+        Ok(report)
     }
 
     /// The recipients a digest run (`weekly/2024-W05`) is already queued
@@ -83,5 +147,21 @@ impl App {
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         self.store.queue_digests(drafts, actor, at).await
+    }
+}
+
+/// Runs `work` on Tokio's blocking pool and waits for it. A panic in it is
+/// the caller's panic (the API answers it 500); it is cancelled only when
+/// the runtime stops.
+async fn off_the_runtime<T: Send + 'static>(
+    what: String,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => done,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("{what} was cancelled: {e}"),
+        },
     }
 }

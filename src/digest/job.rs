@@ -18,7 +18,7 @@ use crate::domain::{
     DigestKind, DigestPeriod, DigestSchedule, IsoWeek, LpaCoverage, Occurrence, ReportPeriod,
 };
 use crate::outbox::{Attachment, DigestMail};
-use crate::report::{daily, daily_render, render, WeeklyReport};
+use crate::report::{daily, daily_render, render};
 use crate::store::{Actor, DigestDraft, Store};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -336,28 +336,23 @@ impl DigestJob {
     }
 
     /// The report for `period` (weekly, monthly or quarterly), rendered
-    /// as a digest.
+    /// as a digest. The report comes from `App::period_report`: a run after
+    /// the period has ended keeps its snapshot, which the dashboard and the
+    /// API then serve.
     async fn report_mail(&self, period: ReportPeriod, digest: &str) -> anyhow::Result<DigestMail> {
-        let params = self.app.report_params();
-        let events = self
-            .app
-            .events_before(period.ends_at(params.time_zone))
-            .await?;
+        let report = self.app.period_report(period).await?;
         let digest = digest.to_string();
-        self.off_the_runtime(move || {
-            let report = WeeklyReport::build_for(period, &events, &params);
-            DigestMail {
-                digest,
-                marking: params.marking.clone(),
-                subject: render::subject(&report),
-                text: render::text(&report),
-                html: render::html(&report),
-                attachment: Some(Attachment {
-                    filename: format!("ocset-{}-{period}.csv", period.kind().adjective()),
-                    content_type: CSV.into(),
-                    body: render::csv(&report),
-                }),
-            }
+        self.off_the_runtime(move || DigestMail {
+            digest,
+            marking: report.marking.clone(),
+            subject: render::subject(&report),
+            text: render::text(&report),
+            html: render::html(&report),
+            attachment: Some(Attachment {
+                filename: format!("ocset-{}-{period}.csv", period.kind().adjective()),
+                content_type: CSV.into(),
+                body: render::csv(&report),
+            }),
         })
         .await
     }

@@ -9,7 +9,7 @@ use crate::domain::timescale::earliest_instant_at_or_after;
 use crate::domain::week::IsoWeek;
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
@@ -37,7 +37,7 @@ pub enum ReportPeriod {
 }
 
 /// Which kind of period: a week, a month or a quarter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PeriodKind {
     /// An ISO week.
@@ -395,6 +395,16 @@ impl fmt::Display for ReportPeriod {
 impl Serialize for ReportPeriod {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+/// Read back as written (`2024-W05`, `2024-02`, `2024-Q1`), for a report
+/// kept as JSON.
+impl<'de> Deserialize<'de> for ReportPeriod {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

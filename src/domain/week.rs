@@ -3,7 +3,7 @@
 use crate::domain::timescale::earliest_instant_at_or_after;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
@@ -136,6 +136,15 @@ impl fmt::Display for IsoWeek {
 impl Serialize for IsoWeek {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+/// Read back as written (`2024-W05`), for a report kept as JSON.
+impl<'de> Deserialize<'de> for IsoWeek {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

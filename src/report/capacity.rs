@@ -16,7 +16,7 @@ use crate::domain::{EventKind, RiskGrade, Stage, Timescales};
 use crate::store::LedgerEvent;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The short window, in complete weeks: the weekly report's trend, and
@@ -53,7 +53,7 @@ impl CapacityParams {
 }
 
 /// The capacity and demand report at an instant.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CapacityReport {
     /// The protective marking.
     pub(crate) marking: String,
@@ -87,7 +87,7 @@ pub struct CapacityReport {
 }
 
 /// A count for one grade.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GradeCount {
     /// The grade.
     pub grade: RiskGrade,
@@ -96,7 +96,7 @@ pub struct GradeCount {
 }
 
 /// A total over a window and its weekly mean.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WindowFigure {
     /// The grade; `None` for every grade together.
     pub grade: Option<RiskGrade>,
@@ -109,7 +109,7 @@ pub struct WindowFigure {
 
 /// Time spent in one queue by packages of one grade that left it in the
 /// window.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StageGradeTime {
     /// The queue.
     pub stage: Stage,
@@ -124,7 +124,7 @@ pub struct StageGradeTime {
 }
 
 /// Demand and work over the last `weeks` complete weeks.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CapacityWindow {
     /// 12 or 52.
     pub weeks: u32,
@@ -149,7 +149,7 @@ pub struct CapacityWindow {
 }
 
 /// One complete week's demand and throughput.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WeekLine {
     /// The week.
     #[schema(value_type = String, example = "2024-W05")]
@@ -165,7 +165,7 @@ pub struct WeekLine {
 }
 
 /// One officer's load.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OfficerLine {
     /// The officer's work address.
     pub officer: String,
@@ -456,7 +456,7 @@ impl CapacityReport {
 
 /// The capacity section of the weekly report (and its digest): the last
 /// 12 weeks' demand and throughput and the 4-week forecast.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapacitySummary {
     /// Packages received in the last 12 complete weeks, per grade then
     /// every grade.

@@ -10,10 +10,10 @@ use super::{flow, one_decimal, within_and_late, ReportPeriod};
 use crate::store::LedgerEvent;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The headline figures of one period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodFigures {
     /// The period.
     pub period: ReportPeriod,
@@ -37,7 +37,7 @@ pub struct PeriodFigures {
 }
 
 /// The report's figures minus another period's.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FigureChange {
     /// Received.
     pub received: i64,
@@ -57,7 +57,7 @@ pub struct FigureChange {
 }
 
 /// A period the report is compared with.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComparedPeriod {
     /// The period compared with.
     pub period: ReportPeriod,
@@ -72,7 +72,7 @@ pub struct ComparedPeriod {
 
 /// The report's period beside the previous one and the same one a year
 /// before.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     /// The first instant the ledger holds (its earliest event, the first
     /// package's receipt); `None` for an empty ledger.

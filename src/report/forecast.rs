@@ -29,7 +29,7 @@
 use crate::domain::{RiskGrade, Timescales};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -129,7 +129,7 @@ pub(crate) struct ForecastInput {
 }
 
 /// A figure's spread over the simulated futures.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Range {
     /// The 10th percentile.
     pub low: u64,
@@ -167,7 +167,7 @@ impl Range {
 }
 
 /// Expected arrivals of one grade over a horizon.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GradeRange {
     /// The grade.
     pub grade: RiskGrade,
@@ -176,7 +176,7 @@ pub struct GradeRange {
 }
 
 /// The forecast for one horizon.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Horizon {
     /// Weeks ahead (4 or 8).
     pub weeks: u32,
@@ -209,7 +209,7 @@ pub struct Horizon {
 }
 
 /// The forecast: one [`Horizon`] per entry of [`HORIZONS`].
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Forecast {
     /// Weeks of history resampled.
     pub history_weeks: u32,

@@ -1,6 +1,9 @@
 //! The weekly performance report: one model, rebuilt from the append-only
-//! event ledger (never from snapshots), rendered as JSON, CSV, plain text
-//! and HTML (see [`render`]).
+//! event ledger (never from the packages' current state), rendered as
+//! JSON, CSV, plain text and HTML (see [`render`]). A closed period's
+//! model is kept once built (`report_snapshots`, keyed by the period and
+//! [`ReportParams::fingerprint`]) and served from there until a ledger
+//! write lands in the period (`App::period_report`).
 //!
 //! [`WeeklyReport::build`] is pure: it takes the ledger's events before the
 //! week's end and folds them per package to the state at each instant it
@@ -44,7 +47,7 @@ use crate::store::LedgerEvent;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use fold::{histories, open_line, Folded, History, Stay, Stop};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What a report needs besides the ledger.
@@ -99,7 +102,45 @@ impl ReportParams {
         self.reasons = reasons;
         self
     }
+
+    /// What a kept report model ([`crate::store::SnapshotKey`]) depends
+    /// on besides the ledger and its period, as hex SHA-256: every
+    /// parameter here, and the build (its version and commit, and
+    /// [`SNAPSHOT_FORMAT`]), since a new release may compute or shape the
+    /// figures differently. Two reports of one period with one fingerprint
+    /// over the same ledger are equal.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        // Taken apart field by field: a field added to the parameters
+        // does not compile here until it is counted in.
+        let Self {
+            time_zone,
+            marking,
+            referral_within,
+            reasons,
+            timescales,
+            review_every,
+        } = self;
+        // Debug text: exact and stable within a build, and the build is
+        // part of the fingerprint.
+        let text = format!(
+            "format={SNAPSHOT_FORMAT}\nversion={}\ncommit={}\ntime_zone={}\n\
+             marking={marking:?}\nreferral_within={}\nreasons={reasons:?}\n\
+             timescales={timescales:?}\nreview_every={review_every:?}",
+            env!("CARGO_PKG_VERSION"),
+            crate::COMMIT,
+            time_zone.name(),
+            referral_within.num_seconds(),
+        );
+        crate::text::hex(&Sha256::digest(text.as_bytes()))
+    }
 }
+
+/// The shape of a kept report model: raise it when the model's fields
+/// change, so that no snapshot of the old shape is served (the build's
+/// commit is in the fingerprint too, but a build from a tree without git
+/// has the commit "unknown").
+pub const SNAPSHOT_FORMAT: u32 = 1;
 
 /// The performance report over one period: an ISO week (the weekly
 /// report, its name kept), a calendar month or a quarter, with the same
@@ -108,7 +149,7 @@ impl ReportParams {
 /// week's end") is the period's, and every figure named for "twelve weeks"
 /// covers the trend window: the last [`PeriodKind::trend_periods`] periods
 /// (12 weeks, 12 months or 8 quarters), the report's own included.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeeklyReport {
     /// The protective marking.
     pub(crate) marking: String,
@@ -165,7 +206,7 @@ pub struct WeeklyReport {
 
 /// The answer first: the week's position and timeliness in a few figures,
 /// from the same fold as the tables below them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Headline {
     /// Open packages at the week's end (both queues, every grade).
     pub open: u64,
@@ -189,7 +230,7 @@ pub struct Headline {
 }
 
 /// One queue and grade of the position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PositionLine {
     /// The queue.
     pub(crate) stage: Stage,
@@ -208,7 +249,7 @@ pub struct PositionLine {
 }
 
 /// The flow of packages in the week and over 12 weeks.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flow {
     /// This week.
     pub week: FlowFigures,
@@ -217,7 +258,7 @@ pub struct Flow {
 }
 
 /// Received, enforced, closed, and enforcement within timescale per grade.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct FlowFigures {
     /// Packages received.
     pub received: u64,
@@ -230,7 +271,7 @@ pub struct FlowFigures {
 }
 
 /// Enforcement within timescale for one grade.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradeTimeliness {
     /// The grade at enforcement.
     pub grade: RiskGrade,
@@ -244,7 +285,7 @@ pub struct GradeTimeliness {
 }
 
 /// Time spent in the queues and how clocks stopped.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timeliness {
     /// Per queue: packages that left it in the week.
     pub week: Vec<StageTime>,
@@ -257,7 +298,7 @@ pub struct Timeliness {
 }
 
 /// Time spent in one queue by the packages that left it in a period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageTime {
     /// The queue.
     pub stage: Stage,
@@ -271,7 +312,7 @@ pub struct StageTime {
 }
 
 /// Safeguarding referrals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SafeguardingFigures {
     /// The referral target, in hours.
     pub(crate) target_hours: i64,
@@ -288,7 +329,7 @@ pub struct SafeguardingFigures {
 }
 
 /// One reason a deadline was missed, with its figures for the week.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReasonLine {
     /// The reason's code; `None` for "not given" (no acknowledgement, or
     /// one recorded before reasons were asked for).
@@ -308,7 +349,7 @@ pub struct ReasonLine {
 pub(crate) const REASON_NOT_GIVEN: &str = "Not given";
 
 /// One LPA at the week's end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LpaLine {
     /// The LPA.
     pub lpa: String,
@@ -321,7 +362,7 @@ pub struct LpaLine {
 }
 
 /// Open packages per grade at the end of one period of the trend.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrendPoint {
     /// The week; for a month or a quarter, the ISO week its last day is in.
     pub week: IsoWeek,
@@ -341,7 +382,7 @@ pub struct TrendPoint {
 }
 
 /// An open package at the week's end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenPackageLine {
     /// The reference.
     pub reference: String,

@@ -419,3 +419,56 @@ fn a_weekly_report_built_for_a_week_period_is_the_weekly_report() {
     assert_eq!(report.comparison.previous.period.to_string(), "2024-W04");
     assert_eq!(report.comparison.year_before.period.to_string(), "2023-W05");
 }
+
+/// A kept snapshot is the model's JSON read back (`App::period_report`):
+/// it must give the very same report, whatever the period's kind, or a
+/// served snapshot would differ from a fold.
+#[test]
+fn a_report_read_back_from_its_json_is_the_same_report() {
+    let events = ledger();
+    for text in ["2024-W05", "2024-W09", "2024-01", "2024-02", "2024-Q1"] {
+        let report = WeeklyReport::build_for(period(text), &events, &params());
+        let json = serde_json::to_string(&report).unwrap();
+        let back: WeeklyReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report, "{text}");
+        assert_eq!(serde_json::to_string(&back).unwrap(), json, "{text}");
+    }
+    let domain = super::tests::snapshot_report();
+    let back: WeeklyReport =
+        serde_json::from_str(&serde_json::to_string(&domain).unwrap()).unwrap();
+    assert_eq!(back, domain);
+}
+
+/// A snapshot is keyed by the fingerprint: each parameter the figures
+/// read changes it, and equal parameters give an equal one.
+#[test]
+fn the_fingerprint_changes_with_each_parameter_the_figures_read() {
+    use crate::domain::{BreachReasons, ReviewIntervals, Timescales};
+    let base = params();
+    assert_eq!(base.fingerprint(), params().fingerprint());
+    assert_eq!(base.fingerprint().len(), 64);
+    let timescales: Timescales =
+        toml::from_str("very_high = \"48h\"\nhigh = \"14d\"\nmedium = \"21d\"\nstandard = \"60d\"")
+            .unwrap();
+    let intervals: ReviewIntervals = toml::from_str("high = \"5d\"").unwrap();
+    let reasons = BreachReasons::default();
+    let variants = [
+        ReportParams::new(
+            chrono_tz::Europe::Dublin,
+            "OFFICIAL-SENSITIVE",
+            "24h".parse().unwrap(),
+        ),
+        ReportParams::new(London, "OFFICIAL", "24h".parse().unwrap()),
+        ReportParams::new(London, "OFFICIAL-SENSITIVE", "48h".parse().unwrap()),
+        params().with_timescales(timescales),
+        params().with_review_intervals(intervals),
+    ];
+    for changed in &variants {
+        assert_ne!(changed.fingerprint(), base.fingerprint(), "{changed:?}");
+    }
+    // The built-in reasons are the default: the same parameters.
+    assert_eq!(
+        params().with_reasons(reasons).fingerprint(),
+        base.fingerprint()
+    );
+}

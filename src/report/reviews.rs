@@ -27,10 +27,10 @@ use super::fold::History;
 use crate::domain::{EventKind, ReviewIntervals, RiskGrade};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One grade's reviews in a period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewLine {
     /// The grade the reviews were due under.
     pub grade: RiskGrade,
@@ -45,7 +45,7 @@ pub struct ReviewLine {
 }
 
 /// A package whose review is overdue at an instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverdueReview {
     /// The package's reference.
     pub reference: String,

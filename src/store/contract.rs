@@ -4,7 +4,8 @@
 use super::{
     Actor, ApiToken, AuditLine, AuditRecord, BackupContents, BackupError, ComposeFn, DecideFn,
     DigestDraft, DigestRun, EscalationRecord, LedgerEntry, LedgerEvent, PackageChange,
-    PackageCounts, PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, StoreError,
+    PackageCounts, PackageFilter, PassSummary, ReportSnapshot, SchedulerStatus, SnapshotKey,
+    SnapshotRecord, StageGradeFigures, StoreError,
 };
 use crate::domain::{Package, Reference};
 use crate::outbox::{DeliveryStats, Queue};
@@ -61,6 +62,21 @@ pub trait Store: Queue {
     /// (`occurred_at < until`), in the order appended. The reports rebuild
     /// the position at any past instant from these, with no snapshots.
     async fn events_before(&self, until: DateTime<Utc>) -> Result<Vec<LedgerEvent>, StoreError>;
+
+    /// The report model kept for `key` (a closed period's, as JSON), if
+    /// any: `report_snapshots`, migration 0007.
+    async fn report_snapshot(&self, key: &SnapshotKey) -> Result<Option<String>, StoreError>;
+
+    /// Keeps `snapshot` (replacing the period's under any fingerprint)
+    /// if the ledger before its period's end still holds exactly
+    /// `snapshot.events_folded` events: false, and nothing kept, when an
+    /// event landed in the period after the model's events were read.
+    /// Every later ledger write that lands before the period's end drops
+    /// it again, in the write's own transaction.
+    async fn save_report_snapshot(&self, snapshot: &ReportSnapshot) -> Result<bool, StoreError>;
+
+    /// Every report snapshot kept, without its model, by period end.
+    async fn report_snapshots(&self) -> Result<Vec<SnapshotRecord>, StoreError>;
 
     /// Packages matching `filter`, ordered by deadline then reference
     /// (so breached ones come most overdue first).

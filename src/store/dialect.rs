@@ -64,6 +64,11 @@ pub trait Dialect: sqlx::Database {
     /// never claim one message or break the order of a destination.
     const CLAIM_OUTBOX: &'static str;
 
+    /// Run first in the transaction that saves a report snapshot, so that
+    /// no ledger write's invalidation (`snapshots.rs`) runs between the
+    /// save's check of the ledger and its commit.
+    const LOCK_REPORT_SNAPSHOTS: &'static [&'static str];
+
     /// Put before a statement, asks for its plan instead of running it.
     const EXPLAIN: &'static str;
 

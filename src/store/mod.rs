@@ -71,6 +71,7 @@ mod outbox;
 mod packages;
 pub mod postgres;
 mod rows;
+mod snapshots;
 mod sql;
 mod sql_store;
 pub mod sqlite;
@@ -80,6 +81,7 @@ pub use backup::{BackupContents, BackupError, BackupMethod, RestoreBy, Restored}
 pub use contract::Store;
 pub use dialect::Dialect;
 pub(crate) use failure::failure_kind;
+pub use snapshots::{ReportSnapshot, SnapshotKey, SnapshotRecord};
 pub use sql_store::SqlStore;
 
 /// A write to the ledger: a package's state after a change, the event that

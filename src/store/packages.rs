@@ -6,6 +6,7 @@ use super::audit::insert_audit;
 use super::dialect::Dialect;
 use super::events::insert_events;
 use super::rows::{stored_instant, AuditValues, EventValues, PackageRow, PackageValues};
+use super::snapshots::earliest_event_at;
 use super::sql::{as_str, join, joined_len, values_groups, LOOKUP_CHUNK, PACKAGE_ROW_COLUMNS};
 use super::{Actor, LedgerEntry, PackageChange, PackageCounts, SqlStore, StoreError};
 use crate::domain::{MoveRefused, Package, Reference};
@@ -219,6 +220,10 @@ where
                 .await
                 .map_err(StoreError::db("auditing inserted packages"))?;
         }
+        // Last, so the snapshots stay locked for the least time.
+        if let Some(earliest) = entries.iter().map(earliest_event_at).min() {
+            Self::invalidate_report_snapshots(&mut *tx, earliest).await?;
+        }
         tx.commit()
             .await
             .map_err(StoreError::db("committing inserted packages"))
@@ -330,6 +335,7 @@ where
                 .await
                 .map_err(StoreError::db("auditing the change"))?;
         }
+        Self::invalidate_report_snapshots(&mut *tx, earliest_event_at(&entry)).await?;
         tx.commit()
             .await
             .map_err(StoreError::db("committing the change"))?;

@@ -109,6 +109,16 @@ impl Dialect for Postgres {
         as_str(&join::<{ joined_len(PARTS) }>(PARTS))
     };
 
+    /// SHARE ROW EXCLUSIVE conflicts with the ROW EXCLUSIVE lock a
+    /// writer's `DELETE` (its invalidation) holds until it commits, and
+    /// with itself: the save waits for writers that have invalidated, then
+    /// counts the ledger with their events committed; a writer that has
+    /// not invalidated yet waits for the save to commit, and its `DELETE`
+    /// (planned after the lock, so reading a snapshot taken after it)
+    /// then drops the saved row if its event is in the period.
+    const LOCK_REPORT_SNAPSHOTS: &'static [&'static str] =
+        &["LOCK TABLE report_snapshots IN SHARE ROW EXCLUSIVE MODE"];
+
     /// One plan node a line, in the only column. With values bound, a
     /// custom plan for those values.
     const EXPLAIN: &'static str = "EXPLAIN ";

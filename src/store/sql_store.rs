@@ -22,8 +22,8 @@ use super::sql::BindValue;
 use super::{
     Actor, ApiToken, AuditLine, AuditRecord, BackupContents, BackupError, ComposeFn, DecideFn,
     DigestDraft, DigestRun, EscalationRecord, LedgerEntry, LedgerEvent, PackageChange,
-    PackageCounts, PackageFilter, PassSummary, SchedulerStatus, StageGradeFigures, Store,
-    StoreError,
+    PackageCounts, PackageFilter, PassSummary, ReportSnapshot, SchedulerStatus, SnapshotKey,
+    SnapshotRecord, StageGradeFigures, Store, StoreError,
 };
 use crate::domain::{Package, Reference};
 use crate::outbox::{DeliveryOutcome, DeliveryStats, OutboxMessage, Queue, QueueError};
@@ -306,6 +306,18 @@ where
 
     async fn events_before(&self, until: DateTime<Utc>) -> Result<Vec<LedgerEvent>, StoreError> {
         self.ledger_events_before(until).await
+    }
+
+    async fn report_snapshot(&self, key: &SnapshotKey) -> Result<Option<String>, StoreError> {
+        self.read_snapshot(key).await
+    }
+
+    async fn save_report_snapshot(&self, snapshot: &ReportSnapshot) -> Result<bool, StoreError> {
+        self.save_snapshot(snapshot).await
+    }
+
+    async fn report_snapshots(&self) -> Result<Vec<SnapshotRecord>, StoreError> {
+        self.snapshot_records().await
     }
 
     async fn list_packages(&self, filter: &PackageFilter) -> Result<Vec<Package>, StoreError> {

@@ -108,6 +108,9 @@ impl Dialect for Sqlite {
         as_str(&join::<{ joined_len(PARTS) }>(PARTS))
     };
 
+    /// The save's `BEGIN IMMEDIATE` already holds every writer off.
+    const LOCK_REPORT_SNAPSHOTS: &'static [&'static str] = &[];
+
     /// One step a line, in the `detail` column of
     /// `(id, parent, notused, detail)`.
     const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";

@@ -23,6 +23,7 @@ mod migrations;
 mod notify;
 mod ops_metrics;
 mod report_html;
+mod report_snapshots;
 mod reports_api;
 mod reviews;
 mod store_conformance;

@@ -25,4 +25,5 @@ mod failures;
 mod lists;
 mod outbox;
 mod packages;
+mod snapshots;
 mod tokens;
