@@ -14,6 +14,7 @@ pub mod daily_render;
 mod fold;
 pub mod forecast;
 pub mod html;
+pub mod listing;
 pub mod render;
 pub mod reviews;
 
