@@ -343,15 +343,29 @@ impl DigestJob {
     /// as a digest.
     async fn report_mail(&self, period: ReportPeriod, digest: &str) -> anyhow::Result<DigestMail> {
         let params = self.app.report_params();
+        let started = std::time::Instant::now();
         let events = self
             .app
             .events_before(period.ends_at(params.time_zone))
             .await?;
+        let read = started.elapsed();
         let digest = digest.to_string();
         let (limits, public_url) = (self.limits, self.public_url());
         self.off_the_runtime(move || {
+            let started = std::time::Instant::now();
             let report = WeeklyReport::build_for(period, &events, &params);
-            mail::report_mail(&report, digest, &limits, public_url.as_deref())
+            let built = started.elapsed();
+            let mail = mail::report_mail(&report, digest, &limits, public_url.as_deref());
+            // Where a large ledger's minutes go, for whoever measures it.
+            tracing::debug!(
+                %period,
+                events = events.len(),
+                read_ms = read.as_millis() as u64,
+                built_ms = built.as_millis() as u64,
+                rendered_ms = (started.elapsed() - built).as_millis() as u64,
+                "digest report built"
+            );
+            mail
         })
         .await
     }
