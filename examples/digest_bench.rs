@@ -206,13 +206,7 @@ async fn run(dir: &Path, phase: &str) -> anyhow::Result<()> {
     let rows = outbox_rows(&settings).await?;
 
     let notifier: Arc<dyn Deliver> = Arc::new(ocset_scheduler::service::notifier(&settings)?);
-    let dispatcher = Dispatcher::new(
-        store,
-        notifier,
-        clock,
-        &settings.config.delivery,
-        "bench",
-    );
+    let dispatcher = Dispatcher::new(store, notifier, clock, &settings.config.delivery, "bench");
     let started = Instant::now();
     dispatcher.drain().await?;
     let to_send = started.elapsed();
@@ -234,7 +228,11 @@ async fn run(dir: &Path, phase: &str) -> anyhow::Result<()> {
     println!(
         "  sent (MIME built, .eml written) in {:.2} s; files {}",
         to_send.as_secs_f64(),
-        files.iter().map(|b| size(*b)).collect::<Vec<_>>().join(", ")
+        files
+            .iter()
+            .map(|b| size(*b))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!("  peak RSS {}", peak_rss());
     Ok(())

@@ -96,7 +96,7 @@ fn base64_lines(encoded: &str) -> Vec<u8> {
         .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
     let mut out = Vec::with_capacity(encoded.len() + encoded.len() / 38 + 2);
     for (i, b) in clean.enumerate() {
-        if i > 0 && i % 76 == 0 {
+        if i > 0 && i.is_multiple_of(76) {
             out.extend_from_slice(b"\r\n");
         }
         out.push(b);

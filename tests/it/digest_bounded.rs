@@ -115,9 +115,8 @@ async fn a_weekly_digest_over_many_packages_lists_the_most_overdue_and_attaches_
 
     // The body: every breach counted, the ten most overdue listed, and
     // where the rest are.
-    let more = format!(
-        "… and 1,990 more; the full list is in the attached file ocset-weekly-2024-W09.csv.gz."
-    );
+    let more =
+        "… and 1,990 more; the full list is in the attached file ocset-weekly-2024-W09.csv.gz.";
     assert!(
         mail.text
             .contains(&format!("Breaches at the week's end ({PACKAGES})")),
@@ -146,7 +145,7 @@ async fn a_weekly_digest_over_many_packages_lists_the_most_overdue_and_attaches_
         .and_then(|t| t.split("</table>").next())
         .unwrap();
     assert_eq!(breaches.matches(">MANY-").count(), LIST, "{breaches}");
-    assert!(breaches.contains(&more), "{breaches}");
+    assert!(breaches.contains(more), "{breaches}");
     // The headline and the tables are all there.
     assert!(mail.html.contains("<div id=\"headline\""));
     assert!(mail.html.contains("<table id=\"by-lpa\""));
