@@ -4,3 +4,6 @@
 //! the domain ([`crate::domain::digest_schedule`]).
 
 pub mod job;
+pub mod mail;
+
+pub use mail::DigestLimits;

@@ -11,14 +11,15 @@
 //! (monthly) or that quarter (quarterly). A run owed while
 //! the ledger holds no package waits, unrecorded, for the first package.
 
+use super::mail::{self, DigestLimits};
 use crate::app::App;
 use crate::clock::Clock;
 use crate::config::{lpas_of, Settings};
 use crate::domain::{
     DigestKind, DigestPeriod, DigestSchedule, IsoWeek, LpaCoverage, Occurrence, ReportPeriod,
 };
-use crate::outbox::{Attachment, DigestMail};
-use crate::report::{daily, daily_render, render};
+use crate::outbox::DigestMail;
+use crate::report::daily;
 use crate::store::{Actor, DigestDraft, Store};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -31,9 +32,6 @@ pub(crate) const SERVICE_ACTOR: &str = "service:digest";
 
 /// The schedule name recorded for a digest sent on demand.
 pub(crate) const ON_DEMAND: &str = "on-demand";
-
-/// The media type of the CSV attached to digests.
-const CSV: &str = "text/csv; charset=utf-8";
 
 /// Builds and queues digests.
 #[derive(Debug, Clone)]
@@ -48,6 +46,8 @@ pub struct DigestJob {
     /// Called on the blocking pool as each render starts: tests hold a
     /// render there to see what the service does meanwhile.
     before_render: BeforeRender,
+    /// How much of each list an email carries.
+    limits: DigestLimits,
 }
 
 /// A function called as each render starts (tests only set one).
@@ -72,7 +72,15 @@ impl DigestJob {
             app,
             done: Arc::default(),
             before_render: BeforeRender::default(),
+            limits: DigestLimits::default(),
         }
+    }
+
+    /// The same job, its emails bounded by `limits` instead of the
+    /// defaults (tests and the benchmark set a small list).
+    pub fn with_limits(mut self, limits: DigestLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The same job, calling `hook` on the blocking pool as each render
@@ -304,24 +312,20 @@ impl DigestJob {
                 let params = self.app.report_params();
                 let events = self.app.events_before(now).await?;
                 let name = schedule.name.clone();
+                let (limits, public_url) = (self.limits, self.public_url());
                 let mails = self
                     .off_the_runtime(move || {
                         recipients
                             .into_iter()
                             .map(|(recipient, coverage)| {
                                 let list = daily::build_for(now, &events, &params, &coverage);
-                                let mail = DigestMail {
-                                    digest: name.clone(),
-                                    marking: params.marking.clone(),
-                                    subject: daily_render::daily_subject(&list),
-                                    text: daily_render::daily_text(&list),
-                                    html: daily_render::daily_html(&list),
-                                    attachment: Some(Attachment {
-                                        filename: format!("ocset-daily-{date}.csv"),
-                                        content_type: CSV.into(),
-                                        body: daily_render::daily_csv(&list),
-                                    }),
-                                };
+                                let mail = mail::daily_mail(
+                                    &list,
+                                    name.clone(),
+                                    date,
+                                    &limits,
+                                    public_url.as_deref(),
+                                );
                                 (recipient, mail)
                             })
                             .collect::<Vec<_>>()
@@ -342,19 +346,16 @@ impl DigestJob {
     async fn report_mail(&self, period: ReportPeriod, digest: &str) -> anyhow::Result<DigestMail> {
         let report = self.app.period_report(period).await?;
         let digest = digest.to_string();
-        self.off_the_runtime(move || DigestMail {
-            digest,
-            marking: report.marking.clone(),
-            subject: render::subject(&report),
-            text: render::text(&report),
-            html: render::html(&report),
-            attachment: Some(Attachment {
-                filename: format!("ocset-{}-{period}.csv", period.kind().adjective()),
-                content_type: CSV.into(),
-                body: render::csv(&report),
-            }),
+        let (limits, public_url) = (self.limits, self.public_url());
+        self.off_the_runtime(move || {
+            mail::report_mail(&report, digest, &limits, public_url.as_deref())
         })
         .await
+    }
+
+    /// `http.public_url`, for the link to a list too long to attach.
+    fn public_url(&self) -> Option<String> {
+        self.settings().public_url().map(str::to_string)
     }
 
     /// Runs `work` (reading nothing: building and rendering a report from

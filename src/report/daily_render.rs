@@ -4,6 +4,7 @@
 
 use super::daily::{DailyLine, DailyReport, DUE_WITHIN_HOURS};
 use super::html::{self, fixed, head, note_row, number, row, words, FONT, H2, TABLE};
+use super::listing::ListCap;
 use super::spreadsheet_safe;
 use crate::domain::LpaCoverage;
 use crate::text::esc;
@@ -32,52 +33,67 @@ pub(crate) fn daily_subject(report: &DailyReport) -> String {
 
 /// One CSV row per package, breaches first in each LPA. Every row carries
 /// the marking in its first column, so a copied-out row still says what
-/// it is.
+/// it is. (Digests write it through [`write_daily_csv`].)
+#[cfg(test)]
 pub(crate) fn daily_csv(report: &DailyReport) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record([
-            "marking",
-            "as_of",
-            "status",
-            "reference",
-            "risk_grade",
-            "lpa",
-            "stage",
-            "deadline_at",
-            "hours_overdue",
-            "hours_left",
-            "assigned_officer",
-            "breach_reason",
-            "acknowledgement",
-        ])
-        .expect("writing to memory");
+    let mut out = Vec::new();
+    write_daily_csv(report, &mut out).expect("writing to memory");
+    String::from_utf8(out).expect("CSV is UTF-8")
+}
+
+/// [`daily_csv`], written to `out` as it goes (a digest compresses it on
+/// the way, never holding the whole text). Fails only as `out` fails.
+pub(crate) fn write_daily_csv(report: &DailyReport, out: impl std::io::Write) -> csv::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record([
+        "marking",
+        "as_of",
+        "status",
+        "reference",
+        "risk_grade",
+        "lpa",
+        "stage",
+        "deadline_at",
+        "hours_overdue",
+        "hours_left",
+        "assigned_officer",
+        "breach_reason",
+        "acknowledgement",
+    ])?;
     for (status, line) in lines(report) {
-        writer
-            .write_record([
-                report.marking.clone(),
-                report.as_of.to_rfc3339(),
-                status.into(),
-                spreadsheet_safe(&line.reference),
-                line.grade.as_str().into(),
-                spreadsheet_safe(&line.lpa),
-                line.stage.as_str().into(),
-                line.deadline_at.to_rfc3339(),
-                line.hours_overdue
-                    .map(|h| h.to_string())
-                    .unwrap_or_default(),
-                line.hours_left.map(|h| h.to_string()).unwrap_or_default(),
-                spreadsheet_safe(line.officer.as_deref().unwrap_or_default()),
-                spreadsheet_safe(line.acknowledgement_reason.as_deref().unwrap_or_default()),
-                spreadsheet_safe(line.acknowledgement.as_deref().unwrap_or_default()),
-            ])
-            .expect("writing to memory");
+        writer.write_record([
+            report.marking.clone(),
+            report.as_of.to_rfc3339(),
+            status.into(),
+            spreadsheet_safe(&line.reference),
+            line.grade.as_str().into(),
+            spreadsheet_safe(&line.lpa),
+            line.stage.as_str().into(),
+            line.deadline_at.to_rfc3339(),
+            line.hours_overdue
+                .map(|h| h.to_string())
+                .unwrap_or_default(),
+            line.hours_left.map(|h| h.to_string()).unwrap_or_default(),
+            spreadsheet_safe(line.officer.as_deref().unwrap_or_default()),
+            spreadsheet_safe(line.acknowledgement_reason.as_deref().unwrap_or_default()),
+            spreadsheet_safe(line.acknowledgement.as_deref().unwrap_or_default()),
+        ])?;
     }
-    String::from_utf8(writer.into_inner().expect("flushing to memory")).expect("CSV is UTF-8")
+    writer.flush()?;
+    Ok(())
 }
 
 /// The plain-text report: stands on its own, for the email's text part.
+/// (Digests cap its lists: [`daily_text_capped`].)
+#[cfg(test)]
 pub(crate) fn daily_text(report: &DailyReport) -> String {
+    daily_text_capped(report, None)
+}
+
+/// [`daily_text`], each list (an LPA's breaches, its packages due, the
+/// overdue reviews) shown up to `cap` (a digest's body), with a line
+/// saying how many more there are and where.
+pub(crate) fn daily_text_capped(report: &DailyReport, cap: Option<&ListCap>) -> String {
     let mut t = String::new();
     let m = &report.marking;
     let _ = writeln!(t, "{m}\n");
@@ -109,7 +125,7 @@ pub(crate) fn daily_text(report: &DailyReport) -> String {
                 continue;
             }
             let _ = writeln!(t, "  {heading}");
-            for line in list {
+            for line in ListCap::shown(cap, list) {
                 let _ = writeln!(
                     t,
                     "    {} | {} | {} | {} | deadline {} | {} | {}{}",
@@ -125,6 +141,9 @@ pub(crate) fn daily_text(report: &DailyReport) -> String {
                         .unwrap_or_default()
                 );
             }
+            if let Some(more) = ListCap::more_text(cap, list.len()) {
+                let _ = writeln!(t, "    {more}");
+            }
         }
         let _ = writeln!(t);
     }
@@ -134,7 +153,7 @@ pub(crate) fn daily_text(report: &DailyReport) -> String {
             "Risk reviews overdue: {}, most overdue first",
             report.reviews_overdue.len()
         );
-        for r in &report.reviews_overdue {
+        for r in ListCap::shown(cap, &report.reviews_overdue) {
             let _ = writeln!(
                 t,
                 "    {} | {} | {} | review due {} | overdue by {} | {}",
@@ -146,6 +165,9 @@ pub(crate) fn daily_text(report: &DailyReport) -> String {
                 r.officer.as_deref().unwrap_or("unassigned"),
             );
         }
+        if let Some(more) = ListCap::more_text(cap, report.reviews_overdue.len()) {
+            let _ = writeln!(t, "    {more}");
+        }
         let _ = writeln!(t);
     }
     let _ = writeln!(t, "{m}");
@@ -156,6 +178,12 @@ pub(crate) fn daily_text(report: &DailyReport) -> String {
 /// ignores style sheets), no script, no images, no SVG; the marking at the
 /// top and the bottom.
 pub fn daily_html(report: &DailyReport) -> String {
+    daily_html_capped(report, None)
+}
+
+/// [`daily_html`], each list shown up to `cap` (a digest's body), with a
+/// row saying how many more there are and where.
+pub(crate) fn daily_html_capped(report: &DailyReport, cap: Option<&ListCap>) -> String {
     let marking = html::marking(&report.marking);
     let mut h = String::new();
     let _ = write!(
@@ -200,31 +228,31 @@ pub fn daily_html(report: &DailyReport) -> String {
         if lpa.breached.is_empty() && lpa.due.is_empty() {
             h.push_str(&note_row("Nothing breached or due.", 8));
         }
-        for (breached, line) in lpa
-            .breached
-            .iter()
-            .map(|l| (true, l))
-            .chain(lpa.due.iter().map(|l| (false, l)))
-        {
+        for (breached, list) in [(true, &lpa.breached), (false, &lpa.due)] {
             // Breaches on a pale red ground, so they stand out in print too.
             let (status, ground, no_note) = if breached {
                 ("Breached", ";background:#fbe3e3", "Not acknowledged")
             } else {
                 ("Due", "", "")
             };
-            h.push_str(&row(
-                &[
-                    fixed(status),
-                    fixed(&line.reference),
-                    fixed(line.grade.label()),
-                    words(line.stage.label()),
-                    fixed(local(report, line.deadline_at, "%a %-d %b %Y %H:%M")),
-                    number(hours(line)),
-                    words(line.officer.as_deref().unwrap_or("Unassigned")),
-                    words(line.acknowledged().as_deref().unwrap_or(no_note)),
-                ],
-                ground,
-            ));
+            for line in ListCap::shown(cap, list) {
+                h.push_str(&row(
+                    &[
+                        fixed(status),
+                        fixed(&line.reference),
+                        fixed(line.grade.label()),
+                        words(line.stage.label()),
+                        fixed(local(report, line.deadline_at, "%a %-d %b %Y %H:%M")),
+                        number(hours(line)),
+                        words(line.officer.as_deref().unwrap_or("Unassigned")),
+                        words(line.acknowledged().as_deref().unwrap_or(no_note)),
+                    ],
+                    ground,
+                ));
+            }
+            if let Some(more) = ListCap::more_row(cap, list.len(), 8) {
+                h.push_str(&more);
+            }
         }
         h.push_str("</table>");
     }
@@ -242,7 +270,7 @@ pub fn daily_html(report: &DailyReport) -> String {
             number("Overdue by"),
             words("Officer"),
         ]));
-        for r in &report.reviews_overdue {
+        for r in ListCap::shown(cap, &report.reviews_overdue) {
             h.push_str(&row(
                 &[
                     fixed(&r.reference),
@@ -254,6 +282,9 @@ pub fn daily_html(report: &DailyReport) -> String {
                 ],
                 "",
             ));
+        }
+        if let Some(more) = ListCap::more_row(cap, report.reviews_overdue.len(), 6) {
+            h.push_str(&more);
         }
         h.push_str("</table>");
     }
@@ -549,5 +580,67 @@ mod tests {
     #[test]
     fn notes_stay_on_one_line_of_text() {
         assert_eq!(one_line("first\nsecond\r\n\tthird"), "first second third");
+    }
+
+    #[test]
+    fn a_capped_digest_lists_the_first_of_each_list_and_says_how_many_more_and_where() {
+        use crate::report::listing::{FullList, ListCap};
+        let report = report();
+        let cap = ListCap {
+            limit: 1,
+            rest: FullList::TooLong("it is at https://ocset.example/breaches".into()),
+        };
+        let text = daily_text_capped(&report, Some(&cap));
+        // Birmingham: 2 breached, 3 due; Coventry: 1 breached, 3 due.
+        assert!(text.contains("Birmingham: 2 breached, 3 due"), "{text}");
+        assert!(text.contains("B-LATE-3D |"), "{text}");
+        assert!(
+            !text.contains("B-LATE-1H | Very high | Birmingham | Awaiting"),
+            "{text}"
+        );
+        assert!(
+            text.contains("B-DUE-2H |") && !text.contains("B-DUE-47H"),
+            "{text}"
+        );
+        let more = |n: usize| {
+            format!("… and {n} more; the full list is too long to attach; it is at https://ocset.example/breaches.")
+        };
+        assert_eq!(
+            text.matches(&more(1)).count(),
+            2,
+            "Birmingham's breaches, the reviews: {text}"
+        );
+        assert_eq!(text.matches(&more(2)).count(), 2, "each LPA's due: {text}");
+        assert!(text.starts_with("OFFICIAL-SENSITIVE\n"), "{text}");
+        assert!(text.trim_end().ends_with("OFFICIAL-SENSITIVE"), "{text}");
+        let page = daily_html_capped(&report, Some(&cap));
+        let birmingham = page
+            .split("<table id=\"lpa-0\"")
+            .nth(1)
+            .and_then(|t| t.split("</table>").next())
+            .unwrap();
+        assert_eq!(
+            birmingham.matches(">B-").count(),
+            2,
+            "one of each list: {birmingham}"
+        );
+        assert!(
+            birmingham.contains(
+                "<a href=\"https://ocset.example/breaches\">https://ocset.example/breaches</a>.</td></tr>"
+            ),
+            "{birmingham}"
+        );
+        // The breaches' line comes before the first package due.
+        let at = |s: &str| birmingham.find(s).unwrap();
+        assert!(at("B-LATE-3D") < at("… and 1 more") && at("… and 1 more") < at("B-DUE-2H"));
+        assert_eq!(
+            page.matches("OFFICIAL-SENSITIVE").count(),
+            3,
+            "title, top and bottom"
+        );
+        // A list within the cap is as it always was.
+        let wide = ListCap { limit: 3, ..cap };
+        assert_eq!(daily_text_capped(&report, Some(&wide)), daily_text(&report));
+        assert_eq!(daily_html_capped(&report, Some(&wide)), daily_html(&report));
     }
 }

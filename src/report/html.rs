@@ -16,7 +16,8 @@ pub(super) const H2: &str = "font-family:Arial,sans-serif;font-size:16px;margin:
 pub(super) const CAPTION: &str =
     "text-align:left;font-weight:bold;font-family:Arial,sans-serif;font-size:13px;padding:2px 0";
 /// Every cell's border and padding.
-const CELL: &str = "border:1px solid #999;padding:4px 8px;vertical-align:top";
+/// A table cell's style.
+pub(super) const CELL: &str = "border:1px solid #999;padding:4px 8px;vertical-align:top";
 
 /// The protective marking as a centred red line, for the top and the
 /// bottom of a report.

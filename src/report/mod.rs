@@ -17,6 +17,7 @@ pub mod daily_render;
 mod fold;
 pub mod forecast;
 pub mod html;
+pub mod listing;
 pub mod render;
 pub mod reviews;
 

@@ -102,6 +102,8 @@ async fn the_weekly_digest_goes_at_seven_local_time_in_both_clock_change_weeks(w
             );
             assert!(mail.text.contains("OFFICIAL-SENSITIVE"), "{}", mail.text);
             assert!(mail.html.contains("<table"), "{}", mail.html);
+            // A force's few packages: listed whole, the CSV as text.
+            assert!(!mail.text.contains("… and"), "{}", mail.text);
             assert_eq!(mail.attachments.len(), 1);
             let csv = &mail.attachments[0];
             assert_eq!(csv.content_type, "text/csv");

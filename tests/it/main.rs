@@ -18,6 +18,7 @@ mod capacity_api;
 mod cli;
 mod dashboard;
 mod digest;
+mod digest_bounded;
 mod escalation;
 mod migrations;
 mod notify;

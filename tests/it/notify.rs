@@ -315,6 +315,7 @@ fn digest_mail() -> DigestMail {
             filename: "ocset-weekly-2024-W05.csv".into(),
             content_type: "text/csv; charset=utf-8".into(),
             body: "section,reference\nbreach,NCA/2024/0417\n".into(),
+            base64: false,
         }),
     }
 }

@@ -6,7 +6,15 @@ use super::super::{spreadsheet_safe, WeeklyReport};
 /// with `days_overdue`). Every row carries the marking in its first column,
 /// so a copied-out row still says what it is.
 pub fn csv(report: &WeeklyReport) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut out = Vec::new();
+    write_csv(report, &mut out).expect("writing to memory");
+    String::from_utf8(out).expect("CSV is UTF-8")
+}
+
+/// [`csv`], written to `out` as it goes (a digest compresses it on the
+/// way, never holding the whole text). Fails only as `out` fails.
+pub(crate) fn write_csv(report: &WeeklyReport, out: impl std::io::Write) -> csv::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
     let header = [
         "marking",
         // `week` for a weekly report (as it always was), `month` or `quarter`.
@@ -24,26 +32,25 @@ pub fn csv(report: &WeeklyReport) -> String {
         "breach_reason",
         "acknowledgement",
     ];
-    writer.write_record(header).expect("writing to memory");
+    writer.write_record(header)?;
     for p in &report.open_packages {
-        writer
-            .write_record([
-                report.marking.clone(),
-                report.period.to_string(),
-                spreadsheet_safe(&p.reference),
-                p.grade.as_str().into(),
-                p.stage.as_str().into(),
-                spreadsheet_safe(&p.lpa),
-                p.received_at.to_rfc3339(),
-                p.deadline_at.to_rfc3339(),
-                p.age_days.to_string(),
-                p.days_overdue.is_some().to_string(),
-                p.days_overdue.map(|d| d.to_string()).unwrap_or_default(),
-                spreadsheet_safe(p.officer.as_deref().unwrap_or_default()),
-                spreadsheet_safe(p.acknowledgement_reason.as_deref().unwrap_or_default()),
-                spreadsheet_safe(p.acknowledgement.as_deref().unwrap_or_default()),
-            ])
-            .expect("writing to memory");
+        writer.write_record([
+            report.marking.clone(),
+            report.period.to_string(),
+            spreadsheet_safe(&p.reference),
+            p.grade.as_str().into(),
+            p.stage.as_str().into(),
+            spreadsheet_safe(&p.lpa),
+            p.received_at.to_rfc3339(),
+            p.deadline_at.to_rfc3339(),
+            p.age_days.to_string(),
+            p.days_overdue.is_some().to_string(),
+            p.days_overdue.map(|d| d.to_string()).unwrap_or_default(),
+            spreadsheet_safe(p.officer.as_deref().unwrap_or_default()),
+            spreadsheet_safe(p.acknowledgement_reason.as_deref().unwrap_or_default()),
+            spreadsheet_safe(p.acknowledgement.as_deref().unwrap_or_default()),
+        ])?;
     }
-    String::from_utf8(writer.into_inner().expect("flushing to memory")).expect("CSV is UTF-8")
+    writer.flush()?;
+    Ok(())
 }

@@ -7,6 +7,7 @@ use crate::report::html::{
     self, fixed, group_head, head, note_row, number, raw_cell, row, tds, words, CAPTION, FONT, H2,
     TABLE, TOTAL,
 };
+use crate::report::listing::ListCap;
 use crate::report::{LpaLine, OpenPackageLine, PositionLine, ReasonLine, WeeklyReport};
 use crate::text::esc;
 use std::fmt::Write;
@@ -32,6 +33,12 @@ fn breach_row(report: &WeeklyReport, b: &OpenPackageLine) -> String {
 /// cells, which every mail client shows (no SVG, no script, no images).
 /// Every table has an `id` and a heading or caption that says what it is.
 pub fn html(report: &WeeklyReport) -> String {
+    html_capped(report, None)
+}
+
+/// [`html`], its breaches listed up to `cap` (a digest's body), with a
+/// row saying how many more there are and where.
+pub(crate) fn html_capped(report: &WeeklyReport, cap: Option<&ListCap>) -> String {
     let marking = html::marking(&report.marking);
     let mut h = String::new();
     let (noun, this, window) = (noun(report), this_period(report), window(report));
@@ -178,10 +185,12 @@ pub fn html(report: &WeeklyReport) -> String {
     if report.breaches.is_empty() {
         h.push_str(&note_row("None", 8));
     }
-    report
-        .breaches
+    ListCap::shown(cap, &report.breaches)
         .iter()
         .for_each(|b| h.push_str(&breach_row(report, b)));
+    if let Some(more) = ListCap::more_row(cap, report.breaches.len(), 8) {
+        h.push_str(&more);
+    }
     h.push_str("</table>");
 
     let _ = write!(h, "<h2 style=\"{H2}\">4. Time in each stage</h2><table id=\"timeliness\" style=\"{TABLE}\"><caption style=\"{CAPTION}\">Days spent in the stage by the packages that left it</caption>");

@@ -17,8 +17,10 @@ mod text_page;
 pub mod capacity;
 
 pub use csv_file::csv;
+pub(crate) use csv_file::write_csv;
+pub(crate) use html_page::html_capped;
 pub use html_page::{html, TREND_BAR_MAX_PX, WITHIN_BAR_MAX_PX};
-pub(crate) use text_page::text;
+pub(crate) use text_page::{text, text_capped};
 
 use super::{ReportPeriod, WeeklyReport};
 use crate::domain::Outcome;
@@ -247,5 +249,70 @@ mod tests {
             subject(&report),
             "[OFFICIAL-SENSITIVE] OCSET weekly performance, week 5 2024"
         );
+    }
+
+    /// The snapshot report with `n` breaches (its open packages, made
+    /// overdue), most overdue first.
+    fn with_breaches(n: usize) -> WeeklyReport {
+        let mut report = snapshot_report();
+        let first = report.open_packages[0].clone();
+        report.breaches = (0..n)
+            .map(|i| crate::report::OpenPackageLine {
+                reference: format!("LATE-{i:03}"),
+                days_overdue: Some((n - i) as i64),
+                ..first.clone()
+            })
+            .collect();
+        report
+    }
+
+    #[test]
+    fn a_capped_digest_lists_the_most_overdue_breaches_and_says_how_many_more_and_where() {
+        use crate::report::listing::{FullList, ListCap};
+        let report = with_breaches(7);
+        let cap = ListCap {
+            limit: 3,
+            rest: FullList::Attached("ocset-weekly-2024-W05.csv.gz".into()),
+        };
+        let more =
+            "… and 4 more; the full list is in the attached file ocset-weekly-2024-W05.csv.gz.";
+        let body = text_capped(&report, Some(&cap));
+        assert!(
+            body.contains("\n3. Breaches at the week's end (7)\n"),
+            "{body}"
+        );
+        for shown in ["LATE-000", "LATE-001", "LATE-002"] {
+            assert!(body.contains(&format!("  {shown} | ")), "{shown}: {body}");
+        }
+        assert!(!body.contains("LATE-003"), "{body}");
+        assert!(body.contains(&format!("LATE-002 | {}", report.breaches[2].grade.label())));
+        assert!(body.contains(&format!("\n  {more}\n")), "{body}");
+        assert!(
+            body.starts_with("OFFICIAL-SENSITIVE\n")
+                && body.trim_end().ends_with("OFFICIAL-SENSITIVE"),
+            "the marking stays"
+        );
+        let page = html_capped(&report, Some(&cap));
+        let table = page
+            .split("<table id=\"breaches\"")
+            .nth(1)
+            .and_then(|t| t.split("</table>").next())
+            .unwrap();
+        assert_eq!(table.matches(">LATE-").count(), 3, "{table}");
+        assert!(
+            table.contains(&format!("italic\">{}</td></tr>", crate::text::esc(more))),
+            "{table}"
+        );
+        assert_eq!(
+            page.matches("OFFICIAL-SENSITIVE").count(),
+            3,
+            "title, top and bottom"
+        );
+
+        // Under the cap, or without one, every breach and no line under them.
+        let wide = ListCap { limit: 7, ..cap };
+        assert_eq!(text_capped(&report, Some(&wide)), text(&report));
+        assert_eq!(html_capped(&report, Some(&wide)), html(&report));
+        assert_eq!(text(&report).matches("  LATE-").count(), 7);
     }
 }

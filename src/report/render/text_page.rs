@@ -3,12 +3,19 @@
 use super::{headline_lines, noun, opt, outcome_label, percent, period, signed};
 use super::{this_period, title, window};
 use crate::domain::{RiskGrade, Stage};
+use crate::report::listing::ListCap;
 use crate::report::{StageTime, TrendPoint, WeeklyReport};
 use std::fmt::Write;
 
 /// The plain-text report: stands on its own, for the email's text part and
 /// the terminal.
 pub(crate) fn text(report: &WeeklyReport) -> String {
+    text_capped(report, None)
+}
+
+/// [`text`], its breaches listed up to `cap` (a digest's body), with a
+/// line saying how many more there are and where.
+pub(crate) fn text_capped(report: &WeeklyReport, cap: Option<&ListCap>) -> String {
     let mut t = String::new();
     let m = &report.marking;
     let _ = writeln!(t, "{m}\n");
@@ -69,7 +76,7 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
     if report.breaches.is_empty() {
         let _ = writeln!(t, "  none");
     }
-    for b in &report.breaches {
+    for b in ListCap::shown(cap, &report.breaches) {
         let _ = writeln!(
             t,
             "  {} | {} | {} | {} days overdue | {} | {}",
@@ -82,6 +89,9 @@ pub(crate) fn text(report: &WeeklyReport) -> String {
                 .map(|n| format!("acknowledged: {n}"))
                 .unwrap_or_else(|| "not acknowledged".into())
         );
+    }
+    if let Some(more) = ListCap::more_text(cap, report.breaches.len()) {
+        let _ = writeln!(t, "  {more}");
     }
     let _ = writeln!(
         t,

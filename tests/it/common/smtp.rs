@@ -351,8 +351,10 @@ pub struct ParsedAttachment {
     pub filename: String,
     /// Its media type, `type/subtype`.
     pub content_type: String,
-    /// Its content, decoded.
+    /// Its content, decoded, for a text file (empty for a binary one).
     pub body: String,
+    /// Its content's bytes, decoded (a gzip-compressed CSV's too).
+    pub bytes: Vec<u8>,
 }
 
 /// Parses a raw message with `mail-parser`; panics, naming what is missing,
@@ -376,7 +378,12 @@ pub fn parse_mail(raw: &[u8]) -> ParsedMail {
                     content_type.ctype(),
                     content_type.subtype().unwrap_or_default()
                 ),
-                body: String::from_utf8(part.contents().to_vec()).expect("a text file"),
+                body: if content_type.ctype() == "text" {
+                    String::from_utf8(part.contents().to_vec()).expect("a text file")
+                } else {
+                    String::new()
+                },
+                bytes: part.contents().to_vec(),
             });
             continue;
         }
