@@ -65,6 +65,7 @@ mod digests;
 mod escalations;
 mod events;
 mod failure;
+mod import;
 mod listing;
 mod outbox;
 mod packages;
@@ -77,8 +78,9 @@ mod tokens;
 
 pub use backup::{BackupContents, BackupError, BackupMethod, RestoreBy, Restored};
 pub use contract::Store;
-pub use dialect::Dialect;
+pub use dialect::{Dialect, StagingFuture};
 pub(crate) use failure::failure_kind;
+pub use import::{ImportCommitted, ImportSession, StagedDuplicate, StagedDuplicates};
 pub use sql_store::SqlStore;
 
 /// A write to the ledger: a package's state after a change, the event that

@@ -21,6 +21,7 @@ mod audit;
 mod escalations;
 mod events;
 mod failures;
+mod import;
 mod lists;
 mod outbox;
 mod packages;
