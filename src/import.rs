@@ -85,16 +85,16 @@ impl<R: Read> Tracked<R> {
     /// line break. Asked in rising order of `byte`.
     fn line_at(&mut self, byte: u64) -> u64 {
         let mut end = byte.max(self.counted_to);
+        // Every break before `end` is counted; one at `end` moves `end` on.
         while let Some(&(at, newline)) = self.breaks.front() {
-            if at < end || at == end {
-                if at == end {
-                    end += 1;
-                }
-                self.line += u64::from(newline);
-                self.breaks.pop_front();
-            } else {
+            if at > end {
                 break;
             }
+            if at == end {
+                end += 1;
+            }
+            self.line += u64::from(newline);
+            self.breaks.pop_front();
         }
         self.counted_to = end;
         self.line
