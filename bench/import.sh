@@ -10,9 +10,8 @@
 # Each run uses fresh databases made by `ocset-scheduler migrate`, so the
 # baseline writes into the project's schema with every index and trigger.
 # The baselines:
-#   sqlite3: with the page cache the import uses (48 MiB), `.import --csv
-#     --skip 1` of the file into a plain table (in the ledger's file; its
-#     own cost is part of the figure), then
+#   sqlite3: `.import --csv --skip 1` of the file into a plain table (in the
+#     ledger's file; its own cost is part of the figure), then
 #     one transaction of INSERT ... SELECT into packages, package_events and
 #     audit_log (times as written in the file; deadlines set to receipt).
 #   psql: `\copy` of the file into a plain table, then the same three
@@ -104,8 +103,7 @@ for backend in $backends; do
       fresh() { rm -f "$work/$1.db"*; OCSET__DATABASE__URL=$(url "$1") "$bin" --config "$work/ocset.toml" migrate >/dev/null; }
       bulk() {
         local db=$1 all=$2
-        { echo "PRAGMA cache_size = -49152;"
-          echo "CREATE TABLE staged (reference TEXT, risk_grade TEXT, received_at TEXT, lpa TEXT, stage TEXT, assigned_officer TEXT);"
+        { echo "CREATE TABLE staged (reference TEXT, risk_grade TEXT, received_at TEXT, lpa TEXT, stage TEXT, assigned_officer TEXT);"
           echo ".import --csv --skip 1 '$csv' staged"
           bulk_sql "'2024-12-31T12:00:00+00:00'" "received_at" "$all"; } > "$work/bulk.sql"
         measure sqlite3 -bail "$work/$db.db" ".read $work/bulk.sql"

@@ -145,26 +145,21 @@ impl Dialect for Sqlite {
     /// the text it writes into the ledger's STRICT tables), so copying
     /// them over changes nothing. Made in the `temp` schema, which only
     /// this connection sees; a rollback undoes it.
-    ///
-    /// And a page cache of 48 MiB for the import's connection (2 MiB by
-    /// default): a million packages' index entries arrive in no useful
-    /// order, and with the small cache most inserts read and write pages
-    /// (a bulk load of 1,000,000 rows into `packages` took 283 s with it,
-    /// 86 s with 64 MiB, on a loaded 2-core machine). Put back by
-    /// [`Self::IMPORT_CLEAN_UP`]; a failed import's connection keeps it
-    /// (the cache only fills as pages are read).
-    const CREATE_IMPORT_STAGING: &'static [&'static str] =
-        &["PRAGMA cache_size = -49152", IMPORT_STAGING_TABLE];
+    const CREATE_IMPORT_STAGING: &'static [&'static str] = &[IMPORT_STAGING_TABLE];
 
     /// SQLite plans with the index alone.
     const IMPORT_STAGED: &'static [&'static str] = &[];
 
     /// A TEMP table outlives its transaction on SQLite; the pooled
     /// connection must not keep it.
-    const IMPORT_CLEAN_UP: &'static [&'static str] = &[
-        "DROP TABLE temp.import_staging",
-        "PRAGMA cache_size = -2000",
-    ];
+    ///
+    /// The page cache is left at its default (2 MiB), though a million
+    /// packages' index entries arrive in no useful order and a larger
+    /// cache would make fewer reads: at 48 MiB a 1,000,000-row import's
+    /// peak RSS was 138 MB (the main cache and SQLite's sorter each take
+    /// up to the cache size), above the 100 MB the import keeps to
+    /// (`docs/notes/import.md`).
+    const IMPORT_CLEAN_UP: &'static [&'static str] = &["DROP TABLE temp.import_staging"];
 
     /// Multi-row `INSERT`s of [`STAGING_ROWS_PER_INSERT`] rows with
     /// anonymous `?` parameters: sqlx looks a named `$n` up by a linear
