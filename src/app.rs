@@ -22,12 +22,12 @@ use crate::domain::{
 use crate::intake::{FieldError, IntakeRules, NewPackage};
 use crate::position::CurrentPosition;
 use crate::store::{
-    Actor, EscalationRecord, LedgerEntry, LedgerEvent, PackageFilter, Store, StoreError,
+    Actor, EscalationRecord, ImportCommitted, LedgerEntry, LedgerEvent, PackageFilter,
+    StagedDuplicates, Store, StoreError,
 };
 use crate::wake::Alarm;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -151,12 +151,84 @@ pub enum CreateError {
     Store(#[from] StoreError),
 }
 
+/// At most this many faults of an import are kept and listed, the first by
+/// line; the rest are counted. A wholly bad file of a million rows then
+/// costs no more memory than a good one.
+pub(crate) const IMPORT_FAULTS_LISTED: usize = 1_000;
+
+/// Rows an import stages at a time.
+const IMPORT_BATCH_ROWS: usize = 2_000;
+
+/// Batches an import's reader may be ahead of the store: the reader and
+/// the store run side by side, and memory holds at most this many batches
+/// (and the one each side is working on).
+const IMPORT_BATCHES_AHEAD: usize = 2;
+
+/// The faults of an import: the first [`IMPORT_FAULTS_LISTED`] by line,
+/// and how many in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportFaults {
+    /// The first faults, by line.
+    pub(crate) listed: Vec<RowError>,
+    /// How many in all.
+    pub(crate) total: u64,
+}
+
+impl ImportFaults {
+    /// Counts `fault`, and keeps it while fewer than the most are kept.
+    /// Faults are found in line order, so those kept are the first.
+    fn add(&mut self, fault: RowError) {
+        self.total += 1;
+        if self.listed.len() < IMPORT_FAULTS_LISTED {
+            self.listed.push(fault);
+        }
+    }
+
+    /// Adds the duplicate references found by the store (the first by line,
+    /// and their count).
+    fn add_duplicates(&mut self, found: StagedDuplicates) {
+        self.total += found.total;
+        self.listed
+            .extend(found.listed.into_iter().map(|d| RowError {
+                line: d.line,
+                column: Some("reference".into()),
+                message: match d.first_line {
+                    Some(first) => format!(
+                        "{} appears twice in the file (first on line {first})",
+                        d.reference
+                    ),
+                    None => format!("a package with reference {} already exists", d.reference),
+                },
+            }));
+    }
+
+    /// In line order (faults of one line in the order found), the first
+    /// [`IMPORT_FAULTS_LISTED`] kept.
+    fn sorted(mut self) -> Self {
+        self.listed.sort_by_key(|e| e.line);
+        self.listed.truncate(IMPORT_FAULTS_LISTED);
+        self
+    }
+
+    /// How many were found but not kept.
+    pub(crate) fn unlisted(&self) -> u64 {
+        self.total.saturating_sub(self.listed.len() as u64)
+    }
+}
+
+/// What the reading side of an import found.
+struct AdmittedRows {
+    faults: ImportFaults,
+    count: usize,
+    first_due: Option<DateTime<Utc>>,
+}
+
 /// Why an import wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ImportError {
-    /// The file has faults; each is listed.
-    #[error("{} problem(s) in the file; nothing was imported", .0.len())]
-    Rows(Vec<RowError>),
+    /// The file has faults; the first are listed, all are counted.
+    #[error("{} problem(s) in the file; nothing was imported", .0.total)]
+    Rows(ImportFaults),
     /// Storage refused or failed (the database unreachable, a corrupt row).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -267,79 +339,123 @@ impl App {
         })
     }
 
-    /// Imports packages, all or nothing. Rows are numbered by their line in
-    /// the file. Every fault is collected first: one bad row imports nothing.
-    pub(crate) async fn import(
-        &self,
-        rows: Vec<(u64, NewPackage)>,
-        actor: &Actor,
-    ) -> Result<usize, ImportError> {
+    /// Imports packages, all or nothing, streamed: `rows` (each numbered by
+    /// its line in the file, or a fault the reader found there) are read
+    /// and checked on the blocking pool while the store stages the good
+    /// ones, a bounded number of batches behind; memory stays flat
+    /// whatever the file's size. Every fault is collected (the first
+    /// [`IMPORT_FAULTS_LISTED`] kept, all counted), with the references
+    /// repeated in the file (in any case) or stored already: one fault
+    /// imports nothing.
+    pub(crate) async fn import<I>(&self, rows: I, actor: &Actor) -> Result<usize, ImportError>
+    where
+        I: IntoIterator<Item = Result<(u64, NewPackage), RowError>>,
+        I::IntoIter: Send + 'static,
+    {
         let now = self.now();
+        let mut session = self.store.begin_import().await?;
+        let (batches, mut staged) = tokio::sync::mpsc::channel(IMPORT_BATCHES_AHEAD);
+        let app = self.clone();
+        let rows = rows.into_iter();
+        let reader = tokio::task::spawn_blocking(move || app.admit_rows(rows, now, &batches));
+        let mut stage_failed = None;
+        while let Some(batch) = staged.recv().await {
+            if let Err(e) = session.stage(&batch).await {
+                stage_failed = Some(e);
+                break;
+            }
+        }
+        // Closing the channel stops the reader at its next batch.
+        drop(staged);
+        let read = match reader.await {
+            Ok(read) => read,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        if let Some(e) = stage_failed {
+            return Err(e.into());
+        }
+        let AdmittedRows {
+            mut faults,
+            count,
+            first_due,
+        } = read;
+        let duplicates = session.duplicates(IMPORT_FAULTS_LISTED).await?;
+        faults.add_duplicates(duplicates);
+        if faults.total > 0 {
+            return Err(ImportError::Rows(faults.sorted()));
+        }
+        match session.commit(actor, now).await? {
+            ImportCommitted::Imported(_) => {
+                self.changed.due_at(first_due);
+                Ok(count)
+            }
+            // Another writer stored a reference since the check above.
+            ImportCommitted::Duplicates(found) => {
+                let mut faults = ImportFaults::default();
+                faults.add_duplicates(found);
+                Err(ImportError::Rows(faults.sorted()))
+            }
+        }
+    }
+
+    /// The reading side of [`Self::import`]: checks each row under the
+    /// intake rules at `now` and sends the good ones' entries in batches;
+    /// returns the faults, how many rows were good and the earliest due
+    /// instant among them. Stops early if the receiver has gone.
+    fn admit_rows(
+        &self,
+        rows: impl Iterator<Item = Result<(u64, NewPackage), RowError>>,
+        now: DateTime<Utc>,
+        batches: &tokio::sync::mpsc::Sender<Vec<(u64, LedgerEntry)>>,
+    ) -> AdmittedRows {
         let rules = self.intake_rules();
-        let mut errors = Vec::new();
-        let mut admitted = Vec::with_capacity(rows.len());
-        // Keyed by the folded reference: `d-2` repeats `D-2`.
-        let mut first_line: HashMap<String, u64> = HashMap::new();
-        for (line, input) in &rows {
-            match rules.admit(input, now) {
+        let mut read = AdmittedRows {
+            faults: ImportFaults::default(),
+            count: 0,
+            first_due: None,
+        };
+        let mut batch = Vec::with_capacity(IMPORT_BATCH_ROWS);
+        for row in rows {
+            let (line, input) = match row {
+                Ok(row) => row,
+                Err(fault) => {
+                    read.faults.add(fault);
+                    continue;
+                }
+            };
+            match rules.admit(&input, now) {
                 Ok(package) => {
-                    if let Some(first) = first_line.get(&package.reference().folded()) {
-                        errors.push(RowError {
-                            line: *line,
-                            column: Some("reference".into()),
-                            message: format!(
-                                "{} appears twice in the file (first on line {first})",
-                                package.reference()
-                            ),
-                        });
-                    } else {
-                        first_line.insert(package.reference().folded(), *line);
-                        admitted.push(package);
+                    let entry = self.created_entry(package);
+                    read.first_due = match (read.first_due, entry.next_due_at) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    read.count += 1;
+                    batch.push((line, entry));
+                    if batch.len() == IMPORT_BATCH_ROWS {
+                        let full =
+                            std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH_ROWS));
+                        if batches.blocking_send(full).is_err() {
+                            return read;
+                        }
                     }
                 }
                 Err(faults) => {
-                    errors.extend(faults.into_iter().map(|FieldError { field, message }| {
-                        RowError {
-                            line: *line,
+                    for FieldError { field, message } in faults {
+                        read.faults.add(RowError {
+                            line,
                             column: Some(field.into()),
                             message,
-                        }
-                    }))
+                        });
+                    }
                 }
             }
         }
-        let references: Vec<Reference> = admitted.iter().map(|p| p.reference().clone()).collect();
-        for chunk in references.chunks(500) {
-            for existing in self.store.existing_references(chunk).await? {
-                errors.push(RowError {
-                    line: first_line[&existing.folded()],
-                    column: Some("reference".into()),
-                    message: format!("a package with reference {existing} already exists"),
-                });
-            }
+        if !batch.is_empty() {
+            // A closed receiver has failed already and says why.
+            let _ = batches.blocking_send(batch);
         }
-        if !errors.is_empty() {
-            errors.sort_by_key(|e| e.line);
-            return Err(ImportError::Rows(errors));
-        }
-        let entries: Vec<LedgerEntry> = admitted
-            .into_iter()
-            .map(|p| self.created_entry(p))
-            .collect();
-        match self.store.insert_packages(&entries, actor, now).await {
-            Ok(()) => {
-                self.changed
-                    .due_at(entries.iter().filter_map(|e| e.next_due_at).min());
-                Ok(entries.len())
-            }
-            // Another writer stored the same reference since the check above.
-            Err(StoreError::Duplicate(reference)) => Err(ImportError::Rows(vec![RowError {
-                line: first_line.get(&reference.folded()).copied().unwrap_or(0),
-                column: Some("reference".into()),
-                message: format!("a package with reference {reference} already exists"),
-            }])),
-            Err(e) => Err(e.into()),
-        }
+        read
     }
 
     /// Creates one package under the intake rules.

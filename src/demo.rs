@@ -248,12 +248,14 @@ pub async fn load(app: &App) -> Result<String, StoreError> {
             )
         })
         .collect();
-    app.import(rows, &demo_actor()).await.map_err(|e| match e {
-        ImportError::Store(e) => e,
-        ImportError::Rows(rows) => {
-            StoreError::Corrupt(format!("demo data was refused: {}", rows[0]))
-        }
-    })?;
+    app.import(rows.into_iter().map(Ok), &demo_actor())
+        .await
+        .map_err(|e| match e {
+            ImportError::Store(e) => e,
+            ImportError::Rows(rows) => {
+                StoreError::Corrupt(format!("demo data was refused: {}", rows.listed[0]))
+            }
+        })?;
 
     for (i, (_, age, _, then)) in LEDGER.iter().enumerate() {
         let reference = crate::domain::Reference::parse(&format!("{DEMO_PREFIX}{:04}", i + 1))

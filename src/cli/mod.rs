@@ -278,8 +278,8 @@ pub enum CliError {
     #[error("the configuration is valid but not fit for production:\n{}", list(.0))]
     NotForProduction(Vec<ConfigError>),
     /// The import file has faults; nothing was imported.
-    #[error("{}; nothing was imported:\n{}", count(.0.len()), list(.0))]
-    Import(Vec<crate::app::RowError>),
+    #[error("{}; nothing was imported:\n{}{}", count(.0.total), list(&.0.listed), unlisted(.0))]
+    Import(crate::app::ImportFaults),
     /// A value given on the command line is not valid.
     #[error("{0}")]
     Usage(String),
@@ -302,7 +302,18 @@ pub enum CliError {
     OutputClosed,
 }
 
-fn count(n: usize) -> String {
+/// The line that says how many faults were not listed, if any.
+fn unlisted(faults: &crate::app::ImportFaults) -> String {
+    match faults.unlisted() {
+        0 => String::new(),
+        n => format!(
+            "\n  ... and {n} more (only the first {} are listed)",
+            crate::app::IMPORT_FAULTS_LISTED
+        ),
+    }
+}
+
+fn count(n: u64) -> String {
     if n == 1 {
         "1 problem in the file".into()
     } else {

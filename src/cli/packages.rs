@@ -6,7 +6,7 @@ use crate::app::{ImportError, PackageView};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::{Lpa, Reference};
-use crate::import::read_csv;
+use crate::import::CsvRows;
 use crate::store::{Actor, AuditRecord, PackageFilter};
 use chrono::{DateTime, Utc};
 use std::io::Write;
@@ -20,9 +20,11 @@ pub(super) async fn import(
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
-    let bytes = std::fs::read(file)
+    // Opened here, so that a missing file is named before the database is
+    // opened; read as the import goes, never held whole.
+    let opened = std::fs::File::open(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let rows = read_csv(&bytes).map_err(CliError::Import)?;
+    let rows = CsvRows::new(std::io::BufReader::with_capacity(1 << 16, opened));
     let app = open_app(settings, clock).await?;
     let imported = app
         .import(rows, &Actor::named(cli_actor()))

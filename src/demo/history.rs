@@ -119,12 +119,14 @@ pub(super) async fn load(
             )
         })
         .collect();
-    app.import(rows, &demo_actor()).await.map_err(|e| match e {
-        ImportError::Store(e) => e,
-        ImportError::Rows(rows) => {
-            StoreError::Corrupt(format!("demo history was refused: {}", rows[0]))
-        }
-    })?;
+    app.import(rows.into_iter().map(Ok), &demo_actor())
+        .await
+        .map_err(|e| match e {
+            ImportError::Store(e) => e,
+            ImportError::Rows(rows) => {
+                StoreError::Corrupt(format!("demo history was refused: {}", rows.listed[0]))
+            }
+        })?;
     for (i, p) in history.iter().enumerate() {
         let reference = Reference::parse(&reference(i)).map_err(|e| StoreError::Corrupt(e.0))?;
         let moved = p.received + Duration::hours(p.development);

@@ -43,6 +43,12 @@ pub trait Store: Queue {
         recorded_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Starts a streamed import: one transaction, in which rows are staged
+    /// batch by batch, checked for duplicate references, and written only
+    /// at [`super::ImportSession::commit`]. Until then nothing is visible
+    /// to others, and dropping the session writes nothing.
+    async fn begin_import(&self) -> Result<Box<dyn super::ImportSession>, StoreError>;
+
     /// Which of `references` are already stored, in any case (`d-2` is
     /// stored when `D-2` is); each returned as asked.
     async fn existing_references(

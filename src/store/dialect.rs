@@ -7,7 +7,13 @@
 //! `FOR UPDATE SKIP LOCKED`, an advisory lock, `INDEXED BY`); everything
 //! else is shared and runs word for word on both.
 
+use super::LedgerEntry;
 use sqlx::migrate::Migrator;
+use std::future::Future;
+use std::pin::Pin;
+
+/// What [`Dialect::stage_import`] returns: the staging of one batch.
+pub type StagingFuture<'c> = Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
 
 /// A database's SQL dialect: the statements and figures the shared store
 /// code ([`super::SqlStore`]) cannot write once for every backend.
@@ -86,4 +92,26 @@ pub trait Dialect: sqlx::Database {
     /// How many rows a statement wrote (each driver reports it in its own
     /// result type).
     fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// Creates the import's staging table (`import_staging`, with the
+    /// columns of [`super::import::STAGING_COLUMNS`]) inside the import's
+    /// transaction: TEMP, so no other connection sees it and it is gone
+    /// when the transaction ends.
+    const CREATE_IMPORT_STAGING: &'static [&'static str];
+
+    /// Run once the staging table is filled and indexed, before the
+    /// duplicates are looked for (fresh statistics for the planner).
+    const IMPORT_STAGED: &'static [&'static str];
+
+    /// Run just before the import commits: drops what
+    /// [`Self::CREATE_IMPORT_STAGING`] made, where the commit does not.
+    const IMPORT_CLEAN_UP: &'static [&'static str];
+
+    /// Appends `rows` (each with its line in the file) to the import's
+    /// staging table, on the import's connection, in the backend's fastest
+    /// way.
+    fn stage_import<'c>(
+        connection: &'c mut Self::Connection,
+        rows: &'c [(u64, LedgerEntry)],
+    ) -> StagingFuture<'c>;
 }

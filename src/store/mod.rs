@@ -66,6 +66,7 @@ mod digests;
 mod escalations;
 mod events;
 mod failure;
+mod import;
 mod listing;
 mod outbox;
 mod packages;
@@ -79,8 +80,9 @@ mod tokens;
 
 pub use backup::{BackupContents, BackupError, BackupMethod, RestoreBy, Restored};
 pub use contract::Store;
-pub use dialect::Dialect;
+pub use dialect::{Dialect, StagingFuture};
 pub(crate) use failure::failure_kind;
+pub use import::{ImportCommitted, ImportSession, StagedDuplicate, StagedDuplicates};
 pub use snapshots::{ReportSnapshot, SnapshotKey, SnapshotRecord};
 pub use sql_store::SqlStore;
 

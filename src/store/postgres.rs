@@ -7,15 +7,88 @@
 
 use super::dialect::Dialect;
 use super::escalations::SELECT_DUE_PACKAGES;
+use super::import::{StagedValues, STAGING_COLUMNS};
 use super::outbox::{
     CLAIM_OUTBOX_RETURNING, CLAIM_OUTBOX_SET, SELECT_CLAIMABLE_OUTBOX, SELECT_QUEUE_TAIL,
 };
 use super::packages::SELECT_PACKAGE;
 use super::sql::{as_str, join, joined_len};
-use super::{BackupMethod, SqlStore, StoreError};
+use super::{BackupMethod, LedgerEntry, SqlStore, StagingFuture, StoreError};
+use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgQueryResult;
+use sqlx::postgres::{PgConnection, PgQueryResult};
 use sqlx::Postgres;
+
+/// Fills the import's staging table ([`super::import::STAGING_COLUMNS`]).
+const COPY_STAGING: &str = {
+    const PARTS: &[&str] = &["COPY import_staging (", STAGING_COLUMNS, ") FROM STDIN"];
+    as_str(&join::<{ joined_len(PARTS) }>(PARTS))
+};
+
+/// Appends one staged row to `data` in `COPY`'s text format: tab between
+/// values, `\N` for NULL, times in RFC 3339 (UTC, to the microsecond).
+fn copy_line(data: &mut Vec<u8>, v: &StagedValues<'_>) {
+    enum Cell<'a> {
+        Text(Option<&'a str>),
+        Time(Option<DateTime<Utc>>),
+    }
+    fn text(data: &mut Vec<u8>, value: Option<&str>) {
+        let Some(value) = value else {
+            data.extend_from_slice(b"\\N");
+            return;
+        };
+        for byte in value.bytes() {
+            match byte {
+                b'\\' => data.extend_from_slice(b"\\\\"),
+                b'\t' => data.extend_from_slice(b"\\t"),
+                b'\n' => data.extend_from_slice(b"\\n"),
+                b'\r' => data.extend_from_slice(b"\\r"),
+                other => data.push(other),
+            }
+        }
+    }
+    fn time(data: &mut Vec<u8>, value: Option<DateTime<Utc>>) {
+        let formatted = value.map(|at| at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        text(data, formatted.as_deref());
+    }
+    let p = &v.package;
+    let line = v.line.to_string();
+    text(data, Some(&line));
+    for value in [
+        Cell::Text(Some(p.reference)),
+        Cell::Text(Some(p.risk_grade)),
+        Cell::Text(Some(p.stage)),
+        Cell::Text(Some(p.lpa)),
+        Cell::Text(p.assigned_officer),
+        Cell::Time(Some(p.received_at)),
+        Cell::Time(Some(p.deadline_at)),
+        Cell::Time(Some(p.clock_started_at)),
+        Cell::Text(Some(p.policy_version)),
+        Cell::Time(Some(p.stage_since)),
+        Cell::Time(p.clock_stopped_at),
+        Cell::Text(p.outcome),
+        Cell::Time(p.child_access_identified_at),
+        Cell::Time(p.safeguarding_referral_at),
+        Cell::Time(p.next_due_at),
+        Cell::Time(p.due_soon_at),
+        Cell::Time(p.acknowledged_at),
+        Cell::Text(p.acknowledged_by),
+        Cell::Text(p.acknowledgement_note),
+        Cell::Time(p.acknowledged_deadline_at),
+        Cell::Text(p.acknowledgement_reason),
+        Cell::Time(p.review_clock_started_at),
+        Cell::Text(Some(v.event_kind)),
+        Cell::Time(Some(v.occurred_at)),
+        Cell::Text(Some(v.details.as_str())),
+    ] {
+        data.push(b'\t');
+        match value {
+            Cell::Time(at) => time(data, at),
+            Cell::Text(value) => text(data, value),
+        }
+    }
+    data.push(b'\n');
+}
 
 /// The ledger in a PostgreSQL database.
 pub type PostgresStore = SqlStore<Postgres>;
@@ -139,6 +212,46 @@ impl Dialect for Postgres {
 
     fn rows_affected(result: &PgQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    /// Typed as `packages`, so the copy into it converts nothing; dropped
+    /// at the end of the transaction, whether it commits or not.
+    const CREATE_IMPORT_STAGING: &'static [&'static str] =
+        &["CREATE TEMP TABLE import_staging (line BIGINT NOT NULL, \
+         reference TEXT COLLATE \"C\" NOT NULL, risk_grade TEXT NOT NULL, stage TEXT NOT NULL, \
+         lpa TEXT NOT NULL, assigned_officer TEXT, received_at TIMESTAMPTZ NOT NULL, \
+         deadline_at TIMESTAMPTZ NOT NULL, clock_started_at TIMESTAMPTZ NOT NULL, \
+         policy_version TEXT NOT NULL, stage_since TIMESTAMPTZ NOT NULL, \
+         clock_stopped_at TIMESTAMPTZ, outcome TEXT, child_access_identified_at TIMESTAMPTZ, \
+         safeguarding_referral_at TIMESTAMPTZ, next_due_at TIMESTAMPTZ, due_soon_at TIMESTAMPTZ, \
+         acknowledged_at TIMESTAMPTZ, acknowledged_by TEXT, acknowledgement_note TEXT, \
+         acknowledged_deadline_at TIMESTAMPTZ, acknowledgement_reason TEXT, \
+         review_clock_started_at TIMESTAMPTZ, event_kind TEXT NOT NULL, \
+         occurred_at TIMESTAMPTZ NOT NULL, details TEXT NOT NULL) ON COMMIT DROP"];
+
+    /// Autovacuum never visits a TEMP table: without statistics the
+    /// planner guesses its size.
+    const IMPORT_STAGED: &'static [&'static str] = &["ANALYZE import_staging"];
+
+    /// `ON COMMIT DROP` drops it.
+    const IMPORT_CLEAN_UP: &'static [&'static str] = &[];
+
+    /// One `COPY ... FROM STDIN` (text format) per batch: no parameters to
+    /// bind and one round trip.
+    fn stage_import<'c>(
+        connection: &'c mut PgConnection,
+        rows: &'c [(u64, LedgerEntry)],
+    ) -> StagingFuture<'c> {
+        Box::pin(async move {
+            let mut data = Vec::with_capacity(rows.len() * 400);
+            for (line, entry) in rows {
+                copy_line(&mut data, &StagedValues::new(*line, entry));
+            }
+            let mut copy = connection.copy_in_raw(COPY_STAGING).await?;
+            copy.send(data).await?;
+            copy.finish().await?;
+            Ok(())
+        })
     }
 }
 

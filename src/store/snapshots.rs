@@ -70,6 +70,11 @@ pub struct SnapshotRecord {
 /// forward, every later one's.
 pub(crate) const INVALIDATE_SNAPSHOTS: &str = "DELETE FROM report_snapshots WHERE period_end > $1";
 
+/// [`INVALIDATE_SNAPSHOTS`] for an import: the earliest event is the
+/// earliest staged (the import's staging table, `store/import.rs`).
+pub(crate) const INVALIDATE_SNAPSHOTS_FOR_IMPORT: &str = "DELETE FROM report_snapshots \
+     WHERE period_end > (SELECT MIN(occurred_at) FROM import_staging)";
+
 /// The model kept for (`$1` kind, `$2` key, `$3` fingerprint).
 pub(crate) const SELECT_SNAPSHOT: &str = "SELECT model FROM report_snapshots \
      WHERE period_kind = $1 AND period_key = $2 AND fingerprint = $3";

@@ -289,6 +289,10 @@ where
         self.insert_new_packages(entries, actor, recorded_at).await
     }
 
+    async fn begin_import(&self) -> Result<Box<dyn super::ImportSession>, StoreError> {
+        self.start_import().await
+    }
+
     async fn existing_references(
         &self,
         references: &[Reference],

@@ -9,20 +9,42 @@
 
 use super::dialect::Dialect;
 use super::escalations::SELECT_DUE_PACKAGES;
+use super::import::{StagedValues, STAGING_COLUMNS, STAGING_VALUES};
 use super::outbox::{
     CLAIM_OUTBOX_RETURNING, CLAIM_OUTBOX_SET, SELECT_CLAIMABLE_OUTBOX, SELECT_QUEUE_TAIL,
 };
 use super::packages::SELECT_PACKAGE;
 use super::sql::{as_str, join, joined_len};
-use super::{BackupMethod, SqlStore, StoreError};
+use super::{BackupMethod, LedgerEntry, SqlStore, StagingFuture, StoreError};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteQueryResult, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteQueryResult, SqliteSynchronous,
+};
 use sqlx::Sqlite;
 use std::str::FromStr;
 use std::time::Duration;
 
 /// How long a writer waits for another to finish before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Rows per staging `INSERT` of an import: 500 rows of 26 values, below
+/// SQLite's limit of 32,766 parameters.
+const STAGING_ROWS_PER_INSERT: usize = 500;
+
+/// The import's staging table ([`super::import::STAGING_COLUMNS`]).
+const IMPORT_STAGING_TABLE: &str = {
+    const PARTS: &[&str] = &["CREATE TEMP TABLE import_staging (", STAGING_COLUMNS, ")"];
+    as_str(&join::<{ joined_len(PARTS) }>(PARTS))
+};
+
+/// `INSERT` of `rows` staged rows, with anonymous parameters.
+fn staging_insert(rows: usize) -> String {
+    let row = format!("({})", vec!["?"; STAGING_VALUES].join(", "));
+    format!(
+        "INSERT INTO import_staging ({STAGING_COLUMNS}) VALUES {}",
+        vec![row; rows].join(", ")
+    )
+}
 
 /// The ledger in an SQLite file.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -126,6 +148,79 @@ impl Dialect for Sqlite {
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    /// Columns without types: each keeps the value sqlx binds (times as
+    /// the text it writes into the ledger's STRICT tables), so copying
+    /// them over changes nothing. Made in the `temp` schema, which only
+    /// this connection sees; a rollback undoes it.
+    const CREATE_IMPORT_STAGING: &'static [&'static str] = &[IMPORT_STAGING_TABLE];
+
+    /// SQLite plans with the index alone.
+    const IMPORT_STAGED: &'static [&'static str] = &[];
+
+    /// A TEMP table outlives its transaction on SQLite; the pooled
+    /// connection must not keep it.
+    ///
+    /// The page cache is left at its default (2 MiB), though a million
+    /// packages' index entries arrive in no useful order and a larger
+    /// cache would make fewer reads: at 48 MiB a 1,000,000-row import's
+    /// peak RSS was 138 MB (the main cache and SQLite's sorter each take
+    /// up to the cache size), above the 100 MB the import keeps to
+    /// (`docs/notes/import.md`).
+    const IMPORT_CLEAN_UP: &'static [&'static str] = &["DROP TABLE temp.import_staging"];
+
+    /// Multi-row `INSERT`s of [`STAGING_ROWS_PER_INSERT`] rows with
+    /// anonymous `?` parameters: sqlx looks a named `$n` up by a linear
+    /// scan, so binding time grows with the square of a statement's
+    /// parameters (see [`Self::INSERT_CHUNK_ROWS`]), while `?`s are bound
+    /// in order. A statement of one size is prepared once and cached.
+    fn stage_import<'c>(
+        connection: &'c mut SqliteConnection,
+        rows: &'c [(u64, LedgerEntry)],
+    ) -> StagingFuture<'c> {
+        Box::pin(async move {
+            for chunk in rows.chunks(STAGING_ROWS_PER_INSERT) {
+                let values: Vec<StagedValues<'_>> = chunk
+                    .iter()
+                    .map(|(line, entry)| StagedValues::new(*line, entry))
+                    .collect();
+                let statement = staging_insert(chunk.len());
+                let mut query = sqlx::query::<Sqlite>(&statement);
+                for v in &values {
+                    let p = &v.package;
+                    query = query
+                        .bind(v.line)
+                        .bind(p.reference)
+                        .bind(p.risk_grade)
+                        .bind(p.stage)
+                        .bind(p.lpa)
+                        .bind(p.assigned_officer)
+                        .bind(p.received_at)
+                        .bind(p.deadline_at)
+                        .bind(p.clock_started_at)
+                        .bind(p.policy_version)
+                        .bind(p.stage_since)
+                        .bind(p.clock_stopped_at)
+                        .bind(p.outcome)
+                        .bind(p.child_access_identified_at)
+                        .bind(p.safeguarding_referral_at)
+                        .bind(p.next_due_at)
+                        .bind(p.due_soon_at)
+                        .bind(p.acknowledged_at)
+                        .bind(p.acknowledged_by)
+                        .bind(p.acknowledgement_note)
+                        .bind(p.acknowledged_deadline_at)
+                        .bind(p.acknowledgement_reason)
+                        .bind(p.review_clock_started_at)
+                        .bind(v.event_kind)
+                        .bind(v.occurred_at)
+                        .bind(v.details.as_str());
+                }
+                query.execute(&mut *connection).await?;
+            }
+            Ok(())
+        })
     }
 }
 

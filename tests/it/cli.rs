@@ -320,6 +320,141 @@ fn importing_a_reference_already_stored_is_refused() {
     assert_eq!(listed.len(), 1, "NEW-1 was not imported either");
 }
 
+/// `rows` good packages (`BULK-00000` ...) under the usual header, each
+/// on line `i + 2`; `change` may rewrite any row.
+fn bulk_csv(rows: usize, change: impl Fn(usize, String) -> String) -> String {
+    let mut text = String::from("reference,risk_grade,received_at,lpa,stage,assigned_officer\n");
+    for i in 0..rows {
+        let row = format!(
+            "BULK-{i:05},{},2024-03-01 10:{:02},Birmingham,awaiting_enforcement,pc.{}@force.police.uk",
+            ["VH", "High", "Medium", "Standard"][i % 4],
+            i % 60,
+            i % 50
+        );
+        text.push_str(&change(i, row));
+        text.push('\n');
+    }
+    text
+}
+
+/// A 5,000-row file with a bad grade and a reference repeated in another
+/// case near its end imports nothing and names both lines; fixed, it
+/// imports whole; a later file repeating a stored reference in another
+/// case is refused with its line.
+fn a_large_file_is_all_or_nothing(dir: &Path, config: &Path, env: &[(&str, &str)]) {
+    let csv = dir.join("bulk.csv");
+    std::fs::write(
+        &csv,
+        bulk_csv(5_000, |i, row| match i {
+            4_990 => "BULK-04990,Urgent,2024-03-01 10:00,Birmingham,awaiting_enforcement,".into(),
+            4_995 => "bulk-00010,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,".into(),
+            _ => row,
+        }),
+    )
+    .unwrap();
+    let out = ocset(dir, config, &["import", csv.to_str().unwrap()], env);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for expected in [
+        "2 problems in the file; nothing was imported",
+        "line 4992, column risk_grade: \"Urgent\" is not a risk grade",
+        "line 4997, column reference: bulk-00010 appears twice in the file (first on line 12)",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let listed = ocset(dir, config, &["list", "--json"], env);
+    assert_eq!(stdout(&listed).trim(), "[]", "nothing was written");
+
+    std::fs::write(&csv, bulk_csv(5_000, |_, row| row)).unwrap();
+    let out = ocset(dir, config, &["import", csv.to_str().unwrap()], env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("imported 5000 package(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let listed: Vec<Value> =
+        serde_json::from_str(&stdout(&ocset(dir, config, &["list", "--json"], env))).unwrap();
+    assert_eq!(listed.len(), 5_000);
+    let audit: Vec<Value> = serde_json::from_str(&stdout(&ocset(
+        dir,
+        config,
+        &["audit", "--reference", "BULK-04999", "--json"],
+        env,
+    )))
+    .unwrap();
+    assert!(
+        audit.iter().any(|l| l["action"] == "package.created"),
+        "{audit:?}"
+    );
+
+    let again = dir.join("again.csv");
+    std::fs::write(
+        &again,
+        "reference,risk_grade,received_at,lpa,stage,assigned_officer\n\
+         NEW-1,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,\n\
+         Bulk-00042,High,2024-03-01 10:00,Birmingham,awaiting_enforcement,\n",
+    )
+    .unwrap();
+    let out = ocset(dir, config, &["import", again.to_str().unwrap()], env);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "1 problem in the file; nothing was imported:\n  line 3, column reference: a package with reference Bulk-00042 already exists"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_large_file_is_all_or_nothing_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    a_large_file_is_all_or_nothing(dir.path(), &config, &[]);
+}
+
+#[tokio::test]
+async fn a_large_file_is_all_or_nothing_on_postgres() {
+    common::with_postgres(|url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+        tokio::task::spawn_blocking(move || {
+            a_large_file_is_all_or_nothing(dir.path(), &config, &[("OCSET__DATABASE__URL", &url)]);
+        })
+        .await
+        .unwrap();
+    })
+    .await;
+}
+
+#[test]
+fn a_wholly_bad_file_lists_the_first_thousand_faults_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(
+        &csv,
+        bulk_csv(1_500, |_, row| row.replace(",Birmingham,", ",Gotham,")),
+    )
+    .unwrap();
+    let out = ocset(dir.path(), &config, &["import", csv.to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("1500 problems in the file; nothing was imported"),
+        "{err}"
+    );
+    assert!(err.contains("line 2, column lpa: \"Gotham\""), "{err}");
+    assert!(err.contains("line 1001, column lpa:"), "{err}");
+    assert!(!err.contains("line 1002, column lpa:"), "{err}");
+    assert!(
+        err.contains("... and 500 more (only the first 1000 are listed)"),
+        "{err}"
+    );
+    assert_eq!(err.matches("column lpa:").count(), 1_000);
+}
+
 #[test]
 fn a_file_that_is_not_csv_text_is_refused() {
     let dir = tempfile::tempdir().unwrap();

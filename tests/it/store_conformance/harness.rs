@@ -123,6 +123,15 @@ impl Raw {
         assert_eq!(done.expect("setting next_due_at"), 1);
     }
 
+    /// One text column of every row `sql` selects.
+    pub(super) async fn strings(&self, sql: &str) -> Vec<String> {
+        let rows = match self {
+            Raw::Sqlite(store) => sqlx::query_scalar(sql).fetch_all(store.pool()).await,
+            Raw::Postgres(store) => sqlx::query_scalar(sql).fetch_all(store.pool()).await,
+        };
+        rows.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     /// One count.
     pub(super) async fn count(&self, sql: &str) -> i64 {
         let count = match self {

@@ -22,6 +22,7 @@ mod counters;
 mod escalations;
 mod events;
 mod failures;
+mod import;
 mod lists;
 mod outbox;
 mod packages;
