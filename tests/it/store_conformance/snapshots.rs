@@ -17,6 +17,7 @@ conformance!(
         a_snapshot_is_not_kept_when_an_event_landed_in_its_period_after_the_read,
         a_new_snapshot_of_a_period_replaces_those_of_other_fingerprints,
         a_back_dated_package_drops_the_snapshots_its_receipt_lands_in,
+        an_import_drops_the_snapshots_its_receipts_land_in,
         a_back_dated_move_drops_the_snapshots_from_its_instant_on,
     ],
     raw: [],
@@ -196,6 +197,21 @@ async fn a_back_dated_package_drops_the_snapshots_its_receipt_lands_in(store: Ar
         .await;
     assert!(refused.is_err());
     assert_eq!(kept(&store).await, ["2024-W20", "2024-W21", "2024-W22"]);
+}
+
+async fn an_import_drops_the_snapshots_its_receipts_land_in(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    three_weeks_kept(&store).await;
+    // The import's own write path (staged, then INSERT ... SELECT):
+    // received on 20 May, it is in W21's figures and W22's.
+    let mut session = store.begin_import().await.unwrap();
+    session.stage(&[(2, created(plain("S-1")))]).await.unwrap();
+    assert_eq!(session.duplicates(10).await.unwrap().total, 0);
+    session
+        .commit(&Actor::named("cli:test"), now())
+        .await
+        .unwrap();
+    assert_eq!(kept(&store).await, ["2024-W20"]);
 }
 
 async fn a_back_dated_move_drops_the_snapshots_from_its_instant_on(store: Arc<dyn Store>) {
