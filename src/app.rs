@@ -387,6 +387,14 @@ impl App {
         match session.commit(actor, now).await? {
             ImportCommitted::Imported(_) => {
                 self.changed.due_at(first_due);
+                // A bulk load leaves the planner's statistics describing
+                // the tables before it: PostgreSQL then read the position
+                // through the stage index, every open package (265 ms at a
+                // million) until autovacuum came round. Committed already:
+                // a failure here is logged, not the import's.
+                if let Err(e) = self.store.maintain().await {
+                    tracing::warn!(error = %e, "refreshing the planner's statistics after the import failed");
+                }
                 Ok(count)
             }
             // Another writer stored a reference since the check above.

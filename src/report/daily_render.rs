@@ -41,7 +41,7 @@ pub(crate) fn daily_csv(report: &DailyReport) -> String {
     String::from_utf8(out).expect("CSV is UTF-8")
 }
 
-/// [`daily_csv`], written to `out` as it goes (a digest compresses it on
+/// `daily_csv`, written to `out` as it goes (a digest compresses it on
 /// the way, never holding the whole text). Fails only as `out` fails.
 pub(crate) fn write_daily_csv(report: &DailyReport, out: impl std::io::Write) -> csv::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
@@ -90,7 +90,7 @@ pub(crate) fn daily_text(report: &DailyReport) -> String {
     daily_text_capped(report, None)
 }
 
-/// [`daily_text`], each list (an LPA's breaches, its packages due, the
+/// `daily_text`, each list (an LPA's breaches, its packages due, the
 /// overdue reviews) shown up to `cap` (a digest's body), with a line
 /// saying how many more there are and where.
 pub(crate) fn daily_text_capped(report: &DailyReport, cap: Option<&ListCap>) -> String {

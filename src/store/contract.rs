@@ -26,8 +26,8 @@ pub trait Store: Queue {
     /// Applies the embedded migrations of this backend.
     async fn migrate(&self) -> Result<(), StoreError>;
 
-    /// Refreshes the query planner's statistics where the backend needs it
-    /// (SQLite); run after migrating and periodically by the service.
+    /// Refreshes the query planner's statistics; run after migrating,
+    /// after an import and periodically by the service.
     async fn maintain(&self) -> Result<(), StoreError>;
 
     /// True when the database answers and every embedded migration is applied.

@@ -429,7 +429,7 @@ impl TryFrom<TokenRow> for ApiToken {
     }
 }
 
-/// One group of [`super::listing::position`].
+/// One group of [`super::counters::position`] (and of `super::listing::recount_position`).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct StageGradeFiguresRow {
     stage: String,

@@ -11,7 +11,7 @@ pub fn csv(report: &WeeklyReport) -> String {
     String::from_utf8(out).expect("CSV is UTF-8")
 }
 
-/// [`csv`], written to `out` as it goes (a digest compresses it on the
+/// [`csv()`], written to `out` as it goes (a digest compresses it on the
 /// way, never holding the whole text). Fails only as `out` fails.
 pub(crate) fn write_csv(report: &WeeklyReport, out: impl std::io::Write) -> csv::Result<()> {
     let mut writer = csv::Writer::from_writer(out);

@@ -36,7 +36,7 @@ pub fn html(report: &WeeklyReport) -> String {
     html_capped(report, None)
 }
 
-/// [`html`], its breaches listed up to `cap` (a digest's body), with a
+/// [`html()`], its breaches listed up to `cap` (a digest's body), with a
 /// row saying how many more there are and where.
 pub(crate) fn html_capped(report: &WeeklyReport, cap: Option<&ListCap>) -> String {
     let marking = html::marking(&report.marking);
