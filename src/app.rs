@@ -9,10 +9,12 @@
 mod admin;
 mod backup;
 mod capacity;
+mod import;
 mod read_audit;
 mod reports;
 
 pub(crate) use admin::TokenError;
+pub(crate) use import::{ImportError, ImportFaults, IMPORT_FAULTS_LISTED};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -22,8 +24,7 @@ use crate::domain::{
 use crate::intake::{FieldError, IntakeRules, NewPackage};
 use crate::position::CurrentPosition;
 use crate::store::{
-    Actor, EscalationRecord, ImportCommitted, LedgerEntry, LedgerEvent, PackageFilter,
-    StagedDuplicates, Store, StoreError,
+    Actor, EscalationRecord, LedgerEntry, LedgerEvent, PackageFilter, Store, StoreError,
 };
 use crate::wake::Alarm;
 use chrono::{DateTime, Utc};
@@ -151,89 +152,6 @@ pub enum CreateError {
     Store(#[from] StoreError),
 }
 
-/// At most this many faults of an import are kept and listed, the first by
-/// line; the rest are counted. A wholly bad file of a million rows then
-/// costs no more memory than a good one.
-pub(crate) const IMPORT_FAULTS_LISTED: usize = 1_000;
-
-/// Rows an import stages at a time.
-const IMPORT_BATCH_ROWS: usize = 2_000;
-
-/// Batches an import's reader may be ahead of the store: the reader and
-/// the store run side by side, and memory holds at most this many batches
-/// (and the one each side is working on).
-const IMPORT_BATCHES_AHEAD: usize = 2;
-
-/// The faults of an import: the first [`IMPORT_FAULTS_LISTED`] by line,
-/// and how many in all.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImportFaults {
-    /// The first faults, by line.
-    pub(crate) listed: Vec<RowError>,
-    /// How many in all.
-    pub(crate) total: u64,
-}
-
-impl ImportFaults {
-    /// Counts `fault`, and keeps it while fewer than the most are kept.
-    /// Faults are found in line order, so those kept are the first.
-    fn add(&mut self, fault: RowError) {
-        self.total += 1;
-        if self.listed.len() < IMPORT_FAULTS_LISTED {
-            self.listed.push(fault);
-        }
-    }
-
-    /// Adds the duplicate references found by the store (the first by line,
-    /// and their count).
-    fn add_duplicates(&mut self, found: StagedDuplicates) {
-        self.total += found.total;
-        self.listed
-            .extend(found.listed.into_iter().map(|d| RowError {
-                line: d.line,
-                column: Some("reference".into()),
-                message: match d.first_line {
-                    Some(first) => format!(
-                        "{} appears twice in the file (first on line {first})",
-                        d.reference
-                    ),
-                    None => format!("a package with reference {} already exists", d.reference),
-                },
-            }));
-    }
-
-    /// In line order (faults of one line in the order found), the first
-    /// [`IMPORT_FAULTS_LISTED`] kept.
-    fn sorted(mut self) -> Self {
-        self.listed.sort_by_key(|e| e.line);
-        self.listed.truncate(IMPORT_FAULTS_LISTED);
-        self
-    }
-
-    /// How many were found but not kept.
-    pub(crate) fn unlisted(&self) -> u64 {
-        self.total.saturating_sub(self.listed.len() as u64)
-    }
-}
-
-/// What the reading side of an import found.
-struct AdmittedRows {
-    faults: ImportFaults,
-    count: usize,
-    first_due: Option<DateTime<Utc>>,
-}
-
-/// Why an import wrote nothing.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ImportError {
-    /// The file has faults; the first are listed, all are counted.
-    #[error("{} problem(s) in the file; nothing was imported", .0.total)]
-    Rows(ImportFaults),
-    /// Storage refused or failed (the database unreachable, a corrupt row).
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 impl App {
     /// The application over `store` with `settings` and `clock`.
     pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
@@ -337,133 +255,6 @@ impl App {
             occurred_at,
             event,
         })
-    }
-
-    /// Imports packages, all or nothing, streamed: `rows` (each numbered by
-    /// its line in the file, or a fault the reader found there) are read
-    /// and checked on the blocking pool while the store stages the good
-    /// ones, a bounded number of batches behind; memory stays flat
-    /// whatever the file's size. Every fault is collected (the first
-    /// [`IMPORT_FAULTS_LISTED`] kept, all counted), with the references
-    /// repeated in the file (in any case) or stored already: one fault
-    /// imports nothing.
-    pub(crate) async fn import<I>(&self, rows: I, actor: &Actor) -> Result<usize, ImportError>
-    where
-        I: IntoIterator<Item = Result<(u64, NewPackage), RowError>>,
-        I::IntoIter: Send + 'static,
-    {
-        let now = self.now();
-        let mut session = self.store.begin_import().await?;
-        let (batches, mut staged) = tokio::sync::mpsc::channel(IMPORT_BATCHES_AHEAD);
-        let app = self.clone();
-        let rows = rows.into_iter();
-        let reader = tokio::task::spawn_blocking(move || app.admit_rows(rows, now, &batches));
-        let mut stage_failed = None;
-        while let Some(batch) = staged.recv().await {
-            if let Err(e) = session.stage(&batch).await {
-                stage_failed = Some(e);
-                break;
-            }
-        }
-        // Closing the channel stops the reader at its next batch.
-        drop(staged);
-        let read = match reader.await {
-            Ok(read) => read,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        };
-        if let Some(e) = stage_failed {
-            return Err(e.into());
-        }
-        let AdmittedRows {
-            mut faults,
-            count,
-            first_due,
-        } = read;
-        let duplicates = session.duplicates(IMPORT_FAULTS_LISTED).await?;
-        faults.add_duplicates(duplicates);
-        if faults.total > 0 {
-            return Err(ImportError::Rows(faults.sorted()));
-        }
-        match session.commit(actor, now).await? {
-            ImportCommitted::Imported(_) => {
-                self.changed.due_at(first_due);
-                // A bulk load leaves the planner's statistics describing
-                // the tables before it: PostgreSQL then read the position
-                // through the stage index, every open package (265 ms at a
-                // million) until autovacuum came round. Committed already:
-                // a failure here is logged, not the import's.
-                if let Err(e) = self.store.maintain().await {
-                    tracing::warn!(error = %e, "refreshing the planner's statistics after the import failed");
-                }
-                Ok(count)
-            }
-            // Another writer stored a reference since the check above.
-            ImportCommitted::Duplicates(found) => {
-                let mut faults = ImportFaults::default();
-                faults.add_duplicates(found);
-                Err(ImportError::Rows(faults.sorted()))
-            }
-        }
-    }
-
-    /// The reading side of [`Self::import`]: checks each row under the
-    /// intake rules at `now` and sends the good ones' entries in batches;
-    /// returns the faults, how many rows were good and the earliest due
-    /// instant among them. Stops early if the receiver has gone.
-    fn admit_rows(
-        &self,
-        rows: impl Iterator<Item = Result<(u64, NewPackage), RowError>>,
-        now: DateTime<Utc>,
-        batches: &tokio::sync::mpsc::Sender<Vec<(u64, LedgerEntry)>>,
-    ) -> AdmittedRows {
-        let rules = self.intake_rules();
-        let mut read = AdmittedRows {
-            faults: ImportFaults::default(),
-            count: 0,
-            first_due: None,
-        };
-        let mut batch = Vec::with_capacity(IMPORT_BATCH_ROWS);
-        for row in rows {
-            let (line, input) = match row {
-                Ok(row) => row,
-                Err(fault) => {
-                    read.faults.add(fault);
-                    continue;
-                }
-            };
-            match rules.admit(&input, now) {
-                Ok(package) => {
-                    let entry = self.created_entry(package);
-                    read.first_due = match (read.first_due, entry.next_due_at) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                    read.count += 1;
-                    batch.push((line, entry));
-                    if batch.len() == IMPORT_BATCH_ROWS {
-                        let full =
-                            std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH_ROWS));
-                        if batches.blocking_send(full).is_err() {
-                            return read;
-                        }
-                    }
-                }
-                Err(faults) => {
-                    for FieldError { field, message } in faults {
-                        read.faults.add(RowError {
-                            line,
-                            column: Some(field.into()),
-                            message,
-                        });
-                    }
-                }
-            }
-        }
-        if !batch.is_empty() {
-            // A closed receiver has failed already and says why.
-            let _ = batches.blocking_send(batch);
-        }
-        read
     }
 
     /// Creates one package under the intake rules.
