@@ -95,7 +95,7 @@ fn figures(
     let (start, end) = (period.starts_at(tz), period.ends_at(tz));
     let f = flow(histories, stops, start, end);
     let (enforced_within, enforced_late, percent_within) = within_and_late(&f);
-    let open: Vec<Folded> = histories
+    let open: Vec<Folded<'_>> = histories
         .iter()
         .map(|h| h.at(end))
         .filter(Folded::is_open)

@@ -130,7 +130,7 @@ pub(crate) fn build_for(
     let mut lines: Vec<DailyLine> = histories
         .iter()
         .map(|h| h.at(now))
-        .filter(|p: &Folded| p.is_open() && coverage.covers(&p.lpa))
+        .filter(|p: &Folded<'_>| p.is_open() && coverage.covers(p.lpa))
         .map(|p| open_line(&p, now, &params.reasons))
         .filter(|p| p.deadline_at <= horizon)
         .map(|p| DailyLine {

@@ -10,19 +10,24 @@ use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
 /// A package as the ledger says it was at some instant.
+///
+/// It borrows its text from the events it was folded from: a report folds
+/// every package at several instants (the period's start and end, each
+/// trend period's end), and at a hub's scale owned copies of each
+/// reference, LPA and officer per fold were most of the fold's cost.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Folded {
-    pub(super) reference: String,
-    pub(super) lpa: String,
+pub(super) struct Folded<'a> {
+    pub(super) reference: &'a str,
+    pub(super) lpa: &'a str,
     pub(super) received_at: Option<DateTime<Utc>>,
     pub(super) grade: Option<RiskGrade>,
     pub(super) stage: Option<Stage>,
     pub(super) deadline_at: Option<DateTime<Utc>>,
     pub(super) stage_since: Option<DateTime<Utc>>,
-    pub(super) officer: Option<String>,
+    pub(super) officer: Option<&'a str>,
     /// The latest acknowledgement: its reason (absent in events from before
     /// reasons were asked for), its note, and the deadline it was for.
-    pub(super) acknowledgement: Option<(Option<BreachReason>, String, DateTime<Utc>)>,
+    pub(super) acknowledgement: Option<(Option<&'a BreachReason>, &'a str, DateTime<Utc>)>,
     pub(super) child_access_at: Option<DateTime<Utc>>,
     pub(super) referral_at: Option<DateTime<Utc>>,
     /// Where the review clock last (re)started: receipt, a review, or the
@@ -30,7 +35,7 @@ pub(super) struct Folded {
     pub(super) review_started: Option<DateTime<Utc>>,
 }
 
-impl Folded {
+impl Folded<'_> {
     pub(super) fn is_open(&self) -> bool {
         self.stage.is_some_and(|s| !s.stops_clock())
     }
@@ -74,12 +79,12 @@ pub(super) fn histories(events: &[LedgerEvent], until: DateTime<Utc>) -> Vec<His
     by_reference.into_values().collect()
 }
 
-impl History<'_> {
+impl<'a> History<'a> {
     /// Folds the events that took effect before `at`.
-    pub(super) fn at(&self, at: DateTime<Utc>) -> Folded {
+    pub(super) fn at(&self, at: DateTime<Utc>) -> Folded<'a> {
         let mut p = Folded::default();
         for e in self.events.iter().filter(|e| e.occurred_at < at) {
-            p.reference = e.reference.to_string();
+            p.reference = e.reference.as_str();
             p.grade = Some(e.risk_grade);
             p.deadline_at = Some(e.deadline_at);
             if p.stage != Some(e.stage) {
@@ -96,15 +101,15 @@ impl History<'_> {
                     p.received_at = Some(e.occurred_at);
                     p.stage_since = Some(e.occurred_at);
                     p.review_started = Some(review_clock_started_at.unwrap_or(e.occurred_at));
-                    p.lpa = lpa.clone();
-                    p.officer = assigned_officer.clone();
+                    p.lpa = lpa.as_str();
+                    p.officer = assigned_officer.as_deref();
                 }
-                EventKind::Assigned { to, .. } => p.officer = Some(to.clone()),
+                EventKind::Assigned { to, .. } => p.officer = Some(to.as_str()),
                 EventKind::Acknowledged {
                     reason,
                     note,
                     deadline_at,
-                } => p.acknowledgement = Some((reason.clone(), note.clone(), *deadline_at)),
+                } => p.acknowledgement = Some((reason.as_ref(), note.as_str(), *deadline_at)),
                 EventKind::SafeguardingUpdated {
                     child_access_identified_at,
                     referral_made_at,
@@ -199,18 +204,18 @@ pub(super) fn open_line(
         .as_ref()
         .filter(|(_, _, acked)| *acked == deadline_at);
     OpenPackageLine {
-        reference: p.reference.clone(),
+        reference: p.reference.to_string(),
         grade: p.grade.expect("a folded package has a grade"),
         stage: p.stage.expect("a folded package has a stage"),
-        lpa: p.lpa.clone(),
+        lpa: p.lpa.to_string(),
         received_at,
         deadline_at,
         age_days: whole_days(received_at, now),
         days_overdue: breached.then(|| whole_days(deadline_at, now)),
-        officer: p.officer.clone(),
-        acknowledgement: acknowledgement.map(|(_, note, _)| note.clone()),
+        officer: p.officer.map(str::to_string),
+        acknowledgement: acknowledgement.map(|(_, note, _)| note.to_string()),
         acknowledgement_reason: acknowledgement
-            .and_then(|(reason, _, _)| reason.as_ref())
+            .and_then(|(reason, _, _)| *reason)
             .map(|reason| reasons.label(reason).to_string()),
     }
 }

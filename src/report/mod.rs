@@ -608,7 +608,7 @@ impl WeeklyReport {
         let window_start = period.periods_before(trend_periods - 1).starts_at(tz);
 
         let histories = histories(events, end);
-        let open_at = |at: DateTime<Utc>| -> Vec<Folded> {
+        let open_at = |at: DateTime<Utc>| -> Vec<Folded<'_>> {
             histories
                 .iter()
                 .map(|h| h.at(at))
@@ -685,7 +685,7 @@ impl WeeklyReport {
         let breach_reasons = reason_lines(&params.reasons, &acknowledged_reasons, &late_reasons);
 
         let target = params.referral_within;
-        let folded_now: Vec<Folded> = histories.iter().map(|h| h.at(end)).collect();
+        let folded_now: Vec<Folded<'_>> = histories.iter().map(|h| h.at(end)).collect();
         let mut safeguarding = SafeguardingFigures {
             target_hours: target.num_hours(),
             identified: 0,

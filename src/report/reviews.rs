@@ -220,10 +220,10 @@ pub(super) fn overdue_at(
             }
             let folded = history.at(at);
             Some(OverdueReview {
-                reference: folded.reference,
+                reference: folded.reference.to_string(),
                 grade: cycle.grade,
-                lpa: folded.lpa,
-                officer: folded.officer,
+                lpa: folded.lpa.to_string(),
+                officer: folded.officer.map(str::to_string),
                 due_at: cycle.due_at,
             })
         })
