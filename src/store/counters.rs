@@ -94,17 +94,12 @@ fn moved_since_mark(mark: &str, instant: &str, by_now: bool, lpa: &str, source: 
 /// counters and the mark are read in one snapshot. Per stage and grade with
 /// open packages: the open count, the breached count (the counters at the
 /// mark, plus what moved since), the due-soon count (those due by `$2` less
-/// the breached), and the oldest receipt (one index step per LPA; a
-/// package counted as moved is open in the same group, so its receipt,
-/// given as that part's `oldest`, never lowers the minimum).
-/// `by_deadline` and `by_receipt` are what the two parts read `FROM`
-/// ([`Dialect::PACKAGE_LIST_SOURCE`], [`Dialect::OLDEST_SOURCE`]).
-pub(crate) fn position(
-    due_in_hours: i64,
-    for_one_lpa: bool,
-    by_deadline: &str,
-    by_receipt: &str,
-) -> String {
+/// the breached), and the oldest receipt (kept in the counters' row,
+/// migration 0010; a package counted as moved is open in the same group,
+/// so its receipt, given as that part's `oldest`, never lowers the
+/// minimum). `by_deadline` is what the moved parts read `FROM`
+/// ([`Dialect::PACKAGE_LIST_SOURCE`]).
+pub(crate) fn position(due_in_hours: i64, for_one_lpa: bool, by_deadline: &str) -> String {
     let (due_counter, due_mark) = nearest_mark(due_in_hours);
     let (lpa_c, lpa_p) = if for_one_lpa {
         (" AND c.lpa = $3", " AND p.lpa = $3")
@@ -120,14 +115,12 @@ pub(crate) fn position(
          FROM ( \
          SELECT c.stage, c.risk_grade, c.packages AS open_count, c.due_by_mark AS by_now, \
          c.{due_counter} AS by_due, \
-         CASE WHEN c.packages > 0 THEN (SELECT MIN(p.received_at) FROM {by_receipt} \
-         WHERE p.stage = c.stage AND p.risk_grade = c.risk_grade AND p.lpa = c.lpa) END AS oldest \
+         c.oldest_received_at AS oldest \
          FROM position_counts c WHERE {open_c}{lpa_c} \
          UNION ALL {moved_now} \
          UNION ALL {moved_due} \
          ) figures GROUP BY stage, risk_grade HAVING SUM(open_count) > 0",
         open_c = open_stages("c"),
-        by_receipt = as_p(by_receipt),
         moved_now = moved_since_mark("at", "$1", true, lpa_p, by_deadline),
         moved_due = moved_since_mark(due_mark, "$2", false, lpa_p, by_deadline),
     )
@@ -190,7 +183,6 @@ where
             (due_by - now).num_hours(),
             lpa.is_some(),
             DB::PACKAGE_LIST_SOURCE,
-            DB::OLDEST_SOURCE,
         );
         let mut query = sqlx::query_as::<_, StageGradeFiguresRow>(&statement)
             .bind(stored_instant(now))
@@ -312,8 +304,8 @@ mod tests {
 
     #[test]
     fn the_position_filters_the_lpa_only_when_asked() {
-        assert!(!position(168, false, "packages", "packages").contains("$3"));
-        let one = position(168, true, "packages", "packages");
+        assert!(!position(168, false, "packages").contains("$3"));
+        let one = position(168, true, "packages");
         assert_eq!(one.matches("c.lpa = $3").count(), 1);
         assert_eq!(one.matches("p.lpa = $3").count(), 2);
         assert!(one.contains("c.due_by_mark_7d AS by_due"));

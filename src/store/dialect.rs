@@ -38,10 +38,6 @@ pub trait Dialect: sqlx::Database {
     /// index that serves the list's order named.
     const PACKAGE_LIST_SOURCE: &'static str;
 
-    /// What the position's oldest receipt reads `FROM`: `packages`, or
-    /// `packages` with its (stage, grade, LPA, receipt) index named.
-    const OLDEST_SOURCE: &'static str;
-
     /// Statements that keep the query planner's statistics fresh, run after
     /// migrating and periodically.
     const MAINTAIN: &'static [&'static str];

@@ -112,8 +112,6 @@ impl Dialect for Postgres {
     const PACKAGE_LIST_SOURCE: &'static str = "packages";
 
     /// PostgreSQL's planner picks `packages_oldest` itself.
-    const OLDEST_SOURCE: &'static str = "packages";
-
     /// Autovacuum keeps PostgreSQL's statistics fresh in the end, but only
     /// a minute or more after a change of 10% of a table: after an import
     /// (which calls `maintain`) or at a start, the tables the position and
