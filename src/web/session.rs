@@ -122,15 +122,7 @@ pub(crate) fn random_token() -> String {
     crate::text::hex(&bytes)
 }
 
-/// Whether two secrets are equal, in time that does not depend on where
-/// they first differ.
-pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
-            == 0
-}
+pub(crate) use crate::text::same_secret;
 
 /// The value of the cookie `name` in the request's `Cookie` headers.
 pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
