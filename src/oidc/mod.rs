@@ -20,6 +20,9 @@ use crate::config::OidcSettings;
 use crate::domain::Role;
 use keys::KeyCache;
 pub(crate) use pending::PENDING_COOKIE;
+
+/// How long the pending sign-in's cookie lasts, in seconds.
+pub(crate) const PENDING_SECONDS: i64 = pending::PENDING_FOR.num_seconds();
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use std::sync::Arc;

@@ -11,6 +11,15 @@
 //! clock moved on), or with a broken signature; after the provider rotates
 //! its keys, a token signed with the new key is taken once the service may
 //! fetch the keys again. The audit names the system.
+//!
+//! The dashboard half, in headless Chromium (as `browser.rs` drives it):
+//! "Sign in with ..." goes to the provider's sign-in form and back; the
+//! dashboard then shows what the person's groups allow (a sergeant is a
+//! supervisor without the audit page, a chief an administrator with it);
+//! signing out ends the session here and at the provider; a person whose
+//! groups map to no role is refused with a page that says why; the audit
+//! names each person. Chromium resolves no name but loopback (the
+//! provider's pages link a web font; nothing leaves the machine).
 
 use crate::common::app::{spawn_app_at, TestApp};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
@@ -72,11 +81,13 @@ impl Provider {
             .expect("node starts (npm and node come with tests/oidc/setup.sh)");
         // The script prints one line once it listens; read it, not a guess
         // of how long that takes.
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        stdout.read_line(&mut line).unwrap();
         assert!(line.starts_with("ready "), "the provider said {line:?}");
+        // The rest is drained (a closed pipe would end the provider at its
+        // next line of output).
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         Provider {
             child,
             issuer: format!("http://127.0.0.1:{port}"),
@@ -352,4 +363,239 @@ async fn the_issuers_access_tokens_are_taken_and_refused_as_they_should(url: Str
     );
 }
 
-on_both_backends!(setup; the_issuers_access_tokens_are_taken_and_refused_as_they_should);
+/// A browser for the sign-in tests: headless Chromium over WebDriver,
+/// resolving no name beyond this machine.
+struct Browser {
+    client: fantoccini::Client,
+    _driver: crate::browser::ChromeDriver,
+}
+
+impl Browser {
+    async fn open() -> Self {
+        let driver = crate::browser::ChromeDriver::start().await;
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": crate::browser::CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-dev-shm-usage",
+                    "--disable-gpu",
+                    "--window-size=1280,1000",
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                ],
+            },
+        });
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = fantoccini::ClientBuilder::new(connector)
+            .capabilities(capabilities.as_object().unwrap().clone())
+            .connect(&driver.url)
+            .await
+            .expect("a WebDriver session with headless Chromium");
+        Browser {
+            client,
+            _driver: driver,
+        }
+    }
+
+    async fn wait(&self, css: &str) -> fantoccini::elements::Element {
+        match self
+            .client
+            .wait()
+            .at_most(std::time::Duration::from_secs(20))
+            .for_element(fantoccini::Locator::Css(css))
+            .await
+        {
+            Ok(element) => element,
+            Err(e) => {
+                let at = self.client.current_url().await.unwrap();
+                let source = self.client.source().await.unwrap_or_default();
+                panic!("{css}: {e}; at {at}:\n{source}")
+            }
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.wait(css).await.text().await.unwrap()
+    }
+
+    async fn count(&self, css: &str) -> usize {
+        self.client
+            .find_all(fantoccini::Locator::Css(css))
+            .await
+            .unwrap()
+            .len()
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_string()
+    }
+
+    /// From the dashboard's sign-in page through the provider's form as
+    /// `login` (and its consent), up to the page the service answers with.
+    async fn sign_in_as(&self, app: &TestApp, login: &str) {
+        self.client
+            .goto(&format!("{}/sign-in", app.base))
+            .await
+            .unwrap();
+        let button = self.wait("#sign-in-oidc").await;
+        assert_eq!(
+            button.text().await.unwrap(),
+            "Sign in with Test Constabulary"
+        );
+        button.click().await.unwrap();
+        self.wait("input[name=login]")
+            .await
+            .send_keys(login)
+            .await
+            .unwrap();
+        self.wait("input[name=password]")
+            .await
+            .send_keys("any")
+            .await
+            .unwrap();
+        self.wait("button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        // The provider asks for consent the first time.
+        let consent = self
+            .wait("input[name=prompt][value=consent] ~ button, #onward, main h1")
+            .await;
+        if consent.tag_name().await.unwrap() == "button" {
+            consent.click().await.unwrap();
+        }
+    }
+
+    /// Waits for the page's `h1` to read `title`.
+    async fn wait_h1(&self, title: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Ok(h1) = self.client.find(fantoccini::Locator::Css("h1")).await {
+                if h1.text().await.unwrap_or_default() == title {
+                    return;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no page titled {title:?}; at {}",
+                self.client.current_url().await.unwrap()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn people_sign_in_through_the_provider_and_see_what_their_role_allows(url: String) {
+    let (app, _provider) = service_and_provider(&url).await;
+    // The policy is the dashboard's usual one: the sign-in is a link and
+    // the sign-out's way to the issuer a page, so form-action stays 'self'.
+    let page = app
+        .http
+        .get(format!("{}/sign-in", app.base))
+        .send()
+        .await
+        .unwrap();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(policy.contains("form-action 'self';"), "{policy}");
+
+    let browser = Browser::open().await;
+    // A sergeant: a supervisor, without the audit page.
+    browser.sign_in_as(&app, "sergeant").await;
+    browser.wait_h1("Overview").await;
+    assert_eq!(browser.path().await, "/");
+    let who = browser.text("form.sign-out span").await;
+    assert_eq!(who, "Signed in as Sergeant (supervisor)");
+    assert_eq!(browser.count("a[href=\"/audit\"]").await, 0);
+
+    // Signing out ends the session here and at the provider, which sends
+    // the browser back to the sign-in page.
+    browser
+        .wait("form.sign-out button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait("button[name=logout][value=yes]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_h1("Sign in").await;
+    assert_eq!(browser.path().await, "/sign-in");
+    browser
+        .client
+        .goto(&format!("{}/", app.base))
+        .await
+        .unwrap();
+    browser.wait_h1("Sign in").await;
+
+    // Somebody whose groups map to no role: refused, and told why. The
+    // provider asks for the sign-in again, as the sign-out ended it there.
+    browser.sign_in_as(&app, "visitor").await;
+    browser.wait_h1("Not allowed").await;
+    let why = browser.text("main").await;
+    assert!(
+        why.contains("none of your groups (none) gives a role in this service"),
+        "{why}"
+    );
+    browser
+        .client
+        .goto(&format!("{}/", app.base))
+        .await
+        .unwrap();
+    browser.wait_h1("Sign in").await;
+
+    // A chief (an admin and a sergeant): the highest role, with the audit
+    // page, which names each person. Cookies cleared: the provider still
+    // holds the visitor's session.
+    browser.client.delete_all_cookies().await.unwrap();
+    browser.sign_in_as(&app, "chief").await;
+    browser.wait_h1("Overview").await;
+    assert_eq!(
+        browser.text("form.sign-out span").await,
+        "Signed in as Chief (admin)"
+    );
+    browser
+        .wait("a[href=\"/audit\"]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_h1("Audit log").await;
+    let audit = browser.text("main").await;
+    assert!(audit.contains("oidc:chief chief@force.example"), "{audit}");
+
+    let lines = app.store.audit_log(None).await.unwrap();
+    let sessions: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|l| l.action.starts_with("dashboard."))
+        .map(|l| (l.actor.as_str(), l.action.as_str()))
+        .collect();
+    assert_eq!(
+        sessions,
+        [
+            (
+                "oidc:sergeant sergeant@force.example",
+                "dashboard.signed_in"
+            ),
+            (
+                "oidc:sergeant sergeant@force.example",
+                "dashboard.signed_out"
+            ),
+            ("oidc:chief chief@force.example", "dashboard.signed_in"),
+        ]
+    );
+    browser.client.close().await.unwrap();
+}
+
+on_both_backends!(setup;
+    the_issuers_access_tokens_are_taken_and_refused_as_they_should,
+    people_sign_in_through_the_provider_and_see_what_their_role_allows,
+);
