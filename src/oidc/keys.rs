@@ -1,7 +1,7 @@
 //! The issuer's signing keys (its JWKS), fetched when first needed and
 //! again when a token names a key not held: an issuer that rotates its keys
 //! is followed without a restart, at most one fetch per
-//! [`REFETCH_AFTER`](super::REFETCH_AFTER) by the app's clock.
+//! [`REFETCH_AFTER`] by the app's clock.
 
 use super::{get_json, IssuerError, Refused, Rejection, REFETCH_AFTER};
 use chrono::{DateTime, Utc};

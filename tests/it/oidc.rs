@@ -162,17 +162,27 @@ pub(crate) fn real_now() -> DateTime<Utc> {
 /// provider on another port picked first; both started. The service has
 /// a viewer token of its own too.
 pub(crate) async fn service_and_provider(database_url: &str) -> (TestApp, Provider) {
+    service_and_provider_with(database_url, &[]).await
+}
+
+/// As [`service_and_provider`], with more environment overrides.
+pub(crate) async fn service_and_provider_with(
+    database_url: &str,
+    extra: &[(&str, &str)],
+) -> (TestApp, Provider) {
     let (service_port, provider_port) = (free_port(), free_port());
     let public = format!("http://127.0.0.1:{service_port}");
     let issuer = format!("http://127.0.0.1:{provider_port}");
+    let mut env: Vec<(String, String)> = vec![
+        ("OCSET__HTTP__PUBLIC_URL".into(), public.clone()),
+        ("OCSET_TEST_OIDC_SECRET".into(), OCSET_SECRET.into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let app = spawn_app_at(
         database_url,
         real_now(),
         &[(Role::Viewer, "reader")],
-        vec![
-            ("OCSET__HTTP__PUBLIC_URL".into(), public.clone()),
-            ("OCSET_TEST_OIDC_SECRET".into(), OCSET_SECRET.into()),
-        ],
+        env,
         &oidc_toml(&issuer),
         &format!("127.0.0.1:{service_port}"),
     )
@@ -595,7 +605,103 @@ async fn people_sign_in_through_the_provider_and_see_what_their_role_allows(url:
     browser.client.close().await.unwrap();
 }
 
+async fn token_sign_in_can_be_turned_off(url: String) {
+    let (app, _provider) =
+        service_and_provider_with(&url, &[("OCSET__AUTH__TOKEN_SIGN_IN", "false")]).await;
+    let page = app
+        .http
+        .get(format!("{}/sign-in", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Sign in with Test Constabulary"), "{page}");
+    assert!(!page.contains("name=\"token\""), "{page}");
+    let posted = app
+        .http
+        .post(format!("{}/sign-in", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", app.token(Role::Viewer)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::FORBIDDEN);
+    assert!(posted.headers().get("set-cookie").is_none());
+    // The API still takes the service's own tokens.
+    assert_eq!(
+        app.get("/api/v1/status", Role::Viewer).await.status(),
+        StatusCode::OK
+    );
+}
+
+/// `check-config` through the real binary, with `[auth.oidc]` naming
+/// `issuer`.
+fn check_config(dir: &Path, issuer: &str) -> std::process::Output {
+    let config = crate::common::config_in(dir, &crate::common::sqlite_url(dir));
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n{}", oidc_toml(issuer))).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ocset-scheduler"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("OCSET__")) {
+        command.env_remove(name);
+    }
+    command
+        .current_dir(dir)
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .env("OCSET__HTTP__PUBLIC_URL", "http://127.0.0.1:8080")
+        .env("OCSET_TEST_OIDC_SECRET", OCSET_SECRET)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_config_asks_the_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _provider = Provider::start(
+        port,
+        "http://127.0.0.1:8080/cb",
+        "http://127.0.0.1:8080/out",
+    );
+    let issuer = format!("http://127.0.0.1:{port}");
+    let ok = check_config(dir.path(), &issuer);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    let err = String::from_utf8_lossy(&ok.stderr);
+    assert!(ok.status.success(), "{err}");
+    assert!(
+        out.contains(&format!("# issuer {issuer} answers: sign-in at {issuer}/auth, keys at {issuer}/jwks, sign-out there at {issuer}/session/end")),
+        "{out}"
+    );
+    assert!(!out.contains(OCSET_SECRET) && !err.contains(OCSET_SECRET));
+    // Plain http beyond loopback is refused by the check; on loopback it
+    // is a production concern.
+    assert!(err.contains("auth.oidc.issuer: is plain http://"), "{err}");
+
+    // Another spelling of the same host: the document names another issuer.
+    let unfit = check_config(dir.path(), &format!("http://localhost:{port}"));
+    let err = String::from_utf8_lossy(&unfit.stderr);
+    assert!(!unfit.status.success());
+    assert!(
+        err.contains(&format!("auth.oidc.issuer: the issuer's answer does not fit: the discovery document names the issuer \"{issuer}\", but auth.oidc.issuer is \"http://localhost:{port}\"")),
+        "{err}"
+    );
+
+    // Nobody there.
+    let nobody = free_port();
+    let unreachable = check_config(dir.path(), &format!("http://127.0.0.1:{nobody}"));
+    let err = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(!unreachable.status.success());
+    assert!(
+        err.contains(&format!("auth.oidc.issuer: the issuer cannot be reached at http://127.0.0.1:{nobody}/.well-known/openid-configuration")),
+        "{err}"
+    );
+}
+
 on_both_backends!(setup;
+    token_sign_in_can_be_turned_off,
     the_issuers_access_tokens_are_taken_and_refused_as_they_should,
     people_sign_in_through_the_provider_and_see_what_their_role_allows,
 );
