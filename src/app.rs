@@ -44,6 +44,9 @@ pub struct App {
     pass_health: Arc<crate::scheduler::PassHealth>,
     /// Reads' audit lines, committed together when readers overlap.
     reads: Arc<read_audit::ReadAudit>,
+    /// Single sign-on, when `[auth.oidc]` is configured: the issuer's
+    /// endpoints and keys, fetched when first needed.
+    oidc: Option<Arc<crate::oidc::Oidc>>,
 }
 
 /// A package as readers see it: every stored fact plus its derived status.
@@ -157,12 +160,20 @@ impl App {
     pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
-            settings,
-            clock,
             changed: Arc::new(Alarm::new()),
             pass_health: Arc::default(),
             reads: Arc::default(),
+            oidc: settings
+                .oidc()
+                .map(|oidc| Arc::new(crate::oidc::Oidc::new(oidc.clone(), clock.clone()))),
+            settings,
+            clock,
         }
+    }
+
+    /// Single sign-on, when configured.
+    pub(crate) fn oidc(&self) -> Option<&crate::oidc::Oidc> {
+        self.oidc.as_deref()
     }
 
     /// Appends the audit line of a read (shown something) before it is

@@ -21,6 +21,7 @@ pub mod http;
 pub(crate) mod import;
 pub mod intake;
 pub mod notify;
+pub mod oidc;
 pub mod outbox;
 pub(crate) mod position;
 pub mod report;

@@ -64,6 +64,16 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// Whether two secrets are equal, in time that does not depend on where
+/// they first differ.
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+            == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

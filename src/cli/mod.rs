@@ -283,6 +283,10 @@ pub enum CliError {
     /// A value given on the command line is not valid.
     #[error("{0}")]
     Usage(String),
+    /// `check-config`: the single sign-on issuer cannot be reached or
+    /// does not fit.
+    #[error("auth.oidc.issuer: {0}")]
+    Issuer(#[from] crate::oidc::IssuerError),
     /// Storage refused or failed (the database unreachable, a corrupt row).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -433,7 +437,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), CliError> {
     let done = match command {
-        Command::CheckConfig { production } => serve::check_config(&settings, production, out),
+        Command::CheckConfig { production } => {
+            serve::check_config(&settings, production, out).await
+        }
         Command::Migrate => serve::migrate(settings, clock, out).await,
         Command::Serve => serve::serve(settings, clock, shutdown).await,
         Command::Token(action) => tokens::token(action, settings, clock, out).await,

@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 /// `check-config`: prints the effective configuration (passwords hidden),
 /// the production concerns as warnings, and the deadline policy version.
-/// With `production`, the concerns are a refusal.
-pub(super) fn check_config(
+/// With `production`, the concerns are a refusal. With `[auth.oidc]`, the
+/// issuer's discovery document is read and checked: an issuer that cannot
+/// be reached or does not fit is an error.
+pub(super) async fn check_config(
     settings: &Settings,
     production: bool,
     out: &mut (dyn Write + Send),
@@ -26,6 +28,21 @@ pub(super) fn check_config(
     for concern in concerns {
         writeln!(out, "# warning: {concern}").map_err(io)?;
         eprintln!("warning: {concern}");
+    }
+    if let Some(oidc) = settings.oidc() {
+        let endpoints = crate::oidc::discover(&crate::oidc::http_client(), &oidc.issuer).await?;
+        writeln!(
+            out,
+            "# issuer {} answers: sign-in at {}, keys at {}, sign-out there {}",
+            oidc.issuer,
+            endpoints.authorization,
+            endpoints.jwks,
+            endpoints
+                .end_session
+                .as_deref()
+                .map_or("not offered".to_string(), |e| format!("at {e}"))
+        )
+        .map_err(io)?;
     }
     writeln!(
         out,

@@ -31,6 +31,11 @@ impl Faults<'_> {
         });
     }
 
+    /// How many faults are recorded so far.
+    pub(super) fn count(&self) -> usize {
+        self.errors.len()
+    }
+
     /// Whether `key`'s value came from an environment variable rather than
     /// the file.
     pub(super) fn set_by_environment(&self, key: &str) -> bool {
@@ -40,7 +45,8 @@ impl Faults<'_> {
 
 /// Checks `config` as a whole and builds the settings from it, or returns
 /// every fault. `source_of` names where a key's value came from; `env`
-/// reads the environment variables that hold webhook secrets.
+/// reads the environment variables that hold webhook secrets and the
+/// OIDC client secret.
 pub(super) fn check(
     config: Config,
     source_of: &dyn Fn(&str) -> String,
@@ -65,6 +71,7 @@ pub(super) fn check(
     delivery(&config, &mut faults);
     let breach_reasons = breach_reasons(&config, &mut faults);
     let policy = time_zone.and_then(|tz| policy(&config, tz, &mut faults));
+    let oidc = super::auth::auth(&config, env, &mut faults);
 
     let mut concerns = Faults {
         source_of,
@@ -84,6 +91,7 @@ pub(super) fn check(
             path: PathBuf::new(),
             webhook_secrets,
             digests,
+            oidc,
         }),
         _ => Err(faults.errors),
     }

@@ -7,6 +7,7 @@
 //! section by section (`digests.rs` the `[[digest]]` tables) into
 //! [`Settings`] (`settings.rs`), the view the rest of the service reads.
 //! The sections as written are in `sections.rs` and `recipients.rs`;
+//! `auth.rs` checks `[auth]` and `[auth.oidc]` (single sign-on);
 //! `production.rs` lists what a valid configuration does that production
 //! must not (warnings; `check-config --production` refuses them);
 //! `audience.rs` resolves who hears of each escalation level into outbox
@@ -16,6 +17,7 @@
 //! sections that notify owns; it builds no other module's types.
 
 mod audience;
+mod auth;
 mod check;
 mod digests;
 mod load;
@@ -25,6 +27,7 @@ mod sections;
 mod settings;
 
 pub(crate) use audience::Audience;
+pub use auth::{OidcSettings, CALLBACK_PATH};
 pub use load::{load, load_str};
 pub(crate) use recipients::{lpas_of, RecipientGroup};
 pub(crate) use sections::{Config, DigestConfig, LogFormat};

@@ -15,6 +15,14 @@ pub(super) fn concerns(config: &Config, concerns: &mut Faults) {
     recipients(config, concerns);
     http(config, concerns);
     secrets_in_the_file(config, concerns);
+    if let Some(oidc) = &config.auth.oidc {
+        if oidc.issuer.trim().starts_with("http://") {
+            concerns.add(
+                "auth.oidc.issuer",
+                "is plain http://: sign-in and its keys would cross the network unprotected; use the issuer's https:// address".into(),
+            );
+        }
+    }
 }
 
 /// Mail that reaches nobody, or crosses the network in clear.

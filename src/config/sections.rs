@@ -54,6 +54,86 @@ pub struct Config {
     pub(crate) breach_reasons: BreachReasonsConfig,
     /// `[review]`: how often open packages' risk is reviewed.
     pub(crate) review: ReviewConfig,
+    /// `[auth]`: how people sign in to the dashboard and how the force's
+    /// systems are known to the API (`[auth.oidc]`, single sign-on).
+    pub(crate) auth: AuthConfig,
+}
+
+/// `[auth]`: the dashboard's sign-in methods.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AuthConfig {
+    /// Whether the dashboard's sign-in page offers signing in with an API
+    /// token (true by default). A force that signs people in through its
+    /// provider (`[auth.oidc]`) turns it off, so every session names a
+    /// person. The API takes tokens either way.
+    pub(crate) token_sign_in: bool,
+    /// `[auth.oidc]`: single sign-on by OpenID Connect; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) oidc: Option<OidcConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            token_sign_in: true,
+            oidc: None,
+        }
+    }
+}
+
+/// `[auth.oidc]` as written; checked into [`OidcSettings`](super::OidcSettings).
+/// Every key has a default here so that a missing one is reported by the
+/// check with its key and why, not by serde.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct OidcConfig {
+    /// The issuer's address, such as
+    /// `https://login.microsoftonline.com/<tenant>/v2.0`; its discovery
+    /// document is read from `<issuer>/.well-known/openid-configuration`.
+    pub(crate) issuer: String,
+    /// The service's client id at the issuer.
+    pub(crate) client_id: String,
+    /// The environment variable that holds the client secret (never the
+    /// secret itself).
+    pub(crate) client_secret_env: String,
+    /// The scopes asked for at sign-in; `openid` must be one.
+    pub(crate) scopes: Vec<String>,
+    /// The claim of the ID token whose values map to roles (`groups`,
+    /// `roles`).
+    pub(crate) role_claim: String,
+    /// The claim of an API access token whose values map to roles; the
+    /// same as `role_claim` when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) api_role_claim: Option<String>,
+    /// The audience an API access token must be for; the client id when
+    /// left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) api_audience: Option<String>,
+    /// What the sign-in button calls the provider ("Sign in with ..."); the
+    /// force's name when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) display_name: Option<String>,
+    /// Claim values to the service's roles (`"ocset-sergeants" =
+    /// "supervisor"`): a person holding several gets the highest; one
+    /// holding none is refused.
+    pub(crate) roles: BTreeMap<String, String>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret_env: String::new(),
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            role_claim: "groups".into(),
+            api_role_claim: None,
+            api_audience: None,
+            display_name: None,
+            roles: BTreeMap::new(),
+        }
+    }
 }
 
 /// `[review]`: the review clock. `[review.every]` has one key per grade

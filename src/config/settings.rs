@@ -37,6 +37,8 @@ pub struct Settings {
     /// What this valid configuration does that production must not
     /// (`production.rs`), each named by its key and source.
     pub(super) concerns: Vec<super::ConfigError>,
+    /// Single sign-on (`[auth.oidc]`), checked; `None` when not configured.
+    pub(super) oidc: Option<super::OidcSettings>,
 }
 
 impl Settings {
@@ -76,6 +78,17 @@ impl Settings {
             }
             .package_url(reference)
         })
+    }
+
+    /// Single sign-on, when `[auth.oidc]` is configured.
+    pub fn oidc(&self) -> Option<&super::OidcSettings> {
+        self.oidc.as_ref()
+    }
+
+    /// Whether the dashboard offers signing in with an API token
+    /// (`auth.token_sign_in`).
+    pub(crate) fn token_sign_in(&self) -> bool {
+        self.config.auth.token_sign_in
     }
 
     /// The configured webhooks.

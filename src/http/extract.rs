@@ -1,11 +1,12 @@
 //! Request extractors that answer bad input in the API's error shape: JSON
 //! bodies (content type, size, unknown fields, the field at fault), query
-//! strings, and the caller's bearer token.
+//! strings, and the caller's bearer token (the service's own, or the
+//! single sign-on issuer's JWT access token).
 
 use super::error::ApiError;
 use super::AppState;
 use crate::domain::Role;
-use crate::store::{Actor, ApiToken};
+use crate::store::Actor;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
@@ -159,24 +160,28 @@ impl<R: need::Needed + Send + Sync> FromRequestParts<AppState> for Allowed<R> {
     }
 }
 
-/// The caller, known by a valid bearer token.
+/// The caller, known by a valid bearer token: one of the service's own
+/// tokens, or (with `[auth.oidc]`) a JWT access token of the issuer.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
-    /// The token, as stored.
-    pub(crate) token: ApiToken,
+    /// Who, as the audit log records them: `token:<name>`,
+    /// `oidc-client:<client id>` or `oidc:<sub> <email>`.
+    pub(crate) name: String,
+    /// What they may do.
+    pub(crate) role: Role,
     /// The request's id, for the audit log.
     pub(crate) request_id: Option<String>,
 }
 
 impl Caller {
-    /// Refuses with 403 unless the token's role includes `needed`.
+    /// Refuses with 403 unless the caller's role includes `needed`.
     pub(crate) fn require(&self, needed: Role) -> Result<(), ApiError> {
-        if self.token.role.includes(needed) {
+        if self.role.includes(needed) {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
-                "this needs the {needed} role; the token {} has {}",
-                self.token.name, self.token.role
+                "this needs the {needed} role; the caller {} has {}",
+                self.name, self.role
             )))
         }
     }
@@ -184,8 +189,37 @@ impl Caller {
     /// The actor recorded for what this caller does.
     pub(crate) fn actor(&self) -> Actor {
         Actor {
-            name: format!("token:{}", self.token.name),
+            name: self.name.clone(),
             request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// Whether `token` has the shape of a JWT (three base64url parts), which
+/// the service's own tokens (`ocset_<hex>`) never have.
+fn looks_like_jwt(token: &str) -> bool {
+    token.split('.').count() == 3 && !token.starts_with(crate::tokens::TOKEN_PREFIX)
+}
+
+/// The caller of an issuer's access token, or the reason it is refused:
+/// 401 for a token that is not valid, 403 for a valid one that maps to no
+/// role, 503 when the issuer's keys cannot be fetched.
+async fn oidc_caller(oidc: &crate::oidc::Oidc, token: &str) -> Result<(String, Role), ApiError> {
+    use crate::oidc::Rejection;
+    match oidc.api_principal(token).await {
+        Ok(principal) => Ok((principal.actor, principal.role)),
+        Err(Rejection::Refused(refused)) => {
+            tracing::warn!(reason = %refused, "an access token was refused");
+            Err(ApiError::unauthorized(format!(
+                "the access token is not valid: {refused}"
+            )))
+        }
+        Err(Rejection::NoRole(why)) => Err(ApiError::forbidden(why)),
+        Err(Rejection::Issuer(e)) => {
+            tracing::error!(error = %e, "an access token could not be checked");
+            Err(ApiError::unavailable(
+                "the access token could not be checked: the issuer's keys cannot be fetched; try again shortly",
+            ))
         }
     }
 }
@@ -213,17 +247,23 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be: Bearer <token>")
             })?;
-        let found =
-            state.app.token_for(token).await?.ok_or_else(|| {
-                ApiError::unauthorized("the token is not valid (unknown or revoked)")
-            })?;
+        let (name, role) = match state.app.oidc() {
+            Some(oidc) if looks_like_jwt(token) => oidc_caller(oidc, token).await?,
+            _ => {
+                let found = state.app.token_for(token).await?.ok_or_else(|| {
+                    ApiError::unauthorized("the token is not valid (unknown or revoked)")
+                })?;
+                (format!("token:{}", found.name), found.role)
+            }
+        };
         let request_id = parts
             .headers
             .get(super::REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         Ok(Caller {
-            token: found,
+            name,
+            role,
             request_id,
         })
     }

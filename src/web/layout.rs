@@ -72,7 +72,7 @@ pub(crate) fn page(chrome: Chrome<'_>, title: &str, content: Markup) -> Markup {
                         }
                         form.sign-out method="post" action="/sign-out" {
                             (csrf_field(signed_in))
-                            span { "Signed in as " (signed_in.session.token_name) " (" (signed_in.session.role.as_str()) ")" }
+                            span { "Signed in as " (signed_in.session.display()) " (" (signed_in.session.role.as_str()) ")" }
                             " "
                             button type="submit" { "Sign out" }
                         }
@@ -93,6 +93,38 @@ pub(crate) fn page(chrome: Chrome<'_>, title: &str, content: Markup) -> Markup {
 /// The hidden field carrying the session's CSRF token, for every form.
 pub(crate) fn csrf_field(signed_in: &SignedIn) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(signed_in.session.csrf); }
+}
+
+/// A page that sends the browser on to `to` at once (a meta refresh, which
+/// the Content-Security-Policy allows, unlike a script), with a link for
+/// a browser that does not follow it. Used where a 303 cannot serve: after
+/// the issuer's redirect (so the session cookie, SameSite=Strict, is sent
+/// on the next request, which this site starts) and to sign out at the
+/// issuer after the sign-out form (whose redirect `form-action` governs).
+pub(crate) fn onward_page(marking: &str, title: &str, message: &str, to: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en-GB" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta http-equiv="refresh" content=(format!("0;url={to}"));
+                title { (title) " – OCSET dashboard" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                p.marking { (marking) }
+                main #main {
+                    h1 { (title) }
+                    p { (message) }
+                    p { a #onward href=(to) { "Continue" } }
+                }
+                footer {
+                    p.marking { (marking) }
+                }
+            }
+        }
+    }
 }
 
 /// An error page: the marking, the title, what went wrong, and the way back.

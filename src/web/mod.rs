@@ -91,6 +91,11 @@ pub(crate) fn router(app: App) -> Router {
             "/sign-in",
             get(pages::sign_in::form).post(pages::sign_in::submit),
         )
+        .route("/sign-in/oidc", get(pages::sign_in::oidc_start))
+        .route(
+            crate::config::CALLBACK_PATH,
+            get(pages::sign_in::oidc_callback),
+        )
         .route("/sign-out", post(pages::sign_in::sign_out))
         .route("/static/app.css", get(stylesheet))
         .layer(middleware::from_fn_with_state(state.clone(), finish))
@@ -121,6 +126,8 @@ pub(crate) enum PageError {
     Invalid(String),
     /// 409: refused because of the package's record.
     Conflict(String),
+    /// 503: a service the page needs (the sign-in issuer) did not answer.
+    Unavailable(String),
     /// The store failed: 503 when the database is unavailable, else 500.
     Store(StoreError),
 }
@@ -157,6 +164,11 @@ impl IntoResponse for PageError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "Not accepted", message)
             }
             PageError::Conflict(message) => (StatusCode::CONFLICT, "Not done", message),
+            PageError::Unavailable(message) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable",
+                message,
+            ),
             PageError::Store(error) if error.is_unavailable() => {
                 tracing::error!(error = %error, "database unavailable");
                 (

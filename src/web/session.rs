@@ -1,12 +1,15 @@
-//! Dashboard sessions: signing in with an API token makes a server-side
-//! session, named by a random id in the `ocset_session` cookie.
+//! Dashboard sessions: signing in with an API token, or through the
+//! force's OpenID provider (`[auth.oidc]`), makes a server-side session,
+//! named by a random id in the `ocset_session` cookie.
 //!
 //! The sessions are held in memory: a restart signs everybody out, and two
 //! instances behind one address do not share them (put the proxy's
 //! stickiness in front, or keep one instance). A session ends after
 //! [`IDLE_EXPIRY`] without a request, after [`ABSOLUTE_EXPIRY`] whatever
 //! happens, at sign-out, or as soon as its token is revoked (the token is
-//! looked up again, by its hash, on every request). Time is read from the
+//! looked up again, by its hash, on every request). A person signed in
+//! through the provider keeps the role their claims gave at sign-in until
+//! the session ends. Time is read from the
 //! app's clock, so tests move it.
 //!
 //! Each session carries its own CSRF token, which every form posts back in a
@@ -37,14 +40,42 @@ pub(crate) const ABSOLUTE_EXPIRY: Duration = Duration::hours(8);
 /// The name of every form's hidden CSRF field.
 pub(crate) const CSRF_FIELD: &str = "csrf";
 
+/// An ID token kept for signing out at the issuer (its hint); never shown
+/// in a log.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct IdToken(pub(crate) String);
+
+impl std::fmt::Debug for IdToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdToken(***)")
+    }
+}
+
+/// Who a session is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Principal {
+    /// Signed in with an API token.
+    Token {
+        /// The hash of the token (never the token).
+        hash: String,
+        /// The token's name: the actor of what the session does.
+        name: String,
+    },
+    /// A person signed in through the force's OpenID provider.
+    Person {
+        /// Who, as the issuer knows them.
+        person: crate::oidc::Person,
+        /// The ID token, the hint for signing out at the issuer.
+        id_token: IdToken,
+    },
+}
+
 /// One signed-in person's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Session {
-    /// The hash of the token signed in with (never the token).
-    pub(crate) token_hash: String,
-    /// The token's name: the actor of what the session does.
-    pub(crate) token_name: String,
-    /// The token's role.
+    /// Who.
+    pub(crate) principal: Principal,
+    /// Their role.
     pub(crate) role: Role,
     /// The session's CSRF token, posted back by every form.
     pub(crate) csrf: String,
@@ -55,6 +86,19 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// The name the page shows: the token's, or the person's name (or
+    /// email, or subject).
+    pub(crate) fn display(&self) -> &str {
+        match &self.principal {
+            Principal::Token { name, .. } => name,
+            Principal::Person { person, .. } => person
+                .name
+                .as_deref()
+                .or(person.email.as_deref())
+                .unwrap_or(&person.subject),
+        }
+    }
+
     /// Whether the session is still alive at `now`.
     fn alive_at(&self, now: DateTime<Utc>) -> bool {
         now < self.last_seen_at + IDLE_EXPIRY && now < self.created_at + ABSOLUTE_EXPIRY
@@ -68,19 +112,12 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
-    /// Begins a session for the token `token_name` (hash `token_hash`) with
-    /// `role` at `now`; returns its new id. Expired sessions are dropped.
-    pub(crate) fn begin(
-        &self,
-        token_hash: String,
-        token_name: String,
-        role: Role,
-        now: DateTime<Utc>,
-    ) -> String {
+    /// Begins a session for `principal` with `role` at `now`; returns its
+    /// new id. Expired sessions are dropped.
+    pub(crate) fn begin(&self, principal: Principal, role: Role, now: DateTime<Utc>) -> String {
         let id = random_token();
         let session = Session {
-            token_hash,
-            token_name,
+            principal,
             role,
             csrf: random_token(),
             created_at: now,
@@ -122,15 +159,7 @@ pub(crate) fn random_token() -> String {
     crate::text::hex(&bytes)
 }
 
-/// Whether two secrets are equal, in time that does not depend on where
-/// they first differ.
-pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
-            == 0
-}
+pub(crate) use crate::text::same_secret;
 
 /// The value of the cookie `name` in the request's `Cookie` headers.
 pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -153,7 +182,21 @@ pub(crate) fn set_cookie(
     secure: bool,
     max_age: Option<i64>,
 ) -> HeaderValue {
-    let mut text = format!("{name}={value}; HttpOnly; SameSite=Strict; Path={path}");
+    set_cookie_same_site(name, value, "Strict", path, secure, max_age)
+}
+
+/// As [`set_cookie`] with `same_site`: `Lax` for the pending single
+/// sign-on, whose cookie must come back on the issuer's redirect (a
+/// navigation from another site, which `Strict` would leave it out of).
+pub(crate) fn set_cookie_same_site(
+    name: &str,
+    value: &str,
+    same_site: &str,
+    path: &str,
+    secure: bool,
+    max_age: Option<i64>,
+) -> HeaderValue {
+    let mut text = format!("{name}={value}; HttpOnly; SameSite={same_site}; Path={path}");
     if let Some(seconds) = max_age {
         text.push_str(&format!("; Max-Age={seconds}"));
     }
@@ -177,10 +220,13 @@ pub(crate) struct SignedIn {
 
 impl SignedIn {
     /// The actor recorded for what this person does: the token's name, as
-    /// the API records it.
+    /// the API records it, or `oidc:<sub> <email>`.
     pub(crate) fn actor(&self) -> Actor {
         Actor {
-            name: format!("token:{}", self.session.token_name),
+            name: match &self.session.principal {
+                Principal::Token { name, .. } => format!("token:{name}"),
+                Principal::Person { person, .. } => person.actor_name(),
+            },
             request_id: self.request_id.clone(),
         }
     }
@@ -218,14 +264,16 @@ impl FromRequestParts<WebState> for SignedIn {
         let Some(session) = state.sessions.touch(&id, state.app.now()) else {
             return Err(to_sign_in());
         };
-        match state.app.token_with_hash(&session.token_hash).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                // Revoked since sign-in: the session ends with the token.
-                state.sessions.end(&id);
-                return Err(to_sign_in());
+        if let Principal::Token { hash, .. } = &session.principal {
+            match state.app.token_with_hash(hash).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    // Revoked since sign-in: the session ends with the token.
+                    state.sessions.end(&id);
+                    return Err(to_sign_in());
+                }
+                Err(e) => return Err(super::PageError::Store(e).into_response()),
             }
-            Err(e) => return Err(super::PageError::Store(e).into_response()),
         }
         let request_id = parts
             .headers
@@ -249,7 +297,11 @@ mod tests {
     }
 
     fn begin(sessions: &Sessions, at: DateTime<Utc>) -> String {
-        sessions.begin("hash".into(), "sgt".into(), Role::Supervisor, at)
+        let principal = Principal::Token {
+            hash: "hash".into(),
+            name: "sgt".into(),
+        };
+        sessions.begin(principal, Role::Supervisor, at)
     }
 
     #[test]

@@ -24,8 +24,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The repository's `target/`, where setup puts axe-core and the tests put
 /// their screenshots.
@@ -45,14 +45,14 @@ fn axe_source() -> String {
 
 /// A `chromedriver` on a free loopback port, in its own process group:
 /// dropping it kills the group, Chromium included.
-struct ChromeDriver {
+pub(crate) struct ChromeDriver {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl ChromeDriver {
     /// Starts chromedriver and waits until its `/status` says it is ready.
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         assert!(
             Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
             "{CHROMEDRIVER} or {CHROMIUM} is missing: run tests/browser/setup.sh \

@@ -22,6 +22,7 @@ mod digest_bounded;
 mod escalation;
 mod migrations;
 mod notify;
+mod oidc;
 mod ops_metrics;
 mod report_html;
 mod report_snapshots;

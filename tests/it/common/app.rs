@@ -51,8 +51,27 @@ pub async fn spawn_app_with(
     tokens: &[(Role, impl AsRef<str>)],
     env: Vec<(String, String)>,
 ) -> TestApp {
+    spawn_app_at(database_url, start, tokens, env, "", "127.0.0.1:0").await
+}
+
+/// As [`spawn_app_with`], with `more_toml` appended to the configuration
+/// file (tables the environment cannot add, such as `[auth.oidc]`) and the
+/// server bound to `bind` (an address picked beforehand, when the
+/// configuration must name the server's own port).
+pub async fn spawn_app_at(
+    database_url: &str,
+    start: DateTime<Utc>,
+    tokens: &[(Role, impl AsRef<str>)],
+    env: Vec<(String, String)>,
+    more_toml: &str,
+    bind: &str,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let path = super::config_in(dir.path(), database_url);
+    if !more_toml.is_empty() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}\n{more_toml}\n")).unwrap();
+    }
     let settings: Arc<Settings> = Arc::new(config::load(&path, env).unwrap());
     let store = store::connect(database_url, 4).await.unwrap();
     store.migrate().await.unwrap();
@@ -73,7 +92,7 @@ pub async fn spawn_app_with(
         clear.insert(*role, token);
     }
     let app = App::new(store.clone(), settings.clone(), Arc::new(clock.clone()));
-    let api = ApiServer::build(app, "127.0.0.1:0").await.unwrap();
+    let api = ApiServer::build(app, bind).await.unwrap();
     let base = format!("http://127.0.0.1:{}", api.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(api.run_until(async {
