@@ -97,6 +97,34 @@ pub(crate) fn report_mail(
     }
 }
 
+/// The label of the digest's last line, before `SEQ:HASH`.
+pub(crate) const CHAIN_HEAD_LABEL: &str = "Audit chain head:";
+
+/// Ends `mail` (both parts) with the audit chain's `head` at the end of
+/// `period`: the last line of the text is `Audit chain head: SEQ:HASH`
+/// (`none` while the audit log was empty).
+pub(crate) fn end_with_chain_head(
+    mail: &mut DigestMail,
+    period: crate::domain::ReportPeriod,
+    head: Option<&crate::store::ChainHead>,
+) {
+    let head = head.map_or_else(|| "none".to_string(), ToString::to_string);
+    let why = format!(
+        "The audit log's hash chain at the end of {period}; keep this message: \
+         `ocset-scheduler audit verify --head SEQ:HASH` shows whether the log was altered since."
+    );
+    mail.text
+        .push_str(&format!("\n{why}\n{CHAIN_HEAD_LABEL} {head}\n"));
+    let html = format!(
+        "<p style=\"font-size:12px;color:#555\">{why}<br>{CHAIN_HEAD_LABEL} \
+         <code>{head}</code></p>"
+    );
+    match mail.html.rfind("</body>") {
+        Some(end) => mail.html.insert_str(end, &html),
+        None => mail.html.push_str(&html),
+    }
+}
+
 /// One recipient's daily list as the digest `digest` run on `date`.
 pub(crate) fn daily_mail(
     list: &DailyReport,

@@ -155,6 +155,9 @@ where
                 .map_err(StoreError::db("appending to the audit log"))?;
             queued += 1;
         }
+        if queued > 0 {
+            Self::seal_audit(&mut tx).await?;
+        }
         tx.commit()
             .await
             .map_err(StoreError::db("committing queued digests"))?;

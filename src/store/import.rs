@@ -394,6 +394,7 @@ where
             .map_err(StoreError::db(
                 "dropping report snapshots a ledger write makes stale",
             ))?;
+        super::chain::seal_audit::<DB>(&mut inner).await?;
         inner
             .commit()
             .await

@@ -1578,6 +1578,7 @@ async fn digest_preview_renders_the_demo_week_in_every_format_and_names_a_bad_we
     assert!(csv.starts_with("marking,week,reference"));
     let audit = run(
         Command::Audit {
+            action: None,
             reference: None,
             json: false,
         },
@@ -1657,6 +1658,7 @@ async fn digest_preview_renders_a_month_or_a_quarter_and_takes_one_period() {
     );
     let audit = run(
         Command::Audit {
+            action: None,
             reference: None,
             json: false,
         },
