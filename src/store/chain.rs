@@ -247,10 +247,37 @@ struct ChainRow {
 const SELECT_UNCHAINED: &str = "SELECT id, at, actor, action, reference, request_id, detail \
      FROM audit_log WHERE hash IS NULL ORDER BY id LIMIT $1";
 
-/// Sets one line's chain columns (the one update the append-only trigger
-/// allows).
-const SEAL_LINE: &str = "UPDATE audit_log SET seq = $1, reference_nonce = $2, \
-     reference_digest = $3, prev_hash = $4, hash = $5 WHERE id = $6";
+/// Lines sealed by one statement (6 values each).
+const SEAL_CHUNK: usize = 100;
+
+/// Sets the chain columns of `rows` lines (the one update the append-only
+/// trigger allows): `(seq, nonce, digest, prev_hash, hash, id)` each, from
+/// `$1` on. `VALUES` names its columns `column1`... on both backends.
+fn seal_lines(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p = r * 6;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6
+            )
+        })
+        .collect();
+    format!(
+        "UPDATE audit_log SET seq = v.column1, reference_nonce = v.column2, \
+         reference_digest = v.column3, prev_hash = v.column4, hash = v.column5 \
+         FROM (VALUES {}) AS v WHERE audit_log.id = v.column6",
+        values.join(", ")
+    )
+}
+
+/// One sealed line's chain columns, as [`seal_lines`] binds them.
+type Sealed = (i64, Option<String>, Option<String>, String, String, i64);
 
 /// Moves the head.
 const MOVE_HEAD: &str = "UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1";
@@ -324,6 +351,7 @@ for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
         if rows.is_empty() {
             break;
         }
+        let mut sealed: Vec<Sealed> = Vec::with_capacity(rows.len());
         for (id, at, actor, action, reference, request_id, detail) in rows {
             seq += 1;
             let nonce = reference.as_ref().map(|_| nonce());
@@ -342,17 +370,25 @@ for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
                 detail: detail.as_deref(),
                 prev_hash: &prev,
             });
-            sqlx::query(SEAL_LINE)
-                .bind(seq)
-                .bind(nonce.as_deref())
-                .bind(digest.as_deref())
-                .bind(prev.as_str())
-                .bind(hash.as_str())
-                .bind(id)
+            sealed.push((seq, nonce, digest, prev, hash.clone(), id));
+            prev = hash;
+        }
+        for chunk in sealed.chunks(SEAL_CHUNK) {
+            let statement = seal_lines(chunk.len());
+            let mut query = sqlx::query(&statement);
+            for (seq, nonce, digest, prev_hash, hash, id) in chunk {
+                query = query
+                    .bind(*seq)
+                    .bind(nonce.as_deref())
+                    .bind(digest.as_deref())
+                    .bind(prev_hash.as_str())
+                    .bind(hash.as_str())
+                    .bind(*id);
+            }
+            query
                 .execute(&mut *connection)
                 .await
                 .map_err(StoreError::db("chaining the audit lines"))?;
-            prev = hash;
         }
     }
     if seq != start {
@@ -624,6 +660,17 @@ mod tests {
             detail,
             prev_hash: GENESIS,
         })
+    }
+
+    #[test]
+    fn a_seal_binds_six_values_a_line() {
+        assert_eq!(
+            seal_lines(2),
+            "UPDATE audit_log SET seq = v.column1, reference_nonce = v.column2, \
+             reference_digest = v.column3, prev_hash = v.column4, hash = v.column5 \
+             FROM (VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12)) AS v \
+             WHERE audit_log.id = v.column6"
+        );
     }
 
     #[test]
