@@ -245,7 +245,9 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             let _ = writeln!(
                 out,
                 "ocset_audit_verified_timestamp_seconds {}",
-                verification.as_ref().map_or(0, |v| v.verified_at.timestamp())
+                verification
+                    .as_ref()
+                    .map_or(0, |v| v.verified_at.timestamp())
             );
             family(
                 &mut out,

@@ -326,15 +326,15 @@ fn broken_at(id: i64, at: DateTime<Utc>, seq: Option<i64>, why: String) -> Chain
 /// least time, and taken after every other lock the write holds.
 pub(crate) async fn seal_audit<DB>(connection: &mut DB::Connection) -> Result<(), StoreError>
 where
-DB: Dialect,
-for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-usize: ColumnIndex<DB::Row>,
-for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-for<'q> Option<&'q str>: Encode<'q, DB>,
-for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
 {
     let failed = StoreError::db("chaining the audit lines");
     let (mut seq, mut prev): (i64, String) = sqlx::query_as(DB::LOCK_AUDIT_HEAD)
@@ -567,15 +567,13 @@ where
                      were removed from its end"
                 )
             } else {
-                format!(
-                    "the chain's last line is not the head it records ({head_seq}:{head_hash})"
-                )
+                format!("the chain's last line is not the head it records ({head_seq}:{head_hash})")
             }));
         }
         tx.commit().await.map_err(failed())?;
         Ok(ChainVerdict::Intact(ChainIntact {
             lines: lines as u64,
-            head: (lines > 0).then(|| ChainHead {
+            head: (lines > 0).then_some(ChainHead {
                 seq: lines,
                 hash: prev,
             }),
@@ -624,9 +622,7 @@ where
     }
 
     /// [`super::Store::last_audit_verification`].
-    pub(super) async fn read_verification(
-        &self,
-    ) -> Result<Option<AuditVerification>, StoreError> {
+    pub(super) async fn read_verification(&self) -> Result<Option<AuditVerification>, StoreError> {
         type Row = (DateTime<Utc>, bool, i64, Option<String>, Option<String>);
         let row: Option<Row> = sqlx::query_as(SELECT_VERIFICATION)
             .fetch_optional(&self.pool)

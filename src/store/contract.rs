@@ -209,9 +209,8 @@ pub trait Store: Queue {
     ) -> Result<(), StoreError>;
 
     /// The last recorded verification, if any.
-    async fn last_audit_verification(
-        &self,
-    ) -> Result<Option<super::AuditVerification>, StoreError>;
+    async fn last_audit_verification(&self)
+        -> Result<Option<super::AuditVerification>, StoreError>;
 
     /// One scheduler pass, in one transaction: claims up to `limit` packages
     /// whose `next_due_at` is at or before `now` (earliest first; on

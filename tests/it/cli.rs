@@ -1951,7 +1951,10 @@ where
         error.contains(&format!("the audit chain does not verify: line {id} at ")),
         "{error}"
     );
-    assert!(error.contains("(seq 1)") && error.contains("altered"), "{error}");
+    assert!(
+        error.contains("(seq 1)") && error.contains("altered"),
+        "{error}"
+    );
 }
 
 const EDIT_THE_LINE: &str = "UPDATE audit_log SET detail = 'name=first role=admin' WHERE id = ";

@@ -100,21 +100,39 @@ async fn the_weekly_digest_ends_with_the_audit_chain_head_at_the_week_end(w: Wor
         .await
         .unwrap()
         .expect("the seeding's lines");
-    assert_eq!(expected.seq, 3, "three packages created before the week's end");
+    assert_eq!(
+        expected.seq, 3,
+        "three packages created before the week's end"
+    );
     assert_eq!(w.run_at(utc("2024-03-04T07:00:00Z")).await, 2);
     for address in [SLT, ACC] {
         let mail = w.mail_to(address).pop().unwrap();
-        let last = mail.text.trim_end().lines().last().unwrap().trim().to_string();
-        assert_eq!(last, format!("Audit chain head: {expected}"), "{}", mail.text);
+        let last = mail
+            .text
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_string();
+        assert_eq!(
+            last,
+            format!("Audit chain head: {expected}"),
+            "{}",
+            mail.text
+        );
         assert!(mail.text.contains("end of 2024-W09"), "{}", mail.text);
         assert!(
-            mail.html.contains(&format!("<code>{expected}</code></p></body>")),
+            mail.html
+                .contains(&format!("<code>{expected}</code></p></body>")),
             "{}",
             mail.html
         );
         // The copy in the mailbox is what `audit verify --head` takes.
-        let copy: ocset_scheduler::store::ChainHead =
-            last.trim_start_matches("Audit chain head: ").parse().unwrap();
+        let copy: ocset_scheduler::store::ChainHead = last
+            .trim_start_matches("Audit chain head: ")
+            .parse()
+            .unwrap();
         assert!(matches!(
             store.verify_audit_chain(Some(&copy)).await.unwrap(),
             ocset_scheduler::store::ChainVerdict::Intact(_)

@@ -282,8 +282,11 @@ async fn sqlite_audit_lines_written_before_the_chain_are_chained_at_the_upgrade(
     let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true).foreign_keys(true))
         .await
         .unwrap();
-    audit_lines_written_before_the_chain_are_chained_at_the_upgrade(OldDatabase::Sqlite(pool), &url)
-        .await;
+    audit_lines_written_before_the_chain_are_chained_at_the_upgrade(
+        OldDatabase::Sqlite(pool),
+        &url,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,11 +7,11 @@
 
 use crate::common::parts::World;
 use crate::common::utc;
+use ocset_scheduler::cli::{self, AuditAction, Command};
 use ocset_scheduler::domain::RiskGrade;
 use ocset_scheduler::http::ApiServer;
 use ocset_scheduler::intake::NewPackage;
 use ocset_scheduler::store::Actor;
-use ocset_scheduler::cli::{self, AuditAction, Command};
 use ocset_scheduler::store::ChainHead;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -128,8 +128,7 @@ async fn every_write_path_leaves_one_chain_that_verifies(store: Arc<dyn Store>) 
             now() + Duration::minutes(4),
             Box::new(|p| {
                 p.assign(
-                    ocset_scheduler::domain::OfficerEmail::parse("pc.one@force.police.uk")
-                        .unwrap(),
+                    ocset_scheduler::domain::OfficerEmail::parse("pc.one@force.police.uk").unwrap(),
                     now(),
                 )
                 .map(|c| super::fixtures::entry(c, Some(now())))
@@ -138,10 +137,8 @@ async fn every_write_path_leaves_one_chain_that_verifies(store: Arc<dyn Store>) 
         .await
         .unwrap();
     let mut session = store.begin_import().await.unwrap();
-    let rows: Vec<(u64, LedgerEntry)> = vec![
-        (2, created(plain("NCA-I1"))),
-        (3, created(plain("NCA-I2"))),
-    ];
+    let rows: Vec<(u64, LedgerEntry)> =
+        vec![(2, created(plain("NCA-I1"))), (3, created(plain("NCA-I2")))];
     session.stage(&rows).await.unwrap();
     assert!(matches!(
         session
