@@ -107,14 +107,17 @@ async fn the_weekly_digest_ends_with_the_audit_chain_head_at_the_week_end(w: Wor
     assert_eq!(w.run_at(utc("2024-03-04T07:00:00Z")).await, 2);
     for address in [SLT, ACC] {
         let mail = w.mail_to(address).pop().unwrap();
-        let last = mail
-            .text
-            .trim_end()
-            .lines()
-            .last()
-            .unwrap()
-            .trim()
-            .to_string();
+        // The head is the last line before the closing protective marking,
+        // which stays last.
+        let lines: Vec<&str> = mail.text.trim_end().lines().map(str::trim).collect();
+        assert_eq!(
+            lines[lines.len() - 1],
+            "OFFICIAL-SENSITIVE",
+            "{}",
+            mail.text
+        );
+        assert_eq!(lines[lines.len() - 2], "", "{}", mail.text);
+        let last = lines[lines.len() - 3].to_string();
         assert_eq!(
             last,
             format!("Audit chain head: {expected}"),
@@ -122,9 +125,13 @@ async fn the_weekly_digest_ends_with_the_audit_chain_head_at_the_week_end(w: Wor
             mail.text
         );
         assert!(mail.text.contains("end of 2024-W09"), "{}", mail.text);
+        let html_head = format!("<code>{expected}</code></p>");
+        let (_, after) = mail
+            .html
+            .rsplit_once(&html_head)
+            .expect("the head in the HTML");
         assert!(
-            mail.html
-                .contains(&format!("<code>{expected}</code></p></body>")),
+            after.contains("OFFICIAL-SENSITIVE</p></body>"),
             "{}",
             mail.html
         );
