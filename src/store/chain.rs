@@ -287,9 +287,10 @@ const SELECT_CHAIN: &str = "SELECT id, at, actor, action, reference, request_id,
      reference_nonce, reference_digest, prev_hash, hash FROM audit_log \
      WHERE seq >= $1 ORDER BY seq LIMIT $2";
 
-/// A line outside the chain, the oldest.
+/// A line outside the chain (no place in it, no hash, or a place before
+/// the first, which the walk from seq 1 would never reach), the oldest.
 const SELECT_OUTSIDE: &str = "SELECT id, at FROM audit_log \
-     WHERE seq IS NULL OR hash IS NULL ORDER BY id LIMIT 1";
+     WHERE seq IS NULL OR hash IS NULL OR seq < 1 ORDER BY id LIMIT 1";
 
 /// The head as the database records it.
 const SELECT_HEAD: &str = "SELECT seq, hash FROM audit_chain_head WHERE id = 1";

@@ -283,6 +283,23 @@ async fn an_inserted_line_is_found(store: Arc<dyn Store>, raw: Raw) {
 
 async fn a_line_written_around_the_service_is_found(store: Arc<dyn Store>, raw: Raw) {
     six_lines(&store).await;
+    // A line given a place before the first, where a walk from seq 1 would
+    // not look.
+    raw.execute(
+        "INSERT INTO audit_log (at, actor, action, seq, prev_hash, hash) \
+         SELECT at, 'token:ghost', 'package.read', 0, prev_hash, hash \
+         FROM audit_log WHERE seq = 1",
+    )
+    .await
+    .unwrap();
+    let id = id_at(&raw, 0).await;
+    let found = broken(verify(&store).await);
+    assert_eq!(found.id, Some(id));
+    assert!(found.why.contains("not in the chain"), "{found}");
+    drop_triggers(&raw).await;
+    raw.execute(&format!("DELETE FROM audit_log WHERE id = {id}"))
+        .await
+        .unwrap();
     // No trigger in the way: an INSERT is allowed, but only the service
     // chains it.
     raw.execute(
