@@ -47,6 +47,60 @@ pub struct Service {
     dispatcher: Dispatcher,
     changed: Arc<Alarm>,
     tick: Duration,
+    audit: AuditWatch,
+}
+
+/// How often the service verifies the audit chain, besides once at start.
+pub(crate) const VERIFY_AUDIT_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Verifies the audit chain at start and every [`VERIFY_AUDIT_EVERY`],
+/// recording each outcome for `/metrics` (`ocset_audit_verify_ok`); a
+/// break is logged at error level too, naming the line (never its
+/// content). Every replica verifies: the chain is one, so they agree.
+struct AuditWatch {
+    store: Arc<dyn crate::store::Store>,
+    clock: Arc<dyn crate::clock::Clock>,
+}
+
+impl AuditWatch {
+    async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                () = self.verify() => {}
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                () = tokio::time::sleep(VERIFY_AUDIT_EVERY) => {}
+            }
+        }
+    }
+
+    async fn verify(&self) {
+        let verdict = match self.store.verify_audit_chain(None).await {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                tracing::warn!(error = %e, "verifying the audit chain failed");
+                return;
+            }
+        };
+        match &verdict {
+            crate::store::ChainVerdict::Intact(intact) => {
+                tracing::info!(lines = intact.lines, "the audit chain verifies");
+            }
+            crate::store::ChainVerdict::Broken(broken) => {
+                tracing::error!(at = %broken, "the audit chain does not verify");
+            }
+        }
+        if let Err(e) = self
+            .store
+            .record_audit_verification(self.clock.now(), &verdict)
+            .await
+        {
+            tracing::warn!(error = %e, "recording the audit chain's verification failed");
+        }
+    }
 }
 
 impl std::fmt::Debug for Service {
@@ -70,6 +124,10 @@ impl Service {
             rand::random::<u32>()
         );
         Ok(Self {
+            audit: AuditWatch {
+                store: store.clone(),
+                clock: clock.clone(),
+            },
             scheduler: Scheduler::new(store.clone(), settings.clone(), clock.clone())
                 .with_health(app.pass_health()),
             digests: DigestJob::new(store.clone(), settings.clone(), clock.clone()),
@@ -133,12 +191,13 @@ impl Service {
         ));
         let dispatcher = tokio::spawn(self.dispatcher.run(deliver_now, when_stopped()));
         let api = tokio::spawn(self.api.run_until(when_stopped()));
+        let audit = tokio::spawn(self.audit.run(when_stopped()));
 
         shutdown.await;
         let _ = stop.send(true);
         let finished = tokio::time::timeout(STOP_WITHIN, async {
-            let (api, scheduler, digests, dispatcher) =
-                tokio::join!(api, scheduler, digests, dispatcher);
+            let (api, scheduler, digests, dispatcher, audit) =
+                tokio::join!(api, scheduler, digests, dispatcher, audit);
             if let Ok(Err(e)) = api {
                 tracing::error!(error = %e, "the API stopped with an error");
             }
@@ -146,6 +205,7 @@ impl Service {
                 ("scheduler", scheduler),
                 ("digests", digests),
                 ("dispatcher", dispatcher),
+                ("audit verification", audit),
             ] {
                 if let Err(e) = result {
                     tracing::error!(error = %e, part, "stopped abnormally");

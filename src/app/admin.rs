@@ -4,7 +4,10 @@
 use super::App;
 use crate::domain::{Reference, Role};
 use crate::outbox::DeliveryStats;
-use crate::store::{Actor, ApiToken, AuditRecord, PackageCounts, StoreError};
+use crate::store::{
+    Actor, ApiToken, AuditRecord, AuditVerification, ChainHead, ChainVerdict, PackageCounts,
+    StoreError,
+};
 use chrono::{DateTime, Utc};
 
 /// Why a token was not created.
@@ -49,6 +52,37 @@ impl App {
             None => None,
         };
         self.store.audit_log(stored.as_ref().or(reference)).await
+    }
+
+    /// Walks the audit chain (against `copy`, a head kept outside the
+    /// database, when given) and records the outcome, with the clock's
+    /// time, for `/metrics`. A verification that could not read the chain
+    /// records nothing.
+    pub(crate) async fn verify_audit_chain(
+        &self,
+        copy: Option<&ChainHead>,
+    ) -> Result<ChainVerdict, StoreError> {
+        let verdict = self.store.verify_audit_chain(copy).await?;
+        self.store
+            .record_audit_verification(self.now(), &verdict)
+            .await?;
+        Ok(verdict)
+    }
+
+    /// The audit chain's last line at or before `at`: what a digest quotes
+    /// as the head at its period's end.
+    pub(crate) async fn audit_chain_head_at(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ChainHead>, StoreError> {
+        self.store.audit_chain_head_at(at).await
+    }
+
+    /// The last recorded verification of the audit chain.
+    pub(crate) async fn last_audit_verification(
+        &self,
+    ) -> Result<Option<AuditVerification>, StoreError> {
+        self.store.last_audit_verification().await
     }
 
     /// Creates an API token named `name` with `role`, and returns the token

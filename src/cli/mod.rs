@@ -89,8 +89,12 @@ pub enum Command {
     /// Create, list or revoke API tokens.
     #[command(subcommand)]
     Token(TokenAction),
-    /// Print the audit log: every change and every read, with who and when.
+    /// Print the audit log: every change and every read, with who and when;
+    /// or verify its hash chain (`audit verify`).
     Audit {
+        /// `verify`: walk the hash chain instead of printing the log.
+        #[command(subcommand)]
+        action: Option<AuditAction>,
         /// Only the lines about this package.
         #[arg(long)]
         reference: Option<String>,
@@ -209,6 +213,27 @@ fn parse_quarter(text: &str) -> Result<crate::report::Quarter, String> {
         .map_err(|e: crate::report::BadPeriod| e.to_string())
 }
 
+/// What to do with the audit log besides printing it.
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Walk the audit log's hash chain from its first line. Prints the
+    /// number of lines and the head (SEQ:HASH) when every line fits; the
+    /// first line that does not, with its id and time, and exit status 1
+    /// otherwise. The outcome is recorded for /metrics.
+    Verify {
+        /// A head kept outside the database (the last line of a weekly
+        /// digest, an earlier `audit verify`), as SEQ:HASH: the chain must
+        /// still hold that line with that hash, so a chain cut short or
+        /// rewritten since is found.
+        #[arg(long, value_name = "SEQ:HASH", value_parser = parse_head)]
+        head: Option<crate::store::ChainHead>,
+    },
+}
+
+fn parse_head(text: &str) -> Result<crate::store::ChainHead, String> {
+    text.parse()
+}
+
 /// What to do with tokens.
 #[derive(Debug, Subcommand)]
 pub enum TokenAction {
@@ -287,6 +312,9 @@ pub enum CliError {
     /// does not fit.
     #[error("auth.oidc.issuer: {0}")]
     Issuer(#[from] crate::oidc::IssuerError),
+    /// `audit verify` found a line that does not fit the chain.
+    #[error("the audit chain does not verify: {0}")]
+    AuditBroken(crate::store::ChainBreak),
     /// Storage refused or failed (the database unreachable, a corrupt row).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -443,9 +471,15 @@ pub async fn run(
         Command::Migrate => serve::migrate(settings, clock, out).await,
         Command::Serve => serve::serve(settings, clock, shutdown).await,
         Command::Token(action) => tokens::token(action, settings, clock, out).await,
-        Command::Audit { reference, json } => {
-            packages::audit(reference, json, settings, clock, out).await
-        }
+        Command::Audit {
+            action: Some(AuditAction::Verify { head }),
+            ..
+        } => packages::audit_verify(head, settings, clock, out).await,
+        Command::Audit {
+            action: None,
+            reference,
+            json,
+        } => packages::audit(reference, json, settings, clock, out).await,
         Command::Import { file } => packages::import(&file, settings, clock, out).await,
         Command::List(args) => packages::list(args, settings, clock, out).await,
         Command::Review(args) => review::review(args, settings, clock, out).await,

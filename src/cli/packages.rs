@@ -101,6 +101,41 @@ pub(super) async fn audit(
     Ok(())
 }
 
+/// `audit verify`: walks the chain (against `copy` when given), records
+/// the outcome, and prints the line count and the head; a break is the
+/// command's error (exit status 1), naming the line.
+pub(super) async fn audit_verify(
+    copy: Option<crate::store::ChainHead>,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let app = open_app(settings, clock).await?;
+    match app.verify_audit_chain(copy.as_ref()).await? {
+        crate::store::ChainVerdict::Broken(broken) => Err(CliError::AuditBroken(broken)),
+        crate::store::ChainVerdict::Intact(intact) => {
+            let pseudonymised = match intact.pseudonymised {
+                0 => String::new(),
+                n => format!(" ({n} with a pseudonymised reference)"),
+            };
+            writeln!(
+                out,
+                "the audit chain verifies: {} lines{pseudonymised}",
+                intact.lines
+            )
+            .map_err(io)?;
+            if let Some(copy) = &copy {
+                writeln!(out, "it holds the copy of the head {copy}").map_err(io)?;
+            }
+            match &intact.head {
+                Some(head) => writeln!(out, "head {head}").map_err(io)?,
+                None => writeln!(out, "head none (the audit log is empty)").map_err(io)?,
+            }
+            Ok(())
+        }
+    }
+}
+
 /// `demo`: fills an empty database with fictional packages.
 pub(super) async fn demo(
     settings: Settings,

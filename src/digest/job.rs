@@ -343,12 +343,19 @@ impl DigestJob {
     /// as a digest. The report comes from `App::period_report`: a run after
     /// the period has ended keeps its snapshot, which the dashboard and the
     /// API then serve.
+    ///
+    /// The message ends with the audit chain's head at the period's end,
+    /// so that a copy of it outside the database sits in every
+    /// recipient's mailbox (`audit verify --head` checks against it).
     async fn report_mail(&self, period: ReportPeriod, digest: &str) -> anyhow::Result<DigestMail> {
         let report = self.app.period_report(period).await?;
+        let head = self.app.audit_chain_head_at(report.ends_at).await?;
         let digest = digest.to_string();
         let (limits, public_url) = (self.limits, self.public_url());
         self.off_the_runtime(move || {
-            mail::report_mail(&report, digest, &limits, public_url.as_deref())
+            let mut mail = mail::report_mail(&report, digest, &limits, public_url.as_deref());
+            mail::end_with_chain_head(&mut mail, report.period, head.as_ref());
+            mail
         })
         .await
     }

@@ -97,6 +97,46 @@ pub(crate) fn report_mail(
     }
 }
 
+/// The label of the digest's last line, before `SEQ:HASH`.
+pub(crate) const CHAIN_HEAD_LABEL: &str = "Audit chain head:";
+
+/// Ends `mail` (both parts) with the audit chain's `head` at the end of
+/// `period`, just before the closing protective marking (which stays the
+/// last line, as the marking rules ask): the text's last line before it is
+/// `Audit chain head: SEQ:HASH` (`none` while the audit log was empty).
+pub(crate) fn end_with_chain_head(
+    mail: &mut DigestMail,
+    period: crate::domain::ReportPeriod,
+    head: Option<&crate::store::ChainHead>,
+) {
+    let head = head.map_or_else(|| "none".to_string(), ToString::to_string);
+    let why = format!(
+        "The audit log's hash chain at the end of {period}; keep this message: \
+         `ocset-scheduler audit verify --head SEQ:HASH` shows whether the log was altered since."
+    );
+    let text = format!("\n{why}\n{CHAIN_HEAD_LABEL} {head}\n");
+    let closing = format!("\n{}", mail.marking);
+    match mail.text.rfind(&closing) {
+        Some(at) if mail.text[at + closing.len()..].trim().is_empty() => {
+            mail.text.insert_str(at, &text);
+        }
+        _ => mail.text.push_str(&text),
+    }
+    let html = format!(
+        "<p style=\"font-size:12px;color:#555\">{why}<br>{CHAIN_HEAD_LABEL} \
+         <code>{head}</code></p>"
+    );
+    let closing = crate::report::html::marking(&mail.marking);
+    match mail
+        .html
+        .rfind(&closing)
+        .or_else(|| mail.html.rfind("</body>"))
+    {
+        Some(at) => mail.html.insert_str(at, &html),
+        None => mail.html.push_str(&html),
+    }
+}
+
 /// One recipient's daily list as the digest `digest` run on `date`.
 pub(crate) fn daily_mail(
     list: &DailyReport,

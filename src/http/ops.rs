@@ -232,6 +232,37 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         }
         Err(e) => tracing::warn!(error = %e, "metrics could not read the digests"),
     }
+    match state.app.last_audit_verification().await {
+        Ok(verification) => {
+            // 0 for "never", as for the digests: an alert on the time since
+            // the last verification fires for one that never ran, too.
+            family(
+                &mut out,
+                "ocset_audit_verified_timestamp_seconds",
+                "gauge",
+                "When the audit chain was last verified, by the service (at start and daily) or by `audit verify` (0: never).",
+            );
+            let _ = writeln!(
+                out,
+                "ocset_audit_verified_timestamp_seconds {}",
+                verification
+                    .as_ref()
+                    .map_or(0, |v| v.verified_at.timestamp())
+            );
+            family(
+                &mut out,
+                "ocset_audit_verify_ok",
+                "gauge",
+                "1 when the last verification found every audit line in its chain (0: a line does not fit, or never verified).",
+            );
+            let _ = writeln!(
+                out,
+                "ocset_audit_verify_ok {}",
+                u8::from(verification.as_ref().is_some_and(|v| v.ok))
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics could not read the audit verification"),
+    }
     let ready = u8::from(readiness(&state).await.is_ok());
     family(
         &mut out,

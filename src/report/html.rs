@@ -21,7 +21,7 @@ pub(super) const CELL: &str = "border:1px solid #999;padding:4px 8px;vertical-al
 
 /// The protective marking as a centred red line, for the top and the
 /// bottom of a report.
-pub(super) fn marking(marking: &str) -> String {
+pub(crate) fn marking(marking: &str) -> String {
     format!(
         "<p style=\"{FONT};font-weight:bold;text-align:center;color:#b00000;margin:4px 0\">{}</p>",
         esc(marking)

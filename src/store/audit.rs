@@ -1,6 +1,8 @@
 //! The audit log: who changed or read what. Append-only; a write's line goes
 //! in with the write, in its transaction (see `packages.rs`, `tokens.rs`,
-//! `digests.rs`); reads and other actions append theirs here.
+//! `digests.rs`, `import.rs`); reads and other actions append theirs here.
+//! Every transaction that appends lines chains them before it commits
+//! (`chain.rs`).
 
 use super::dialect::Dialect;
 use super::rows::{AuditRow, AuditValues};
@@ -87,12 +89,20 @@ where
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let audit = AuditValues::new(actor, action, detail, at);
-        Self::bind_audit_values(sqlx::query(&insert_audit(1)), &audit)
-            .bind(reference.map(Reference::as_str))
-            .execute(&self.pool)
+        let mut tx = self
+            .pool
+            .begin()
             .await
             .map_err(StoreError::db("appending to the audit log"))?;
-        Ok(())
+        Self::bind_audit_values(sqlx::query(&insert_audit(1)), &audit)
+            .bind(reference.map(Reference::as_str))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("appending to the audit log"))?;
+        Self::seal_audit(&mut tx).await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("appending to the audit log"))
     }
 
     /// [`super::Store::audit_lines`]: one statement a line (prepared
@@ -113,6 +123,7 @@ where
                 .await
                 .map_err(StoreError::db("appending to the audit log"))?;
         }
+        Self::seal_audit(&mut tx).await?;
         tx.commit()
             .await
             .map_err(StoreError::db("appending to the audit log"))

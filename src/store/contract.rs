@@ -185,6 +185,33 @@ pub trait Store: Queue {
         reference: Option<&Reference>,
     ) -> Result<Vec<AuditRecord>, StoreError>;
 
+    /// Walks the audit log's hash chain from its first line and returns
+    /// the first line that does not fit, or the chain's length and head.
+    /// With `copy` (a head kept outside the database, `SEQ:HASH`), the
+    /// chain must also hold that line with that hash: a chain cut short or
+    /// rewritten since the copy was taken is found.
+    async fn verify_audit_chain(
+        &self,
+        copy: Option<&super::ChainHead>,
+    ) -> Result<super::ChainVerdict, StoreError>;
+
+    /// The chain's last line at or before `at` (by its `at`), if any.
+    async fn audit_chain_head_at(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Result<Option<super::ChainHead>, StoreError>;
+
+    /// Records a verification made at `at`, replacing the last one.
+    async fn record_audit_verification(
+        &self,
+        at: DateTime<Utc>,
+        verdict: &super::ChainVerdict,
+    ) -> Result<(), StoreError>;
+
+    /// The last recorded verification, if any.
+    async fn last_audit_verification(&self)
+        -> Result<Option<super::AuditVerification>, StoreError>;
+
     /// One scheduler pass, in one transaction: claims up to `limit` packages
     /// whose `next_due_at` is at or before `now` (earliest first; on
     /// PostgreSQL `FOR UPDATE SKIP LOCKED`, so another instance takes other

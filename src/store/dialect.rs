@@ -71,6 +71,17 @@ pub trait Dialect: sqlx::Database {
     /// save's check of the ledger and its commit.
     const LOCK_REPORT_SNAPSHOTS: &'static [&'static str];
 
+    /// Reads the audit chain's head (`seq`, `hash` of `audit_chain_head`)
+    /// and holds it until the transaction ends, so that one appender at a
+    /// time extends the chain (`chain.rs`); SQLite's write transaction
+    /// already does.
+    const LOCK_AUDIT_HEAD: &'static str;
+
+    /// Run first in the transaction that verifies the audit chain, so that
+    /// all its reads see one snapshot (the head and the lines agree while
+    /// other writers append).
+    const READ_SNAPSHOT: &'static [&'static str];
+
     /// Put before a statement, asks for its plan instead of running it.
     const EXPLAIN: &'static str;
 

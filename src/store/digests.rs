@@ -155,6 +155,11 @@ where
                 .map_err(StoreError::db("appending to the audit log"))?;
             queued += 1;
         }
+        // Only when lines were appended: a run that queued nothing does
+        // not take the audit chain's head.
+        if queued > 0 {
+            Self::seal_audit(&mut tx).await?;
+        }
         tx.commit()
             .await
             .map_err(StoreError::db("committing queued digests"))?;

@@ -394,6 +394,9 @@ where
             .map_err(StoreError::db(
                 "dropping report snapshots a ledger write makes stale",
             ))?;
+        // The whole import's lines, chained in line order; the head stays
+        // held (PostgreSQL) until the outer commit just below.
+        super::chain::seal_audit::<DB>(&mut inner).await?;
         inner
             .commit()
             .await

@@ -59,6 +59,7 @@ use std::sync::Arc;
 
 mod audit;
 mod backup;
+mod chain;
 mod contract;
 mod counters;
 mod dialect;
@@ -79,6 +80,7 @@ pub mod sqlite;
 mod tokens;
 
 pub use backup::{BackupContents, BackupError, BackupMethod, RestoreBy, Restored};
+pub use chain::{AuditVerification, ChainBreak, ChainHead, ChainIntact, ChainVerdict};
 pub use contract::Store;
 pub use dialect::{Dialect, StagingFuture};
 pub(crate) use failure::failure_kind;

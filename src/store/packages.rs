@@ -224,6 +224,8 @@ where
         if let Some(earliest) = entries.iter().map(earliest_event_at).min() {
             Self::invalidate_report_snapshots(&mut *tx, earliest).await?;
         }
+        // Last, so the audit chain's head is held for the least time.
+        Self::seal_audit(&mut tx).await?;
         tx.commit()
             .await
             .map_err(StoreError::db("committing inserted packages"))
@@ -336,6 +338,8 @@ where
                 .map_err(StoreError::db("auditing the change"))?;
         }
         Self::invalidate_report_snapshots(&mut *tx, earliest_event_at(&entry)).await?;
+        // Last, so the audit chain's head is held for the least time.
+        Self::seal_audit(&mut tx).await?;
         tx.commit()
             .await
             .map_err(StoreError::db("committing the change"))?;

@@ -194,6 +194,14 @@ impl Dialect for Postgres {
     const LOCK_REPORT_SNAPSHOTS: &'static [&'static str] =
         &["LOCK TABLE report_snapshots IN SHARE ROW EXCLUSIVE MODE"];
 
+    /// The head's one row, locked until the transaction ends: appenders
+    /// on every replica queue here for the moment of their seal.
+    const LOCK_AUDIT_HEAD: &'static str =
+        "SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE";
+
+    const READ_SNAPSHOT: &'static [&'static str] =
+        &["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"];
+
     /// One plan node a line, in the only column. With values bound, a
     /// custom plan for those values.
     const EXPLAIN: &'static str = "EXPLAIN ";

@@ -213,6 +213,9 @@ where
             return Err(e.into());
         }
         drop(conn);
+        // Lines written before the chain existed (or before an upgrade
+        // restored an older copy) join it now, not at the next write.
+        self.seal_pending_audit().await?;
         self.refresh_statistics().await
     }
 
@@ -420,6 +423,34 @@ where
         reference: Option<&Reference>,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         self.read_audit_log(reference).await
+    }
+
+    async fn verify_audit_chain(
+        &self,
+        copy: Option<&super::ChainHead>,
+    ) -> Result<super::ChainVerdict, StoreError> {
+        self.verify_chain(copy).await
+    }
+
+    async fn audit_chain_head_at(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Result<Option<super::ChainHead>, StoreError> {
+        self.chain_head_at(at).await
+    }
+
+    async fn record_audit_verification(
+        &self,
+        at: DateTime<Utc>,
+        verdict: &super::ChainVerdict,
+    ) -> Result<(), StoreError> {
+        self.save_verification(at, verdict).await
+    }
+
+    async fn last_audit_verification(
+        &self,
+    ) -> Result<Option<super::AuditVerification>, StoreError> {
+        self.read_verification().await
     }
 
     async fn escalation_pass(

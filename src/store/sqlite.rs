@@ -131,6 +131,13 @@ impl Dialect for Sqlite {
     /// The save's `BEGIN IMMEDIATE` already holds every writer off.
     const LOCK_REPORT_SNAPSHOTS: &'static [&'static str] = &[];
 
+    /// The appending transaction (`BEGIN IMMEDIATE`, or a write already
+    /// made in it) holds every other writer off.
+    const LOCK_AUDIT_HEAD: &'static str = "SELECT seq, hash FROM audit_chain_head WHERE id = 1";
+
+    /// A read transaction sees one snapshot from its first read on.
+    const READ_SNAPSHOT: &'static [&'static str] = &[];
+
     /// One step a line, in the `detail` column of
     /// `(id, parent, notused, detail)`.
     const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";

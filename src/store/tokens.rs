@@ -91,6 +91,7 @@ where
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("auditing a new token"))?;
+        Self::seal_audit(&mut tx).await?;
         tx.commit()
             .await
             .map_err(StoreError::db("committing a new token"))
@@ -140,6 +141,7 @@ where
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("auditing a revocation"))?;
+        Self::seal_audit(&mut tx).await?;
         tx.commit()
             .await
             .map_err(StoreError::db("committing a revocation"))?;

@@ -738,6 +738,7 @@ async fn postgres_is_refused_naming_pg_dump_and_pg_restore() {
         // Nothing audited either: the refusals are not backups.
         let out = run(
             Command::Audit {
+                action: None,
                 reference: None,
                 json: true,
             },

@@ -324,6 +324,7 @@ async fn the_capacity_command_renders_the_demo_ledger_in_every_format() {
     .await;
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("id=\"capacity-officers\""));
     let audit = run(Command::Audit {
+        action: None,
         reference: None,
         json: true,
     })

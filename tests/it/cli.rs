@@ -1578,6 +1578,7 @@ async fn digest_preview_renders_the_demo_week_in_every_format_and_names_a_bad_we
     assert!(csv.starts_with("marking,week,reference"));
     let audit = run(
         Command::Audit {
+            action: None,
             reference: None,
             json: false,
         },
@@ -1657,6 +1658,7 @@ async fn digest_preview_renders_a_month_or_a_quarter_and_takes_one_period() {
     );
     let audit = run(
         Command::Audit {
+            action: None,
             reference: None,
             json: false,
         },
@@ -1887,4 +1889,113 @@ fn review_records_a_review_as_the_os_user_and_refuses_bad_input() {
         &[],
     );
     assert!(!refused.status.success());
+}
+
+/// `audit verify` through the real binary, on the database at `url`: a
+/// chain that fits prints its count and head, exit status 0; after
+/// `tamper` (SQL run as an attacker with the database's rights would, on
+/// the line id it is given) it names the altered line, exit status 1; a
+/// malformed `--head` is refused naming the option.
+async fn audit_verify_through_the_binary<F, Fut>(url: String, tamper: F)
+where
+    F: FnOnce(i64) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &url);
+    let run = |args: &'static [&'static str]| {
+        let (dir, config) = (dir.path().to_path_buf(), config.clone());
+        tokio::task::spawn_blocking(move || ocset(&dir, &config, args, &[]))
+    };
+    for name in ["first", "second"] {
+        let (dir, config) = (dir.path().to_path_buf(), config.clone());
+        let made = tokio::task::spawn_blocking(move || {
+            ocset(
+                &dir,
+                &config,
+                &["token", "create", "--name", name, "--role", "viewer"],
+                &[],
+            )
+        })
+        .await
+        .unwrap();
+        assert!(made.status.success(), "{}", stderr(&made));
+    }
+    let fine = run(&["audit", "verify"]).await.unwrap();
+    assert!(fine.status.success(), "{}", stderr(&fine));
+    let text = stdout(&fine);
+    assert!(text.contains("the audit chain verifies: 2 lines"), "{text}");
+    let head = text
+        .lines()
+        .find_map(|l| l.strip_prefix("head "))
+        .unwrap()
+        .to_string();
+    assert!(head.starts_with("2:"), "{text}");
+
+    let bad = run(&["audit", "verify", "--head", "2:not-a-hash"])
+        .await
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--head"), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("64 hex digits"), "{}", stderr(&bad));
+
+    // The first token's line, edited.
+    let listed = run(&["audit", "--json"]).await.unwrap();
+    let lines: Vec<Value> = serde_json::from_str(&stdout(&listed)).unwrap();
+    let id = lines[0]["sequence"].as_i64().unwrap();
+    tamper(id).await;
+    let found = run(&["audit", "verify"]).await.unwrap();
+    assert_eq!(found.status.code(), Some(1), "{}", stdout(&found));
+    let error = stderr(&found);
+    assert!(
+        error.contains(&format!("the audit chain does not verify: line {id} at ")),
+        "{error}"
+    );
+    assert!(
+        error.contains("(seq 1)") && error.contains("altered"),
+        "{error}"
+    );
+}
+
+const EDIT_THE_LINE: &str = "UPDATE audit_log SET detail = 'name=first role=admin' WHERE id = ";
+
+#[tokio::test]
+async fn audit_verify_names_an_altered_line_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::sqlite_url(dir.path());
+    let pool_url = url.clone();
+    audit_verify_through_the_binary(url, |id| async move {
+        let pool = sqlx::SqlitePool::connect(&pool_url).await.unwrap();
+        sqlx::query("DROP TRIGGER audit_log_no_update")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(&format!("{EDIT_THE_LINE}{id}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn audit_verify_names_an_altered_line_on_postgres() {
+    common::with_postgres(|url| async move {
+        let pool_url = url.clone();
+        audit_verify_through_the_binary(url, |id| async move {
+            let pool = sqlx::PgPool::connect(&pool_url).await.unwrap();
+            sqlx::query("DROP TRIGGER audit_log_no_update_or_delete ON audit_log")
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query(&format!("{EDIT_THE_LINE}{id}"))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        })
+        .await;
+    })
+    .await;
 }

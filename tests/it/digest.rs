@@ -74,7 +74,78 @@ on_both_backends!(
     the_weekly_digest_goes_at_seven_local_time_in_both_clock_change_weeks,
     a_restart_after_seven_sends_the_weekly_digest_once,
     each_sergeant_gets_the_daily_digest_for_their_own_lpas,
+    the_weekly_digest_ends_with_the_audit_chain_head_at_the_week_end,
 );
+
+/// Every recipient's copy of the weekly digest ends with the audit chain's
+/// head at the week's end (the last line written at or before it, not one
+/// written since), which `audit verify --head` then checks the log against.
+async fn the_weekly_digest_ends_with_the_audit_chain_head_at_the_week_end(w: World) {
+    let store = w.instance.app.store().clone();
+    // Week 9 of 2024 ends on Monday 4 March at 00:00 (GMT). A read after
+    // that, before the digest goes at 07:00, is not in its head.
+    let week_end = utc("2024-03-04T00:00:00Z");
+    store
+        .audit(
+            &Actor::named("token:viewer"),
+            "packages.listed",
+            None,
+            None,
+            utc("2024-03-04T06:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let expected = store
+        .audit_chain_head_at(week_end)
+        .await
+        .unwrap()
+        .expect("the seeding's lines");
+    assert_eq!(
+        expected.seq, 3,
+        "three packages created before the week's end"
+    );
+    assert_eq!(w.run_at(utc("2024-03-04T07:00:00Z")).await, 2);
+    for address in [SLT, ACC] {
+        let mail = w.mail_to(address).pop().unwrap();
+        // The head is the last line before the closing protective marking,
+        // which stays last.
+        let lines: Vec<&str> = mail.text.trim_end().lines().map(str::trim).collect();
+        assert_eq!(
+            lines[lines.len() - 1],
+            "OFFICIAL-SENSITIVE",
+            "{}",
+            mail.text
+        );
+        assert_eq!(lines[lines.len() - 2], "", "{}", mail.text);
+        let last = lines[lines.len() - 3].to_string();
+        assert_eq!(
+            last,
+            format!("Audit chain head: {expected}"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.text.contains("end of 2024-W09"), "{}", mail.text);
+        let html_head = format!("<code>{expected}</code></p>");
+        let (_, after) = mail
+            .html
+            .rsplit_once(&html_head)
+            .expect("the head in the HTML");
+        assert!(
+            after.contains("OFFICIAL-SENSITIVE</p></body>"),
+            "{}",
+            mail.html
+        );
+        // The copy in the mailbox is what `audit verify --head` takes.
+        let copy: ocset_scheduler::store::ChainHead = last
+            .trim_start_matches("Audit chain head: ")
+            .parse()
+            .unwrap();
+        assert!(matches!(
+            store.verify_audit_chain(Some(&copy)).await.unwrap(),
+            ocset_scheduler::store::ChainVerdict::Intact(_)
+        ));
+    }
+}
 
 async fn the_weekly_digest_goes_at_seven_local_time_in_both_clock_change_weeks(w: World) {
     // The Mondays either side of each 2024 change: 07:00 GMT is 07:00 UTC,

@@ -237,3 +237,68 @@ async fn postgres_the_review_clock_starts_at_the_upgrade() {
     })
     .await;
 }
+
+/// Upgrading a database at migration 0007 chains the audit lines it holds,
+/// in id order, at once (the migrate step seals them): the chain starts at
+/// the genesis hash with the oldest line, and verifies.
+async fn audit_lines_written_before_the_chain_are_chained_at_the_upgrade(
+    old: OldDatabase,
+    url: &str,
+) {
+    use ocset_scheduler::store::ChainVerdict;
+    old.migrate_to(7).await;
+    old.execute(
+        "INSERT INTO audit_log (id, at, actor, action, reference, request_id, detail) VALUES \
+         (1, '2024-01-01T10:00:00+00:00', 'token:old', 'package.created', 'OLD-1', 'r1', NULL), \
+         (2, '2024-01-02T10:00:00+00:00', 'token:old', 'package.read', 'OLD-1', NULL, 'x'), \
+         (3, '2024-01-03T10:00:00+00:00', 'cli:old', 'token.created', NULL, NULL, 'name=a')",
+    )
+    .await;
+    let store = ocset_scheduler::store::connect(url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let ChainVerdict::Intact(chain) = store.verify_audit_chain(None).await.unwrap() else {
+        panic!("the upgraded chain does not verify");
+    };
+    assert_eq!(chain.lines, 3);
+    let first = store
+        .audit_chain_head_at(common::utc("2024-01-01T10:00:00Z"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.seq, 1, "the oldest line first");
+    // A second migrate (another replica, a restart) leaves the chain as it is.
+    store.migrate().await.unwrap();
+    assert_eq!(
+        store.verify_audit_chain(None).await.unwrap(),
+        ChainVerdict::Intact(chain)
+    );
+}
+
+#[tokio::test]
+async fn sqlite_audit_lines_written_before_the_chain_are_chained_at_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::sqlite_url(dir.path());
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true).foreign_keys(true))
+        .await
+        .unwrap();
+    audit_lines_written_before_the_chain_are_chained_at_the_upgrade(
+        OldDatabase::Sqlite(pool),
+        &url,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_audit_lines_written_before_the_chain_are_chained_at_the_upgrade() {
+    common::with_postgres(|url| async move {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        audit_lines_written_before_the_chain_are_chained_at_the_upgrade(
+            OldDatabase::Postgres(pool.clone()),
+            &url,
+        )
+        .await;
+        pool.close().await;
+    })
+    .await;
+}

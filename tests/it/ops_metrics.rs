@@ -7,10 +7,13 @@
 
 use crate::common::parts::World;
 use crate::common::utc;
+use ocset_scheduler::cli::{self, AuditAction, Command};
 use ocset_scheduler::domain::RiskGrade;
 use ocset_scheduler::http::ApiServer;
 use ocset_scheduler::intake::NewPackage;
 use ocset_scheduler::store::Actor;
+use ocset_scheduler::store::ChainHead;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A world on Friday 1 March 2024 with one open package, and the HTTP
@@ -83,7 +86,49 @@ on_both_backends!(
     scraped;
     the_process_and_the_build_are_described,
     each_digest_shows_when_it_was_last_queued_and_delivered,
+    the_last_verification_of_the_audit_chain_is_shown,
 );
+
+/// `audit verify` (in-process, with the world's clock, on the world's
+/// database) records when it verified and whether the chain fitted; a
+/// replica's `/metrics` shows it.
+async fn the_last_verification_of_the_audit_chain_is_shown(s: Scraped) {
+    let verified = "ocset_audit_verified_timestamp_seconds";
+    let ok = "ocset_audit_verify_ok";
+    let text = s.scrape().await;
+    assert_eq!(value(&text, verified), 0.0, "never verified");
+    assert_eq!(value(&text, ok), 0.0);
+    assert!(text.contains(&format!("# TYPE {ok} gauge")), "{text}");
+    let settings = (*s.world.settings).clone();
+    let verify = |at: &str, head: Option<ChainHead>| {
+        let (settings, clock) = (settings.clone(), s.world.clock.clone());
+        clock.set(utc(at));
+        async move {
+            let mut out = Vec::new();
+            let command = Command::Audit {
+                action: Some(AuditAction::Verify { head }),
+                reference: None,
+                json: false,
+            };
+            let done = cli::run(command, settings, Arc::new(clock), &mut out, async {}).await;
+            (done, String::from_utf8(out).unwrap())
+        }
+    };
+    let (done, out) = verify("2024-03-02T10:00:00Z", None).await;
+    assert!(done.is_ok(), "{done:?}");
+    assert!(out.contains("verifies: 1 lines"), "{out}");
+    let text = s.scrape().await;
+    assert_eq!(value(&text, verified), timestamp("2024-03-02T10:00:00Z"));
+    assert_eq!(value(&text, ok), 1.0);
+    // A head copy the chain does not hold: the verification fails, and
+    // says so.
+    let copy: ChainHead = format!("1:{}", "0".repeat(64)).parse().unwrap();
+    let (done, out) = verify("2024-03-03T10:00:00Z", Some(copy)).await;
+    assert!(done.is_err(), "{out}");
+    let text = s.scrape().await;
+    assert_eq!(value(&text, verified), timestamp("2024-03-03T10:00:00Z"));
+    assert_eq!(value(&text, ok), 0.0);
+}
 
 async fn the_process_and_the_build_are_described(s: Scraped) {
     let text = s.scrape().await;

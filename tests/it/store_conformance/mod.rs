@@ -18,6 +18,7 @@ mod harness;
 mod fixtures;
 
 mod audit;
+mod audit_chain;
 mod counters;
 mod escalations;
 mod events;
