@@ -95,7 +95,7 @@ fn moved_since_mark(mark: &str, instant: &str, by_now: bool, lpa: &str, source: 
 /// open packages: the open count, the breached count (the counters at the
 /// mark, plus what moved since), the due-soon count (those due by `$2` less
 /// the breached), and the oldest receipt (kept in the counters' row,
-/// migration 0010; a package counted as moved is open in the same group,
+/// migration 0009; a package counted as moved is open in the same group,
 /// so its receipt, given as that part's `oldest`, never lowers the
 /// minimum). `by_deadline` is what the moved parts read `FROM`
 /// ([`Dialect::PACKAGE_LIST_SOURCE`]).

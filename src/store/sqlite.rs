@@ -327,7 +327,7 @@ mod tests {
                 steps.contains("SEARCH p USING INDEX packages_deadline_at_reference (deadline_at>? AND deadline_at<?)"),
                 "{steps}"
             );
-            // The oldest receipt is the counters' own column (0010), not
+            // The oldest receipt is the counters' own column (0009), not
             // an index step per group.
             assert!(!steps.contains("packages_oldest"), "{steps}");
         }

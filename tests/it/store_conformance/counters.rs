@@ -281,7 +281,7 @@ async fn the_mark_never_moves_back(store: Arc<dyn Store>) {
 /// takes the oldest of its own out of the development queue (to awaiting
 /// enforcement, or a stop), so the groups' oldest receipts are found again
 /// while other tasks add to the same groups. On PostgreSQL the triggers
-/// lock the groups' rows before reading the oldest (migration 0010); the
+/// lock the groups' rows before reading the oldest (migration 0009); the
 /// counts and oldest receipts must equal a recount afterwards.
 async fn counters_equal_a_recount_after_concurrent_writers(store: Arc<dyn Store>) {
     migrated(&store).await;
