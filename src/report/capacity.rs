@@ -361,7 +361,7 @@ impl CapacityReport {
                     median_days_to_enforcement: None,
                 })
         }
-        for name in folded.iter().filter_map(|p| p.officer.as_deref()) {
+        for name in folded.iter().filter_map(|p| p.officer) {
             line(&mut officers, name).open += 1;
         }
         let mut to_enforcement: BTreeMap<String, Vec<f64>> = BTreeMap::new();

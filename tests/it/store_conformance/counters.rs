@@ -55,6 +55,18 @@ fn grade_hours(grade: RiskGrade) -> Duration {
     })
 }
 
+/// The entry that records a new package as it is.
+fn created(package: Package) -> LedgerEntry {
+    LedgerEntry {
+        event: package.created_event(),
+        occurred_at: package.received_at(),
+        next_due_at: None,
+        due_soon_at: None,
+        package,
+        preceded_by: Vec::new(),
+    }
+}
+
 const LPAS: [&str; 3] = ["Birmingham", "Coventry", "Solihull"];
 
 /// Every horizon the service reads (7 days, 48 hours, now) and two it
@@ -145,14 +157,7 @@ async fn counters_equal_a_recount_after_random_writes_at_every_instant(store: Ar
                             deadline,
                             shape,
                         );
-                        LedgerEntry {
-                            event: package.created_event(),
-                            occurred_at: package.received_at(),
-                            next_due_at: None,
-                            due_soon_at: None,
-                            package,
-                            preceded_by: Vec::new(),
-                        }
+                        created(package)
                     })
                     .collect();
                 store
@@ -304,14 +309,7 @@ async fn counters_equal_a_recount_after_concurrent_writers(store: Arc<dyn Store>
                                 received + grade_hours(grade),
                                 DEVELOPING,
                             );
-                            LedgerEntry {
-                                event: package.created_event(),
-                                occurred_at: package.received_at(),
-                                next_due_at: None,
-                                due_soon_at: None,
-                                package,
-                                preceded_by: Vec::new(),
-                            }
+                            created(package)
                         })
                         .collect();
                     store
