@@ -249,8 +249,8 @@ pub(crate) fn forecast(input: &ForecastInput) -> Option<Forecast> {
     let mut rng = SplitMix64::new(input.seed);
     let horizon_weeks = *HORIZONS.iter().max().expect("horizons") as usize;
     // The open queue is the same in every future: sorted once, each future
-    // counts and takes from it by position rather than copying it (at a
-    // hub's scale the open queue is far larger than a future's arrivals).
+    // counts and takes from it by position rather than copying it into a
+    // heap of its own (at a hub's scale it holds hundreds of thousands).
     let mut open = input.open_deadlines.clone();
     open.sort_unstable();
     let runs: Vec<RunFigures> = (0..RUNS)
@@ -315,8 +315,8 @@ pub(crate) fn officers_for(needed: u64, rate: f64) -> u64 {
     (needed as f64 / rate).ceil() as u64
 }
 
-/// One simulated future, `horizon_weeks` long.
-/// One future. `open` is the open queue's deadlines, sorted.
+/// One simulated future, `horizon_weeks` long. `open` is the open queue's
+/// deadlines, sorted.
 fn simulate(
     input: &ForecastInput,
     open: &[DateTime<Utc>],
