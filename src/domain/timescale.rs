@@ -178,7 +178,7 @@ impl Default for Timescales {
 
 /// Timescales that would make a less urgent grade due sooner.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("timescales.{shorter_grade} ({shorter}) is shorter than timescales.{longer_grade} ({longer}): a less urgent grade cannot have a shorter timescale")]
+#[error("{}", self.describe())]
 pub struct TimescalesOutOfOrder {
     /// The more urgent grade.
     pub(crate) longer_grade: RiskGrade,
@@ -188,6 +188,68 @@ pub struct TimescalesOutOfOrder {
     pub(crate) shorter_grade: RiskGrade,
     /// Its (shorter) timescale.
     pub(crate) shorter: Timescale,
+    /// When the two are in order nominally but one counts hours and the
+    /// other calendar days, so that a clock change can invert them: the
+    /// time zone, the most minutes the urgent grade's timescale can last
+    /// and the fewest the lesser grade's can.
+    pub(crate) across_clock_change: Option<(Tz, i64, i64)>,
+}
+
+impl TimescalesOutOfOrder {
+    fn describe(&self) -> String {
+        let (urgent, lesser) = (self.longer_grade, self.shorter_grade);
+        let (a, b) = (self.longer, self.shorter);
+        match self.across_clock_change {
+            None => format!(
+                "timescales.{lesser} ({b}) is shorter than timescales.{urgent} ({a}): \
+                 a less urgent grade cannot have a shorter timescale"
+            ),
+            Some((tz, most, fewest)) => format!(
+                "timescales.{lesser} ({b}) can be shorter than timescales.{urgent} ({a}) \
+                 across a clock change in {tz}: {b} can last {} where {a} can last {}; \
+                 a less urgent grade cannot have a shorter timescale (give both in hours \
+                 or both in days, or leave them more than the clock change apart)",
+                hours_and_minutes(fewest),
+                hours_and_minutes(most),
+                tz = tz.name()
+            ),
+        }
+    }
+}
+
+/// `47 hours`, `47 hours 30 minutes`.
+fn hours_and_minutes(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (h, 0) => format!("{h} hours"),
+        (h, m) => format!("{h} hours {m} minutes"),
+    }
+}
+
+/// The largest change of `tz`'s offset from UTC at one clock change, in
+/// minutes (60 for Europe/London), read from the zone's rules over the
+/// years a deadline computed now could plausibly span and some before.
+fn largest_clock_change(tz: Tz) -> i64 {
+    use chrono::Offset;
+    let offset_at = |t: DateTime<Utc>| {
+        i64::from(
+            tz.offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        ) / 60
+    };
+    let mut day: DateTime<Utc> = DateTime::from_timestamp(631_195_200, 0) // 1990-01-01T12:00Z
+        .expect("within chrono's range");
+    let last: DateTime<Utc> =
+        DateTime::from_timestamp(2_871_720_000, 0).expect("within chrono's range"); // 2060-12-31T12:00Z
+    let mut previous = offset_at(day);
+    let mut largest = 0;
+    while day < last {
+        day += Duration::days(1);
+        let offset = offset_at(day);
+        largest = largest.max((offset - previous).abs());
+        previous = offset;
+    }
+    largest
 }
 
 impl Timescales {
@@ -201,19 +263,48 @@ impl Timescales {
         }
     }
 
-    /// Checks that no less urgent grade has a shorter timescale; otherwise an
-    /// upgrade could move a deadline later.
-    pub(crate) fn check_order(&self) -> Result<(), TimescalesOutOfOrder> {
+    /// Checks that no less urgent grade has a shorter timescale, nominally
+    /// or across a clock change in `tz`; otherwise an upgrade could move a
+    /// deadline later. Two timescales of one kind keep their order through
+    /// any clock change (both elapsed hours, or both calendar days from
+    /// the same receipt); an hours one beside a days one does not: `"2d"`
+    /// lasts 47 hours across the spring change, less than `"48h"`.
+    pub(crate) fn check_order(&self, tz: Tz) -> Result<(), TimescalesOutOfOrder> {
+        let mut clock_change = None;
         for pair in RiskGrade::ALL.windows(2) {
             let (urgent, lesser) = (pair[0], pair[1]);
             let (a, b) = (self.for_grade(urgent), self.for_grade(lesser));
+            let out_of_order = |across_clock_change| TimescalesOutOfOrder {
+                longer_grade: urgent,
+                longer: a,
+                shorter_grade: lesser,
+                shorter: b,
+                across_clock_change,
+            };
             if b.nominal_hours() < a.nominal_hours() {
-                return Err(TimescalesOutOfOrder {
-                    longer_grade: urgent,
-                    longer: a,
-                    shorter_grade: lesser,
-                    shorter: b,
-                });
+                return Err(out_of_order(None));
+            }
+            let same_kind = matches!(
+                (a, b),
+                (Timescale::Hours(_), Timescale::Hours(_))
+                    | (Timescale::Days(_), Timescale::Days(_))
+            );
+            if same_kind {
+                continue;
+            }
+            let change = *clock_change.get_or_insert_with(|| largest_clock_change(tz));
+            // The range of minutes a timescale can last: a day is 24 hours
+            // give or take the zone's largest clock change.
+            let range = |t: Timescale| {
+                let nominal = i64::from(t.nominal_hours()) * 60;
+                match t {
+                    Timescale::Hours(_) => (nominal, nominal),
+                    Timescale::Days(_) => (nominal - change, nominal + change),
+                }
+            };
+            let (most, fewest) = (range(a).1, range(b).0);
+            if fewest < most {
+                return Err(out_of_order(Some((tz, most, fewest))));
             }
         }
         Ok(())
@@ -262,7 +353,7 @@ impl DeadlinePolicy {
         regrade: RegradePolicy,
         name: Option<&str>,
     ) -> Result<Self, TimescalesOutOfOrder> {
-        timescales.check_order()?;
+        timescales.check_order(time_zone)?;
         let version = match name {
             Some(name) => PolicyVersion(name.to_string()),
             None => {

@@ -572,6 +572,29 @@ fn check_config_names_the_key_and_hides_passwords() {
     assert!(!broken.status.success());
     assert!(stderr(&broken).contains("broken.toml: timescales.medium: timescales.medium (2d) is shorter than timescales.high (7d)"), "{}", stderr(&broken));
 
+    // Hours beside days: in order by the nominal hours, inverted across
+    // the spring clock change (2 calendar days are then 47 hours).
+    std::fs::write(
+        dir.path().join("inverting.toml"),
+        "[timescales]\nvery_high = \"48h\"\nhigh = \"2d\"\n",
+    )
+    .unwrap();
+    let inverting = ocset(
+        dir.path(),
+        &dir.path().join("inverting.toml"),
+        &["check-config"],
+        &[],
+    );
+    assert!(!inverting.status.success());
+    assert!(
+        stderr(&inverting).contains(
+            "inverting.toml: timescales.high: timescales.high (2d) can be shorter than \
+             timescales.very_high (48h) across a clock change in Europe/London"
+        ),
+        "{}",
+        stderr(&inverting)
+    );
+
     let missing = ocset(
         dir.path(),
         &dir.path().join("nope.toml"),
