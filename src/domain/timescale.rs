@@ -130,6 +130,86 @@ pub(crate) fn earliest_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> Date
     }
 }
 
+/// The force zone's offsets from UTC over a span, read once an hour apart,
+/// so that many deadlines from receipts within the span cost arithmetic
+/// instead of a time-zone look-up each (the capacity forecast computes
+/// hundreds of millions at a hub's scale). [`ZoneOffsets::after`] gives
+/// exactly what [`Timescale::after`] gives: wherever a clock change is
+/// within a day and a bit of the receipt or the deadline, or the span does
+/// not reach, it asks the zone.
+#[derive(Debug, Clone)]
+pub(crate) struct ZoneOffsets {
+    tz: Tz,
+    /// The first sample's instant, in seconds since the epoch (a whole hour).
+    first: i64,
+    /// The offset in seconds at `first` + i hours.
+    offsets: Vec<i32>,
+    /// How many samples up to i differ from the one before.
+    changes: Vec<u32>,
+}
+
+/// Hours on each side of an instant without a clock change for the
+/// arithmetic to be trusted: more than a day, so that a deadline, which is
+/// within a clock change of the naive one, is inside the calm too.
+const CALM_HOURS: i64 = 30;
+
+impl ZoneOffsets {
+    /// The offsets of `tz` from `from` to `until` (and a margin round them).
+    pub(crate) fn new(tz: Tz, from: DateTime<Utc>, until: DateTime<Utc>) -> Self {
+        use chrono::Offset;
+        let first = from.timestamp().div_euclid(3600) * 3600 - (CALM_HOURS + 1) * 3600;
+        let hours = (until.timestamp() - first).div_euclid(3600) + CALM_HOURS + 2;
+        let mut offsets = Vec::with_capacity(hours.max(0) as usize);
+        let mut changes = Vec::with_capacity(offsets.capacity());
+        for i in 0..hours.max(0) {
+            let at = DateTime::from_timestamp(first + i * 3600, 0).expect("within chrono's range");
+            let offset = tz
+                .offset_from_utc_datetime(&at.naive_utc())
+                .fix()
+                .local_minus_utc();
+            let changed = offsets.last().is_some_and(|last| *last != offset);
+            changes.push(changes.last().copied().unwrap_or(0) + u32::from(changed));
+            offsets.push(offset);
+        }
+        Self {
+            tz,
+            first,
+            offsets,
+            changes,
+        }
+    }
+
+    /// The offset at `at`, when no clock change is within [`CALM_HOURS`]
+    /// of it and the samples reach that far.
+    fn calm_offset(&self, at: DateTime<Utc>) -> Option<i64> {
+        let i = (at.timestamp() - self.first).div_euclid(3600);
+        let (lo, hi) = (i - CALM_HOURS, i + CALM_HOURS + 1);
+        if lo < 0 || hi >= self.offsets.len() as i64 {
+            return None;
+        }
+        (self.changes[lo as usize] == self.changes[hi as usize])
+            .then(|| i64::from(self.offsets[i as usize]))
+    }
+
+    /// [`Timescale::after`] in this zone: the same instant, by arithmetic
+    /// where no clock change is near.
+    pub(crate) fn after(&self, timescale: Timescale, start: DateTime<Utc>) -> DateTime<Utc> {
+        match timescale {
+            Timescale::Hours(n) => start + Duration::hours(i64::from(n)),
+            Timescale::Days(n) => {
+                // The local time n days on is `start`'s local time plus n
+                // × 24 hours; with one offset round both ends, the instant
+                // that names it is the naive one moved by the difference.
+                let naive = start + Duration::days(i64::from(n));
+                match (self.calm_offset(start), self.calm_offset(naive)) {
+                    (Some(at_start), Some(at_end)) => naive + Duration::seconds(at_start - at_end),
+                    _ => timescale.after(start, self.tz),
+                }
+            }
+        }
+    }
+}
+
 /// How a regrade moves the deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

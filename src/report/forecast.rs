@@ -26,6 +26,7 @@
 //! The random numbers come from [`SplitMix64`], written here so that no
 //! crate upgrade can change a published figure.
 
+use crate::domain::timescale::ZoneOffsets;
 use crate::domain::{RiskGrade, Timescales};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -253,8 +254,9 @@ pub(crate) fn forecast(input: &ForecastInput) -> Option<Forecast> {
     // heap of its own (at a hub's scale it holds hundreds of thousands).
     let mut open = input.open_deadlines.clone();
     open.sort_unstable();
+    let zone = zone_offsets(input, horizon_weeks);
     let runs: Vec<RunFigures> = (0..RUNS)
-        .map(|_| simulate(input, &open, &mut rng, horizon_weeks))
+        .map(|_| simulate(input, &open, &zone, &mut rng, horizon_weeks))
         .collect();
     let column = |pick: &dyn Fn(&RunFigures) -> u64| Range::of(runs.iter().map(pick).collect());
     let horizons = HORIZONS
@@ -315,6 +317,18 @@ pub(crate) fn officers_for(needed: u64, rate: f64) -> u64 {
     (needed as f64 / rate).ceil() as u64
 }
 
+/// The zone's offsets over every instant a simulated arrival's deadline
+/// can need: the horizon, and the longest timescale after it.
+fn zone_offsets(input: &ForecastInput, horizon_weeks: usize) -> ZoneOffsets {
+    let longest = RiskGrade::ALL
+        .iter()
+        .map(|g| input.timescales.for_grade(*g).nominal_hours())
+        .max()
+        .unwrap_or(0);
+    let until = input.now + WEEK * horizon_weeks as i32 + Duration::hours(i64::from(longest) + 48);
+    ZoneOffsets::new(input.time_zone, input.now, until)
+}
+
 /// One simulated future, `horizon_weeks` long. `open` is the open queue's
 /// deadlines, sorted.
 ///
@@ -330,6 +344,7 @@ pub(crate) fn officers_for(needed: u64, rate: f64) -> u64 {
 fn simulate(
     input: &ForecastInput,
     open: &[DateTime<Utc>],
+    zone: &ZoneOffsets,
     rng: &mut SplitMix64,
     horizon_weeks: usize,
 ) -> RunFigures {
@@ -379,7 +394,7 @@ fn simulate(
             for _ in 0..drawn[g] {
                 let offset = rng.below(week_ms);
                 let at = week_start + Duration::milliseconds(offset as i64);
-                let deadline = timescale.after(at, input.time_zone);
+                let deadline = zone.after(timescale, at);
                 let due_week = week_ends.partition_point(|end| *end < deadline);
                 if let Some(count) = arrivals_due_in_week.get_mut(due_week) {
                     *count += 1;
@@ -867,10 +882,11 @@ mod tests {
             };
             let mut open = input.open_deadlines.clone();
             open.sort_unstable();
+            let zone = zone_offsets(&input, 8);
             let (mut fast, mut slow) = (SplitMix64::new(case), SplitMix64::new(case));
             for run in 0..5 {
                 assert_eq!(
-                    simulate(&input, &open, &mut fast, 8),
+                    simulate(&input, &open, &zone, &mut fast, 8),
                     reference::simulate(&input, &mut slow, 8),
                     "case {case}, future {run}"
                 );
