@@ -48,6 +48,54 @@ pub struct Service {
     changed: Arc<Alarm>,
     tick: Duration,
     audit: AuditWatch,
+    retention: RetentionWatch,
+}
+
+/// How often the service looks whether the day's retention run is owed.
+pub(crate) const RETENTION_CHECK_EVERY: Duration = Duration::from_secs(3600);
+
+/// Applies `[retention]` once per local day: at start and every
+/// [`RETENTION_CHECK_EVERY`] it asks for the day's run, which the store
+/// makes once whatever the replicas (`retention_runs`); the others find
+/// the day taken. Nothing at all without a configured period.
+struct RetentionWatch {
+    app: App,
+}
+
+impl RetentionWatch {
+    async fn run(self, shutdown: impl Future<Output = ()>) {
+        if self.app.settings().retention().is_none() {
+            return;
+        }
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                () = self.run_due() => {}
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                () = tokio::time::sleep(RETENTION_CHECK_EVERY) => {}
+            }
+        }
+    }
+
+    async fn run_due(&self) {
+        let actor = crate::store::Actor::named("service:retention");
+        match self.app.run_retention(false, true, &actor).await {
+            Ok(crate::app::RetentionOutcome::Purged {
+                period, summary, ..
+            }) => {
+                tracing::info!(
+                    packages = summary.due.packages,
+                    keep_stopped_for = %period,
+                    "the day's retention run pseudonymised the packages past the period"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the day's retention run failed; it is tried again within the hour"),
+        }
+    }
 }
 
 /// How often the service verifies the audit chain, besides once at start.
@@ -124,6 +172,7 @@ impl Service {
             rand::random::<u32>()
         );
         Ok(Self {
+            retention: RetentionWatch { app: app.clone() },
             audit: AuditWatch {
                 store: store.clone(),
                 clock: clock.clone(),
@@ -192,12 +241,13 @@ impl Service {
         let dispatcher = tokio::spawn(self.dispatcher.run(deliver_now, when_stopped()));
         let api = tokio::spawn(self.api.run_until(when_stopped()));
         let audit = tokio::spawn(self.audit.run(when_stopped()));
+        let retention = tokio::spawn(self.retention.run(when_stopped()));
 
         shutdown.await;
         let _ = stop.send(true);
         let finished = tokio::time::timeout(STOP_WITHIN, async {
-            let (api, scheduler, digests, dispatcher, audit) =
-                tokio::join!(api, scheduler, digests, dispatcher, audit);
+            let (api, scheduler, digests, dispatcher, audit, retention) =
+                tokio::join!(api, scheduler, digests, dispatcher, audit, retention);
             if let Ok(Err(e)) = api {
                 tracing::error!(error = %e, "the API stopped with an error");
             }
@@ -206,6 +256,7 @@ impl Service {
                 ("digests", digests),
                 ("dispatcher", dispatcher),
                 ("audit verification", audit),
+                ("retention", retention),
             ] {
                 if let Err(e) = result {
                     tracing::error!(error = %e, part, "stopped abnormally");

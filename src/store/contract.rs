@@ -262,4 +262,22 @@ pub trait Store: Queue {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError>;
+
+    /// The packages a retention purge at `stopped_before` would take: not
+    /// yet purged, clock stopped strictly before it.
+    async fn retention_due(
+        &self,
+        stopped_before: DateTime<Utc>,
+    ) -> Result<super::RetentionDue, StoreError>;
+
+    /// Replaces every identifying detail of the packages past retention by
+    /// pseudonyms, in one transaction with its audit line
+    /// (`retention.purged`: the counts, the period, the rule; never a
+    /// reference); see `store/retention.rs` for what is touched. With a
+    /// `day`, the service's daily run: `None`, and nothing done, when
+    /// that day's run was already made (by this or another replica).
+    async fn purge_stopped(
+        &self,
+        request: &super::PurgeRequest,
+    ) -> Result<Option<super::PurgeSummary>, StoreError>;
 }

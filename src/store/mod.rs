@@ -72,6 +72,7 @@ mod listing;
 mod outbox;
 mod packages;
 pub mod postgres;
+mod retention;
 mod rows;
 mod snapshots;
 mod sql;
@@ -85,6 +86,7 @@ pub use contract::Store;
 pub use dialect::{Dialect, StagingFuture};
 pub(crate) use failure::failure_kind;
 pub use import::{ImportCommitted, ImportSession, StagedDuplicate, StagedDuplicates};
+pub use retention::{PurgeRequest, PurgeSummary, RetentionDue};
 pub use snapshots::{ReportSnapshot, SnapshotKey, SnapshotRecord};
 pub use sql_store::SqlStore;
 

@@ -498,6 +498,20 @@ where
     ) -> Result<usize, StoreError> {
         self.queue_digest_messages(drafts, actor, now).await
     }
+
+    async fn retention_due(
+        &self,
+        stopped_before: DateTime<Utc>,
+    ) -> Result<super::RetentionDue, StoreError> {
+        self.packages_due_for_purge(stopped_before).await
+    }
+
+    async fn purge_stopped(
+        &self,
+        request: &super::PurgeRequest,
+    ) -> Result<Option<super::PurgeSummary>, StoreError> {
+        self.purge_stopped_packages(request).await
+    }
 }
 
 /// The outbox's port, over the same tables (`outbox.rs`).
