@@ -222,6 +222,45 @@ fn purged_event(kind: EventKind, officer: &dyn Fn(&str) -> String) -> EventKind 
     }
 }
 
+/// The free text an event carries (notes, a regrade's reason).
+fn notes_of(kind: &EventKind) -> Vec<String> {
+    match kind {
+        EventKind::Regraded { reason, .. } => vec![reason.clone()],
+        EventKind::StageChanged { note: Some(note), .. }
+        | EventKind::Acknowledged { note, .. }
+        | EventKind::Reviewed { note, .. } => vec![note.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// The shortest note looked for in messages: shorter ones ("ok", "n/a")
+/// name nobody, and replacing them would garble other packages' lines.
+const SHORTEST_NOTE: usize = 5;
+
+/// `(text, "(purged)")` for each note, as written and as HTML shows it.
+fn note_pairs(notes: &BTreeSet<String>) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for note in notes {
+        let note = note.trim();
+        if note.chars().count() < SHORTEST_NOTE {
+            continue;
+        }
+        let mut spellings = BTreeSet::from([note.to_string(), crate::text::esc(note)]);
+        spellings.insert(
+            note.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;"),
+        );
+        pairs.extend(
+            spellings
+                .into_iter()
+                .map(|spelling| (spelling, PURGED_TEXT.to_string())),
+        );
+    }
+    pairs
+}
+
 /// Every officer an event names.
 fn officers_of(kind: &EventKind) -> Vec<String> {
     match kind {
@@ -238,17 +277,22 @@ fn officers_of(kind: &EventKind) -> Vec<String> {
 /// held in base64 (a gzip-compressed CSV) is opened, scrubbed and packed
 /// again. True when anything changed.
 fn scrub_value(value: &mut Value, replacements: &[(String, String)]) -> bool {
+    scrub_value_with(value, &|text| scrub(text, replacements))
+}
+
+/// [`scrub_value`] with any scrubbing of a text (`None`: unchanged).
+fn scrub_value_with(value: &mut Value, replacements: &dyn Fn(&str) -> Option<String>) -> bool {
     match value {
-        Value::String(text) => match scrub(text, replacements) {
+        Value::String(text) => match replacements(text) {
             Some(new) => {
                 *text = new;
                 true
             }
             None => false,
         },
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |changed, item| scrub_value(item, replacements) | changed),
+        Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
+            scrub_value_with(item, replacements) | changed
+        }),
         Value::Object(fields) => {
             if fields.get("base64") == Some(&Value::Bool(true)) {
                 if let Some(Value::String(body)) = fields.get_mut("body") {
@@ -258,13 +302,13 @@ fn scrub_value(value: &mut Value, replacements: &[(String, String)]) -> bool {
                             .iter_mut()
                             .filter(|(name, _)| name.as_str() != "body")
                             .fold(true, |changed, (_, v)| {
-                                scrub_value(v, replacements) | changed
+                                scrub_value_with(v, replacements) | changed
                             });
                     }
                 }
             }
             fields.iter_mut().fold(false, |changed, (_, v)| {
-                scrub_value(v, replacements) | changed
+                scrub_value_with(v, replacements) | changed
             })
         }
         _ => false,
@@ -273,7 +317,7 @@ fn scrub_value(value: &mut Value, replacements: &[(String, String)]) -> bool {
 
 /// A base64 body scrubbed: gzip opened and packed again, plain text as it
 /// is; `None` when nothing in it matched.
-fn scrub_base64(body: &str, replacements: &[(String, String)]) -> Option<String> {
+fn scrub_base64(body: &str, replacements: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     use base64::Engine as _;
     use std::io::{Read, Write};
     let engine = base64::engine::general_purpose::STANDARD;
@@ -288,7 +332,7 @@ fn scrub_base64(body: &str, replacements: &[(String, String)]) -> Option<String>
     } else {
         String::from_utf8(bytes).ok()?
     };
-    let scrubbed = scrub(&text, replacements)?;
+    let scrubbed = replacements(&text)?;
     let packed = if gzipped {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(scrubbed.as_bytes()).ok()?;
@@ -297,6 +341,44 @@ fn scrub_base64(body: &str, replacements: &[(String, String)]) -> Option<String>
         scrubbed.into_bytes()
     };
     Some(engine.encode(packed))
+}
+
+/// A digest's text scrubbed of `pairs` (references, notes), and, in each
+/// of its lines (a text or CSV line, an HTML table row) that names a purged
+/// package, of that package's officers: another package's line keeps its
+/// officer.
+fn scrub_digest_text(text: &str, pairs: &[(String, String)], purged: &[Purged]) -> Option<String> {
+    let scrubbed = scrub(text, pairs);
+    let source = scrubbed.as_deref().unwrap_or(text);
+    let mut out = String::with_capacity(source.len());
+    let mut changed = false;
+    let mut rest = source;
+    while !rest.is_empty() {
+        // The next line: up to and with a line break or a row's end.
+        let end = [rest.find('\n').map(|at| at + 1), rest.find("</tr>").map(|at| at + 5)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(rest.len());
+        let (line, after) = rest.split_at(end);
+        let mut line = line.to_string();
+        for p in purged {
+            let pseudonym = &p.references[0].1;
+            if line.contains(pseudonym.as_str()) {
+                if let Some(new) = scrub(&line, &p.officers) {
+                    line = new;
+                    changed = true;
+                }
+            }
+        }
+        out.push_str(&line);
+        rest = after;
+    }
+    if changed {
+        Some(out)
+    } else {
+        scrubbed
+    }
 }
 
 /// A notice's payload with the lines of purged packages scrubbed of their
@@ -434,6 +516,7 @@ where
                 .map_err(failed("reading the ledger of packages past retention"))?;
             let mut parsed: Vec<(i64, i64, String, EventKind)> = Vec::with_capacity(events.len());
             let mut officers: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+            let mut notes: BTreeSet<String> = BTreeSet::new();
             for (id, package_id, details) in events {
                 let kind: EventKind = serde_json::from_str(&details).map_err(|e| {
                     StoreError::Corrupt(format!("event {id}, column details: {e}"))
@@ -442,6 +525,7 @@ where
                     .entry(package_id)
                     .or_default()
                     .extend(officers_of(&kind).into_iter().map(|o| o.to_lowercase()));
+                notes.extend(notes_of(&kind));
                 parsed.push((id, package_id, details, kind));
             }
             let purged: Vec<Purged> = chunk
@@ -529,10 +613,13 @@ where
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(failed("reading the messages of packages past retention"))?;
-            let all_refs: Vec<(String, String)> = purged
+            // The references, and the notes (a digest shows an
+            // acknowledgement's note): what any message may carry.
+            let mut all_refs: Vec<(String, String)> = purged
                 .iter()
                 .flat_map(|p| p.references.iter().cloned())
                 .collect();
+            all_refs.extend(note_pairs(&notes));
             let purged_refs: Vec<&Purged> = purged.iter().collect();
             for (id, destination, notice, last_error) in notices {
                 let kept: i64 = sqlx::query_scalar(MESSAGE_KEEPS_PACKAGES)
@@ -595,7 +682,8 @@ where
                 let Ok(mut payload) = serde_json::from_str::<Value>(&notice) else {
                     continue;
                 };
-                if scrub_value(&mut payload, &all_refs) {
+                let scrub_text = |text: &str| scrub_digest_text(text, &all_refs, &purged);
+                if scrub_value_with(&mut payload, &scrub_text) {
                     rewrite_message::<DB>(
                         &mut tx,
                         id,

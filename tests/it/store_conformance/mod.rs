@@ -27,5 +27,6 @@ mod import;
 mod lists;
 mod outbox;
 mod packages;
+mod retention;
 mod snapshots;
 mod tokens;
