@@ -93,7 +93,9 @@ impl RetentionWatch {
                 );
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "the day's retention run failed; it is tried again within the hour"),
+            Err(e) => {
+                tracing::warn!(error = %e, "the day's retention run failed; it is tried again within the hour")
+            }
         }
     }
 }

@@ -117,10 +117,7 @@ mod tests {
             "[retention]\nkeep_stopped_for = \"30d\"\npseudonym_key_file = \"{}\"\n",
             short.display()
         ));
-        assert!(
-            bad.len() == 1 && bad[0].contains("at least 32"),
-            "{bad:?}"
-        );
+        assert!(bad.len() == 1 && bad[0].contains("at least 32"), "{bad:?}");
         let bad = faults(
             "[retention]\nkeep_stopped_for = \"0d\"\npseudonym_key_file = \"/nonexistent/key\"\n",
         );

@@ -57,7 +57,6 @@ pub use escalation::{DueLevel, Relation};
 pub use fields::{parse_instant, Invalid, Lpa};
 pub use fields::{Lpas, OfficerEmail, Reference};
 pub use grade::RiskGrade;
-pub use retention::{PseudonymKey, RetentionPeriod};
 pub use ladder::EscalationLevel;
 pub use ladder::{default_ladder, LadderTiming, LevelTime, PackageClock};
 pub use package::MoveRefused;
@@ -67,6 +66,7 @@ pub use package::{
     Acknowledgement, Change, EventKind, Package, PackageParts, PackageStatus, Refusal, Safeguarding,
 };
 pub use period::{BadPeriod, CalendarMonth, PeriodKind, Quarter, ReportPeriod};
+pub use retention::{PseudonymKey, RetentionPeriod};
 pub use review::ReviewIntervals;
 pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 pub use timescale::{

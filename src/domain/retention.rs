@@ -348,7 +348,10 @@ mod tests {
             "see X, X. and X"
         );
         assert_eq!(scrub("D-10 and AD-1 and D-1.5 and D-1/2", &pairs), None);
-        assert_eq!(scrub("\"reference\":\"D-1\"", &pairs).unwrap(), "\"reference\":\"X\"");
+        assert_eq!(
+            scrub("\"reference\":\"D-1\"", &pairs).unwrap(),
+            "\"reference\":\"X\""
+        );
         assert_eq!(scrub("<td>D-1</td>", &pairs).unwrap(), "<td>X</td>");
         let mail = vec![("a@b.uk".to_string(), "o@p.invalid".to_string())];
         assert_eq!(scrub("to A@b.uk.", &mail).unwrap(), "to o@p.invalid.");

@@ -226,7 +226,9 @@ fn purged_event(kind: EventKind, officer: &dyn Fn(&str) -> String) -> EventKind 
 fn notes_of(kind: &EventKind) -> Vec<String> {
     match kind {
         EventKind::Regraded { reason, .. } => vec![reason.clone()],
-        EventKind::StageChanged { note: Some(note), .. }
+        EventKind::StageChanged {
+            note: Some(note), ..
+        }
         | EventKind::Acknowledged { note, .. }
         | EventKind::Reviewed { note, .. } => vec![note.clone()],
         _ => Vec::new(),
@@ -355,11 +357,14 @@ fn scrub_digest_text(text: &str, pairs: &[(String, String)], purged: &[Purged]) 
     let mut rest = source;
     while !rest.is_empty() {
         // The next line: up to and with a line break or a row's end.
-        let end = [rest.find('\n').map(|at| at + 1), rest.find("</tr>").map(|at| at + 5)]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(rest.len());
+        let end = [
+            rest.find('\n').map(|at| at + 1),
+            rest.find("</tr>").map(|at| at + 5),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(rest.len());
         let (line, after) = rest.split_at(end);
         let mut line = line.to_string();
         for p in purged {
@@ -518,9 +523,8 @@ where
             let mut officers: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
             let mut notes: BTreeSet<String> = BTreeSet::new();
             for (id, package_id, details) in events {
-                let kind: EventKind = serde_json::from_str(&details).map_err(|e| {
-                    StoreError::Corrupt(format!("event {id}, column details: {e}"))
-                })?;
+                let kind: EventKind = serde_json::from_str(&details)
+                    .map_err(|e| StoreError::Corrupt(format!("event {id}, column details: {e}")))?;
                 officers
                     .entry(package_id)
                     .or_default()
@@ -772,7 +776,10 @@ fn purge_detail(request: &PurgeRequest, summary: &PurgeSummary) -> String {
         summary.events,
         summary.audit_lines,
         summary.messages,
-        request.day.as_deref().map_or("on-demand".to_string(), |d| format!("daily/{d}")),
+        request
+            .day
+            .as_deref()
+            .map_or("on-demand".to_string(), |d| format!("daily/{d}")),
     )
 }
 

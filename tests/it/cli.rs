@@ -2076,7 +2076,9 @@ async fn retention_run_says_what_it_would_do_then_does_it_and_the_audit_verifies
     .await
     .unwrap();
     assert!(
-        done.starts_with(&format!("pseudonymised {would} packages whose clock stopped between ")),
+        done.starts_with(&format!(
+            "pseudonymised {would} packages whose clock stopped between "
+        )),
         "{done}"
     );
     assert!(done.contains("audited as retention.purged"), "{done}");
@@ -2100,11 +2102,7 @@ async fn retention_run_says_what_it_would_do_then_does_it_and_the_audit_verifies
     let listed = run(Command::List(ListArgs::default()), &settings, &clock)
         .await
         .unwrap();
-    assert_eq!(
-        listed.matches("purged-").count() as u64,
-        would,
-        "{listed}"
-    );
+    assert_eq!(listed.matches("purged-").count() as u64, would, "{listed}");
     let again = run(
         Command::Retention(cli::RetentionAction::Run { dry_run: false }),
         &settings,
@@ -2140,7 +2138,10 @@ fn retention_refuses_without_a_period_and_check_config_names_the_key() {
         said.contains("retention.keep_stopped_for") && said.contains("in hours"),
         "{said}"
     );
-    assert!(said.contains("retention.pseudonym_key_file: is required"), "{said}");
+    assert!(
+        said.contains("retention.pseudonym_key_file: is required"),
+        "{said}"
+    );
     let help = ocset(dir.path(), &config, &["retention", "run", "--help"], &[]);
     assert!(help.status.success());
     assert!(stdout(&help).contains("--dry-run"), "{}", stdout(&help));

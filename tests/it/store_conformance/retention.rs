@@ -128,8 +128,18 @@ async fn ledger(store: Arc<dyn Store>, dir: &std::path::Path) -> (App, Arc<Manua
     for (r, grade, stage, officer) in [
         (OLD_A, "very_high", "awaiting_enforcement", OLD_OFFICERS[0]),
         (OLD_B, "high", "intelligence_development", OLD_OFFICERS[2]),
-        (KEEP_C, "medium", "intelligence_development", "keep.c@force.police.uk"),
-        (OPEN_D, "standard", "intelligence_development", "keep.d@force.police.uk"),
+        (
+            KEEP_C,
+            "medium",
+            "intelligence_development",
+            "keep.c@force.police.uk",
+        ),
+        (
+            OPEN_D,
+            "standard",
+            "intelligence_development",
+            "keep.d@force.police.uk",
+        ),
     ] {
         app.create(&new_package(r, grade, stage, officer), &sergeant())
             .await
@@ -296,7 +306,11 @@ async fn everything(raw: &Raw) -> Vec<String> {
             let mut column_values = raw.strings(&select).await;
             column_values.sort();
             for value in column_values {
-                values.extend(opened(&value).into_iter().map(|v| format!("{table}.{column}: {v}")));
+                values.extend(
+                    opened(&value)
+                        .into_iter()
+                        .map(|v| format!("{table}.{column}: {v}")),
+                );
                 values.push(format!("{table}.{column}: {value}"));
             }
         }
@@ -418,12 +432,18 @@ async fn a_purge_leaves_no_identifying_data_and_keeps_every_figure(
             "the ledger never held {needle}: the test would prove nothing"
         );
     }
-    for place in ["outbox.notice", "outbox.destination", "package_events.details"] {
+    for place in [
+        "outbox.notice",
+        "outbox.destination",
+        "package_events.details",
+    ] {
         assert!(
             holding(&before, &[OLD_OFFICERS[0]])
                 .iter()
                 .any(|v| v.starts_with(place))
-                || holding(&before, &[OLD_A]).iter().any(|v| v.starts_with(place)),
+                || holding(&before, &[OLD_A])
+                    .iter()
+                    .any(|v| v.starts_with(place)),
             "nothing of {OLD_A} in {place}"
         );
     }
