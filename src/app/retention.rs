@@ -87,3 +87,23 @@ impl App {
         })
     }
 }
+
+impl App {
+    /// Every row set aside because it cannot be read (package rows and
+    /// outbox messages), oldest first; the read is audited
+    /// (`quarantine.listed`), as it shows references.
+    pub async fn quarantined(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<crate::store::QuarantinedRow>, StoreError> {
+        let rows = self.store.quarantined().await?;
+        self.record_read(
+            actor,
+            "quarantine.listed",
+            &format!("count={}", rows.len()),
+            self.now(),
+        )
+        .await?;
+        Ok(rows)
+    }
+}

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `import`, `list`, `check-config`,
-//! `token`, `audit`, `demo`, `digest`, `retention`, `capacity`, `healthcheck`. Each takes `--config PATH`. [`run`]
+//! `token`, `audit`, `demo`, `digest`, `retention`, `quarantine`, `capacity`, `healthcheck`. Each takes `--config PATH`. [`run`]
 //! dispatches to one function per command (`serve.rs`, `packages.rs`,
 //! `tokens.rs`, `digest.rs`), each going through the application facade, and
 //! writes to the writer it is given, so tests drive it in-process with
@@ -115,6 +115,10 @@ pub enum Command {
     /// service does it once a day).
     #[command(subcommand)]
     Retention(RetentionAction),
+    /// Rows set aside because the service cannot read them (a value it no
+    /// longer accepts, a broken JSON payload): every pass skips them.
+    #[command(subcommand)]
+    Quarantine(QuarantineAction),
     /// The capacity and demand report now: packages received per week and
     /// grade over 12 and 52 weeks, time in each queue, throughput, each
     /// officer's load, and a forecast of the next 4 and 8 weeks (audited).
@@ -251,6 +255,13 @@ pub enum RetentionAction {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// What to do about rows set aside.
+#[derive(Debug, Subcommand)]
+pub enum QuarantineAction {
+    /// List them: kind, id, reference, when and why (audited).
+    List,
 }
 
 /// What to do with tokens.
@@ -529,6 +540,9 @@ pub async fn run(
         }
         Command::Retention(RetentionAction::Run { dry_run }) => {
             retention::run(dry_run, settings, clock, out).await
+        }
+        Command::Quarantine(QuarantineAction::List) => {
+            retention::quarantine_list(settings, clock, out).await
         }
         Command::Capacity { format } => capacity::capacity(format, settings, clock, out).await,
         Command::Demo => packages::demo(settings, clock, out).await,

@@ -95,3 +95,27 @@ pub(super) async fn run(
     }
     Ok(())
 }
+
+/// `quarantine list`: one line per row set aside, then how many.
+pub(super) async fn quarantine_list(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let app = open_app(settings, clock).await?;
+    let rows = app.quarantined(&Actor::named(cli_actor())).await?;
+    for row in &rows {
+        writeln!(
+            out,
+            "{} {} {} {} {}",
+            instant(row.quarantined_at),
+            row.kind,
+            row.id,
+            row.reference.as_deref().unwrap_or("-"),
+            row.reason
+        )
+        .map_err(io)?;
+    }
+    writeln!(out, "{} row(s) set aside", rows.len()).map_err(io)?;
+    Ok(())
+}

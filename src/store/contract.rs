@@ -280,4 +280,11 @@ pub trait Store: Queue {
         &self,
         request: &super::PurgeRequest,
     ) -> Result<Option<super::PurgeSummary>, StoreError>;
+
+    /// How many package rows and outbox messages are set aside (migration
+    /// 0012): rows the code cannot read, skipped by every pass.
+    async fn quarantine_counts(&self) -> Result<super::QuarantineCounts, StoreError>;
+
+    /// Every row set aside, oldest first, with why.
+    async fn quarantined(&self) -> Result<Vec<super::QuarantinedRow>, StoreError>;
 }

@@ -258,7 +258,29 @@ where
         let mut recorded = Vec::new();
         for row in due {
             let package_id = row.id;
-            let package = Package::try_from(row)?;
+            let reference = row.reference.clone();
+            let package = match Package::try_from(row) {
+                Ok(package) => package,
+                // A row the code cannot read stalls nothing else: it is set
+                // aside, in this pass's transaction, and logged once.
+                Err(StoreError::Corrupt(why)) => {
+                    sqlx::query(super::quarantine::QUARANTINE_PACKAGE)
+                        .bind(package_id)
+                        .bind(now)
+                        .bind(why.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("setting a package aside"))?;
+                    tracing::error!(
+                        reference = %reference,
+                        reason = %why,
+                        "a package's stored row cannot be read and is set aside: no pass \
+                         looks at it until it is repaired (`quarantine list`)"
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let decision = decide(&package);
             report.packages += 1;
             for draft in decision.escalations {

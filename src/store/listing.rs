@@ -90,6 +90,8 @@ pub(crate) fn list_packages<'f>(
     source: &str,
 ) -> (String, Vec<BindValue<'f>>) {
     let mut conditions = Conditions::default();
+    // Rows set aside (migration 0012) cannot be read back: never listed.
+    conditions.push("quarantined_at IS NULL".to_string());
     if filter.open_only {
         conditions.push(open_stages_condition());
     }

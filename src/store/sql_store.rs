@@ -512,6 +512,14 @@ where
     ) -> Result<Option<super::PurgeSummary>, StoreError> {
         self.purge_stopped_packages(request).await
     }
+
+    async fn quarantine_counts(&self) -> Result<super::QuarantineCounts, StoreError> {
+        self.count_quarantined().await
+    }
+
+    async fn quarantined(&self) -> Result<Vec<super::QuarantinedRow>, StoreError> {
+        self.list_quarantined().await
+    }
 }
 
 /// The outbox's port, over the same tables (`outbox.rs`).
