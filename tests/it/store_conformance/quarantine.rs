@@ -10,7 +10,6 @@ use ocset_scheduler::app::App;
 use ocset_scheduler::clock::{Clock, ManualClock};
 use ocset_scheduler::domain::Reference;
 use ocset_scheduler::intake::NewPackage;
-use ocset_scheduler::outbox::Queue;
 use ocset_scheduler::store::{Actor, PackageFilter, QuarantineCounts, Store};
 use std::sync::Arc;
 
