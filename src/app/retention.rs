@@ -74,6 +74,7 @@ impl App {
             day: day.clone(),
             actor: actor.clone(),
             now,
+            batch: crate::store::PURGE_BATCH,
         };
         Ok(match self.store.purge_stopped(&request).await? {
             Some(summary) => RetentionOutcome::Purged {

@@ -88,7 +88,7 @@ pub use dialect::{Dialect, StagingFuture};
 pub(crate) use failure::failure_kind;
 pub use import::{ImportCommitted, ImportSession, StagedDuplicate, StagedDuplicates};
 pub use quarantine::{QuarantineCounts, QuarantinedRow};
-pub use retention::{PurgeRequest, PurgeSummary, RetentionDue};
+pub use retention::{PurgeRequest, PurgeSummary, RetentionDue, PURGE_BATCH};
 pub use snapshots::{ReportSnapshot, SnapshotKey, SnapshotRecord};
 pub use sql_store::SqlStore;
 

@@ -50,6 +50,9 @@ pub struct PurgeRequest {
     pub actor: Actor,
     /// When.
     pub now: DateTime<Utc>,
+    /// Packages purged per transaction (each with its own audit line):
+    /// [`PURGE_BATCH`] but in tests.
+    pub batch: usize,
 }
 
 /// The packages a purge at a cutoff takes (or took).
@@ -86,13 +89,16 @@ const CLAIM_DAY: &str = "INSERT INTO retention_runs \
      (day, ran_at, keep_stopped_for, stopped_before, packages) VALUES ($1, $2, $3, $4, 0) \
      ON CONFLICT (day) DO NOTHING RETURNING day";
 
-/// Records how many packages the day's run purged.
-const COUNT_DAY: &str = "UPDATE retention_runs SET packages = $2 WHERE day = $1";
+/// Adds a batch's packages to the day's run.
+const COUNT_DAY: &str = "UPDATE retention_runs SET packages = packages + $2 WHERE day = $1";
 
-/// The packages to purge, oldest stop first.
+/// The next packages to purge, oldest stop first, at most `$2`.
 const SELECT_PURGEABLE: &str = "SELECT id, reference, assigned_officer, clock_stopped_at, \
      received_at FROM packages WHERE purged_at IS NULL AND clock_stopped_at IS NOT NULL \
-     AND clock_stopped_at < $1 ORDER BY clock_stopped_at, id";
+     AND clock_stopped_at < $1 ORDER BY clock_stopped_at, id LIMIT $2";
+
+/// Packages purged per transaction (each its own audit line).
+pub const PURGE_BATCH: usize = 1000;
 
 /// One package's pseudonyms, and when it is purged.
 const PURGE_PACKAGE: &str = "UPDATE packages SET reference = $2, assigned_officer = $3, \
@@ -469,265 +475,290 @@ where
         let failed = StoreError::db;
         let now = stored_instant(request.now);
         let stopped_before = stored_instant(request.stopped_before);
-        let mut tx = self
-            .pool
-            .begin_with(DB::BEGIN_WRITE)
-            .await
-            .map_err(failed("starting a retention purge"))?;
-        if let Some(day) = &request.day {
-            // Another replica's run of the day holds the row until it
-            // commits; this one then finds it taken.
-            let claimed: Option<String> = sqlx::query_scalar(CLAIM_DAY)
-                .bind(day.as_str())
-                .bind(now)
-                .bind(request.period.as_str())
-                .bind(stopped_before)
-                .fetch_optional(&mut *tx)
+        let mut total = PurgeSummary::default();
+        let mut first = true;
+        // One transaction per batch of packages, so that a first run over
+        // years of history never holds the database for long: the
+        // scheduler's passes get in between. The day's run is claimed by
+        // the first; a failure later leaves the rest for the next run.
+        loop {
+            let mut tx = self
+                .pool
+                .begin_with(DB::BEGIN_WRITE)
                 .await
-                .map_err(failed("claiming the day's retention run"))?;
-            if claimed.is_none() {
-                return Ok(None);
+                .map_err(failed("starting a retention purge"))?;
+            if let Some(day) = request.day.as_ref().filter(|_| first) {
+                // Another replica's run of the day holds the row until it
+                // commits; this one then finds it taken.
+                let claimed: Option<String> = sqlx::query_scalar(CLAIM_DAY)
+                    .bind(day.as_str())
+                    .bind(now)
+                    .bind(request.period.as_str())
+                    .bind(stopped_before)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(failed("claiming the day's retention run"))?;
+                if claimed.is_none() {
+                    return Ok(None);
+                }
             }
-        }
-        let rows: Vec<PurgeableRow> = sqlx::query_as(SELECT_PURGEABLE)
-            .bind(stopped_before)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(failed("reading the packages past retention"))?;
-        let mut summary = PurgeSummary {
-            due: RetentionDue {
-                packages: rows.len() as u64,
-                earliest_stop: rows.first().map(|r| r.3),
-                latest_stop: rows.last().map(|r| r.3),
-            },
-            ..PurgeSummary::default()
-        };
-        let key = &request.key;
-        for chunk in rows.chunks(LOOKUP_CHUNK) {
-            let ids: Vec<i64> = chunk.iter().map(|r| r.0).collect();
-            // The officers each package's ledger names, besides its own.
-            let statement = format!(
-                "SELECT id, package_id, details FROM package_events WHERE package_id IN ({}) \
-                 ORDER BY id",
-                placeholders(1, ids.len())
-            );
-            let mut query = sqlx::query_as::<_, (i64, i64, String)>(&statement);
-            for id in &ids {
-                query = query.bind(*id);
-            }
-            let events = query
+            let rows: Vec<PurgeableRow> = sqlx::query_as(SELECT_PURGEABLE)
+                .bind(stopped_before)
+                .bind(request.batch.max(1) as i64)
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(failed("reading the ledger of packages past retention"))?;
-            let mut parsed: Vec<(i64, i64, String, EventKind)> = Vec::with_capacity(events.len());
-            let mut officers: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
-            let mut notes: BTreeSet<String> = BTreeSet::new();
-            for (id, package_id, details) in events {
-                let kind: EventKind = serde_json::from_str(&details)
-                    .map_err(|e| StoreError::Corrupt(format!("event {id}, column details: {e}")))?;
-                officers
-                    .entry(package_id)
-                    .or_default()
-                    .extend(officers_of(&kind).into_iter().map(|o| o.to_lowercase()));
-                notes.extend(notes_of(&kind));
-                parsed.push((id, package_id, details, kind));
-            }
-            let purged: Vec<Purged> = chunk
-                .iter()
-                .map(|(id, reference, officer, _, _)| {
-                    let pseudonym = key.reference(reference);
-                    let lower = reference.to_ascii_lowercase();
-                    let mut references = vec![(lower.clone(), pseudonym.clone())];
-                    let encoded = percent_encoding::utf8_percent_encode(
-                        reference,
-                        percent_encoding::NON_ALPHANUMERIC,
-                    )
-                    .to_string()
-                    .to_ascii_lowercase();
-                    if encoded != lower {
-                        references.push((encoded, pseudonym));
-                    }
-                    let mut named = officers.remove(id).unwrap_or_default();
-                    named.extend(officer.iter().map(|o| o.to_lowercase()));
-                    Purged {
-                        id: *id,
-                        references,
-                        officers: named
-                            .into_iter()
-                            .map(|o| {
-                                let p = key.officer(&o);
-                                (o, p)
-                            })
-                            .collect(),
-                    }
-                })
-                .collect();
-
-            for ((id, reference, officer, _, _), p) in chunk.iter().zip(&purged) {
-                let officer = officer.as_deref().map(|o| key.officer(o));
-                sqlx::query(PURGE_PACKAGE)
-                    .bind(*id)
-                    .bind(key.reference(reference))
-                    .bind(officer.as_deref())
-                    .bind(PURGED_TEXT)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(failed("pseudonymising a package"))?;
-                debug_assert_eq!(p.id, *id);
-            }
-            for (id, _, details, kind) in parsed {
-                let officer = |o: &str| key.officer(o);
-                let rewritten = super::rows::json_text(&purged_event(kind, &officer));
-                if rewritten == details {
-                    continue;
+                .map_err(failed("reading the packages past retention"))?;
+            let mut summary = PurgeSummary {
+                due: RetentionDue {
+                    packages: rows.len() as u64,
+                    earliest_stop: rows.first().map(|r| r.3),
+                    latest_stop: rows.last().map(|r| r.3),
+                },
+                ..PurgeSummary::default()
+            };
+            let key = &request.key;
+            for chunk in rows.chunks(LOOKUP_CHUNK) {
+                let ids: Vec<i64> = chunk.iter().map(|r| r.0).collect();
+                // The officers each package's ledger names, besides its own.
+                let statement = format!(
+                    "SELECT id, package_id, details FROM package_events WHERE package_id IN ({}) \
+                 ORDER BY id",
+                    placeholders(1, ids.len())
+                );
+                let mut query = sqlx::query_as::<_, (i64, i64, String)>(&statement);
+                for id in &ids {
+                    query = query.bind(*id);
                 }
-                sqlx::query(REWRITE_EVENT)
-                    .bind(id)
-                    .bind(rewritten)
-                    .execute(&mut *tx)
+                let events = query
+                    .fetch_all(&mut *tx)
                     .await
-                    .map_err(failed("pseudonymising a package's ledger"))?;
-                summary.events += 1;
-            }
-            for p in &purged {
-                let (reference, pseudonym) = &p.references[0];
-                let done = sqlx::query(PSEUDONYMISE_AUDIT)
-                    .bind(pseudonym.as_str())
-                    .bind(reference.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(failed("pseudonymising the audit log's references"))?;
-                summary.audit_lines += DB::rows_affected(&done);
-            }
+                    .map_err(failed("reading the ledger of packages past retention"))?;
+                let mut parsed: Vec<(i64, i64, String, EventKind)> =
+                    Vec::with_capacity(events.len());
+                let mut officers: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+                let mut notes: BTreeSet<String> = BTreeSet::new();
+                for (id, package_id, details) in events {
+                    let kind: EventKind = serde_json::from_str(&details).map_err(|e| {
+                        StoreError::Corrupt(format!("event {id}, column details: {e}"))
+                    })?;
+                    officers
+                        .entry(package_id)
+                        .or_default()
+                        .extend(officers_of(&kind).into_iter().map(|o| o.to_lowercase()));
+                    notes.extend(notes_of(&kind));
+                    parsed.push((id, package_id, details, kind));
+                }
+                let purged: Vec<Purged> = chunk
+                    .iter()
+                    .map(|(id, reference, officer, _, _)| {
+                        let pseudonym = key.reference(reference);
+                        let lower = reference.to_ascii_lowercase();
+                        let mut references = vec![(lower.clone(), pseudonym.clone())];
+                        let encoded = percent_encoding::utf8_percent_encode(
+                            reference,
+                            percent_encoding::NON_ALPHANUMERIC,
+                        )
+                        .to_string()
+                        .to_ascii_lowercase();
+                        if encoded != lower {
+                            references.push((encoded, pseudonym));
+                        }
+                        let mut named = officers.remove(id).unwrap_or_default();
+                        named.extend(officer.iter().map(|o| o.to_lowercase()));
+                        Purged {
+                            id: *id,
+                            references,
+                            officers: named
+                                .into_iter()
+                                .map(|o| {
+                                    let p = key.officer(&o);
+                                    (o, p)
+                                })
+                                .collect(),
+                        }
+                    })
+                    .collect();
 
-            // The notices that carried these packages.
-            let statement = format!(
-                "SELECT DISTINCT o.id, o.destination, o.notice, o.last_error FROM outbox o \
+                for ((id, reference, officer, _, _), p) in chunk.iter().zip(&purged) {
+                    let officer = officer.as_deref().map(|o| key.officer(o));
+                    sqlx::query(PURGE_PACKAGE)
+                        .bind(*id)
+                        .bind(key.reference(reference))
+                        .bind(officer.as_deref())
+                        .bind(PURGED_TEXT)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(failed("pseudonymising a package"))?;
+                    debug_assert_eq!(p.id, *id);
+                }
+                for (id, _, details, kind) in parsed {
+                    let officer = |o: &str| key.officer(o);
+                    let rewritten = super::rows::json_text(&purged_event(kind, &officer));
+                    if rewritten == details {
+                        continue;
+                    }
+                    sqlx::query(REWRITE_EVENT)
+                        .bind(id)
+                        .bind(rewritten)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(failed("pseudonymising a package's ledger"))?;
+                    summary.events += 1;
+                }
+                for p in &purged {
+                    let (reference, pseudonym) = &p.references[0];
+                    let done = sqlx::query(PSEUDONYMISE_AUDIT)
+                        .bind(pseudonym.as_str())
+                        .bind(reference.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(failed("pseudonymising the audit log's references"))?;
+                    summary.audit_lines += DB::rows_affected(&done);
+                }
+
+                // The notices that carried these packages.
+                let statement = format!(
+                    "SELECT DISTINCT o.id, o.destination, o.notice, o.last_error FROM outbox o \
                  JOIN outbox_escalations oe ON oe.outbox_id = o.id \
                  JOIN escalations e ON e.id = oe.escalation_id \
                  WHERE e.package_id IN ({}) ORDER BY o.id",
-                placeholders(1, ids.len())
-            );
-            let mut query = sqlx::query_as::<_, MessageRow>(&statement);
-            for id in &ids {
-                query = query.bind(*id);
-            }
-            let notices = query
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(failed("reading the messages of packages past retention"))?;
-            // The references, and the notes (a digest shows an
-            // acknowledgement's note): what any message may carry.
-            let mut all_refs: Vec<(String, String)> = purged
-                .iter()
-                .flat_map(|p| p.references.iter().cloned())
-                .collect();
-            all_refs.extend(note_pairs(&notes));
-            let purged_refs: Vec<&Purged> = purged.iter().collect();
-            for (id, destination, notice, last_error) in notices {
-                let kept: i64 = sqlx::query_scalar(MESSAGE_KEEPS_PACKAGES)
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(failed("reading what a message carries"))?;
-                // Its destination is the officer's own only when every
-                // package it carried is purged.
-                let mut address_pairs = all_refs.clone();
-                if kept == 0 {
-                    address_pairs.extend(purged.iter().flat_map(|p| p.officers.iter().cloned()));
+                    placeholders(1, ids.len())
+                );
+                let mut query = sqlx::query_as::<_, MessageRow>(&statement);
+                for id in &ids {
+                    query = query.bind(*id);
                 }
-                let Ok(mut payload) = serde_json::from_str::<Value>(&notice) else {
-                    // A payload that is not JSON is the quarantine's; its
-                    // text is still scrubbed of the references.
-                    let text = scrub(&notice, &all_refs);
-                    if let Some(text) = text {
+                let notices = query
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(failed("reading the messages of packages past retention"))?;
+                // The references, and the notes (a digest shows an
+                // acknowledgement's note): what any message may carry.
+                let mut all_refs: Vec<(String, String)> = purged
+                    .iter()
+                    .flat_map(|p| p.references.iter().cloned())
+                    .collect();
+                all_refs.extend(note_pairs(&notes));
+                let purged_refs: Vec<&Purged> = purged.iter().collect();
+                for (id, destination, notice, last_error) in notices {
+                    let kept: i64 = sqlx::query_scalar(MESSAGE_KEEPS_PACKAGES)
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(failed("reading what a message carries"))?;
+                    // Its destination is the officer's own only when every
+                    // package it carried is purged.
+                    let mut address_pairs = all_refs.clone();
+                    if kept == 0 {
+                        address_pairs
+                            .extend(purged.iter().flat_map(|p| p.officers.iter().cloned()));
+                    }
+                    let Ok(mut payload) = serde_json::from_str::<Value>(&notice) else {
+                        // A payload that is not JSON is the quarantine's; its
+                        // text is still scrubbed of the references.
+                        let text = scrub(&notice, &all_refs);
+                        if let Some(text) = text {
+                            rewrite_message::<DB>(
+                                &mut tx,
+                                id,
+                                &destination,
+                                &text,
+                                last_error.as_deref(),
+                            )
+                            .await?;
+                            summary.messages += 1;
+                        }
+                        continue;
+                    };
+                    let mut changed = scrub_notice(&mut payload, &purged_refs, &all_refs);
+                    let new_destination = scrub(&destination, &address_pairs);
+                    let new_error = last_error.as_deref().and_then(|e| scrub(e, &address_pairs));
+                    changed |= new_destination.is_some() | new_error.is_some();
+                    if changed {
+                        rewrite_message::<DB>(
+                            &mut tx,
+                            id,
+                            new_destination.as_deref().unwrap_or(&destination),
+                            &super::rows::json_text(&payload),
+                            new_error.as_deref().or(last_error.as_deref()),
+                        )
+                        .await?;
+                        summary.messages += 1;
+                    }
+                }
+
+                // Digests that may have listed them.
+                let since = chunk
+                    .iter()
+                    .map(|r| r.4)
+                    .min()
+                    .expect("a chunk is never empty");
+                let digests: Vec<MessageRow> = sqlx::query_as(SELECT_DIGEST_MESSAGES)
+                    .bind(since)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(failed("reading the digests of packages past retention"))?;
+                for (id, destination, notice, last_error) in digests {
+                    let Ok(mut payload) = serde_json::from_str::<Value>(&notice) else {
+                        continue;
+                    };
+                    let scrub_text = |text: &str| scrub_digest_text(text, &all_refs, &purged);
+                    if scrub_value_with(&mut payload, &scrub_text) {
                         rewrite_message::<DB>(
                             &mut tx,
                             id,
                             &destination,
-                            &text,
+                            &super::rows::json_text(&payload),
                             last_error.as_deref(),
                         )
                         .await?;
                         summary.messages += 1;
                     }
-                    continue;
-                };
-                let mut changed = scrub_notice(&mut payload, &purged_refs, &all_refs);
-                let new_destination = scrub(&destination, &address_pairs);
-                let new_error = last_error.as_deref().and_then(|e| scrub(e, &address_pairs));
-                changed |= new_destination.is_some() | new_error.is_some();
-                if changed {
-                    rewrite_message::<DB>(
-                        &mut tx,
-                        id,
-                        new_destination.as_deref().unwrap_or(&destination),
-                        &super::rows::json_text(&payload),
-                        new_error.as_deref().or(last_error.as_deref()),
-                    )
-                    .await?;
-                    summary.messages += 1;
                 }
             }
-
-            // Digests that may have listed them.
-            let since = chunk
-                .iter()
-                .map(|r| r.4)
-                .min()
-                .expect("a chunk is never empty");
-            let digests: Vec<MessageRow> = sqlx::query_as(SELECT_DIGEST_MESSAGES)
-                .bind(since)
-                .fetch_all(&mut *tx)
+            if summary.due.packages > 0 {
+                sqlx::query(DROP_SNAPSHOTS)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed("dropping the kept reports"))?;
+            }
+            if let Some(day) = &request.day {
+                sqlx::query(COUNT_DAY)
+                    .bind(day.as_str())
+                    .bind(summary.due.packages as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed("recording the day's retention run"))?;
+            }
+            // The purge is audited: how many, which stop period, by which rule;
+            // never the references. A run that ends on an empty batch has
+            // said all in its earlier lines.
+            if first || summary.due.packages > 0 {
+                let detail = purge_detail(request, &summary);
+                let audit =
+                    AuditValues::new(&request.actor, "retention.purged", Some(&detail), now);
+                Self::bind_audit_values(sqlx::query(&insert_audit(1)), &audit)
+                    .bind(None::<&str>)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed("appending to the audit log"))?;
+            }
+            Self::seal_audit(&mut tx).await?;
+            tx.commit()
                 .await
-                .map_err(failed("reading the digests of packages past retention"))?;
-            for (id, destination, notice, last_error) in digests {
-                let Ok(mut payload) = serde_json::from_str::<Value>(&notice) else {
-                    continue;
-                };
-                let scrub_text = |text: &str| scrub_digest_text(text, &all_refs, &purged);
-                if scrub_value_with(&mut payload, &scrub_text) {
-                    rewrite_message::<DB>(
-                        &mut tx,
-                        id,
-                        &destination,
-                        &super::rows::json_text(&payload),
-                        last_error.as_deref(),
-                    )
-                    .await?;
-                    summary.messages += 1;
-                }
+                .map_err(failed("committing a retention purge"))?;
+            total.due.packages += summary.due.packages;
+            total.due.earliest_stop = total.due.earliest_stop.or(summary.due.earliest_stop);
+            total.due.latest_stop = summary.due.latest_stop.or(total.due.latest_stop);
+            total.events += summary.events;
+            total.audit_lines += summary.audit_lines;
+            total.messages += summary.messages;
+            first = false;
+            if rows.len() < request.batch.max(1) {
+                return Ok(Some(total));
             }
         }
-        if summary.due.packages > 0 {
-            sqlx::query(DROP_SNAPSHOTS)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed("dropping the kept reports"))?;
-        }
-        if let Some(day) = &request.day {
-            sqlx::query(COUNT_DAY)
-                .bind(day.as_str())
-                .bind(summary.due.packages as i64)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed("recording the day's retention run"))?;
-        }
-        // The purge is audited: how many, which stop period, by which rule;
-        // never the references.
-        let detail = purge_detail(request, &summary);
-        let audit = AuditValues::new(&request.actor, "retention.purged", Some(&detail), now);
-        Self::bind_audit_values(sqlx::query(&insert_audit(1)), &audit)
-            .bind(None::<&str>)
-            .execute(&mut *tx)
-            .await
-            .map_err(failed("appending to the audit log"))?;
-        Self::seal_audit(&mut tx).await?;
-        tx.commit()
-            .await
-            .map_err(failed("committing a retention purge"))?;
-        Ok(Some(summary))
     }
 }
 

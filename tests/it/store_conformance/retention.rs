@@ -22,6 +22,7 @@ conformance! {
     store: [],
     raw: [
         a_purge_leaves_no_identifying_data_and_keeps_every_figure,
+        a_purge_in_batches_commits_and_audits_each_batch,
         the_triggers_let_through_the_purge_and_nothing_else,
     ],
     db: [the_daily_run_happens_once_across_two_replicas],
@@ -580,6 +581,50 @@ fn first_difference(got: &serde_json::Value, want: &serde_json::Value, at: &str)
             .unwrap_or_default(),
         _ => format!("{at}: after the purge {got}, expected {want}"),
     }
+}
+
+/// One package per transaction: each batch its own audit line, the whole
+/// the same as one purge.
+async fn a_purge_in_batches_commits_and_audits_each_batch(store: Arc<dyn Store>, raw: Raw) {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, clock) = ledger(store.clone(), dir.path()).await;
+    let retention = app.settings().retention().unwrap();
+    let now = clock.now();
+    let request = ocset_scheduler::store::PurgeRequest {
+        stopped_before: retention.period.cutoff(now, app.settings().time_zone),
+        period: retention.period.to_string(),
+        key: retention.key.clone(),
+        day: None,
+        actor: Actor::named("cli:dpo"),
+        now,
+        batch: 1,
+    };
+    let summary = store.purge_stopped(&request).await.unwrap().unwrap();
+    assert_eq!(summary.due.packages, 2);
+    assert_eq!(summary.due.earliest_stop, Some(at("2024-01-15T08:00:00Z")));
+    assert_eq!(summary.due.latest_stop, Some(at("2024-01-17T10:00:00Z")));
+    let details: Vec<String> = store
+        .audit_log(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.action == "retention.purged")
+        .filter_map(|l| l.detail)
+        .collect();
+    assert_eq!(details.len(), 2, "{details:?}");
+    assert!(
+        details.iter().all(|d| d.contains(" packages=1 ")),
+        "{details:?}"
+    );
+    let mut needles: Vec<&str> = vec![OLD_A, OLD_B];
+    needles.extend(OLD_OFFICERS);
+    needles.extend(OLD_NOTES);
+    let after = everything(&raw).await;
+    let left = holding(&after, &needles);
+    assert!(left.is_empty(), "identifying data left: {left:#?}");
+    let ChainVerdict::Intact(_) = store.verify_audit_chain(None).await.unwrap() else {
+        panic!("the chain does not verify")
+    };
 }
 
 async fn the_triggers_let_through_the_purge_and_nothing_else(store: Arc<dyn Store>, raw: Raw) {
