@@ -383,6 +383,69 @@ mod tests {
         running.await.unwrap().unwrap();
     }
 
+    /// The service makes the day's retention run at start, as
+    /// `service:retention`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_service_applies_retention_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("ocset.db").display());
+        let store = crate::store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let key = dir.path().join("key");
+        std::fs::write(&key, "k".repeat(32)).unwrap();
+        let config = format!(
+            "{CONFIG}\n[retention]\nkeep_stopped_for = \"1y\"\npseudonym_key_file = \"{}\"\n",
+            key.display()
+        );
+        let settings = Arc::new(load_str(&config, "test.toml", Vec::new()).unwrap());
+        let clock = Arc::new(ManualClock::new("2024-01-08T09:00:00Z".parse().unwrap()));
+        let app = App::new(store.clone(), settings, clock.clone());
+        let actor = crate::store::Actor::named("test");
+        let input = crate::intake::NewPackage {
+            reference: "OLD-1".into(),
+            risk_grade: "medium".into(),
+            received_at: "2024-01-08T08:00:00Z".into(),
+            lpa: "Coventry".into(),
+            stage: "intelligence_development".into(),
+            ..crate::intake::NewPackage::default()
+        };
+        app.create(&input, &actor).await.unwrap();
+        let reference = crate::domain::Reference::parse("OLD-1").unwrap();
+        app.change(&reference, &actor, |p, now| {
+            p.move_stage(
+                crate::domain::Stage::Closed,
+                now,
+                Some(crate::domain::Outcome::NoFurtherAction),
+                None,
+                now,
+            )
+        })
+        .await
+        .unwrap();
+        clock.set("2025-03-01T09:00:00Z".parse().unwrap());
+        let service = Service::build(app, Arc::new(Accept), "127.0.0.1:0")
+            .await
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(service.run_until(async {
+            let _ = stopped.await;
+        }));
+        let purged = async {
+            while store.package(&reference).await.unwrap().is_some() {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), purged)
+            .await
+            .expect("the service purged the package past the period");
+        let log = store.audit_log(None).await.unwrap();
+        assert!(log
+            .iter()
+            .any(|l| l.action == "retention.purged" && l.actor == "service:retention"));
+        let _ = stop.send(());
+        running.await.unwrap().unwrap();
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stop_while_a_digest_renders_stops_the_service_without_waiting_for_it() {
         let dir = tempfile::tempdir().unwrap();
