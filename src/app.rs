@@ -12,9 +12,11 @@ mod capacity;
 mod import;
 mod read_audit;
 mod reports;
+mod retention;
 
 pub(crate) use admin::TokenError;
 pub(crate) use import::{ImportError, ImportFaults, IMPORT_FAULTS_LISTED};
+pub use retention::RetentionOutcome;
 
 use crate::clock::Clock;
 use crate::config::Settings;
