@@ -148,7 +148,11 @@ fn the_licence_and_the_changelog_match_cargo_toml() {
             .unwrap_or_else(|| panic!("Cargo.toml has no {name}"))
             .to_string()
     };
-    assert_eq!(field("license"), "MIT", "a new licence needs a new LICENSE file");
+    assert_eq!(
+        field("license"),
+        "MIT",
+        "a new licence needs a new LICENSE file"
+    );
     let licence = std::fs::read_to_string(root.join("LICENSE")).unwrap();
     assert!(licence.starts_with("MIT License\n"), "{licence}");
     assert!(licence.contains("Permission is hereby granted, free of charge"));
