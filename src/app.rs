@@ -9,11 +9,13 @@
 mod admin;
 mod backup;
 mod capacity;
+mod export;
 mod import;
 mod read_audit;
 mod reports;
 
 pub(crate) use admin::TokenError;
+pub(crate) use export::PackageExport;
 pub(crate) use import::{ImportError, ImportFaults, IMPORT_FAULTS_LISTED};
 
 use crate::clock::Clock;

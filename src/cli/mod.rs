@@ -70,6 +70,16 @@ pub enum Command {
         /// The CSV file.
         file: PathBuf,
     },
+    /// Print everything the service holds about one package as one JSON
+    /// document, for a disclosure or subject-access request: the package,
+    /// every event, escalation and delivery, acknowledgement, review, and
+    /// every audit line naming it. The export itself is audited
+    /// (`package.exported`).
+    Export {
+        /// The package's reference (any case).
+        #[arg(long)]
+        reference: String,
+    },
     /// List packages with their deadlines and status.
     List(ListArgs),
     /// Record a supervisor's review of a package's risk: confirm its grade
@@ -481,6 +491,7 @@ pub async fn run(
             json,
         } => packages::audit(reference, json, settings, clock, out).await,
         Command::Import { file } => packages::import(&file, settings, clock, out).await,
+        Command::Export { reference } => packages::export(&reference, settings, clock, out).await,
         Command::List(args) => packages::list(args, settings, clock, out).await,
         Command::Review(args) => review::review(args, settings, clock, out).await,
         Command::Digest(DigestAction::Preview {

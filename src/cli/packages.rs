@@ -1,4 +1,4 @@
-//! The ledger commands: `import`, `list`, `audit` and `demo`, and the plain
+//! The ledger commands: `import`, `export`, `list`, `audit` and `demo`, and the plain
 //! text tables they print.
 
 use super::{cli_actor, io, json_io, open_app, CliError, ListArgs};
@@ -39,6 +39,26 @@ pub(super) async fn import(
         file.display()
     )
     .map_err(io)?;
+    Ok(())
+}
+
+/// `export --reference R`: everything held about one package, as one JSON
+/// document on stdout; audited.
+pub(super) async fn export(
+    reference: &str,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let reference = Reference::parse(reference)
+        .map_err(|e| CliError::Usage(format!("--reference: {}", e.0)))?;
+    let app = open_app(settings, clock).await?;
+    let export = app
+        .export(&reference, &Actor::named(cli_actor()))
+        .await?
+        .ok_or(crate::store::StoreError::NotFound(reference))?;
+    serde_json::to_writer_pretty(&mut *out, &export).map_err(json_io)?;
+    writeln!(out).map_err(io)?;
     Ok(())
 }
 

@@ -51,6 +51,10 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/api/v1/packages/{reference}", get(packages::read))
         .route(
+            "/api/v1/packages/{reference}/export",
+            get(packages::export),
+        )
+        .route(
             "/api/v1/packages/{reference}/grade",
             post(packages::regrade),
         )

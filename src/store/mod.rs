@@ -226,7 +226,7 @@ pub struct ApiToken {
 }
 
 /// One line of the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Order of appending.
     pub sequence: i64,

@@ -20,6 +20,7 @@ mod dashboard;
 mod digest;
 mod digest_bounded;
 mod escalation;
+mod export;
 mod migrations;
 mod notify;
 mod oidc;
