@@ -3,9 +3,11 @@
 //! every fault reported, so one pass shows a sergeant all that is wrong.
 
 use crate::domain::{
-    parse_instant, DeadlinePolicy, Invalid, Lpas, OfficerEmail, OpenStage, Package, PackageParts,
-    PackageState, Reference, RiskGrade, Safeguarding, Stage, FUTURE_TOLERANCE_MINUTES,
+    parse_instant, Change, DeadlinePolicy, Invalid, Lpas, OfficerEmail, OpenStage, Outcome,
+    Package, PackageParts, PackageState, Reference, RiskGrade, Safeguarding, Stage,
+    FUTURE_TOLERANCE_MINUTES,
 };
+use crate::import::HistoryFields;
 use crate::text::describe_duration;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -213,6 +215,208 @@ impl IntakeRules {
             })),
             _ => Err(errors),
         }
+    }
+}
+
+/// Names the CSV column a refused history move is at fault in: the
+/// move's time is the column that gave it.
+fn move_fault(refused: crate::domain::MoveRefused, time_column: &'static str) -> FieldError {
+    FieldError {
+        field: match refused.field {
+            "at" => time_column,
+            other => other,
+        },
+        message: refused.reason,
+    }
+}
+
+/// An outcome as a spreadsheet spells it: the snake_case name, or the same
+/// words with spaces or hyphens, in any case ("Warrant Executed").
+fn parse_outcome(text: &str) -> Result<Outcome, Invalid> {
+    let folded: String = text
+        .trim()
+        .chars()
+        .map(|c| if matches!(c, ' ' | '-') { '_' } else { c })
+        .flat_map(char::to_lowercase)
+        .collect();
+    folded
+        .parse::<Outcome>()
+        .map_err(|e| Invalid(e.to_string()))
+}
+
+impl IntakeRules {
+    /// Checks a row of a history file (`import --history`) at `now`: the
+    /// package as [`Self::admit`] checks it, received in the stage it was
+    /// received in, then each stage move its history records, each under
+    /// the moves' own rules (times in order, not in the future, an outcome
+    /// that fits the stop). Returns the changes in order, the first the
+    /// receipt (whose package is the one created), or every fault found.
+    ///
+    /// The stage it was received in: intelligence development when
+    /// `awaiting_enforcement_at` is later than the receipt (then it moved
+    /// to awaiting enforcement at that time), or when the package was
+    /// stopped without having awaited enforcement; awaiting enforcement
+    /// when `awaiting_enforcement_at` is the receipt, or when the row's
+    /// stage is awaiting_enforcement without one (as `import` takes it).
+    pub fn admit_history(
+        &self,
+        input: &NewPackage,
+        history: &HistoryFields,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, Vec<FieldError>> {
+        let tz = self.policy.time_zone();
+        let mut errors = Vec::new();
+        let time = |errors: &mut Vec<FieldError>, field: &'static str, value: &Option<String>| {
+            match optional(value) {
+                None => Some(None),
+                Some(text) => check(
+                    errors,
+                    field,
+                    parse_instant(text, tz)
+                        .and_then(|t| {
+                            if t > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
+                                Err(Invalid(format!(
+                                    "{} is in the future (by {}); history cannot be",
+                                    t.to_rfc3339(),
+                                    describe_duration(t - now)
+                                )))
+                            } else {
+                                Ok(t)
+                            }
+                        })
+                        .map(Some),
+                ),
+            }
+        };
+        let stopped_at = time(&mut errors, "clock_stopped_at", &history.clock_stopped_at);
+        let awaiting_at = time(
+            &mut errors,
+            "awaiting_enforcement_at",
+            &history.awaiting_enforcement_at,
+        );
+        let outcome = match optional(&history.outcome) {
+            None => Some(None),
+            Some(text) => check(&mut errors, "outcome", parse_outcome(text).map(Some)),
+        };
+        let stage = Stage::parse_lenient(&input.stage).ok();
+        let received = parse_instant(&input.received_at, tz).ok();
+
+        // The stage it was received in, for the intake rules.
+        let mut as_received = input.clone();
+        if let Some(stage) = stage {
+            let received_in = match (stage, awaiting_at.flatten()) {
+                (Stage::AwaitingEnforcement, None) => Stage::AwaitingEnforcement,
+                (_, Some(at)) if Some(at) == received => Stage::AwaitingEnforcement,
+                _ => Stage::IntelligenceDevelopment,
+            };
+            as_received.stage = received_in.as_str().to_string();
+        }
+        let created = self.admit(&as_received, now);
+        let created = match created {
+            Ok(package) => Some(package),
+            Err(faults) => {
+                errors.extend(faults);
+                None
+            }
+        };
+
+        // What the row's stage allows of the history columns.
+        if let Some(stage) = stage {
+            let has_stop = history
+                .clock_stopped_at
+                .as_deref()
+                .is_some_and(|t| !t.trim().is_empty());
+            let has_outcome = history
+                .outcome
+                .as_deref()
+                .is_some_and(|t| !t.trim().is_empty());
+            let has_awaiting = history
+                .awaiting_enforcement_at
+                .as_deref()
+                .is_some_and(|t| !t.trim().is_empty());
+            let fault = |errors: &mut Vec<FieldError>, field, message: String| {
+                errors.push(FieldError { field, message })
+            };
+            if stage.stops_clock() {
+                if !has_stop {
+                    fault(
+                        &mut errors,
+                        "clock_stopped_at",
+                        format!("a package in {stage} needs the time its clock stopped"),
+                    );
+                }
+                if !has_outcome {
+                    fault(
+                        &mut errors,
+                        "outcome",
+                        format!(
+                            "a package in {stage} needs its outcome: {}",
+                            if stage == Stage::Enforced {
+                                "arrest, warrant_executed, voluntary_attendance or other"
+                            } else {
+                                "no_further_action, transferred or other"
+                            }
+                        ),
+                    );
+                }
+                if input
+                    .child_access_identified_at
+                    .as_deref()
+                    .is_some_and(|t| !t.trim().is_empty())
+                    && !input
+                        .safeguarding_referral_at
+                        .as_deref()
+                        .is_some_and(|t| !t.trim().is_empty())
+                {
+                    fault(&mut errors, "safeguarding_referral_at", "a stopped package's history needs the referral's time when child access was identified: an outstanding referral would escalate from the past".into());
+                }
+            } else {
+                if has_stop {
+                    fault(&mut errors, "clock_stopped_at", format!("a package in {stage} has a running clock; give stage enforced or closed with the outcome, or leave clock_stopped_at empty"));
+                }
+                if has_outcome {
+                    fault(
+                        &mut errors,
+                        "outcome",
+                        "an outcome is allowed only with clock_stopped_at".into(),
+                    );
+                }
+                if stage == Stage::IntelligenceDevelopment && has_awaiting {
+                    fault(&mut errors, "awaiting_enforcement_at", "a package still in intelligence_development has not left it; give stage awaiting_enforcement, enforced or closed".into());
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (Some(package), Some(stage)) = (created, stage) else {
+            // Every way to get here has added a fault.
+            return Err(errors);
+        };
+        let mut changes = vec![Change {
+            occurred_at: package.received_at(),
+            event: package.created_event(),
+            package,
+        }];
+        let last = |changes: &Vec<Change>| changes.last().expect("the receipt").package.clone();
+        if let Some(at) = awaiting_at.flatten() {
+            if last(&changes).stage() == Stage::IntelligenceDevelopment {
+                match last(&changes).move_stage(Stage::AwaitingEnforcement, at, None, None, now) {
+                    Ok(change) => changes.push(change),
+                    Err(refused) => {
+                        return Err(vec![move_fault(refused, "awaiting_enforcement_at")])
+                    }
+                }
+            }
+        }
+        if stage.stops_clock() {
+            let at = stopped_at.flatten().expect("checked above");
+            match last(&changes).move_stage(stage, at, outcome.flatten(), None, now) {
+                Ok(change) => changes.push(change),
+                Err(refused) => return Err(vec![move_fault(refused, "clock_stopped_at")]),
+            }
+        }
+        Ok(changes)
     }
 }
 

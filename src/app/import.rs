@@ -3,6 +3,8 @@
 //! nothing, with memory flat in the file's size.
 
 use super::{App, RowError};
+use crate::domain::Change;
+use crate::import::HistoryFields;
 use crate::intake::{FieldError, NewPackage};
 use crate::store::{Actor, ImportCommitted, LedgerEntry, StagedDuplicates, StoreError};
 use chrono::{DateTime, Utc};
@@ -104,11 +106,55 @@ impl App {
         I: IntoIterator<Item = Result<(u64, NewPackage), RowError>>,
         I::IntoIter: Send + 'static,
     {
+        let rows = rows
+            .into_iter()
+            .map(|row| row.map(|(line, input)| (line, input, None)));
+        self.import_rows(rows, false, actor).await
+    }
+
+    /// Imports packages with their history (`import --history`), all or
+    /// nothing, streamed, under the same rules as [`Self::import`]: each
+    /// row is checked by [`crate::intake::IntakeRules::admit_history`], and
+    /// the ledger records its receipt and stage moves at their historical
+    /// times (recorded now, by `actor`; audited as `package.created` with
+    /// the detail `imported history`). A package whose clock has stopped
+    /// has nothing left to fall due, so nothing is ever sent for it; an
+    /// open one is escalated as [`Self::import`] escalates it.
+    pub(crate) async fn import_history<I>(
+        &self,
+        rows: I,
+        actor: &Actor,
+    ) -> Result<usize, ImportError>
+    where
+        I: IntoIterator<Item = Result<(u64, NewPackage, HistoryFields), RowError>>,
+        I::IntoIter: Send + 'static,
+    {
+        let rows = rows
+            .into_iter()
+            .map(|row| row.map(|(line, input, history)| (line, input, Some(history))));
+        self.import_rows(rows, true, actor).await
+    }
+
+    /// What [`Self::import`] and [`Self::import_history`] share: each row
+    /// with its history fields in a history import (`history`).
+    async fn import_rows<I>(
+        &self,
+        rows: I,
+        history: bool,
+        actor: &Actor,
+    ) -> Result<usize, ImportError>
+    where
+        I: Iterator<Item = Result<(u64, NewPackage, Option<HistoryFields>), RowError>>
+            + Send
+            + 'static,
+    {
         let now = self.now();
         let mut session = self.store.begin_import().await?;
+        if history {
+            session.history();
+        }
         let (batches, mut staged) = tokio::sync::mpsc::channel(IMPORT_BATCHES_AHEAD);
         let app = self.clone();
-        let rows = rows.into_iter();
         let reader = tokio::task::spawn_blocking(move || app.admit_rows(rows, now, &batches));
         let mut stage_failed = None;
         while let Some(batch) = staged.recv().await {
@@ -158,13 +204,29 @@ impl App {
         }
     }
 
+    /// The ledger entry of a package's history (`changes` in order, the
+    /// first its receipt): the package after the last change, that change's
+    /// event, and the earlier ones before it, each at its own time.
+    fn history_entry(&self, changes: Vec<Change>) -> LedgerEntry {
+        let mut changes = changes.into_iter();
+        let mut last = changes.next().expect("a history starts with its receipt");
+        let mut preceded_by = Vec::new();
+        for change in changes {
+            preceded_by.push((last.event, last.occurred_at));
+            last = change;
+        }
+        let mut entry = self.entry(last);
+        entry.preceded_by = preceded_by;
+        entry
+    }
+
     /// The reading side of [`Self::import`]: checks each row under the
     /// intake rules at `now` and sends the good ones' entries in batches;
     /// returns the faults, how many rows were good and the earliest due
     /// instant among them. Stops early if the receiver has gone.
     fn admit_rows(
         &self,
-        rows: impl Iterator<Item = Result<(u64, NewPackage), RowError>>,
+        rows: impl Iterator<Item = Result<(u64, NewPackage, Option<HistoryFields>), RowError>>,
         now: DateTime<Utc>,
         batches: &tokio::sync::mpsc::Sender<Vec<(u64, LedgerEntry)>>,
     ) -> AdmittedRows {
@@ -176,16 +238,23 @@ impl App {
         };
         let mut batch = Vec::with_capacity(IMPORT_BATCH_ROWS);
         for row in rows {
-            let (line, input) = match row {
+            let (line, input, history) = match row {
                 Ok(row) => row,
                 Err(fault) => {
                     read.faults.add(fault);
                     continue;
                 }
             };
-            match rules.admit(&input, now) {
-                Ok(package) => {
-                    let entry = self.created_entry(package);
+            let admitted = match &history {
+                None => rules
+                    .admit(&input, now)
+                    .map(|package| self.created_entry(package)),
+                Some(history) => rules
+                    .admit_history(&input, history, now)
+                    .map(|changes| self.history_entry(changes)),
+            };
+            match admitted {
+                Ok(entry) => {
                     read.first_due = match (read.first_due, entry.next_due_at) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),

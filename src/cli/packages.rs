@@ -13,9 +13,11 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-/// `import FILE`: imports packages from a CSV file, all or nothing.
+/// `import [--history] FILE`: imports packages (with their history) from a
+/// CSV file, all or nothing.
 pub(super) async fn import(
     file: &Path,
+    history: bool,
     settings: Settings,
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
@@ -24,18 +26,22 @@ pub(super) async fn import(
     // opened; read as the import goes, never held whole.
     let opened = std::fs::File::open(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let rows = CsvRows::new(std::io::BufReader::with_capacity(1 << 16, opened));
+    let input = std::io::BufReader::with_capacity(1 << 16, opened);
     let app = open_app(settings, clock).await?;
-    let imported = app
-        .import(rows, &Actor::named(cli_actor()))
-        .await
-        .map_err(|e| match e {
-            ImportError::Rows(rows) => CliError::Import(rows),
-            ImportError::Store(e) => CliError::Store(e),
-        })?;
+    let actor = Actor::named(cli_actor());
+    let imported = if history {
+        app.import_history(CsvRows::history(input), &actor).await
+    } else {
+        app.import(CsvRows::new(input), &actor).await
+    };
+    let imported = imported.map_err(|e| match e {
+        ImportError::Rows(rows) => CliError::Import(rows),
+        ImportError::Store(e) => CliError::Store(e),
+    })?;
     writeln!(
         out,
-        "imported {imported} package(s) from {}",
+        "imported {imported} package(s){} from {}",
+        if history { " with their history" } else { "" },
         file.display()
     )
     .map_err(io)?;

@@ -17,26 +17,33 @@ use super::dialect::Dialect;
 use super::packages::PACKAGE_WRITE_COLUMNS;
 use super::rows::{stored_instant, AuditValues, PackageValues};
 use super::{Actor, LedgerEntry, SqlStore, StoreError};
+use crate::domain::EventKind;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
 use sqlx::{ColumnIndex, Connection, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 
 /// The staging table's columns after `line`: a package's written columns
-/// ([`PACKAGE_WRITE_COLUMNS`]), then its `created` event's kind, time and
-/// details (the event's grade, stage and deadline are the package's).
+/// ([`PACKAGE_WRITE_COLUMNS`]), then its `created` event's kind, time,
+/// details and stage (the event's grade and deadline are the package's),
+/// then, for a history import, the time and details of its move to
+/// awaiting enforcement and of its clock's stop, when it made them (NULL
+/// otherwise). A history import records no regrade, so every event of a
+/// package has the package's grade and deadline; the stage after each is
+/// the one the event names.
 pub(crate) const STAGING_COLUMNS: &str = {
     use super::sql::{as_str, join, joined_len};
     const PARTS: &[&str] = &[
         "line, ",
         PACKAGE_WRITE_COLUMNS,
-        ", event_kind, occurred_at, details",
+        ", event_kind, occurred_at, details, created_stage, moved_at, moved_details, \
+         stopped_at, stopped_details",
     ];
     as_str(&join::<{ joined_len(PARTS) }>(PARTS))
 };
 
 /// How many values a staged row has.
-pub(crate) const STAGING_VALUES: usize = 1 + super::packages::PACKAGE_WRITE_VALUES + 3;
+pub(crate) const STAGING_VALUES: usize = 1 + super::packages::PACKAGE_WRITE_VALUES + 8;
 
 /// A staged row's values, borrowed from its entry.
 #[derive(Debug, Clone)]
@@ -51,20 +58,55 @@ pub(crate) struct StagedValues<'a> {
     pub(crate) occurred_at: DateTime<Utc>,
     /// The event as JSON.
     pub(crate) details: String,
+    /// The stage the package was received in.
+    pub(crate) created_stage: &'static str,
+    /// When it moved to awaiting enforcement after its receipt, and that
+    /// event as JSON (a history import).
+    pub(crate) moved: Option<(DateTime<Utc>, String)>,
+    /// When its clock stopped, and that event as JSON (a history import).
+    pub(crate) stopped: Option<(DateTime<Utc>, String)>,
 }
 
 impl<'a> StagedValues<'a> {
-    /// The values of the entry on line `line`.
+    /// The values of the entry on line `line`: a new package's (its
+    /// `created` event), or a package's history (its `created` event
+    /// first in `preceded_by`, then its stage moves).
     pub(crate) fn new(line: u64, entry: &'a LedgerEntry) -> Self {
+        // Strings, enums and instants only: serialising cannot fail.
+        let json = |event: &EventKind| {
+            serde_json::to_string(event).expect("an EventKind always serialises to JSON")
+        };
+        let mut events = entry
+            .preceded_by
+            .iter()
+            .map(|(event, at)| (event, *at))
+            .chain(std::iter::once((&entry.event, entry.occurred_at)));
+        let (created, created_at) = events.next().expect("an entry has its event");
+        let created_stage = match created {
+            EventKind::Created { stage, .. } => stage.as_str(),
+            _ => entry.package.stage().as_str(),
+        };
+        let (mut moved, mut stopped) = (None, None);
+        for (event, at) in events {
+            if let EventKind::StageChanged { to, .. } = event {
+                let staged = Some((stored_instant(at), json(event)));
+                if to.stops_clock() {
+                    stopped = staged;
+                } else {
+                    moved = staged;
+                }
+            }
+        }
         Self {
             // A file of more than 2^63 lines cannot be read.
             line: i64::try_from(line).unwrap_or(i64::MAX),
             package: PackageValues::new(entry),
-            event_kind: entry.event.name(),
-            occurred_at: stored_instant(entry.occurred_at),
-            // Strings, enums and instants only: serialising cannot fail.
-            details: serde_json::to_string(&entry.event)
-                .expect("an EventKind always serialises to JSON"),
+            event_kind: created.name(),
+            occurred_at: stored_instant(created_at),
+            details: json(created),
+            created_stage,
+            moved,
+            stopped,
         }
     }
 }
@@ -107,6 +149,12 @@ pub enum ImportCommitted {
 pub trait ImportSession: Send {
     /// Stages `rows` (each with its line in the file).
     async fn stage(&mut self, rows: &[(u64, LedgerEntry)]) -> Result<(), StoreError>;
+
+    /// Makes this a history import (`import --history`): each staged
+    /// entry's stage moves (in its `preceded_by` and its event) are written
+    /// after the `created` events, and the audit lines say
+    /// `imported history`.
+    fn history(&mut self);
 
     /// The staged references that repeat an earlier staged one in any case,
     /// and the first staged occurrences of references stored already: the
@@ -166,12 +214,32 @@ const INSERT_STAGED_PACKAGES: &str = {
 };
 
 /// Their `created` events, in line order: `$1` is `recorded_at`, `$2` the
-/// actor's name. The event records the package's grade, stage and deadline.
+/// actor's name. The event records the package's grade and deadline and
+/// the stage it was received in.
 const INSERT_STAGED_EVENTS: &str = "INSERT INTO package_events (package_id, kind, \
      occurred_at, recorded_at, actor, risk_grade, stage, deadline_at, details) \
-     SELECT p.id, s.event_kind, s.occurred_at, $1, $2, s.risk_grade, s.stage, s.deadline_at, \
-     s.details FROM import_staging s JOIN packages p ON p.reference = s.reference \
+     SELECT p.id, s.event_kind, s.occurred_at, $1, $2, s.risk_grade, s.created_stage, \
+     s.deadline_at, s.details FROM import_staging s JOIN packages p ON p.reference = s.reference \
      ORDER BY s.line";
+
+/// A history import's moves to awaiting enforcement, in line order, after
+/// every `created` event (`$1`, `$2` as [`INSERT_STAGED_EVENTS`]).
+const INSERT_STAGED_MOVES: &str = "INSERT INTO package_events (package_id, kind, \
+     occurred_at, recorded_at, actor, risk_grade, stage, deadline_at, details) \
+     SELECT p.id, 'stage_changed', s.moved_at, $1, $2, s.risk_grade, 'awaiting_enforcement', \
+     s.deadline_at, s.moved_details FROM import_staging s \
+     JOIN packages p ON p.reference = s.reference WHERE s.moved_at IS NOT NULL ORDER BY s.line";
+
+/// A history import's clock stops, in line order, after every move: the
+/// stage after each is the package's.
+const INSERT_STAGED_STOPS: &str = "INSERT INTO package_events (package_id, kind, \
+     occurred_at, recorded_at, actor, risk_grade, stage, deadline_at, details) \
+     SELECT p.id, 'stage_changed', s.stopped_at, $1, $2, s.risk_grade, s.stage, \
+     s.deadline_at, s.stopped_details FROM import_staging s \
+     JOIN packages p ON p.reference = s.reference WHERE s.stopped_at IS NOT NULL ORDER BY s.line";
+
+/// The audit detail of a package imported with its history.
+pub(crate) const IMPORTED_HISTORY: &str = "imported history";
 
 /// Their audit lines, in line order (`$1` to `$5` as
 /// [`SqlStore::bind_audit_values`] binds them).
@@ -183,6 +251,8 @@ pub(super) struct SqlImport<DB: Dialect> {
     tx: Transaction<'static, DB>,
     staged: u64,
     indexed: bool,
+    /// Whether this is a history import ([`ImportSession::history`]).
+    history: bool,
 }
 
 impl<DB> SqlStore<DB>
@@ -219,6 +289,7 @@ where
             tx,
             staged: 0,
             indexed: false,
+            history: false,
         }))
     }
 }
@@ -328,6 +399,10 @@ where
         Ok(())
     }
 
+    fn history(&mut self) {
+        self.history = true;
+    }
+
     async fn duplicates(&mut self, keep: usize) -> Result<StagedDuplicates, StoreError> {
         self.find_duplicates(keep).await
     }
@@ -377,7 +452,27 @@ where
             .execute(&mut *inner)
             .await
             .map_err(StoreError::db("appending the imported packages' events"))?;
-        let audit = AuditValues::new(actor, "package.created", None, recorded_at);
+        if self.history {
+            for (statement, context) in [
+                (
+                    INSERT_STAGED_MOVES,
+                    "appending the imported packages' stage moves",
+                ),
+                (
+                    INSERT_STAGED_STOPS,
+                    "appending the imported packages' clock stops",
+                ),
+            ] {
+                sqlx::query(statement)
+                    .bind(recorded_at)
+                    .bind(actor.name.as_str())
+                    .execute(&mut *inner)
+                    .await
+                    .map_err(StoreError::db(context))?;
+            }
+        }
+        let detail = self.history.then_some(IMPORTED_HISTORY);
+        let audit = AuditValues::new(actor, "package.created", detail, recorded_at);
         sqlx::query(INSERT_STAGED_AUDIT)
             .bind(audit.at)
             .bind(audit.actor)

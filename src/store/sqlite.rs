@@ -27,7 +27,7 @@ use std::time::Duration;
 /// How long a writer waits for another to finish before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Rows per staging `INSERT` of an import: 500 rows of 26 values, below
+/// Rows per staging `INSERT` of an import: 500 rows of 31 values, below
 /// SQLite's limit of 32,766 parameters.
 const STAGING_ROWS_PER_INSERT: usize = 500;
 
@@ -220,7 +220,12 @@ impl Dialect for Sqlite {
                         .bind(p.review_clock_started_at)
                         .bind(v.event_kind)
                         .bind(v.occurred_at)
-                        .bind(v.details.as_str());
+                        .bind(v.details.as_str())
+                        .bind(v.created_stage)
+                        .bind(v.moved.as_ref().map(|(at, _)| *at))
+                        .bind(v.moved.as_ref().map(|(_, d)| d.as_str()))
+                        .bind(v.stopped.as_ref().map(|(at, _)| *at))
+                        .bind(v.stopped.as_ref().map(|(_, d)| d.as_str()));
                 }
                 query.execute(&mut *connection).await?;
             }

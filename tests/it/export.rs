@@ -191,7 +191,10 @@ async fn the_export_holds_every_kind_of_record_and_is_audited(s: Served) {
         .iter()
         .all(|e| e["reference"] == "EXP-1"));
     assert_eq!(kinds(&export["acknowledgements"]), ["acknowledged"]);
-    assert_eq!(export["acknowledgements"][0]["reason"], "suspect_not_located");
+    assert_eq!(
+        export["acknowledgements"][0]["reason"],
+        "suspect_not_located"
+    );
     assert_eq!(export["acknowledgements"][0]["actor"], "token:supervisor");
     assert_eq!(kinds(&export["reviews"]), ["reviewed"]);
     assert_eq!(export["reviews"][0]["note"], "Grade stands");
@@ -242,14 +245,7 @@ async fn the_export_holds_every_kind_of_record_and_is_audited(s: Served) {
     assert!(audit.iter().all(|l| l["reference"] == "EXP-1"));
 
     // The export is in the audit log itself, once.
-    let logged = s
-        .world
-        .instance
-        .app
-        .store()
-        .audit_log(None)
-        .await
-        .unwrap();
+    let logged = s.world.instance.app.store().audit_log(None).await.unwrap();
     let exports: Vec<_> = logged
         .iter()
         .filter(|l| l.action == "package.exported")
@@ -295,14 +291,7 @@ async fn only_an_admin_may_export_and_an_unknown_reference_is_404(s: Served) {
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // Refused and missing exports write no export line.
-    let logged = s
-        .world
-        .instance
-        .app
-        .store()
-        .audit_log(None)
-        .await
-        .unwrap();
+    let logged = s.world.instance.app.store().audit_log(None).await.unwrap();
     assert!(
         logged.iter().all(|l| l.action != "package.exported"),
         "{logged:?}"
