@@ -21,6 +21,7 @@ mod digest;
 mod digest_bounded;
 mod escalation;
 mod export;
+mod history_import;
 mod migrations;
 mod notify;
 mod oidc;
