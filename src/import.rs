@@ -570,6 +570,52 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_history_file_reads_its_history_columns_and_a_plain_import_refuses_them() {
+        let text = format!(
+            "{HEADER},clock_stopped_at,outcome,awaiting_enforcement_at\nA-1,VH,2024-01-01 10:00,Coventry,enforced,,2024-01-02 10:00,arrest,2024-01-01 12:00\nA-2,VH,2024-01-01 10:00,Coventry,awaiting_enforcement,,,,\n"
+        );
+        let rows: Vec<_> = CsvRows::history(text.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows[0].0, 2);
+        assert_eq!(
+            rows[0].2,
+            HistoryFields {
+                clock_stopped_at: Some("2024-01-02 10:00".into()),
+                outcome: Some("arrest".into()),
+                awaiting_enforcement_at: Some("2024-01-01 12:00".into()),
+            }
+        );
+        assert_eq!(rows[1].2, HistoryFields::default());
+
+        let errors = read_csv(text.as_bytes()).unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("unknown column \"clock_stopped_at\"")
+                && errors[0].to_string().contains("imported with --history"),
+            "{}",
+            errors[0]
+        );
+
+        // The history columns a history file cannot do without.
+        let errors: Vec<RowError> = CsvRows::history(
+            format!("{HEADER}\nA-1,VH,2024-01-01 10:00,Coventry,enforced,\n").as_bytes(),
+        )
+        .filter_map(Result::err)
+        .collect();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "line 1, column clock_stopped_at: this column is missing from the header row",
+                "line 1, column outcome: this column is missing from the header row",
+            ]
+        );
+    }
+
     /// A reader that hands out at most `step` bytes a read, as a slow
     /// file or pipe may.
     struct Trickle<'a> {

@@ -565,4 +565,154 @@ mod tests {
             .assigned_officer()
             .is_none());
     }
+
+    fn history(
+        stopped: Option<&str>,
+        outcome: Option<&str>,
+        awaiting: Option<&str>,
+    ) -> HistoryFields {
+        HistoryFields {
+            clock_stopped_at: stopped.map(str::to_string),
+            outcome: outcome.map(str::to_string),
+            awaiting_enforcement_at: awaiting.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_history_is_its_receipt_then_its_moves_in_order() {
+        let mut input = good();
+        input.stage = "Enforced".into();
+        let changes = rules()
+            .admit_history(
+                &input,
+                &history(
+                    Some("2024-05-31 20:00"),
+                    Some("Warrant Executed"),
+                    Some("2024-05-31 12:00"),
+                ),
+                now(),
+            )
+            .unwrap();
+        let stages: Vec<Stage> = changes.iter().map(|c| c.package.stage()).collect();
+        assert_eq!(
+            stages,
+            [
+                Stage::IntelligenceDevelopment,
+                Stage::AwaitingEnforcement,
+                Stage::Enforced
+            ]
+        );
+        let times: Vec<String> = changes.iter().map(|c| c.occurred_at.to_rfc3339()).collect();
+        // British Summer Time: local 10:00 is 09:00 UTC.
+        assert_eq!(
+            times,
+            [
+                "2024-05-31T09:00:00+00:00",
+                "2024-05-31T11:00:00+00:00",
+                "2024-05-31T19:00:00+00:00"
+            ]
+        );
+        let stop = changes[2].package.state().stop().copied().unwrap();
+        assert_eq!(stop.outcome(), Outcome::WarrantExecuted);
+
+        // Received ready for enforcement: awaiting_enforcement_at is the
+        // receipt, or absent for an open package in that stage.
+        let mut input = good();
+        input.stage = "closed".into();
+        let changes = rules()
+            .admit_history(
+                &input,
+                &history(
+                    Some("2024-05-31 20:00"),
+                    Some("other"),
+                    Some("2024-05-31 10:00"),
+                ),
+                now(),
+            )
+            .unwrap();
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0].package.stage(), Stage::AwaitingEnforcement);
+        let changes = rules()
+            .admit_history(&good(), &HistoryFields::default(), now())
+            .unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].package.stage(), Stage::AwaitingEnforcement);
+    }
+
+    #[test]
+    fn history_faults_name_their_column() {
+        let fault = |stage: &str, h: HistoryFields| {
+            let mut input = good();
+            input.stage = stage.into();
+            let errors = rules().admit_history(&input, &h, now()).unwrap_err();
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+        };
+        let got = fault("awaiting_enforcement", history(None, Some("arrest"), None));
+        assert!(
+            got[0].starts_with("outcome: an outcome is allowed only with clock_stopped_at"),
+            "{got:?}"
+        );
+        let got = fault(
+            "enforced",
+            history(Some("2024-05-31 09:00"), Some("arrest"), None),
+        );
+        assert!(
+            got[0].starts_with("clock_stopped_at: is before the package was received"),
+            "{got:?}"
+        );
+        let got = fault(
+            "enforced",
+            history(Some("2024-06-02 09:00"), Some("arrest"), None),
+        );
+        assert!(
+            got[0].starts_with("clock_stopped_at: 2024-06-02T08:00:00+00:00 is in the future"),
+            "{got:?}"
+        );
+        let got = fault(
+            "closed",
+            history(Some("2024-05-31 20:00"), Some("arrest"), None),
+        );
+        assert!(
+            got[0].starts_with("outcome: outcome arrest does not fit stage closed"),
+            "{got:?}"
+        );
+        let got = fault("closed", history(None, None, None));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("clock_stopped_at: a package in closed needs"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].starts_with("outcome: a package in closed needs its outcome"),
+            "{got:?}"
+        );
+        let got = fault(
+            "enforced",
+            history(
+                Some("2024-05-31 12:00"),
+                Some("arrest"),
+                Some("2024-05-31 14:00"),
+            ),
+        );
+        assert!(
+            got[0].starts_with(
+                "clock_stopped_at: is before the package entered awaiting_enforcement"
+            ),
+            "{got:?}"
+        );
+        let mut input = good();
+        input.stage = "closed".into();
+        input.child_access_identified_at = Some("2024-05-31 11:00".into());
+        let got = rules()
+            .admit_history(
+                &input,
+                &history(Some("2024-05-31 20:00"), Some("other"), None),
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(got[0].field, "safeguarding_referral_at");
+    }
 }

@@ -181,7 +181,11 @@ fn csv(packages: &[Known]) -> String {
             p.received_local.format("%Y-%m-%d %H:%M"),
             LPAS[i % 7],
             stage.as_str(),
-            if i % 3 == 0 { "pc.one@force.police.uk" } else { "" },
+            if i % 3 == 0 {
+                "pc.one@force.police.uk"
+            } else {
+                ""
+            },
             p.awaiting.map(rfc).unwrap_or_default(),
             p.stop.map(|s| rfc(s.at)).unwrap_or_default(),
             outcome,
@@ -265,7 +269,9 @@ fn count(packages: &[Known], from: DateTime<Utc>, to: DateTime<Utc>) -> Counted 
     c
 }
 
-fn within_by_grade(report_by_grade: &[ocset_scheduler::report::GradeTimeliness]) -> BTreeMap<RiskGrade, (u64, u64)> {
+fn within_by_grade(
+    report_by_grade: &[ocset_scheduler::report::GradeTimeliness],
+) -> BTreeMap<RiskGrade, (u64, u64)> {
     report_by_grade
         .iter()
         .filter(|g| g.within + g.late > 0)
@@ -303,17 +309,36 @@ async fn a_year_of_history_shows_in_past_weekly_reports_and_the_trend(w: World) 
         let r = report(&w, week).await;
         let (from, to) = (week_start(week), week_start(week + 1));
         let c = count(&packages, from, to);
-        assert!(c.received > 0 && c.enforced > 0, "the week has traffic: {c:?}");
+        assert!(
+            c.received > 0 && c.enforced > 0,
+            "the week has traffic: {c:?}"
+        );
         assert_eq!(r.flow.week.received, c.received, "W{week} received");
         assert_eq!(r.flow.week.enforced, c.enforced, "W{week} enforced");
         assert_eq!(r.flow.week.closed, c.closed, "W{week} closed");
-        assert_eq!(within_by_grade(&r.flow.week.by_grade), c.within, "W{week} within/late");
+        assert_eq!(
+            within_by_grade(&r.flow.week.by_grade),
+            c.within,
+            "W{week} within/late"
+        );
         assert_eq!(r.headline.open, c.open, "W{week} open at the end");
-        assert_eq!(r.headline.breached, c.breached, "W{week} breached at the end");
+        assert_eq!(
+            r.headline.breached, c.breached,
+            "W{week} breached at the end"
+        );
         let twelve = count(&packages, week_start(week - 11), to);
-        assert_eq!(r.flow.twelve_weeks.received, twelve.received, "W{week} 12-week received");
-        assert_eq!(r.flow.twelve_weeks.enforced, twelve.enforced, "W{week} 12-week enforced");
-        assert_eq!(r.flow.twelve_weeks.closed, twelve.closed, "W{week} 12-week closed");
+        assert_eq!(
+            r.flow.twelve_weeks.received, twelve.received,
+            "W{week} 12-week received"
+        );
+        assert_eq!(
+            r.flow.twelve_weeks.enforced, twelve.enforced,
+            "W{week} 12-week enforced"
+        );
+        assert_eq!(
+            r.flow.twelve_weeks.closed, twelve.closed,
+            "W{week} 12-week closed"
+        );
         assert_eq!(
             r.timeliness.outcomes_twelve_weeks, twelve.outcomes,
             "W{week} 12-week outcomes"
@@ -333,7 +358,10 @@ async fn a_year_of_history_shows_in_past_weekly_reports_and_the_trend(w: World) 
             assert_eq!(point.week.to_string(), format!("2024-W{n:02}"));
             let c = count(&packages, week_start(n), week_start(n + 1));
             assert_eq!(point.open, c.open, "trend W{n} open");
-            assert_eq!(point.open_by_grade, c.open_by_grade, "trend W{n} open by grade");
+            assert_eq!(
+                point.open_by_grade, c.open_by_grade,
+                "trend W{n} open by grade"
+            );
             let (within, late) = c
                 .within
                 .values()
@@ -350,7 +378,10 @@ async fn a_year_of_history_shows_in_past_weekly_reports_and_the_trend(w: World) 
     let store = w.instance.app.store();
     let horizon = now() + Duration::days(7);
     let mut kept = store.position(now(), horizon, None).await.unwrap();
-    let mut recounted = store.recounted_position(now(), horizon, None).await.unwrap();
+    let mut recounted = store
+        .recounted_position(now(), horizon, None)
+        .await
+        .unwrap();
     let order = |rows: &mut Vec<ocset_scheduler::store::StageGradeFigures>| {
         rows.sort_by_key(|r| (r.stage, r.grade));
     };
@@ -358,7 +389,10 @@ async fn a_year_of_history_shows_in_past_weekly_reports_and_the_trend(w: World) 
     order(&mut recounted);
     assert_eq!(kept, recounted);
     let open: u64 = kept.iter().map(|r| r.open).sum();
-    assert_eq!(open, packages.iter().filter(|p| p.stop.is_none()).count() as u64);
+    assert_eq!(
+        open,
+        packages.iter().filter(|p| p.stop.is_none()).count() as u64
+    );
 
     // One package's ledger: each event at its historical time, with the
     // stage after it, recorded now by whoever imported.
@@ -458,7 +492,10 @@ async fn a_faulty_history_file_names_every_fault_and_writes_nothing(w: World) {
         error.contains("line 1, column outcome: this column is missing"),
         "{error}"
     );
-    assert_eq!(w.instance.app.store().count_packages().await.unwrap().total, 1);
+    assert_eq!(
+        w.instance.app.store().count_packages().await.unwrap().total,
+        1
+    );
 }
 
 async fn after_a_history_import_the_scheduler_sends_nothing_for_the_past(w: World) {
@@ -484,7 +521,10 @@ async fn after_a_history_import_the_scheduler_sends_nothing_for_the_past(w: Worl
     });
     let late = packages
         .iter()
-        .filter(|p| p.stop.is_some_and(|s| s.at > p.deadline + Duration::days(7)))
+        .filter(|p| {
+            p.stop
+                .is_some_and(|s| s.at > p.deadline + Duration::days(7))
+        })
         .count();
     assert!(late > 0, "some were stopped past the senior escalation");
     import_history(&w, &csv(&packages)).await.unwrap();
