@@ -288,20 +288,20 @@ impl<R: Read> CsvRows<R> {
         let history = self.history;
         let required: Vec<&str> = REQUIRED_COLUMNS
             .iter()
-            .chain(
-                history
-                    .then_some(&HISTORY_REQUIRED_COLUMNS[..])
-                    .unwrap_or(&[]),
-            )
+            .chain(if history {
+                &HISTORY_REQUIRED_COLUMNS[..]
+            } else {
+                &[]
+            })
             .copied()
             .collect();
         let optional: Vec<&str> = OPTIONAL_COLUMNS
             .iter()
-            .chain(
-                history
-                    .then_some(&HISTORY_OPTIONAL_COLUMNS[..])
-                    .unwrap_or(&[]),
-            )
+            .chain(if history {
+                &HISTORY_OPTIONAL_COLUMNS[..]
+            } else {
+                &[]
+            })
             .copied()
             .collect();
         for (i, name) in header.iter().enumerate() {

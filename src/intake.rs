@@ -322,18 +322,9 @@ impl IntakeRules {
 
         // What the row's stage allows of the history columns.
         if let Some(stage) = stage {
-            let has_stop = history
-                .clock_stopped_at
-                .as_deref()
-                .is_some_and(|t| !t.trim().is_empty());
-            let has_outcome = history
-                .outcome
-                .as_deref()
-                .is_some_and(|t| !t.trim().is_empty());
-            let has_awaiting = history
-                .awaiting_enforcement_at
-                .as_deref()
-                .is_some_and(|t| !t.trim().is_empty());
+            let has_stop = optional(&history.clock_stopped_at).is_some();
+            let has_outcome = optional(&history.outcome).is_some();
+            let has_awaiting = optional(&history.awaiting_enforcement_at).is_some();
             let fault = |errors: &mut Vec<FieldError>, field, message: String| {
                 errors.push(FieldError { field, message })
             };
@@ -359,14 +350,8 @@ impl IntakeRules {
                         ),
                     );
                 }
-                if input
-                    .child_access_identified_at
-                    .as_deref()
-                    .is_some_and(|t| !t.trim().is_empty())
-                    && !input
-                        .safeguarding_referral_at
-                        .as_deref()
-                        .is_some_and(|t| !t.trim().is_empty())
+                if optional(&input.child_access_identified_at).is_some()
+                    && optional(&input.safeguarding_referral_at).is_none()
                 {
                     fault(&mut errors, "safeguarding_referral_at", "a stopped package's history needs the referral's time when child access was identified: an outstanding referral would escalate from the past".into());
                 }
