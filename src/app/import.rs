@@ -3,7 +3,7 @@
 //! nothing, with memory flat in the file's size.
 
 use super::{App, RowError};
-use crate::domain::Change;
+use crate::domain::{Change, DueLevel};
 use crate::import::HistoryFields;
 use crate::intake::{FieldError, NewPackage};
 use crate::store::{Actor, ImportCommitted, LedgerEntry, StagedDuplicates, StoreError};
@@ -72,6 +72,14 @@ impl ImportFaults {
     pub(crate) fn unlisted(&self) -> u64 {
         self.total.saturating_sub(self.listed.len() as u64)
     }
+}
+
+/// Rows an import's reader hands the store at a time: the entries, and
+/// a history import's past escalation levels, each with its line.
+#[derive(Debug, Default)]
+struct StagedBatch {
+    entries: Vec<(u64, LedgerEntry)>,
+    escalations: Vec<(u64, DueLevel)>,
 }
 
 /// What the reading side of an import found.
@@ -158,7 +166,11 @@ impl App {
         let reader = tokio::task::spawn_blocking(move || app.admit_rows(rows, now, &batches));
         let mut stage_failed = None;
         while let Some(batch) = staged.recv().await {
-            if let Err(e) = session.stage(&batch).await {
+            let mut staged_batch = session.stage(&batch.entries).await;
+            if staged_batch.is_ok() && !batch.escalations.is_empty() {
+                staged_batch = session.stage_escalations(&batch.escalations).await;
+            }
+            if let Err(e) = staged_batch {
                 stage_failed = Some(e);
                 break;
             }
@@ -206,8 +218,24 @@ impl App {
 
     /// The ledger entry of a package's history (`changes` in order, the
     /// first its receipt): the package after the last change, that change's
-    /// event, and the earlier ones before it, each at its own time.
-    fn history_entry(&self, changes: Vec<Change>) -> LedgerEntry {
+    /// event, and the earlier ones before it, each at its own time. With
+    /// it, for a package whose clock has stopped, the escalation levels
+    /// that fell due before the stop (the latest occurrence of each, as a
+    /// scheduler pass at that instant would have found them), to record as
+    /// imported history, never sent.
+    fn history_entry(&self, changes: Vec<Change>) -> (LedgerEntry, Vec<DueLevel>) {
+        let past = match changes.as_slice() {
+            [.., before, stop] if stop.package.state().stop().is_some() => {
+                // Strictly before the stop: a package enforced at its
+                // deadline met it, and owes no breach.
+                let until = stop.occurred_at - chrono::Duration::microseconds(1);
+                self.settings
+                    .ladder_timing()
+                    .plan(&before.package, until)
+                    .due
+            }
+            _ => Vec::new(),
+        };
         let mut changes = changes.into_iter();
         let mut last = changes.next().expect("a history starts with its receipt");
         let mut preceded_by = Vec::new();
@@ -217,7 +245,7 @@ impl App {
         }
         let mut entry = self.entry(last);
         entry.preceded_by = preceded_by;
-        entry
+        (entry, past)
     }
 
     /// The reading side of [`Self::import`]: checks each row under the
@@ -228,7 +256,7 @@ impl App {
         &self,
         rows: impl Iterator<Item = Result<(u64, NewPackage, Option<HistoryFields>), RowError>>,
         now: DateTime<Utc>,
-        batches: &tokio::sync::mpsc::Sender<Vec<(u64, LedgerEntry)>>,
+        batches: &tokio::sync::mpsc::Sender<StagedBatch>,
     ) -> AdmittedRows {
         let rules = self.intake_rules();
         let mut read = AdmittedRows {
@@ -236,7 +264,7 @@ impl App {
             count: 0,
             first_due: None,
         };
-        let mut batch = Vec::with_capacity(IMPORT_BATCH_ROWS);
+        let mut batch = StagedBatch::default();
         for row in rows {
             let (line, input, history) = match row {
                 Ok(row) => row,
@@ -248,22 +276,24 @@ impl App {
             let admitted = match &history {
                 None => rules
                     .admit(&input, now)
-                    .map(|package| self.created_entry(package)),
+                    .map(|package| (self.created_entry(package), Vec::new())),
                 Some(history) => rules
                     .admit_history(&input, history, now)
                     .map(|changes| self.history_entry(changes)),
             };
             match admitted {
-                Ok(entry) => {
+                Ok((entry, past)) => {
                     read.first_due = match (read.first_due, entry.next_due_at) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
                     };
                     read.count += 1;
-                    batch.push((line, entry));
-                    if batch.len() == IMPORT_BATCH_ROWS {
-                        let full =
-                            std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH_ROWS));
+                    batch.entries.push((line, entry));
+                    batch
+                        .escalations
+                        .extend(past.into_iter().map(|due| (line, due)));
+                    if batch.entries.len() == IMPORT_BATCH_ROWS {
+                        let full = std::mem::take(&mut batch);
                         if batches.blocking_send(full).is_err() {
                             return read;
                         }
@@ -280,7 +310,7 @@ impl App {
                 }
             }
         }
-        if !batch.is_empty() {
+        if !batch.entries.is_empty() {
             // A closed receiver has failed already and says why.
             let _ = batches.blocking_send(batch);
         }

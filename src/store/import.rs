@@ -15,9 +15,10 @@
 
 use super::dialect::Dialect;
 use super::packages::PACKAGE_WRITE_COLUMNS;
+use super::rows::variant_name;
 use super::rows::{stored_instant, AuditValues, PackageValues};
 use super::{Actor, LedgerEntry, SqlStore, StoreError};
-use crate::domain::EventKind;
+use crate::domain::{DueLevel, EventKind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
@@ -156,6 +157,11 @@ pub trait ImportSession: Send {
     /// `imported history`.
     fn history(&mut self);
 
+    /// Stages the escalation levels that fell due in a history import's
+    /// past (each with the line of its package), to be recorded at the
+    /// commit as `imported`: never sent.
+    async fn stage_escalations(&mut self, rows: &[(u64, DueLevel)]) -> Result<(), StoreError>;
+
     /// The staged references that repeat an earlier staged one in any case,
     /// and the first staged occurrences of references stored already: the
     /// first `keep` by line, and how many in all.
@@ -237,6 +243,22 @@ const INSERT_STAGED_STOPS: &str = "INSERT INTO package_events (package_id, kind,
      SELECT p.id, 'stage_changed', s.stopped_at, $1, $2, s.risk_grade, s.stage, \
      s.deadline_at, s.stopped_details FROM import_staging s \
      JOIN packages p ON p.reference = s.reference WHERE s.stopped_at IS NOT NULL ORDER BY s.line";
+
+/// The columns of `import_staging_escalations`, in the order staged.
+const STAGED_ESCALATION_COLUMNS: &str =
+    "line, level, clock, occurrence, clock_due_at, due_at, relation";
+
+/// Rows per staging `INSERT` of escalations: 500 of 7 values.
+const ESCALATIONS_PER_INSERT: usize = 500;
+
+/// A history import's past escalation levels, recorded as `imported`
+/// (never sent), per package in line order then as the levels came; `$1`
+/// is `recorded_at`.
+const INSERT_STAGED_ESCALATIONS: &str = "INSERT INTO escalations (package_id, level, clock, \
+     occurrence, clock_due_at, due_at, relation, status, recorded_at) \
+     SELECT p.id, e.level, e.clock, e.occurrence, e.clock_due_at, e.due_at, e.relation, \
+     'imported', $1 FROM import_staging_escalations e JOIN import_staging s ON s.line = e.line \
+     JOIN packages p ON p.reference = s.reference ORDER BY e.line, e.due_at, e.level";
 
 /// The audit detail of a package imported with its history.
 pub(crate) const IMPORTED_HISTORY: &str = "imported history";
@@ -403,6 +425,46 @@ where
         self.history = true;
     }
 
+    async fn stage_escalations(&mut self, rows: &[(u64, DueLevel)]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(ESCALATIONS_PER_INSERT) {
+            let statement = format!(
+                "INSERT INTO import_staging_escalations ({STAGED_ESCALATION_COLUMNS}) VALUES {}",
+                super::sql::values_groups(chunk.len(), 7, &[])
+            );
+            let values: Vec<(i64, &str, String, i64, DateTime<Utc>, DateTime<Utc>, String)> = chunk
+                .iter()
+                .map(|(line, due)| {
+                    (
+                        i64::try_from(*line).unwrap_or(i64::MAX),
+                        due.level.as_str(),
+                        variant_name(&due.clock),
+                        i64::from(due.occurrence),
+                        // Cut as every stored time is: the unique key compares them.
+                        stored_instant(due.clock_due_at),
+                        stored_instant(due.due_at),
+                        variant_name(&due.relation),
+                    )
+                })
+                .collect();
+            let mut query = sqlx::query::<DB>(&statement);
+            for v in &values {
+                query = query
+                    .bind(v.0)
+                    .bind(v.1)
+                    .bind(v.2.as_str())
+                    .bind(v.3)
+                    .bind(v.4)
+                    .bind(v.5)
+                    .bind(v.6.as_str());
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .map_err(StoreError::db("staging imported escalations"))?;
+        }
+        Ok(())
+    }
+
     async fn duplicates(&mut self, keep: usize) -> Result<StagedDuplicates, StoreError> {
         self.find_duplicates(keep).await
     }
@@ -470,6 +532,11 @@ where
                     .await
                     .map_err(StoreError::db(context))?;
             }
+            sqlx::query(INSERT_STAGED_ESCALATIONS)
+                .bind(recorded_at)
+                .execute(&mut *inner)
+                .await
+                .map_err(StoreError::db("recording the imported past's escalations"))?;
         }
         let detail = self.history.then_some(IMPORTED_HISTORY);
         let audit = AuditValues::new(actor, "package.created", detail, recorded_at);

@@ -466,7 +466,8 @@ pub struct EscalationRecord {
     pub clock_due_at: DateTime<Utc>,
     /// When it fell due.
     pub due_at: DateTime<Utc>,
-    /// `notified`, `superseded` or `no_recipients`.
+    /// `notified`, `superseded`, `no_recipients`, or `imported` (fell due
+    /// in imported history before the clock stopped; never sent).
     pub status: String,
     /// When the scheduler recorded it.
     pub recorded_at: DateTime<Utc>,

@@ -231,8 +231,8 @@ impl Dialect for Postgres {
 
     /// Typed as `packages`, so the copy into it converts nothing; dropped
     /// at the end of the transaction, whether it commits or not.
-    const CREATE_IMPORT_STAGING: &'static [&'static str] =
-        &["CREATE TEMP TABLE import_staging (line BIGINT NOT NULL, \
+    const CREATE_IMPORT_STAGING: &'static [&'static str] = &[
+        "CREATE TEMP TABLE import_staging (line BIGINT NOT NULL, \
          reference TEXT COLLATE \"C\" NOT NULL, risk_grade TEXT NOT NULL, stage TEXT NOT NULL, \
          lpa TEXT NOT NULL, assigned_officer TEXT, received_at TIMESTAMPTZ NOT NULL, \
          deadline_at TIMESTAMPTZ NOT NULL, clock_started_at TIMESTAMPTZ NOT NULL, \
@@ -244,7 +244,12 @@ impl Dialect for Postgres {
          review_clock_started_at TIMESTAMPTZ, event_kind TEXT NOT NULL, \
          occurred_at TIMESTAMPTZ NOT NULL, details TEXT NOT NULL, created_stage TEXT NOT NULL, \
          moved_at TIMESTAMPTZ, moved_details TEXT, stopped_at TIMESTAMPTZ, \
-         stopped_details TEXT) ON COMMIT DROP"];
+         stopped_details TEXT) ON COMMIT DROP",
+        "CREATE TEMP TABLE import_staging_escalations (line BIGINT NOT NULL, \
+         level TEXT NOT NULL, clock TEXT NOT NULL, occurrence BIGINT NOT NULL, \
+         clock_due_at TIMESTAMPTZ NOT NULL, due_at TIMESTAMPTZ NOT NULL, \
+         relation TEXT NOT NULL) ON COMMIT DROP",
+    ];
 
     /// Autovacuum never visits a TEMP table: without statistics the
     /// planner guesses its size.

@@ -159,7 +159,12 @@ impl Dialect for Sqlite {
     /// the text it writes into the ledger's STRICT tables), so copying
     /// them over changes nothing. Made in the `temp` schema, which only
     /// this connection sees; a rollback undoes it.
-    const CREATE_IMPORT_STAGING: &'static [&'static str] = &[IMPORT_STAGING_TABLE];
+    const CREATE_IMPORT_STAGING: &'static [&'static str] = &[
+        IMPORT_STAGING_TABLE,
+        "CREATE TEMP TABLE import_staging_escalations (line INTEGER NOT NULL, \
+         level TEXT NOT NULL, clock TEXT NOT NULL, occurrence INTEGER NOT NULL, \
+         clock_due_at TEXT NOT NULL, due_at TEXT NOT NULL, relation TEXT NOT NULL)",
+    ];
 
     /// SQLite plans with the index alone.
     const IMPORT_STAGED: &'static [&'static str] = &[];
@@ -173,7 +178,10 @@ impl Dialect for Sqlite {
     /// peak RSS was 138 MB (the main cache and SQLite's sorter each take
     /// up to the cache size), above the 100 MB the import keeps to
     /// (`docs/notes/import.md`).
-    const IMPORT_CLEAN_UP: &'static [&'static str] = &["DROP TABLE temp.import_staging"];
+    const IMPORT_CLEAN_UP: &'static [&'static str] = &[
+        "DROP TABLE temp.import_staging",
+        "DROP TABLE temp.import_staging_escalations",
+    ];
 
     /// Multi-row `INSERT`s of [`STAGING_ROWS_PER_INSERT`] rows with
     /// anonymous `?` parameters: sqlx looks a named `$n` up by a linear

@@ -536,11 +536,49 @@ async fn after_a_history_import_the_scheduler_sends_nothing_for_the_past(w: Worl
     w.instance.dispatcher.drain().await.unwrap();
     assert!(w.mail().is_empty(), "nothing mailed for the past");
     let store = w.instance.app.store();
-    for p in packages.iter().filter(|p| p.stop.is_some()).take(20) {
-        let reference = Reference::parse(&p.reference).unwrap();
-        assert!(store.escalations(&reference).await.unwrap().is_empty());
-    }
     assert_eq!(store.delivery_stats().await.unwrap().pending, 0);
+
+    // The levels each stopped package passed before its stop are recorded
+    // as imported history, at the import, with no delivery: the warning at
+    // 75% of the timescale, the breach at the deadline (its latest daily
+    // repeat), the senior level a week after it.
+    let mut seen_senior = false;
+    for p in packages.iter().filter(|p| p.stop.is_some()) {
+        let stop = p.stop.unwrap();
+        let reference = Reference::parse(&p.reference).unwrap();
+        let recorded = store.escalations(&reference).await.unwrap();
+        let warning_at = p.received + (p.deadline - p.received) * 3 / 4;
+        let mut expected = Vec::new();
+        if stop.at > warning_at {
+            expected.push("warning");
+        }
+        if stop.at > p.deadline {
+            expected.push("breach");
+        }
+        if stop.at > p.deadline + Duration::days(7) {
+            expected.push("senior");
+            seen_senior = true;
+        }
+        let mut levels: Vec<&str> = recorded.iter().map(|e| e.level.as_str()).collect();
+        levels.sort_by_key(|l| ["warning", "breach", "senior"].iter().position(|x| x == l));
+        assert_eq!(
+            levels, expected,
+            "{}: stopped {} deadline {}",
+            p.reference, stop.at, p.deadline
+        );
+        for e in &recorded {
+            assert_eq!(e.status, "imported", "{}", p.reference);
+            assert!(e.deliveries.is_empty(), "{}", p.reference);
+            assert!(e.due_at < stop.at, "{}", p.reference);
+            assert_eq!(e.recorded_at, now());
+        }
+        if let Some(breach) = recorded.iter().find(|e| e.level == "breach") {
+            assert_eq!(breach.clock_due_at, p.deadline);
+            let repeats = (stop.at - p.deadline - Duration::microseconds(1)).num_hours() / 24;
+            assert_eq!(i64::from(breach.occurrence), repeats, "{}", p.reference);
+        }
+    }
+    assert!(seen_senior);
 
     // An open package imported with an old receipt is escalated as
     // `import` escalates it: its breach, once, now.
