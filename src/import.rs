@@ -4,7 +4,7 @@
 //! line and column.
 
 use crate::app::RowError;
-use crate::intake::NewPackage;
+use crate::intake::{HistoryFields, NewPackage};
 use std::collections::VecDeque;
 use std::io::Read;
 
@@ -27,19 +27,6 @@ pub(crate) const HISTORY_REQUIRED_COLUMNS: [&str; 2] = ["clock_stopped_at", "out
 
 /// The column a history file may add besides [`OPTIONAL_COLUMNS`].
 pub(crate) const HISTORY_OPTIONAL_COLUMNS: [&str; 1] = ["awaiting_enforcement_at"];
-
-/// What a row of a history file adds to a package: how its clock stopped
-/// and when it left development, as text not yet trusted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HistoryFields {
-    /// When the clock stopped (enforcement or closure); absent while open.
-    pub clock_stopped_at: Option<String>,
-    /// The stop's outcome; absent while open.
-    pub outcome: Option<String>,
-    /// When the package left intelligence development for awaiting
-    /// enforcement, if it did after its receipt.
-    pub awaiting_enforcement_at: Option<String>,
-}
 
 fn fault(line: u64, column: Option<&str>, message: impl Into<String>) -> RowError {
     RowError {

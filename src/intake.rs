@@ -7,7 +7,6 @@ use crate::domain::{
     Package, PackageParts, PackageState, Reference, RiskGrade, Safeguarding, Stage,
     FUTURE_TOLERANCE_MINUTES,
 };
-use crate::import::HistoryFields;
 use crate::text::describe_duration;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -31,6 +30,19 @@ pub struct NewPackage {
     pub child_access_identified_at: Option<String>,
     /// When the social-services referral was made, if it has been.
     pub safeguarding_referral_at: Option<String>,
+}
+
+/// What a row of a history file (`import --history`) adds to a package: how its clock stopped
+/// and when it left development, as text not yet trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryFields {
+    /// When the clock stopped (enforcement or closure); absent while open.
+    pub clock_stopped_at: Option<String>,
+    /// The stop's outcome; absent while open.
+    pub outcome: Option<String>,
+    /// When the package left intelligence development for awaiting
+    /// enforcement, if it did after its receipt.
+    pub awaiting_enforcement_at: Option<String>,
 }
 
 /// One fault in one field.

@@ -4,8 +4,7 @@
 
 use super::{App, RowError};
 use crate::domain::{Change, DueLevel};
-use crate::import::HistoryFields;
-use crate::intake::{FieldError, NewPackage};
+use crate::intake::{FieldError, HistoryFields, NewPackage};
 use crate::store::{Actor, ImportCommitted, LedgerEntry, StagedDuplicates, StoreError};
 use chrono::{DateTime, Utc};
 
