@@ -351,6 +351,38 @@ async fn a_year_of_history_shows_in_past_weekly_reports_and_the_trend(w: World) 
             "W{week} percent within over 12 weeks"
         );
 
+        // The capacity section: demand over the same 12 weeks, per grade.
+        let capacity = &r.capacity;
+        let all = capacity
+            .received
+            .iter()
+            .find(|f| f.grade.is_none())
+            .unwrap();
+        assert_eq!(all.total, twelve.received, "W{week} capacity received");
+        for grade in GRADES {
+            let counted = packages
+                .iter()
+                .filter(|p| {
+                    p.grade == grade && p.received >= week_start(week - 11) && p.received < to
+                })
+                .count() as u64;
+            let line = capacity.received.iter().find(|f| f.grade == Some(grade));
+            assert_eq!(
+                line.map_or(0, |f| f.total),
+                counted,
+                "W{week} capacity received {grade}"
+            );
+        }
+        assert_eq!(
+            capacity.enforced.total, twelve.enforced,
+            "W{week} capacity enforced"
+        );
+        assert_eq!(
+            capacity.closed.total, twelve.closed,
+            "W{week} capacity closed"
+        );
+        assert_eq!(capacity.open, c.open, "W{week} capacity open");
+
         // The trend: each of the 12 weeks ending with this one.
         assert_eq!(r.trend.len(), 12);
         for (k, point) in r.trend.iter().enumerate() {
@@ -372,6 +404,41 @@ async fn a_year_of_history_shows_in_past_weekly_reports_and_the_trend(w: World) 
                 "trend W{n} enforced within and late"
             );
         }
+    }
+
+    // A month and a quarter: the period's flow and its end's position.
+    for (period, from, to) in [
+        ("2024-07", (2024, 7), (2024, 8)),
+        ("2024-Q4", (2024, 10), (2025, 1)),
+    ] {
+        let at = |(y, m): (i32, u32)| {
+            local(
+                NaiveDate::from_ymd_opt(y, m, 1)
+                    .unwrap()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap(),
+            )
+        };
+        let r = w
+            .instance
+            .app
+            .period_report(period.parse::<ReportPeriod>().unwrap())
+            .await
+            .unwrap();
+        let c = count(&packages, at(from), at(to));
+        assert_eq!(r.flow.week.received, c.received, "{period} received");
+        assert_eq!(r.flow.week.enforced, c.enforced, "{period} enforced");
+        assert_eq!(r.flow.week.closed, c.closed, "{period} closed");
+        assert_eq!(
+            within_by_grade(&r.flow.week.by_grade),
+            c.within,
+            "{period} within/late"
+        );
+        assert_eq!(r.headline.open, c.open, "{period} open at the end");
+        assert_eq!(
+            r.headline.breached, c.breached,
+            "{period} breached at the end"
+        );
     }
 
     // The counters the position reads stayed exact.
