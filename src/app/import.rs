@@ -3,9 +3,9 @@
 //! nothing, with memory flat in the file's size.
 
 use super::{App, RowError};
-use crate::domain::{Change, DueLevel};
+use crate::domain::{Change, DueLevel, EventKind};
 use crate::intake::{FieldError, HistoryFields, NewPackage};
-use crate::store::{Actor, ImportCommitted, LedgerEntry, StagedDuplicates, StoreError};
+use crate::store::{Actor, ImportCommitted, LedgerEntry, PastEvent, StagedDuplicates, StoreError};
 use chrono::{DateTime, Utc};
 
 /// At most this many faults of an import are kept and listed, the first by
@@ -74,11 +74,21 @@ impl ImportFaults {
 }
 
 /// Rows an import's reader hands the store at a time: the entries, and
-/// a history import's past escalation levels, each with its line.
+/// a history import's other past events and escalation levels, each with
+/// its line.
 #[derive(Debug, Default)]
 struct StagedBatch {
     entries: Vec<(u64, LedgerEntry)>,
+    events: Vec<(u64, PastEvent)>,
     escalations: Vec<(u64, DueLevel)>,
+}
+
+/// What a history adds to its ledger entry: its safeguarding updates, at
+/// their own times, and the escalation levels of its past.
+#[derive(Debug, Default)]
+struct Past {
+    events: Vec<PastEvent>,
+    escalations: Vec<DueLevel>,
 }
 
 /// What the reading side of an import found.
@@ -166,6 +176,9 @@ impl App {
         let mut stage_failed = None;
         while let Some(batch) = staged.recv().await {
             let mut staged_batch = session.stage(&batch.entries).await;
+            if staged_batch.is_ok() && !batch.events.is_empty() {
+                staged_batch = session.stage_events(&batch.events).await;
+            }
             if staged_batch.is_ok() && !batch.escalations.is_empty() {
                 staged_batch = session.stage_escalations(&batch.escalations).await;
             }
@@ -221,9 +234,42 @@ impl App {
     /// it, for a package whose clock has stopped, the escalation levels
     /// that fell due before the stop (the latest occurrence of each, as a
     /// scheduler pass at that instant would have found them), to record as
-    /// imported history, never sent.
-    fn history_entry(&self, changes: Vec<Change>) -> (LedgerEntry, Vec<DueLevel>) {
-        let past = match changes.as_slice() {
+    /// imported history, never sent; and its safeguarding facts as the
+    /// updates that recorded them at their times (identified, then
+    /// referred), each with the stage the package was in, so the reports'
+    /// safeguarding figures count them as they happened.
+    fn history_entry(&self, changes: Vec<Change>) -> (LedgerEntry, Past) {
+        let safeguarding = *changes.last().expect("the receipt").package.safeguarding();
+        let stage_at = |at: DateTime<Utc>| {
+            changes
+                .iter()
+                .rev()
+                .find(|c| c.occurred_at <= at)
+                .map_or_else(|| changes[0].package.stage(), |c| c.package.stage())
+        };
+        let mut events = Vec::new();
+        if let Some(access) = safeguarding.child_access_identified_at() {
+            let referral = safeguarding.referral_made_at();
+            let mut update = |at: DateTime<Utc>, referral_made_at| {
+                events.push(PastEvent {
+                    event: EventKind::SafeguardingUpdated {
+                        child_access_identified_at: Some(access),
+                        referral_made_at,
+                    },
+                    occurred_at: at,
+                    stage: stage_at(at),
+                });
+            };
+            if referral == Some(access) {
+                update(access, referral);
+            } else {
+                update(access, None);
+                if let Some(at) = referral {
+                    update(at, referral);
+                }
+            }
+        }
+        let escalations = match changes.as_slice() {
             [.., before, stop] if stop.package.state().stop().is_some() => {
                 // Strictly before the stop: a package enforced at its
                 // deadline met it, and owes no breach.
@@ -244,7 +290,13 @@ impl App {
         }
         let mut entry = self.entry(last);
         entry.preceded_by = preceded_by;
-        (entry, past)
+        (
+            entry,
+            Past {
+                events,
+                escalations,
+            },
+        )
     }
 
     /// The reading side of [`Self::import`]: checks each row under the
@@ -275,7 +327,7 @@ impl App {
             let admitted = match &history {
                 None => rules
                     .admit(&input, now)
-                    .map(|package| (self.created_entry(package), Vec::new())),
+                    .map(|package| (self.created_entry(package), Past::default())),
                 Some(history) => rules
                     .admit_history(&input, history, now)
                     .map(|changes| self.history_entry(changes)),
@@ -289,8 +341,11 @@ impl App {
                     read.count += 1;
                     batch.entries.push((line, entry));
                     batch
+                        .events
+                        .extend(past.events.into_iter().map(|event| (line, event)));
+                    batch
                         .escalations
-                        .extend(past.into_iter().map(|due| (line, due)));
+                        .extend(past.escalations.into_iter().map(|due| (line, due)));
                     if batch.entries.len() == IMPORT_BATCH_ROWS {
                         let full = std::mem::take(&mut batch);
                         if batches.blocking_send(full).is_err() {

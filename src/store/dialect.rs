@@ -102,8 +102,8 @@ pub trait Dialect: sqlx::Database {
 
     /// Creates the import's staging tables (`import_staging`, with the
     /// columns of [`super::import::STAGING_COLUMNS`], and
-    /// `import_staging_escalations`, a history import's past escalation
-    /// levels by line) inside the import's transaction: TEMP, so no other
+    /// `import_staging_escalations` and `import_staging_events`, a history
+    /// import's past escalation levels and other past events by line) inside the import's transaction: TEMP, so no other
     /// connection sees them and they are gone when the transaction ends.
     const CREATE_IMPORT_STAGING: &'static [&'static str];
 

@@ -157,6 +157,11 @@ pub trait ImportSession: Send {
     /// `imported history`.
     fn history(&mut self);
 
+    /// Stages events of a history import's past beside their packages'
+    /// rows (each with the line of its package), written at the commit in
+    /// time order with the package's others.
+    async fn stage_events(&mut self, rows: &[(u64, PastEvent)]) -> Result<(), StoreError>;
+
     /// Stages the escalation levels that fell due in a history import's
     /// past (each with the line of its package), to be recorded at the
     /// commit as `imported`: never sent.
@@ -228,21 +233,39 @@ const INSERT_STAGED_EVENTS: &str = "INSERT INTO package_events (package_id, kind
      s.deadline_at, s.details FROM import_staging s JOIN packages p ON p.reference = s.reference \
      ORDER BY s.line";
 
-/// A history import's moves to awaiting enforcement, in line order, after
-/// every `created` event (`$1`, `$2` as [`INSERT_STAGED_EVENTS`]).
-const INSERT_STAGED_MOVES: &str = "INSERT INTO package_events (package_id, kind, \
+/// A history import's events, per package (in line order) in time order:
+/// the `created` event, the move to awaiting enforcement, the clock's stop
+/// (its stage the package's), and the past events staged apart
+/// (`import_staging_events`: safeguarding), each with the stage after it;
+/// at one instant in that order. `$1`, `$2` as [`INSERT_STAGED_EVENTS`].
+const INSERT_STAGED_HISTORY: &str = "INSERT INTO package_events (package_id, kind, \
      occurred_at, recorded_at, actor, risk_grade, stage, deadline_at, details) \
-     SELECT p.id, 'stage_changed', s.moved_at, $1, $2, s.risk_grade, 'awaiting_enforcement', \
-     s.deadline_at, s.moved_details FROM import_staging s \
-     JOIN packages p ON p.reference = s.reference WHERE s.moved_at IS NOT NULL ORDER BY s.line";
+     SELECT p.id, x.kind, x.occurred_at, $1, $2, s.risk_grade, x.stage, s.deadline_at, \
+     x.details FROM (\
+     SELECT line, event_kind AS kind, occurred_at, created_stage AS stage, details, 0 AS rank \
+     FROM import_staging \
+     UNION ALL SELECT line, 'stage_changed', moved_at, 'awaiting_enforcement', moved_details, 1 \
+     FROM import_staging WHERE moved_at IS NOT NULL \
+     UNION ALL SELECT line, 'stage_changed', stopped_at, stage, stopped_details, 2 \
+     FROM import_staging WHERE stopped_at IS NOT NULL \
+     UNION ALL SELECT line, kind, occurred_at, stage, details, 3 FROM import_staging_events\
+     ) x JOIN import_staging s ON s.line = x.line JOIN packages p ON p.reference = s.reference \
+     ORDER BY x.line, x.occurred_at, x.rank";
 
-/// A history import's clock stops, in line order, after every move: the
-/// stage after each is the package's.
-const INSERT_STAGED_STOPS: &str = "INSERT INTO package_events (package_id, kind, \
-     occurred_at, recorded_at, actor, risk_grade, stage, deadline_at, details) \
-     SELECT p.id, 'stage_changed', s.stopped_at, $1, $2, s.risk_grade, s.stage, \
-     s.deadline_at, s.stopped_details FROM import_staging s \
-     JOIN packages p ON p.reference = s.reference WHERE s.stopped_at IS NOT NULL ORDER BY s.line";
+/// The columns of `import_staging_events`, in the order staged.
+const STAGED_EVENT_COLUMNS: &str = "line, kind, occurred_at, stage, details";
+
+/// An event of a package's imported past that its staged row does not
+/// carry (a safeguarding update), with the stage the package was in then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastEvent {
+    /// What happened.
+    pub event: EventKind,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+    /// The package's stage at that time.
+    pub stage: crate::domain::Stage,
+}
 
 /// The columns of `import_staging_escalations`, in the order staged.
 const STAGED_ESCALATION_COLUMNS: &str =
@@ -425,6 +448,43 @@ where
         self.history = true;
     }
 
+    async fn stage_events(&mut self, rows: &[(u64, PastEvent)]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(ESCALATIONS_PER_INSERT) {
+            let statement = format!(
+                "INSERT INTO import_staging_events ({STAGED_EVENT_COLUMNS}) VALUES {}",
+                super::sql::values_groups(chunk.len(), 5, &[])
+            );
+            let values: Vec<(i64, &str, DateTime<Utc>, &str, String)> = chunk
+                .iter()
+                .map(|(line, past)| {
+                    (
+                        i64::try_from(*line).unwrap_or(i64::MAX),
+                        past.event.name(),
+                        stored_instant(past.occurred_at),
+                        past.stage.as_str(),
+                        // Strings, enums and instants only: cannot fail.
+                        serde_json::to_string(&past.event)
+                            .expect("an EventKind always serialises to JSON"),
+                    )
+                })
+                .collect();
+            let mut query = sqlx::query::<DB>(&statement);
+            for v in &values {
+                query = query
+                    .bind(v.0)
+                    .bind(v.1)
+                    .bind(v.2)
+                    .bind(v.3)
+                    .bind(v.4.as_str());
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .map_err(StoreError::db("staging imported events"))?;
+        }
+        Ok(())
+    }
+
     async fn stage_escalations(&mut self, rows: &[(u64, DueLevel)]) -> Result<(), StoreError> {
         for chunk in rows.chunks(ESCALATIONS_PER_INSERT) {
             let statement = format!(
@@ -508,30 +568,20 @@ where
             }
             Err(e) => return Err(StoreError::db("writing the imported packages")(e)),
         }
-        sqlx::query(INSERT_STAGED_EVENTS)
+        // A history's events, per package in time order, so that the
+        // ledger's sequence follows each package's history.
+        let events = if self.history {
+            INSERT_STAGED_HISTORY
+        } else {
+            INSERT_STAGED_EVENTS
+        };
+        sqlx::query(events)
             .bind(recorded_at)
             .bind(actor.name.as_str())
             .execute(&mut *inner)
             .await
             .map_err(StoreError::db("appending the imported packages' events"))?;
         if self.history {
-            for (statement, context) in [
-                (
-                    INSERT_STAGED_MOVES,
-                    "appending the imported packages' stage moves",
-                ),
-                (
-                    INSERT_STAGED_STOPS,
-                    "appending the imported packages' clock stops",
-                ),
-            ] {
-                sqlx::query(statement)
-                    .bind(recorded_at)
-                    .bind(actor.name.as_str())
-                    .execute(&mut *inner)
-                    .await
-                    .map_err(StoreError::db(context))?;
-            }
             sqlx::query(INSERT_STAGED_ESCALATIONS)
                 .bind(recorded_at)
                 .execute(&mut *inner)

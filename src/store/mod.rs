@@ -84,7 +84,7 @@ pub use chain::{AuditVerification, ChainBreak, ChainHead, ChainIntact, ChainVerd
 pub use contract::Store;
 pub use dialect::{Dialect, StagingFuture};
 pub(crate) use failure::failure_kind;
-pub use import::{ImportCommitted, ImportSession, StagedDuplicate, StagedDuplicates};
+pub use import::{ImportCommitted, ImportSession, PastEvent, StagedDuplicate, StagedDuplicates};
 pub use snapshots::{ReportSnapshot, SnapshotKey, SnapshotRecord};
 pub use sql_store::SqlStore;
 

@@ -249,6 +249,9 @@ impl Dialect for Postgres {
          level TEXT NOT NULL, clock TEXT NOT NULL, occurrence BIGINT NOT NULL, \
          clock_due_at TIMESTAMPTZ NOT NULL, due_at TIMESTAMPTZ NOT NULL, \
          relation TEXT NOT NULL) ON COMMIT DROP",
+        "CREATE TEMP TABLE import_staging_events (line BIGINT NOT NULL, kind TEXT NOT NULL, \
+         occurred_at TIMESTAMPTZ NOT NULL, stage TEXT NOT NULL, details TEXT NOT NULL) \
+         ON COMMIT DROP",
     ];
 
     /// Autovacuum never visits a TEMP table: without statistics the

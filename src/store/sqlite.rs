@@ -164,6 +164,8 @@ impl Dialect for Sqlite {
         "CREATE TEMP TABLE import_staging_escalations (line INTEGER NOT NULL, \
          level TEXT NOT NULL, clock TEXT NOT NULL, occurrence INTEGER NOT NULL, \
          clock_due_at TEXT NOT NULL, due_at TEXT NOT NULL, relation TEXT NOT NULL)",
+        "CREATE TEMP TABLE import_staging_events (line INTEGER NOT NULL, kind TEXT NOT NULL, \
+         occurred_at TEXT NOT NULL, stage TEXT NOT NULL, details TEXT NOT NULL)",
     ];
 
     /// SQLite plans with the index alone.
@@ -181,6 +183,7 @@ impl Dialect for Sqlite {
     const IMPORT_CLEAN_UP: &'static [&'static str] = &[
         "DROP TABLE temp.import_staging",
         "DROP TABLE temp.import_staging_escalations",
+        "DROP TABLE temp.import_staging_events",
     ];
 
     /// Multi-row `INSERT`s of [`STAGING_ROWS_PER_INSERT`] rows with

@@ -12,7 +12,7 @@ use crate::common::utc;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::London;
 use ocset_scheduler::cli::{self, CliError, Command};
-use ocset_scheduler::domain::{Outcome, Reference, RiskGrade, Stage};
+use ocset_scheduler::domain::{EventKind, Outcome, Reference, RiskGrade, Stage};
 use ocset_scheduler::report::{IsoWeek, ReportPeriod, WeeklyReport};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,6 +67,9 @@ struct Known {
     deadline: DateTime<Utc>,
     awaiting: Option<DateTime<Utc>>,
     stop: Option<Stop>,
+    /// When child access was identified, and the referral made.
+    access: Option<DateTime<Utc>>,
+    referral: Option<DateTime<Utc>>,
 }
 
 fn local(at: NaiveDateTime) -> DateTime<Utc> {
@@ -136,7 +139,15 @@ fn generate() -> Vec<Known> {
                     Outcome::Transferred,
                 ),
             };
+            // Child access identified two hours in for one package in
+            // seven (received three days before now at the latest, so its
+            // referral is in the past): referred in 8 hours (within the
+            // 24-hour target) for one in two, else in 38 (late).
+            let access = (i % 7 == 0 && received + Duration::days(3) <= now()).then(|| hours(2));
+            let referral = access.map(|at| at + Duration::hours(if i % 14 == 0 { 8 } else { 38 }));
             Known {
+                access,
+                referral,
                 reference: format!("HIST-{i:04}"),
                 grade,
                 received_local,
@@ -155,11 +166,14 @@ fn generate() -> Vec<Known> {
 
 const HISTORY_HEADER: &str = "reference,risk_grade,received_at,lpa,stage,assigned_officer,awaiting_enforcement_at,clock_stopped_at,outcome";
 
+/// [`HISTORY_HEADER`] with the safeguarding columns.
+const FULL_HEADER: &str = "reference,risk_grade,received_at,lpa,stage,assigned_officer,awaiting_enforcement_at,clock_stopped_at,outcome,child_access_identified_at,safeguarding_referral_at";
+
 /// The generated packages as a history file: receipts in local time,
 /// the other times in RFC 3339 UTC, grades and outcomes as spreadsheets
 /// spell them now and then.
 fn csv(packages: &[Known]) -> String {
-    let mut text = format!("{HISTORY_HEADER}\n");
+    let mut text = format!("{FULL_HEADER}\n");
     for (i, p) in packages.iter().enumerate() {
         let stage = match (p.stop, p.awaiting) {
             (Some(stop), _) => stop.stage,
@@ -175,7 +189,7 @@ fn csv(packages: &[Known]) -> String {
             }
         });
         text.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{}\n",
             p.reference,
             p.grade.as_str(),
             p.received_local.format("%Y-%m-%d %H:%M"),
@@ -189,6 +203,8 @@ fn csv(packages: &[Known]) -> String {
             p.awaiting.map(rfc).unwrap_or_default(),
             p.stop.map(|s| rfc(s.at)).unwrap_or_default(),
             outcome,
+            p.access.map(rfc).unwrap_or_default(),
+            p.referral.map(rfc).unwrap_or_default(),
         ));
     }
     text
@@ -215,9 +231,11 @@ async fn import_history(w: &World, text: &str) -> Result<String, CliError> {
     Ok(String::from_utf8(out).unwrap())
 }
 
-/// Monday 00:00 local of an ISO week of 2024, as an instant.
+/// Monday 00:00 local of an ISO week of 2024 (53 is 2025's first), as an
+/// instant.
 fn week_start(week: u32) -> DateTime<Utc> {
-    let monday = NaiveDate::from_isoywd_opt(2024, week, Weekday::Mon).unwrap();
+    let monday = NaiveDate::from_isoywd_opt(2024, 1, Weekday::Mon).unwrap()
+        + Duration::weeks(i64::from(week) - 1);
     local(monday.and_hms_opt(0, 0, 0).unwrap())
 }
 
@@ -232,6 +250,9 @@ struct Counted {
     open_by_grade: BTreeMap<RiskGrade, u64>,
     breached: u64,
     outcomes: BTreeMap<Outcome, u64>,
+    /// Identified, referred within 24 hours, referred late, outstanding
+    /// at the end, of those overdue.
+    safeguarding: (u64, u64, u64, u64, u64),
 }
 
 fn count(packages: &[Known], from: DateTime<Utc>, to: DateTime<Utc>) -> Counted {
@@ -255,6 +276,28 @@ fn count(packages: &[Known], from: DateTime<Utc>, to: DateTime<Utc>) -> Counted 
                 }
             } else {
                 c.closed += 1;
+            }
+        }
+        if let Some(access) = p.access.filter(|at| *at < to) {
+            let sg = &mut c.safeguarding;
+            if access >= from {
+                sg.0 += 1;
+            }
+            match p.referral.filter(|at| *at < to) {
+                Some(referral) if referral >= from => {
+                    if referral - access <= Duration::hours(24) {
+                        sg.1 += 1;
+                    } else {
+                        sg.2 += 1;
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    sg.3 += 1;
+                    if to - access > Duration::hours(24) {
+                        sg.4 += 1;
+                    }
+                }
             }
         }
         let open_at_end = p.received < to && p.stop.is_none_or(|s| s.at >= to);
@@ -406,6 +449,40 @@ async fn a_year_of_history_shows_in_past_weekly_reports_and_the_trend(w: World) 
         }
     }
 
+    // Every week of the year, in brief: the flow, the position at its end
+    // and the safeguarding referrals.
+    let mut referrals = 0;
+    for week in 2..=52 {
+        let r = report(&w, week).await;
+        let c = count(&packages, week_start(week), week_start(week + 1));
+        let sg = &r.safeguarding;
+        let got = (
+            r.flow.week.received,
+            r.flow.week.enforced,
+            r.flow.week.closed,
+            r.headline.open,
+            r.headline.breached,
+            (
+                sg.identified,
+                sg.referred_within_target,
+                sg.referred_late,
+                sg.outstanding,
+                sg.outstanding_overdue,
+            ),
+        );
+        let want = (
+            c.received,
+            c.enforced,
+            c.closed,
+            c.open,
+            c.breached,
+            c.safeguarding,
+        );
+        assert_eq!(got, want, "W{week}");
+        referrals += c.safeguarding.1 + c.safeguarding.2;
+    }
+    assert!(referrals > 10, "the year has referrals: {referrals}");
+
     // A month and a quarter: the period's flow and its end's position.
     for (period, from, to) in [
         ("2024-07", (2024, 7), (2024, 8)),
@@ -462,21 +539,45 @@ async fn a_year_of_history_shows_in_past_weekly_reports_and_the_trend(w: World) 
     );
 
     // One package's ledger: each event at its historical time, with the
-    // stage after it, recorded now by whoever imported.
+    // stage after it, in time order, recorded now by whoever imported.
     let first = &packages[0];
     let events = store
         .events(&Reference::parse(&first.reference).unwrap())
         .await
         .unwrap();
-    let seen: Vec<(Stage, DateTime<Utc>)> =
-        events.iter().map(|e| (e.stage, e.occurred_at)).collect();
+    let seen: Vec<(&str, Stage, DateTime<Utc>)> = events
+        .iter()
+        .map(|e| (e.kind.name(), e.stage, e.occurred_at))
+        .collect();
+    let access = first.access.unwrap();
     assert_eq!(
         seen,
         [
-            (Stage::IntelligenceDevelopment, first.received),
-            (Stage::AwaitingEnforcement, first.awaiting.unwrap()),
-            (Stage::Enforced, first.stop.unwrap().at),
+            ("created", Stage::IntelligenceDevelopment, first.received),
+            (
+                "safeguarding_updated",
+                Stage::IntelligenceDevelopment,
+                access
+            ),
+            (
+                "safeguarding_updated",
+                Stage::IntelligenceDevelopment,
+                first.referral.unwrap()
+            ),
+            (
+                "stage_changed",
+                Stage::AwaitingEnforcement,
+                first.awaiting.unwrap()
+            ),
+            ("stage_changed", Stage::Enforced, first.stop.unwrap().at),
         ]
+    );
+    assert_eq!(
+        events[1].kind,
+        EventKind::SafeguardingUpdated {
+            child_access_identified_at: Some(access),
+            referral_made_at: None
+        }
     );
     assert!(events.iter().all(|e| e.recorded_at == now()));
     assert!(events.iter().all(|e| e.actor.starts_with("cli:")));
@@ -585,6 +686,8 @@ async fn after_a_history_import_the_scheduler_sends_nothing_for_the_past(w: Worl
         deadline: deadline(RiskGrade::Standard, fresh_local),
         awaiting: None,
         stop: None,
+        access: None,
+        referral: None,
     });
     let late = packages
         .iter()
