@@ -750,6 +750,38 @@ async fn after_a_history_import_the_scheduler_sends_nothing_for_the_past(w: Worl
     }
     assert!(seen_senior);
 
+    // A disclosure export of a package enforced late shows its imported
+    // past: its events and its escalations, none sent.
+    let late = packages
+        .iter()
+        .find(|p| {
+            p.stop
+                .is_some_and(|s| s.at > p.deadline + Duration::days(7))
+        })
+        .unwrap();
+    let mut out = Vec::new();
+    cli::run(
+        Command::Export {
+            reference: late.reference.clone(),
+        },
+        (*w.settings).clone(),
+        Arc::new(w.clock.clone()),
+        &mut out,
+        async {},
+    )
+    .await
+    .unwrap();
+    let export: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(export["package"]["reference"], late.reference.as_str());
+    let escalations = export["escalations"].as_array().unwrap();
+    assert!(escalations.len() >= 3, "{escalations:?}");
+    assert!(escalations
+        .iter()
+        .all(|e| e["status"] == "imported" && e["deliveries"] == serde_json::json!([])));
+    let audit = export["audit"].as_array().unwrap();
+    assert_eq!(audit[0]["detail"], "imported history");
+    assert_eq!(audit.last().unwrap()["action"], "package.exported");
+
     // An open package imported with an old receipt is escalated as
     // `import` escalates it: its breach, once, now.
     let old = format!(
