@@ -13,10 +13,12 @@ mod export;
 mod import;
 mod read_audit;
 mod reports;
+mod retention;
 
 pub(crate) use admin::TokenError;
 pub(crate) use export::PackageExport;
 pub(crate) use import::{ImportError, ImportFaults, IMPORT_FAULTS_LISTED};
+pub use retention::RetentionOutcome;
 
 use crate::clock::Clock;
 use crate::config::Settings;

@@ -48,6 +48,56 @@ pub struct Service {
     changed: Arc<Alarm>,
     tick: Duration,
     audit: AuditWatch,
+    retention: RetentionWatch,
+}
+
+/// How often the service looks whether the day's retention run is owed.
+pub(crate) const RETENTION_CHECK_EVERY: Duration = Duration::from_secs(3600);
+
+/// Applies `[retention]` once per local day: at start and every
+/// [`RETENTION_CHECK_EVERY`] it asks for the day's run, which the store
+/// makes once whatever the replicas (`retention_runs`); the others find
+/// the day taken. Nothing at all without a configured period.
+struct RetentionWatch {
+    app: App,
+}
+
+impl RetentionWatch {
+    async fn run(self, shutdown: impl Future<Output = ()>) {
+        if self.app.settings().retention().is_none() {
+            return;
+        }
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                () = self.run_due() => {}
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                () = tokio::time::sleep(RETENTION_CHECK_EVERY) => {}
+            }
+        }
+    }
+
+    async fn run_due(&self) {
+        let actor = crate::store::Actor::named("service:retention");
+        match self.app.run_retention(false, true, &actor).await {
+            Ok(crate::app::RetentionOutcome::Purged {
+                period, summary, ..
+            }) => {
+                tracing::info!(
+                    packages = summary.due.packages,
+                    keep_stopped_for = %period,
+                    "the day's retention run pseudonymised the packages past the period"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "the day's retention run failed; it is tried again within the hour")
+            }
+        }
+    }
 }
 
 /// How often the service verifies the audit chain, besides once at start.
@@ -124,6 +174,7 @@ impl Service {
             rand::random::<u32>()
         );
         Ok(Self {
+            retention: RetentionWatch { app: app.clone() },
             audit: AuditWatch {
                 store: store.clone(),
                 clock: clock.clone(),
@@ -192,12 +243,13 @@ impl Service {
         let dispatcher = tokio::spawn(self.dispatcher.run(deliver_now, when_stopped()));
         let api = tokio::spawn(self.api.run_until(when_stopped()));
         let audit = tokio::spawn(self.audit.run(when_stopped()));
+        let retention = tokio::spawn(self.retention.run(when_stopped()));
 
         shutdown.await;
         let _ = stop.send(true);
         let finished = tokio::time::timeout(STOP_WITHIN, async {
-            let (api, scheduler, digests, dispatcher, audit) =
-                tokio::join!(api, scheduler, digests, dispatcher, audit);
+            let (api, scheduler, digests, dispatcher, audit, retention) =
+                tokio::join!(api, scheduler, digests, dispatcher, audit, retention);
             if let Ok(Err(e)) = api {
                 tracing::error!(error = %e, "the API stopped with an error");
             }
@@ -206,6 +258,7 @@ impl Service {
                 ("digests", digests),
                 ("dispatcher", dispatcher),
                 ("audit verification", audit),
+                ("retention", retention),
             ] {
                 if let Err(e) = result {
                     tracing::error!(error = %e, part, "stopped abnormally");
@@ -326,6 +379,69 @@ mod tests {
             "the last failure is kept"
         );
 
+        let _ = stop.send(());
+        running.await.unwrap().unwrap();
+    }
+
+    /// The service makes the day's retention run at start, as
+    /// `service:retention`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_service_applies_retention_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("ocset.db").display());
+        let store = crate::store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let key = dir.path().join("key");
+        std::fs::write(&key, "k".repeat(32)).unwrap();
+        let config = format!(
+            "{CONFIG}\n[retention]\nkeep_stopped_for = \"1y\"\npseudonym_key_file = \"{}\"\n",
+            key.display()
+        );
+        let settings = Arc::new(load_str(&config, "test.toml", Vec::new()).unwrap());
+        let clock = Arc::new(ManualClock::new("2024-01-08T09:00:00Z".parse().unwrap()));
+        let app = App::new(store.clone(), settings, clock.clone());
+        let actor = crate::store::Actor::named("test");
+        let input = crate::intake::NewPackage {
+            reference: "OLD-1".into(),
+            risk_grade: "medium".into(),
+            received_at: "2024-01-08T08:00:00Z".into(),
+            lpa: "Coventry".into(),
+            stage: "intelligence_development".into(),
+            ..crate::intake::NewPackage::default()
+        };
+        app.create(&input, &actor).await.unwrap();
+        let reference = crate::domain::Reference::parse("OLD-1").unwrap();
+        app.change(&reference, &actor, |p, now| {
+            p.move_stage(
+                crate::domain::Stage::Closed,
+                now,
+                Some(crate::domain::Outcome::NoFurtherAction),
+                None,
+                now,
+            )
+        })
+        .await
+        .unwrap();
+        clock.set("2025-03-01T09:00:00Z".parse().unwrap());
+        let service = Service::build(app, Arc::new(Accept), "127.0.0.1:0")
+            .await
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(service.run_until(async {
+            let _ = stopped.await;
+        }));
+        let purged = async {
+            while store.package(&reference).await.unwrap().is_some() {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), purged)
+            .await
+            .expect("the service purged the package past the period");
+        let log = store.audit_log(None).await.unwrap();
+        assert!(log
+            .iter()
+            .any(|l| l.action == "retention.purged" && l.actor == "service:retention"));
         let _ = stop.send(());
         running.await.unwrap().unwrap();
     }

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `import`, `list`, `check-config`,
-//! `token`, `audit`, `demo`, `digest`, `capacity`, `healthcheck`. Each takes `--config PATH`. [`run`]
+//! `token`, `audit`, `demo`, `digest`, `retention`, `quarantine`, `capacity`, `healthcheck`. Each takes `--config PATH`. [`run`]
 //! dispatches to one function per command (`serve.rs`, `packages.rs`,
 //! `tokens.rs`, `digest.rs`), each going through the application facade, and
 //! writes to the writer it is given, so tests drive it in-process with
@@ -10,6 +10,7 @@ mod capacity;
 mod digest;
 mod health;
 mod packages;
+mod retention;
 mod review;
 mod serve;
 mod tokens;
@@ -127,6 +128,16 @@ pub enum Command {
     /// The weekly performance digest.
     #[command(subcommand)]
     Digest(DigestAction),
+    /// Apply `[retention] keep_stopped_for`: replace the reference, officer
+    /// and notes of every package whose clock stopped longer ago by keyed
+    /// pseudonyms, everywhere the database holds them (audited; the
+    /// service does it once a day).
+    #[command(subcommand)]
+    Retention(RetentionAction),
+    /// Rows set aside because the service cannot read them (a value it no
+    /// longer accepts, a broken JSON payload): every pass skips them.
+    #[command(subcommand)]
+    Quarantine(QuarantineAction),
     /// The capacity and demand report now: packages received per week and
     /// grade over 12 and 52 weeks, time in each queue, throughput, each
     /// officer's load, and a forecast of the next 4 and 8 weeks (audited).
@@ -251,6 +262,25 @@ pub enum AuditAction {
 
 fn parse_head(text: &str) -> Result<crate::store::ChainHead, String> {
     text.parse()
+}
+
+/// What to do about retention.
+#[derive(Debug, Subcommand)]
+pub enum RetentionAction {
+    /// Purge now the packages past the retention period, printing how
+    /// many, their stop period and the rule.
+    Run {
+        /// Only print what would be purged; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// What to do about rows set aside.
+#[derive(Debug, Subcommand)]
+pub enum QuarantineAction {
+    /// List them: kind, id, reference, when and why (audited).
+    List,
 }
 
 /// What to do with tokens.
@@ -529,6 +559,12 @@ pub async fn run(
                 quarter,
             };
             digest::send(asked, settings, clock, out).await
+        }
+        Command::Retention(RetentionAction::Run { dry_run }) => {
+            retention::run(dry_run, settings, clock, out).await
+        }
+        Command::Quarantine(QuarantineAction::List) => {
+            retention::quarantine_list(settings, clock, out).await
         }
         Command::Capacity { format } => capacity::capacity(format, settings, clock, out).await,
         Command::Demo => packages::demo(settings, clock, out).await,

@@ -72,6 +72,7 @@ pub(super) fn check(
     let breach_reasons = breach_reasons(&config, &mut faults);
     let policy = time_zone.and_then(|tz| policy(&config, tz, &mut faults));
     let oidc = super::auth::auth(&config, env, &mut faults);
+    let retention = super::retention::retention(&config, &mut faults);
 
     let mut concerns = Faults {
         source_of,
@@ -92,6 +93,7 @@ pub(super) fn check(
             webhook_secrets,
             digests,
             oidc,
+            retention,
         }),
         _ => Err(faults.errors),
     }

@@ -23,6 +23,7 @@ mod digests;
 mod load;
 mod production;
 mod recipients;
+mod retention;
 mod sections;
 mod settings;
 
@@ -31,7 +32,7 @@ pub use auth::{OidcSettings, CALLBACK_PATH};
 pub use load::{load, load_str};
 pub(crate) use recipients::{lpas_of, RecipientGroup};
 pub(crate) use sections::{Config, DigestConfig, LogFormat};
-pub use settings::Settings;
+pub use settings::{RetentionSettings, Settings};
 
 /// The smallest configuration the unit tests of the service's loops run
 /// on: one LPA and the recipient groups the default ladder names.

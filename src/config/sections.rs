@@ -57,6 +57,24 @@ pub struct Config {
     /// `[auth]`: how people sign in to the dashboard and how the force's
     /// systems are known to the API (`[auth.oidc]`, single sign-on).
     pub(crate) auth: AuthConfig,
+    /// `[retention]`: how long stopped packages keep their identifying
+    /// details; nothing is purged unless `keep_stopped_for` is set.
+    pub(crate) retention: RetentionConfig,
+}
+
+/// `[retention]` as written; checked into
+/// [`RetentionSettings`](super::RetentionSettings).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RetentionConfig {
+    /// How long after its clock stopped a package keeps its reference,
+    /// officer and notes (`"6y"`, `"30d"`); unset: kept for ever.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) keep_stopped_for: Option<String>,
+    /// The file holding the pseudonyms' secret key (at least 32 bytes;
+    /// `openssl rand -hex 32`). Required with `keep_stopped_for`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) pseudonym_key_file: Option<String>,
 }
 
 /// `[auth]`: the dashboard's sign-in methods.

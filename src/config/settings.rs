@@ -39,9 +39,26 @@ pub struct Settings {
     pub(super) concerns: Vec<super::ConfigError>,
     /// Single sign-on (`[auth.oidc]`), checked; `None` when not configured.
     pub(super) oidc: Option<super::OidcSettings>,
+    /// `[retention]`, checked; `None` when no period is configured
+    /// (nothing is ever purged).
+    pub(super) retention: Option<RetentionSettings>,
+}
+
+/// `[retention]` after its check: the period and the pseudonyms' key.
+#[derive(Debug, Clone)]
+pub struct RetentionSettings {
+    /// How long after its clock stopped a package keeps its details.
+    pub period: crate::domain::RetentionPeriod,
+    /// The key of the pseudonyms that replace them.
+    pub key: crate::domain::PseudonymKey,
 }
 
 impl Settings {
+    /// `[retention]`, when a period is configured.
+    pub fn retention(&self) -> Option<&RetentionSettings> {
+        self.retention.as_ref()
+    }
+
     /// The escalation ladder.
     #[cfg(test)]
     pub(crate) fn ladder(&self) -> &[crate::domain::EscalationLevel] {

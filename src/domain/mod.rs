@@ -40,6 +40,7 @@ pub(crate) mod grade;
 pub(crate) mod ladder;
 pub(crate) mod package;
 pub(crate) mod period;
+pub(crate) mod retention;
 pub(crate) mod review;
 pub(crate) mod stage;
 pub(crate) mod timescale;
@@ -65,6 +66,7 @@ pub use package::{
     Acknowledgement, Change, EventKind, Package, PackageParts, PackageStatus, Refusal, Safeguarding,
 };
 pub use period::{BadPeriod, CalendarMonth, PeriodKind, Quarter, ReportPeriod};
+pub use retention::{PseudonymKey, RetentionPeriod};
 pub use review::ReviewIntervals;
 pub use stage::{ClockStop, OpenStage, Outcome, PackageState, Stage, StopKind};
 pub use timescale::{

@@ -130,6 +130,86 @@ pub(crate) fn earliest_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> Date
     }
 }
 
+/// The force zone's offsets from UTC over a span, read once an hour apart,
+/// so that many deadlines from receipts within the span cost arithmetic
+/// instead of a time-zone look-up each (the capacity forecast computes
+/// hundreds of millions at a hub's scale). [`ZoneOffsets::after`] gives
+/// exactly what [`Timescale::after`] gives: wherever a clock change is
+/// within a day and a bit of the receipt or the deadline, or the span does
+/// not reach, it asks the zone.
+#[derive(Debug, Clone)]
+pub(crate) struct ZoneOffsets {
+    tz: Tz,
+    /// The first sample's instant, in seconds since the epoch (a whole hour).
+    first: i64,
+    /// The offset in seconds at `first` + i hours.
+    offsets: Vec<i32>,
+    /// How many samples up to i differ from the one before.
+    changes: Vec<u32>,
+}
+
+/// Hours on each side of an instant without a clock change for the
+/// arithmetic to be trusted: more than a day, so that a deadline, which is
+/// within a clock change of the naive one, is inside the calm too.
+const CALM_HOURS: i64 = 30;
+
+impl ZoneOffsets {
+    /// The offsets of `tz` from `from` to `until` (and a margin round them).
+    pub(crate) fn new(tz: Tz, from: DateTime<Utc>, until: DateTime<Utc>) -> Self {
+        use chrono::Offset;
+        let first = from.timestamp().div_euclid(3600) * 3600 - (CALM_HOURS + 1) * 3600;
+        let hours = (until.timestamp() - first).div_euclid(3600) + CALM_HOURS + 2;
+        let mut offsets = Vec::with_capacity(hours.max(0) as usize);
+        let mut changes = Vec::with_capacity(offsets.capacity());
+        for i in 0..hours.max(0) {
+            let at = DateTime::from_timestamp(first + i * 3600, 0).expect("within chrono's range");
+            let offset = tz
+                .offset_from_utc_datetime(&at.naive_utc())
+                .fix()
+                .local_minus_utc();
+            let changed = offsets.last().is_some_and(|last| *last != offset);
+            changes.push(changes.last().copied().unwrap_or(0) + u32::from(changed));
+            offsets.push(offset);
+        }
+        Self {
+            tz,
+            first,
+            offsets,
+            changes,
+        }
+    }
+
+    /// The offset at `at`, when no clock change is within [`CALM_HOURS`]
+    /// of it and the samples reach that far.
+    fn calm_offset(&self, at: DateTime<Utc>) -> Option<i64> {
+        let i = (at.timestamp() - self.first).div_euclid(3600);
+        let (lo, hi) = (i - CALM_HOURS, i + CALM_HOURS + 1);
+        if lo < 0 || hi >= self.offsets.len() as i64 {
+            return None;
+        }
+        (self.changes[lo as usize] == self.changes[hi as usize])
+            .then(|| i64::from(self.offsets[i as usize]))
+    }
+
+    /// [`Timescale::after`] in this zone: the same instant, by arithmetic
+    /// where no clock change is near.
+    pub(crate) fn after(&self, timescale: Timescale, start: DateTime<Utc>) -> DateTime<Utc> {
+        match timescale {
+            Timescale::Hours(n) => start + Duration::hours(i64::from(n)),
+            Timescale::Days(n) => {
+                // The local time n days on is `start`'s local time plus n
+                // × 24 hours; with one offset round both ends, the instant
+                // that names it is the naive one moved by the difference.
+                let naive = start + Duration::days(i64::from(n));
+                match (self.calm_offset(start), self.calm_offset(naive)) {
+                    (Some(at_start), Some(at_end)) => naive + Duration::seconds(at_start - at_end),
+                    _ => timescale.after(start, self.tz),
+                }
+            }
+        }
+    }
+}
+
 /// How a regrade moves the deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -178,7 +258,7 @@ impl Default for Timescales {
 
 /// Timescales that would make a less urgent grade due sooner.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("timescales.{shorter_grade} ({shorter}) is shorter than timescales.{longer_grade} ({longer}): a less urgent grade cannot have a shorter timescale")]
+#[error("{}", self.describe())]
 pub struct TimescalesOutOfOrder {
     /// The more urgent grade.
     pub(crate) longer_grade: RiskGrade,
@@ -188,6 +268,68 @@ pub struct TimescalesOutOfOrder {
     pub(crate) shorter_grade: RiskGrade,
     /// Its (shorter) timescale.
     pub(crate) shorter: Timescale,
+    /// When the two are in order nominally but one counts hours and the
+    /// other calendar days, so that a clock change can invert them: the
+    /// time zone, the most minutes the urgent grade's timescale can last
+    /// and the fewest the lesser grade's can.
+    pub(crate) across_clock_change: Option<(Tz, i64, i64)>,
+}
+
+impl TimescalesOutOfOrder {
+    fn describe(&self) -> String {
+        let (urgent, lesser) = (self.longer_grade, self.shorter_grade);
+        let (a, b) = (self.longer, self.shorter);
+        match self.across_clock_change {
+            None => format!(
+                "timescales.{lesser} ({b}) is shorter than timescales.{urgent} ({a}): \
+                 a less urgent grade cannot have a shorter timescale"
+            ),
+            Some((tz, most, fewest)) => format!(
+                "timescales.{lesser} ({b}) can be shorter than timescales.{urgent} ({a}) \
+                 across a clock change in {tz}: {b} can last {} where {a} can last {}; \
+                 a less urgent grade cannot have a shorter timescale (give both in hours \
+                 or both in days, or leave them more than the clock change apart)",
+                hours_and_minutes(fewest),
+                hours_and_minutes(most),
+                tz = tz.name()
+            ),
+        }
+    }
+}
+
+/// `47 hours`, `47 hours 30 minutes`.
+fn hours_and_minutes(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (h, 0) => format!("{h} hours"),
+        (h, m) => format!("{h} hours {m} minutes"),
+    }
+}
+
+/// The largest change of `tz`'s offset from UTC at one clock change, in
+/// minutes (60 for Europe/London), read from the zone's rules over the
+/// years a deadline computed now could plausibly span and some before.
+fn largest_clock_change(tz: Tz) -> i64 {
+    use chrono::Offset;
+    let offset_at = |t: DateTime<Utc>| {
+        i64::from(
+            tz.offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        ) / 60
+    };
+    let mut day: DateTime<Utc> = DateTime::from_timestamp(631_195_200, 0) // 1990-01-01T12:00Z
+        .expect("within chrono's range");
+    let last: DateTime<Utc> =
+        DateTime::from_timestamp(2_871_720_000, 0).expect("within chrono's range"); // 2060-12-31T12:00Z
+    let mut previous = offset_at(day);
+    let mut largest = 0;
+    while day < last {
+        day += Duration::days(1);
+        let offset = offset_at(day);
+        largest = largest.max((offset - previous).abs());
+        previous = offset;
+    }
+    largest
 }
 
 impl Timescales {
@@ -201,19 +343,48 @@ impl Timescales {
         }
     }
 
-    /// Checks that no less urgent grade has a shorter timescale; otherwise an
-    /// upgrade could move a deadline later.
-    pub(crate) fn check_order(&self) -> Result<(), TimescalesOutOfOrder> {
+    /// Checks that no less urgent grade has a shorter timescale, nominally
+    /// or across a clock change in `tz`; otherwise an upgrade could move a
+    /// deadline later. Two timescales of one kind keep their order through
+    /// any clock change (both elapsed hours, or both calendar days from
+    /// the same receipt); an hours one beside a days one does not: `"2d"`
+    /// lasts 47 hours across the spring change, less than `"48h"`.
+    pub(crate) fn check_order(&self, tz: Tz) -> Result<(), TimescalesOutOfOrder> {
+        let mut clock_change = None;
         for pair in RiskGrade::ALL.windows(2) {
             let (urgent, lesser) = (pair[0], pair[1]);
             let (a, b) = (self.for_grade(urgent), self.for_grade(lesser));
+            let out_of_order = |across_clock_change| TimescalesOutOfOrder {
+                longer_grade: urgent,
+                longer: a,
+                shorter_grade: lesser,
+                shorter: b,
+                across_clock_change,
+            };
             if b.nominal_hours() < a.nominal_hours() {
-                return Err(TimescalesOutOfOrder {
-                    longer_grade: urgent,
-                    longer: a,
-                    shorter_grade: lesser,
-                    shorter: b,
-                });
+                return Err(out_of_order(None));
+            }
+            let same_kind = matches!(
+                (a, b),
+                (Timescale::Hours(_), Timescale::Hours(_))
+                    | (Timescale::Days(_), Timescale::Days(_))
+            );
+            if same_kind {
+                continue;
+            }
+            let change = *clock_change.get_or_insert_with(|| largest_clock_change(tz));
+            // The range of minutes a timescale can last: a day is 24 hours
+            // give or take the zone's largest clock change.
+            let range = |t: Timescale| {
+                let nominal = i64::from(t.nominal_hours()) * 60;
+                match t {
+                    Timescale::Hours(_) => (nominal, nominal),
+                    Timescale::Days(_) => (nominal - change, nominal + change),
+                }
+            };
+            let (most, fewest) = (range(a).1, range(b).0);
+            if fewest < most {
+                return Err(out_of_order(Some((tz, most, fewest))));
             }
         }
         Ok(())
@@ -262,7 +433,7 @@ impl DeadlinePolicy {
         regrade: RegradePolicy,
         name: Option<&str>,
     ) -> Result<Self, TimescalesOutOfOrder> {
-        timescales.check_order()?;
+        timescales.check_order(time_zone)?;
         let version = match name {
             Some(name) => PolicyVersion(name.to_string()),
             None => {

@@ -196,6 +196,79 @@ fn out_of_order_timescales_are_refused_naming_both_grades() {
 }
 
 #[test]
+fn hours_beside_days_are_refused_when_a_clock_change_could_invert_them() {
+    // The case: high "2d" beside very high "48h". Received on the
+    // Saturday before the spring change, high is due 47 hours later and
+    // very high 48: an upgrade would move the deadline later.
+    let received = utc("2024-03-30T10:00:00Z");
+    assert_eq!(
+        Timescale::Days(2).after(received, London) - received,
+        Duration::hours(47)
+    );
+    let inverted = Timescales {
+        very_high: Timescale::Hours(48),
+        high: Timescale::Days(2),
+        ..Timescales::default()
+    };
+    let err = DeadlinePolicy::new(inverted, London, RegradePolicy::FromReceipt, None).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("timescales.high (2d) can be shorter than timescales.very_high (48h)"),
+        "{text}"
+    );
+    assert!(text.contains("Europe/London"), "{text}");
+    assert!(
+        text.contains("2d can last 47 hours where 48h can last 48 hours"),
+        "{text}"
+    );
+
+    // The other way round: "2d" (49 hours across the autumn change) above
+    // "48h".
+    let days_first = Timescales {
+        very_high: Timescale::Days(2),
+        high: Timescale::Hours(48),
+        ..Timescales::default()
+    };
+    let err =
+        DeadlinePolicy::new(days_first, London, RegradePolicy::FromReceipt, None).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("48h can last 48 hours where 2d can last 49 hours"),
+        "{err}"
+    );
+
+    // An hour's margin is enough in London; in a zone without clock
+    // changes, equal lengths are fine; two days kinds never invert.
+    let margin = Timescales {
+        very_high: Timescale::Hours(47),
+        high: Timescale::Days(2),
+        ..Timescales::default()
+    };
+    assert!(DeadlinePolicy::new(margin, London, RegradePolicy::FromReceipt, None).is_ok());
+    assert!(
+        DeadlinePolicy::new(inverted, chrono_tz::UTC, RegradePolicy::FromReceipt, None).is_ok()
+    );
+    let all_days = Timescales {
+        very_high: Timescale::Days(2),
+        high: Timescale::Days(2),
+        ..Timescales::default()
+    };
+    assert!(DeadlinePolicy::new(all_days, London, RegradePolicy::FromReceipt, None).is_ok());
+    // Lord Howe Island moves its clocks by half an hour.
+    let err = DeadlinePolicy::new(
+        inverted,
+        chrono_tz::Australia::Lord_Howe,
+        RegradePolicy::FromReceipt,
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("2d can last 47 hours 30 minutes"),
+        "{err}"
+    );
+}
+
+#[test]
 fn policy_version_changes_with_any_setting_and_can_be_named() {
     let a = policy(RegradePolicy::FromReceipt);
     let b = policy(RegradePolicy::FromRegrade);
@@ -316,5 +389,40 @@ mod properties {
             let after = p.regrade(&before, received, to, received + Duration::hours(after_hours));
             prop_assert!(after.at() > received);
         }
+    }
+}
+
+#[test]
+fn zone_offsets_give_every_deadline_the_zone_gives() {
+    // Receipts every 7 minutes and 13 seconds (and a few milliseconds)
+    // through two years, in London and in Lord Howe (half-hour changes),
+    // for hours and days timescales: the arithmetic agrees with the zone
+    // at every one, the clock changes' days included; and outside the
+    // span it was read for it still does (by asking the zone).
+    for tz in [London, chrono_tz::Australia::Lord_Howe] {
+        let from = utc("2024-01-01T00:00:00Z");
+        let until = utc("2026-01-01T00:00:00Z");
+        let zone = ZoneOffsets::new(tz, from, until + Duration::days(61));
+        let mut at = from - Duration::days(3);
+        let mut checked = 0;
+        while at < until + Duration::days(3) {
+            for timescale in [
+                Timescale::Hours(48),
+                Timescale::Days(1),
+                Timescale::Days(7),
+                Timescale::Days(21),
+                Timescale::Days(60),
+            ] {
+                assert_eq!(
+                    zone.after(timescale, at),
+                    timescale.after(at, tz),
+                    "{timescale} from {at} in {}",
+                    tz.name()
+                );
+                checked += 1;
+            }
+            at += Duration::milliseconds(7 * 60_000 + 13_000 + 7);
+        }
+        assert!(checked > 700_000, "{checked}");
     }
 }

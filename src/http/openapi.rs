@@ -35,7 +35,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(
         PackageView, CurrentPosition, GradeFigures, error::ErrorEnvelope, error::ErrorBody,
         packages::CreatePackage, packages::Regrade, packages::MoveStage, packages::Assign,
-        packages::SafeguardingUpdate, packages::Acknowledge, packages::Review, packages::PackageDetail, crate::app::SchedulerFigures, status::StatusAnswer, packages::PackagePage,
+        packages::SafeguardingUpdate, packages::Acknowledge, packages::Review, packages::PackageDetail, crate::app::SchedulerFigures, crate::store::QuarantineCounts, status::StatusAnswer, packages::PackagePage,
         status::Breach, status::Breaches, ops::Health,
         crate::store::LedgerEvent, crate::domain::EventKind, crate::store::EscalationRecord,
         crate::outbox::DeliveryRecord, crate::outbox::Destination, crate::domain::Acknowledgement,

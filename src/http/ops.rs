@@ -178,6 +178,20 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         }
         Err(e) => tracing::warn!(error = %e, "metrics could not read the outbox"),
     }
+    match state.app.store().quarantine_counts().await {
+        Ok(counts) => {
+            family(
+                &mut out,
+                "ocset_quarantined_rows",
+                "gauge",
+                "Rows set aside because they cannot be read (every pass skips them), by kind.",
+            );
+            for (kind, n) in [("package", counts.packages), ("message", counts.messages)] {
+                let _ = writeln!(out, "ocset_quarantined_rows{{kind=\"{kind}\"}} {n}");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics could not count the rows set aside"),
+    }
     if let Ok(figures) = state.app.scheduler_figures().await {
         family(
             &mut out,

@@ -31,6 +31,9 @@ pub(crate) struct StatusAnswer {
     pub(crate) position: CurrentPosition,
     /// The scheduler's last pass, its lag, and undelivered and dead messages.
     pub(crate) scheduler: SchedulerFigures,
+    /// Package rows and outbox messages set aside because they cannot be
+    /// read: every pass skips them (`ocset-scheduler quarantine list`).
+    pub(crate) quarantined: crate::store::QuarantineCounts,
 }
 
 /// The current position: open packages per queue and grade, breached, due
@@ -52,6 +55,7 @@ pub(crate) async fn status(
     Ok(Json(StatusAnswer {
         position: state.app.position(lpa.as_ref()).await?,
         scheduler: state.app.scheduler_figures().await?,
+        quarantined: state.app.store().quarantine_counts().await?,
     }))
 }
 

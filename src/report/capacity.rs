@@ -584,14 +584,15 @@ fn window(n: u32, last: IsoWeek, history_weeks: u32, read: &Read, tz: Tz) -> Cap
 }
 
 /// The forecast's seed: FNV-1a over the instant and every event's
-/// sequence, reference and instant, so the same ledger at the same
-/// instant gives the same seed and any change to either gives another.
+/// sequence and instant, so the same ledger at the same instant gives the
+/// same seed and any change to either gives another. Not the reference:
+/// a retention purge replaces it by a pseudonym, and a past report's
+/// forecast must stay as it was.
 fn seed(events: &[LedgerEvent], now: DateTime<Utc>) -> u64 {
     let mut hash = Fnv64::default();
     hash.write(&now.timestamp_millis().to_le_bytes());
     for e in events.iter().filter(|e| e.occurred_at < now) {
         hash.write(&e.sequence.to_le_bytes());
-        hash.write(e.reference.as_str().as_bytes());
         hash.write(&e.occurred_at.timestamp_millis().to_le_bytes());
     }
     hash.finish()

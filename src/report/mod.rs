@@ -608,19 +608,33 @@ impl WeeklyReport {
         let window_start = period.periods_before(trend_periods - 1).starts_at(tz);
 
         let histories = histories(events, end);
-        let open_at = |at: DateTime<Utc>| -> Vec<Folded<'_>> {
+        // The packages open at an instant, folded one at a time: at a hub's
+        // scale a vector of every folded package per instant was hundreds
+        // of megabytes, and most instants only count them.
+        let open_at = |at: DateTime<Utc>| {
             histories
                 .iter()
-                .map(|h| h.at(at))
+                .map(move |h| h.at(at))
                 .filter(Folded::is_open)
-                .collect()
         };
-        let now_open = open_at(end);
-        let before_open = open_at(start);
+        // Open at the period's start, per queue and grade (in
+        // `Stage::OPEN` × `RiskGrade::ALL` order), and in all.
+        let (mut before_open, mut before_open_in) = (0i64, [[0i64; 4]; 2]);
+        for p in open_at(start) {
+            before_open += 1;
+            let (Some(stage), Some(grade)) = (p.stage, p.grade) else {
+                continue;
+            };
+            if let (Some(s), Some(g)) = (
+                Stage::OPEN.iter().position(|o| *o == stage),
+                RiskGrade::ALL.iter().position(|r| *r == grade),
+            ) {
+                before_open_in[s][g] += 1;
+            }
+        }
 
-        let mut open_packages: Vec<OpenPackageLine> = now_open
-            .iter()
-            .map(|p| open_line(p, end, &params.reasons))
+        let mut open_packages: Vec<OpenPackageLine> = open_at(end)
+            .map(|p| open_line(&p, end, &params.reasons))
             .collect();
         open_packages
             .sort_by(|a, b| (a.deadline_at, &a.reference).cmp(&(b.deadline_at, &b.reference)));
@@ -632,16 +646,13 @@ impl WeeklyReport {
 
         let horizon = end + Duration::days(crate::position::DUE_WITHIN_DAYS);
         let mut position = Vec::new();
-        for stage in Stage::OPEN {
-            for grade in RiskGrade::ALL {
+        for (s, stage) in Stage::OPEN.into_iter().enumerate() {
+            for (g, grade) in RiskGrade::ALL.into_iter().enumerate() {
                 let here: Vec<&OpenPackageLine> = open_packages
                     .iter()
                     .filter(|p| p.stage == stage && p.grade == grade)
                     .collect();
-                let before = before_open
-                    .iter()
-                    .filter(|p| p.stage == Some(stage) && p.grade == Some(grade))
-                    .count() as i64;
+                let before = before_open_in[s][g];
                 position.push(PositionLine {
                     stage,
                     grade,
@@ -685,7 +696,7 @@ impl WeeklyReport {
         let breach_reasons = reason_lines(&params.reasons, &acknowledged_reasons, &late_reasons);
 
         let target = params.referral_within;
-        let folded_now: Vec<Folded<'_>> = histories.iter().map(|h| h.at(end)).collect();
+
         let mut safeguarding = SafeguardingFigures {
             target_hours: target.num_hours(),
             identified: 0,
@@ -694,7 +705,7 @@ impl WeeklyReport {
             outstanding: 0,
             outstanding_overdue: 0,
         };
-        for p in &folded_now {
+        for p in histories.iter().map(|h| h.at(end)) {
             let Some(identified) = p.child_access_at else {
                 continue;
             };
@@ -740,23 +751,21 @@ impl WeeklyReport {
             .rev()
             .map(|n| {
                 let p = period.periods_before(n);
-                let open = open_at(p.ends_at(tz));
+                let (mut open, mut by_grade) = (0u64, [0u64; 4]);
+                for folded in open_at(p.ends_at(tz)) {
+                    open += 1;
+                    if let Some(g) = RiskGrade::ALL.iter().position(|r| Some(*r) == folded.grade) {
+                        by_grade[g] += 1;
+                    }
+                }
                 let (enforced_within, enforced_late, percent_within) =
                     within_and_late(&flow(&histories, &stops, p.starts_at(tz), p.ends_at(tz)));
-                let open_by_grade = RiskGrade::ALL
-                    .iter()
-                    .map(|g| {
-                        (
-                            *g,
-                            open.iter().filter(|p| p.grade == Some(*g)).count() as u64,
-                        )
-                    })
-                    .collect();
+                let open_by_grade = RiskGrade::ALL.into_iter().zip(by_grade).collect();
                 TrendPoint {
                     week: p.iso_week(),
                     period: p,
                     open_by_grade,
-                    open: open.len() as u64,
+                    open,
                     enforced_within,
                     enforced_late,
                     percent_within,
@@ -777,7 +786,7 @@ impl WeeklyReport {
         };
         let headline = Headline {
             open: open_packages.len() as u64,
-            open_change: open_packages.len() as i64 - before_open.len() as i64,
+            open_change: open_packages.len() as i64 - before_open,
             breached: breaches.len() as u64,
             due_within_48_hours: due_by(end + Duration::hours(48)),
             due_within_7_days: due_by(horizon),

@@ -262,4 +262,29 @@ pub trait Store: Queue {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError>;
+
+    /// The packages a retention purge at `stopped_before` would take: not
+    /// yet purged, clock stopped strictly before it.
+    async fn retention_due(
+        &self,
+        stopped_before: DateTime<Utc>,
+    ) -> Result<super::RetentionDue, StoreError>;
+
+    /// Replaces every identifying detail of the packages past retention by
+    /// pseudonyms, in one transaction with its audit line
+    /// (`retention.purged`: the counts, the period, the rule; never a
+    /// reference); see `store/retention.rs` for what is touched. With a
+    /// `day`, the service's daily run: `None`, and nothing done, when
+    /// that day's run was already made (by this or another replica).
+    async fn purge_stopped(
+        &self,
+        request: &super::PurgeRequest,
+    ) -> Result<Option<super::PurgeSummary>, StoreError>;
+
+    /// How many package rows and outbox messages are set aside (migration
+    /// 0012): rows the code cannot read, skipped by every pass.
+    async fn quarantine_counts(&self) -> Result<super::QuarantineCounts, StoreError>;
+
+    /// Every row set aside, oldest first, with why.
+    async fn quarantined(&self) -> Result<Vec<super::QuarantinedRow>, StoreError>;
 }

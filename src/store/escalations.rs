@@ -33,6 +33,22 @@ pub(crate) const SELECT_DUE_PACKAGES: &str = {
     as_str(&join::<{ joined_len(PARTS) }>(PARTS))
 };
 
+/// The ids and references of the packages due at `$1`, as
+/// [`SELECT_DUE_PACKAGES`] orders them: read when a due row cannot be
+/// decoded, to read them one by one.
+const SELECT_DUE_IDS: &str = "SELECT id, reference FROM packages WHERE next_due_at <= $1 \
+     ORDER BY next_due_at, id LIMIT $2";
+
+/// One package row by id.
+const SELECT_PACKAGE_BY_ID: &str = {
+    const PARTS: &[&str] = &[
+        "SELECT ",
+        PACKAGE_ROW_COLUMNS,
+        " FROM packages WHERE id = $1",
+    ];
+    as_str(&join::<{ joined_len(PARTS) }>(PARTS))
+};
+
 /// Records an escalation ([`SqlStore::bind_escalation_values`]) unless its
 /// unique key is already taken; returns its new id, or no row when it was
 /// recorded before (by an earlier pass, or by another instance a moment
@@ -234,6 +250,55 @@ where
             .bind(v.recorded_at)
     }
 
+    /// The due packages read one at a time, after the read of them all
+    /// failed on a value of the wrong type: each row that cannot be read is
+    /// set aside (logged once, with its reference) and the rest returned.
+    /// Only SQLite stores such values (PostgreSQL's column types refuse
+    /// them), and its write transaction already holds the database, so
+    /// the plain read here takes what the claim would.
+    async fn claim_due_one_by_one(
+        connection: &mut DB::Connection,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PackageRow>, StoreError> {
+        let failed = StoreError::db("claiming the due packages");
+        let due: Vec<(i64, String)> = sqlx::query_as(SELECT_DUE_IDS)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(failed)?;
+        let mut rows = Vec::with_capacity(due.len());
+        for (id, reference) in due {
+            let row: Result<PackageRow, sqlx::Error> = sqlx::query_as(SELECT_PACKAGE_BY_ID)
+                .bind(id)
+                .fetch_one(&mut *connection)
+                .await;
+            match row {
+                Ok(row) => rows.push(row),
+                Err(sqlx::Error::ColumnDecode { index, source }) => {
+                    let column = index.trim_matches('"');
+                    let why = format!("package {reference}, column {column}: {source}");
+                    sqlx::query(super::quarantine::QUARANTINE_PACKAGE)
+                        .bind(id)
+                        .bind(now)
+                        .bind(why.as_str())
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::db("setting a package aside"))?;
+                    tracing::error!(
+                        reference = %reference,
+                        reason = %why,
+                        "a package's stored row cannot be read and is set aside: no pass \
+                         looks at it until it is repaired (`quarantine list`)"
+                    );
+                }
+                Err(e) => return Err(StoreError::db("claiming a due package")(e)),
+            }
+        }
+        Ok(rows)
+    }
+
     /// [`super::Store::escalation_pass`].
     pub(super) async fn run_escalation_pass(
         &self,
@@ -251,17 +316,48 @@ where
             .begin_with(DB::BEGIN_WRITE)
             .await
             .map_err(StoreError::db("starting a scheduler pass"))?;
-        let due: Vec<PackageRow> = sqlx::query_as(DB::CLAIM_DUE_PACKAGES)
+        let claimed: Result<Vec<PackageRow>, sqlx::Error> = sqlx::query_as(DB::CLAIM_DUE_PACKAGES)
             .bind(now)
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
-            .await
-            .map_err(StoreError::db("claiming the due packages"))?;
+            .await;
+        let due = match claimed {
+            Ok(rows) => rows,
+            // A stored value of the wrong type (SQLite keeps any text in a
+            // time column) fails the whole read: read the due rows one by
+            // one instead, and set aside those that cannot be read.
+            Err(sqlx::Error::ColumnDecode { .. }) => {
+                Self::claim_due_one_by_one(&mut tx, now, limit).await?
+            }
+            Err(e) => return Err(StoreError::db("claiming the due packages")(e)),
+        };
         let mut report = PassSummary::default();
         let mut recorded = Vec::new();
         for row in due {
             let package_id = row.id;
-            let package = Package::try_from(row)?;
+            let reference = row.reference.clone();
+            let package = match Package::try_from(row) {
+                Ok(package) => package,
+                // A row the code cannot read stalls nothing else: it is set
+                // aside, in this pass's transaction, and logged once.
+                Err(StoreError::Corrupt(why)) => {
+                    sqlx::query(super::quarantine::QUARANTINE_PACKAGE)
+                        .bind(package_id)
+                        .bind(now)
+                        .bind(why.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::db("setting a package aside"))?;
+                    tracing::error!(
+                        reference = %reference,
+                        reason = %why,
+                        "a package's stored row cannot be read and is set aside: no pass \
+                         looks at it until it is repaired (`quarantine list`)"
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let decision = decide(&package);
             report.packages += 1;
             for draft in decision.escalations {

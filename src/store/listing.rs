@@ -90,6 +90,8 @@ pub(crate) fn list_packages<'f>(
     source: &str,
 ) -> (String, Vec<BindValue<'f>>) {
     let mut conditions = Conditions::default();
+    // Rows set aside (migration 0012) cannot be read back: never listed.
+    conditions.push("quarantined_at IS NULL".to_string());
     if filter.open_only {
         conditions.push(open_stages_condition());
     }
@@ -242,7 +244,11 @@ mod tests {
     fn list_binds_only_the_filter_values_in_order() {
         let everything = PackageFilter::default();
         let (sql, values) = list_packages(&everything, "packages");
-        assert!(!sql.contains("WHERE"), "{sql}");
+        // Only the rows not set aside (migration 0012).
+        assert!(
+            sql.ends_with(" WHERE quarantined_at IS NULL ORDER BY deadline_at, reference"),
+            "{sql}"
+        );
         assert!(values.is_empty());
         let filter = PackageFilter {
             open_only: true,
@@ -254,7 +260,8 @@ mod tests {
         let (sql, values) = list_packages(&filter, "packages");
         assert!(
             sql.ends_with(
-                " WHERE stage IN ('intelligence_development', 'awaiting_enforcement') \
+                " WHERE quarantined_at IS NULL \
+                 AND stage IN ('intelligence_development', 'awaiting_enforcement') \
                  AND risk_grade = $1 AND lpa = $2 AND stage = $3 ORDER BY deadline_at, reference"
             ),
             "{sql}"
@@ -286,7 +293,7 @@ mod tests {
         let (sql, values) = list_packages(&filter, "packages");
         assert!(
             sql.ends_with(
-                " WHERE lpa = $1 AND (stage IN ('intelligence_development', \
+                " WHERE quarantined_at IS NULL AND lpa = $1 AND (stage IN ('intelligence_development', \
                  'awaiting_enforcement') AND deadline_at > $2 AND due_soon_at <= $2) \
                  AND (deadline_at, reference) > ($3, $4) ORDER BY deadline_at, reference LIMIT $5"
             ),

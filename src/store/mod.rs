@@ -72,6 +72,8 @@ mod listing;
 mod outbox;
 mod packages;
 pub mod postgres;
+mod quarantine;
+mod retention;
 mod rows;
 mod snapshots;
 mod sql;
@@ -85,6 +87,8 @@ pub use contract::Store;
 pub use dialect::{Dialect, StagingFuture};
 pub(crate) use failure::failure_kind;
 pub use import::{ImportCommitted, ImportSession, PastEvent, StagedDuplicate, StagedDuplicates};
+pub use quarantine::{QuarantineCounts, QuarantinedRow};
+pub use retention::{PurgeRequest, PurgeSummary, RetentionDue, PURGE_BATCH};
 pub use snapshots::{ReportSnapshot, SnapshotKey, SnapshotRecord};
 pub use sql_store::SqlStore;
 

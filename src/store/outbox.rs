@@ -369,7 +369,21 @@ where
             .map_err(StoreError::db("committing a claim of messages"))?;
         // RETURNING promises no order on either backend.
         claimed.sort_by_key(|row| row.id);
-        claimed.into_iter().map(OutboxMessage::try_from).collect()
+        let mut messages = Vec::with_capacity(claimed.len());
+        let mut bad = Vec::new();
+        for row in claimed {
+            let id = row.id;
+            match OutboxMessage::try_from(row) {
+                Ok(message) => messages.push(message),
+                // A message that cannot be read blocks nothing behind it.
+                Err(StoreError::Corrupt(why)) => bad.push((id, why)),
+                Err(e) => return Err(e),
+            }
+        }
+        if !bad.is_empty() {
+            self.quarantine_messages(&bad, now).await?;
+        }
+        Ok(messages)
     }
 
     /// [`Queue::finish_delivery`](crate::outbox::Queue::finish_delivery).

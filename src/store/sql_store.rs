@@ -498,6 +498,28 @@ where
     ) -> Result<usize, StoreError> {
         self.queue_digest_messages(drafts, actor, now).await
     }
+
+    async fn retention_due(
+        &self,
+        stopped_before: DateTime<Utc>,
+    ) -> Result<super::RetentionDue, StoreError> {
+        self.packages_due_for_purge(stopped_before).await
+    }
+
+    async fn purge_stopped(
+        &self,
+        request: &super::PurgeRequest,
+    ) -> Result<Option<super::PurgeSummary>, StoreError> {
+        self.purge_stopped_packages(request).await
+    }
+
+    async fn quarantine_counts(&self) -> Result<super::QuarantineCounts, StoreError> {
+        self.count_quarantined().await
+    }
+
+    async fn quarantined(&self) -> Result<Vec<super::QuarantinedRow>, StoreError> {
+        self.list_quarantined().await
+    }
 }
 
 /// The outbox's port, over the same tables (`outbox.rs`).

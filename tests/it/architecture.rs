@@ -132,3 +132,34 @@ fn the_graph_sees_a_dependency_in_each_form() {
         .into();
     assert_eq!(names, expected);
 }
+
+/// The LICENSE file is the licence Cargo.toml declares, and the CHANGELOG
+/// names the version Cargo.toml builds: a reviewer reads one and a tool the
+/// other.
+#[test]
+fn the_licence_and_the_changelog_match_cargo_toml() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let field = |name: &str| {
+        manifest
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} = \"")))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("Cargo.toml has no {name}"))
+            .to_string()
+    };
+    assert_eq!(
+        field("license"),
+        "MIT",
+        "a new licence needs a new LICENSE file"
+    );
+    let licence = std::fs::read_to_string(root.join("LICENSE")).unwrap();
+    assert!(licence.starts_with("MIT License\n"), "{licence}");
+    assert!(licence.contains("Permission is hereby granted, free of charge"));
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap();
+    assert!(
+        changelog.contains(&format!("## [{}]", field("version"))),
+        "CHANGELOG.md has no section for version {}",
+        field("version")
+    );
+}

@@ -572,6 +572,29 @@ fn check_config_names_the_key_and_hides_passwords() {
     assert!(!broken.status.success());
     assert!(stderr(&broken).contains("broken.toml: timescales.medium: timescales.medium (2d) is shorter than timescales.high (7d)"), "{}", stderr(&broken));
 
+    // Hours beside days: in order by the nominal hours, inverted across
+    // the spring clock change (2 calendar days are then 47 hours).
+    std::fs::write(
+        dir.path().join("inverting.toml"),
+        "[timescales]\nvery_high = \"48h\"\nhigh = \"2d\"\n",
+    )
+    .unwrap();
+    let inverting = ocset(
+        dir.path(),
+        &dir.path().join("inverting.toml"),
+        &["check-config"],
+        &[],
+    );
+    assert!(!inverting.status.success());
+    assert!(
+        stderr(&inverting).contains(
+            "inverting.toml: timescales.high: timescales.high (2d) can be shorter than \
+             timescales.very_high (48h) across a clock change in Europe/London"
+        ),
+        "{}",
+        stderr(&inverting)
+    );
+
     let missing = ocset(
         dir.path(),
         &dir.path().join("nope.toml"),
@@ -649,6 +672,7 @@ fn every_command_has_help() {
         "demo",
         "token",
         "audit",
+        "retention",
     ] {
         let out = Process::new(BIN)
             .args([command, "--help"])
@@ -2012,4 +2036,150 @@ async fn audit_verify_names_an_altered_line_on_postgres() {
         .await;
     })
     .await;
+}
+
+/// `retention run`: a dry run says how many packages, their stop period
+/// and the rule, and writes nothing; the run pseudonymises them, audits
+/// it, and the audit chain still verifies; a second run finds nothing.
+#[tokio::test]
+async fn retention_run_says_what_it_would_do_then_does_it_and_the_audit_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let key = dir.path().join("pseudonym.key");
+    std::fs::write(&key, format!("{}\n", "5e".repeat(32))).unwrap();
+    let env = vec![
+        (
+            "OCSET__RETENTION__KEEP_STOPPED_FOR".to_string(),
+            "30d".to_string(),
+        ),
+        (
+            "OCSET__RETENTION__PSEUDONYM_KEY_FILE".to_string(),
+            key.display().to_string(),
+        ),
+    ];
+    let settings = config::load(&config_path, env).unwrap();
+    let clock = ManualClock::new(utc("2026-11-26T12:00:00Z"));
+    // The demo's year of history has packages stopped months ago.
+    run(Command::Demo, &settings, &clock).await.unwrap();
+    let audit_lines = |text: &str| -> usize {
+        text.lines()
+            .find_map(|l| l.strip_suffix(" line(s)"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{text}"))
+    };
+    let audit = Command::Audit {
+        action: None,
+        reference: None,
+        json: false,
+    };
+    let lines_before = audit_lines(&run(audit, &settings, &clock).await.unwrap());
+
+    let dry = run(
+        Command::Retention(cli::RetentionAction::Run { dry_run: true }),
+        &settings,
+        &clock,
+    )
+    .await
+    .unwrap();
+    assert!(dry.starts_with("dry run: would pseudonymise "), "{dry}");
+    assert!(
+        dry.contains("rule: keep_stopped_for = 30d, clocks stopped before 2026-10-27T12:00:00Z"),
+        "{dry}"
+    );
+    assert!(dry.contains("nothing written"), "{dry}");
+    let would: u64 = dry
+        .trim_start_matches("dry run: would pseudonymise ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{dry}"));
+    assert!(would > 0, "the demo has packages stopped long ago: {dry}");
+    let audit = Command::Audit {
+        action: None,
+        reference: None,
+        json: false,
+    };
+    assert_eq!(
+        audit_lines(&run(audit, &settings, &clock).await.unwrap()),
+        lines_before,
+        "the dry run wrote to the audit log"
+    );
+
+    let done = run(
+        Command::Retention(cli::RetentionAction::Run { dry_run: false }),
+        &settings,
+        &clock,
+    )
+    .await
+    .unwrap();
+    assert!(
+        done.starts_with(&format!(
+            "pseudonymised {would} packages whose clock stopped between "
+        )),
+        "{done}"
+    );
+    assert!(done.contains("audited as retention.purged"), "{done}");
+    let verified = run(
+        Command::Audit {
+            action: Some(cli::AuditAction::Verify { head: None }),
+            reference: None,
+            json: false,
+        },
+        &settings,
+        &clock,
+    )
+    .await
+    .unwrap();
+    assert!(
+        verified.starts_with("the audit chain verifies: ")
+            && verified.contains("with a pseudonymised reference"),
+        "{verified}"
+    );
+    // Listed by their pseudonyms now.
+    let listed = run(Command::List(ListArgs::default()), &settings, &clock)
+        .await
+        .unwrap();
+    assert_eq!(listed.matches("purged-").count() as u64, would, "{listed}");
+    let again = run(
+        Command::Retention(cli::RetentionAction::Run { dry_run: false }),
+        &settings,
+        &clock,
+    )
+    .await
+    .unwrap();
+    assert!(again.starts_with("pseudonymised 0 packages "), "{again}");
+}
+
+/// Without a period nothing is purged, and a wrong `[retention]` is named
+/// by its key.
+#[test]
+fn retention_refuses_without_a_period_and_check_config_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config_in(dir.path(), &common::sqlite_url(dir.path()));
+    let none = ocset(dir.path(), &config, &["retention", "run", "--dry-run"], &[]);
+    assert!(!none.status.success());
+    assert!(
+        stderr(&none).contains("retention.keep_stopped_for is not set"),
+        "{}",
+        stderr(&none)
+    );
+    let hours = ocset(
+        dir.path(),
+        &config,
+        &["check-config"],
+        &[("OCSET__RETENTION__KEEP_STOPPED_FOR", "48h")],
+    );
+    assert!(!hours.status.success());
+    let said = stderr(&hours);
+    assert!(
+        said.contains("retention.keep_stopped_for") && said.contains("in hours"),
+        "{said}"
+    );
+    assert!(
+        said.contains("retention.pseudonym_key_file: is required"),
+        "{said}"
+    );
+    let help = ocset(dir.path(), &config, &["retention", "run", "--help"], &[]);
+    assert!(help.status.success());
+    assert!(stdout(&help).contains("--dry-run"), "{}", stdout(&help));
 }

@@ -1484,6 +1484,25 @@ async fn the_audit_page_is_for_admins_and_filters_by_reference(app: TestApp) {
         .await
         .iter()
         .any(|(actor, action, _)| actor == "token:admin-test" && action == "audit.read"));
+    // The package searched for is the line's reference, never its detail
+    // (which the chain hashes as it is: a retention purge could not
+    // replace it).
+    let about = app
+        .store
+        .audit_log(Some(
+            &ocset_scheduler::domain::Reference::parse("BR-1").unwrap(),
+        ))
+        .await
+        .unwrap();
+    let read = about
+        .iter()
+        .rev()
+        .find(|l| l.action == "audit.read")
+        .expect("the search is audited against the package");
+    assert!(
+        !read.detail.as_deref().unwrap_or_default().contains("BR-1"),
+        "{read:?}"
+    );
 }
 
 on_both_backends!(spawn_app;

@@ -96,6 +96,7 @@ on_both_backends!(
     passes_while_a_message_waits_add_to_it_instead_of_queueing_more,
     a_rejected_address_is_dead_at_once_and_counted,
     every_escalation_email_says_what_to_do_and_fits_a_phone,
+    a_corrupt_package_is_set_aside_and_every_other_one_is_escalated,
 );
 
 /// The subject's words after the marking.
@@ -792,4 +793,130 @@ async fn every_escalation_email_says_what_to_do_and_fits_a_phone(w: World) {
             }
         }
     }
+}
+
+/// Runs `sql` on the database at `url`, as a bug or an attacker would.
+async fn corrupt(url: &str, sql: &str) {
+    let done = if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(sql)
+            .execute(&pool)
+            .await
+            .map(|r| r.rows_affected())
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(sql)
+            .execute(&pool)
+            .await
+            .map(|r| r.rows_affected())
+    };
+    assert_eq!(done.unwrap(), 1, "{sql}");
+}
+
+/// Issue 16, part 4: one package's row holds a value the code no longer
+/// accepts. The pass sets it aside (logged once) and escalates every other
+/// package by real SMTP; the status and /metrics count it, and
+/// `quarantine list` shows it.
+async fn a_corrupt_package_is_set_aside_and_every_other_one_is_escalated(w: World) {
+    let i = &w.instance;
+    for reference in ["QBAD-1", "QGOOD-1", "QGOOD-2"] {
+        i.create(
+            reference,
+            RiskGrade::VeryHigh,
+            start() - Duration::hours(1),
+            "Coventry",
+            Some(OFFICER),
+        )
+        .await;
+    }
+    corrupt(
+        &w.url,
+        "UPDATE packages SET assigned_officer = 'not an address' WHERE reference = 'QBAD-1'",
+    )
+    .await;
+    w.run_until(start() + Duration::days(3)).await;
+    let to_sergeants: String = w
+        .mail_to(SERGEANTS)
+        .iter()
+        .map(|m| m.text.clone())
+        .collect();
+    assert!(
+        to_sergeants.contains("QGOOD-1") && to_sergeants.contains("QGOOD-2"),
+        "{to_sergeants}"
+    );
+    assert!(!to_sergeants.contains("QBAD-1"), "{to_sergeants}");
+
+    // The status and /metrics count it, over real HTTP.
+    let (token, hash) = ocset_scheduler::tokens::generate();
+    i.app
+        .store()
+        .create_token(
+            &ocset_scheduler::store::ApiToken {
+                name: "viewer".into(),
+                role: ocset_scheduler::domain::Role::Viewer,
+                created_at: start(),
+                revoked_at: None,
+            },
+            &hash,
+            &Actor::named("test"),
+        )
+        .await
+        .unwrap();
+    let api = ocset_scheduler::http::ApiServer::build(i.app.clone(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", api.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(api.run_until(async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let status: serde_json::Value = http
+        .get(format!("{base}/api/v1/status"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["quarantined"],
+        serde_json::json!({"packages": 1, "messages": 0}),
+        "{status}"
+    );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ocset_quarantined_rows{kind=\"package\"} 1"),
+        "{metrics}"
+    );
+    let _ = stop.send(());
+
+    // `quarantine list` names it and why.
+    let mut out = Vec::new();
+    ocset_scheduler::cli::run(
+        ocset_scheduler::cli::Command::Quarantine(ocset_scheduler::cli::QuarantineAction::List),
+        (*w.settings).clone(),
+        std::sync::Arc::new(w.clock.clone()),
+        &mut out,
+        async {},
+    )
+    .await
+    .unwrap();
+    let listed = String::from_utf8(out).unwrap();
+    assert!(
+        listed.contains(" package ")
+            && listed.contains(" QBAD-1 ")
+            && listed.contains("assigned_officer")
+            && listed.ends_with("1 row(s) set aside\n"),
+        "{listed}"
+    );
 }

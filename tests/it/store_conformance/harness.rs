@@ -31,7 +31,7 @@ macro_rules! conformance {
     };
     (
         @backend $backend:ident, $harness:ident, [$($case:ident),*], [$($raw_case:ident),*],
-        [$($db_case:ident),*]
+        [$($db_case:ident),* $(,)?]
     ) => {
         mod $backend {
             $(

@@ -27,5 +27,7 @@ mod import;
 mod lists;
 mod outbox;
 mod packages;
+mod quarantine;
+mod retention;
 mod snapshots;
 mod tokens;
