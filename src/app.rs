@@ -9,12 +9,14 @@
 mod admin;
 mod backup;
 mod capacity;
+mod export;
 mod import;
 mod read_audit;
 mod reports;
 mod retention;
 
 pub(crate) use admin::TokenError;
+pub(crate) use export::PackageExport;
 pub(crate) use import::{ImportError, ImportFaults, IMPORT_FAULTS_LISTED};
 pub use retention::RetentionOutcome;
 

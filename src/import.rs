@@ -4,7 +4,7 @@
 //! line and column.
 
 use crate::app::RowError;
-use crate::intake::NewPackage;
+use crate::intake::{HistoryFields, NewPackage};
 use std::collections::VecDeque;
 use std::io::Read;
 
@@ -20,6 +20,13 @@ pub(crate) const REQUIRED_COLUMNS: [&str; 6] = [
 /// The columns a file may add.
 pub(crate) const OPTIONAL_COLUMNS: [&str; 2] =
     ["child_access_identified_at", "safeguarding_referral_at"];
+
+/// The columns a history file (`import --history`) must have besides
+/// [`REQUIRED_COLUMNS`]; empty in the rows of open packages.
+pub(crate) const HISTORY_REQUIRED_COLUMNS: [&str; 2] = ["clock_stopped_at", "outcome"];
+
+/// The column a history file may add besides [`OPTIONAL_COLUMNS`].
+pub(crate) const HISTORY_OPTIONAL_COLUMNS: [&str; 1] = ["awaiting_enforcement_at"];
 
 fn fault(line: u64, column: Option<&str>, message: impl Into<String>) -> RowError {
     RowError {
@@ -164,6 +171,9 @@ struct Columns {
     assigned_officer: usize,
     child_access_identified_at: Option<usize>,
     safeguarding_referral_at: Option<usize>,
+    clock_stopped_at: Option<usize>,
+    outcome: Option<usize>,
+    awaiting_enforcement_at: Option<usize>,
 }
 
 /// How far through the file a [`CsvRows`] is.
@@ -187,6 +197,8 @@ pub(crate) struct CsvRows<R: Read> {
     record: csv::StringRecord,
     /// Rows and faults handed out, for "a header row but no packages".
     yielded: u64,
+    /// Whether the history columns are taken (`import --history`).
+    history: bool,
 }
 
 impl<R: Read> CsvRows<R> {
@@ -203,7 +215,17 @@ impl<R: Read> CsvRows<R> {
             pending: VecDeque::new(),
             record: csv::StringRecord::new(),
             yielded: 0,
+            history: false,
         }
+    }
+
+    /// The rows of a history file: as [`Self::new`], also taking the
+    /// history columns ([`HISTORY_REQUIRED_COLUMNS`],
+    /// [`HISTORY_OPTIONAL_COLUMNS`]). Read through [`HistoryRows`].
+    pub(crate) fn history(input: R) -> HistoryRows<R> {
+        let mut rows = Self::new(input);
+        rows.history = true;
+        HistoryRows(rows)
     }
 
     /// The fault of a file that is not UTF-8, if it is not; ends the reading.
@@ -250,17 +272,42 @@ impl<R: Read> CsvRows<R> {
             }
         }
         let index = |name: &str| header.iter().position(|h| h == name);
+        let history = self.history;
+        let required: Vec<&str> = REQUIRED_COLUMNS
+            .iter()
+            .chain(if history {
+                &HISTORY_REQUIRED_COLUMNS[..]
+            } else {
+                &[]
+            })
+            .copied()
+            .collect();
+        let optional: Vec<&str> = OPTIONAL_COLUMNS
+            .iter()
+            .chain(if history {
+                &HISTORY_OPTIONAL_COLUMNS[..]
+            } else {
+                &[]
+            })
+            .copied()
+            .collect();
         for (i, name) in header.iter().enumerate() {
-            if !REQUIRED_COLUMNS.contains(&name.as_str())
-                && !OPTIONAL_COLUMNS.contains(&name.as_str())
-            {
+            if !required.contains(&name.as_str()) && !optional.contains(&name.as_str()) {
+                let hint = if !history
+                    && (HISTORY_REQUIRED_COLUMNS.contains(&name.as_str())
+                        || HISTORY_OPTIONAL_COLUMNS.contains(&name.as_str()))
+                {
+                    " (a file of packages whose clock has stopped is imported with --history)"
+                } else {
+                    ""
+                };
                 self.pending.push_back(fault(
                     1,
                     Some(name),
                     format!(
-                        "unknown column {name:?}; the columns are {} and optionally {}",
-                        REQUIRED_COLUMNS.join(","),
-                        OPTIONAL_COLUMNS.join(",")
+                        "unknown column {name:?}; the columns are {} and optionally {}{hint}",
+                        required.join(","),
+                        optional.join(",")
                     ),
                 ));
             } else if header[..i].contains(name) {
@@ -268,7 +315,7 @@ impl<R: Read> CsvRows<R> {
                     .push_back(fault(1, Some(name), "this column appears twice"));
             }
         }
-        for name in REQUIRED_COLUMNS {
+        for name in required {
             if index(name).is_none() {
                 self.pending.push_back(fault(
                     1,
@@ -290,11 +337,17 @@ impl<R: Read> CsvRows<R> {
             assigned_officer: required("assigned_officer"),
             child_access_identified_at: index("child_access_identified_at"),
             safeguarding_referral_at: index("safeguarding_referral_at"),
+            clock_stopped_at: index("clock_stopped_at"),
+            outcome: index("outcome"),
+            awaiting_enforcement_at: index("awaiting_enforcement_at"),
         });
     }
 
     /// The next row or fault of the body, or `None` at the end.
-    fn read_row(&mut self, columns: Columns) -> Option<Result<(u64, NewPackage), RowError>> {
+    fn read_row(
+        &mut self,
+        columns: Columns,
+    ) -> Option<Result<(u64, NewPackage, HistoryFields), RowError>> {
         loop {
             let read = self.reader.read_record(&mut self.record);
             if let Some(fault) = self.not_utf8() {
@@ -331,6 +384,11 @@ impl<R: Read> CsvRows<R> {
                             ),
                             safeguarding_referral_at: optional(columns.safeguarding_referral_at),
                         },
+                        HistoryFields {
+                            clock_stopped_at: optional(columns.clock_stopped_at),
+                            outcome: optional(columns.outcome),
+                            awaiting_enforcement_at: optional(columns.awaiting_enforcement_at),
+                        },
                     )));
                 }
                 Err(e) => {
@@ -356,10 +414,10 @@ impl<R: Read> CsvRows<R> {
     }
 }
 
-impl<R: Read> Iterator for CsvRows<R> {
-    type Item = Result<(u64, NewPackage), RowError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<R: Read> CsvRows<R> {
+    /// The next row (with its history fields, empty unless this is a
+    /// history file) or fault.
+    fn next_row(&mut self) -> Option<Result<(u64, NewPackage, HistoryFields), RowError>> {
         if let Reading::Header = self.reading {
             self.read_header();
             if let Some(fault) = self.not_utf8() {
@@ -376,6 +434,27 @@ impl<R: Read> Iterator for CsvRows<R> {
         };
         self.yielded += u64::from(next.is_some());
         next
+    }
+}
+
+impl<R: Read> Iterator for CsvRows<R> {
+    type Item = Result<(u64, NewPackage), RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_row()
+            .map(|row| row.map(|(line, package, _)| (line, package)))
+    }
+}
+
+/// The rows of a history file, each with its history fields
+/// ([`CsvRows::history`]).
+pub(crate) struct HistoryRows<R: Read>(CsvRows<R>);
+
+impl<R: Read> Iterator for HistoryRows<R> {
+    type Item = Result<(u64, NewPackage, HistoryFields), RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next_row()
     }
 }
 
@@ -475,6 +554,52 @@ mod tests {
             errors[0].message.contains("2 fields but the header has 6"),
             "{}",
             errors[0]
+        );
+    }
+
+    #[test]
+    fn a_history_file_reads_its_history_columns_and_a_plain_import_refuses_them() {
+        let text = format!(
+            "{HEADER},clock_stopped_at,outcome,awaiting_enforcement_at\nA-1,VH,2024-01-01 10:00,Coventry,enforced,,2024-01-02 10:00,arrest,2024-01-01 12:00\nA-2,VH,2024-01-01 10:00,Coventry,awaiting_enforcement,,,,\n"
+        );
+        let rows: Vec<_> = CsvRows::history(text.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows[0].0, 2);
+        assert_eq!(
+            rows[0].2,
+            HistoryFields {
+                clock_stopped_at: Some("2024-01-02 10:00".into()),
+                outcome: Some("arrest".into()),
+                awaiting_enforcement_at: Some("2024-01-01 12:00".into()),
+            }
+        );
+        assert_eq!(rows[1].2, HistoryFields::default());
+
+        let errors = read_csv(text.as_bytes()).unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("unknown column \"clock_stopped_at\"")
+                && errors[0].to_string().contains("imported with --history"),
+            "{}",
+            errors[0]
+        );
+
+        // The history columns a history file cannot do without.
+        let errors: Vec<RowError> = CsvRows::history(
+            format!("{HEADER}\nA-1,VH,2024-01-01 10:00,Coventry,enforced,\n").as_bytes(),
+        )
+        .filter_map(Result::err)
+        .collect();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "line 1, column clock_stopped_at: this column is missing from the header row",
+                "line 1, column outcome: this column is missing from the header row",
+            ]
         );
     }
 

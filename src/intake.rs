@@ -3,8 +3,9 @@
 //! every fault reported, so one pass shows a sergeant all that is wrong.
 
 use crate::domain::{
-    parse_instant, DeadlinePolicy, Invalid, Lpas, OfficerEmail, OpenStage, Package, PackageParts,
-    PackageState, Reference, RiskGrade, Safeguarding, Stage, FUTURE_TOLERANCE_MINUTES,
+    parse_instant, Change, DeadlinePolicy, Invalid, Lpas, OfficerEmail, OpenStage, Outcome,
+    Package, PackageParts, PackageState, Reference, RiskGrade, Safeguarding, Stage,
+    FUTURE_TOLERANCE_MINUTES,
 };
 use crate::text::describe_duration;
 use chrono::{DateTime, Duration, Utc};
@@ -29,6 +30,19 @@ pub struct NewPackage {
     pub child_access_identified_at: Option<String>,
     /// When the social-services referral was made, if it has been.
     pub safeguarding_referral_at: Option<String>,
+}
+
+/// What a row of a history file (`import --history`) adds to a package: how its clock stopped
+/// and when it left development, as text not yet trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryFields {
+    /// When the clock stopped (enforcement or closure); absent while open.
+    pub clock_stopped_at: Option<String>,
+    /// The stop's outcome; absent while open.
+    pub outcome: Option<String>,
+    /// When the package left intelligence development for awaiting
+    /// enforcement, if it did after its receipt.
+    pub awaiting_enforcement_at: Option<String>,
 }
 
 /// One fault in one field.
@@ -216,6 +230,193 @@ impl IntakeRules {
     }
 }
 
+/// Names the CSV column a refused history move is at fault in: the
+/// move's time is the column that gave it.
+fn move_fault(refused: crate::domain::MoveRefused, time_column: &'static str) -> FieldError {
+    FieldError {
+        field: match refused.field {
+            "at" => time_column,
+            other => other,
+        },
+        message: refused.reason,
+    }
+}
+
+/// An outcome as a spreadsheet spells it: the snake_case name, or the same
+/// words with spaces or hyphens, in any case ("Warrant Executed").
+fn parse_outcome(text: &str) -> Result<Outcome, Invalid> {
+    let folded: String = text
+        .trim()
+        .chars()
+        .map(|c| if matches!(c, ' ' | '-') { '_' } else { c })
+        .flat_map(char::to_lowercase)
+        .collect();
+    folded
+        .parse::<Outcome>()
+        .map_err(|e| Invalid(e.to_string()))
+}
+
+impl IntakeRules {
+    /// Checks a row of a history file (`import --history`) at `now`: the
+    /// package as [`Self::admit`] checks it, received in the stage it was
+    /// received in, then each stage move its history records, each under
+    /// the moves' own rules (times in order, not in the future, an outcome
+    /// that fits the stop). Returns the changes in order, the first the
+    /// receipt (whose package is the one created), or every fault found.
+    ///
+    /// The stage it was received in: intelligence development when
+    /// `awaiting_enforcement_at` is later than the receipt (then it moved
+    /// to awaiting enforcement at that time), or when the package was
+    /// stopped without having awaited enforcement; awaiting enforcement
+    /// when `awaiting_enforcement_at` is the receipt, or when the row's
+    /// stage is awaiting_enforcement without one (as `import` takes it).
+    pub fn admit_history(
+        &self,
+        input: &NewPackage,
+        history: &HistoryFields,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, Vec<FieldError>> {
+        let tz = self.policy.time_zone();
+        let mut errors = Vec::new();
+        let time = |errors: &mut Vec<FieldError>, field: &'static str, value: &Option<String>| {
+            match optional(value) {
+                None => Some(None),
+                Some(text) => check(
+                    errors,
+                    field,
+                    parse_instant(text, tz)
+                        .and_then(|t| {
+                            if t > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
+                                Err(Invalid(format!(
+                                    "{} is in the future (by {}); history cannot be",
+                                    t.to_rfc3339(),
+                                    describe_duration(t - now)
+                                )))
+                            } else {
+                                Ok(t)
+                            }
+                        })
+                        .map(Some),
+                ),
+            }
+        };
+        let stopped_at = time(&mut errors, "clock_stopped_at", &history.clock_stopped_at);
+        let awaiting_at = time(
+            &mut errors,
+            "awaiting_enforcement_at",
+            &history.awaiting_enforcement_at,
+        );
+        let outcome = match optional(&history.outcome) {
+            None => Some(None),
+            Some(text) => check(&mut errors, "outcome", parse_outcome(text).map(Some)),
+        };
+        let stage = Stage::parse_lenient(&input.stage).ok();
+        let received = parse_instant(&input.received_at, tz).ok();
+
+        // The stage it was received in, for the intake rules.
+        let mut as_received = input.clone();
+        if let Some(stage) = stage {
+            let received_in = match (stage, awaiting_at.flatten()) {
+                (Stage::AwaitingEnforcement, None) => Stage::AwaitingEnforcement,
+                (_, Some(at)) if Some(at) == received => Stage::AwaitingEnforcement,
+                _ => Stage::IntelligenceDevelopment,
+            };
+            as_received.stage = received_in.as_str().to_string();
+        }
+        let created = self.admit(&as_received, now);
+        let created = match created {
+            Ok(package) => Some(package),
+            Err(faults) => {
+                errors.extend(faults);
+                None
+            }
+        };
+
+        // What the row's stage allows of the history columns.
+        if let Some(stage) = stage {
+            let has_stop = optional(&history.clock_stopped_at).is_some();
+            let has_outcome = optional(&history.outcome).is_some();
+            let has_awaiting = optional(&history.awaiting_enforcement_at).is_some();
+            let fault = |errors: &mut Vec<FieldError>, field, message: String| {
+                errors.push(FieldError { field, message })
+            };
+            if stage.stops_clock() {
+                if !has_stop {
+                    fault(
+                        &mut errors,
+                        "clock_stopped_at",
+                        format!("a package in {stage} needs the time its clock stopped"),
+                    );
+                }
+                if !has_outcome {
+                    fault(
+                        &mut errors,
+                        "outcome",
+                        format!(
+                            "a package in {stage} needs its outcome: {}",
+                            if stage == Stage::Enforced {
+                                "arrest, warrant_executed, voluntary_attendance or other"
+                            } else {
+                                "no_further_action, transferred or other"
+                            }
+                        ),
+                    );
+                }
+                if optional(&input.child_access_identified_at).is_some()
+                    && optional(&input.safeguarding_referral_at).is_none()
+                {
+                    fault(&mut errors, "safeguarding_referral_at", "a stopped package's history needs the referral's time when child access was identified: an outstanding referral would escalate from the past".into());
+                }
+            } else {
+                if has_stop {
+                    fault(&mut errors, "clock_stopped_at", format!("a package in {stage} has a running clock; give stage enforced or closed with the outcome, or leave clock_stopped_at empty"));
+                }
+                if has_outcome {
+                    fault(
+                        &mut errors,
+                        "outcome",
+                        "an outcome is allowed only with clock_stopped_at".into(),
+                    );
+                }
+                if stage == Stage::IntelligenceDevelopment && has_awaiting {
+                    fault(&mut errors, "awaiting_enforcement_at", "a package still in intelligence_development has not left it; give stage awaiting_enforcement, enforced or closed".into());
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (Some(package), Some(stage)) = (created, stage) else {
+            // Every way to get here has added a fault.
+            return Err(errors);
+        };
+        let mut changes = vec![Change {
+            occurred_at: package.received_at(),
+            event: package.created_event(),
+            package,
+        }];
+        let last = |changes: &Vec<Change>| changes.last().expect("the receipt").package.clone();
+        if let Some(at) = awaiting_at.flatten() {
+            if last(&changes).stage() == Stage::IntelligenceDevelopment {
+                match last(&changes).move_stage(Stage::AwaitingEnforcement, at, None, None, now) {
+                    Ok(change) => changes.push(change),
+                    Err(refused) => {
+                        return Err(vec![move_fault(refused, "awaiting_enforcement_at")])
+                    }
+                }
+            }
+        }
+        if stage.stops_clock() {
+            let at = stopped_at.flatten().expect("checked above");
+            match last(&changes).move_stage(stage, at, outcome.flatten(), None, now) {
+                Ok(change) => changes.push(change),
+                Err(refused) => return Err(vec![move_fault(refused, "clock_stopped_at")]),
+            }
+        }
+        Ok(changes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,5 +561,155 @@ mod tests {
             .unwrap()
             .assigned_officer()
             .is_none());
+    }
+
+    fn history(
+        stopped: Option<&str>,
+        outcome: Option<&str>,
+        awaiting: Option<&str>,
+    ) -> HistoryFields {
+        HistoryFields {
+            clock_stopped_at: stopped.map(str::to_string),
+            outcome: outcome.map(str::to_string),
+            awaiting_enforcement_at: awaiting.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_history_is_its_receipt_then_its_moves_in_order() {
+        let mut input = good();
+        input.stage = "Enforced".into();
+        let changes = rules()
+            .admit_history(
+                &input,
+                &history(
+                    Some("2024-05-31 20:00"),
+                    Some("Warrant Executed"),
+                    Some("2024-05-31 12:00"),
+                ),
+                now(),
+            )
+            .unwrap();
+        let stages: Vec<Stage> = changes.iter().map(|c| c.package.stage()).collect();
+        assert_eq!(
+            stages,
+            [
+                Stage::IntelligenceDevelopment,
+                Stage::AwaitingEnforcement,
+                Stage::Enforced
+            ]
+        );
+        let times: Vec<String> = changes.iter().map(|c| c.occurred_at.to_rfc3339()).collect();
+        // British Summer Time: local 10:00 is 09:00 UTC.
+        assert_eq!(
+            times,
+            [
+                "2024-05-31T09:00:00+00:00",
+                "2024-05-31T11:00:00+00:00",
+                "2024-05-31T19:00:00+00:00"
+            ]
+        );
+        let stop = changes[2].package.state().stop().copied().unwrap();
+        assert_eq!(stop.outcome(), Outcome::WarrantExecuted);
+
+        // Received ready for enforcement: awaiting_enforcement_at is the
+        // receipt, or absent for an open package in that stage.
+        let mut input = good();
+        input.stage = "closed".into();
+        let changes = rules()
+            .admit_history(
+                &input,
+                &history(
+                    Some("2024-05-31 20:00"),
+                    Some("other"),
+                    Some("2024-05-31 10:00"),
+                ),
+                now(),
+            )
+            .unwrap();
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0].package.stage(), Stage::AwaitingEnforcement);
+        let changes = rules()
+            .admit_history(&good(), &HistoryFields::default(), now())
+            .unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].package.stage(), Stage::AwaitingEnforcement);
+    }
+
+    #[test]
+    fn history_faults_name_their_column() {
+        let fault = |stage: &str, h: HistoryFields| {
+            let mut input = good();
+            input.stage = stage.into();
+            let errors = rules().admit_history(&input, &h, now()).unwrap_err();
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+        };
+        let got = fault("awaiting_enforcement", history(None, Some("arrest"), None));
+        assert!(
+            got[0].starts_with("outcome: an outcome is allowed only with clock_stopped_at"),
+            "{got:?}"
+        );
+        let got = fault(
+            "enforced",
+            history(Some("2024-05-31 09:00"), Some("arrest"), None),
+        );
+        assert!(
+            got[0].starts_with("clock_stopped_at: is before the package was received"),
+            "{got:?}"
+        );
+        let got = fault(
+            "enforced",
+            history(Some("2024-06-02 09:00"), Some("arrest"), None),
+        );
+        assert!(
+            got[0].starts_with("clock_stopped_at: 2024-06-02T08:00:00+00:00 is in the future"),
+            "{got:?}"
+        );
+        let got = fault(
+            "closed",
+            history(Some("2024-05-31 20:00"), Some("arrest"), None),
+        );
+        assert!(
+            got[0].starts_with("outcome: outcome arrest does not fit stage closed"),
+            "{got:?}"
+        );
+        let got = fault("closed", history(None, None, None));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("clock_stopped_at: a package in closed needs"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].starts_with("outcome: a package in closed needs its outcome"),
+            "{got:?}"
+        );
+        let got = fault(
+            "enforced",
+            history(
+                Some("2024-05-31 12:00"),
+                Some("arrest"),
+                Some("2024-05-31 14:00"),
+            ),
+        );
+        assert!(
+            got[0].starts_with(
+                "clock_stopped_at: is before the package entered awaiting_enforcement"
+            ),
+            "{got:?}"
+        );
+        let mut input = good();
+        input.stage = "closed".into();
+        input.child_access_identified_at = Some("2024-05-31 11:00".into());
+        let got = rules()
+            .admit_history(
+                &input,
+                &history(Some("2024-05-31 20:00"), Some("other"), None),
+                now(),
+            )
+            .unwrap_err();
+        assert_eq!(got[0].field, "safeguarding_referral_at");
     }
 }

@@ -3,8 +3,9 @@
 //! nothing, with memory flat in the file's size.
 
 use super::{App, RowError};
-use crate::intake::{FieldError, NewPackage};
-use crate::store::{Actor, ImportCommitted, LedgerEntry, StagedDuplicates, StoreError};
+use crate::domain::{Change, DueLevel, EventKind};
+use crate::intake::{FieldError, HistoryFields, NewPackage};
+use crate::store::{Actor, ImportCommitted, LedgerEntry, PastEvent, StagedDuplicates, StoreError};
 use chrono::{DateTime, Utc};
 
 /// At most this many faults of an import are kept and listed, the first by
@@ -72,6 +73,24 @@ impl ImportFaults {
     }
 }
 
+/// Rows an import's reader hands the store at a time: the entries, and
+/// a history import's other past events and escalation levels, each with
+/// its line.
+#[derive(Debug, Default)]
+struct StagedBatch {
+    entries: Vec<(u64, LedgerEntry)>,
+    events: Vec<(u64, PastEvent)>,
+    escalations: Vec<(u64, DueLevel)>,
+}
+
+/// What a history adds to its ledger entry: its safeguarding updates, at
+/// their own times, and the escalation levels of its past.
+#[derive(Debug, Default)]
+struct Past {
+    events: Vec<PastEvent>,
+    escalations: Vec<DueLevel>,
+}
+
 /// What the reading side of an import found.
 struct AdmittedRows {
     faults: ImportFaults,
@@ -104,15 +123,66 @@ impl App {
         I: IntoIterator<Item = Result<(u64, NewPackage), RowError>>,
         I::IntoIter: Send + 'static,
     {
+        let rows = rows
+            .into_iter()
+            .map(|row| row.map(|(line, input)| (line, input, None)));
+        self.import_rows(rows, false, actor).await
+    }
+
+    /// Imports packages with their history (`import --history`), all or
+    /// nothing, streamed, under the same rules as [`Self::import`]: each
+    /// row is checked by [`crate::intake::IntakeRules::admit_history`], and
+    /// the ledger records its receipt and stage moves at their historical
+    /// times (recorded now, by `actor`; audited as `package.created` with
+    /// the detail `imported history`). A package whose clock has stopped
+    /// has nothing left to fall due, so nothing is ever sent for it; an
+    /// open one is escalated as [`Self::import`] escalates it.
+    pub(crate) async fn import_history<I>(
+        &self,
+        rows: I,
+        actor: &Actor,
+    ) -> Result<usize, ImportError>
+    where
+        I: IntoIterator<Item = Result<(u64, NewPackage, HistoryFields), RowError>>,
+        I::IntoIter: Send + 'static,
+    {
+        let rows = rows
+            .into_iter()
+            .map(|row| row.map(|(line, input, history)| (line, input, Some(history))));
+        self.import_rows(rows, true, actor).await
+    }
+
+    /// What [`Self::import`] and [`Self::import_history`] share: each row
+    /// with its history fields in a history import (`history`).
+    async fn import_rows<I>(
+        &self,
+        rows: I,
+        history: bool,
+        actor: &Actor,
+    ) -> Result<usize, ImportError>
+    where
+        I: Iterator<Item = Result<(u64, NewPackage, Option<HistoryFields>), RowError>>
+            + Send
+            + 'static,
+    {
         let now = self.now();
         let mut session = self.store.begin_import().await?;
+        if history {
+            session.history();
+        }
         let (batches, mut staged) = tokio::sync::mpsc::channel(IMPORT_BATCHES_AHEAD);
         let app = self.clone();
-        let rows = rows.into_iter();
         let reader = tokio::task::spawn_blocking(move || app.admit_rows(rows, now, &batches));
         let mut stage_failed = None;
         while let Some(batch) = staged.recv().await {
-            if let Err(e) = session.stage(&batch).await {
+            let mut staged_batch = session.stage(&batch.entries).await;
+            if staged_batch.is_ok() && !batch.events.is_empty() {
+                staged_batch = session.stage_events(&batch.events).await;
+            }
+            if staged_batch.is_ok() && !batch.escalations.is_empty() {
+                staged_batch = session.stage_escalations(&batch.escalations).await;
+            }
+            if let Err(e) = staged_batch {
                 stage_failed = Some(e);
                 break;
             }
@@ -158,15 +228,86 @@ impl App {
         }
     }
 
+    /// The ledger entry of a package's history (`changes` in order, the
+    /// first its receipt): the package after the last change, that change's
+    /// event, and the earlier ones before it, each at its own time. With
+    /// it, for a package whose clock has stopped, the escalation levels
+    /// that fell due before the stop (the latest occurrence of each, as a
+    /// scheduler pass at that instant would have found them), to record as
+    /// imported history, never sent; and its safeguarding facts as the
+    /// updates that recorded them at their times (identified, then
+    /// referred), each with the stage the package was in, so the reports'
+    /// safeguarding figures count them as they happened.
+    fn history_entry(&self, changes: Vec<Change>) -> (LedgerEntry, Past) {
+        let safeguarding = *changes.last().expect("the receipt").package.safeguarding();
+        let stage_at = |at: DateTime<Utc>| {
+            changes
+                .iter()
+                .rev()
+                .find(|c| c.occurred_at <= at)
+                .map_or_else(|| changes[0].package.stage(), |c| c.package.stage())
+        };
+        let mut events = Vec::new();
+        if let Some(access) = safeguarding.child_access_identified_at() {
+            let referral = safeguarding.referral_made_at();
+            let mut update = |at: DateTime<Utc>, referral_made_at| {
+                events.push(PastEvent {
+                    event: EventKind::SafeguardingUpdated {
+                        child_access_identified_at: Some(access),
+                        referral_made_at,
+                    },
+                    occurred_at: at,
+                    stage: stage_at(at),
+                });
+            };
+            if referral == Some(access) {
+                update(access, referral);
+            } else {
+                update(access, None);
+                if let Some(at) = referral {
+                    update(at, referral);
+                }
+            }
+        }
+        let escalations = match changes.as_slice() {
+            [.., before, stop] if stop.package.state().stop().is_some() => {
+                // Strictly before the stop: a package enforced at its
+                // deadline met it, and owes no breach.
+                let until = stop.occurred_at - chrono::Duration::microseconds(1);
+                self.settings
+                    .ladder_timing()
+                    .plan(&before.package, until)
+                    .due
+            }
+            _ => Vec::new(),
+        };
+        let mut changes = changes.into_iter();
+        let mut last = changes.next().expect("a history starts with its receipt");
+        let mut preceded_by = Vec::new();
+        for change in changes {
+            preceded_by.push((last.event, last.occurred_at));
+            last = change;
+        }
+        let mut entry = self.entry(last);
+        entry.preceded_by = preceded_by;
+        (
+            entry,
+            Past {
+                events,
+                escalations,
+            },
+        )
+    }
+
     /// The reading side of [`Self::import`]: checks each row under the
     /// intake rules at `now` and sends the good ones' entries in batches;
     /// returns the faults, how many rows were good and the earliest due
     /// instant among them. Stops early if the receiver has gone.
     fn admit_rows(
         &self,
-        rows: impl Iterator<Item = Result<(u64, NewPackage), RowError>>,
+        rows: impl Iterator<Item = Result<(u64, NewPackage, Option<HistoryFields>), RowError>>,
         now: DateTime<Utc>,
-        batches: &tokio::sync::mpsc::Sender<Vec<(u64, LedgerEntry)>>,
+        batches: &tokio::sync::mpsc::Sender<StagedBatch>,
     ) -> AdmittedRows {
         let rules = self.intake_rules();
         let mut read = AdmittedRows {
@@ -174,27 +315,39 @@ impl App {
             count: 0,
             first_due: None,
         };
-        let mut batch = Vec::with_capacity(IMPORT_BATCH_ROWS);
+        let mut batch = StagedBatch::default();
         for row in rows {
-            let (line, input) = match row {
+            let (line, input, history) = match row {
                 Ok(row) => row,
                 Err(fault) => {
                     read.faults.add(fault);
                     continue;
                 }
             };
-            match rules.admit(&input, now) {
-                Ok(package) => {
-                    let entry = self.created_entry(package);
+            let admitted = match &history {
+                None => rules
+                    .admit(&input, now)
+                    .map(|package| (self.created_entry(package), Past::default())),
+                Some(history) => rules
+                    .admit_history(&input, history, now)
+                    .map(|changes| self.history_entry(changes)),
+            };
+            match admitted {
+                Ok((entry, past)) => {
                     read.first_due = match (read.first_due, entry.next_due_at) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
                     };
                     read.count += 1;
-                    batch.push((line, entry));
-                    if batch.len() == IMPORT_BATCH_ROWS {
-                        let full =
-                            std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH_ROWS));
+                    batch.entries.push((line, entry));
+                    batch
+                        .events
+                        .extend(past.events.into_iter().map(|event| (line, event)));
+                    batch
+                        .escalations
+                        .extend(past.escalations.into_iter().map(|due| (line, due)));
+                    if batch.entries.len() == IMPORT_BATCH_ROWS {
+                        let full = std::mem::take(&mut batch);
                         if batches.blocking_send(full).is_err() {
                             return read;
                         }
@@ -211,7 +364,7 @@ impl App {
                 }
             }
         }
-        if !batch.is_empty() {
+        if !batch.entries.is_empty() {
             // A closed receiver has failed already and says why.
             let _ = batches.blocking_send(batch);
         }

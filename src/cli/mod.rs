@@ -67,9 +67,28 @@ pub enum Command {
     /// and optionally child_access_identified_at,safeguarding_referral_at.
     /// Times are RFC 3339 with an offset, or YYYY-MM-DD HH:MM in the force
     /// time zone.
+    ///
+    /// With --history: packages whose clock has stopped as well as open
+    /// ones, with the columns clock_stopped_at and outcome (empty for open
+    /// packages) and optionally awaiting_enforcement_at; the ledger records
+    /// each receipt and stage move at its historical time.
     Import {
         /// The CSV file.
         file: PathBuf,
+        /// Import packages with their history (stopped clocks, outcomes,
+        /// the move to awaiting enforcement).
+        #[arg(long)]
+        history: bool,
+    },
+    /// Print everything the service holds about one package as one JSON
+    /// document, for a disclosure or subject-access request: the package,
+    /// every event, escalation and delivery, acknowledgement, review, and
+    /// every audit line naming it. The export itself is audited
+    /// (`package.exported`).
+    Export {
+        /// The package's reference (any case).
+        #[arg(long)]
+        reference: String,
     },
     /// List packages with their deadlines and status.
     List(ListArgs),
@@ -510,7 +529,10 @@ pub async fn run(
             reference,
             json,
         } => packages::audit(reference, json, settings, clock, out).await,
-        Command::Import { file } => packages::import(&file, settings, clock, out).await,
+        Command::Import { file, history } => {
+            packages::import(&file, history, settings, clock, out).await
+        }
+        Command::Export { reference } => packages::export(&reference, settings, clock, out).await,
         Command::List(args) => packages::list(args, settings, clock, out).await,
         Command::Review(args) => review::review(args, settings, clock, out).await,
         Command::Digest(DigestAction::Preview {

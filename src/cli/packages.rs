@@ -1,4 +1,4 @@
-//! The ledger commands: `import`, `list`, `audit` and `demo`, and the plain
+//! The ledger commands: `import`, `export`, `list`, `audit` and `demo`, and the plain
 //! text tables they print.
 
 use super::{cli_actor, io, json_io, open_app, CliError, ListArgs};
@@ -13,9 +13,11 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-/// `import FILE`: imports packages from a CSV file, all or nothing.
+/// `import [--history] FILE`: imports packages (with their history) from a
+/// CSV file, all or nothing.
 pub(super) async fn import(
     file: &Path,
+    history: bool,
     settings: Settings,
     clock: Arc<dyn Clock>,
     out: &mut (dyn Write + Send),
@@ -24,21 +26,45 @@ pub(super) async fn import(
     // opened; read as the import goes, never held whole.
     let opened = std::fs::File::open(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let rows = CsvRows::new(std::io::BufReader::with_capacity(1 << 16, opened));
+    let input = std::io::BufReader::with_capacity(1 << 16, opened);
     let app = open_app(settings, clock).await?;
-    let imported = app
-        .import(rows, &Actor::named(cli_actor()))
-        .await
-        .map_err(|e| match e {
-            ImportError::Rows(rows) => CliError::Import(rows),
-            ImportError::Store(e) => CliError::Store(e),
-        })?;
+    let actor = Actor::named(cli_actor());
+    let imported = if history {
+        app.import_history(CsvRows::history(input), &actor).await
+    } else {
+        app.import(CsvRows::new(input), &actor).await
+    };
+    let imported = imported.map_err(|e| match e {
+        ImportError::Rows(rows) => CliError::Import(rows),
+        ImportError::Store(e) => CliError::Store(e),
+    })?;
     writeln!(
         out,
-        "imported {imported} package(s) from {}",
+        "imported {imported} package(s){} from {}",
+        if history { " with their history" } else { "" },
         file.display()
     )
     .map_err(io)?;
+    Ok(())
+}
+
+/// `export --reference R`: everything held about one package, as one JSON
+/// document on stdout; audited.
+pub(super) async fn export(
+    reference: &str,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let reference = Reference::parse(reference)
+        .map_err(|e| CliError::Usage(format!("--reference: {}", e.0)))?;
+    let app = open_app(settings, clock).await?;
+    let export = app
+        .export(&reference, &Actor::named(cli_actor()))
+        .await?
+        .ok_or(crate::store::StoreError::NotFound(reference))?;
+    serde_json::to_writer_pretty(&mut *out, &export).map_err(json_io)?;
+    writeln!(out).map_err(io)?;
     Ok(())
 }
 

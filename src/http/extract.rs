@@ -135,6 +135,9 @@ pub(crate) mod need {
     /// Supervisor and above.
     #[derive(Debug, Clone, Copy)]
     pub(crate) struct Supervisor;
+    /// Admin only.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Admin;
 
     impl Needed for Viewer {
         const ROLE: Role = Role::Viewer;
@@ -144,6 +147,9 @@ pub(crate) mod need {
     }
     impl Needed for Supervisor {
         const ROLE: Role = Role::Supervisor;
+    }
+    impl Needed for Admin {
+        const ROLE: Role = Role::Admin;
     }
 }
 

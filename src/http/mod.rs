@@ -50,6 +50,7 @@ pub(crate) fn router(state: AppState) -> Router {
             post(packages::create).get(packages::list),
         )
         .route("/api/v1/packages/{reference}", get(packages::read))
+        .route("/api/v1/packages/{reference}/export", get(packages::export))
         .route(
             "/api/v1/packages/{reference}/grade",
             post(packages::regrade),

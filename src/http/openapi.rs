@@ -27,7 +27,7 @@ use utoipa::{Modify, OpenApi};
         description = "OCSET intelligence packages against national enforcement timescales. Every endpoint under /api/v1 except this document needs `Authorization: Bearer <token>`; roles are viewer < intake < supervisor < admin. Every error is `{\"error\": {\"code\", \"message\", \"field\"?, \"details\"?, \"request_id\"?}}`: 400 a body that is not JSON, 401 no valid token, 403 a role too low, 404 no such package, 409 a move the package's state refuses, 413 a body over 64 KiB, 415 a body that is not `application/json`, 422 a field that breaks its rule (named in `field`), 500 a failure of the service (quote `request_id`), 503 the database is not answering (retry after `Retry-After` seconds).",
     ),
     paths(
-        packages::create, packages::read, packages::list, packages::regrade, packages::move_stage,
+        packages::create, packages::read, packages::export, packages::list, packages::regrade, packages::move_stage,
         packages::assign, packages::safeguarding, packages::acknowledge, packages::review, status::status, status::breaches,
         reports::weekly, reports::monthly, reports::quarterly, capacity::capacity,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
@@ -41,7 +41,7 @@ use utoipa::{Modify, OpenApi};
         crate::outbox::DeliveryRecord, crate::outbox::Destination, crate::domain::Acknowledgement,
         crate::domain::PackageClock, crate::domain::RiskGrade, crate::domain::Stage,
         crate::domain::Outcome, crate::domain::PackageStatus,
-        crate::report::capacity::CapacityReport,
+        crate::report::capacity::CapacityReport, crate::app::PackageExport, crate::store::AuditRecord,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -128,7 +128,9 @@ fn complete_operations(doc: &mut Value) {
                     json!({"description": "Always `Bearer`.", "schema": {"type": "string"}}),
                 )),
             );
-            if method == "post" {
+            // Writes need more than a viewer; so does a disclosure export
+            // (admin only), the one read that does.
+            if method == "post" || path.ends_with("/export") {
                 add("403", "The token's role is too low for this.", None);
             }
             if names_package {
@@ -167,6 +169,7 @@ fn complete_operations(doc: &mut Value) {
         ("safeguarding", "safeguarding"),
         ("acknowledge", "acknowledge"),
         ("review", "review"),
+        ("export", "export"),
     ] {
         links.insert(
             name.into(),

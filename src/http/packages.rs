@@ -391,6 +391,29 @@ pub(crate) async fn read(
     }))
 }
 
+/// Everything the service holds about one package, for a disclosure or a
+/// subject-access request: the package, every event, escalation and
+/// delivery, acknowledgement, review and audit line naming it. Admin only;
+/// the export is audited (`package.exported`), and its own audit line is
+/// the document's last.
+#[utoipa::path(get, path = "/api/v1/packages/{reference}/export", tag = "packages",
+    params(("reference" = String, Path, description = "URL-encoded reference")),
+    security(("bearer" = [])),
+    responses((status = 200, body = crate::app::PackageExport), (status = 404, body = super::error::ErrorEnvelope)))]
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    Allowed(caller, _): Allowed<need::Admin>,
+    Path(text): Path<String>,
+) -> Result<Json<crate::app::PackageExport>, ApiError> {
+    let reference = reference(&text)?;
+    let export = state
+        .app
+        .export(&reference, &caller.actor())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no package has reference {reference}")))?;
+    Ok(Json(export))
+}
+
 /// List packages, ordered by deadline, one page at a time.
 #[utoipa::path(get, path = "/api/v1/packages", tag = "packages", params(ListQuery),
     security(("bearer" = [])),

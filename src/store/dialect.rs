@@ -100,10 +100,11 @@ pub trait Dialect: sqlx::Database {
     /// result type).
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
-    /// Creates the import's staging table (`import_staging`, with the
-    /// columns of [`super::import::STAGING_COLUMNS`]) inside the import's
-    /// transaction: TEMP, so no other connection sees it and it is gone
-    /// when the transaction ends.
+    /// Creates the import's staging tables (`import_staging`, with the
+    /// columns of [`super::import::STAGING_COLUMNS`], and
+    /// `import_staging_escalations` and `import_staging_events`, a history
+    /// import's past escalation levels and other past events by line) inside the import's transaction: TEMP, so no other
+    /// connection sees them and they are gone when the transaction ends.
     const CREATE_IMPORT_STAGING: &'static [&'static str];
 
     /// Run once the staging table is filled and indexed, before the

@@ -108,6 +108,9 @@ pub(crate) const ESCALATION_NOTIFIED: &str = "notified";
 pub(crate) const ESCALATION_SUPERSEDED: &str = "superseded";
 /// Nobody to tell: recorded, not sent.
 pub(crate) const ESCALATION_NO_RECIPIENTS: &str = "no_recipients";
+// `imported` (migration 0010): a level that fell due in imported history,
+// before the clock stopped; recorded by the import (`store/import.rs`),
+// never sent.
 
 /// An escalation's columns as written; bound by
 /// [`SqlStore::bind_escalation_values`].

@@ -15,28 +15,36 @@
 
 use super::dialect::Dialect;
 use super::packages::PACKAGE_WRITE_COLUMNS;
+use super::rows::variant_name;
 use super::rows::{stored_instant, AuditValues, PackageValues};
 use super::{Actor, LedgerEntry, SqlStore, StoreError};
+use crate::domain::{DueLevel, EventKind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrate;
 use sqlx::{ColumnIndex, Connection, Decode, Encode, Executor, IntoArguments, Transaction, Type};
 
 /// The staging table's columns after `line`: a package's written columns
-/// ([`PACKAGE_WRITE_COLUMNS`]), then its `created` event's kind, time and
-/// details (the event's grade, stage and deadline are the package's).
+/// ([`PACKAGE_WRITE_COLUMNS`]), then its `created` event's kind, time,
+/// details and stage (the event's grade and deadline are the package's),
+/// then, for a history import, the time and details of its move to
+/// awaiting enforcement and of its clock's stop, when it made them (NULL
+/// otherwise). A history import records no regrade, so every event of a
+/// package has the package's grade and deadline; the stage after each is
+/// the one the event names.
 pub(crate) const STAGING_COLUMNS: &str = {
     use super::sql::{as_str, join, joined_len};
     const PARTS: &[&str] = &[
         "line, ",
         PACKAGE_WRITE_COLUMNS,
-        ", event_kind, occurred_at, details",
+        ", event_kind, occurred_at, details, created_stage, moved_at, moved_details, \
+         stopped_at, stopped_details",
     ];
     as_str(&join::<{ joined_len(PARTS) }>(PARTS))
 };
 
 /// How many values a staged row has.
-pub(crate) const STAGING_VALUES: usize = 1 + super::packages::PACKAGE_WRITE_VALUES + 3;
+pub(crate) const STAGING_VALUES: usize = 1 + super::packages::PACKAGE_WRITE_VALUES + 8;
 
 /// A staged row's values, borrowed from its entry.
 #[derive(Debug, Clone)]
@@ -51,20 +59,55 @@ pub(crate) struct StagedValues<'a> {
     pub(crate) occurred_at: DateTime<Utc>,
     /// The event as JSON.
     pub(crate) details: String,
+    /// The stage the package was received in.
+    pub(crate) created_stage: &'static str,
+    /// When it moved to awaiting enforcement after its receipt, and that
+    /// event as JSON (a history import).
+    pub(crate) moved: Option<(DateTime<Utc>, String)>,
+    /// When its clock stopped, and that event as JSON (a history import).
+    pub(crate) stopped: Option<(DateTime<Utc>, String)>,
 }
 
 impl<'a> StagedValues<'a> {
-    /// The values of the entry on line `line`.
+    /// The values of the entry on line `line`: a new package's (its
+    /// `created` event), or a package's history (its `created` event
+    /// first in `preceded_by`, then its stage moves).
     pub(crate) fn new(line: u64, entry: &'a LedgerEntry) -> Self {
+        // Strings, enums and instants only: serialising cannot fail.
+        let json = |event: &EventKind| {
+            serde_json::to_string(event).expect("an EventKind always serialises to JSON")
+        };
+        let mut events = entry
+            .preceded_by
+            .iter()
+            .map(|(event, at)| (event, *at))
+            .chain(std::iter::once((&entry.event, entry.occurred_at)));
+        let (created, created_at) = events.next().expect("an entry has its event");
+        let created_stage = match created {
+            EventKind::Created { stage, .. } => stage.as_str(),
+            _ => entry.package.stage().as_str(),
+        };
+        let (mut moved, mut stopped) = (None, None);
+        for (event, at) in events {
+            if let EventKind::StageChanged { to, .. } = event {
+                let staged = Some((stored_instant(at), json(event)));
+                if to.stops_clock() {
+                    stopped = staged;
+                } else {
+                    moved = staged;
+                }
+            }
+        }
         Self {
             // A file of more than 2^63 lines cannot be read.
             line: i64::try_from(line).unwrap_or(i64::MAX),
             package: PackageValues::new(entry),
-            event_kind: entry.event.name(),
-            occurred_at: stored_instant(entry.occurred_at),
-            // Strings, enums and instants only: serialising cannot fail.
-            details: serde_json::to_string(&entry.event)
-                .expect("an EventKind always serialises to JSON"),
+            event_kind: created.name(),
+            occurred_at: stored_instant(created_at),
+            details: json(created),
+            created_stage,
+            moved,
+            stopped,
         }
     }
 }
@@ -107,6 +150,22 @@ pub enum ImportCommitted {
 pub trait ImportSession: Send {
     /// Stages `rows` (each with its line in the file).
     async fn stage(&mut self, rows: &[(u64, LedgerEntry)]) -> Result<(), StoreError>;
+
+    /// Makes this a history import (`import --history`): each staged
+    /// entry's stage moves (in its `preceded_by` and its event) are written
+    /// after the `created` events, and the audit lines say
+    /// `imported history`.
+    fn history(&mut self);
+
+    /// Stages events of a history import's past beside their packages'
+    /// rows (each with the line of its package), written at the commit in
+    /// time order with the package's others.
+    async fn stage_events(&mut self, rows: &[(u64, PastEvent)]) -> Result<(), StoreError>;
+
+    /// Stages the escalation levels that fell due in a history import's
+    /// past (each with the line of its package), to be recorded at the
+    /// commit as `imported`: never sent.
+    async fn stage_escalations(&mut self, rows: &[(u64, DueLevel)]) -> Result<(), StoreError>;
 
     /// The staged references that repeat an earlier staged one in any case,
     /// and the first staged occurrences of references stored already: the
@@ -166,12 +225,66 @@ const INSERT_STAGED_PACKAGES: &str = {
 };
 
 /// Their `created` events, in line order: `$1` is `recorded_at`, `$2` the
-/// actor's name. The event records the package's grade, stage and deadline.
+/// actor's name. The event records the package's grade and deadline and
+/// the stage it was received in.
 const INSERT_STAGED_EVENTS: &str = "INSERT INTO package_events (package_id, kind, \
      occurred_at, recorded_at, actor, risk_grade, stage, deadline_at, details) \
-     SELECT p.id, s.event_kind, s.occurred_at, $1, $2, s.risk_grade, s.stage, s.deadline_at, \
-     s.details FROM import_staging s JOIN packages p ON p.reference = s.reference \
+     SELECT p.id, s.event_kind, s.occurred_at, $1, $2, s.risk_grade, s.created_stage, \
+     s.deadline_at, s.details FROM import_staging s JOIN packages p ON p.reference = s.reference \
      ORDER BY s.line";
+
+/// A history import's events, per package (in line order) in time order:
+/// the `created` event, the move to awaiting enforcement, the clock's stop
+/// (its stage the package's), and the past events staged apart
+/// (`import_staging_events`: safeguarding), each with the stage after it;
+/// at one instant in that order. `$1`, `$2` as [`INSERT_STAGED_EVENTS`].
+const INSERT_STAGED_HISTORY: &str = "INSERT INTO package_events (package_id, kind, \
+     occurred_at, recorded_at, actor, risk_grade, stage, deadline_at, details) \
+     SELECT p.id, x.kind, x.occurred_at, $1, $2, s.risk_grade, x.stage, s.deadline_at, \
+     x.details FROM (\
+     SELECT line, event_kind AS kind, occurred_at, created_stage AS stage, details, 0 AS rank \
+     FROM import_staging \
+     UNION ALL SELECT line, 'stage_changed', moved_at, 'awaiting_enforcement', moved_details, 1 \
+     FROM import_staging WHERE moved_at IS NOT NULL \
+     UNION ALL SELECT line, 'stage_changed', stopped_at, stage, stopped_details, 2 \
+     FROM import_staging WHERE stopped_at IS NOT NULL \
+     UNION ALL SELECT line, kind, occurred_at, stage, details, 3 FROM import_staging_events\
+     ) x JOIN import_staging s ON s.line = x.line JOIN packages p ON p.reference = s.reference \
+     ORDER BY x.line, x.occurred_at, x.rank";
+
+/// The columns of `import_staging_events`, in the order staged.
+const STAGED_EVENT_COLUMNS: &str = "line, kind, occurred_at, stage, details";
+
+/// An event of a package's imported past that its staged row does not
+/// carry (a safeguarding update), with the stage the package was in then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastEvent {
+    /// What happened.
+    pub event: EventKind,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+    /// The package's stage at that time.
+    pub stage: crate::domain::Stage,
+}
+
+/// The columns of `import_staging_escalations`, in the order staged.
+const STAGED_ESCALATION_COLUMNS: &str =
+    "line, level, clock, occurrence, clock_due_at, due_at, relation";
+
+/// Rows per staging `INSERT` of escalations: 500 of 7 values.
+const ESCALATIONS_PER_INSERT: usize = 500;
+
+/// A history import's past escalation levels, recorded as `imported`
+/// (never sent), per package in line order then as the levels came; `$1`
+/// is `recorded_at`.
+const INSERT_STAGED_ESCALATIONS: &str = "INSERT INTO escalations (package_id, level, clock, \
+     occurrence, clock_due_at, due_at, relation, status, recorded_at) \
+     SELECT p.id, e.level, e.clock, e.occurrence, e.clock_due_at, e.due_at, e.relation, \
+     'imported', $1 FROM import_staging_escalations e JOIN import_staging s ON s.line = e.line \
+     JOIN packages p ON p.reference = s.reference ORDER BY e.line, e.due_at, e.level";
+
+/// The audit detail of a package imported with its history.
+pub(crate) const IMPORTED_HISTORY: &str = "imported history";
 
 /// Their audit lines, in line order (`$1` to `$5` as
 /// [`SqlStore::bind_audit_values`] binds them).
@@ -183,6 +296,8 @@ pub(super) struct SqlImport<DB: Dialect> {
     tx: Transaction<'static, DB>,
     staged: u64,
     indexed: bool,
+    /// Whether this is a history import ([`ImportSession::history`]).
+    history: bool,
 }
 
 impl<DB> SqlStore<DB>
@@ -219,6 +334,7 @@ where
             tx,
             staged: 0,
             indexed: false,
+            history: false,
         }))
     }
 }
@@ -328,6 +444,87 @@ where
         Ok(())
     }
 
+    fn history(&mut self) {
+        self.history = true;
+    }
+
+    async fn stage_events(&mut self, rows: &[(u64, PastEvent)]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(ESCALATIONS_PER_INSERT) {
+            let statement = format!(
+                "INSERT INTO import_staging_events ({STAGED_EVENT_COLUMNS}) VALUES {}",
+                super::sql::values_groups(chunk.len(), 5, &[])
+            );
+            let values: Vec<(i64, &str, DateTime<Utc>, &str, String)> = chunk
+                .iter()
+                .map(|(line, past)| {
+                    (
+                        i64::try_from(*line).unwrap_or(i64::MAX),
+                        past.event.name(),
+                        stored_instant(past.occurred_at),
+                        past.stage.as_str(),
+                        // Strings, enums and instants only: cannot fail.
+                        serde_json::to_string(&past.event)
+                            .expect("an EventKind always serialises to JSON"),
+                    )
+                })
+                .collect();
+            let mut query = sqlx::query::<DB>(&statement);
+            for v in &values {
+                query = query
+                    .bind(v.0)
+                    .bind(v.1)
+                    .bind(v.2)
+                    .bind(v.3)
+                    .bind(v.4.as_str());
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .map_err(StoreError::db("staging imported events"))?;
+        }
+        Ok(())
+    }
+
+    async fn stage_escalations(&mut self, rows: &[(u64, DueLevel)]) -> Result<(), StoreError> {
+        for chunk in rows.chunks(ESCALATIONS_PER_INSERT) {
+            let statement = format!(
+                "INSERT INTO import_staging_escalations ({STAGED_ESCALATION_COLUMNS}) VALUES {}",
+                super::sql::values_groups(chunk.len(), 7, &[])
+            );
+            let values: Vec<(i64, &str, String, i64, DateTime<Utc>, DateTime<Utc>, String)> = chunk
+                .iter()
+                .map(|(line, due)| {
+                    (
+                        i64::try_from(*line).unwrap_or(i64::MAX),
+                        due.level.as_str(),
+                        variant_name(&due.clock),
+                        i64::from(due.occurrence),
+                        // Cut as every stored time is: the unique key compares them.
+                        stored_instant(due.clock_due_at),
+                        stored_instant(due.due_at),
+                        variant_name(&due.relation),
+                    )
+                })
+                .collect();
+            let mut query = sqlx::query::<DB>(&statement);
+            for v in &values {
+                query = query
+                    .bind(v.0)
+                    .bind(v.1)
+                    .bind(v.2.as_str())
+                    .bind(v.3)
+                    .bind(v.4)
+                    .bind(v.5)
+                    .bind(v.6.as_str());
+            }
+            query
+                .execute(&mut *self.tx)
+                .await
+                .map_err(StoreError::db("staging imported escalations"))?;
+        }
+        Ok(())
+    }
+
     async fn duplicates(&mut self, keep: usize) -> Result<StagedDuplicates, StoreError> {
         self.find_duplicates(keep).await
     }
@@ -371,13 +568,28 @@ where
             }
             Err(e) => return Err(StoreError::db("writing the imported packages")(e)),
         }
-        sqlx::query(INSERT_STAGED_EVENTS)
+        // A history's events, per package in time order, so that the
+        // ledger's sequence follows each package's history.
+        let events = if self.history {
+            INSERT_STAGED_HISTORY
+        } else {
+            INSERT_STAGED_EVENTS
+        };
+        sqlx::query(events)
             .bind(recorded_at)
             .bind(actor.name.as_str())
             .execute(&mut *inner)
             .await
             .map_err(StoreError::db("appending the imported packages' events"))?;
-        let audit = AuditValues::new(actor, "package.created", None, recorded_at);
+        if self.history {
+            sqlx::query(INSERT_STAGED_ESCALATIONS)
+                .bind(recorded_at)
+                .execute(&mut *inner)
+                .await
+                .map_err(StoreError::db("recording the imported past's escalations"))?;
+        }
+        let detail = self.history.then_some(IMPORTED_HISTORY);
+        let audit = AuditValues::new(actor, "package.created", detail, recorded_at);
         sqlx::query(INSERT_STAGED_AUDIT)
             .bind(audit.at)
             .bind(audit.actor)

@@ -86,7 +86,7 @@ pub use chain::{AuditVerification, ChainBreak, ChainHead, ChainIntact, ChainVerd
 pub use contract::Store;
 pub use dialect::{Dialect, StagingFuture};
 pub(crate) use failure::failure_kind;
-pub use import::{ImportCommitted, ImportSession, StagedDuplicate, StagedDuplicates};
+pub use import::{ImportCommitted, ImportSession, PastEvent, StagedDuplicate, StagedDuplicates};
 pub use quarantine::{QuarantineCounts, QuarantinedRow};
 pub use retention::{PurgeRequest, PurgeSummary, RetentionDue, PURGE_BATCH};
 pub use snapshots::{ReportSnapshot, SnapshotKey, SnapshotRecord};
@@ -230,7 +230,7 @@ pub struct ApiToken {
 }
 
 /// One line of the audit log.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Order of appending.
     pub sequence: i64,
@@ -470,7 +470,8 @@ pub struct EscalationRecord {
     pub clock_due_at: DateTime<Utc>,
     /// When it fell due.
     pub due_at: DateTime<Utc>,
-    /// `notified`, `superseded` or `no_recipients`.
+    /// `notified`, `superseded`, `no_recipients`, or `imported` (fell due
+    /// in imported history before the clock stopped; never sent).
     pub status: String,
     /// When the scheduler recorded it.
     pub recorded_at: DateTime<Utc>,

@@ -80,6 +80,11 @@ fn copy_line(data: &mut Vec<u8>, v: &StagedValues<'_>) {
         Cell::Text(Some(v.event_kind)),
         Cell::Time(Some(v.occurred_at)),
         Cell::Text(Some(v.details.as_str())),
+        Cell::Text(Some(v.created_stage)),
+        Cell::Time(v.moved.as_ref().map(|(at, _)| *at)),
+        Cell::Text(v.moved.as_ref().map(|(_, d)| d.as_str())),
+        Cell::Time(v.stopped.as_ref().map(|(at, _)| *at)),
+        Cell::Text(v.stopped.as_ref().map(|(_, d)| d.as_str())),
     ] {
         data.push(b'\t');
         match value {
@@ -226,8 +231,8 @@ impl Dialect for Postgres {
 
     /// Typed as `packages`, so the copy into it converts nothing; dropped
     /// at the end of the transaction, whether it commits or not.
-    const CREATE_IMPORT_STAGING: &'static [&'static str] =
-        &["CREATE TEMP TABLE import_staging (line BIGINT NOT NULL, \
+    const CREATE_IMPORT_STAGING: &'static [&'static str] = &[
+        "CREATE TEMP TABLE import_staging (line BIGINT NOT NULL, \
          reference TEXT COLLATE \"C\" NOT NULL, risk_grade TEXT NOT NULL, stage TEXT NOT NULL, \
          lpa TEXT NOT NULL, assigned_officer TEXT, received_at TIMESTAMPTZ NOT NULL, \
          deadline_at TIMESTAMPTZ NOT NULL, clock_started_at TIMESTAMPTZ NOT NULL, \
@@ -237,7 +242,17 @@ impl Dialect for Postgres {
          acknowledged_at TIMESTAMPTZ, acknowledged_by TEXT, acknowledgement_note TEXT, \
          acknowledged_deadline_at TIMESTAMPTZ, acknowledgement_reason TEXT, \
          review_clock_started_at TIMESTAMPTZ, event_kind TEXT NOT NULL, \
-         occurred_at TIMESTAMPTZ NOT NULL, details TEXT NOT NULL) ON COMMIT DROP"];
+         occurred_at TIMESTAMPTZ NOT NULL, details TEXT NOT NULL, created_stage TEXT NOT NULL, \
+         moved_at TIMESTAMPTZ, moved_details TEXT, stopped_at TIMESTAMPTZ, \
+         stopped_details TEXT) ON COMMIT DROP",
+        "CREATE TEMP TABLE import_staging_escalations (line BIGINT NOT NULL, \
+         level TEXT NOT NULL, clock TEXT NOT NULL, occurrence BIGINT NOT NULL, \
+         clock_due_at TIMESTAMPTZ NOT NULL, due_at TIMESTAMPTZ NOT NULL, \
+         relation TEXT NOT NULL) ON COMMIT DROP",
+        "CREATE TEMP TABLE import_staging_events (line BIGINT NOT NULL, kind TEXT NOT NULL, \
+         occurred_at TIMESTAMPTZ NOT NULL, stage TEXT NOT NULL, details TEXT NOT NULL) \
+         ON COMMIT DROP",
+    ];
 
     /// Autovacuum never visits a TEMP table: without statistics the
     /// planner guesses its size.

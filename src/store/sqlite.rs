@@ -27,7 +27,7 @@ use std::time::Duration;
 /// How long a writer waits for another to finish before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Rows per staging `INSERT` of an import: 500 rows of 26 values, below
+/// Rows per staging `INSERT` of an import: 500 rows of 31 values, below
 /// SQLite's limit of 32,766 parameters.
 const STAGING_ROWS_PER_INSERT: usize = 500;
 
@@ -159,7 +159,14 @@ impl Dialect for Sqlite {
     /// the text it writes into the ledger's STRICT tables), so copying
     /// them over changes nothing. Made in the `temp` schema, which only
     /// this connection sees; a rollback undoes it.
-    const CREATE_IMPORT_STAGING: &'static [&'static str] = &[IMPORT_STAGING_TABLE];
+    const CREATE_IMPORT_STAGING: &'static [&'static str] = &[
+        IMPORT_STAGING_TABLE,
+        "CREATE TEMP TABLE import_staging_escalations (line INTEGER NOT NULL, \
+         level TEXT NOT NULL, clock TEXT NOT NULL, occurrence INTEGER NOT NULL, \
+         clock_due_at TEXT NOT NULL, due_at TEXT NOT NULL, relation TEXT NOT NULL)",
+        "CREATE TEMP TABLE import_staging_events (line INTEGER NOT NULL, kind TEXT NOT NULL, \
+         occurred_at TEXT NOT NULL, stage TEXT NOT NULL, details TEXT NOT NULL)",
+    ];
 
     /// SQLite plans with the index alone.
     const IMPORT_STAGED: &'static [&'static str] = &[];
@@ -173,7 +180,11 @@ impl Dialect for Sqlite {
     /// peak RSS was 138 MB (the main cache and SQLite's sorter each take
     /// up to the cache size), above the 100 MB the import keeps to
     /// (`docs/notes/import.md`).
-    const IMPORT_CLEAN_UP: &'static [&'static str] = &["DROP TABLE temp.import_staging"];
+    const IMPORT_CLEAN_UP: &'static [&'static str] = &[
+        "DROP TABLE temp.import_staging",
+        "DROP TABLE temp.import_staging_escalations",
+        "DROP TABLE temp.import_staging_events",
+    ];
 
     /// Multi-row `INSERT`s of [`STAGING_ROWS_PER_INSERT`] rows with
     /// anonymous `?` parameters: sqlx looks a named `$n` up by a linear
@@ -220,7 +231,12 @@ impl Dialect for Sqlite {
                         .bind(p.review_clock_started_at)
                         .bind(v.event_kind)
                         .bind(v.occurred_at)
-                        .bind(v.details.as_str());
+                        .bind(v.details.as_str())
+                        .bind(v.created_stage)
+                        .bind(v.moved.as_ref().map(|(at, _)| *at))
+                        .bind(v.moved.as_ref().map(|(_, d)| d.as_str()))
+                        .bind(v.stopped.as_ref().map(|(at, _)| *at))
+                        .bind(v.stopped.as_ref().map(|(_, d)| d.as_str()));
                 }
                 query.execute(&mut *connection).await?;
             }

@@ -1301,6 +1301,7 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
         ("/api/v1/packages", "post"),
         ("/api/v1/packages", "get"),
         ("/api/v1/packages/{reference}", "get"),
+        ("/api/v1/packages/{reference}/export", "get"),
         ("/api/v1/packages/{reference}/grade", "post"),
         ("/api/v1/packages/{reference}/stage", "post"),
         ("/api/v1/packages/{reference}/assign", "post"),
@@ -1324,7 +1325,7 @@ async fn operations_endpoints_need_no_token_and_leak_nothing(app: TestApp) {
             "{method} {path} is missing from the OpenAPI document"
         );
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 18);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 19);
     // Every documented operation is routed: none falls through to the
     // "no such endpoint" fallback or answers 405.
     for (path, method) in expected {

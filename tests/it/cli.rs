@@ -1523,9 +1523,16 @@ async fn demo_shows_every_status_both_queues_and_every_grade_then_refuses_real_d
     let real = config::load(&real_config, Vec::new()).unwrap();
     let csv = other.path().join("real.csv");
     std::fs::write(&csv, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nNCA-1,high,2026-11-20 10:00,Dudley,awaiting_enforcement,\n").unwrap();
-    run(Command::Import { file: csv }, &real, &clock)
-        .await
-        .unwrap();
+    run(
+        Command::Import {
+            file: csv,
+            history: false,
+        },
+        &real,
+        &clock,
+    )
+    .await
+    .unwrap();
     let refused = run(Command::Demo, &real, &clock).await.unwrap_err();
     assert!(
         refused.to_string().contains("holds 1 real package"),
@@ -1541,9 +1548,16 @@ async fn status_follows_the_controlled_clock() {
     let clock = ManualClock::new(utc("2024-01-01T10:00:00Z"));
     let csv = dir.path().join("one.csv");
     std::fs::write(&csv, "reference,risk_grade,received_at,lpa,stage,assigned_officer\nT-1,very_high,2024-01-01 10:00,Dudley,awaiting_enforcement,\n").unwrap();
-    run(Command::Import { file: csv }, &settings, &clock)
-        .await
-        .unwrap();
+    run(
+        Command::Import {
+            file: csv,
+            history: false,
+        },
+        &settings,
+        &clock,
+    )
+    .await
+    .unwrap();
     let status = || async {
         let json = run(
             Command::List(ListArgs {

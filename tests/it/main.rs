@@ -20,6 +20,8 @@ mod dashboard;
 mod digest;
 mod digest_bounded;
 mod escalation;
+mod export;
+mod history_import;
 mod migrations;
 mod notify;
 mod oidc;

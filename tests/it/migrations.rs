@@ -302,3 +302,62 @@ async fn postgres_audit_lines_written_before_the_chain_are_chained_at_the_upgrad
     })
     .await;
 }
+
+/// Upgrading a database at migration 0009 keeps the escalations (and the
+/// messages that refer to them: SQLite rebuilds the table under a foreign
+/// key, ids kept) and admits the status `imported` of a history import's
+/// past levels (migration 0010).
+async fn escalations_are_kept_and_admit_imported_history_at_the_upgrade(
+    old: OldDatabase,
+    url: &str,
+) {
+    use ocset_scheduler::domain::Reference;
+    old.migrate_to(9).await;
+    old.execute(BEFORE_REVIEWS).await;
+    let store = ocset_scheduler::store::connect(url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    let open = Reference::parse("OLD-OPEN").unwrap();
+    let kept = store.escalations(&open).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].status, "notified");
+    assert_eq!(kept[0].deliveries.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].deliveries[0].message_id, 3);
+    old.execute(
+        "INSERT INTO escalations (package_id, level, clock, occurrence, clock_due_at, due_at, \
+         relation, status, recorded_at) VALUES (2, 'warning', 'enforcement', 0, \
+         '2024-01-08T10:00:00+00:00', '2024-01-06T16:00:00+00:00', 'before', 'imported', \
+         '2024-06-01T10:00:00+00:00')",
+    )
+    .await;
+    let closed = Reference::parse("OLD-CLOSED").unwrap();
+    let imported = store.escalations(&closed).await.unwrap();
+    assert_eq!(imported.len(), 1);
+    assert_eq!(imported[0].status, "imported");
+    assert!(imported[0].deliveries.is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_escalations_are_kept_and_admit_imported_history_at_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::sqlite_url(dir.path());
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true).foreign_keys(true))
+        .await
+        .unwrap();
+    escalations_are_kept_and_admit_imported_history_at_the_upgrade(OldDatabase::Sqlite(pool), &url)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_escalations_are_kept_and_admit_imported_history_at_the_upgrade() {
+    common::with_postgres(|url| async move {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        escalations_are_kept_and_admit_imported_history_at_the_upgrade(
+            OldDatabase::Postgres(pool.clone()),
+            &url,
+        )
+        .await;
+        pool.close().await;
+    })
+    .await;
+}
