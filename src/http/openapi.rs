@@ -286,6 +286,14 @@ fn text(description: &str, max: usize, multi_line: bool) -> Value {
 /// An optional (absent or null) variant of `schema`.
 fn nullable(mut schema: Value) -> Value {
     schema["type"] = json!(["string", "null"]);
+    // An enumeration lists every accepted value: null too, or a validator
+    // refuses the null the handler takes (`enum` applies beside `type`).
+    // (`get_mut`: indexing would add an `"enum": null` where there is none.)
+    if let Some(values) = schema.get_mut("enum").and_then(Value::as_array_mut) {
+        if !values.contains(&Value::Null) {
+            values.push(Value::Null);
+        }
+    }
     schema
 }
 
@@ -551,6 +559,22 @@ mod tests {
                 .contains(&json!("reason")),
             "{read}"
         );
+    }
+
+    #[test]
+    fn a_review_may_confirm_the_grade_with_null_as_its_handler_takes() {
+        // The handler reads `"risk_grade": null` as "confirmed"; the
+        // schema's enumeration must list null too, or a client that
+        // validates refuses what the server accepts (schemathesis found it).
+        let doc = document(&[], &["other"]);
+        let grade = &doc["components"]["schemas"]["Review"]["properties"]["risk_grade"];
+        assert_eq!(grade["type"], json!(["string", "null"]), "{grade}");
+        let values = grade["enum"].as_array().unwrap();
+        assert!(values.contains(&Value::Null), "{grade}");
+        assert!(values.contains(&json!("very_high")), "{grade}");
+        // A nullable field without an enumeration gains none.
+        let at = &doc["components"]["schemas"]["Review"]["properties"]["reviewed_at"];
+        assert!(at.get("enum").is_none(), "{at}");
     }
 
     #[test]
