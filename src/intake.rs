@@ -242,18 +242,9 @@ fn move_fault(refused: crate::domain::MoveRefused, time_column: &'static str) ->
     }
 }
 
-/// An outcome as a spreadsheet spells it: the snake_case name, or the same
-/// words with spaces or hyphens, in any case ("Warrant Executed").
+/// An outcome as a spreadsheet spells it ("Warrant Executed").
 fn parse_outcome(text: &str) -> Result<Outcome, Invalid> {
-    let folded: String = text
-        .trim()
-        .chars()
-        .map(|c| if matches!(c, ' ' | '-') { '_' } else { c })
-        .flat_map(char::to_lowercase)
-        .collect();
-    folded
-        .parse::<Outcome>()
-        .map_err(|e| Invalid(e.to_string()))
+    Outcome::parse_lenient(text).map_err(|e| Invalid(e.to_string()))
 }
 
 impl IntakeRules {

@@ -51,6 +51,28 @@ pub struct Service {
     retention: RetentionWatch,
 }
 
+/// Runs `work` at start and then every `period` after each run ends, until
+/// `shutdown` completes (which also abandons a run in progress): the
+/// service's periodic housekeeping (the audit chain's verification, the
+/// day's retention run), whose own records make a repeat harmless.
+async fn at_start_and_every<W, F>(period: Duration, shutdown: impl Future<Output = ()>, work: W)
+where
+    W: Fn() -> F,
+    F: Future<Output = ()>,
+{
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            () = work() => {}
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            () = tokio::time::sleep(period) => {}
+        }
+    }
+}
+
 /// How often the service looks whether the day's retention run is owed.
 pub(crate) const RETENTION_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
@@ -67,17 +89,7 @@ impl RetentionWatch {
         if self.app.settings().retention().is_none() {
             return;
         }
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                () = self.run_due() => {}
-            }
-            tokio::select! {
-                _ = &mut shutdown => return,
-                () = tokio::time::sleep(RETENTION_CHECK_EVERY) => {}
-            }
-        }
+        at_start_and_every(RETENTION_CHECK_EVERY, shutdown, || self.run_due()).await;
     }
 
     async fn run_due(&self) {
@@ -114,17 +126,7 @@ struct AuditWatch {
 
 impl AuditWatch {
     async fn run(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                () = self.verify() => {}
-            }
-            tokio::select! {
-                _ = &mut shutdown => return,
-                () = tokio::time::sleep(VERIFY_AUDIT_EVERY) => {}
-            }
-        }
+        at_start_and_every(VERIFY_AUDIT_EVERY, shutdown, || self.verify()).await;
     }
 
     async fn verify(&self) {

@@ -3,7 +3,7 @@
 //! of the day (once per local day, whatever the replicas).
 
 use super::App;
-use crate::store::{Actor, PurgeRequest, PurgeSummary, RetentionDue, StoreError};
+use crate::store::{Actor, PurgeRequest, PurgeSummary, QuarantineCounts, RetentionDue, StoreError};
 use chrono::{DateTime, Utc};
 
 /// What `retention run` did or would do.
@@ -90,6 +90,12 @@ impl App {
 }
 
 impl App {
+    /// How many package rows and messages are set aside, for the status
+    /// and `/metrics` (counts only: not audited, like the position).
+    pub async fn quarantine_counts(&self) -> Result<QuarantineCounts, StoreError> {
+        self.store.quarantine_counts().await
+    }
+
     /// Every row set aside because it cannot be read (package rows and
     /// outbox messages), oldest first; the read is audited
     /// (`quarantine.listed`), as it shows references.

@@ -79,16 +79,22 @@ impl Stage {
     /// Reads the snake_case name, or the same words with spaces or hyphens in
     /// any case ("Awaiting Enforcement"), as spreadsheets spell them.
     pub(crate) fn parse_lenient(value: &str) -> Result<Self, UnknownStage> {
-        let folded: String = value
-            .trim()
-            .chars()
-            .map(|c| if matches!(c, ' ' | '-') { '_' } else { c })
-            .flat_map(char::to_lowercase)
-            .collect();
-        folded.parse().map_err(|_| UnknownStage {
+        spreadsheet_name(value).parse().map_err(|_| UnknownStage {
             value: value.to_string(),
         })
     }
+}
+
+/// A name as spreadsheets spell it ("Awaiting Enforcement",
+/// "warrant-executed") turned into the snake_case name: trimmed, spaces and
+/// hyphens as underscores, lower case.
+fn spreadsheet_name(value: &str) -> String {
+    value
+        .trim()
+        .chars()
+        .map(|c| if matches!(c, ' ' | '-') { '_' } else { c })
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 named_by_as_str!(Stage, UnknownStage);
@@ -132,6 +138,13 @@ pub struct UnknownOutcome {
 }
 
 impl Outcome {
+    /// Reads the snake_case name, or the same words with spaces or hyphens
+    /// in any case ("Warrant Executed"), as spreadsheets spell them; the
+    /// error names the name as read.
+    pub(crate) fn parse_lenient(value: &str) -> Result<Self, UnknownOutcome> {
+        spreadsheet_name(value).parse()
+    }
+
     /// Every outcome.
     pub const ALL: [Outcome; 6] = [
         Outcome::Arrest,

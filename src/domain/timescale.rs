@@ -369,7 +369,12 @@ impl Timescales {
                 (Timescale::Hours(_), Timescale::Hours(_))
                     | (Timescale::Days(_), Timescale::Days(_))
             );
-            if same_kind {
+            // No zone has moved its clocks by more than a day at once (Samoa
+            // skipped exactly one in 2011), so timescales further apart
+            // cannot invert, and the default configuration (48h beside 7d)
+            // reads no zone rules at start-up.
+            let gap_hours = b.nominal_hours() - a.nominal_hours();
+            if same_kind || gap_hours > 24 {
                 continue;
             }
             let change = *clock_change.get_or_insert_with(|| largest_clock_change(tz));

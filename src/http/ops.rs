@@ -178,7 +178,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         }
         Err(e) => tracing::warn!(error = %e, "metrics could not read the outbox"),
     }
-    match state.app.store().quarantine_counts().await {
+    match state.app.quarantine_counts().await {
         Ok(counts) => {
             family(
                 &mut out,

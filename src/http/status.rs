@@ -55,7 +55,7 @@ pub(crate) async fn status(
     Ok(Json(StatusAnswer {
         position: state.app.position(lpa.as_ref()).await?,
         scheduler: state.app.scheduler_figures().await?,
-        quarantined: state.app.store().quarantine_counts().await?,
+        quarantined: state.app.quarantine_counts().await?,
     }))
 }
 

@@ -4,6 +4,7 @@
 //! the pass, all in one transaction; and the reads that show what it did.
 
 use super::dialect::Dialect;
+use super::quarantine::set_package_aside;
 use super::rows::{
     corrupt, parse_json, parse_variant, stored_instant, stored_u32, variant_name, PackageRow,
 };
@@ -279,19 +280,7 @@ where
                 Err(sqlx::Error::ColumnDecode { index, source }) => {
                     let column = index.trim_matches('"');
                     let why = format!("package {reference}, column {column}: {source}");
-                    sqlx::query(super::quarantine::QUARANTINE_PACKAGE)
-                        .bind(id)
-                        .bind(now)
-                        .bind(why.as_str())
-                        .execute(&mut *connection)
-                        .await
-                        .map_err(StoreError::db("setting a package aside"))?;
-                    tracing::error!(
-                        reference = %reference,
-                        reason = %why,
-                        "a package's stored row cannot be read and is set aside: no pass \
-                         looks at it until it is repaired (`quarantine list`)"
-                    );
+                    set_package_aside::<DB>(connection, id, &reference, &why, now).await?;
                 }
                 Err(e) => return Err(StoreError::db("claiming a due package")(e)),
             }
@@ -341,19 +330,7 @@ where
                 // A row the code cannot read stalls nothing else: it is set
                 // aside, in this pass's transaction, and logged once.
                 Err(StoreError::Corrupt(why)) => {
-                    sqlx::query(super::quarantine::QUARANTINE_PACKAGE)
-                        .bind(package_id)
-                        .bind(now)
-                        .bind(why.as_str())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::db("setting a package aside"))?;
-                    tracing::error!(
-                        reference = %reference,
-                        reason = %why,
-                        "a package's stored row cannot be read and is set aside: no pass \
-                         looks at it until it is repaired (`quarantine list`)"
-                    );
+                    set_package_aside::<DB>(&mut tx, package_id, &reference, &why, now).await?;
                     continue;
                 }
                 Err(e) => return Err(e),

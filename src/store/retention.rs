@@ -24,7 +24,7 @@
 use super::audit::insert_audit;
 use super::dialect::Dialect;
 use super::rows::{stored_instant, AuditValues};
-use super::sql::LOOKUP_CHUNK;
+use super::sql::{placeholders, LOOKUP_CHUNK};
 use super::{Actor, SqlStore, StoreError};
 use crate::domain::retention::{scrub, PURGED_TEXT};
 use crate::domain::{EventKind, PseudonymKey};
@@ -143,12 +143,6 @@ struct Purged {
     references: Vec<(String, String)>,
     /// (officer's address, its pseudonym), every officer the ledger names.
     officers: Vec<(String, String)>,
-}
-
-/// `(?, ?, ...)` of `n` placeholders from `$first`.
-fn placeholders(first: usize, n: usize) -> String {
-    let list: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
-    list.join(", ")
 }
 
 /// The event with its officers replaced and its free text removed.

@@ -65,6 +65,13 @@ pub(crate) const fn as_str(joined: &'static [u8]) -> &'static str {
 /// import's check, far below either backend's limit on parameters.
 pub(crate) const LOOKUP_CHUNK: usize = 500;
 
+/// `$first, $first+1, ...`: `n` numbered placeholders, for an `IN (...)`
+/// list built at run time.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    let list: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    list.join(", ")
+}
+
 /// `($1, $2, ...), (...)`: `rows` groups of `per_row` numbered placeholders,
 /// each group ending with the placeholders in `shared`, which number values
 /// bound once, before all the rows' values.

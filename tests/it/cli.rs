@@ -558,41 +558,31 @@ fn check_config_names_the_key_and_hides_passwords() {
     let err = stderr(&bad);
     assert!(err.contains("environment variable OCSET__TIMESCALES__MEDIUM: timescales.medium: \"3 weeks\" is not a timescale"), "{err}");
 
-    std::fs::write(
-        dir.path().join("broken.toml"),
+    // A file `check-config` refuses: it fails, and says why on stderr.
+    let refused = |name: &str, toml: &str| {
+        std::fs::write(dir.path().join(name), toml).unwrap();
+        let out = ocset(dir.path(), &dir.path().join(name), &["check-config"], &[]);
+        assert!(!out.status.success(), "{name} was accepted");
+        stderr(&out)
+    };
+    let broken = refused(
+        "broken.toml",
         "[timescales]\nhigh = \"7d\"\nmedium = \"2d\"\n",
-    )
-    .unwrap();
-    let broken = ocset(
-        dir.path(),
-        &dir.path().join("broken.toml"),
-        &["check-config"],
-        &[],
     );
-    assert!(!broken.status.success());
-    assert!(stderr(&broken).contains("broken.toml: timescales.medium: timescales.medium (2d) is shorter than timescales.high (7d)"), "{}", stderr(&broken));
+    assert!(broken.contains("broken.toml: timescales.medium: timescales.medium (2d) is shorter than timescales.high (7d)"), "{broken}");
 
     // Hours beside days: in order by the nominal hours, inverted across
     // the spring clock change (2 calendar days are then 47 hours).
-    std::fs::write(
-        dir.path().join("inverting.toml"),
+    let inverting = refused(
+        "inverting.toml",
         "[timescales]\nvery_high = \"48h\"\nhigh = \"2d\"\n",
-    )
-    .unwrap();
-    let inverting = ocset(
-        dir.path(),
-        &dir.path().join("inverting.toml"),
-        &["check-config"],
-        &[],
     );
-    assert!(!inverting.status.success());
     assert!(
-        stderr(&inverting).contains(
+        inverting.contains(
             "inverting.toml: timescales.high: timescales.high (2d) can be shorter than \
              timescales.very_high (48h) across a clock change in Europe/London"
         ),
-        "{}",
-        stderr(&inverting)
+        "{inverting}"
     );
 
     let missing = ocset(
